@@ -1,0 +1,18 @@
+# One image for web, worker and beat.
+FROM python:3.13-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# WeasyPrint renders PDFs with Pango and HarfBuzz.
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+
+COPY . .
+RUN pip install --no-cache-dir -e . \
+    && DEBUG=false SECRET_KEY=collectstatic-only-build-key-not-secret-000000000000000000 \
+       ALLOWED_HOSTS=build SITE_URL=https://build.invalid python manage.py collectstatic --no-input \
+    && useradd --create-home --uid 1000 app && mkdir -p /app/media && chown app /app/media
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "crewcommand.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s\" %(s)s %(b)s %(L)ss", "--access-logfile", "-"]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from crewcommand.models import Activity, Company, Customer, Invitation, Job, Member
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit rows are evidence: staff may read them, never change them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "province", "timezone", "created_at"]
+    list_filter = ["province"]
+    search_fields = ["name", "slug", "email"]
+    readonly_fields = ["public_id", "created_at"]
+    inlines = [MemberInline]
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "company", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "company__name"]
+    list_select_related = ["user", "company"]
+    raw_id_fields = ["user", "company"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "company", "role", "created_at", "accepted_at", "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "company__name"]
+    list_select_related = ["company"]
+    readonly_fields = ["public_id", "created_at", "accepted_at"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "company", "email", "phone", "city", "created_at"]
+    list_filter = ["province"]
+    search_fields = ["name", "email", "phone", "company__name"]
+    list_select_related = ["company"]
+    readonly_fields = ["public_id", "created_at", "updated_at"]
+    raw_id_fields = ["company"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["title", "company", "customer", "status", "scheduled_start"]
+    list_filter = ["status"]
+    search_fields = ["title", "customer__name", "company__name"]
+    list_select_related = ["company", "customer"]
+    readonly_fields = ["public_id", "created_at", "updated_at"]
+    raw_id_fields = ["company", "customer"]
+    filter_horizontal = ["assigned"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "company", "verb", "actor_kind", "actor_label", "customer"]
+    list_filter = ["actor_kind", "verb"]
+    search_fields = ["verb", "actor_label", "company__name"]
+    list_select_related = ["company", "customer"]
+    date_hierarchy = "created_at"

@@ -1,0 +1,204 @@
+"""Forms for the core pages. Every form limits its choices to the member's company, so a
+forged id is a form error, never another company's row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.forms.renderers import TemplatesSetting
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
+
+
+class FormRenderer(TemplatesSetting):
+    """Renders every form with the project's field markup (label, input, help, error)."""
+
+    form_template_name = "components/form.html"
+    field_template_name = "components/field.html"
+
+
+class SignupForm(forms.Form):
+    company_name = forms.CharField(label=_("Company name"), max_length=120)
+    province = forms.ChoiceField(
+        label=_("Province"),
+        choices=Province.choices,
+        help_text=_("Sets your default sales taxes."),
+    )
+    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        max_length=128,
+        help_text=_("At least 8 characters, not only numbers."),
+    )
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        password_validation.validate_password(password)
+        return password
+
+
+class AcceptInvitationForm(forms.Form):
+    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    password = forms.CharField(
+        label=_("Choose a password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        max_length=128,
+    )
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        password_validation.validate_password(password)
+        return password
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OFFICE)
+
+
+class CompanyForm(forms.ModelForm):
+    class Meta:
+        model = Company
+        fields = [
+            "name",
+            "province",
+            "timezone",
+            "email",
+            "phone",
+            "website",
+            "address_line1",
+            "city",
+            "postal_code",
+            "logo",
+            "brand_color",
+            "google_review_url",
+            "gst_number",
+            "qst_number",
+            "payment_instructions",
+            "portal_link_days",
+        ]
+        widgets = {
+            "brand_color": forms.TextInput(attrs={"type": "color"}),
+            "payment_instructions": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_portal_link_days(self) -> int:
+        days = self.cleaned_data["portal_link_days"]
+        if not 1 <= days <= 365:
+            raise forms.ValidationError(_("Choose between 1 and 365 days."))
+        return days
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if logo and getattr(logo, "size", 0) > 1024 * 1024:
+            raise forms.ValidationError(_("The logo must be smaller than 1 MB."))
+        return logo
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "email",
+            "phone",
+            "address_line1",
+            "city",
+            "province",
+            "postal_code",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_phone(self) -> str:
+        phone = self.cleaned_data["phone"].strip()
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        if phone and not 10 <= len(digits) <= 15:
+            raise forms.ValidationError(
+                _("Enter a phone number with area code, like 416 555 0199.")
+            )
+        if phone and any(ch not in "0123456789+-() ." for ch in phone):
+            raise forms.ValidationError(_("Use only digits, spaces, and + - ( ) in phone numbers."))
+        return phone
+
+
+class JobForm(forms.ModelForm):
+    """A job with its time window entered in the company's time zone."""
+
+    customer = forms.ModelChoiceField(
+        label=_("Customer"), queryset=Customer.objects.none(), to_field_name="public_id"
+    )
+    date = forms.DateField(
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    start_time = forms.TimeField(
+        label=_("From"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    end_time = forms.TimeField(
+        label=_("To"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    assigned = forms.ModelMultipleChoiceField(
+        label=_("Crew"),
+        queryset=Member.objects.none(),
+        to_field_name="public_id",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Job
+        fields = ["customer", "title", "description", "address", "status"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, company: Company, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.company = company
+        self.fields["customer"].queryset = Customer.objects.filter(company=company)
+        self.fields["assigned"].queryset = Member.objects.filter(company=company).select_related(
+            "user"
+        )
+        self.fields["assigned"].label_from_instance = lambda m: m.display_name
+        self.fields["address"].help_text = _("Leave empty to use the customer's address.")
+        if self.instance.pk:
+            self.initial["customer"] = self.instance.customer.public_id
+            self.initial["assigned"] = [m.public_id for m in self.instance.assigned.all()]
+            if start := self.instance.scheduled_start:
+                local = timezone.localtime(start)
+                self.initial.update(date=local.date(), start_time=local.time())
+            if end := self.instance.scheduled_end:
+                self.initial["end_time"] = timezone.localtime(end).time()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        day, start, end = data.get("date"), data.get("start_time"), data.get("end_time")
+        if day is None:
+            if start or end:
+                self.add_error("date", _("Pick a date for this time window."))
+            data["scheduled_start"] = data["scheduled_end"] = None
+            if data.get("status") in {JobStatus.SCHEDULED, JobStatus.IN_PROGRESS}:
+                self.add_error("date", _("A scheduled job needs a date."))
+            return data
+        if start is None:
+            self.add_error("start_time", _("Enter a start time."))
+            return data
+        if not (dt.date(2000, 1, 1) <= day <= dt.date(2100, 12, 31)):
+            self.add_error("date", _("Enter a date between 2000 and 2100."))
+            return data
+        tz = timezone.get_current_timezone()
+        data["scheduled_start"] = dt.datetime.combine(day, start, tzinfo=tz)
+        data["scheduled_end"] = dt.datetime.combine(day, end, tzinfo=tz) if end else None
+        if end is not None and end <= start:
+            self.add_error("end_time", _("The end time must be after the start time."))
+        return data
+
+    def job_fields(self) -> dict:
+        data = self.cleaned_data
+        fields = {name: data[name] for name in ("title", "description", "address", "status")}
+        fields.update(scheduled_start=data["scheduled_start"], scheduled_end=data["scheduled_end"])
+        return fields

@@ -1,0 +1,91 @@
+"""The activity log: one helper every service calls to record who did what to which object.
+
+Rows store a verb and data, not a sentence, so a timeline renders in the reader's language.
+Each verb's sentence lives in ``SENTENCES``; an app adds its verbs there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.db.models import Model
+
+    from crewcommand.models import Activity, Company, Customer
+
+SENTENCES: dict[str, Any] = {
+    "company.created": _("%(actor)s created the company"),
+    "company.updated": _("%(actor)s updated company settings"),
+    "member.invited": _("%(actor)s invited %(email)s as %(role)s"),
+    "member.joined": _("%(actor)s joined the team"),
+    "invitation.revoked": _("%(actor)s revoked the invitation for %(email)s"),
+    "customer.created": _("%(actor)s added customer %(name)s"),
+    "customer.updated": _("%(actor)s updated customer %(name)s"),
+    "job.created": _("%(actor)s created job “%(title)s”"),
+    "job.updated": _("%(actor)s updated job “%(title)s”"),
+    "job.status_changed": _("%(actor)s moved job “%(title)s” to %(status)s"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted: a team member (a user), a customer through a link, or the system."""
+
+    kind: str
+    user: AbstractBaseUser | None = None
+    label: str = ""
+
+    @classmethod
+    def member(cls, user: AbstractBaseUser) -> Actor:
+        label = user.get_full_name() or getattr(user, "email", "") or user.get_username()
+        return cls(kind="member", user=user, label=label)
+
+    @classmethod
+    def customer(cls, name: str) -> Actor:
+        return cls(kind="customer", label=name)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(kind="system", label=str(_("CrewCommand")))
+
+
+def record(
+    *,
+    company: Company,
+    verb: str,
+    actor: Actor,
+    target: Model | None = None,
+    customer: Customer | None = None,
+    data: dict[str, Any] | None = None,
+) -> Activity:
+    """Write one activity row. Call it inside the service's transaction so the row exists
+    exactly when the change does."""
+    from crewcommand.models import Activity
+
+    if verb not in SENTENCES:
+        raise ValueError(f"Unknown activity verb {verb!r}: add it to SENTENCES.")
+    return Activity.objects.create(
+        company=company,
+        verb=verb,
+        actor_kind=actor.kind,
+        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
+        actor_label=actor.label[:200],
+        target_type=ContentType.objects.get_for_model(target) if target is not None else None,
+        target_id=target.pk if target is not None else None,
+        customer=customer,
+        data=data or {},
+    )
+
+
+def describe(activity: Activity) -> str:
+    sentence = SENTENCES.get(activity.verb, activity.verb)
+    values = {"actor": activity.actor_label or _("Someone"), **activity.data}
+    try:
+        return str(sentence) % values
+    except (KeyError, TypeError, ValueError):
+        return str(sentence)

@@ -1,0 +1,152 @@
+"""Load demo data: a company (slug ``demo``) with an owner login, customers and jobs.
+
+Idempotent: running it again updates the same rows instead of adding more. Other apps extend it
+through ``seed_demo_hooks`` (documents, portal links…), called in order after the core data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from crewcommand.models import Company, Customer, Job, JobStatus, Member, Role
+
+DEMO_EMAIL = "owner@demo.crewcommand.ca"
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - a published demo login, local only
+
+CUSTOMERS = [
+    (
+        "Alice Tremblay",
+        "alice@example.com",
+        "416 555 0101",
+        "12 Maple Ave",
+        "Toronto",
+        "ON",
+        "M4C 1A1",
+    ),
+    ("Bob Singh", "bob@example.com", "604 555 0102", "880 Cedar St", "Vancouver", "BC", "V6B 2K1"),
+    (
+        "Chantal Roy",
+        "chantal@example.com",
+        "514 555 0103",
+        "45 rue Laurier",
+        "Montréal",
+        "QC",
+        "H2T 1R2",
+    ),
+    (
+        "Dev Patel",
+        "dev@example.com",
+        "905 555 0104",
+        "7 Birch Cres",
+        "Mississauga",
+        "ON",
+        "L5B 3C2",
+    ),
+    ("Emma Clarke", "", "403 555 0105", "301 Bow Trail SW", "Calgary", "AB", "T3C 2G4"),
+]
+
+JOBS = [
+    ("Replace water heater", 0, JobStatus.SCHEDULED, 1, 9, 12),
+    ("Furnace tune-up", 1, JobStatus.SCHEDULED, 0, 13, 15),
+    ("Kitchen faucet leak", 2, JobStatus.REQUESTED, None, None, None),
+    ("Basement drain camera inspection", 3, JobStatus.COMPLETED, -6, 10, 12),
+    ("Sump pump install", 4, JobStatus.IN_PROGRESS, 0, 8, 11),
+]
+
+# Apps append dotted paths to callables ``(company, stdout) -> None`` here.
+SEED_DEMO_HOOKS: list[str] = []
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo company, its owner login, customers and jobs."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        company, owner = self._company_and_owner()
+        timezone.activate(company.timezone)
+        customers = [self._customer(company, *row) for row in CUSTOMERS]
+        member = Member.objects.get(user=owner)
+        for row in JOBS:
+            self._job(company, customers, member, *row)
+        for path in [*SEED_DEMO_HOOKS, *getattr(settings, "SEED_DEMO_HOOKS", [])]:
+            import_string(path)(company=company, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"dashboard: {settings.SITE_URL}{reverse('dashboard:home')}")
+        self.stdout.write(f"login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        self.stdout.write(f"admin: {settings.SITE_URL}{reverse('admin:index')} (same login)")
+
+    def _company_and_owner(self):
+        company, _created = Company.objects.update_or_create(
+            slug="demo",
+            defaults={
+                "name": "Maple Leaf Plumbing & Heating",
+                "province": "ON",
+                "timezone": "America/Toronto",
+                "email": "office@mapleleafplumbing.example",
+                "phone": "416 555 0100",
+                "address_line1": "100 King St W",
+                "city": "Toronto",
+                "postal_code": "M5X 1A9",
+                "gst_number": "123456789 RT0001",
+                "google_review_url": "https://g.page/r/demo-maple-leaf/review",
+                "payment_instructions": "Interac e-Transfer to pay@mapleleafplumbing.example",
+            },
+        )
+        User = get_user_model()
+        owner, created = User.objects.get_or_create(
+            username=DEMO_EMAIL,
+            defaults={"email": DEMO_EMAIL, "first_name": "Morgan", "last_name": "Lee"},
+        )
+        if created or not owner.check_password(DEMO_PASSWORD):
+            owner.set_password(DEMO_PASSWORD)
+        owner.is_staff = owner.is_superuser = True
+        owner.save()
+        Member.objects.update_or_create(
+            user=owner, defaults={"company": company, "role": Role.OWNER}
+        )
+        return company, owner
+
+    def _customer(self, company, name, email, phone, line1, city, province, postal):
+        customer, _created = Customer.objects.update_or_create(
+            company=company,
+            name=name,
+            defaults={
+                "email": email,
+                "phone": phone,
+                "address_line1": line1,
+                "city": city,
+                "province": province,
+                "postal_code": postal,
+            },
+        )
+        return customer
+
+    def _job(self, company, customers, member, title, customer_index, status, day, start, end):
+        customer = customers[customer_index]
+        scheduled_start = scheduled_end = None
+        if day is not None:
+            date = timezone.localdate() + dt.timedelta(days=day)
+            tz = timezone.get_current_timezone()
+            scheduled_start = dt.datetime.combine(date, dt.time(start), tzinfo=tz)
+            scheduled_end = dt.datetime.combine(date, dt.time(end), tzinfo=tz)
+        job, _created = Job.objects.update_or_create(
+            company=company,
+            title=title,
+            defaults={
+                "customer": customer,
+                "status": status,
+                "address": customer.address,
+                "scheduled_start": scheduled_start,
+                "scheduled_end": scheduled_end,
+            },
+        )
+        job.assigned.set([member])
+        return job

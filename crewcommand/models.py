@@ -1,0 +1,298 @@
+"""Core models: the tenant (Company), who works there (Member), their customers and jobs, and the
+activity log every service writes to."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crewcommand.lib.ids import new_public_id
+
+
+class Province(models.TextChoices):
+    AB = "AB", _("Alberta")
+    BC = "BC", _("British Columbia")
+    MB = "MB", _("Manitoba")
+    NB = "NB", _("New Brunswick")
+    NL = "NL", _("Newfoundland and Labrador")
+    NS = "NS", _("Nova Scotia")
+    NT = "NT", _("Northwest Territories")
+    NU = "NU", _("Nunavut")
+    ON = "ON", _("Ontario")
+    PE = "PE", _("Prince Edward Island")
+    QC = "QC", _("Quebec")
+    SK = "SK", _("Saskatchewan")
+    YT = "YT", _("Yukon")
+
+
+CANADIAN_TIMEZONES = [
+    ("America/St_Johns", _("Newfoundland")),
+    ("America/Halifax", _("Atlantic")),
+    ("America/Toronto", _("Eastern")),
+    ("America/Winnipeg", _("Central")),
+    ("America/Regina", _("Saskatchewan")),
+    ("America/Edmonton", _("Mountain")),
+    ("America/Vancouver", _("Pacific")),
+    ("America/Whitehorse", _("Yukon")),
+]
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour like #1d4ed8."))
+postal_code = RegexValidator(
+    r"^[A-Za-z]\d[A-Za-z][ -]?\d[A-Za-z]\d$", _("Enter a Canadian postal code like K1A 0B1.")
+)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+class Company(models.Model):
+    public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("booking address"), max_length=60, unique=True)
+    province = models.CharField(_("province"), max_length=2, choices=Province.choices)
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=40,
+        choices=CANADIAN_TIMEZONES,
+        default="America/Toronto",
+        validators=[validate_timezone],
+    )
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    website = models.URLField(_("website"), blank=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    postal_code = models.CharField(
+        _("postal code"), max_length=7, blank=True, validators=[postal_code]
+    )
+    logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
+    brand_color = models.CharField(
+        _("brand colour"), max_length=7, default="#1d4ed8", validators=[hex_colour]
+    )
+    google_review_url = models.URLField(_("Google review link"), blank=True)
+    gst_number = models.CharField(_("GST/HST number"), max_length=30, blank=True)
+    qst_number = models.CharField(_("QST number"), max_length=30, blank=True)
+    payment_instructions = models.TextField(
+        _("other ways to pay"),
+        blank=True,
+        help_text=_(
+            "Shown to customers when online payment is not available, e.g. Interac e-Transfer."
+        ),
+    )
+    portal_link_days = models.PositiveSmallIntegerField(
+        _("portal links expire after (days)"), default=60
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantModel(models.Model):
+    """A row owned by one company, addressed in URLs by a random public id."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    OFFICE = "office", _("Office")
+    TECHNICIAN = "technician", _("Technician")
+
+
+class Member(models.Model):
+    """A user's role in a company. One company per user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="members")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member")
+        ordering = ["user__first_name", "user__email"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.user.get_full_name() or self.user.email or self.user.username
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
+
+
+class Invitation(models.Model):
+    """An owner's invitation for someone to join the company. The link carries a signed,
+    expiring reference to this row; accepting it once makes it unusable."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invitations")
+    public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OFFICE)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.company}"
+
+
+class Customer(TenantModel):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="customers")
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("mobile phone"), max_length=30, blank=True)
+    address_line1 = models.CharField(_("service address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    province = models.CharField(_("province"), max_length=2, choices=Province.choices, blank=True)
+    postal_code = models.CharField(
+        _("postal code"), max_length=7, blank=True, validators=[postal_code]
+    )
+    notes = models.TextField(_("notes"), blank=True, max_length=5000)
+    # CASL: transactional messages need no consent; marketing needs express consent, recorded.
+    marketing_consent_at = models.DateTimeField(_("marketing consent given"), null=True, blank=True)
+    marketing_consent_source = models.CharField(max_length=200, blank=True)
+    sms_opted_out_at = models.DateTimeField(_("SMS opted out"), null=True, blank=True)
+    email_opted_out_at = models.DateTimeField(_("email opted out"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        ordering = ["name"]
+        indexes = [models.Index(Lower("name"), "company", name="customer_company_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("dashboard:customer_detail", args=[self.public_id])
+
+    @property
+    def address(self) -> str:
+        parts = [self.address_line1, self.city, self.province, self.postal_code]
+        return ", ".join(p for p in parts if p)
+
+
+class JobStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    SCHEDULED = "scheduled", _("Scheduled")
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Job(TenantModel):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="jobs")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="jobs")
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True, max_length=10000)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.REQUESTED
+    )
+    scheduled_start = models.DateTimeField(_("starts"), null=True, blank=True)
+    scheduled_end = models.DateTimeField(_("ends"), null=True, blank=True)
+    assigned = models.ManyToManyField(
+        Member, blank=True, related_name="jobs", verbose_name=_("crew")
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scheduled_end__isnull=True)
+                | models.Q(scheduled_start__isnull=True)
+                | models.Q(scheduled_end__gt=models.F("scheduled_start")),
+                name="job_window_ordered",
+            )
+        ]
+        indexes = [models.Index(fields=["company", "status", "scheduled_start"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("dashboard:job_detail", args=[self.public_id])
+
+
+class ActorKind(models.TextChoices):
+    MEMBER = "member", _("Team member")
+    CUSTOMER = "customer", _("Customer")
+    SYSTEM = "system", _("System")
+
+
+class Activity(models.Model):
+    """Who did what to which object. Written by services through ``crewcommand.lib.activity``;
+    read by timelines. Rows are never edited."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="activities")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    verb = models.CharField(max_length=60)
+    target_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    target_id = models.PositiveBigIntegerField(null=True, blank=True)
+    target = GenericForeignKey("target_type", "target_id")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="activities"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activity")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-created_at"]),
+            models.Index(fields=["company", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verb} by {self.actor_label or self.actor_kind}"
+
+    @property
+    def description(self) -> str:
+        from crewcommand.lib.activity import describe
+
+        return describe(self)

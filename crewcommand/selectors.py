@@ -1,0 +1,99 @@
+"""Reads for contractor pages. Every function takes the company and never returns another
+company's rows; ``*_get`` answers 404 for anything outside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Model, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from crewcommand.models import Activity, Company, Customer, Invitation, Job, JobStatus, Member
+
+MAX_QUERY_LENGTH = 100
+
+
+def clean_query(query: str | None) -> str:
+    return (query or "").strip()[:MAX_QUERY_LENGTH]
+
+
+def customer_list(*, company: Company, query: str = "") -> QuerySet[Customer]:
+    qs = Customer.objects.filter(company=company).annotate(job_count=Count("jobs"))
+    if query := clean_query(query):
+        qs = qs.filter(
+            Q(name__icontains=query)
+            | Q(email__icontains=query)
+            | Q(phone__icontains=query)
+            | Q(address_line1__icontains=query)
+        )
+    return qs.order_by("name", "id")
+
+
+def customer_get(*, company: Company, public_id: str) -> Customer:
+    return get_object_or_404(Customer, company=company, public_id=public_id)
+
+
+def job_list(*, company: Company, status: str = "", query: str = "") -> QuerySet[Job]:
+    qs = (
+        Job.objects.filter(company=company)
+        .select_related("customer")
+        .prefetch_related("assigned__user")
+    )
+    if status in JobStatus.values:
+        qs = qs.filter(status=status)
+    if query := clean_query(query):
+        qs = qs.filter(Q(title__icontains=query) | Q(customer__name__icontains=query))
+    return qs.order_by("-created_at", "-id")
+
+
+def job_get(*, company: Company, public_id: str) -> Job:
+    return get_object_or_404(
+        Job.objects.select_related("customer").prefetch_related("assigned__user"),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def jobs_on_day(*, company: Company, day: dt.date) -> QuerySet[Job]:
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return (
+        job_list(company=company)
+        .filter(scheduled_start__gte=start, scheduled_start__lt=start + dt.timedelta(days=1))
+        .exclude(status=JobStatus.CANCELLED)
+        .order_by("scheduled_start")
+    )
+
+
+def member_list(*, company: Company) -> QuerySet[Member]:
+    return Member.objects.filter(company=company).select_related("user")
+
+
+def invitation_pending(*, company: Company) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(company=company, accepted_at=None, revoked_at=None)
+
+
+def invitation_get(*, company: Company, public_id: str) -> Invitation:
+    return get_object_or_404(
+        Invitation, company=company, public_id=public_id, accepted_at=None, revoked_at=None
+    )
+
+
+def activity_for(*, company: Company, target: Model, limit: int = 50) -> list[Activity]:
+    return list(
+        Activity.objects.filter(
+            company=company,
+            target_type=ContentType.objects.get_for_model(target),
+            target_id=target.pk,
+        )[:limit]
+    )
+
+
+def activity_for_customer(*, customer: Customer, limit: int = 50) -> list[Activity]:
+    return list(Activity.objects.filter(company=customer.company, customer=customer)[:limit])
+
+
+def activity_recent(*, company: Company, limit: int = 15) -> list[Activity]:
+    return list(Activity.objects.filter(company=company)[:limit])

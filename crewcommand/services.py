@@ -1,0 +1,243 @@
+"""State changes for the core: companies, members, invitations, customers and jobs.
+
+Each function is keyword-only, runs in one transaction and writes an activity row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from crewcommand.lib import activity
+from crewcommand.lib.activity import Actor
+from crewcommand.models import (
+    Company,
+    Customer,
+    Invitation,
+    Job,
+    JobStatus,
+    Member,
+    Role,
+)
+
+INVITATION_SALT = "crewcommand.invitation"
+
+
+class ServiceError(Exception):
+    """A rule was broken; the message is safe to show to the user."""
+
+
+def unique_company_slug(name: str) -> str:
+    base = slugify(name)[:50] or "company"
+    slug, n = base, 2
+    while Company.objects.filter(slug=slug).exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+@transaction.atomic
+def company_signup(
+    *, company_name: str, province: str, full_name: str, email: str, password: str
+) -> Member:
+    """Create a user, their company and their owner membership in one step."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ServiceError(_("An account with this email already exists. Try logging in."))
+    first, _sep, last = full_name.strip().partition(" ")
+    user = User.objects.create_user(
+        username=email, email=email, password=password, first_name=first, last_name=last
+    )
+    company = Company.objects.create(
+        name=company_name.strip(), slug=unique_company_slug(company_name), province=province
+    )
+    member = Member.objects.create(user=user, company=company, role=Role.OWNER)
+    activity.record(
+        company=company, verb="company.created", actor=Actor.member(user), target=company
+    )
+    return member
+
+
+@transaction.atomic
+def company_update(*, company: Company, by: AbstractBaseUser, fields: dict[str, Any]) -> Company:
+    for name, value in fields.items():
+        setattr(company, name, value)
+    company.full_clean()
+    company.save()
+    activity.record(company=company, verb="company.updated", actor=Actor.member(by), target=company)
+    return company
+
+
+def invitation_token(invitation: Invitation) -> str:
+    """A signed, timestamped reference to the invitation; it expires with the signature."""
+    return signing.dumps(invitation.public_id, salt=INVITATION_SALT)
+
+
+@transaction.atomic
+def invitation_create(
+    *, company: Company, by: AbstractBaseUser, email: str, role: str
+) -> Invitation:
+    """Create an invitation; ``crewcommand.notifications.send_invitation`` emails its link."""
+    email = email.strip().lower()
+    if Member.objects.filter(company=company, user__email__iexact=email).exists():
+        raise ServiceError(_("%(email)s is already on your team.") % {"email": email})
+    invitation = Invitation.objects.create(company=company, email=email, role=role, invited_by=by)
+    activity.record(
+        company=company,
+        verb="member.invited",
+        actor=Actor.member(by),
+        target=invitation,
+        data={"email": email, "role": invitation.get_role_display()},
+    )
+    return invitation
+
+
+def invitation_from_token(token: str, *, max_age_days: int) -> Invitation | None:
+    """The pending invitation a token names, or None when it is forged, expired or used."""
+    try:
+        public_id = signing.loads(token, salt=INVITATION_SALT, max_age=max_age_days * 86400)
+    except signing.BadSignature:
+        return None
+    return (
+        Invitation.objects.select_related("company")
+        .filter(public_id=public_id, accepted_at=None, revoked_at=None)
+        .first()
+    )
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, full_name: str, password: str | None, user: AbstractBaseUser | None
+) -> Member:
+    """Join the company: with the signed-in user, or with a new account for the invited email.
+
+    Idempotent under double submission: the invitation row is locked and checked again."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ServiceError(_("This invitation has already been used."))
+    User = get_user_model()
+    if user is None:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ServiceError(_("An account with this email exists. Log in, then open the link."))
+        first, _sep, last = full_name.strip().partition(" ")
+        user = User.objects.create_user(
+            username=invitation.email,
+            email=invitation.email,
+            password=password,
+            first_name=first,
+            last_name=last,
+        )
+    if Member.objects.filter(user=user).exists():
+        raise ServiceError(_("Your account already belongs to a company."))
+    try:
+        member = Member.objects.create(user=user, company=invitation.company, role=invitation.role)
+    except IntegrityError:
+        raise ServiceError(_("Your account already belongs to a company.")) from None
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    activity.record(
+        company=invitation.company, verb="member.joined", actor=Actor.member(user), target=member
+    )
+    return member
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, by: AbstractBaseUser) -> None:
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    activity.record(
+        company=invitation.company,
+        verb="invitation.revoked",
+        actor=Actor.member(by),
+        target=invitation,
+        data={"email": invitation.email},
+    )
+
+
+@transaction.atomic
+def customer_create(*, company: Company, actor: Actor, **fields: Any) -> Customer:
+    customer = Customer(company=company, **fields)
+    customer.full_clean()
+    customer.save()
+    activity.record(
+        company=company,
+        verb="customer.created",
+        actor=actor,
+        target=customer,
+        customer=customer,
+        data={"name": customer.name},
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: Actor, fields: dict[str, Any]) -> Customer:
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.full_clean()
+    customer.save()
+    activity.record(
+        company=customer.company,
+        verb="customer.updated",
+        actor=actor,
+        target=customer,
+        customer=customer,
+        data={"name": customer.name},
+    )
+    return customer
+
+
+@transaction.atomic
+def job_create(
+    *, company: Company, customer: Customer, actor: Actor, assigned=(), **fields: Any
+) -> Job:
+    if customer.company_id != company.pk:
+        raise ServiceError(_("That customer is not in your company."))
+    job = Job(company=company, customer=customer, **fields)
+    if not job.address:
+        job.address = customer.address
+    if job.scheduled_start and job.status == JobStatus.REQUESTED:
+        job.status = JobStatus.SCHEDULED
+    job.full_clean()
+    job.save()
+    job.assigned.set([m for m in assigned if m.company_id == company.pk])
+    activity.record(
+        company=company,
+        verb="job.created",
+        actor=actor,
+        target=job,
+        customer=customer,
+        data={"title": job.title},
+    )
+    return job
+
+
+@transaction.atomic
+def job_update(*, job: Job, actor: Actor, fields: dict[str, Any], assigned=None) -> Job:
+    old_status = Job.objects.filter(pk=job.pk).values_list("status", flat=True).get()
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if job.status == JobStatus.COMPLETED and old_status != JobStatus.COMPLETED:
+        job.completed_at = timezone.now()
+    job.full_clean()
+    job.save()
+    if assigned is not None:
+        job.assigned.set([m for m in assigned if m.company_id == job.company_id])
+    verb = "job.status_changed" if job.status != old_status else "job.updated"
+    activity.record(
+        company=job.company,
+        verb=verb,
+        actor=actor,
+        target=job,
+        customer=job.customer,
+        data={"title": job.title, "status": job.get_status_display()},
+    )
+    return job

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, register_converter
+
+from crewcommand import views
+from crewcommand.lib.ids import PublicIdConverter
+
+register_converter(PublicIdConverter, "pid")
+
+dashboard_patterns = [
+    path("", views.home, name="home"),
+    path("customers/", views.customer_list, name="customer_list"),
+    path("customers/new/", views.customer_create, name="customer_create"),
+    path("customers/<pid:customer_id>/", views.customer_detail, name="customer_detail"),
+    path("customers/<pid:customer_id>/edit/", views.customer_edit, name="customer_edit"),
+    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/new/", views.job_create, name="job_create"),
+    path("jobs/<pid:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<pid:job_id>/edit/", views.job_edit, name="job_edit"),
+    path("jobs/<pid:job_id>/status/", views.job_status, name="job_status"),
+    path("settings/", views.company_settings, name="settings"),
+    path("settings/team/", views.team, name="team"),
+    path(
+        "settings/team/invitations/<pid:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+]
+
+auth_patterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            extra_email_context={"site_url": settings.SITE_URL},
+            html_email_template_name="registration/password_reset_email_html.html",
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+]
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("healthz", views.healthz, name="healthz"),
+    path("signup/", views.signup, name="signup"),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("accounts/", include(auth_patterns)),
+    path("app/", include((dashboard_patterns, "dashboard"))),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

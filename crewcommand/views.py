@@ -1,0 +1,307 @@
+"""Contractor pages for the core: home, customers, jobs, settings, team, signup, invitations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crewcommand import selectors, services
+from crewcommand.access import member_required
+from crewcommand.forms import (
+    AcceptInvitationForm,
+    CompanyForm,
+    CustomerForm,
+    InviteForm,
+    JobForm,
+    SignupForm,
+)
+from crewcommand.lib.activity import Actor
+from crewcommand.models import JobStatus, Role
+from crewcommand.notifications import send_invitation
+
+PAGE_SIZE = 25
+
+
+def _page(request: HttpRequest, queryset) -> object:
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard:home")
+    return render(request, "crewcommand/landing.html")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and hasattr(request.user, "membership"):
+        return redirect("dashboard:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member = services.company_signup(**form.cleaned_data)
+        except services.ServiceError as error:
+            form.add_error("email", str(error))
+        else:
+            login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome to CrewCommand! Add your first customer."))
+            return redirect("dashboard:home")
+    return render(request, "crewcommand/signup.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = services.invitation_from_token(
+        token, max_age_days=settings.INVITATION_MAX_AGE_DAYS
+    )
+    if invitation is None:
+        return render(request, "crewcommand/invitation_invalid.html", status=404)
+    user = request.user if request.user.is_authenticated else None
+    form = AcceptInvitationForm(request.POST or None) if user is None else None
+    if request.method == "POST" and (form is None or form.is_valid()):
+        data = form.cleaned_data if form is not None else {"full_name": "", "password": None}
+        try:
+            member = services.invitation_accept(invitation=invitation, user=user, **data)
+        except services.ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            if user is None:
+                login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("You joined %(company)s.") % {"company": member.company})
+            return redirect("dashboard:home")
+    context = {"invitation": invitation, "form": form}
+    return render(request, "crewcommand/invitation_accept.html", context)
+
+
+@member_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    context = {
+        "today_jobs": selectors.jobs_on_day(company=company, day=timezone.localdate()),
+        "activity": selectors.activity_recent(company=company),
+        "customer_count": selectors.customer_list(company=company).count(),
+    }
+    return render(request, "crewcommand/home.html", context)
+
+
+@member_required
+@require_GET
+def customer_list(request: HttpRequest) -> HttpResponse:
+    query = selectors.clean_query(request.GET.get("q"))
+    page = _page(request, selectors.customer_list(company=request.company, query=query))
+    template = "crewcommand/customer_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, {"page": page, "q": query})
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def customer_create(request: HttpRequest) -> HttpResponse:
+    form = CustomerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        customer = services.customer_create(
+            company=request.company, actor=Actor.member(request.user), **form.cleaned_data
+        )
+        messages.success(request, _("Customer %(name)s added.") % {"name": customer.name})
+        return redirect(customer)
+    return render(request, "crewcommand/customer_form.html", {"form": form})
+
+
+@member_required
+@require_GET
+def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+    customer = selectors.customer_get(company=request.company, public_id=customer_id)
+    context = {
+        "customer": customer,
+        "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
+        "activity": selectors.activity_for_customer(customer=customer),
+    }
+    return render(request, "crewcommand/customer_detail.html", context)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
+    customer = selectors.customer_get(company=request.company, public_id=customer_id)
+    form = CustomerForm(request.POST or None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        services.customer_update(
+            customer=customer, actor=Actor.member(request.user), fields=form.cleaned_data
+        )
+        messages.success(request, _("Customer saved."))
+        return redirect(customer)
+    return render(request, "crewcommand/customer_form.html", {"form": form, "customer": customer})
+
+
+@member_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    query = selectors.clean_query(request.GET.get("q"))
+    jobs = selectors.job_list(company=request.company, status=status, query=query)
+    context = {
+        "page": _page(request, jobs),
+        "q": query,
+        "status": status if status in JobStatus.values else "",
+        "statuses": JobStatus.choices,
+    }
+    template = "crewcommand/job_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def job_create(request: HttpRequest) -> HttpResponse:
+    initial = {"customer": request.GET.get("customer", "")[:20]}
+    form = JobForm(request.POST or None, company=request.company, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        job = services.job_create(
+            company=request.company,
+            customer=form.cleaned_data["customer"],
+            actor=Actor.member(request.user),
+            assigned=form.cleaned_data["assigned"],
+            **form.job_fields(),
+        )
+        messages.success(request, _("Job created."))
+        return redirect(job)
+    return render(request, "crewcommand/job_form.html", {"form": form})
+
+
+@member_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(company=request.company, public_id=job_id)
+    context = {
+        "job": job,
+        "activity": selectors.activity_for(company=request.company, target=job),
+        "statuses": JobStatus.choices,
+    }
+    return render(request, "crewcommand/job_detail.html", context)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(company=request.company, public_id=job_id)
+    form = JobForm(request.POST or None, instance=job, company=request.company)
+    if request.method == "POST" and form.is_valid():
+        services.job_update(
+            job=job,
+            actor=Actor.member(request.user),
+            fields={**form.job_fields(), "customer": form.cleaned_data["customer"]},
+            assigned=form.cleaned_data["assigned"],
+        )
+        messages.success(request, _("Job saved."))
+        return redirect(job)
+    return render(request, "crewcommand/job_form.html", {"form": form, "job": job})
+
+
+@member_required
+@require_POST
+def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(company=request.company, public_id=job_id)
+    status = request.POST.get("status", "")
+    if status not in JobStatus.values:
+        messages.error(request, _("Choose a valid status."))
+    elif status == JobStatus.SCHEDULED and job.scheduled_start is None:
+        messages.error(request, _("Give the job a date and time before scheduling it."))
+    else:
+        services.job_update(job=job, actor=Actor.member(request.user), fields={"status": status})
+        messages.success(
+            request, _("Job is now %(status)s.") % {"status": job.get_status_display()}
+        )
+    if request.htmx:
+        job = selectors.job_get(company=request.company, public_id=job_id)
+        return render(
+            request,
+            "crewcommand/job_detail.html#status",
+            {"job": job, "statuses": JobStatus.choices},
+        )
+    return redirect(job)
+
+
+@member_required(roles=[Role.OWNER])
+@require_http_methods(["GET", "POST"])
+def company_settings(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    form = CompanyForm(request.POST or None, request.FILES or None, instance=company)
+    if request.method == "POST" and form.is_valid():
+        services.company_update(company=company, by=request.user, fields=form.cleaned_data)
+        messages.success(request, _("Settings saved."))
+        return redirect("dashboard:settings")
+    return render(request, "crewcommand/settings.html", {"form": form})
+
+
+@member_required(roles=[Role.OWNER])
+@require_http_methods(["GET", "POST"])
+def team(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                company=request.company, by=request.user, **form.cleaned_data
+            )
+        except services.ServiceError as error:
+            form.add_error("email", str(error))
+        else:
+            send_invitation(invitation=invitation)
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
+            return redirect("dashboard:team")
+    context = {
+        "form": form,
+        "members": selectors.member_list(company=request.company),
+        "invitations": selectors.invitation_pending(company=request.company),
+    }
+    return render(request, "crewcommand/team.html", context)
+
+
+@member_required(roles=[Role.OWNER])
+@require_POST
+def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
+    invitation = selectors.invitation_get(company=request.company, public_id=invitation_id)
+    services.invitation_revoke(invitation=invitation, by=request.user)
+    messages.success(request, _("Invitation revoked."))
+    return redirect("dashboard:team")
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and readiness: the database answers, and so does the broker when configured."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "error"
+    if settings.REDIS_URL:
+        from crewcommand.celery import app as celery_app
+
+        try:
+            with celery_app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception:
+            checks["broker"] = "error"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,376 @@
+"""Canadian sales tax for estimates and invoices (pure Python, no Django).
+
+``compute_totals`` is THE single function that turns line items into the
+amounts shown on every page and PDF and charged through Stripe. It applies
+the rounding rule written down in ``crewcommand.lib.money``: line amounts are
+rounded half-up to the cent, each tax is computed once per document on the
+taxable subtotal (no tax on tax) and rounded half-up, and
+``total = subtotal + sum(taxes)``.
+
+Rates are data, not code: ``documents/tax_rates.json`` lists each rate with
+the dates it is in force (``effective_to`` is inclusive; ``null`` = open).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, localcontext
+from functools import lru_cache
+from itertools import pairwise
+from os import PathLike
+from pathlib import Path
+from typing import Final
+
+from crewcommand.lib.money import (
+    MAX_MONEY,
+    MAX_QUANTITY,
+    MONEY_CONTEXT,
+    ensure_decimal,
+    quantize_money,
+    to_cents,
+)
+
+__all__ = [
+    "DEFAULT_RATES_PATH",
+    "PROVINCES",
+    "LineIn",
+    "TaxLine",
+    "TaxRate",
+    "Totals",
+    "compute_totals",
+    "line_amount",
+    "load_rates",
+    "rates_for",
+]
+
+PROVINCES: Final = frozenset(
+    {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
+)
+# Federal taxes (GST/HST) are listed first, then the provincial ones.
+_TAX_ORDER: Final = {"GST": 0, "HST": 0, "PST": 1, "RST": 1, "QST": 1}
+_RATE_STEP: Final = Decimal("0.001")
+_ZERO: Final = Decimal("0.00")
+_HUNDRED: Final = Decimal(100)
+DEFAULT_RATES_PATH: Final = Path(__file__).with_name("tax_rates.json")
+
+
+# --- data types -------------------------------------------------------------
+
+
+def _require_date(value: object, name: str) -> date:
+    """Accept a ``date`` but not a ``datetime`` (the caller picks the local day)."""
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{name} must be a datetime.date, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRate:
+    """One tax rate of one province, in force from/to the given days inclusive.
+
+    ``rate`` is a percentage with at most 3 decimals (``Decimal("9.975")``).
+    """
+
+    province: str
+    code: str
+    label: str
+    rate: Decimal
+    effective_from: date
+    effective_to: date | None
+
+    def __post_init__(self) -> None:
+        """Reject rows that cannot be a real rate."""
+        if self.province not in PROVINCES:
+            raise ValueError(f"unknown province {self.province!r}")
+        if self.code not in _TAX_ORDER:
+            raise ValueError(f"unknown tax code {self.code!r}")
+        if not self.label:
+            raise ValueError("a tax rate needs a label")
+        rate = ensure_decimal(self.rate, "rate")
+        object.__setattr__(self, "rate", rate)
+        if not Decimal(0) < rate < _HUNDRED or rate != rate.quantize(_RATE_STEP):
+            raise ValueError(f"rate must be a percentage in (0, 100) with ≤ 3 decimals: {rate}")
+        _require_date(self.effective_from, "effective_from")
+        if self.effective_to is not None:
+            _require_date(self.effective_to, "effective_to")
+            if self.effective_to < self.effective_from:
+                raise ValueError(f"{self.province} {self.code} ends before it starts")
+
+    def in_force(self, on: date) -> bool:
+        """True when ``on`` lies within ``effective_from..effective_to`` inclusive."""
+        ends_after = self.effective_to is None or on <= self.effective_to
+        return self.effective_from <= on and ends_after
+
+
+@dataclass(frozen=True, slots=True)
+class LineIn:
+    """One line item: ``quantity`` (> 0) times ``unit_price`` (may be negative
+    for a discount line). A line with ``taxable=False`` is left out of the
+    base of every tax."""
+
+    quantity: Decimal
+    unit_price: Decimal
+    taxable: bool = True
+
+    def __post_init__(self) -> None:
+        """Check types and limits; ints are converted to Decimal, floats refused."""
+        quantity = ensure_decimal(self.quantity, "quantity")
+        unit_price = ensure_decimal(self.unit_price, "unit_price")
+        if not Decimal(0) < quantity <= MAX_QUANTITY:
+            raise ValueError(f"quantity must be > 0 and ≤ {MAX_QUANTITY}: {quantity}")
+        if unit_price.copy_abs() > MAX_MONEY:
+            raise ValueError(f"unit_price is beyond ±{MAX_MONEY}: {unit_price}")
+        if not isinstance(self.taxable, bool):
+            raise TypeError("taxable must be a bool")
+        object.__setattr__(self, "quantity", quantity)
+        object.__setattr__(self, "unit_price", unit_price)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxLine:
+    """One tax on a document: ``amount = round_half_up(base * rate / 100)``."""
+
+    code: str
+    label: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+
+    def as_dict(self) -> dict[str, str]:
+        """Strings only: rate with 3 decimals, money with exactly 2."""
+        return {
+            "code": self.code,
+            "label": self.label,
+            "rate": format(self.rate.quantize(_RATE_STEP), "f"),
+            "base": _money_str(self.base),
+            "amount": _money_str(self.amount),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Everything a document shows: ``total = subtotal + tax_total``."""
+
+    line_amounts: tuple[Decimal, ...]
+    subtotal: Decimal
+    taxable_subtotal: Decimal
+    taxes: tuple[TaxLine, ...]
+    tax_total: Decimal
+    total: Decimal
+
+    @property
+    def total_cents(self) -> int:
+        """The total in integer cents, exactly as charged through Stripe."""
+        return to_cents(self.total)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, canonical form (strings with exactly 2 decimals) for hashing."""
+        return {
+            "line_amounts": [_money_str(a) for a in self.line_amounts],
+            "subtotal": _money_str(self.subtotal),
+            "taxable_subtotal": _money_str(self.taxable_subtotal),
+            "taxes": [tax.as_dict() for tax in self.taxes],
+            "tax_total": _money_str(self.tax_total),
+            "total": _money_str(self.total),
+        }
+
+
+def _money_str(amount: Decimal) -> str:
+    """Render an amount that already has exactly 2 decimals; never rounds."""
+    if amount.as_tuple().exponent != -2:
+        raise ValueError(f"{amount} is not a cent amount with exactly 2 decimals")
+    return format(amount, "f")
+
+
+# --- rate table ---------------------------------------------------------------
+
+
+def _parse_day(value: object, field: str) -> date:
+    """Parse an ISO ``YYYY-MM-DD`` string from the JSON table."""
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be an ISO date string, got {value!r}")
+    return date.fromisoformat(value)
+
+
+def _rate_from_row(row: Mapping[str, object]) -> TaxRate:
+    """Build a TaxRate from one JSON row; the rate must be a string, not a number."""
+    rate = row["rate"]
+    if not isinstance(rate, str):
+        raise ValueError(f'rate must be a string such as "13.000", got {rate!r}')
+    effective_to = row.get("effective_to")
+    return TaxRate(
+        province=str(row["province"]),
+        code=str(row["code"]),
+        label=str(row["label"]),
+        rate=Decimal(rate),
+        effective_from=_parse_day(row["effective_from"], "effective_from"),
+        effective_to=None if effective_to is None else _parse_day(effective_to, "effective_to"),
+    )
+
+
+def _check_continuous(series: list[TaxRate]) -> None:
+    """Rows of one province and code must follow each other without gap or overlap."""
+    ordered = sorted(series, key=lambda r: r.effective_from)
+    for earlier, later in pairwise(ordered):
+        expected = (
+            None if earlier.effective_to is None else earlier.effective_to + timedelta(days=1)
+        )
+        if later.effective_from != expected:
+            raise ValueError(
+                f"{later.province} {later.code}: rows starting {earlier.effective_from} "
+                f"and {later.effective_from} overlap or leave a gap"
+            )
+
+
+def _overlap(a: TaxRate, b: TaxRate) -> bool:
+    """True when the two rows are in force on at least one common day."""
+    a_end = a.effective_to or date.max
+    b_end = b.effective_to or date.max
+    return a.effective_from <= b_end and b.effective_from <= a_end
+
+
+def _check_table(rates: Sequence[TaxRate]) -> None:
+    """Validate the whole table: continuous series, never GST and HST together."""
+    series: dict[tuple[str, str], list[TaxRate]] = defaultdict(list)
+    for rate in rates:
+        series[(rate.province, rate.code)].append(rate)
+    for rows in series.values():
+        _check_continuous(rows)
+    for (province, code), gst_rows in series.items():
+        if code != "GST":
+            continue
+        for hst in series.get((province, "HST"), []):
+            if any(_overlap(gst, hst) for gst in gst_rows):
+                raise ValueError(f"{province} has GST and HST in force on the same day")
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> tuple[TaxRate, ...]:
+    """Read and validate one rate file (cached per resolved path)."""
+    with open(path, encoding="utf-8") as handle:
+        rows = json.load(handle, parse_float=Decimal)
+    if not isinstance(rows, list):
+        raise ValueError(f"{path}: expected a JSON list of rate rows")
+    rates = tuple(_rate_from_row(row) for row in rows)
+    _check_table(rates)
+    return rates
+
+
+def load_rates(path: str | PathLike[str] | None = None) -> tuple[TaxRate, ...]:
+    """Load the rate table (default ``documents/tax_rates.json``); cached per path.
+
+    The file is read once per process; restart to pick up edits.
+    """
+    resolved = Path(path) if path is not None else DEFAULT_RATES_PATH
+    return _load_cached(str(resolved.resolve()))
+
+
+def _coverage_start(rows: Sequence[TaxRate]) -> date:
+    """First day on which every tax the table knows for a province has a rate.
+
+    Rule: before that day the table is incomplete for the province, so we
+    refuse rather than silently leave a tax out.
+    """
+    first: dict[str, date] = {}
+    for row in rows:
+        first[row.code] = min(first.get(row.code, row.effective_from), row.effective_from)
+    return max(first.values())
+
+
+def rates_for(
+    province: str, on: date, rates: Sequence[TaxRate] | None = None
+) -> tuple[TaxRate, ...]:
+    """The rates in force in ``province`` on day ``on``, GST/HST first.
+
+    Raises ``ValueError`` for an unknown province or when no (complete) set of
+    rates is in force that day.
+    """
+    day = _require_date(on, "on")
+    table = load_rates() if rates is None else tuple(rates)
+    rows = [rate for rate in table if rate.province == province]
+    if not rows:
+        raise ValueError(f"unknown province {province!r}; expected one of {sorted(PROVINCES)}")
+    start = _coverage_start(rows)
+    in_force = [rate for rate in rows if rate.in_force(day)]
+    if day < start or not in_force:
+        raise ValueError(f"no {province} tax rates in force on {day.isoformat()}")
+    return tuple(sorted(in_force, key=lambda r: (_TAX_ORDER[r.code], r.code)))
+
+
+# --- computing a document -----------------------------------------------------
+
+
+def line_amount(line: LineIn) -> Decimal:
+    """``quantity * unit_price`` rounded half-up to the cent (1.005 -> 1.01)."""
+    with localcontext(MONEY_CONTEXT):
+        return quantize_money(line.quantity * line.unit_price)
+
+
+def _sum_money(amounts: Iterable[Decimal]) -> Decimal:
+    """Exact sum of cent amounts (exponent stays -2)."""
+    with localcontext(MONEY_CONTEXT):
+        return sum(amounts, start=_ZERO)
+
+
+def _tax_line(rate: TaxRate, base: Decimal) -> TaxLine:
+    """One tax on the document's taxable subtotal, rounded half-up once."""
+    with localcontext(MONEY_CONTEXT):
+        amount = quantize_money(base * rate.rate / _HUNDRED)
+    return TaxLine(code=rate.code, label=rate.label, rate=rate.rate, base=base, amount=amount)
+
+
+def _validated_lines(lines: Iterable[LineIn]) -> tuple[LineIn, ...]:
+    """Materialise ``lines`` and make sure each one is a LineIn."""
+    items = tuple(lines)
+    for item in items:
+        if not isinstance(item, LineIn):
+            raise TypeError(f"expected LineIn, got {type(item).__name__}")
+    return items
+
+
+def _check_not_negative(subtotal: Decimal, taxable_subtotal: Decimal) -> None:
+    """Discounts may reduce a document to zero but never below it."""
+    if subtotal < 0:
+        raise ValueError(f"discounts exceed the items: subtotal would be {subtotal}")
+    if taxable_subtotal < 0:
+        raise ValueError(
+            f"taxable discounts exceed the taxable items: taxable subtotal would be "
+            f"{taxable_subtotal}"
+        )
+
+
+def compute_totals(
+    lines: Iterable[LineIn],
+    *,
+    province: str,
+    on: date,
+    rates: Sequence[TaxRate] | None = None,
+) -> Totals:
+    """Compute a document's amounts: the ONE function pages, PDFs and payments use.
+
+    Rule: line amounts rounded half-up to the cent; each tax in force in
+    ``province`` on day ``on`` is applied once to the sum of the taxable line
+    amounts and rounded half-up; ``total = subtotal + sum(taxes)``.
+    """
+    items = _validated_lines(lines)
+    in_force = rates_for(province, on, rates)
+    line_amounts = tuple(line_amount(item) for item in items)
+    subtotal = _sum_money(line_amounts)
+    taxable_subtotal = _sum_money(
+        amount for amount, item in zip(line_amounts, items, strict=True) if item.taxable
+    )
+    _check_not_negative(subtotal, taxable_subtotal)
+    taxes = tuple(_tax_line(rate, taxable_subtotal) for rate in in_force)
+    tax_total = _sum_money(tax.amount for tax in taxes)
+    return Totals(
+        line_amounts=line_amounts,
+        subtotal=subtotal,
+        taxable_subtotal=taxable_subtotal,
+        taxes=taxes,
+        tax_total=tax_total,
+        total=_sum_money((subtotal, tax_total)),
+    )

@@ -1,0 +1,279 @@
+/*!
+ * CrewCommand — app.js (no dependencies, CSP-safe: no eval, no inline handlers, no innerHTML).
+ *
+ * Load it in <head> WITHOUT defer (it is tiny and uses event delegation) so the
+ * `js` class is on <html> before first paint and the mobile menu does not flash open:
+ *   <script src="{% static 'js/app.js' %}"></script>
+ *
+ * Features
+ *  1. Menu:   button.menu-toggle[aria-controls="app-nav"][aria-expanded="false"] toggles
+ *             #app-nav (class .is-open). Escape closes it and returns focus to the button.
+ *  2. Toasts: .toast-close removes a toast; .toast-success / .toast-info auto-dismiss after 6 s
+ *             (paused while hovered or focused; never errors/warnings; opt out with data-persist).
+ *             Server → client: `HX-Trigger: {"showToast": {"level": "success", "message": "Saved"}}`
+ *             (also works with HX-Trigger-After-Swap/-Settle, or `{"showToast": "Saved"}` = info).
+ *             From other scripts: CrewCommand.toast("Saved", "success").
+ *  3. htmx:responseError / htmx:sendError → error toast with body[data-error-text]
+ *             (default "Something went wrong. Please try again."), unless the response
+ *             already sent its own showToast.
+ *  4. button[data-copy="text"] copies the value, then toasts body/button[data-copied-text] ("Copied").
+ *  5. form[data-confirm="Delete this job?"] / button[data-confirm] → window.confirm() before submit.
+ *  Optional text hooks on <body>: data-error-text, data-copied-text, data-dismiss-text.
+ */
+(function () {
+  "use strict";
+
+  var doc = document;
+  var root = doc.documentElement;
+  root.classList.add("js");
+
+  var AUTO_DISMISS_MS = 6000;
+  var LEVELS = { success: 1, error: 1, info: 1, warning: 1 };
+
+  function bodyData(name, fallback) {
+    var v = doc.body && doc.body.getAttribute("data-" + name);
+    return v ? v : fallback;
+  }
+
+  function closest(target, selector) {
+    if (!target) return null;
+    if (target.nodeType !== 1) target = target.parentElement;
+    return target && target.closest ? target.closest(selector) : null;
+  }
+
+  /* ---------------------------------------------------------------- 1. Menu */
+  function navFor(btn) {
+    return doc.getElementById(btn.getAttribute("aria-controls") || "app-nav");
+  }
+
+  function setMenu(btn, open) {
+    var nav = navFor(btn);
+    btn.setAttribute("aria-expanded", open ? "true" : "false");
+    if (nav) nav.classList.toggle("is-open", open);
+  }
+
+  function openMenuToggle() {
+    return doc.querySelector('.menu-toggle[aria-expanded="true"]');
+  }
+
+  /* -------------------------------------------------------------- 2. Toasts */
+  function toastContainer() {
+    var box = doc.querySelector(".toasts");
+    if (!box) {
+      box = doc.createElement("div");
+      box.className = "toasts";
+      box.setAttribute("aria-live", "polite");
+      doc.body.appendChild(box);
+    }
+    return box;
+  }
+
+  function dismissToast(toast) {
+    if (!toast || toast.classList.contains("is-leaving")) return;
+    clearTimeout(toast._ccTimer);
+    toast.classList.add("is-leaving");
+    var reduce = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    setTimeout(function () {
+      if (toast.parentNode) toast.parentNode.removeChild(toast);
+    }, reduce ? 0 : 200);
+  }
+
+  function scheduleDismiss(toast) {
+    if (toast._ccScheduled) return;
+    toast._ccScheduled = true;
+    if (toast.hasAttribute("data-persist")) return;
+    if (!toast.classList.contains("toast-success") && !toast.classList.contains("toast-info")) return;
+
+    var remaining = AUTO_DISMISS_MS;
+    var started = 0;
+    function start() {
+      started = Date.now();
+      clearTimeout(toast._ccTimer);
+      toast._ccTimer = setTimeout(function () { dismissToast(toast); }, remaining);
+    }
+    function pause() {
+      clearTimeout(toast._ccTimer);
+      remaining = Math.max(1500, remaining - (Date.now() - started));
+    }
+    toast.addEventListener("mouseenter", pause);
+    toast.addEventListener("focusin", pause);
+    toast.addEventListener("mouseleave", start);
+    toast.addEventListener("focusout", function (e) {
+      if (!toast.contains(e.relatedTarget)) start();
+    });
+    start();
+  }
+
+  function initToasts(scope) {
+    var el = scope && scope.querySelectorAll ? scope : doc;
+    if (el.classList && el.classList.contains("toast")) scheduleDismiss(el);
+    var list = el.querySelectorAll(".toast");
+    for (var i = 0; i < list.length; i++) scheduleDismiss(list[i]);
+  }
+
+  function showToast(message, level) {
+    if (message === undefined || message === null || message === "") return null;
+    level = LEVELS[level] ? level : "info";
+
+    var toast = doc.createElement("div");
+    toast.className = "toast toast-" + level;
+    if (level === "error") toast.setAttribute("role", "alert");
+
+    var text = doc.createElement("p");
+    text.className = "toast-message";
+    text.textContent = String(message);
+
+    var close = doc.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", bodyData("dismiss-text", "Dismiss"));
+    var x = doc.createElement("span");
+    x.setAttribute("aria-hidden", "true");
+    x.textContent = "\u00d7";
+    close.appendChild(x);
+
+    toast.appendChild(text);
+    toast.appendChild(close);
+    toastContainer().appendChild(toast);
+    scheduleDismiss(toast);
+    return toast;
+  }
+
+  // HX-Trigger: {"showToast": {...}} → htmx dispatches a bubbling "showToast" event.
+  doc.addEventListener("showToast", function (e) {
+    var d = e.detail || {};
+    if (d.value !== undefined && typeof d.value === "object" && d.value !== null) d = d.value;
+    var message = d.message !== undefined ? d.message : d.value;
+    showToast(message, d.level || d.tags);
+  });
+
+  /* ----------------------------------------------------- 3. htmx errors */
+  function responseSentToast(xhr) {
+    if (!xhr || !xhr.getResponseHeader) return false;
+    var names = ["HX-Trigger", "HX-Trigger-After-Swap", "HX-Trigger-After-Settle"];
+    for (var i = 0; i < names.length; i++) {
+      var h = xhr.getResponseHeader(names[i]);
+      if (h && h.indexOf("showToast") !== -1) return true;
+    }
+    return false;
+  }
+
+  function errorToast(e) {
+    if (e.detail && responseSentToast(e.detail.xhr)) return;
+    showToast(bodyData("error-text", "Something went wrong. Please try again."), "error");
+  }
+  doc.addEventListener("htmx:responseError", errorToast);
+  doc.addEventListener("htmx:sendError", errorToast);
+
+  // Toasts swapped in by htmx (e.g. hx-swap-oob into .toasts) get the same behaviour.
+  doc.addEventListener("htmx:load", function (e) { initToasts(e.target); });
+
+  /* ------------------------------------------------------------ 4. Copy */
+  function fallbackCopy(text) {
+    var ta = doc.createElement("textarea");
+    ta.value = text;
+    ta.setAttribute("readonly", "");
+    ta.className = "visually-hidden";
+    doc.body.appendChild(ta);
+    ta.select();
+    var ok = false;
+    try { ok = doc.execCommand("copy"); } catch (err) { ok = false; }
+    doc.body.removeChild(ta);
+    return ok;
+  }
+
+  function copy(btn) {
+    var text = btn.getAttribute("data-copy");
+    var done = btn.getAttribute("data-copied-text") || bodyData("copied-text", "Copied");
+    var settled = false;
+    function ok() {
+      if (settled) return;
+      settled = true;
+      showToast(done, "success");
+    }
+    function fail() {
+      if (settled) return;
+      if (fallbackCopy(text)) return ok();
+      settled = true;
+      showToast(bodyData("error-text", "Something went wrong. Please try again."), "error");
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(ok, fail);
+      setTimeout(fail, 1500); // some webviews never settle the promise
+    } else {
+      fail();
+    }
+  }
+
+  /* -------------------------------------------------- Delegated listeners */
+  // Capture phase so a cancelled confirm also stops htmx's own listeners.
+  doc.addEventListener("click", function (e) {
+    var btn = closest(e.target, "button[data-confirm], input[type=submit][data-confirm], a[data-confirm]");
+    if (btn && !btn.disabled) {
+      if (!window.confirm(btn.getAttribute("data-confirm"))) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        return;
+      }
+      if (btn.form) btn.form._ccConfirmedBy = btn;
+    }
+  }, true);
+
+  doc.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form || !form.hasAttribute || !form.hasAttribute("data-confirm")) return;
+    var submitter = e.submitter || null;
+    var already = form._ccConfirmedBy && (!submitter || submitter === form._ccConfirmedBy);
+    form._ccConfirmedBy = null;
+    if (already) return;
+    if (!window.confirm(form.getAttribute("data-confirm"))) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+  }, true);
+
+  doc.addEventListener("click", function (e) {
+    var toggle = closest(e.target, ".menu-toggle");
+    if (toggle) {
+      setMenu(toggle, toggle.getAttribute("aria-expanded") !== "true");
+      return;
+    }
+
+    var close = closest(e.target, ".toast-close");
+    if (close) {
+      dismissToast(closest(close, ".toast"));
+      return;
+    }
+
+    var copyBtn = closest(e.target, "button[data-copy]");
+    if (copyBtn) {
+      e.preventDefault();
+      copy(copyBtn);
+      return;
+    }
+
+    // Click outside an open menu closes it.
+    var open = openMenuToggle();
+    if (open) {
+      var nav = navFor(open);
+      if (nav && !nav.contains(e.target)) setMenu(open, false);
+    }
+  });
+
+  doc.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var open = openMenuToggle();
+    if (open) {
+      setMenu(open, false);
+      open.focus();
+    }
+  });
+
+  if (doc.readyState === "loading") {
+    doc.addEventListener("DOMContentLoaded", function () { initToasts(doc); });
+  } else {
+    initToasts(doc);
+  }
+
+  window.CrewCommand = { toast: showToast, dismissToast: dismissToast };
+})();

@@ -1,0 +1,117 @@
+"""Signup, invitations, login and password reset."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail, signing
+from django.urls import reverse
+
+from crewcommand.models import Company, Invitation, Member, Role
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = {
+    "company_name": "Northern Lights Electric",
+    "province": "AB",
+    "full_name": "Nora North",
+    "email": "Nora@Example.com",
+    "password": "a-long-unusual-password",
+}
+
+
+def test_signup_creates_company_and_owner_and_logs_in(client):
+    response = client.post(reverse("signup"), SIGNUP)
+    assert response.status_code == 302
+    member = Member.objects.select_related("company", "user").get()
+    assert member.role == Role.OWNER
+    assert member.company.slug == "northern-lights-electric"
+    assert member.user.email == "nora@example.com"
+    assert client.get(reverse("dashboard:home")).status_code == 200
+
+
+def test_signup_refuses_weak_passwords_and_duplicate_emails(client, owner):
+    response = client.post(reverse("signup"), {**SIGNUP, "password": "12345678"})
+    assert (
+        "too common" in response.content.decode() or "entirely numeric" in response.content.decode()
+    )
+    response = client.post(reverse("signup"), {**SIGNUP, "email": owner.user.email})
+    assert "already exists" in response.content.decode()
+    assert Company.objects.count() == 1
+
+
+def test_company_slugs_stay_unique(client):
+    client.post(reverse("signup"), SIGNUP)
+    client.logout()
+    client.post(reverse("signup"), {**SIGNUP, "email": "other@example.com"})
+    assert set(Company.objects.values_list("slug", flat=True)) == {
+        "northern-lights-electric",
+        "northern-lights-electric-2",
+    }
+
+
+def _invite(owner_client, email="tech@example.com", role="technician"):
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = owner_client.post(reverse("dashboard:team"), {"email": email, "role": role})
+    assert response.status_code == 302
+    link = re.search(r"http://\S+/invite/\S+/", mail.outbox[-1].body).group(0)
+    return link.removeprefix("http://testserver").split("://", 1)[-1].split("/", 1)[-1]
+
+
+def test_owner_invites_a_member_who_joins_with_a_new_account(
+    owner_client, client, company, settings
+):
+    path = "/" + _invite(owner_client)
+    assert mail.outbox[-1].to == ["tech@example.com"]
+    assert settings.SITE_URL in mail.outbox[-1].body
+    response = client.post(path, {"full_name": "Tess Tech", "password": "another-long-password"})
+    assert response.status_code == 302
+    member = Member.objects.get(user__email="tech@example.com")
+    assert member.company == company and member.role == Role.TECHNICIAN
+    # The link works once.
+    assert client.get(path).status_code == 404
+
+
+def test_forged_expired_and_revoked_invitations_are_refused(owner_client, client, monkeypatch):
+    path = "/" + _invite(owner_client)
+    invitation = Invitation.objects.get()
+    forged = reverse("invitation_accept", args=[signing.dumps(invitation.public_id, salt="other")])
+    assert client.get(forged).status_code == 404
+    real_time = signing.time.time
+    monkeypatch.setattr(signing.time, "time", lambda: real_time() + 8 * 86400)
+    assert client.get(path).status_code == 404  # older than 7 days
+    monkeypatch.undo()
+    assert client.get(path).status_code == 200
+    owner_client.post(reverse("dashboard:invitation_revoke", args=[invitation.public_id]))
+    assert client.get(path).status_code == 404
+
+
+def test_inviting_an_existing_member_is_refused(owner_client, owner):
+    response = owner_client.post(
+        reverse("dashboard:team"), {"email": owner.user.email, "role": "office"}
+    )
+    assert "already on your team" in response.content.decode()
+    assert not Invitation.objects.exists()
+
+
+def test_login_and_logout(client, owner):
+    response = client.post(
+        reverse("login"), {"username": owner.user.username, "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("dashboard:home")).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_password_reset_link_is_built_from_site_url_not_host(client, owner, settings):
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
+    client.post(
+        reverse("password_reset"), {"email": owner.user.email}, headers={"Host": "evil.example"}
+    )
+    body = mail.outbox[-1].body
+    assert "evil.example" not in body
+    assert f"{settings.SITE_URL}/accounts/password-reset/" in body
