@@ -11,7 +11,7 @@ from django.test import Client
 from crewcommand.models import Role
 from tests.factories import CompanyFactory, CustomerFactory, JobFactory, MemberFactory
 
-pytest_plugins = ["tests.browser", "tests.worker"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.browser", "tests.worker"]
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
