@@ -67,6 +67,22 @@ def jobs_on_day(*, company: Company, day: dt.date) -> QuerySet[Job]:
     )
 
 
+def jobs_in_week(*, company: Company, monday: dt.date) -> list[tuple[dt.date, list[Job]]]:
+    """The week's scheduled jobs, grouped by local day (one query)."""
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time.min, tzinfo=tz)
+    jobs = (
+        job_list(company=company)
+        .filter(scheduled_start__gte=start, scheduled_start__lt=end)
+        .order_by("scheduled_start")
+    )
+    days: dict[dt.date, list[Job]] = {monday + dt.timedelta(days=i): [] for i in range(7)}
+    for job in jobs:
+        days[timezone.localtime(job.scheduled_start).date()].append(job)
+    return list(days.items())
+
+
 def member_list(*, company: Company) -> QuerySet[Member]:
     return Member.objects.filter(company=company).select_related("user")
 

@@ -19,6 +19,7 @@ dashboard_patterns = [
     path("customers/<pid:customer_id>/edit/", views.customer_edit, name="customer_edit"),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/new/", views.job_create, name="job_create"),
+    path("jobs/week/", views.job_week, name="job_week"),
     path("jobs/<pid:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<pid:job_id>/edit/", views.job_edit, name="job_edit"),
     path("jobs/<pid:job_id>/status/", views.job_status, name="job_status"),
@@ -66,6 +67,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
+    path("app/", include("documents.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -165,6 +167,28 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
+@require_GET
+def job_week(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    try:
+        day = dt.date.fromisoformat(request.GET.get("start", "")[:10])
+    except ValueError:
+        day = today
+    if not dt.date(2000, 1, 1) <= day <= dt.date(2100, 12, 31):
+        day = today
+    monday = day - dt.timedelta(days=day.weekday())
+    context = {
+        "days": selectors.jobs_in_week(company=request.company, monday=monday),
+        "monday": monday,
+        "sunday": monday + dt.timedelta(days=6),
+        "previous": monday - dt.timedelta(days=7),
+        "next": monday + dt.timedelta(days=7),
+        "today": today,
+    }
+    return render(request, "crewcommand/job_week.html", context)
+
+
+@member_required
 @require_http_methods(["GET", "POST"])
 def job_create(request: HttpRequest) -> HttpResponse:
     initial = {"customer": request.GET.get("customer", "")[:20]}
@@ -185,11 +209,14 @@ def job_create(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    from documents.selectors import documents_for_job
+
     job = selectors.job_get(company=request.company, public_id=job_id)
     context = {
         "job": job,
         "activity": selectors.activity_for(company=request.company, target=job),
         "statuses": JobStatus.choices,
+        **documents_for_job(job=job),
     }
     return render(request, "crewcommand/job_detail.html", context)
 

@@ -36,3 +36,21 @@ def csp_violations(page):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     return errors
+
+
+@pytest.fixture
+def login_as(live_server, page):
+    """Sign a member in by session cookie (the login form has its own test)."""
+    from django.conf import settings
+    from django.test import Client
+
+    def login(member):
+        client = Client()
+        client.force_login(member.user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies(
+            [{"name": cookie.key, "value": cookie.value, "url": live_server.url}]
+        )
+        return page
+
+    return login

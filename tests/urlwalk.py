@@ -7,6 +7,20 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+# Apps with their own dashboard objects append factories ``(owner, customer, job) -> {kwarg: id}``
+# from a module ``tests/<app>/tenancy.py``; ``load_extensions`` imports them all, so the tenancy
+# walk can fill every URL kwarg whichever tests are selected.
+EXTENSIONS: list = []
+
+
+def load_extensions() -> list:
+    import importlib
+    from pathlib import Path
+
+    for module in sorted(Path(__file__).parent.glob("*/tenancy.py")):
+        importlib.import_module(f"tests.{module.parent.name}.tenancy")
+    return EXTENSIONS
+
 
 @dataclass(frozen=True)
 class Route:

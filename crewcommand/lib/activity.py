@@ -82,6 +82,31 @@ def record(
     )
 
 
+def recently_recorded(*, target: Model, verb: str, actor: Actor, minutes: int = 15) -> bool:
+    """Whether the latest row about ``target`` is the same verb by the same actor within
+    ``minutes``: used to fold a burst of small edits into one timeline entry."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from crewcommand.models import Activity
+
+    latest = (
+        Activity.objects.filter(
+            target_type=ContentType.objects.get_for_model(target), target_id=target.pk
+        )
+        .only("verb", "actor_user_id", "actor_kind", "created_at")
+        .first()
+    )
+    return (
+        latest is not None
+        and latest.verb == verb
+        and latest.actor_kind == actor.kind
+        and latest.actor_user_id == (actor.user.pk if actor.user is not None else None)
+        and latest.created_at >= timezone.now() - dt.timedelta(minutes=minutes)
+    )
+
+
 def describe(activity: Activity) -> str:
     sentence = SENTENCES.get(activity.verb, activity.verb)
     values = {"actor": activity.actor_label or _("Someone"), **activity.data}

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from crewcommand.services import invitation_create
-from tests.urlwalk import contractor_routes
+from tests.urlwalk import contractor_routes, load_extensions
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +25,18 @@ def company_a_objects(owner, customer, job):
         "job_id": job.public_id,
         "invitation_id": invitation.public_id,
     }
-    for extend in EXTENSIONS:
+    for extend in load_extensions():
         objects.update(extend(owner=owner, customer=customer, job=job))
     return objects
 
 
-# Apps with their own dashboard objects append factories ``(owner, customer, job) -> {kwarg: id}``.
-EXTENSIONS: list = []
+def _url(route, objects: dict) -> str:
+    """Fill the route's kwargs; an entry named after the route overrides shared ones (an
+    invoice line URL needs the invoice's line, not the estimate's)."""
+    values = {**objects, **objects.get(route.name, {})}
+    missing = set(route.kwargs) - set(values)
+    assert not missing, f"{route.name} takes {missing}: add an object in tests/<app>/tenancy.py"
+    return reverse(route.name, kwargs={k: values[k] for k in route.kwargs})
 
 
 def test_every_dashboard_url_with_an_id_is_404_for_another_company(
@@ -41,9 +46,7 @@ def test_every_dashboard_url_with_an_id_is_404_for_another_company(
     for route in contractor_routes():
         if not route.kwargs:
             continue
-        missing = set(route.kwargs) - set(company_a_objects)
-        assert not missing, f"{route.name} takes {missing}: add an object to company_a_objects"
-        url = reverse(route.name, kwargs={k: company_a_objects[k] for k in route.kwargs})
+        url = _url(route, company_a_objects)
         for method in ("get", "post"):
             response = getattr(outsider_client, method)(url)
             assert response.status_code in {404, 405}, (route.name, method, response.status_code)
@@ -55,8 +58,7 @@ def test_same_urls_work_for_the_owning_company(company_a_objects, owner_client):
     for route in contractor_routes():
         if not route.kwargs:
             continue
-        url = reverse(route.name, kwargs={k: company_a_objects[k] for k in route.kwargs})
-        response = owner_client.get(url)
+        response = owner_client.get(_url(route, company_a_objects))
         assert response.status_code in {200, 302, 405}, (route.name, response.status_code)
 
 

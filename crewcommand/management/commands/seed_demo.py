@@ -62,7 +62,9 @@ JOBS = [
 ]
 
 # Apps append dotted paths to callables ``(company, stdout) -> None`` here.
-SEED_DEMO_HOOKS: list[str] = []
+SEED_DEMO_HOOKS: list[str] = [
+    "documents.seed.seed_documents",
+]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,187 @@
+"""Forms for estimates, invoices and their lines. Money and quantities are parsed with
+``crewcommand.lib.money`` so every bad number gets a message that says how to fix it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crewcommand.lib.money import parse_money, parse_quantity
+from crewcommand.models import Company, Customer, Job
+from documents.models import (
+    DepositKind,
+    EstimateRevision,
+    EstimateStatus,
+    Invoice,
+    InvoiceStatus,
+    LineKind,
+    PaymentTerms,
+)
+
+MIN_DATE, MAX_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def _check_date(value: dt.date | None) -> dt.date | None:
+    if value is not None and not MIN_DATE <= value <= MAX_DATE:
+        raise forms.ValidationError(_("Enter a date between 2000 and 2100."))
+    return value
+
+
+class DocumentStartForm(forms.Form):
+    """Who a new estimate or invoice is for."""
+
+    customer = forms.ModelChoiceField(
+        label=_("Customer"), queryset=Customer.objects.none(), to_field_name="public_id"
+    )
+    job = forms.ModelChoiceField(
+        label=_("Job"),
+        queryset=Job.objects.none(),
+        to_field_name="public_id",
+        required=False,
+        help_text=_("Optional: tie it to a job so it shows on the job's page."),
+    )
+
+    def __init__(self, *args, company: Company, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.filter(company=company)
+        self.fields["job"].queryset = Job.objects.filter(company=company).select_related("customer")
+        self.fields["job"].label_from_instance = lambda j: f"{j.title} — {j.customer.name}"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        job, customer = data.get("job"), data.get("customer")
+        if job and customer and job.customer_id != customer.pk:
+            self.add_error("job", _("That job belongs to another customer."))
+        return data
+
+
+class EstimateForm(forms.ModelForm):
+    class Meta:
+        model = EstimateRevision
+        fields = ["province", "valid_until", "deposit_kind", "deposit_value", "notes", "terms"]
+        widgets = {
+            "valid_until": DateInput(),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "terms": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {"deposit_value": _("A percentage (e.g. 25) or an amount in dollars.")}
+
+    def clean_valid_until(self):
+        return _check_date(self.cleaned_data.get("valid_until"))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind, value = data.get("deposit_kind"), data.get("deposit_value")
+        if value is None:
+            return data
+        if kind == DepositKind.PERCENT and not Decimal(0) < value <= 100:
+            self.add_error("deposit_value", _("A percentage deposit must be between 1 and 100."))
+        elif kind == DepositKind.FIXED and value <= 0:
+            self.add_error("deposit_value", _("Enter the deposit amount in dollars."))
+        elif kind == DepositKind.NONE:
+            data["deposit_value"] = Decimal("0.00")
+        return data
+
+
+class InvoiceForm(forms.ModelForm):
+    class Meta:
+        model = Invoice
+        fields = ["province", "issue_date", "terms", "due_date", "notes", "terms_text"]
+        widgets = {
+            "issue_date": DateInput(),
+            "due_date": DateInput(),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "terms_text": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {"due_date": _("Used only with “Custom date” terms.")}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["due_date"].required = False
+
+    def clean_issue_date(self):
+        return _check_date(self.cleaned_data.get("issue_date"))
+
+    def clean_due_date(self):
+        return _check_date(self.cleaned_data.get("due_date"))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        issue, due, terms = data.get("issue_date"), data.get("due_date"), data.get("terms")
+        if issue and terms and terms != PaymentTerms.CUSTOM:
+            data["due_date"] = Invoice.due_date_for(issue, terms)
+        elif issue and terms == PaymentTerms.CUSTOM and due is None:
+            self.add_error("due_date", _("Pick the due date for custom terms."))
+        elif issue and due and due < issue:
+            self.add_error("due_date", _("The due date can't be before the invoice date."))
+        return data
+
+
+class LineForm(forms.Form):
+    description = forms.CharField(label=_("Description"), max_length=500)
+    quantity = forms.CharField(label=_("Qty"), max_length=20, initial="1")
+    unit_price = forms.CharField(label=_("Unit price"), max_length=20)
+    taxable = forms.BooleanField(label=_("Taxable"), required=False, initial=True)
+    kind = forms.ChoiceField(label=_("Type"), choices=LineKind.choices, initial=LineKind.STANDARD)
+    group = forms.CharField(
+        label=_("Package"),
+        max_length=100,
+        required=False,
+        help_text=_("Options with the same package name: the customer picks one."),
+    )
+    selected_by_default = forms.BooleanField(
+        label=_("Selected by default"), required=False, initial=True
+    )
+
+    def __init__(self, *args, allow_options: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not allow_options:
+            for name in ("kind", "group", "selected_by_default"):
+                del self.fields[name]
+
+    def clean_quantity(self) -> Decimal:
+        try:
+            return parse_quantity(self.cleaned_data["quantity"])
+        except ValueError:
+            raise forms.ValidationError(
+                _("Enter a quantity above 0 with at most 3 decimals, like 1 or 2.5.")
+            ) from None
+
+    def clean_unit_price(self) -> Decimal:
+        try:
+            return parse_money(self.cleaned_data["unit_price"], allow_negative=True)
+        except ValueError:
+            raise forms.ValidationError(
+                _("Enter a price like 149.99: at most 2 decimals, below $100,000,000.")
+            ) from None
+
+    def clean_description(self) -> str:
+        text = self.cleaned_data["description"].strip()
+        if any(ord(ch) < 32 for ch in text):
+            raise forms.ValidationError(_("Remove line breaks and control characters."))
+        return text
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("kind") == LineKind.CHOICE and not (data.get("group") or "").strip():
+            self.add_error("group", _("Name the package, e.g. “Water heater”."))
+        return data
+
+
+ESTIMATE_FILTERS = [
+    ("", _("All")),
+    *[(s.value, s.label) for s in EstimateStatus],
+]
+INVOICE_FILTERS = [
+    ("", _("All")),
+    *[(s.value, s.label) for s in InvoiceStatus if s != InvoiceStatus.VOID],
+    ("overdue", _("Overdue")),
+    (InvoiceStatus.VOID.value, InvoiceStatus.VOID.label),
+]

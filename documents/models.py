@@ -1,0 +1,336 @@
+"""Estimates and invoices.
+
+An estimate is a numbered container; its content lives in revisions. Editing an estimate that
+has been sent makes a new revision, so what a customer saw (and signed) never changes. An invoice
+has no revisions: it is edited while a draft, and after sending it is voided, never deleted.
+Totals are computed by ``documents.tax.compute_totals`` and cached on the row for lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crewcommand.models import Company, Customer, Job, Province, TenantModel
+
+ZERO = Decimal("0.00")
+
+
+def money_field(verbose_name: str = "", **kwargs) -> models.DecimalField:
+    return models.DecimalField(
+        verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs
+    )
+
+
+class DocumentKind(models.TextChoices):
+    ESTIMATE = "estimate", _("Estimate")
+    INVOICE = "invoice", _("Invoice")
+
+
+class DocumentSequence(models.Model):
+    """The next number per company and kind. Taken under a row lock inside the creating
+    transaction, so numbers are consecutive and a rolled-back creation returns its number."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=DocumentKind.choices)
+    next_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "kind"], name="one_sequence_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}:{self.kind}→{self.next_number}"
+
+
+class EstimateStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SENT = "sent", _("Sent")
+    VIEWED = "viewed", _("Viewed")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Expired")
+
+
+class DepositKind(models.TextChoices):
+    NONE = "none", _("No deposit")
+    PERCENT = "percent", _("Percentage of total")
+    FIXED = "fixed", _("Fixed amount")
+
+
+class Estimate(TenantModel):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="estimates")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="estimates")
+    job = models.ForeignKey(
+        Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="estimates"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=EstimateStatus.choices, default=EstimateStatus.DRAFT
+    )
+    current_revision = models.ForeignKey(
+        "EstimateRevision", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    viewed_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True, max_length=2000)
+    # What the customer accepted: the revision and their picks (see documents.totals.Selection).
+    accepted_revision = models.ForeignKey(
+        "EstimateRevision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    accepted_selection = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "number"], name="estimate_number_unique")
+        ]
+        indexes = [models.Index(fields=["company", "status"])]
+
+    def __str__(self) -> str:
+        return self.display_number
+
+    @property
+    def display_number(self) -> str:
+        return f"EST-{self.number:04d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("documents:estimate_detail", args=[self.public_id])
+
+    @property
+    def display_status(self) -> str:
+        """The status a person should see: sent or viewed estimates past their date are expired."""
+        revision = self.current_revision
+        if (
+            self.status in {EstimateStatus.SENT, EstimateStatus.VIEWED}
+            and revision is not None
+            and revision.valid_until
+            and revision.valid_until < timezone.localdate()
+        ):
+            return EstimateStatus.EXPIRED
+        return self.status
+
+    @property
+    def display_status_label(self) -> str:
+        return EstimateStatus(self.display_status).label
+
+
+class EstimateRevision(models.Model):
+    """One version of an estimate's content. Frozen once sent; a signature binds to one."""
+
+    estimate = models.ForeignKey(Estimate, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveSmallIntegerField(default=1)
+    province = models.CharField(_("tax province"), max_length=2, choices=Province.choices)
+    issue_date = models.DateField(_("date"), default=timezone.localdate)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True, max_length=5000)
+    terms = models.TextField(_("terms"), blank=True, max_length=10000)
+    deposit_kind = models.CharField(
+        _("deposit"), max_length=10, choices=DepositKind.choices, default=DepositKind.NONE
+    )
+    deposit_value = models.DecimalField(
+        _("deposit amount or %"),
+        max_digits=12,
+        decimal_places=2,
+        default=ZERO,
+        validators=[MinValueValidator(ZERO)],
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Cached from compute_totals with the default selection, for lists and sums.
+    subtotal = money_field()
+    tax_total = money_field()
+    total = money_field()
+
+    class Meta:
+        ordering = ["estimate", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["estimate", "number"], name="revision_number_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(deposit_kind="percent") | models.Q(deposit_value__lte=100),
+                name="deposit_percent_at_most_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.estimate} r{self.number}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.sent_at is not None
+
+
+class LineKind(models.TextChoices):
+    STANDARD = "standard", _("Included")
+    OPTIONAL = "optional", _("Optional add-on")
+    CHOICE = "choice", _("Package option")
+
+
+class LineItem(models.Model):
+    """A line on an estimate revision or an invoice (exactly one of the two)."""
+
+    revision = models.ForeignKey(
+        EstimateRevision, on_delete=models.CASCADE, null=True, blank=True, related_name="lines"
+    )
+    invoice = models.ForeignKey(
+        "Invoice", on_delete=models.CASCADE, null=True, blank=True, related_name="lines"
+    )
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(_("description"), max_length=500)
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("999999.999"))],
+    )
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    taxable = models.BooleanField(_("taxable"), default=True)
+    kind = models.CharField(max_length=10, choices=LineKind.choices, default=LineKind.STANDARD)
+    # Package options share a group name ("Water heater"); the customer picks one per group.
+    group = models.CharField(_("package"), max_length=100, blank=True)
+    selected_by_default = models.BooleanField(_("selected by default"), default=True)
+    public_id = models.CharField(max_length=20, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revision__isnull=False, invoice__isnull=True)
+                | models.Q(revision__isnull=True, invoice__isnull=False),
+                name="line_belongs_to_one_document",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="choice") | ~models.Q(group=""),
+                name="choice_line_has_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.public_id:
+            from crewcommand.lib.ids import new_public_id
+
+            self.public_id = new_public_id()
+        super().save(*args, **kwargs)
+
+    @property
+    def amount(self) -> Decimal:
+        """Quantity times unit price, rounded by the one rule (documents.tax.line_amount)."""
+        from documents.tax import LineIn, line_amount
+
+        return line_amount(LineIn(self.quantity, self.unit_price, self.taxable))
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SENT = "sent", _("Sent")
+    VIEWED = "viewed", _("Viewed")
+    PARTIALLY_PAID = "partially_paid", _("Partially paid")
+    PAID = "paid", _("Paid")
+    VOID = "void", _("Void")
+
+
+OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.VIEWED, InvoiceStatus.PARTIALLY_PAID)
+
+
+class PaymentTerms(models.TextChoices):
+    DUE_ON_RECEIPT = "receipt", _("Due on receipt")
+    NET_15 = "net15", _("Net 15")
+    NET_30 = "net30", _("Net 30")
+    CUSTOM = "custom", _("Custom date")
+
+
+TERM_DAYS = {PaymentTerms.DUE_ON_RECEIPT: 0, PaymentTerms.NET_15: 15, PaymentTerms.NET_30: 30}
+
+
+class Invoice(TenantModel):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    job = models.ForeignKey(
+        Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="invoices"
+    )
+    estimate = models.ForeignKey(
+        Estimate, on_delete=models.SET_NULL, null=True, blank=True, related_name="invoices"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    province = models.CharField(_("tax province"), max_length=2, choices=Province.choices)
+    issue_date = models.DateField(_("date"), default=timezone.localdate)
+    terms = models.CharField(
+        _("payment terms"),
+        max_length=10,
+        choices=PaymentTerms.choices,
+        default=PaymentTerms.DUE_ON_RECEIPT,
+    )
+    due_date = models.DateField(_("due date"))
+    notes = models.TextField(_("notes"), blank=True, max_length=5000)
+    terms_text = models.TextField(_("terms and conditions"), blank=True, max_length=10000)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    viewed_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    subtotal = money_field()
+    tax_total = money_field()
+    total = money_field()
+    # Maintained by billing services inside the payment's transaction.
+    amount_paid = money_field()
+    deposit_credit = money_field()
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "number"], name="invoice_number_unique"),
+            models.CheckConstraint(
+                condition=models.Q(due_date__gte=models.F("issue_date")),
+                name="invoice_due_after_issue",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "status", "due_date"])]
+
+    def __str__(self) -> str:
+        return self.display_number
+
+    @property
+    def display_number(self) -> str:
+        return f"INV-{self.number:04d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("documents:invoice_detail", args=[self.public_id])
+
+    @property
+    def balance(self) -> Decimal:
+        if self.status == InvoiceStatus.VOID:
+            return ZERO
+        return max(ZERO, self.total - self.deposit_credit - self.amount_paid)
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status in OPEN_INVOICE_STATUSES
+            and self.balance > 0
+            and self.due_date < timezone.localdate()
+        )
+
+    @property
+    def display_status(self) -> str:
+        return "overdue" if self.is_overdue else self.status
+
+    @property
+    def display_status_label(self) -> str:
+        return _("Overdue") if self.is_overdue else InvoiceStatus(self.status).label
+
+    @staticmethod
+    def due_date_for(issue_date: dt.date, terms: str) -> dt.date:
+        return issue_date + dt.timedelta(days=TERM_DAYS.get(terms, 0))

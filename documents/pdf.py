@@ -1,0 +1,531 @@
+"""PDFs of estimates and invoices, rendered by WeasyPrint from templates/documents/pdf/.
+
+Rules this module keeps:
+
+- Every amount comes from ``documents.totals`` (the same ``Totals`` the pages and Stripe use), so
+  the PDF's total is ``revision_totals(revision, selection).total`` to the cent.
+- Rendering never touches the network: ``LocalFetcher`` serves only the company's own logo and
+  files under the static directories, plus image ``data:`` URLs; everything else is refused.
+- Nothing company-specific is cached between renders; WeasyPrint is imported on first use, so
+  importing this module (views do) costs nothing at start-up.
+
+The views call ``render_estimate_pdf`` / ``render_invoice_pdf`` (ideally from a task, as a cold
+render takes about a second) and name the download with ``pdf_filename``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import logging
+import mimetypes
+import re
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+from urllib.request import url2pathname
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from crewcommand.lib.money import format_cad
+from crewcommand.models import Company
+from documents.models import (
+    DepositKind,
+    Estimate,
+    EstimateRevision,
+    Invoice,
+    InvoiceStatus,
+    LineItem,
+    LineKind,
+)
+from documents.tax import LineIn, TaxLine, Totals, line_amount
+from documents.totals import (
+    Selection,
+    default_selection,
+    deposit_amount,
+    invoice_totals,
+    is_selected,
+    revision_totals,
+    selected_lines,
+    validate_selection,
+)
+
+__all__ = ["pdf_filename", "render_estimate_pdf", "render_invoice_pdf"]
+
+logger = logging.getLogger(__name__)
+
+STYLESHEET = "css/pdf.css"
+DEFAULT_ACCENT = "#1d4ed8"
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"})
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_SIGNATURE_SVG = 512 * 1024
+_PNG_DATA_URL = re.compile(r"^data:image/png;base64,([A-Za-z0-9+/=\s]+)$")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# --- Public API ----------------------------------------------------------------------------------
+
+
+def render_estimate_pdf(
+    *,
+    estimate: Estimate,
+    revision: EstimateRevision | None = None,
+    selection: Selection | None = None,
+    certificate: dict[str, Any] | None = None,
+) -> bytes:
+    """The estimate as a PDF: ``revision`` (default the current one) with the lines of
+    ``selection`` (validated; default selection when None) in the totals, unchosen options listed
+    apart, and, given a ``certificate`` dict, a final certificate-of-signature page."""
+    revision = revision or estimate.current_revision
+    if revision is None or revision.estimate_id != estimate.pk:
+        raise ValueError("the revision does not belong to this estimate")
+    lines = list(revision.lines.all())
+    chosen = default_selection(lines) if selection is None else validate_selection(lines, selection)
+    totals = revision_totals(revision, chosen, lines=lines)
+    company = estimate.company
+    page = _Page.for_company(company)
+    context = {
+        **page.context(estimate.display_number, _revision_label(revision.number)),
+        "estimate": estimate,
+        "revision": revision,
+        "customer": estimate.customer,
+        "job": estimate.job,
+        "rows": _rows(selected_lines(lines, chosen), totals.line_amounts, chosen, page.locale),
+        "not_chosen": _not_chosen_rows(lines, chosen, page.locale),
+        "totals": _totals_context(totals, page.locale),
+        "deposit": _deposit_context(revision, totals, page.locale),
+        "certificate": (
+            _certificate_context(certificate, company, revision.number) if certificate else None
+        ),
+    }
+    return page.write("documents/pdf/estimate.html", context)
+
+
+def render_invoice_pdf(*, invoice: Invoice) -> bytes:
+    """The invoice as a PDF: lines, taxes, total, deposit credit, payments and the balance due,
+    with a PAID stamp once paid and a VOID watermark when void."""
+    lines = list(invoice.lines.all())
+    totals = invoice_totals(invoice, lines)
+    if totals.total != invoice.total:
+        # The cached total feeds Invoice.balance; services keep them equal. Say so if not.
+        logger.warning("invoice %s: cached total differs from computed total", invoice.pk)
+    page = _Page.for_company(invoice.company)
+    money = functools.partial(format_cad, locale=page.locale)
+    context = {
+        **page.context(invoice.display_number, ""),
+        "invoice": invoice,
+        "customer": invoice.customer,
+        "job": invoice.job,
+        "rows": _rows(lines, totals.line_amounts, None, page.locale),
+        "totals": _totals_context(totals, page.locale),
+        "deposit_credit": money(invoice.deposit_credit) if invoice.deposit_credit else "",
+        "amount_paid": money(invoice.amount_paid) if invoice.amount_paid else "",
+        "balance": money(invoice.balance),
+        "is_paid": invoice.status == InvoiceStatus.PAID,
+        "is_void": invoice.status == InvoiceStatus.VOID,
+        "is_overdue": invoice.is_overdue,
+        "is_partially_paid": invoice.status == InvoiceStatus.PARTIALLY_PAID,
+    }
+    return page.write("documents/pdf/invoice.html", context)
+
+
+def pdf_filename(doc: Estimate | EstimateRevision | Invoice) -> str:
+    """``INV-0007.pdf``; estimates name their revision from the second on: ``EST-0001-r2.pdf``
+    (an Estimate means its current revision)."""
+    if isinstance(doc, Invoice):
+        return f"{doc.display_number}.pdf"
+    if isinstance(doc, EstimateRevision):
+        estimate, number = doc.estimate, doc.number
+    else:
+        estimate = doc
+        number = doc.current_revision.number if doc.current_revision_id else 1
+    suffix = f"-r{number}" if number > 1 else ""
+    return f"{estimate.display_number}{suffix}.pdf"
+
+
+# --- The page: company letterhead, brand, fetcher, WeasyPrint ---------------------------------
+
+
+@dataclass
+class _Page:
+    """What every document of one company shares: letterhead, brand colours, allowed files."""
+
+    company: Company
+    locale: str
+    logo_src: str = ""
+    allowed_files: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def for_company(cls, company: Company) -> _Page:
+        page = cls(company=company, locale=_money_locale())
+        page.logo_src = page._logo_src()
+        return page
+
+    def _logo_src(self) -> str:
+        """A file URL for a logo on local disk inside MEDIA_ROOT, a data URL for one in remote
+        storage; empty (the name becomes a wordmark) when there is none or it is unreadable."""
+        logo = self.company.logo
+        if not logo:
+            return ""
+        try:
+            path = Path(logo.path).resolve()
+        except NotImplementedError:
+            return _storage_data_url(logo)
+        media = Path(settings.MEDIA_ROOT).resolve()
+        if not path.is_file() or not path.is_relative_to(media):
+            logger.warning("company %s: logo file missing or outside MEDIA_ROOT", self.company.pk)
+            return ""
+        self.allowed_files.append(path)
+        return path.as_uri()
+
+    def context(self, number: str, revision_label: str) -> dict[str, Any]:
+        accent = _accent(self.company.brand_color)
+        return {
+            "company": self.company,
+            "company_lines": _company_lines(self.company),
+            "tax_numbers": _tax_numbers(self.company),
+            "logo_src": self.logo_src,
+            "number": number,
+            "revision_label": revision_label,
+            "lang": translation.get_language() or settings.LANGUAGE_CODE,
+            "page_css": _page_css(self.company.brand_color, accent),
+        }
+
+    def write(self, template: str, context: dict[str, Any]) -> bytes:
+        html = render_to_string(template, context)
+        return _html_to_pdf(html, files=self.allowed_files)
+
+
+def _html_to_pdf(html: str, *, files: Iterable[Path] = ()) -> bytes:
+    """Run WeasyPrint on ``html`` with the local-only fetcher and our print stylesheet."""
+    from weasyprint import CSS, HTML
+
+    fetcher = local_fetcher(files=files)
+    stylesheet = CSS(string=_stylesheet_text(), url_fetcher=fetcher)
+    document = HTML(string=html, base_url=None, url_fetcher=fetcher)
+    return document.write_pdf(stylesheets=[stylesheet], pdf_tags=True)
+
+
+def _stylesheet_text() -> str:
+    """static/css/pdf.css, from the source tree or, failing that, from collected static files."""
+    path = finders.find(STYLESHEET)
+    if path is None and settings.STATIC_ROOT:
+        path = Path(settings.STATIC_ROOT, STYLESHEET)
+    if path is None or not Path(path).is_file():
+        raise FileNotFoundError(STYLESHEET)
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _static_roots() -> list[Path]:
+    roots = [Path(p if isinstance(p, str | Path) else p[1]) for p in settings.STATICFILES_DIRS]
+    if settings.STATIC_ROOT:
+        roots.append(Path(settings.STATIC_ROOT))
+    return [root.resolve() for root in roots]
+
+
+def local_fetcher(*, files: Iterable[Path] = (), roots: Sequence[Path] | None = None) -> Any:
+    """A WeasyPrint URL fetcher that never leaves the machine: it serves ``files`` (the company
+    logo), files under ``roots`` (default: the static directories) and image ``data:`` URLs, and
+    refuses every other URL (http, https, ftp, other files), recording it in ``.refused``."""
+    cls = _fetcher_class()
+    return cls(files=files, roots=_static_roots() if roots is None else roots)
+
+
+@functools.cache
+def _fetcher_class() -> type:
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class LocalFetcher(URLFetcher):
+        def __init__(self, *, files: Iterable[Path], roots: Sequence[Path]) -> None:
+            super().__init__(allowed_protocols=("file", "data"), allow_redirects=False)
+            self.files = frozenset(Path(f).resolve() for f in files)
+            self.roots = tuple(Path(r).resolve() for r in roots)
+            self.refused: list[str] = []
+
+        def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            scheme = url.partition(":")[0].lower()
+            if scheme == "data":
+                mime, body = _decode_data_url(url)
+                if mime in _IMAGE_TYPES and len(body) <= MAX_IMAGE_BYTES:
+                    return URLFetcherResponse(url, body, {"Content-Type": mime})
+            elif scheme == "file" and (path := self._allowed_path(url)) is not None:
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+            self.refused.append(url[:200])
+            raise ValueError(f"refused to fetch a {scheme or 'relative'} URL while rendering a PDF")
+
+        def _allowed_path(self, url: str) -> Path | None:
+            parts = urlsplit(url)
+            if parts.netloc not in {"", "localhost"}:
+                return None
+            path = Path(url2pathname(unquote(parts.path))).resolve()
+            inside = path in self.files or any(path.is_relative_to(r) for r in self.roots)
+            return path if inside and path.is_file() else None
+
+    return LocalFetcher
+
+
+def _decode_data_url(url: str) -> tuple[str, bytes]:
+    header, _sep, payload = url[5:].partition(",")
+    params = header.split(";")
+    mime = params[0].strip().lower() or "text/plain"
+    try:
+        if "base64" in (p.strip().lower() for p in params[1:]):
+            return mime, base64.b64decode(payload, validate=False)
+        return mime, unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        return "", b""
+
+
+def _storage_data_url(logo: Any) -> str:
+    """A logo kept in remote storage, read through the storage API and inlined."""
+    mime = mimetypes.guess_type(logo.name)[0] or ""
+    if mime not in _IMAGE_TYPES:
+        return ""
+    try:
+        with logo.open("rb") as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+    except OSError:
+        return ""
+    if len(data) > MAX_IMAGE_BYTES:
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# --- Formatting ----------------------------------------------------------------------------------
+
+
+def _money_locale() -> str:
+    return "fr-CA" if (translation.get_language() or "").lower().startswith("fr") else "en-CA"
+
+
+def _plain_number(value: Decimal, locale: str) -> str:
+    """Quantities and rates without trailing zeros: 1, 2.5, 9.975 (9,975 in French)."""
+    text = format(value.normalize(), "f")
+    return text.replace(".", ",") if locale == "fr-CA" else text
+
+
+def _revision_label(number: int) -> str:
+    return _("Revision %(number)s") % {"number": number} if number > 1 else ""
+
+
+def _company_lines(company: Company) -> list[str]:
+    city = " ".join(p for p in (company.city, company.province, company.postal_code) if p)
+    contact = " · ".join(p for p in (company.phone, company.email) if p)
+    website = company.website.removeprefix("https://").removeprefix("http://").rstrip("/")
+    return [line for line in (company.address_line1, city, contact, website) if line]
+
+
+def _tax_numbers(company: Company) -> list[str]:
+    numbers = []
+    if company.gst_number:
+        numbers.append(_("GST/HST no. %(number)s") % {"number": company.gst_number})
+    if company.qst_number:
+        numbers.append(_("QST no. %(number)s") % {"number": company.qst_number})
+    return numbers
+
+
+def _tax_label(tax: TaxLine, locale: str) -> str:
+    rate = _plain_number(tax.rate, locale)
+    if locale == "fr-CA":
+        return f"{tax.label} {rate}\u00a0%"
+    return f"{tax.label} {rate}%"
+
+
+def _totals_context(totals: Totals, locale: str) -> dict[str, Any]:
+    return {
+        "subtotal": format_cad(totals.subtotal, locale),
+        "taxes": [(_tax_label(t, locale), format_cad(t.amount, locale)) for t in totals.taxes],
+        "total": format_cad(totals.total, locale),
+    }
+
+
+def _deposit_context(revision: EstimateRevision, totals: Totals, locale: str) -> dict | None:
+    amount = deposit_amount(revision, totals.total)
+    if not amount:
+        return None
+    if revision.deposit_kind == DepositKind.PERCENT:
+        percent = _plain_number(revision.deposit_value, locale)
+        label = _("Deposit requested (%(percent)s%%)") % {"percent": percent}
+    else:
+        label = _("Deposit requested")
+    return {"label": label, "amount": format_cad(amount, locale)}
+
+
+# --- Lines ---------------------------------------------------------------------------------------
+
+
+def _line_notes(line: LineItem, chosen: Selection | None) -> list[str]:
+    notes = []
+    if chosen is not None and line.kind == LineKind.OPTIONAL:
+        notes.append(_("Optional add-on, selected"))
+    elif chosen is not None and line.kind == LineKind.CHOICE:
+        notes.append(_("%(package)s: selected option") % {"package": line.group})
+    if not line.taxable:
+        notes.append(_("Tax exempt"))
+    return notes
+
+
+def _row(line: LineItem, amount: Decimal, notes: list[str], locale: str) -> dict[str, Any]:
+    return {
+        "description": line.description,
+        "quantity": _plain_number(line.quantity, locale),
+        "unit_price": format_cad(line.unit_price, locale),
+        "amount": format_cad(amount, locale),
+        "notes": notes,
+    }
+
+
+def _rows(
+    lines: Sequence[LineItem],
+    amounts: Sequence[Decimal],
+    chosen: Selection | None,
+    locale: str,
+) -> list[dict[str, Any]]:
+    """The priced lines, each with the amount ``Totals`` computed for it."""
+    return [
+        _row(line, amount, _line_notes(line, chosen), locale)
+        for line, amount in zip(lines, amounts, strict=True)
+    ]
+
+
+def _not_chosen_rows(lines: Sequence[LineItem], chosen: Selection, locale: str) -> list[dict]:
+    """Options the customer could add or switch to; shown apart, never in the totals."""
+    rows = []
+    for line in lines:
+        if is_selected(line, chosen):
+            continue
+        amount = line_amount(LineIn(line.quantity, line.unit_price, line.taxable))
+        if line.kind == LineKind.CHOICE:
+            notes = [_("%(package)s: other option") % {"package": line.group}]
+        else:
+            notes = [_("Optional add-on")]
+        rows.append(_row(line, amount, notes, locale))
+    return rows
+
+
+# --- Certificate of electronic signature -------------------------------------------------------
+
+
+def _certificate_context(
+    cert: dict[str, Any], company: Company, revision_number: int
+) -> dict[str, Any]:
+    signed_at = cert["signed_at"]
+    if timezone.is_naive(signed_at):
+        raise ValueError("certificate signed_at must be an aware datetime")
+    local = timezone.localtime(signed_at, zoneinfo.ZoneInfo(company.timezone))
+    return {
+        "signer_name": cert["signer_name"],
+        "signed_at_local": _local_timestamp(local),
+        "signed_at_utc": signed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "ip": cert.get("ip") or "",
+        "user_agent": cert.get("user_agent") or "",
+        "link_reference": cert.get("link_reference") or "",
+        "consent_text": cert.get("consent_text") or "",
+        "selection_summary": [str(item) for item in cert.get("selection_summary") or []],
+        "sha256": cert["sha256"],
+        "revision_number": cert.get("revision_number") or revision_number,
+        "verify_hint": cert.get("verify_hint") or "",
+        "signature_src": _signature_src(cert),
+    }
+
+
+def _local_timestamp(local: dt.datetime) -> str:
+    """``4 Nov 2026, 3:02 p.m. EST (UTC-05:00)``: the company's wall clock and its offset."""
+    offset = local.strftime("%z")
+    return "{} {} (UTC{}:{})".format(
+        formats.date_format(local, "DATETIME_FORMAT"), local.tzname(), offset[:3], offset[3:]
+    )
+
+
+def _signature_src(cert: dict[str, Any]) -> str:
+    """The drawn signature as an image data URL (SVG or PNG), or "" if it is not a valid one.
+    SVG goes in as an image, never inline markup, so it cannot inject into the page, and any
+    URL inside it meets the same local-only fetcher."""
+    svg = cert.get("signature_svg")
+    if isinstance(svg, str) and svg.strip() and len(svg) <= MAX_SIGNATURE_SVG:
+        head = svg.lstrip()[:200].lower()
+        if head.startswith(("<svg", "<?xml")):
+            return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+    png = cert.get("signature_png_data_url")
+    if isinstance(png, str) and (match := _PNG_DATA_URL.match(png.strip())):
+        try:
+            data = base64.b64decode(match[1], validate=False)
+        except binascii.Error:
+            return ""
+        if data.startswith(_PNG_MAGIC) and len(data) <= MAX_IMAGE_BYTES:
+            return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return ""
+
+
+# --- Per-document CSS (brand colour, translated page numbers) ----------------------------------
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _accent(brand: str) -> str:
+    """The brand colour for text and rules when it reads on white (≥ 4.5:1), else ours."""
+    if not _HEX.match(brand or ""):
+        return DEFAULT_ACCENT
+    contrast = 1.05 / (_relative_luminance(brand) + 0.05)
+    return brand.lower() if contrast >= 4.5 else DEFAULT_ACCENT
+
+
+def _tint(hex_colour: str, share: float) -> str:
+    """``share`` of the colour over white, e.g. 0.07 for a soft panel background."""
+    channels = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    mixed = [round(255 - (255 - c) * share) for c in channels]
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal; anything but plain letters, digits and spaces is escaped, so the
+    text can neither end the string nor the <style> element."""
+    escaped = "".join(ch if ch.isalnum() or ch == " " else f"\\{ord(ch):06x}" for ch in text)
+    return f'"{escaped}"'
+
+
+def _page_counter_content() -> str:
+    """``"Page " counter(page) " of " counter(pages)`` in the active language, in any order."""
+    template = _("Page %(page)s of %(pages)s")
+    parts = re.split(r"(%\((?:page|pages)\)s)", template)
+    out = []
+    for part in parts:
+        if part == "%(page)s":
+            out.append("counter(page)")
+        elif part == "%(pages)s":
+            out.append("counter(pages)")
+        elif part:
+            out.append(_css_string(part))
+    return " ".join(out)
+
+
+def _page_css(brand: str, accent: str) -> SafeString:
+    bar = brand.lower() if _HEX.match(brand or "") else DEFAULT_ACCENT
+    css = (
+        f"@page {{ @bottom-right {{ content: {_page_counter_content()}; }} }}\n"
+        f".brand-bar {{ background: {bar}; }}\n"
+        f".accent, .wordmark, .summary .label {{ color: {accent}; }}\n"
+        f".summary {{ background: {_tint(accent, 0.07)}; border-left-color: {accent}; }}\n"
+        f".totals tr.balance td {{ background: {_tint(accent, 0.07)}; }}\n"
+        f".totals tr.balance td.num, .totals tr.deposit td {{ color: {accent}; }}\n"
+        f".verify {{ border-left-color: {accent}; }}\n"
+    )
+    # Only validated hex colours and _css_string output are interpolated above.
+    return mark_safe(css)  # noqa: S308

@@ -1,0 +1,111 @@
+"""Reads for the documents pages, scoped to a company, with a fixed number of queries."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from crewcommand.models import Company, Job
+from crewcommand.selectors import clean_query
+from documents.models import (
+    OPEN_INVOICE_STATUSES,
+    Estimate,
+    EstimateRevision,
+    EstimateStatus,
+    Invoice,
+    InvoiceStatus,
+)
+
+_NUMBER = re.compile(r"^(?:est|inv)?[-\s#]*0*(\d{1,9})$", re.IGNORECASE)
+ZERO = Decimal("0.00")
+
+
+def _search(qs: QuerySet, query: str) -> QuerySet:
+    if not (query := clean_query(query)):
+        return qs
+    condition = Q(customer__name__icontains=query)
+    if match := _NUMBER.match(query):
+        condition |= Q(number=int(match.group(1)))
+    return qs.filter(condition)
+
+
+def estimate_list(*, company: Company, status: str = "", query: str = "") -> QuerySet[Estimate]:
+    qs = Estimate.objects.filter(company=company).select_related("customer", "current_revision")
+    today = timezone.localdate()
+    live = Q(status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED])
+    expired = live & Q(current_revision__valid_until__lt=today)
+    if status == EstimateStatus.EXPIRED:
+        qs = qs.filter(expired)
+    elif status in {EstimateStatus.SENT, EstimateStatus.VIEWED}:
+        qs = qs.filter(status=status).exclude(expired)
+    elif status in EstimateStatus.values:
+        qs = qs.filter(status=status)
+    return _search(qs, query).order_by("-number")
+
+
+def estimate_get(*, company: Company, public_id: str) -> Estimate:
+    return get_object_or_404(
+        Estimate.objects.select_related("customer", "job", "current_revision", "company"),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def revision_get(*, estimate: Estimate, number: int) -> EstimateRevision:
+    return get_object_or_404(EstimateRevision, estimate=estimate, number=number)
+
+
+def _balance() -> ExpressionWrapper:
+    return ExpressionWrapper(
+        F("total") - F("deposit_credit") - F("amount_paid"),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+
+
+def _overdue_q() -> Q:
+    return Q(status__in=OPEN_INVOICE_STATUSES, due_date__lt=timezone.localdate()) & Q(
+        total__gt=F("deposit_credit") + F("amount_paid")
+    )
+
+
+def invoice_list(*, company: Company, status: str = "", query: str = "") -> QuerySet[Invoice]:
+    qs = Invoice.objects.filter(company=company).select_related("customer")
+    if status == "overdue":
+        qs = qs.filter(_overdue_q())
+    elif status in {InvoiceStatus.SENT, InvoiceStatus.VIEWED, InvoiceStatus.PARTIALLY_PAID}:
+        qs = qs.filter(status=status).exclude(_overdue_q())
+    elif status in InvoiceStatus.values:
+        qs = qs.filter(status=status)
+    return _search(qs, query).order_by("-number")
+
+
+def invoice_summary(*, company: Company) -> dict[str, Decimal]:
+    """Outstanding and overdue balances over all open invoices, in one query."""
+    zero = Value(ZERO, output_field=DecimalField(max_digits=14, decimal_places=2))
+    open_invoices = Invoice.objects.filter(company=company, status__in=OPEN_INVOICE_STATUSES)
+    return open_invoices.aggregate(
+        outstanding=Coalesce(Sum(_balance()), zero),
+        overdue=Coalesce(Sum(_balance(), filter=_overdue_q()), zero),
+    )
+
+
+def invoice_get(*, company: Company, public_id: str) -> Invoice:
+    return get_object_or_404(
+        Invoice.objects.select_related("customer", "job", "estimate", "company"),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def documents_for_job(*, job: Job) -> dict[str, list]:
+    return {
+        "estimates": list(
+            Estimate.objects.filter(company=job.company, job=job).select_related("current_revision")
+        ),
+        "invoices": list(Invoice.objects.filter(company=job.company, job=job)),
+    }

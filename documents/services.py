@@ -1,0 +1,497 @@
+"""State changes of estimates and invoices. Each runs in one transaction, locks the document row
+it changes, keeps cached totals in step with ``documents.totals``, and writes an activity row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crewcommand.lib import activity
+from crewcommand.lib.activity import Actor
+from crewcommand.lib.ids import new_public_id
+from crewcommand.models import Company, Customer, Job
+from crewcommand.services import ServiceError
+from documents.models import (
+    DocumentKind,
+    DocumentSequence,
+    Estimate,
+    EstimateRevision,
+    EstimateStatus,
+    Invoice,
+    InvoiceStatus,
+    LineItem,
+    LineKind,
+    PaymentTerms,
+)
+from documents.totals import (
+    Selection,
+    invoice_totals,
+    revision_totals,
+    selected_lines,
+    validate_selection,
+)
+
+activity.SENTENCES.update(
+    {
+        "estimate.created": gettext_lazy("%(actor)s created estimate %(number)s"),
+        "estimate.updated": gettext_lazy("%(actor)s edited estimate %(number)s"),
+        "estimate.revised": gettext_lazy("%(actor)s started revision %(revision)s of %(number)s"),
+        "estimate.sent": gettext_lazy("%(actor)s sent estimate %(number)s"),
+        "estimate.duplicated": gettext_lazy("%(actor)s duplicated %(source)s as %(number)s"),
+        "estimate.converted": gettext_lazy("%(actor)s turned %(number)s into invoice %(invoice)s"),
+        "invoice.created": gettext_lazy("%(actor)s created invoice %(number)s"),
+        "invoice.updated": gettext_lazy("%(actor)s edited invoice %(number)s"),
+        "invoice.sent": gettext_lazy("%(actor)s sent invoice %(number)s"),
+        "invoice.voided": gettext_lazy("%(actor)s voided invoice %(number)s"),
+        "invoice.duplicated": gettext_lazy("%(actor)s duplicated %(source)s as %(number)s"),
+    }
+)
+
+DEFAULT_VALID_DAYS = 30
+LINE_FIELDS = (
+    "description",
+    "quantity",
+    "unit_price",
+    "taxable",
+    "kind",
+    "group",
+    "selected_by_default",
+)
+MAX_LINES = 200
+
+
+def next_number(*, company: Company, kind: str) -> int:
+    """Take the next number for the company under a row lock (call inside a transaction).
+
+    Concurrent creators queue on the lock, so numbers are distinct and consecutive; a
+    rolled-back creation never consumed its number."""
+    DocumentSequence.objects.bulk_create(
+        [DocumentSequence(company=company, kind=kind)], ignore_conflicts=True
+    )
+    sequence = DocumentSequence.objects.select_for_update().get(company=company, kind=kind)
+    number = sequence.next_number
+    DocumentSequence.objects.filter(pk=sequence.pk).update(next_number=F("next_number") + 1)
+    return number
+
+
+def _check_parties(company: Company, customer: Customer, job: Job | None) -> None:
+    if customer.company_id != company.pk or (job is not None and job.company_id != company.pk):
+        raise ServiceError(_("That customer or job is not in your company."))
+    if job is not None and job.customer_id != customer.pk:
+        raise ServiceError(_("That job belongs to another customer."))
+
+
+_QUIET_VERBS = {"estimate.updated", "invoice.updated"}
+
+
+def _log(doc: Estimate | Invoice, verb: str, actor: Actor, **data: Any) -> None:
+    """Record an activity row; a run of edits by one person collapses into one row."""
+    if verb in _QUIET_VERBS and activity.recently_recorded(target=doc, verb=verb, actor=actor):
+        return
+    activity.record(
+        company=doc.company,
+        verb=verb,
+        actor=actor,
+        target=doc,
+        customer=doc.customer,
+        data={"number": doc.display_number, **data},
+    )
+
+
+# --- Estimates ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def estimate_create(
+    *, company: Company, customer: Customer, actor: Actor, job: Job | None = None
+) -> Estimate:
+    _check_parties(company, customer, job)
+    estimate = Estimate.objects.create(
+        company=company,
+        customer=customer,
+        job=job,
+        number=next_number(company=company, kind=DocumentKind.ESTIMATE),
+    )
+    today = timezone.localdate()
+    revision = EstimateRevision.objects.create(
+        estimate=estimate,
+        province=company.province,
+        issue_date=today,
+        valid_until=today + dt.timedelta(days=DEFAULT_VALID_DAYS),
+    )
+    estimate.current_revision = revision
+    estimate.save(update_fields=["current_revision"])
+    _log(estimate, "estimate.created", actor)
+    return estimate
+
+
+def _lock_estimate(estimate: Estimate) -> Estimate:
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join.
+    return (
+        Estimate.objects.select_for_update(of=("self",))
+        .select_related("current_revision")
+        .get(pk=estimate.pk)
+    )
+
+
+def _editable_revision(estimate: Estimate, actor: Actor) -> EstimateRevision:
+    """The revision edits go to: the current one while unsent; otherwise a new copy of it, so a
+    sent or signed revision never changes. Call with the estimate row locked."""
+    if estimate.status == EstimateStatus.ACCEPTED:
+        raise ServiceError(_("This estimate was accepted; duplicate it to make changes."))
+    current = estimate.current_revision
+    if not current.is_frozen:
+        return current
+    lines = list(current.lines.all())
+    revision = EstimateRevision.objects.get(pk=current.pk)
+    revision.pk = None
+    revision.number = current.number + 1
+    revision.sent_at = None
+    revision.issue_date = timezone.localdate()
+    revision.save(force_insert=True)
+    _copy_lines(lines, revision=revision)
+    estimate.current_revision = revision
+    estimate.status = EstimateStatus.DRAFT
+    estimate.save(update_fields=["current_revision", "status", "updated_at"])
+    _log(estimate, "estimate.revised", actor, revision=revision.number)
+    return revision
+
+
+def _copy_lines(lines: list[LineItem], **owner: Any) -> None:
+    LineItem.objects.bulk_create(
+        [
+            LineItem(
+                position=i,
+                public_id=new_public_id(),
+                **owner,
+                **{name: getattr(line, name) for name in LINE_FIELDS},
+            )
+            for i, line in enumerate(lines)
+        ]
+    )
+
+
+def _refresh_revision_totals(revision: EstimateRevision) -> None:
+    totals = revision_totals(revision)
+    revision.subtotal, revision.tax_total, revision.total = (
+        totals.subtotal,
+        totals.tax_total,
+        totals.total,
+    )
+    revision.save(update_fields=["subtotal", "tax_total", "total"])
+
+
+@transaction.atomic
+def estimate_update(*, estimate: Estimate, actor: Actor, fields: dict[str, Any]) -> Estimate:
+    estimate = _lock_estimate(estimate)
+    revision = _editable_revision(estimate, actor)
+    for name, value in fields.items():
+        setattr(revision, name, value)
+    revision.full_clean(exclude=["estimate"])
+    revision.save()
+    _refresh_revision_totals(revision)
+    _log(estimate, "estimate.updated", actor)
+    return estimate
+
+
+@transaction.atomic
+def estimate_revise(*, estimate: Estimate, actor: Actor) -> Estimate:
+    """Start a new revision of a sent estimate (a no-op while the current one is a draft)."""
+    estimate = _lock_estimate(estimate)
+    _editable_revision(estimate, actor)
+    return estimate
+
+
+@transaction.atomic
+def estimate_send(*, estimate: Estimate, actor: Actor) -> Estimate:
+    """Freeze the current revision and mark the estimate sent (the portal and automations
+    deliver it). Sending again re-sends the same revision."""
+    estimate = _lock_estimate(estimate)
+    revision = estimate.current_revision
+    if estimate.status in {EstimateStatus.ACCEPTED, EstimateStatus.DECLINED}:
+        raise ServiceError(_("This estimate already has the customer's answer."))
+    if not revision.lines.exists():
+        raise ServiceError(_("Add at least one line before sending."))
+    now = timezone.now()
+    if revision.sent_at is None:
+        revision.sent_at = now
+        revision.save(update_fields=["sent_at"])
+    estimate.sent_at = now
+    if estimate.status == EstimateStatus.DRAFT:
+        estimate.status = EstimateStatus.SENT
+    estimate.save(update_fields=["sent_at", "status", "updated_at"])
+    _log(estimate, "estimate.sent", actor)
+    return estimate
+
+
+@transaction.atomic
+def estimate_duplicate(*, estimate: Estimate, actor: Actor) -> Estimate:
+    source = estimate.current_revision
+    copy = estimate_create(
+        company=estimate.company, customer=estimate.customer, job=estimate.job, actor=actor
+    )
+    revision = copy.current_revision
+    for name in ("province", "notes", "terms", "deposit_kind", "deposit_value"):
+        setattr(revision, name, getattr(source, name))
+    revision.save()
+    _copy_lines(list(source.lines.all()), revision=revision)
+    _refresh_revision_totals(revision)
+    _log(copy, "estimate.duplicated", actor, source=estimate.display_number)
+    return copy
+
+
+@transaction.atomic
+def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
+    """Make an invoice from an accepted estimate with the options the customer chose.
+    Idempotent: converting again returns the invoice already made."""
+    estimate = _lock_estimate(estimate)
+    if estimate.status != EstimateStatus.ACCEPTED:
+        raise ServiceError(_("Only an accepted estimate can become an invoice."))
+    if existing := estimate.invoices.exclude(status=InvoiceStatus.VOID).first():
+        return existing
+    revision = estimate.accepted_revision or estimate.current_revision
+    lines = list(revision.lines.all())
+    selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
+    invoice = invoice_create(
+        company=estimate.company,
+        customer=estimate.customer,
+        job=estimate.job,
+        actor=actor,
+        estimate=estimate,
+        province=revision.province,
+        notes=revision.notes,
+        terms_text=revision.terms,
+    )
+    chosen = selected_lines(lines, selection)
+    _copy_lines(chosen, invoice=invoice)
+    LineItem.objects.filter(invoice=invoice).update(kind=LineKind.STANDARD, group="")
+    _refresh_invoice_totals(invoice)
+    _log(estimate, "estimate.converted", actor, invoice=invoice.display_number)
+    return invoice
+
+
+# --- Invoices ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    company: Company,
+    customer: Customer,
+    actor: Actor,
+    job: Job | None = None,
+    estimate: Estimate | None = None,
+    **fields: Any,
+) -> Invoice:
+    _check_parties(company, customer, job)
+    today = timezone.localdate()
+    fields.setdefault("province", company.province)
+    fields.setdefault("terms", PaymentTerms.DUE_ON_RECEIPT)
+    invoice = Invoice.objects.create(
+        company=company,
+        customer=customer,
+        job=job,
+        estimate=estimate,
+        number=next_number(company=company, kind=DocumentKind.INVOICE),
+        issue_date=today,
+        due_date=Invoice.due_date_for(today, fields["terms"]),
+        **fields,
+    )
+    _log(invoice, "invoice.created", actor)
+    return invoice
+
+
+def _lock_invoice(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+def _require_draft(invoice: Invoice) -> None:
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise ServiceError(_("A sent invoice can't be edited. Void it and make a new one."))
+
+
+def _refresh_invoice_totals(invoice: Invoice) -> None:
+    totals = invoice_totals(invoice)
+    invoice.subtotal, invoice.tax_total, invoice.total = (
+        totals.subtotal,
+        totals.tax_total,
+        totals.total,
+    )
+    invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
+
+
+@transaction.atomic
+def invoice_update(*, invoice: Invoice, actor: Actor, fields: dict[str, Any]) -> Invoice:
+    invoice = _lock_invoice(invoice)
+    _require_draft(invoice)
+    for name, value in fields.items():
+        setattr(invoice, name, value)
+    if invoice.terms != PaymentTerms.CUSTOM:
+        invoice.due_date = Invoice.due_date_for(invoice.issue_date, invoice.terms)
+    invoice.full_clean()
+    invoice.save()
+    _refresh_invoice_totals(invoice)
+    _log(invoice, "invoice.updated", actor)
+    return invoice
+
+
+@transaction.atomic
+def invoice_send(*, invoice: Invoice, actor: Actor) -> Invoice:
+    invoice = _lock_invoice(invoice)
+    if invoice.status == InvoiceStatus.VOID:
+        raise ServiceError(_("A void invoice can't be sent."))
+    if not invoice.lines.exists():
+        raise ServiceError(_("Add at least one line before sending."))
+    invoice.sent_at = timezone.now()
+    if invoice.status == InvoiceStatus.DRAFT:
+        invoice.status = InvoiceStatus.SENT
+    invoice.save(update_fields=["sent_at", "status", "updated_at"])
+    _log(invoice, "invoice.sent", actor)
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, actor: Actor) -> Invoice:
+    """Void instead of delete: the number stays used and the row stays readable."""
+    invoice = _lock_invoice(invoice)
+    if invoice.status == InvoiceStatus.VOID:
+        return invoice
+    if invoice.amount_paid > 0:
+        raise ServiceError(_("Refund the payments on this invoice before voiding it."))
+    invoice.status = InvoiceStatus.VOID
+    invoice.voided_at = timezone.now()
+    invoice.save(update_fields=["status", "voided_at", "updated_at"])
+    _log(invoice, "invoice.voided", actor)
+    return invoice
+
+
+@transaction.atomic
+def invoice_duplicate(*, invoice: Invoice, actor: Actor) -> Invoice:
+    copy = invoice_create(
+        company=invoice.company,
+        customer=invoice.customer,
+        job=invoice.job,
+        actor=actor,
+        province=invoice.province,
+        terms=invoice.terms if invoice.terms != PaymentTerms.CUSTOM else PaymentTerms.NET_30,
+        notes=invoice.notes,
+        terms_text=invoice.terms_text,
+    )
+    _copy_lines(list(invoice.lines.all()), invoice=copy)
+    _refresh_invoice_totals(copy)
+    _log(copy, "invoice.duplicated", actor, source=invoice.display_number)
+    return copy
+
+
+# --- Lines (both kinds of document) ------------------------------------------------------------
+
+
+def _line_owner(doc: Estimate | Invoice, actor: Actor) -> tuple[Estimate | Invoice, dict[str, Any]]:
+    """Lock the document and return it with the filter naming where its editable lines live."""
+    if isinstance(doc, Estimate):
+        doc = _lock_estimate(doc)
+        return doc, {"revision": _editable_revision(doc, actor)}
+    doc = _lock_invoice(doc)
+    _require_draft(doc)
+    return doc, {"invoice": doc}
+
+
+def _after_lines_changed(doc: Estimate | Invoice, owner: dict[str, Any]) -> None:
+    if "revision" in owner:
+        _refresh_revision_totals(owner["revision"])
+    else:
+        _refresh_invoice_totals(doc)
+
+
+def _validate_line(fields: dict[str, Any]) -> None:
+    if fields.get("kind") == LineKind.CHOICE and not (fields.get("group") or "").strip():
+        raise ServiceError(_("Give the package a name so the customer can choose one option."))
+    if fields.get("kind") != LineKind.CHOICE:
+        fields["group"] = ""
+
+
+@transaction.atomic
+def line_save(
+    *, doc: Estimate | Invoice, actor: Actor, fields: dict[str, Any], line_id: str | None = None
+) -> LineItem:
+    """Add a line (``line_id`` None) or change one. Lines of a sent estimate revision are copied
+    into a new revision first, so the change lands there, matched by position."""
+    doc, owner = _line_owner(doc, actor)
+    _validate_line(fields)
+    lines = LineItem.objects.filter(**owner)
+    if line_id is None:
+        if lines.count() >= MAX_LINES:
+            raise ServiceError(_("A document can have at most %(n)s lines.") % {"n": MAX_LINES})
+        position = (lines.aggregate(m=Max("position"))["m"] or 0) + 1
+        line = LineItem(**owner, position=position)
+    else:
+        line = _find_line(doc, owner, line_id)
+    for name, value in fields.items():
+        setattr(line, name, value)
+    line.full_clean(exclude=["revision", "invoice", "public_id"])
+    line.save()
+    try:
+        _after_lines_changed(doc, owner)
+    except ValueError as error:
+        raise ServiceError(_("The document total can't go below zero.")) from error
+    _log(doc, "estimate.updated" if isinstance(doc, Estimate) else "invoice.updated", actor)
+    return line
+
+
+def _find_line(doc: Estimate | Invoice, owner: dict[str, Any], line_id: str) -> LineItem:
+    """A line by id in the editable lines; after a new revision was cut, the same line is the
+    copy at the same position as the original."""
+    line = LineItem.objects.filter(**owner, public_id=line_id).first()
+    if line is not None:
+        return line
+    if isinstance(doc, Estimate):
+        original = LineItem.objects.filter(revision__estimate=doc, public_id=line_id).first()
+        if original is not None:
+            ordered = list(original.revision.lines.all())
+            index = ordered.index(original)
+            copies = list(LineItem.objects.filter(**owner))
+            if index < len(copies):
+                return copies[index]
+    raise ServiceError(_("That line no longer exists. Reload the page."))
+
+
+@transaction.atomic
+def line_delete(*, doc: Estimate | Invoice, actor: Actor, line_id: str) -> None:
+    doc, owner = _line_owner(doc, actor)
+    _find_line(doc, owner, line_id).delete()
+    try:
+        _after_lines_changed(doc, owner)
+    except ValueError as error:
+        raise ServiceError(_("The document total can't go below zero.")) from error
+
+
+@transaction.atomic
+def lines_reorder(*, doc: Estimate | Invoice, actor: Actor, order: list[str]) -> None:
+    """Put lines in the given order of ids; ids not named keep their relative order after."""
+    doc, owner = _line_owner(doc, actor)
+    lines = list(LineItem.objects.filter(**owner))
+    rank = {line_id: i for i, line_id in enumerate(order)}
+    lines.sort(key=lambda line: (rank.get(line.public_id, len(rank)), line.position))
+    for position, line in enumerate(lines):
+        line.position = position
+    LineItem.objects.bulk_update(lines, ["position"])
+
+
+@transaction.atomic
+def line_move(*, doc: Estimate | Invoice, actor: Actor, line_id: str, offset: int) -> None:
+    """Move a line up (-1) or down (+1): the keyboard-friendly way to reorder."""
+    doc, owner = _line_owner(doc, actor)
+    lines = list(LineItem.objects.filter(**owner))
+    line = _find_line(doc, owner, line_id)
+    index = lines.index(line)
+    target = max(0, min(len(lines) - 1, index + offset))
+    lines.insert(target, lines.pop(index))
+    for position, item in enumerate(lines):
+        item.position = position
+    LineItem.objects.bulk_update(lines, ["position"])

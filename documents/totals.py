@@ -1,0 +1,114 @@
+"""Totals of estimates and invoices, and the customer's selection of options.
+
+Every amount shown or charged comes from here, which calls ``documents.tax.compute_totals``
+(the single place the rounding rule is applied). Pages, PDFs, Stripe amounts and QuickBooks all
+read these results, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from crewcommand.lib.money import quantize_money
+from documents.models import DepositKind, EstimateRevision, Invoice, LineItem, LineKind
+from documents.tax import LineIn, Totals, compute_totals
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which optional lines are picked, and which option per package group."""
+
+    optional: frozenset[str] = frozenset()
+    choices: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"optional": sorted(self.optional), "choices": dict(sorted(self.choices.items()))}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Selection:
+        data = data or {}
+        return cls(
+            optional=frozenset(str(x) for x in data.get("optional", [])),
+            choices={str(k): str(v) for k, v in (data.get("choices") or {}).items()},
+        )
+
+
+def default_selection(lines: Iterable[LineItem]) -> Selection:
+    optional, choices = set(), {}
+    for line in lines:
+        if line.kind == LineKind.OPTIONAL and line.selected_by_default:
+            optional.add(line.public_id)
+        elif line.kind == LineKind.CHOICE and (
+            line.group not in choices or line.selected_by_default
+        ):
+            # The first option of a package is its default unless another is marked so.
+            choices[line.group] = line.public_id
+    return Selection(frozenset(optional), choices)
+
+
+def validate_selection(lines: Sequence[LineItem], selection: Selection) -> Selection:
+    """Keep only picks that name real lines of the right kind; every group gets one option."""
+    by_id = {line.public_id: line for line in lines}
+    optional = frozenset(
+        pid for pid in selection.optional if pid in by_id and by_id[pid].kind == LineKind.OPTIONAL
+    )
+    defaults = default_selection(lines).choices
+    choices = {}
+    for group, default_pid in defaults.items():
+        picked = selection.choices.get(group)
+        ok = (
+            picked in by_id
+            and by_id[picked].kind == LineKind.CHOICE
+            and by_id[picked].group == group
+        )
+        choices[group] = picked if ok else default_pid
+    return Selection(optional, choices)
+
+
+def is_selected(line: LineItem, selection: Selection) -> bool:
+    if line.kind == LineKind.OPTIONAL:
+        return line.public_id in selection.optional
+    if line.kind == LineKind.CHOICE:
+        return selection.choices.get(line.group) == line.public_id
+    return True
+
+
+def selected_lines(lines: Sequence[LineItem], selection: Selection | None) -> list[LineItem]:
+    chosen = selection if selection is not None else default_selection(lines)
+    return [line for line in lines if is_selected(line, chosen)]
+
+
+def totals_for_lines(lines: Iterable[LineItem], *, province: str, on) -> Totals:
+    items = [LineIn(line.quantity, line.unit_price, line.taxable) for line in lines]
+    return compute_totals(items, province=province, on=on)
+
+
+def revision_totals(
+    revision: EstimateRevision,
+    selection: Selection | None = None,
+    lines: Sequence[LineItem] | None = None,
+) -> Totals:
+    lines = list(revision.lines.all()) if lines is None else lines
+    chosen = selected_lines(lines, selection)
+    return totals_for_lines(chosen, province=revision.province, on=revision.issue_date)
+
+
+def invoice_totals(invoice: Invoice, lines: Sequence[LineItem] | None = None) -> Totals:
+    lines = list(invoice.lines.all()) if lines is None else lines
+    return totals_for_lines(lines, province=invoice.province, on=invoice.issue_date)
+
+
+def deposit_amount(revision: EstimateRevision, total: Decimal) -> Decimal:
+    """The deposit asked for: a percentage of the total (half-up to the cent) or a fixed amount,
+    never more than the total."""
+    if revision.deposit_kind == DepositKind.PERCENT:
+        amount = quantize_money(total * revision.deposit_value / Decimal(100))
+    elif revision.deposit_kind == DepositKind.FIXED:
+        amount = quantize_money(revision.deposit_value)
+    else:
+        return ZERO
+    return min(amount, total)

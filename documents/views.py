@@ -1,0 +1,398 @@
+"""Contractor pages for estimates and invoices. Thin: access → form → one service → render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+
+from crewcommand.access import member_required
+from crewcommand.lib.activity import Actor
+from crewcommand.selectors import activity_for, clean_query
+from crewcommand.services import ServiceError
+from documents import selectors, services
+from documents.forms import (
+    ESTIMATE_FILTERS,
+    INVOICE_FILTERS,
+    DocumentStartForm,
+    EstimateForm,
+    InvoiceForm,
+    LineForm,
+)
+from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus, LineItem, LineKind
+from documents.totals import Selection, deposit_amount, invoice_totals, revision_totals
+
+PAGE_SIZE = 25
+
+
+def _page(request: HttpRequest, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# --- Lists --------------------------------------------------------------------------------------
+
+
+@member_required
+@require_GET
+def estimate_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    query = clean_query(request.GET.get("q"))
+    estimates = selectors.estimate_list(company=request.company, status=status, query=query)
+    context = {
+        "page": _page(request, estimates),
+        "q": query,
+        "status": status,
+        "filters": ESTIMATE_FILTERS,
+    }
+    template = "documents/estimate_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+@member_required
+@require_GET
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    query = clean_query(request.GET.get("q"))
+    invoices = selectors.invoice_list(company=request.company, status=status, query=query)
+    context = {
+        "page": _page(request, invoices),
+        "q": query,
+        "status": status,
+        "filters": INVOICE_FILTERS,
+        "summary": selectors.invoice_summary(company=request.company),
+    }
+    template = "documents/invoice_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+# --- Create --------------------------------------------------------------------------------------
+
+
+def _start(request: HttpRequest, kind: str) -> HttpResponse:
+    initial = {k: request.GET.get(k, "")[:20] for k in ("customer", "job")}
+    form = DocumentStartForm(request.POST or None, company=request.company, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        create = services.estimate_create if kind == "estimate" else services.invoice_create
+        try:
+            doc = create(
+                company=request.company,
+                customer=form.cleaned_data["customer"],
+                job=form.cleaned_data["job"],
+                actor=Actor.member(request.user),
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect(doc)
+    return render(request, "documents/start.html", {"form": form, "kind": kind})
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def estimate_create(request: HttpRequest) -> HttpResponse:
+    return _start(request, "estimate")
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def invoice_create(request: HttpRequest) -> HttpResponse:
+    return _start(request, "invoice")
+
+
+# --- Detail pages ------------------------------------------------------------------------------
+
+
+def estimate_context(estimate: Estimate, revision=None) -> dict:
+    revision = revision or estimate.current_revision
+    lines = list(revision.lines.all())
+    totals = revision_totals(revision, lines=lines)
+    editable = (
+        revision.pk == estimate.current_revision_id
+        and not revision.is_frozen
+        and (estimate.status != EstimateStatus.ACCEPTED)
+    )
+    return {
+        "doc": estimate,
+        "kind": "estimate",
+        "estimate": estimate,
+        "revision": revision,
+        "lines": lines,
+        "totals": totals,
+        "deposit": deposit_amount(revision, totals.total),
+        "has_options": any(line.kind != LineKind.STANDARD for line in lines),
+        "editable": editable,
+        "allow_options": True,
+        "line_form": LineForm(),
+    }
+
+
+@member_required
+@require_GET
+def estimate_detail(request: HttpRequest, estimate_id: str) -> HttpResponse:
+    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    context = estimate_context(estimate)
+    context["settings_form"] = EstimateForm(instance=estimate.current_revision)
+    context["revisions"] = list(estimate.revisions.order_by("-number"))
+    context["activity"] = activity_for(company=request.company, target=estimate)
+    return render(request, "documents/estimate_detail.html", context)
+
+
+@member_required
+@require_GET
+def estimate_revision(request: HttpRequest, estimate_id: str, revision: int) -> HttpResponse:
+    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    context = estimate_context(estimate, selectors.revision_get(estimate=estimate, number=revision))
+    context["editable"] = False
+    context["revisions"] = list(estimate.revisions.order_by("-number"))
+    context["activity"] = []
+    return render(request, "documents/estimate_detail.html", context)
+
+
+def invoice_context(invoice: Invoice) -> dict:
+    lines = list(invoice.lines.all())
+    return {
+        "doc": invoice,
+        "kind": "invoice",
+        "invoice": invoice,
+        "lines": lines,
+        "totals": invoice_totals(invoice, lines=lines),
+        "editable": invoice.status == InvoiceStatus.DRAFT,
+        "allow_options": False,
+        "line_form": LineForm(allow_options=False),
+    }
+
+
+@member_required
+@require_GET
+def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
+    context = invoice_context(invoice)
+    context["settings_form"] = InvoiceForm(instance=invoice)
+    context["activity"] = activity_for(company=request.company, target=invoice)
+    return render(request, "documents/invoice_detail.html", context)
+
+
+# --- Document settings and actions --------------------------------------------------------------
+
+
+@member_required
+@require_POST
+def estimate_settings(request: HttpRequest, estimate_id: str) -> HttpResponse:
+    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    form = EstimateForm(request.POST, instance=estimate.current_revision)
+    if form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            services.estimate_update(
+                estimate=estimate, actor=Actor.member(request.user), fields=fields
+            )
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Estimate details saved."))
+            return _redirect(request, estimate.get_absolute_url())
+    estimate.refresh_from_db()
+    context = {**estimate_context(estimate), "settings_form": form}
+    return render(request, "documents/estimate_detail.html#settings", context)
+
+
+@member_required
+@require_POST
+def invoice_settings(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
+    form = InvoiceForm(request.POST, instance=invoice)
+    if form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            services.invoice_update(
+                invoice=invoice, actor=Actor.member(request.user), fields=fields
+            )
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Invoice details saved."))
+            return _redirect(request, invoice.get_absolute_url())
+    invoice.refresh_from_db()
+    context = {**invoice_context(invoice), "settings_form": form}
+    return render(request, "documents/invoice_detail.html#settings", context)
+
+
+ACTIONS = {
+    ("estimate", "send"): (services.estimate_send, _("Estimate sent.")),
+    ("estimate", "revise"): (services.estimate_revise, _("New revision started.")),
+    ("estimate", "duplicate"): (services.estimate_duplicate, _("Estimate duplicated.")),
+    ("estimate", "convert"): (services.estimate_convert, _("Invoice created from the estimate.")),
+    ("invoice", "send"): (services.invoice_send, _("Invoice sent.")),
+    ("invoice", "void"): (services.invoice_void, _("Invoice voided.")),
+    ("invoice", "duplicate"): (services.invoice_duplicate, _("Invoice duplicated.")),
+}
+
+
+def _doc_id(ids: dict[str, str]) -> str:
+    return ids.get("estimate_id") or ids["invoice_id"]
+
+
+def _document(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoice:
+    if kind == "estimate":
+        return selectors.estimate_get(company=request.company, public_id=doc_id)
+    return selectors.invoice_get(company=request.company, public_id=doc_id)
+
+
+@member_required
+@require_POST
+def document_action(request: HttpRequest, kind: str, action: str, **ids: str) -> HttpResponse:
+    doc_id = _doc_id(ids)
+    if (kind, action) not in ACTIONS:
+        raise Http404
+    doc = _document(request, kind, doc_id)
+    service, done = ACTIONS[(kind, action)]
+    try:
+        result = service(**{kind: doc}, actor=Actor.member(request.user))
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return _redirect(request, doc.get_absolute_url())
+    messages.success(request, done)
+    target = result if isinstance(result, Estimate | Invoice) else doc
+    return _redirect(request, target.get_absolute_url())
+
+
+@member_required
+@require_GET
+def document_pdf(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
+    from documents import pdf
+
+    doc = _document(request, kind, _doc_id(ids))
+    if kind == "estimate":
+        revision = doc.current_revision
+        if number := request.GET.get("revision", ""):
+            if not number.isdigit() or len(number) > 4:
+                raise Http404
+            revision = selectors.revision_get(estimate=doc, number=int(number))
+        selection = None
+        if doc.accepted_revision_id == revision.pk:
+            selection = Selection.from_json(doc.accepted_selection)
+        content = pdf.render_estimate_pdf(estimate=doc, revision=revision, selection=selection)
+        filename = pdf.pdf_filename(revision)
+    else:
+        content = pdf.render_invoice_pdf(invoice=doc)
+        filename = pdf.pdf_filename(doc)
+    response = HttpResponse(content, content_type="application/pdf")
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
+
+
+# --- Line editor ---------------------------------------------------------------------------------
+
+
+def _editor(request: HttpRequest, kind: str, doc_id: str, *, line_form=None) -> HttpResponse:
+    doc = _document(request, kind, doc_id)
+    context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
+    if line_form is not None:
+        context["line_form"] = line_form
+    return render(request, "documents/_editor.html#editor", context)
+
+
+@member_required
+@require_POST
+def line_add(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
+    doc_id = _doc_id(ids)
+    doc = _document(request, kind, doc_id)
+    form = LineForm(request.POST, allow_options=kind == "estimate")
+    if not form.is_valid():
+        return _editor(request, kind, doc_id, line_form=form)
+    try:
+        services.line_save(doc=doc, actor=Actor.member(request.user), fields=form.cleaned_data)
+    except ServiceError as error:
+        form.add_error(None, str(error))
+        return _editor(request, kind, doc_id, line_form=form)
+    messages.success(request, _("Line added."))
+    return _editor(request, kind, doc_id)
+
+
+def _line(request: HttpRequest, kind: str, doc: Estimate | Invoice, line_id: str) -> LineItem:
+    owner = {"revision__estimate": doc} if kind == "estimate" else {"invoice": doc}
+    line = LineItem.objects.filter(public_id=line_id, **owner).first()
+    if line is None:
+        raise Http404
+    return line
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
+    """GET: the row as an inline form (or as a row again with ?cancel=1). POST: save it."""
+    doc_id = _doc_id(ids)
+    doc = _document(request, kind, doc_id)
+    line = _line(request, kind, doc, line_id)
+    allow_options = kind == "estimate"
+    if request.method == "GET":
+        initial = {
+            "description": line.description,
+            "quantity": line.quantity.normalize(),
+            "unit_price": line.unit_price,
+            "taxable": line.taxable,
+            "kind": line.kind,
+            "group": line.group,
+            "selected_by_default": line.selected_by_default,
+        }
+        form = LineForm(initial=initial, allow_options=allow_options)
+        template = "#row" if request.GET.get("cancel") else "#row_edit"
+        context = {"line": line, "form": form, "doc": doc, "kind": kind, "editable": True}
+        return render(request, "documents/_editor.html" + template, context)
+    form = LineForm(request.POST, allow_options=allow_options)
+    if form.is_valid():
+        try:
+            services.line_save(
+                doc=doc, actor=Actor.member(request.user), fields=form.cleaned_data, line_id=line_id
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            # The row was the target; a saved line can change totals, so swap the editor.
+            return reswap(retarget(_editor(request, kind, doc_id), "#line-editor"), "outerHTML")
+    context = {"line": line, "form": form, "doc": doc, "kind": kind, "editable": True}
+    return render(request, "documents/_editor.html#row_edit", context)
+
+
+@member_required
+@require_POST
+def line_delete(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
+    doc_id = _doc_id(ids)
+    doc = _document(request, kind, doc_id)
+    _line(request, kind, doc, line_id)
+    try:
+        services.line_delete(doc=doc, actor=Actor.member(request.user), line_id=line_id)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Line removed."))
+    return _editor(request, kind, doc_id)
+
+
+@member_required
+@require_POST
+def line_move(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
+    doc_id = _doc_id(ids)
+    doc = _document(request, kind, doc_id)
+    _line(request, kind, doc, line_id)
+    offset = -1 if request.POST.get("direction") == "up" else 1
+    try:
+        services.line_move(
+            doc=doc, actor=Actor.member(request.user), line_id=line_id, offset=offset
+        )
+    except ServiceError as error:
+        messages.error(request, str(error))
+    return _editor(request, kind, doc_id)

@@ -1,0 +1,503 @@
+"""Estimate and invoice PDFs: content read back from the PDF text, totals equal to
+documents.totals to the cent, pagination, the certificate page, and no network access."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.files.base import ContentFile
+from django.utils import translation
+from PIL import Image
+from pypdf import PdfReader
+
+from crewcommand.lib.activity import Actor
+from crewcommand.lib.money import format_cad
+from crewcommand.models import Role
+from documents import pdf
+from documents.models import DepositKind, Invoice, InvoiceStatus, LineKind
+from documents.services import (
+    estimate_create,
+    estimate_send,
+    estimate_update,
+    invoice_create,
+    invoice_send,
+    invoice_void,
+    line_save,
+)
+from documents.totals import Selection, deposit_amount, invoice_totals, revision_totals
+from tests.factories import CompanyFactory, CustomerFactory, MemberFactory
+
+D = Decimal
+SHA = "9f2c1e7a4b5d6c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70"
+
+
+def pages_text(data: bytes) -> list[str]:
+    assert data.startswith(b"%PDF-")
+    text = [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+    # fr-CA money uses no-break spaces; compare on plain spaces.
+    return [t.replace("\u202f", " ").replace("\xa0", " ") for t in text]
+
+
+def plain(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def png_bytes(size=(120, 40), colour="#0f766e") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def add(doc, actor, description, price, **fields):
+    fields = {"description": description, "quantity": D(1), "unit_price": D(price), **fields}
+    return line_save(doc=doc, actor=actor, fields=fields)
+
+
+@pytest.fixture
+def actor(owner):
+    return Actor.member(owner.user)
+
+
+@pytest.fixture
+def estimate(company, customer, job, actor):
+    """ON estimate: a package with two options, a picked and an unpicked add-on, an exempt
+    permit, and a 25% deposit."""
+    est = estimate_create(company=company, customer=customer, job=job, actor=actor)
+    add(est, actor, "Remove old water heater", "285.00")
+    add(est, actor, "50 gal tank heater", "1895.00", kind=LineKind.CHOICE, group="Water heater")
+    add(
+        est,
+        actor,
+        "Tankless heater",
+        "4350.00",
+        kind=LineKind.CHOICE,
+        group="Water heater",
+        selected_by_default=False,
+    )
+    add(est, actor, "Expansion tank", "245.00", kind=LineKind.OPTIONAL)
+    add(
+        est,
+        actor,
+        "Maintenance plan",
+        "189.00",
+        kind=LineKind.OPTIONAL,
+        selected_by_default=False,
+    )
+    add(est, actor, "Plumbing permit", "150.00", taxable=False)
+    estimate_update(
+        estimate=est,
+        actor=actor,
+        fields={
+            "deposit_kind": DepositKind.PERCENT,
+            "deposit_value": D("25"),
+            "notes": "Work starts within 3 days.",
+            "terms": "Balance due on completion.",
+        },
+    )
+    est.refresh_from_db()
+    return est
+
+
+def company_in(province: str, **fields):
+    company = CompanyFactory(province=province, name=f"{province} Renovations", **fields)
+    member = MemberFactory(company=company, role=Role.OWNER)
+    customer = CustomerFactory(company=company, name="Benoît Gagnon")
+    return company, customer, Actor.member(member.user)
+
+
+def certificate(**overrides):
+    return {
+        "signer_name": "Alice Tremblay",
+        "signed_at": dt.datetime(2026, 11, 4, 20, 2, 11, tzinfo=dt.UTC),
+        "ip": "203.0.113.42",
+        "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1",
+        "link_reference": "lnk_7QmX2d9KpA",
+        "consent_text": "I agree to sign this estimate electronically.",
+        "selection_summary": ["Water heater: Tankless heater", "Expansion tank"],
+        "sha256": SHA,
+        "revision_number": 1,
+        "signature_svg": (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 100">'
+            '<path d="M10 70 C 40 10, 60 10, 80 60 S 120 100, 150 40" fill="none" '
+            'stroke="#0f172a" stroke-width="3"/></svg>'
+        ),
+        "verify_hint": "Recompute the hash from the revision's canonical JSON.",
+        **overrides,
+    }
+
+
+# --- Estimates -----------------------------------------------------------------------------------
+
+
+def test_estimate_pdf_total_equals_revision_totals_with_hst_and_deposit(estimate):
+    revision = estimate.current_revision
+    totals = revision_totals(revision, None)
+
+    (page, *_rest) = pages_text(pdf.render_estimate_pdf(estimate=estimate))
+
+    assert f"Total {format_cad(totals.total)}" in page
+    assert f"Subtotal {format_cad(totals.subtotal)}" in page
+    assert f"HST 13% {format_cad(totals.taxes[0].amount)}" in page
+    deposit = deposit_amount(revision, totals.total)
+    assert f"Deposit requested (25%) {format_cad(deposit)}" in page
+    assert "EST-0001" in page
+    assert "Revision" not in page
+    assert "Alice Tremblay" in page and "Maple Plumbing" in page
+    assert "Water heater: selected option" in page
+    assert "Optional add-on, selected" in page
+    assert "Tax exempt" in page
+
+
+def test_estimate_pdf_lists_unchosen_options_apart_from_the_totals(estimate):
+    text = "\n".join(pages_text(pdf.render_estimate_pdf(estimate=estimate)))
+
+    chosen, _sep, options = text.partition("OPTIONS NOT SELECTED")
+    assert "Tankless heater" in options and "Maintenance plan" in options
+    assert "Tankless heater" not in chosen and "Maintenance plan" not in chosen
+    assert "Water heater: other option" in options
+    assert "Work starts within 3 days." in text
+    assert "Balance due on completion." in text
+
+
+def test_estimate_pdf_follows_the_customers_selection(estimate):
+    revision = estimate.current_revision
+    lines = {line.description: line for line in revision.lines.all()}
+    selection = Selection(
+        optional=frozenset({lines["Maintenance plan"].public_id}),
+        choices={"Water heater": lines["Tankless heater"].public_id},
+    )
+    totals = revision_totals(revision, selection)
+    assert totals.total != revision_totals(revision, None).total
+
+    text = "\n".join(pages_text(pdf.render_estimate_pdf(estimate=estimate, selection=selection)))
+
+    assert f"Total {format_cad(totals.total)}" in text
+    chosen, _sep, options = text.partition("OPTIONS NOT SELECTED")
+    assert "Tankless heater" in chosen and "Maintenance plan" in chosen
+    assert "50 gal tank heater" in options and "Expansion tank" in options
+
+
+def test_second_revision_is_labelled_and_the_first_stays_renderable(estimate, actor):
+    first = estimate.current_revision
+    estimate_send(estimate=estimate, actor=actor)
+    add(estimate, actor, "Drain pan", "95.00")
+    estimate.refresh_from_db()
+    second = estimate.current_revision
+    assert second.number == 2
+
+    new_text = pages_text(pdf.render_estimate_pdf(estimate=estimate))[0]
+    old_text = pages_text(pdf.render_estimate_pdf(estimate=estimate, revision=first))[0]
+
+    assert "EST-0001 · Revision 2" in new_text and "Drain pan" in new_text
+    assert f"Total {format_cad(revision_totals(second).total)}" in new_text
+    assert "Revision" not in old_text and "Drain pan" not in old_text
+    assert pdf.pdf_filename(estimate) == "EST-0001-r2.pdf"
+    assert pdf.pdf_filename(first) == "EST-0001.pdf"
+
+
+def test_revision_of_another_estimate_is_refused(estimate, company, customer, actor):
+    other = estimate_create(company=company, customer=customer, actor=actor)
+    with pytest.raises(ValueError):
+        pdf.render_estimate_pdf(estimate=estimate, revision=other.current_revision)
+
+
+def test_certificate_page_carries_the_audit_trail_and_hash(estimate):
+    data = pdf.render_estimate_pdf(estimate=estimate, certificate=certificate())
+    pages = pages_text(data)
+    last = pages[-1]
+
+    assert "Certificate of electronic signature" in last
+    assert SHA in last.replace("\n", "")
+    for value in ("Alice Tremblay", "203.0.113.42", "lnk_7QmX2d9KpA", "Expansion tank"):
+        assert value in last
+    assert "I agree to sign this estimate electronically." in last
+    assert "4 Nov 2026, 3:02 p.m. EST (UTC-05:00)" in last
+    assert "2026-11-04 20:02:11 UTC" in last
+    assert "Estimate EST-0001, revision 1" in last
+    assert "Recompute the hash" in last and "How to verify".upper() in last
+    assert "Signature image unavailable" not in last
+    assert f"Page {len(pages)} of {len(pages)}" in last
+    assert "Signed electronically by Alice Tremblay" in pages[0]
+
+
+def test_certificate_accepts_a_png_signature_and_survives_a_bad_one(estimate):
+    png_url = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    good = pdf.render_estimate_pdf(
+        estimate=estimate,
+        certificate=certificate(signature_svg=None, signature_png_data_url=png_url),
+    )
+    reader = PdfReader(io.BytesIO(good))
+    assert len(reader.pages[-1].images) == 1
+
+    bad = pdf.render_estimate_pdf(
+        estimate=estimate,
+        certificate=certificate(signature_svg="<script>x</script>", signature_png_data_url="x"),
+    )
+    assert "Signature image unavailable." in pages_text(bad)[-1]
+
+
+def test_certificate_needs_an_aware_timestamp(estimate):
+    with pytest.raises(ValueError):
+        pdf.render_estimate_pdf(
+            estimate=estimate, certificate=certificate(signed_at=dt.datetime(2026, 11, 4, 12))
+        )
+
+
+def test_estimate_pdf_query_count_does_not_grow_with_lines(
+    estimate, actor, django_assert_max_num_queries
+):
+    for i in range(15):
+        add(estimate, actor, f"Extra {i}", "10.00")
+    estimate.refresh_from_db()
+    with django_assert_max_num_queries(6):
+        pdf.render_estimate_pdf(estimate=estimate)
+
+
+# --- Invoices ------------------------------------------------------------------------------------
+
+
+def test_quebec_invoice_shows_gst_qst_and_both_registration_numbers(db):
+    company, customer, actor = company_in(
+        "QC", gst_number="123456789 RT0001", qst_number="1234567890 TQ0001"
+    )
+    invoice = invoice_create(company=company, customer=customer, actor=actor, terms="net15")
+    add(invoice, actor, "Service call", "129.00")
+    add(invoice, actor, "Labour", "115.00", quantity=D("3.5"))
+    add(invoice, actor, "Disposal fee", "25.00", taxable=False)
+    invoice.refresh_from_db()
+    totals = invoice_totals(invoice)
+
+    text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+
+    gst, qst = totals.taxes
+    assert f"GST 5% {format_cad(gst.amount)}" in text
+    assert f"QST 9.975% {format_cad(qst.amount)}" in text
+    assert f"Total {format_cad(totals.total)}" in text
+    assert "GST/HST no. 123456789 RT0001" in text
+    assert "QST no. 1234567890 TQ0001" in text
+    assert f"Balance due {format_cad(invoice.balance)}" in text
+    assert "Net 15" in text and "INV-0001" in text
+    assert pdf.pdf_filename(invoice) == "INV-0001.pdf"
+
+
+def test_bc_invoice_shows_gst_and_pst(db):
+    company, customer, actor = company_in("BC")
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, "Furnace tune-up", "189.00")
+    invoice.refresh_from_db()
+    totals = invoice_totals(invoice)
+
+    text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+
+    assert f"GST 5% {format_cad(totals.taxes[0].amount)}" in text
+    assert f"PST 7% {format_cad(totals.taxes[1].amount)}" in text
+    assert "GST/HST no." not in text and "QST no." not in text
+
+
+def test_invoice_shows_deposit_payments_and_balance(company, customer, actor):
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, "Water heater install", "1895.00")
+    invoice_send(invoice=invoice, actor=actor)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        deposit_credit=D("500.00"), amount_paid=D("200.00"), status=InvoiceStatus.PARTIALLY_PAID
+    )
+    invoice.refresh_from_db()
+
+    text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+
+    assert "Deposit received \u2212$500.00" in text
+    assert "Payments received \u2212$200.00" in text
+    assert f"Balance due {format_cad(invoice.balance)}" in text
+    assert "PARTIALLY PAID" in text
+    assert text.count("PAID") == 1, "no PAID stamp before the balance is paid"
+
+
+def test_paid_invoice_gets_a_stamp_and_void_invoice_a_watermark(company, customer, actor):
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, "Drain cleaning", "240.00")
+    invoice.refresh_from_db()
+    Invoice.objects.filter(pk=invoice.pk).update(
+        amount_paid=invoice.total, status=InvoiceStatus.PAID
+    )
+    invoice.refresh_from_db()
+    paid = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+    assert "PAID" in paid and "Paid in full" in paid
+    assert "Balance due $0.00" in paid
+
+    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=D("0.00"), status=InvoiceStatus.SENT)
+    invoice_void(invoice=invoice, actor=actor)
+    invoice.refresh_from_db()
+    void = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+    assert "VOID" in void and "Nothing is owed" in void
+    assert "PAID" not in void
+
+
+def test_sixty_line_invoice_paginates_with_repeated_header(company, customer, actor):
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    for i in range(60):
+        add(invoice, actor, f"Section {i + 1}: copper pipe and fittings", "37.35")
+    invoice.refresh_from_db()
+
+    pages = pages_text(pdf.render_invoice_pdf(invoice=invoice))
+
+    assert len(pages) >= 2
+    assert "Page 2 of" in pages[1]
+    assert f"Page 1 of {len(pages)}" in pages[0]
+    assert "DESCRIPTION QTY UNIT PRICE AMOUNT" in pages[1]
+    assert "Maple Plumbing · INV-0001" in pages[1]
+    assert f"Total {format_cad(invoice_totals(invoice).total)}" in "\n".join(pages)
+
+
+def test_french_pdf_formats_money_the_french_way(company, customer, actor):
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, "Chauffe-eau", "1895.00")
+    invoice.refresh_from_db()
+    with translation.override("fr-ca"):
+        text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+    assert plain(format_cad(invoice_totals(invoice).total, "fr-CA")) in text
+    assert "HST 13 %" in text
+
+
+# --- Letterhead ----------------------------------------------------------------------------------
+
+
+def test_logo_is_embedded_from_media_root(company, customer, actor, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    company.logo.save("maple.png", ContentFile(png_bytes((240, 80))), save=True)
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, "Service call", "129.00")
+
+    data = pdf.render_invoice_pdf(invoice=invoice)
+
+    assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 1
+
+
+def test_missing_logo_falls_back_to_the_wordmark(company, customer, actor, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    company.logo = "logos/gone.png"
+    company.save()
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+
+    data = pdf.render_invoice_pdf(invoice=invoice)
+
+    assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 0
+    assert pages_text(data)[0].startswith("Maple Plumbing")
+
+
+def test_brand_colour_too_light_for_text_falls_back_to_ours():
+    assert pdf._accent("#0f766e") == "#0f766e"
+    assert pdf._accent("#FACC15") == pdf.DEFAULT_ACCENT
+    assert pdf._accent("red") == pdf.DEFAULT_ACCENT
+
+
+def test_page_counter_css_is_escaped():
+    assert pdf._css_string('a"b</style>') == '"a\\000022b\\00003c\\00002fstyle\\00003e"'
+    assert pdf._page_counter_content() == '"Page " counter(page) " of " counter(pages)'
+
+
+# --- No network, no stray files -------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_server():
+    """A loopback server that records every request it gets."""
+    hits: list[str] = []
+    body = png_bytes((4, 4))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_renderer_never_fetches_from_the_network(http_server, monkeypatch):
+    from weasyprint import HTML
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    url, hits = http_server
+    html = (
+        f'<link rel="stylesheet" href="{url}/style.css">'
+        f'<style>p {{ background: url("{url}/bg.png") }}</style>'
+        f'<p><img src="{url}/pixel.png">Hello</p>'
+    )
+    HTML(string=html).write_pdf()
+    assert hits, "control: WeasyPrint's own fetcher does reach the server"
+    hits.clear()
+
+    data = pdf._html_to_pdf(html)
+
+    assert data.startswith(b"%PDF-")
+    assert hits == []
+
+
+def test_html_in_a_description_is_text_and_fetches_nothing(
+    company, customer, actor, http_server, monkeypatch
+):
+    url, hits = http_server
+    fetchers = []
+    real = pdf.local_fetcher
+
+    def recording_fetcher(**kwargs):
+        fetchers.append(real(**kwargs))
+        return fetchers[-1]
+
+    monkeypatch.setattr(pdf, "local_fetcher", recording_fetcher)
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, f'<img src="{url}/x.png"> Leak test', "10.00")
+
+    text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+
+    assert f'<img src="{url}/x.png"> Leak test' in text
+    assert hits == []
+    assert fetchers and fetchers[0].refused == []
+
+
+def test_fetcher_serves_only_the_logo_static_files_and_image_data(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    mine, theirs = tmp_path / "mine.png", tmp_path / "theirs.png"
+    mine.write_bytes(png_bytes())
+    theirs.write_bytes(png_bytes())
+    fetcher = pdf.local_fetcher(files=[mine])
+    stylesheet = Path(finders.find("css/pdf.css"))
+    png = base64.b64encode(png_bytes()).decode()
+
+    assert fetcher.fetch(mine.as_uri()).read() == mine.read_bytes()
+    assert fetcher.fetch(stylesheet.as_uri()).read().startswith(b"/*!")
+    assert fetcher.fetch(f"data:image/png;base64,{png}").read().startswith(b"\x89PNG")
+    refused = [
+        "http://127.0.0.1:9/x.png",
+        "https://example.com/logo.png",
+        "ftp://example.com/x",
+        theirs.as_uri(),
+        "file:///etc/passwd",
+        stylesheet.as_uri().replace("/css/pdf.css", "/css/../../pyproject.toml"),
+        "file://evil.example/etc/passwd",
+        "data:text/html,<h1>x</h1>",
+    ]
+    for url in refused:
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert len(fetcher.refused) == len(refused)

@@ -1,0 +1,188 @@
+"""Estimates and invoices: numbering, revisions, lifecycle, conversion."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from crewcommand.services import ServiceError
+from documents import services
+from documents.models import EstimateStatus, Invoice, InvoiceStatus, LineKind
+from documents.totals import Selection, revision_totals
+from tests.documents.conftest import add_line
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_numbers_are_per_company_and_formatted(owner, customer, actor, outsider):
+    first = services.estimate_create(company=owner.company, customer=customer, actor=actor)
+    second = services.estimate_create(company=owner.company, customer=customer, actor=actor)
+    other = services.estimate_create(
+        company=outsider.company,
+        customer=CustomerFactory(company=outsider.company),
+        actor=actor,
+    )
+    assert (first.display_number, second.display_number) == ("EST-0001", "EST-0002")
+    assert other.display_number == "EST-0001"
+    invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
+    assert invoice.display_number == "INV-0001"
+
+
+def test_totals_are_cached_from_the_tax_engine(estimate, actor):
+    add_line(estimate, actor, quantity=Decimal("0.75"), unit_price=Decimal("55.50"))
+    add_line(estimate, actor, quantity=Decimal("1"), unit_price=Decimal("100.00"), taxable=False)
+    estimate.refresh_from_db()
+    revision = estimate.current_revision
+    assert revision.subtotal == Decimal("141.63")
+    assert revision.tax_total == Decimal("5.41")  # 13% HST on 41.63 = 5.4119
+    assert revision.total == revision_totals(revision).total == Decimal("147.04")
+
+
+def test_editing_a_sent_estimate_makes_a_new_revision_and_keeps_the_old(estimate, actor):
+    line = add_line(estimate, actor)
+    services.estimate_send(estimate=estimate, actor=actor)
+    services.line_save(
+        doc=estimate,
+        actor=actor,
+        line_id=line.public_id,
+        fields={"unit_price": Decimal("120.00")},
+    )
+    estimate.refresh_from_db()
+    old, new = estimate.revisions.order_by("number")
+    assert (old.number, new.number) == (1, 2)
+    assert estimate.current_revision == new
+    assert estimate.status == EstimateStatus.DRAFT
+    assert old.lines.get().unit_price == Decimal("95.00")
+    assert new.lines.get().unit_price == Decimal("120.00")
+    assert old.total == Decimal("214.70") and new.total == Decimal("271.20")
+
+
+def test_accepted_estimate_cannot_be_edited(estimate, actor):
+    add_line(estimate, actor)
+    estimate.status = EstimateStatus.ACCEPTED
+    estimate.save()
+    with pytest.raises(ServiceError, match="accepted"):
+        add_line(estimate, actor)
+
+
+def test_convert_uses_the_customers_choices(estimate, actor):
+    add_line(estimate, actor, description="Install")
+    opt = add_line(
+        estimate,
+        actor,
+        description="Extended warranty",
+        kind=LineKind.OPTIONAL,
+        unit_price=Decimal("50"),
+        selected_by_default=False,
+    )
+    good = add_line(
+        estimate,
+        actor,
+        description="40 gal tank",
+        kind=LineKind.CHOICE,
+        group="Tank",
+        unit_price=Decimal("800"),
+    )
+    best = add_line(
+        estimate,
+        actor,
+        description="Tankless",
+        kind=LineKind.CHOICE,
+        group="Tank",
+        unit_price=Decimal("2400"),
+        selected_by_default=False,
+    )
+    services.estimate_send(estimate=estimate, actor=actor)
+    estimate.refresh_from_db()
+    selection = Selection(optional=frozenset({opt.public_id}), choices={"Tank": best.public_id})
+    estimate.status = EstimateStatus.ACCEPTED
+    estimate.accepted_revision = estimate.current_revision
+    estimate.accepted_selection = selection.as_json()
+    estimate.save()
+    invoice = services.estimate_convert(estimate=estimate, actor=actor)
+    descriptions = list(invoice.lines.values_list("description", flat=True))
+    assert descriptions == ["Install", "Extended warranty", "Tankless"]
+    assert good.description not in descriptions
+    expected = revision_totals(estimate.current_revision, selection).total
+    assert invoice.total == expected
+    # Converting again returns the same invoice.
+    assert services.estimate_convert(estimate=estimate, actor=actor) == invoice
+
+
+def test_only_accepted_estimates_convert(estimate, actor):
+    with pytest.raises(ServiceError, match="accepted"):
+        services.estimate_convert(estimate=estimate, actor=actor)
+
+
+def test_sent_invoice_cannot_be_edited_and_is_voided_not_deleted(invoice, actor):
+    add_line(invoice, actor)
+    services.invoice_send(invoice=invoice, actor=actor)
+    with pytest.raises(ServiceError, match="can't be edited"):
+        add_line(invoice, actor)
+    services.invoice_void(invoice=invoice, actor=actor)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.VOID and invoice.balance == 0
+    assert Invoice.objects.filter(pk=invoice.pk).exists()
+
+
+def test_sending_requires_lines(estimate, invoice, actor):
+    with pytest.raises(ServiceError, match="at least one line"):
+        services.estimate_send(estimate=estimate, actor=actor)
+    with pytest.raises(ServiceError, match="at least one line"):
+        services.invoice_send(invoice=invoice, actor=actor)
+
+
+def test_discount_may_not_push_the_total_below_zero(invoice, actor):
+    add_line(invoice, actor, unit_price=Decimal("10.00"))
+    with pytest.raises(ServiceError, match="below zero"):
+        add_line(invoice, actor, unit_price=Decimal("-50.00"), description="Discount")
+    assert invoice.lines.count() == 1
+
+
+def test_reorder_and_move(invoice, actor):
+    a = add_line(invoice, actor, description="A")
+    b = add_line(invoice, actor, description="B")
+    c = add_line(invoice, actor, description="C")
+    services.line_move(doc=invoice, actor=actor, line_id=c.public_id, offset=-1)
+    assert list(invoice.lines.values_list("description", flat=True)) == ["A", "C", "B"]
+    services.lines_reorder(doc=invoice, actor=actor, order=[b.public_id, a.public_id])
+    assert list(invoice.lines.values_list("description", flat=True)) == ["B", "A", "C"]
+
+
+def test_duplicate_copies_lines(invoice, actor):
+    add_line(invoice, actor)
+    copy = services.invoice_duplicate(invoice=invoice, actor=actor)
+    assert copy.number == invoice.number + 1
+    assert copy.total == invoice.__class__.objects.get(pk=invoice.pk).total
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_invoices_get_consecutive_distinct_numbers(owner, customer):
+    from crewcommand.lib.activity import Actor
+
+    actor = Actor.member(owner.user)
+    barrier = threading.Barrier(20)
+    numbers, errors = [], []
+
+    def create():
+        try:
+            barrier.wait(timeout=10)
+            invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
+            numbers.append(invoice.number)
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(numbers) == list(range(1, 21))

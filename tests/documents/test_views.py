@@ -1,0 +1,227 @@
+"""The estimate and invoice pages as a contractor uses them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from documents import services
+from documents.models import Estimate, Invoice, InvoiceStatus, LineItem
+from tests.documents.conftest import add_line
+
+pytestmark = pytest.mark.django_db
+HX = {"HX-Request": "true"}
+
+
+def _line_url(doc, kind="estimate"):
+    return reverse(f"documents:{kind}_line_add", args=[doc.public_id])
+
+
+def test_create_estimate_for_a_customer_and_job(owner_client, customer, job):
+    response = owner_client.post(
+        reverse("documents:estimate_create"), {"customer": customer.public_id, "job": job.public_id}
+    )
+    estimate = Estimate.objects.get()
+    assert response["Location"] == estimate.get_absolute_url()
+    assert estimate.job == job and estimate.current_revision.province == "ON"
+
+
+def test_job_of_another_customer_is_refused(owner_client, customer, company):
+    from tests.factories import JobFactory
+
+    other_job = JobFactory(customer__company=company)
+    response = owner_client.post(
+        reverse("documents:estimate_create"),
+        {"customer": customer.public_id, "job": other_job.public_id},
+    )
+    assert "belongs to another customer" in response.content.decode()
+    assert not Estimate.objects.exists()
+
+
+def test_adding_a_line_with_htmx_returns_the_editor_with_live_totals(owner_client, estimate):
+    response = owner_client.post(
+        _line_url(estimate),
+        {
+            "description": "Water heater",
+            "quantity": "1",
+            "unit_price": "1,299.00",
+            "taxable": "on",
+            "kind": "standard",
+        },
+        headers=HX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="line-editor"' in body and "Water heater" in body
+    assert "$1,299.00" in body and "HST 13%" in body and "$168.87" in body and "$1,467.87" in body
+    assert "Line added." in body  # toast, out of band
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("quantity", "-1", "quantity above 0"),
+        ("quantity", "1.2345", "at most 3 decimals"),
+        ("quantity", "lots", "quantity above 0"),
+        ("unit_price", "12.345", "at most 2 decimals"),
+        ("unit_price", "1e9", "Enter a price"),
+        ("unit_price", "99999999999", "Enter a price"),
+        ("unit_price", "NaN", "Enter a price"),
+        ("description", "", "This field is required"),
+        ("description", "x" * 501, "at most 500 characters"),
+        ("description", "bad\x07char", "control characters"),
+        ("description", "bad\x00char", "Null characters"),
+        ("kind", "choice", "Name the package"),
+    ],
+)
+def test_bad_line_input_gets_a_message_and_changes_nothing(
+    owner_client, estimate, field, value, message
+):
+    data = {
+        "description": "Labour",
+        "quantity": "1",
+        "unit_price": "10",
+        "kind": "standard",
+        field: value,
+    }
+    response = owner_client.post(_line_url(estimate), data, headers=HX)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not LineItem.objects.exists()
+
+
+def test_inline_edit_round_trip(owner_client, estimate, actor):
+    line = add_line(estimate, actor)
+    url = reverse("documents:estimate_line_edit", args=[estimate.public_id, line.public_id])
+    form = owner_client.get(url, headers=HX).content.decode()
+    assert 'name="unit_price"' in form and "95.00" in form
+    response = owner_client.post(
+        url,
+        {
+            "description": "Labour (2 techs)",
+            "quantity": "3",
+            "unit_price": "95",
+            "taxable": "on",
+            "kind": "standard",
+        },
+        headers=HX,
+    )
+    line.refresh_from_db()
+    assert line.quantity == 3 and "Labour (2 techs)" in response.content.decode()
+
+
+def test_taxes_for_ontario_quebec_and_british_columbia(owner_client, owner, customer, actor):
+    expected = {"ON": ["HST 13%"], "QC": ["GST 5%", "QST 9.975%"], "BC": ["GST 5%", "PST 7%"]}
+    for province, labels in expected.items():
+        estimate = services.estimate_create(company=owner.company, customer=customer, actor=actor)
+        services.estimate_update(estimate=estimate, actor=actor, fields={"province": province})
+        add_line(estimate, actor, quantity=Decimal("1"), unit_price=Decimal("300.00"))
+        body = owner_client.get(estimate.get_absolute_url()).content.decode()
+        for label in labels:
+            assert label in body, (province, label)
+    quebec = Estimate.objects.filter(current_revision__province="QC").get()
+    assert quebec.current_revision.total == Decimal("344.93")
+
+
+def test_send_then_revise_shows_revisions(owner_client, estimate, actor):
+    add_line(estimate, actor)
+    owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "send"]))
+    owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "revise"]))
+    estimate.refresh_from_db()
+    assert estimate.current_revision.number == 2
+    body = owner_client.get(estimate.get_absolute_url()).content.decode()
+    assert "Revision 1" in body and "Revision 2" in body
+    old = owner_client.get(reverse("documents:estimate_revision", args=[estimate.public_id, 1]))
+    assert "read-only" in old.content.decode()
+
+
+def test_unknown_action_is_404_and_get_is_405(owner_client, estimate):
+    assert (
+        owner_client.post(
+            reverse("documents:estimate_action", args=[estimate.public_id, "explode"])
+        ).status_code
+        == 404
+    )
+    assert (
+        owner_client.get(
+            reverse("documents:estimate_action", args=[estimate.public_id, "send"])
+        ).status_code
+        == 405
+    )
+
+
+def test_invoice_terms_set_the_due_date_and_custom_dates_are_checked(owner_client, invoice):
+    url = reverse("documents:invoice_settings", args=[invoice.public_id])
+    today = timezone.localdate()
+    data = {
+        "province": "ON",
+        "issue_date": today.isoformat(),
+        "terms": "net30",
+        "due_date": "",
+        "notes": "",
+        "terms_text": "",
+    }
+    owner_client.post(url, data)
+    invoice.refresh_from_db()
+    assert invoice.due_date == today + dt.timedelta(days=30)
+    bad = {**data, "terms": "custom", "due_date": (today - dt.timedelta(days=1)).isoformat()}
+    response = owner_client.post(url, bad, headers=HX)
+    assert "before the invoice date" in response.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.terms == "net30"
+
+
+def test_invoice_list_filters_and_summary(owner_client, owner, customer, actor):
+    def sent_invoice(amount, days_ago):
+        invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
+        add_line(invoice, actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False)
+        services.invoice_send(invoice=invoice, actor=actor)
+        Invoice.objects.filter(pk=invoice.pk).update(
+            issue_date=timezone.localdate() - dt.timedelta(days=days_ago + 30),
+            due_date=timezone.localdate() - dt.timedelta(days=days_ago),
+        )
+        return invoice
+
+    overdue = sent_invoice("100.00", 5)
+    current = sent_invoice("50.00", -10)
+    draft = services.invoice_create(company=owner.company, customer=customer, actor=actor)
+    response = owner_client.get(reverse("documents:invoice_list"), {"status": "overdue"})
+    body = response.content.decode()
+    assert overdue.display_number in body and current.display_number not in body
+    assert draft.display_number not in body
+    assert response.context["summary"] == {
+        "outstanding": Decimal("150.00"),
+        "overdue": Decimal("100.00"),
+    }
+    assert "badge-overdue" in body
+    by_number = owner_client.get(reverse("documents:invoice_list"), {"q": "INV-2"}).content.decode()
+    assert current.display_number in by_number and overdue.display_number not in by_number
+
+
+@pytest.mark.parametrize("name", ["documents:invoice_list", "documents:estimate_list"])
+def test_lists_have_constant_query_counts(
+    owner_client, owner, customer, actor, name, django_assert_max_num_queries
+):
+    def make(n):
+        for _ in range(n):
+            services.invoice_create(company=owner.company, customer=customer, actor=actor)
+            services.estimate_create(company=owner.company, customer=customer, actor=actor)
+
+    make(2)
+    with django_assert_max_num_queries(10) as few:
+        owner_client.get(reverse(name))
+    make(25)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        owner_client.get(reverse(name))
+
+
+def test_void_from_the_dashboard_keeps_the_invoice(owner_client, invoice, actor):
+    add_line(invoice, actor)
+    services.invoice_send(invoice=invoice, actor=actor)
+    owner_client.post(reverse("documents:invoice_action", args=[invoice.public_id, "void"]))
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.VOID
