@@ -111,5 +111,5 @@ def activity_for_customer(*, customer: Customer, limit: int = 50) -> list[Activi
     return list(Activity.objects.filter(company=customer.company, customer=customer)[:limit])
 
 
-def activity_recent(*, company: Company, limit: int = 15) -> list[Activity]:
+def activity_recent(*, company: Company, limit: int = 10) -> list[Activity]:
     return list(Activity.objects.filter(company=company)[:limit])

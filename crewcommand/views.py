@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crewcommand import selectors, services
+from crewcommand import charts, selectors, services
 from crewcommand.access import member_required
 from crewcommand.forms import (
     AcceptInvitationForm,
@@ -89,11 +89,17 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 @member_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    from documents import selectors as documents
+
     company = request.company
     context = {
         "today_jobs": selectors.jobs_on_day(company=company, day=timezone.localdate()),
         "activity": selectors.activity_recent(company=company),
         "customer_count": selectors.customer_list(company=company).count(),
+        "funnel": charts.funnel_bars(documents.funnel(company=company)),
+        "money": charts.stacked_weeks(documents.money_by_week(company=company)),
+        "summary": documents.invoice_summary(company=company),
+        **documents.attention(company=company),
     }
     return render(request, "crewcommand/home.html", context)
 

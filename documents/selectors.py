@@ -109,3 +109,79 @@ def documents_for_job(*, job: Job) -> dict[str, list]:
         ),
         "invoices": list(Invoice.objects.filter(company=job.company, job=job)),
     }
+
+
+def attention(*, company: Company) -> dict[str, list]:
+    """What needs a contractor today: answers awaited, overdue invoices (two queries)."""
+    today = timezone.localdate()
+    awaiting = (
+        Estimate.objects.filter(
+            company=company, status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED]
+        )
+        .exclude(current_revision__valid_until__lt=today)
+        .select_related("customer", "current_revision")
+        .order_by("sent_at")[:8]
+    )
+    overdue = (
+        Invoice.objects.filter(company=company)
+        .filter(_overdue_q())
+        .select_related("customer")
+        .order_by("due_date")[:8]
+    )
+    return {"awaiting": list(awaiting), "overdue": list(overdue)}
+
+
+def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:
+    """Estimates sent in the last ``days`` and how far they got: viewed, accepted, paid."""
+    from django.db.models import Count, Exists, OuterRef
+    from django.utils.translation import gettext as _
+
+    since = timezone.now() - timezone.timedelta(days=days)
+    paid = Invoice.objects.filter(estimate=OuterRef("pk"), status=InvoiceStatus.PAID)
+    counts = (
+        Estimate.objects.filter(company=company, sent_at__gte=since)
+        .annotate(was_paid=Exists(paid))
+        .aggregate(
+            sent=Count("pk"),
+            viewed=Count(
+                "pk", filter=Q(viewed_at__isnull=False) | Q(status=EstimateStatus.ACCEPTED)
+            ),
+            accepted=Count("pk", filter=Q(status=EstimateStatus.ACCEPTED)),
+            paid=Count("pk", filter=Q(was_paid=True)),
+        )
+    )
+    return [
+        (_("Sent"), counts["sent"]),
+        (_("Viewed"), counts["viewed"]),
+        (_("Accepted"), counts["accepted"]),
+        (_("Paid"), counts["paid"]),
+    ]
+
+
+def money_by_week(*, company: Company, weeks: int = 8) -> list[dict]:
+    """For each recent week, what was invoiced then: how much is collected and how much is
+    still outstanding (one query)."""
+    import datetime as dt
+
+    from django.db.models.functions import TruncWeek
+
+    today = timezone.localdate()
+    first_monday = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
+    rows = (
+        Invoice.objects.filter(company=company, issue_date__gte=first_monday)
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .annotate(week=TruncWeek("issue_date"))
+        .values("week")
+        .annotate(invoiced=Sum("total"), outstanding=Sum(_balance()))
+    )
+    by_week = {(r["week"].date() if hasattr(r["week"], "date") else r["week"]): r for r in rows}
+    result = []
+    for i in range(weeks):
+        monday = first_monday + dt.timedelta(days=7 * i)
+        row = by_week.get(monday, {})
+        total = row.get("invoiced") or ZERO
+        outstanding = max(ZERO, row.get("outstanding") or ZERO)
+        result.append(
+            {"week": monday, "collected": total - outstanding, "outstanding": outstanding}
+        )
+    return result
