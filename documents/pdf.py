@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Company
+from crewcommand.templatetags.money import tax_label
 from documents.models import (
     DepositKind,
     Estimate,
@@ -340,8 +341,8 @@ def _tax_numbers(company: Company) -> list[str]:
 def _tax_label(tax: TaxLine, locale: str) -> str:
     rate = _plain_number(tax.rate, locale)
     if locale == "fr-CA":
-        return f"{tax.label} {rate}\u00a0%"
-    return f"{tax.label} {rate}%"
+        return f"{tax_label(tax)} {rate}\u00a0%"
+    return f"{tax_label(tax)} {rate}%"
 
 
 def _totals_context(totals: Totals, locale: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import template
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.money import format_cad
 
@@ -25,3 +26,19 @@ def percent(rate: Decimal) -> str:
     """13.000 → "13%", 9.975 → "9.975%"."""
     text = format(Decimal(rate).normalize(), "f")
     return f"{text}%"
+
+
+# Tax names as customers read them; French-Canadian translations give TPS, TVH, TVP, TVQ.
+TAX_LABELS = {
+    "GST": _("GST"),
+    "HST": _("HST"),
+    "PST": _("PST"),
+    "RST": _("RST"),
+    "QST": _("QST"),
+}
+
+
+@register.filter
+def tax_label(tax) -> str:
+    """The translated name of a documents.tax.TaxLine (falls back to its data label)."""
+    return str(TAX_LABELS.get(getattr(tax, "code", ""), getattr(tax, "label", "")))
