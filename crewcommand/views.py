@@ -164,7 +164,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
         "page": _page(request, jobs),
         "q": query,
         "status": status if status in JobStatus.values else "",
-        "statuses": JobStatus.choices,
+        "filters": [("", _("All")), *JobStatus.choices],
     }
     template = "crewcommand/job_list.html"
     if request.htmx and not request.htmx.boosted:

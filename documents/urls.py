@@ -31,7 +31,12 @@ urlpatterns = [
     path("estimates/", views.estimate_list, name="estimate_list"),
     path("estimates/new/", views.estimate_create, name="estimate_create"),
     path("estimates/<pid:estimate_id>/", views.estimate_detail, name="estimate_detail"),
-    path("estimates/<pid:estimate_id>/details/", views.estimate_settings, name="estimate_settings"),
+    path(
+        "estimates/<pid:estimate_id>/details/",
+        views.document_settings,
+        {"kind": "estimate"},
+        name="estimate_settings",
+    ),
     path(
         "estimates/<pid:estimate_id>/revisions/<int:revision>/",
         views.estimate_revision,
@@ -41,6 +46,11 @@ urlpatterns = [
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/new/", views.invoice_create, name="invoice_create"),
     path("invoices/<pid:invoice_id>/", views.invoice_detail, name="invoice_detail"),
-    path("invoices/<pid:invoice_id>/details/", views.invoice_settings, name="invoice_settings"),
+    path(
+        "invoices/<pid:invoice_id>/details/",
+        views.document_settings,
+        {"kind": "invoice"},
+        name="invoice_settings",
+    ),
     *_document_routes("invoices", "invoice", "invoice_id"),
 ]

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
@@ -187,56 +188,45 @@ def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
 # --- Document settings and actions --------------------------------------------------------------
 
 
-@member_required
-@require_POST
-def estimate_settings(request: HttpRequest, estimate_id: str) -> HttpResponse:
-    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
-    form = EstimateForm(request.POST, instance=estimate.current_revision)
-    if form.is_valid():
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        try:
-            services.estimate_update(
-                estimate=estimate, actor=Actor.member(request.user), fields=fields
-            )
-        except ServiceError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, _("Estimate details saved."))
-            return _redirect(request, estimate.get_absolute_url())
-    estimate.refresh_from_db()
-    context = {**estimate_context(estimate), "settings_form": form}
-    return render(request, "documents/estimate_detail.html#settings", context)
+SETTINGS = {
+    "estimate": (EstimateForm, services.estimate_update, gettext_lazy("Estimate details saved.")),
+    "invoice": (InvoiceForm, services.invoice_update, gettext_lazy("Invoice details saved.")),
+}
 
 
 @member_required
 @require_POST
-def invoice_settings(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
-    form = InvoiceForm(request.POST, instance=invoice)
+def document_settings(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
+    """Save an estimate's (current revision's) or an invoice's details; errors stay in place."""
+    doc = _document(request, kind, _doc_id(ids))
+    form_class, update, done = SETTINGS[kind]
+    form = form_class(request.POST, instance=doc.current_revision if kind == "estimate" else doc)
     if form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
-            services.invoice_update(
-                invoice=invoice, actor=Actor.member(request.user), fields=fields
-            )
+            update(**{kind: doc}, actor=Actor.member(request.user), fields=fields)
         except ServiceError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, _("Invoice details saved."))
-            return _redirect(request, invoice.get_absolute_url())
-    invoice.refresh_from_db()
-    context = {**invoice_context(invoice), "settings_form": form}
-    return render(request, "documents/invoice_detail.html#settings", context)
+            messages.success(request, done)
+            return _redirect(request, doc.get_absolute_url())
+    doc.refresh_from_db()
+    context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
+    context["settings_form"] = form
+    return render(request, f"documents/{kind}_detail.html#settings", context)
 
 
 ACTIONS = {
-    ("estimate", "send"): (services.estimate_send, _("Estimate sent.")),
-    ("estimate", "revise"): (services.estimate_revise, _("New revision started.")),
-    ("estimate", "duplicate"): (services.estimate_duplicate, _("Estimate duplicated.")),
-    ("estimate", "convert"): (services.estimate_convert, _("Invoice created from the estimate.")),
-    ("invoice", "send"): (services.invoice_send, _("Invoice sent.")),
-    ("invoice", "void"): (services.invoice_void, _("Invoice voided.")),
-    ("invoice", "duplicate"): (services.invoice_duplicate, _("Invoice duplicated.")),
+    ("estimate", "send"): (services.estimate_send, gettext_lazy("Estimate sent.")),
+    ("estimate", "revise"): (services.estimate_revise, gettext_lazy("New revision started.")),
+    ("estimate", "duplicate"): (services.estimate_duplicate, gettext_lazy("Estimate duplicated.")),
+    ("estimate", "convert"): (
+        services.estimate_convert,
+        gettext_lazy("Invoice created from the estimate."),
+    ),
+    ("invoice", "send"): (services.invoice_send, gettext_lazy("Invoice sent.")),
+    ("invoice", "void"): (services.invoice_void, gettext_lazy("Invoice voided.")),
+    ("invoice", "duplicate"): (services.invoice_duplicate, gettext_lazy("Invoice duplicated.")),
 }
 
 
