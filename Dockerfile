@@ -15,4 +15,5 @@ RUN pip install --no-cache-dir -e . \
     && useradd --create-home --uid 1000 app && mkdir -p /app/media && chown app /app/media
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "crewcommand.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s\" %(s)s %(b)s %(L)ss", "--access-logfile", "-"]
+# gunicorn.conf.py redacts secret link tokens from access and error logs.
+CMD ["gunicorn", "crewcommand.wsgi:application", "-c", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After CSRF, CSP and htmx so its own answers (invalid links) get their headers too.
+    "portal.middleware.PortalMiddleware",
     "crewcommand.middleware.HtmxMessagesMiddleware",
 ]
 
@@ -128,6 +130,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Portal links: invalid-token attempts allowed per client IP and window (seconds), counted in
+# the cache (shared Redis in production). Past the limit every /p/ request from that IP is 429.
+PORTAL_INVALID_LINK_LIMIT = env_int("PORTAL_INVALID_LINK_LIMIT", 30, minimum=1)
+PORTAL_INVALID_LINK_WINDOW = env_int("PORTAL_INVALID_LINK_WINDOW", 900, minimum=1)
+# Number of reverse proxies in front of the app that append to X-Forwarded-For (0: use
+# REMOTE_ADDR). Used for rate limits and the IP address in signature audit trails.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Auth -------------------------------------------------------------------------------------
 
@@ -267,6 +277,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "crewcommand")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Billing: ask Stripe about card payments whose webhook never arrived (billing.tasks).
+CELERY_BEAT_SCHEDULE["billing-reconcile-payments"] = {
+    "task": "billing.tasks.reconcile_payments",
+    "schedule": 300.0,
+}
 
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------
 
@@ -276,6 +291,12 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")
 STRIPE_ENABLED = bool(STRIPE_SECRET_KEY)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 0 if TESTING else 2, minimum=0)
+# A Checkout Session lives this long (Stripe's minimum is 30); a shorter life means fewer
+# stale sessions that could be paid after the balance changed.
+BILLING_CHECKOUT_EXPIRY_MINUTES = env_int("BILLING_CHECKOUT_EXPIRY_MINUTES", 60, minimum=30)
+# Reconciliation asks Stripe about card attempts still open after this many minutes.
+BILLING_RECONCILE_AFTER_MINUTES = env_int("BILLING_RECONCILE_AFTER_MINUTES", 15, minimum=1)
 
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
@@ -297,17 +318,29 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "crewcommand.lib.logging.RedactTokensFilter"}},
+    "filters": {
+        "redact_tokens": {"()": "crewcommand.lib.logging.RedactTokensFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["redact_tokens"],
-        }
+        },
+        # Django's default error mail, with secret-link tokens redacted.
+        "mail_admins": {
+            "class": "crewcommand.lib.logging.RedactingAdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "redact_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Replaces Django's default handlers for "django" (django.security.*, django.template…),
+        # which print or mail messages that can carry /p/<token>/ paths unredacted.
+        "django": {"handlers": ["console", "mail_admins"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         # WeasyPrint narrates every render at INFO.

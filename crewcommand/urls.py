@@ -68,6 +68,10 @@ urlpatterns = [
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
     path("app/", include("documents.urls")),
+    path("app/portal/", include("portal.urls_dashboard")),
+    path("app/billing/", include("billing.urls_dashboard")),
+    path("p/", include("portal.urls")),
+    path("webhooks/", include("billing.urls_webhooks")),
     path("admin/", admin.site.urls),
 ]
 

@@ -248,8 +248,9 @@ def estimate_duplicate(*, estimate: Estimate, actor: Actor) -> Estimate:
 
 @transaction.atomic
 def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
-    """Make an invoice from an accepted estimate with the options the customer chose.
-    Idempotent: converting again returns the invoice already made."""
+    """Make an invoice from an accepted estimate with the options the customer chose; a deposit
+    paid on the estimate is credited on it. Idempotent: converting again returns the invoice
+    already made."""
     estimate = _lock_estimate(estimate)
     if estimate.status != EstimateStatus.ACCEPTED:
         raise ServiceError(_("Only an accepted estimate can become an invoice."))
@@ -272,6 +273,9 @@ def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
     _copy_lines(chosen, invoice=invoice)
     LineItem.objects.filter(invoice=invoice).update(kind=LineKind.STANDARD, group="")
     _refresh_invoice_totals(invoice)
+    from billing.services import deposit_credit_apply
+
+    deposit_credit_apply(invoice=invoice, estimate=estimate)
     _log(estimate, "estimate.converted", actor, invoice=invoice.display_number)
     return invoice
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import re
 
+from django.utils.log import AdminEmailHandler
+
 # /p/<token>/, /r/<token>/ and /invite/<token>/ carry secrets; keep the prefix for debugging.
 _SECRET_PATH = re.compile(r"(/(?:p|r|invite)/)[^/\s?\"'#]+")
 
@@ -19,6 +21,9 @@ def redact(text: str) -> str:
 
 
 class RedactTokensFilter(logging.Filter):
+    """Redact the message, and the traceback and stack text too: exception messages (a 404's
+    "no route for /p/…", a template error) can carry the path."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
@@ -26,4 +31,29 @@ class RedactTokensFilter(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message)
         record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+# Portal tokens are 43 URL-safe characters (secrets.token_urlsafe(32)). An error report also
+# shows frame variables and request data, where a token can stand without its /p/ prefix.
+_BARE_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+
+
+def redact_report(text: str) -> str:
+    return _BARE_TOKEN.sub("[redacted]", redact(text))
+
+
+class RedactingAdminEmailHandler(AdminEmailHandler):
+    """Django's error mail with secret-link tokens redacted from the subject, the text report
+    (request path and META, exception values, frame variables) and the HTML report."""
+
+    def send_mail(self, subject: str, message: str, *args, **kwargs) -> None:
+        if kwargs.get("html_message"):
+            kwargs["html_message"] = redact_report(kwargs["html_message"])
+        super().send_mail(redact_report(subject), redact_report(message), *args, **kwargs)

@@ -1,4 +1,5 @@
-"""A fake of the Stripe API v1 (Checkout, PaymentIntents, Charges, Refunds, Accounts).
+"""A fake of the Stripe API v1 (Checkout, PaymentIntents, Charges, Refunds, Accounts,
+Account Links with a hosted onboarding page).
 
 The real ``stripe`` SDK talks to it over HTTP. Point a client at it with::
 
@@ -145,6 +146,21 @@ REFUND_CREATE_PARAMS = frozenset(
     ]
 )
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+ACCOUNT_CREATE_PARAMS = frozenset(
+    [
+        "business_type",
+        "capabilities",
+        "controller",
+        "country",
+        "email",
+        "expand",
+        "metadata",
+        "type",
+    ]
+)
+ACCOUNT_LINK_PARAMS = frozenset(
+    ["account", "collect", "expand", "refresh_url", "return_url", "type"]
+)
 
 
 class StripeError(Exception):
@@ -282,6 +298,7 @@ class StripeFake(FakeServer):
         self._line_items: dict[str, list[dict[str, Any]]] = {}
         self._intent_data: dict[str, dict[str, Any]] = {}
         self._idempotency: dict[tuple[str, str | None, str], _Remembered] = {}
+        self._account_links: dict[str, dict[str, Any]] = {}
 
     def parse_params(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         return decode_form(pairs)
@@ -299,6 +316,10 @@ class StripeFake(FakeServer):
         api("POST", r"/v1/refunds", self._create_refund)
         api("GET", rf"/v1/refunds/{sid}", self._retrieve("refund", "refund"))
         api("GET", rf"/v1/accounts/{sid}", self._retrieve_account)
+        api("POST", r"/v1/accounts", self._create_account)
+        api("POST", r"/v1/account_links", self._create_account_link)
+        self.add_route("GET", rf"/connect/onboard/{sid}", self._onboarding_page)
+        self.add_route("POST", rf"/connect/onboard/{sid}", self._onboarding_submit)
         self.add_route("GET", rf"/pay/{sid}", self._hosted_page)
         self.add_route("POST", rf"/pay/{sid}", self._hosted_submit)
         self.add_route("GET", rf"/receipts/{sid}", self._receipt_page)
@@ -723,6 +744,83 @@ class StripeFake(FakeServer):
         if account is None or account["object"] != "account":
             raise missing("account", args["id"], "account")
         return copy.deepcopy(account)
+
+    # -- Connect onboarding (Account Links) ------------------------------------------------
+
+    def _create_account(self, call: ApiCall, _args: dict[str, str]) -> dict[str, Any]:
+        """``POST /v1/accounts``: a new connected account that cannot take charges until it is
+        onboarded through an account link (``complete_onboarding`` or the hosted page)."""
+        params = call.params
+        _reject_unknown(params, ACCOUNT_CREATE_PARAMS)
+        if call.account is not None:
+            raise StripeError(400, "Connected accounts cannot create accounts.")
+        account = self.add_account(
+            charges_enabled=False,
+            payouts_enabled=False,
+            details_submitted=False,
+            type=params.get("type") or "standard",
+            country=params.get("country") or "CA",
+        )
+        if params.get("email"):
+            account["email"] = params["email"]
+            self.objects[account["id"]]["email"] = params["email"]
+        return account
+
+    def _create_account_link(self, call: ApiCall, _args: dict[str, str]) -> dict[str, Any]:
+        params = call.params
+        _reject_unknown(params, ACCOUNT_LINK_PARAMS)
+        account_id = _required(params, "account")
+        link_type = _required(params, "type")
+        if link_type not in ("account_onboarding", "account_update"):
+            raise StripeError(400, f"Invalid type: {link_type}", param="type")
+        account = self.objects.get(account_id)
+        if account is None or account["object"] != "account":
+            raise missing("account", account_id, "account")
+        link_id = new_id("", 20)
+        self._account_links[link_id] = {
+            "account": account_id,
+            "refresh_url": params.get("refresh_url"),
+            "return_url": _required(params, "return_url"),
+            "expires_at": _now() + 300,
+        }
+        return {
+            "object": "account_link",
+            "created": _now(),
+            "expires_at": _now() + 300,
+            "url": f"{self.url}/connect/onboard/{link_id}",
+        }
+
+    def complete_onboarding(self, account_id: str, send_webhook: bool = True) -> dict[str, Any]:
+        """Finish onboarding as the hosted page would: the account can take charges."""
+        with self.lock:
+            account = self.objects[account_id]
+            account.update(charges_enabled=True, payouts_enabled=True, details_submitted=True)
+            event = self.build_event("account.updated", account, account=account_id)
+            account = copy.deepcopy(account)
+        if send_webhook and self.webhook_url:
+            self.send_event(event)
+        return account
+
+    def _onboarding_page(self, request: RecordedRequest, match: re.Match[str]) -> Response:
+        with self.lock:
+            link = self._account_links.get(match["id"])
+        if link is None or link["expires_at"] <= _now():
+            return html_response("<h1>This link has expired</h1>", 410)
+        return html_response(
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<title>Fake Stripe onboarding</title></head><body><h1>Fake Stripe onboarding</h1>"
+            f"<form method='post' action='/connect/onboard/{html.escape(match['id'])}'>"
+            "<button type='submit' id='complete'>Complete onboarding</button></form>"
+            "</body></html>"
+        )
+
+    def _onboarding_submit(self, request: RecordedRequest, match: re.Match[str]) -> Response:
+        with self.lock:
+            link = self._account_links.pop(match["id"], None)
+        if link is None or link["expires_at"] <= _now():
+            return html_response("<h1>This link has expired</h1>", 410)
+        self.complete_onboarding(link["account"])
+        return redirect(link["return_url"])
 
     def get(self, object_id: str) -> dict[str, Any]:
         """A copy of any object the fake holds (session, intent, charge, refund, account)."""

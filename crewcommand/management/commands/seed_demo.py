@@ -64,6 +64,8 @@ JOBS = [
 # Apps append dotted paths to callables ``(company, stdout) -> None`` here.
 SEED_DEMO_HOOKS: list[str] = [
     "documents.seed.seed_documents",
+    # Keep the portal hook after the documents hook: it links to the documents that one makes.
+    "portal.seed.seed_portal_links",
 ]
 
 

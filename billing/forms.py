@@ -1,0 +1,176 @@
+"""Forms for payments: manual payments, refunds, the payments filter, Stripe settings and the
+customer's choice of amount. Amounts are typed as text and parsed to Decimal (never float)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, StripeAccount
+from billing.selectors import PaymentFilters
+from crewcommand.lib.money import parse_money
+
+
+class MoneyField(forms.CharField):
+    """A dollar amount typed by a person (``1,234.56``, ``$80``, ``1 234,56 $``) → Decimal."""
+
+    default_error_messages = {"invalid": _("Enter an amount like 125.50.")}
+
+    MAX_LENGTH = 20
+
+    def widget_attrs(self, widget) -> dict:
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "autocomplete": "off", "maxlength": self.MAX_LENGTH})
+        return attrs
+
+    def to_python(self, value) -> Decimal | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        if len(text) > self.MAX_LENGTH:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        locale = "fr-CA" if (get_language() or "").startswith("fr") else "en-CA"
+        try:
+            amount = parse_money(text, locale=locale)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if amount <= 0:
+            raise forms.ValidationError(_("Enter an amount greater than zero."), code="min")
+        return amount
+
+
+class ManualPaymentForm(forms.Form):
+    amount = MoneyField(label=_("Amount received"))
+    method = forms.ChoiceField(
+        label=_("How it was paid"),
+        choices=[(m.value, m.label) for m in MANUAL_METHODS],
+        initial=PaymentMethod.ETRANSFER,
+    )
+    received_on = forms.DateField(
+        label=_("Date received"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reference = forms.CharField(
+        label=_("Reference"),
+        max_length=100,
+        required=False,
+        help_text=_("Cheque number, e-Transfer reference…"),
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["received_on"].initial = timezone.localdate()
+
+    def clean_received_on(self) -> dt.date:
+        day = self.cleaned_data["received_on"]
+        if day > timezone.localdate() + dt.timedelta(days=1):
+            raise forms.ValidationError(_("The date received can't be in the future."))
+        if day.year < 2000:
+            raise forms.ValidationError(_("Enter a date after 2000."))
+        return day
+
+
+class RefundForm(forms.Form):
+    amount = MoneyField(label=_("Amount to refund"))
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+
+class PaymentFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            ("", _("Received and processing")),
+            *PaymentStatus.choices,
+            ("refunded", _("Refunded")),
+        ],
+    )
+    method = forms.ChoiceField(
+        label=_("Method"), required=False, choices=[("", _("Any method")), *PaymentMethod.choices]
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def filters(self) -> PaymentFilters:
+        if not self.is_valid():
+            return PaymentFilters()
+        data = self.cleaned_data
+        return PaymentFilters(
+            status=data["status"], method=data["method"], start=data["start"], end=data["end"]
+        )
+
+
+class StripeAccountIdForm(forms.Form):
+    account_id = forms.CharField(
+        label=_("Stripe account ID"),
+        max_length=64,
+        help_text=_("Starts with acct_. Find it in Stripe under Settings → Account details."),
+    )
+
+    def clean_account_id(self) -> str:
+        value = self.cleaned_data["account_id"].strip()
+        if not value.startswith("acct_") or not value[5:].isalnum():
+            raise forms.ValidationError(_("A Stripe account ID looks like acct_1AbCdEfGh."))
+        return value
+
+
+class StripeOptionsForm(forms.ModelForm):
+    minimum_partial_amount = MoneyField(label=_("Smallest partial payment"))
+
+    class Meta:
+        model = StripeAccount
+        fields = ["allow_partial_payments", "minimum_partial_amount", "refund_duplicate_payments"]
+        help_texts = {
+            "refund_duplicate_payments": _(
+                "If a customer pays an invoice twice by card, give the second payment back "
+                "through Stripe at once. Otherwise it waits for you under Payments → Needs attention."
+            ),
+        }
+
+    def clean_minimum_partial_amount(self) -> Decimal:
+        amount = self.cleaned_data["minimum_partial_amount"]
+        if amount < Decimal("0.50"):
+            raise forms.ValidationError(_("Stripe can't charge less than $0.50."))
+        return amount
+
+
+class IssueResolveForm(forms.Form):
+    resolution = forms.CharField(
+        label=_("What did you do?"),
+        max_length=200,
+        required=False,
+        help_text=_("For example: applied to invoice INV-0042, or refunded by cheque."),
+    )
+
+
+class PayAmountForm(forms.Form):
+    """The customer's choice on the pay page: everything due, or part of it where allowed."""
+
+    choice = forms.ChoiceField(
+        choices=[("full", _("Pay the full amount")), ("part", _("Pay part of it"))],
+        widget=forms.RadioSelect,
+        initial="full",
+        required=False,
+    )
+    amount = MoneyField(label=_("Amount to pay"), required=False)
+
+    def chosen_amount(self) -> Decimal | None:
+        """None means everything due."""
+        if self.cleaned_data.get("choice") != "part":
+            return None
+        return self.cleaned_data.get("amount")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("choice") == "part" and not data.get("amount"):
+            self.add_error("amount", _("Enter the amount you want to pay."))
+        return data

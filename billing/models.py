@@ -1,0 +1,295 @@
+"""Payments: one row per attempt (a state machine), refunds as their own rows, the Stripe
+connection of each company, every Stripe event by its id, and the mismatches a person must see.
+
+Amounts are ``Decimal`` CAD. An invoice's ``amount_paid`` and ``deposit_credit`` are sums of
+these rows, recomputed by ``billing.services`` under the document's row lock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from crewcommand.models import Company, Customer, TenantModel
+from documents.models import Estimate, Invoice
+
+ZERO = Decimal("0.00")
+STRIPE_MINIMUM_CAD = Decimal("0.50")
+
+
+def money_field(verbose_name: str = "", **kwargs) -> models.DecimalField:
+    return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
+
+
+class StripeAccount(models.Model):
+    """A company's Stripe Connect account and its payment options. The row may exist before an
+    account is connected (``account_id`` null) so the options can be set at any time."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="stripe_account")
+    account_id = models.CharField(
+        _("Stripe account ID"), max_length=64, unique=True, null=True, blank=True
+    )
+    charges_enabled = models.BooleanField(default=False)
+    details_submitted = models.BooleanField(default=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    allow_partial_payments = models.BooleanField(
+        _("let customers pay part of an invoice online"), default=False
+    )
+    minimum_partial_amount = money_field(
+        _("smallest partial payment"),
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(STRIPE_MINIMUM_CAD)],
+    )
+    refund_duplicate_payments = models.BooleanField(
+        _("refund duplicate card payments automatically"), default=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Stripe account")
+
+    def __str__(self) -> str:
+        return self.account_id or f"(not connected) {self.company_id}"
+
+    @property
+    def is_ready(self) -> bool:
+        return bool(self.account_id and self.charges_enabled)
+
+
+class PaymentPurpose(models.TextChoices):
+    INVOICE = "invoice", _("Invoice payment")
+    DEPOSIT = "deposit", _("Deposit")
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Card (Stripe)")
+    CASH = "cash", _("Cash")
+    CHEQUE = "cheque", _("Cheque")
+    ETRANSFER = "etransfer", _("Interac e-Transfer")
+    OTHER = "other", _("Other")
+
+
+MANUAL_METHODS = (
+    PaymentMethod.CASH,
+    PaymentMethod.CHEQUE,
+    PaymentMethod.ETRANSFER,
+    PaymentMethod.OTHER,
+)
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", _("Started")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_PAYMENT_STATUSES = (PaymentStatus.CREATED, PaymentStatus.PROCESSING)
+
+
+class Payment(TenantModel):
+    """One attempt to pay an invoice or an estimate's deposit.
+
+    created → processing → succeeded | failed | cancelled. Succeeded is final; a failed or
+    cancelled attempt can still become succeeded when Stripe reports the money arrived.
+    ``applied`` says whether the money counts toward the document: a payment that would
+    overpay, or that does not match what was asked, is recorded but not applied, and flagged.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="payments")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    estimate = models.ForeignKey(
+        Estimate, on_delete=models.PROTECT, null=True, blank=True, related_name="deposit_payments"
+    )
+    purpose = models.CharField(max_length=10, choices=PaymentPurpose.choices)
+    method = models.CharField(_("method"), max_length=10, choices=PaymentMethod.choices)
+    status = models.CharField(
+        max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
+    )
+    amount = money_field(_("amount"))
+    currency = models.CharField(max_length=3, default="cad")
+    applied = models.BooleanField(default=False)
+    amount_refunded = money_field(default=ZERO)
+    received_on = models.DateField(_("date received"), null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    stripe_account_id = models.CharField(max_length=64, blank=True)
+    stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_expires_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    company_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0, amount_refunded__lte=F("amount")),
+                name="payment_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose="invoice", invoice__isnull=False)
+                | Q(purpose="deposit", estimate__isnull=False),
+                name="payment_has_its_document",
+            ),
+            models.CheckConstraint(
+                condition=Q(applied=False) | Q(status="succeeded"),
+                name="only_succeeded_payments_apply",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["company", "status", "-created_at"]),
+            models.Index(fields=["status", "method", "created_at"], name="payment_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.amount} ({self.status})"
+
+    @property
+    def document(self) -> Invoice | Estimate:
+        return self.invoice if self.purpose == PaymentPurpose.INVOICE else self.estimate
+
+    @property
+    def net_amount(self) -> Decimal:
+        return self.amount - self.amount_refunded
+
+    @property
+    def refundable(self) -> Decimal:
+        """What may still be refunded (pending refunds are already spoken for)."""
+        return self.amount - self.amount_refunded
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_PAYMENT_STATUSES
+
+    @property
+    def display_status(self) -> str:
+        """For badges: a fully refunded payment reads "refunded"."""
+        if self.status == PaymentStatus.SUCCEEDED and self.amount_refunded:
+            return "refunded" if self.amount_refunded >= self.amount else "partially_refunded"
+        return self.status
+
+    @property
+    def display_status_label(self) -> str:
+        labels = {
+            "refunded": _("Refunded"),
+            "partially_refunded": _("Partly refunded"),
+        }
+        if self.display_status in labels:
+            return str(labels[self.display_status])
+        return str(PaymentStatus(self.status).label)
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Failed")
+
+
+class Refund(TenantModel):
+    """Money given back on one payment: through Stripe for card payments, by hand otherwise."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = money_field(_("amount"))
+    status = models.CharField(
+        max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # Made by the system (a duplicate payment the company asked us to refund), not a person.
+    automatic = models.BooleanField(default=False)
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    failure_message = models.CharField(max_length=300, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} ({self.status})"
+
+
+class IssueKind(models.TextChoices):
+    AMOUNT_MISMATCH = "amount", _("Amount differs from what was asked")
+    CURRENCY_MISMATCH = "currency", _("Paid in another currency")
+    DOCUMENT_VOID = "void", _("Paid after the invoice was voided")
+    OVERPAID = "overpaid", _("Paid after the balance was already paid")
+    DOCUMENT_CLOSED = "closed", _("Deposit paid after the estimate was invoiced")
+
+
+class PaymentIssue(TenantModel):
+    """A payment Stripe took that was not applied, for a person to resolve. Never silent."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="payment_issues")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="issues")
+    kind = models.CharField(max_length=10, choices=IssueKind.choices)
+    details = models.JSONField(default=dict, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("payment issue")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "kind"], name="one_issue_per_kind"),
+        ]
+        indexes = [models.Index(fields=["company", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on payment {self.payment_id}"
+
+
+class StripeEvent(models.Model):
+    """Every Stripe event we acted on, by its Stripe id (unique): the guard against applying a
+    redelivered event twice and the audit of what Stripe told us."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    account = models.CharField(max_length=64, blank=True)
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    stripe_created = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -1,0 +1,87 @@
+"""Receipts: an email to the customer for each payment that went through, and a notice to the
+company. Sent from a Celery task after commit; each is claimed with a conditional update first,
+so a payment gets exactly one of each however many times the task runs."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import services
+from billing.models import Payment, PaymentMethod, PaymentPurpose
+from crewcommand.lib.money import format_cad
+from crewcommand.models import Member, Role
+from crewcommand.notifications import deliver_email
+
+logger = logging.getLogger(__name__)
+
+
+def receipt_context(payment: Payment) -> dict[str, str]:
+    document = payment.document
+    company = payment.company
+    when = timezone.localtime(payment.succeeded_at or timezone.now(), timezone=_tz(company))
+    if payment.purpose == PaymentPurpose.INVOICE:
+        what = _("Invoice %(number)s") % {"number": document.display_number}
+        remaining = document.balance
+    else:
+        what = _("Deposit for estimate %(number)s") % {"number": document.display_number}
+        remaining = None
+    return {
+        "company": company.name,
+        "company_email": company.email,
+        "company_phone": company.phone,
+        "accent": company.brand_color,
+        "customer": payment.customer.name,
+        "amount": format_cad(payment.amount),
+        "method": str(PaymentMethod(payment.method).label),
+        "date": when.strftime("%Y-%m-%d %H:%M"),
+        "document": what,
+        "reference": payment.reference,
+        "receipt_number": payment.public_id.upper(),
+        "remaining": format_cad(remaining) if remaining is not None else "",
+        "paid_in_full": "yes" if remaining is not None and remaining <= 0 else "",
+        "customer_emailed": "yes" if payment.customer.email else "",
+    }
+
+
+def _tz(company):
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(company.timezone)
+
+
+def deliver_receipt(*, payment_id: int) -> None:
+    payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
+        pk=payment_id
+    )
+    context = receipt_context(payment)
+    if payment.customer.email and services.receipt_claim(
+        payment_id=payment.pk, field="receipt_sent_at"
+    ):
+        try:
+            deliver_email(to=payment.customer.email, template="receipt", context=context)
+        except Exception:
+            services.receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
+            raise
+        logger.info("receipt sent payment=%s", payment.public_id)
+    recipient = _company_recipient(payment)
+    if recipient and services.receipt_claim(payment_id=payment.pk, field="company_notified_at"):
+        try:
+            deliver_email(to=recipient, template="receipt_company", context=context)
+        except Exception:
+            services.receipt_unclaim(payment_id=payment.pk, field="company_notified_at")
+            raise
+
+
+def _company_recipient(payment: Payment) -> str:
+    if payment.company.email:
+        return payment.company.email
+    owner = (
+        Member.objects.filter(company_id=payment.company_id, role=Role.OWNER)
+        .select_related("user")
+        .order_by("created_at")
+        .first()
+    )
+    return owner.user.email if owner else ""

@@ -1,0 +1,381 @@
+"""Reads for payments: what a document still asks for, lists with totals, and summaries for the
+invoice, estimate and job pages. Each list runs a fixed number of queries whatever its length."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+
+from billing.models import (
+    STRIPE_MINIMUM_CAD,
+    ZERO,
+    Payment,
+    PaymentIssue,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    StripeAccount,
+)
+from crewcommand.models import Company, Job
+from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
+from documents.totals import Selection, deposit_amount, revision_totals, validate_selection
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _sum(expression) -> Coalesce:
+    return Coalesce(Sum(expression), Value(ZERO), output_field=MONEY)
+
+
+# --- Stripe connection -------------------------------------------------------------------------
+
+
+def stripe_account_for(*, company: Company) -> StripeAccount | None:
+    """The company's Stripe row. Free when the caller loaded it with
+    ``select_related("company__stripe_account")`` (the portal's link lookup can)."""
+    relation = Company.stripe_account.related
+    if relation.is_cached(company):
+        return relation.get_cached_value(company)
+    return StripeAccount.objects.filter(company=company).first()
+
+
+def online_payment_ready(*, account: StripeAccount | None) -> bool:
+    """Card payments work only with the platform key set and the company's account able to
+    take charges; otherwise the portal shows the company's other payment instructions."""
+    return bool(settings.STRIPE_SECRET_KEY and account is not None and account.is_ready)
+
+
+# --- What a document asks for ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payable:
+    """What a customer can pay now on one document, computed from the same rows the services
+    lock. ``due`` is what the Pay button charges; ``closed`` says why nothing can be paid."""
+
+    purpose: str
+    document: Invoice | Estimate
+    label: str
+    asked: Decimal
+    paid: Decimal
+    due: Decimal
+    allow_partial: bool
+    minimum: Decimal
+    online: bool
+    closed: str = ""
+
+    @property
+    def can_pay_online(self) -> bool:
+        return self.online and not self.closed and self.due >= STRIPE_MINIMUM_CAD
+
+    @property
+    def partial_allowed(self) -> bool:
+        return self.allow_partial and self.due > self.minimum
+
+
+def applied_net(payments: QuerySet[Payment]) -> Decimal:
+    """Money applied to a document: succeeded, applied payments net of their refunds."""
+    return payments.filter(status=PaymentStatus.SUCCEEDED, applied=True).aggregate(
+        net=_sum(F("amount") - F("amount_refunded"))
+    )["net"]
+
+
+def deposit_paid(*, estimate_id: int) -> Decimal:
+    return applied_net(
+        Payment.objects.filter(estimate_id=estimate_id, purpose=PaymentPurpose.DEPOSIT)
+    )
+
+
+def deposit_asked(*, estimate: Estimate) -> Decimal:
+    """The deposit on what the customer accepted: their revision with their options."""
+    revision = estimate.accepted_revision
+    if revision is None:
+        return ZERO
+    lines = list(revision.lines.all())
+    selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
+    total = revision_totals(revision, selection, lines=lines).total
+    return deposit_amount(revision, total)
+
+
+def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -> Payable:
+    account = account if account is not None else stripe_account_for(company=invoice.company)
+    closed = ""
+    if invoice.status == InvoiceStatus.VOID:
+        closed = _("This invoice was cancelled.")
+    elif invoice.status == InvoiceStatus.DRAFT:
+        closed = _("This invoice has not been sent yet.")
+    elif invoice.balance <= 0:
+        closed = _("This invoice is paid in full.")
+    return Payable(
+        purpose=PaymentPurpose.INVOICE,
+        document=invoice,
+        label=_("Invoice %(number)s") % {"number": invoice.display_number},
+        asked=invoice.total - invoice.deposit_credit,
+        paid=invoice.amount_paid,
+        due=invoice.balance,
+        allow_partial=bool(account and account.allow_partial_payments),
+        minimum=account.minimum_partial_amount if account else STRIPE_MINIMUM_CAD,
+        online=online_payment_ready(account=account),
+        closed=closed,
+    )
+
+
+def deposit_payable(*, estimate: Estimate, account: StripeAccount | None = None) -> Payable:
+    account = account if account is not None else stripe_account_for(company=estimate.company)
+    asked = deposit_asked(estimate=estimate) if estimate.status == EstimateStatus.ACCEPTED else ZERO
+    paid = deposit_paid(estimate_id=estimate.pk)
+    due = max(ZERO, asked - paid)
+    closed = ""
+    if estimate.status != EstimateStatus.ACCEPTED:
+        closed = _("The deposit can be paid once the estimate is signed.")
+    elif asked <= 0:
+        closed = _("This estimate asks for no deposit.")
+    elif estimate.invoices.exclude(status=InvoiceStatus.VOID).exists():
+        closed, due = _("This estimate has been invoiced; pay the invoice instead."), ZERO
+    elif due <= 0:
+        closed = _("The deposit is paid.")
+    return Payable(
+        purpose=PaymentPurpose.DEPOSIT,
+        document=estimate,
+        label=_("Deposit for estimate %(number)s") % {"number": estimate.display_number},
+        asked=asked,
+        paid=paid,
+        due=due,
+        allow_partial=False,
+        minimum=due,
+        online=online_payment_ready(account=account),
+        closed=closed,
+    )
+
+
+# --- Lists -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentFilters:
+    status: str = ""
+    method: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+# Attempts that never took money are noise in a ledger; the list shows them only on request.
+LEDGER_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING)
+
+
+def payment_list(*, company: Company, filters: PaymentFilters) -> QuerySet[Payment]:
+    qs = Payment.objects.filter(company=company).select_related("customer", "invoice", "estimate")
+    if filters.status in PaymentStatus.values:
+        qs = qs.filter(status=filters.status)
+    elif filters.status == "refunded":
+        qs = qs.filter(status=PaymentStatus.SUCCEEDED, amount_refunded__gt=0)
+    else:
+        qs = qs.filter(status__in=LEDGER_STATUSES)
+    if filters.method in PaymentMethod.values:
+        qs = qs.filter(method=filters.method)
+    if filters.start:
+        qs = qs.filter(created_at__date__gte=filters.start)
+    if filters.end:
+        qs = qs.filter(created_at__date__lte=filters.end)
+    return qs.order_by("-created_at", "-id")
+
+
+def payment_totals(*, payments: QuerySet[Payment]) -> dict[str, Decimal]:
+    """Collected, refunded and net over a filtered list, in one query."""
+    succeeded = Q(status=PaymentStatus.SUCCEEDED)
+    totals = payments.order_by().aggregate(
+        collected=Coalesce(Sum("amount", filter=succeeded), Value(ZERO), output_field=MONEY),
+        refunded=Coalesce(
+            Sum("amount_refunded", filter=succeeded), Value(ZERO), output_field=MONEY
+        ),
+        count=Count("id"),
+    )
+    totals["net"] = totals["collected"] - totals["refunded"]
+    return totals
+
+
+def payment_get(*, company: Company, public_id: str) -> Payment:
+    return get_object_or_404(
+        Payment.objects.select_related("customer", "invoice", "estimate", "created_by"),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
+    return payment.refunds.select_related("created_by").order_by("-created_at", "-id")
+
+
+def issue_list(*, company: Company, open_only: bool = True) -> QuerySet[PaymentIssue]:
+    qs = PaymentIssue.objects.filter(company=company).select_related(
+        "payment__customer", "payment__invoice", "payment__estimate", "resolved_by"
+    )
+    if open_only:
+        qs = qs.filter(resolved_at=None)
+    return qs.order_by("-created_at", "-id")
+
+
+def open_issue_count(*, company: Company) -> int:
+    return PaymentIssue.objects.filter(company=company, resolved_at=None).count()
+
+
+def issue_get(*, company: Company, public_id: str) -> PaymentIssue:
+    return get_object_or_404(
+        PaymentIssue.objects.select_related("payment"), company=company, public_id=public_id
+    )
+
+
+# --- Documents ---------------------------------------------------------------------------------
+
+
+def invoice_get(*, company: Company, public_id: str) -> Invoice:
+    return get_object_or_404(
+        Invoice.objects.select_related("customer", "company"), company=company, public_id=public_id
+    )
+
+
+def estimate_get(*, company: Company, public_id: str) -> Estimate:
+    return get_object_or_404(
+        Estimate.objects.select_related("customer", "company", "accepted_revision"),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def invoice_payments(*, invoice: Invoice) -> list[Payment]:
+    """Payments that took or may take money on an invoice (its deposit included), with their
+    refunds, newest first. Abandoned checkout attempts are left out."""
+    belongs = Q(invoice=invoice)
+    if invoice.estimate_id:
+        belongs |= Q(estimate_id=invoice.estimate_id, purpose=PaymentPurpose.DEPOSIT)
+    return list(
+        Payment.objects.filter(belongs)
+        .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
+        .select_related("created_by")
+        .prefetch_related("refunds", "issues")
+        .order_by("-created_at", "-id")
+    )
+
+
+def estimate_deposit_payments(*, estimate: Estimate) -> list[Payment]:
+    return list(
+        Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT)
+        .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
+        .select_related("created_by")
+        .prefetch_related("refunds", "issues")
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class JobMoney:
+    invoiced: Decimal
+    paid: Decimal
+    outstanding: Decimal
+    invoices: list[Invoice]
+
+    @property
+    def status(self) -> str:
+        if not self.invoices:
+            return "none"
+        if self.outstanding <= 0:
+            return "paid"
+        return "partially_paid" if self.paid > 0 else "unpaid"
+
+
+def job_money(*, job: Job) -> JobMoney:
+    """Invoiced, paid and outstanding on a job's invoices (void ones left out)."""
+    invoices = list(
+        Invoice.objects.filter(company_id=job.company_id, job=job)
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by("-number")
+    )
+    invoiced = sum((i.total for i in invoices), ZERO)
+    paid = sum((i.amount_paid + i.deposit_credit for i in invoices), ZERO)
+    outstanding = sum((i.balance for i in invoices), ZERO)
+    return JobMoney(invoiced=invoiced, paid=paid, outstanding=outstanding, invoices=invoices)
+
+
+def job_payment_status(*, jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """Annotate jobs with ``invoiced`` and ``outstanding`` for list pages, in the same query."""
+    open_invoices = ~Q(invoices__status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT])
+    return jobs.annotate(
+        invoiced=Coalesce(
+            Sum("invoices__total", filter=open_invoices), Value(ZERO), output_field=MONEY
+        ),
+        settled=Coalesce(
+            Sum(F("invoices__amount_paid") + F("invoices__deposit_credit"), filter=open_invoices),
+            Value(ZERO),
+            output_field=MONEY,
+        ),
+    )
+
+
+# --- Customer side -----------------------------------------------------------------------------
+
+
+def customer_payment_state(*, payment: Payment, ask_stripe: bool = False) -> str:
+    """What the customer's return page says about one card attempt. Reads only: with
+    ``ask_stripe`` it asks Stripe whether the session was completed, to tell "confirming"
+    (paid, webhook on its way) from "unpaid" (they came back without paying)."""
+    from billing import stripe_client
+
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return "paid" if payment.applied else "received"
+    if payment.status == PaymentStatus.PROCESSING:
+        return "processing"
+    if payment.status == PaymentStatus.FAILED:
+        return "failed"
+    if payment.status == PaymentStatus.CANCELLED:
+        return "expired"
+    if ask_stripe and payment.stripe_session_id and stripe_client.is_enabled():
+        try:
+            session = stripe_client.checkout_session_retrieve(
+                account=payment.stripe_account_id, session_id=payment.stripe_session_id
+            )
+        except stripe_client.StripeFailure:
+            return "confirming"
+        if session.get("status") == "open":
+            return "unpaid"
+        if session.get("status") == "expired":
+            return "expired"
+    return "confirming"
+
+
+def document_payments(*, document: Invoice | Estimate) -> list[Payment]:
+    """Money received on a document, for the customer's receipt list: payments that went
+    through (deposit included on an invoice made from the estimate), with their refunds."""
+    if isinstance(document, Invoice):
+        belongs = Q(invoice=document)
+        if document.estimate_id:
+            belongs |= Q(estimate_id=document.estimate_id, purpose=PaymentPurpose.DEPOSIT)
+    else:
+        belongs = Q(estimate=document, purpose=PaymentPurpose.DEPOSIT)
+    return list(
+        Payment.objects.filter(belongs, status=PaymentStatus.SUCCEEDED, applied=True).order_by(
+            "succeeded_at", "id"
+        )
+    )
+
+
+def payment_link(*, token: str, document: Invoice | Estimate | None = None) -> str:
+    """``{payment_link}`` for SMS and email: a stable portal URL whose page makes a fresh
+    Checkout Session for the current balance when the customer taps Pay. Without a document,
+    the link's own document (``/p/<token>/pay/``)."""
+    from django.urls import reverse
+
+    if isinstance(document, Invoice):
+        path = reverse("portal:pay_invoice", args=[token, document.public_id])
+    elif isinstance(document, Estimate):
+        path = reverse("portal:pay_deposit", args=[token, document.public_id])
+    else:
+        path = reverse("portal:pay", args=[token])
+    return settings.SITE_URL + path

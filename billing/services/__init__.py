@@ -1,0 +1,81 @@
+"""State changes of payments and refunds.
+
+The rules every function keeps:
+
+* A change to a document's money happens inside one transaction that first locks the document
+  row (an invoice; for deposits the estimate, then its invoice), then the payment row. Lock
+  order is always estimate → invoice → payment, so two changes never deadlock.
+* ``Invoice.amount_paid`` and ``deposit_credit`` are recomputed from the payment and refund rows
+  under that lock, never incremented: applying the same fact twice cannot count it twice.
+* Stripe is never called while a row lock is held. Card attempts are written first, Stripe is
+  called after commit, and the answer is applied in a new locked transaction.
+* Money is applied only if it fits: a payment that would overpay, or that differs from what
+  was asked, is recorded as succeeded but not applied, and a ``PaymentIssue`` is opened.
+
+The public API is re-exported here: ``from billing import services``.
+"""
+
+from __future__ import annotations
+
+from billing.services.checkout import CheckoutStart, attempt_abandon, checkout_start
+from billing.services.common import (
+    META_COMPANY,
+    META_ESTIMATE,
+    META_INVOICE,
+    META_PAYMENT,
+    META_REFUND,
+)
+from billing.services.connect import (
+    stripe_account_link,
+    stripe_account_refresh,
+    stripe_account_update,
+    stripe_disconnect,
+    stripe_onboarding_start,
+    stripe_options_update,
+)
+from billing.services.manual import deposit_credit_apply, issue_resolve, payment_record
+from billing.services.refunds import (
+    AUTO_REFUND_REASON,
+    duplicate_refund,
+    receipt_claim,
+    receipt_unclaim,
+    refund_create,
+    refund_idempotency_key,
+    refund_metadata,
+    refund_retry,
+)
+from billing.services.stripe_state import Applied, EventIn, event_record, stripe_state_apply
+from crewcommand.services import ServiceError
+
+__all__ = [
+    "AUTO_REFUND_REASON",
+    "META_COMPANY",
+    "META_ESTIMATE",
+    "META_INVOICE",
+    "META_PAYMENT",
+    "META_REFUND",
+    "Applied",
+    "CheckoutStart",
+    "EventIn",
+    "ServiceError",
+    "attempt_abandon",
+    "checkout_start",
+    "deposit_credit_apply",
+    "duplicate_refund",
+    "event_record",
+    "issue_resolve",
+    "payment_record",
+    "receipt_claim",
+    "receipt_unclaim",
+    "refund_create",
+    "refund_idempotency_key",
+    "refund_metadata",
+    "refund_retry",
+    "stripe_account_link",
+    "stripe_account_refresh",
+    "stripe_account_update",
+    "stripe_disconnect",
+    "stripe_onboarding_start",
+    "stripe_options_update",
+    "stripe_state_apply",
+]

@@ -1,0 +1,219 @@
+"""Starting a card payment: the attempt row first, then its Checkout Session at Stripe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import stripe_client
+from billing.models import (
+    STRIPE_MINIMUM_CAD,
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    StripeAccount,
+)
+from billing.selectors import (
+    Payable,
+    deposit_payable,
+    invoice_payable,
+    stripe_account_for,
+)
+from billing.services.common import (
+    META_COMPANY,
+    META_ESTIMATE,
+    META_INVOICE,
+    META_PAYMENT,
+    Locked,
+    _lock_documents,
+    _lock_payment,
+)
+from crewcommand.lib.money import format_cad, quantize_money, to_cents
+from crewcommand.services import ServiceError
+from documents.models import Estimate, Invoice
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckoutStart:
+    payment: Payment
+    url: str
+
+
+def _payable_locked(locked: Locked, account: StripeAccount | None) -> Payable:
+    if locked.estimate is not None:
+        return deposit_payable(estimate=locked.estimate, account=account)
+    return invoice_payable(invoice=locked.invoice, account=account)
+
+
+def _charge_amount(payable: Payable, amount: Decimal | None) -> Decimal:
+    """The amount to charge: the whole amount due, or a partial amount where allowed."""
+    if payable.closed:
+        raise ServiceError(payable.closed)
+    if not payable.online:
+        raise ServiceError(_("Online payment is not available for this business."))
+    if payable.due < STRIPE_MINIMUM_CAD:
+        raise ServiceError(_("The amount due is too small to pay by card."))
+    if amount is None or amount == payable.due:
+        return payable.due
+    amount = quantize_money(amount)
+    if not payable.partial_allowed:
+        raise ServiceError(
+            _("Please pay the full amount of %(due)s.") % {"due": format_cad(payable.due)}
+        )
+    if amount > payable.due:
+        raise ServiceError(
+            _("That is more than the %(due)s due. Enter %(due)s or less.")
+            % {"due": format_cad(payable.due)}
+        )
+    if amount < payable.minimum:
+        raise ServiceError(
+            _("The smallest partial payment is %(min)s.") % {"min": format_cad(payable.minimum)}
+        )
+    return amount
+
+
+def _metadata(payment: Payment, document: Invoice | Estimate) -> dict[str, str]:
+    key = META_INVOICE if payment.purpose == PaymentPurpose.INVOICE else META_ESTIMATE
+    return {
+        META_PAYMENT: payment.public_id,
+        META_COMPANY: payment.company.public_id,
+        key: document.public_id,
+    }
+
+
+def checkout_start(
+    *,
+    document: Invoice | Estimate,
+    amount: Decimal | None,
+    return_urls: Callable[[Payment], tuple[str, str]],
+    customer_email: str | None = None,
+) -> CheckoutStart:
+    """Start a card payment: write the attempt (created), then create its Checkout Session on
+    the company's connected account for exactly the amount written.
+
+    ``document`` is an invoice (pays its balance) or an accepted estimate (pays its deposit);
+    ``amount`` None means everything due. ``return_urls(payment)`` gives (success, cancel).
+    The customer's email on file is prefilled unless ``customer_email`` says otherwise.
+    Raises ServiceError with a message for the customer when nothing can be charged."""
+    payment = _attempt_create(document=document, amount=amount)
+    success_url, cancel_url = return_urls(payment)
+    cents = to_cents(payment.amount)
+    metadata = _metadata(payment, document)
+    label = f"{payment.company.name}: {_document_label(payment)}"[:250]
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": "cad",
+                    "unit_amount": cents,
+                    "product_data": {"name": label},
+                },
+                "quantity": 1,
+            }
+        ],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "client_reference_id": payment.public_id,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata, "description": label},
+        "expires_at": int(payment.stripe_expires_at.timestamp()),
+        "submit_type": "pay",
+        "locale": "auto",
+    }
+    email = payment.customer.email if customer_email is None else customer_email
+    if email:
+        params["customer_email"] = email
+    try:
+        session = stripe_client.checkout_session_create(
+            account=payment.stripe_account_id,
+            params=params,
+            idempotency_key=payment.idempotency_key,
+        )
+    except stripe_client.StripeFailure as error:
+        _attempt_fail(payment_id=payment.pk, message=str(error)[:300])
+        raise ServiceError(
+            _("Online payment is not available right now. Please try again in a few minutes.")
+        ) from error
+    Payment.objects.filter(pk=payment.pk, stripe_session_id=None).update(
+        stripe_session_id=session["id"], updated_at=timezone.now()
+    )
+    payment.stripe_session_id = session["id"]
+    return CheckoutStart(payment=payment, url=session["url"])
+
+
+def _document_label(payment: Payment) -> str:
+    document = payment.document
+    if payment.purpose == PaymentPurpose.DEPOSIT:
+        return _("Deposit for estimate %(number)s") % {"number": document.display_number}
+    return _("Invoice %(number)s") % {"number": document.display_number}
+
+
+@transaction.atomic
+def _attempt_create(*, document: Invoice | Estimate, amount: Decimal | None) -> Payment:
+    is_deposit = isinstance(document, Estimate)
+    locked = _lock_documents(
+        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+        invoice_id=None if is_deposit else document.pk,
+        estimate_id=document.pk if is_deposit else None,
+    )
+    account = stripe_account_for(company=document.company)
+    charge = _charge_amount(_payable_locked(locked, account), amount)
+    doc = locked.document
+    payment = Payment(
+        company=doc.company,
+        customer_id=doc.customer_id,
+        invoice=None if is_deposit else doc,
+        estimate=doc if is_deposit else None,
+        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.CREATED,
+        amount=charge,
+        stripe_account_id=account.account_id,
+        stripe_expires_at=timezone.now()
+        + dt.timedelta(minutes=_settings_int("BILLING_CHECKOUT_EXPIRY_MINUTES")),
+    )
+    # The amount is part of the key: a replay with another amount must not reuse a session.
+    payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
+    payment.save()
+    return payment
+
+
+def _settings_int(name: str) -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, name))
+
+
+@transaction.atomic
+def _attempt_fail(*, payment_id: int, message: str) -> None:
+    _locked, payment = _lock_payment(payment_id)
+    if payment.status != PaymentStatus.CREATED:
+        return
+    payment.status = PaymentStatus.FAILED
+    payment.failure_message = message
+    payment.finished_at = timezone.now()
+    payment.save(update_fields=["status", "failure_message", "finished_at", "updated_at"])
+
+
+@transaction.atomic
+def attempt_abandon(*, payment: Payment) -> Payment:
+    """An attempt that never got a Checkout Session (Stripe failed or the process died before
+    saving it) is cancelled: the customer never had a page to pay on."""
+    _locked, payment = _lock_payment(payment.pk)
+    if payment.status == PaymentStatus.CREATED and payment.stripe_session_id is None:
+        payment.status = PaymentStatus.CANCELLED
+        payment.finished_at = timezone.now()
+        payment.save(update_fields=["status", "finished_at", "updated_at"])
+    return payment

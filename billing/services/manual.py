@@ -1,0 +1,161 @@
+"""Money received by hand, the deposit credit on an invoice, and resolving flagged payments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import (
+    MANUAL_METHODS,
+    Payment,
+    PaymentIssue,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+)
+from billing.selectors import (
+    deposit_payable,
+)
+from billing.services.common import (
+    Locked,
+    _after_success,
+    _lock_documents,
+    _log,
+    _recompute,
+    _recompute_invoice,
+)
+from crewcommand.lib import activity
+from crewcommand.lib.activity import Actor
+from crewcommand.lib.money import format_cad, quantize_money
+from crewcommand.services import ServiceError
+from documents.models import Estimate, Invoice, InvoiceStatus
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    actor: Actor,
+    amount: Decimal,
+    method: str,
+    received_on: dt.date,
+    invoice: Invoice | None = None,
+    estimate: Estimate | None = None,
+    reference: str = "",
+    note: str = "",
+) -> Payment:
+    """Record money the contractor received (cash, cheque, e-Transfer, other) against an
+    invoice, or against an accepted estimate's deposit. Refuses an overpayment."""
+    if method not in MANUAL_METHODS:
+        raise ServiceError(_("Choose how the money was received."))
+    if (invoice is None) == (estimate is None):
+        raise ServiceError(_("Choose an invoice or an estimate."))
+    amount = quantize_money(amount)
+    if amount <= 0:
+        raise ServiceError(_("Enter an amount greater than zero."))
+    if received_on > timezone.localdate() + dt.timedelta(days=1):
+        raise ServiceError(_("The date received can't be in the future."))
+    is_deposit = estimate is not None
+    locked = _lock_documents(
+        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+        invoice_id=None if is_deposit else invoice.pk,
+        estimate_id=estimate.pk if is_deposit else None,
+    )
+    _check_manual_fits(locked, amount)
+    doc = locked.document
+    now = timezone.now()
+    payment = Payment.objects.create(
+        company=doc.company,
+        customer_id=doc.customer_id,
+        invoice=None if is_deposit else doc,
+        estimate=doc if is_deposit else None,
+        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+        method=method,
+        status=PaymentStatus.SUCCEEDED,
+        applied=True,
+        amount=amount,
+        received_on=received_on,
+        reference=reference.strip()[:100],
+        note=note.strip()[:500],
+        created_by=actor.user,
+        succeeded_at=now,
+        finished_at=now,
+    )
+    _recompute(locked)
+    _log(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
+    _after_success(payment)
+    return payment
+
+
+def _check_manual_fits(locked: Locked, amount: Decimal) -> None:
+    if locked.estimate is not None:
+        payable = deposit_payable(estimate=locked.estimate)
+        if payable.closed and payable.due <= 0:
+            raise ServiceError(payable.closed)
+        due, what = payable.due, _("deposit due")
+    else:
+        invoice = locked.invoice
+        if invoice.status == InvoiceStatus.VOID:
+            raise ServiceError(_("This invoice is void; it can't take payments."))
+        due, what = invoice.balance, _("balance")
+    if amount > due:
+        raise ServiceError(
+            _(
+                "That is more than the %(what)s of %(due)s. Record %(due)s or less; "
+                "give any extra back to the customer."
+            )
+            % {"what": what, "due": format_cad(due)}
+        )
+
+
+def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
+    """Credit the estimate's paid deposit (succeeded deposit payments net of refunds) to the
+    invoice made from it, in the caller's transaction. Call it from ``estimate_convert`` after
+    the invoice's totals are set. Idempotent: the credit is recomputed, not added.
+
+    The deposit payments are linked to the invoice so its payment list shows them; open
+    checkout attempts for the deposit will be flagged if they are paid later."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("deposit_credit_apply must run inside the conversion's transaction")
+    if invoice.estimate_id != estimate.pk or invoice.company_id != estimate.company_id:
+        raise ServiceError(_("This invoice was not made from that estimate."))
+    Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT).update(
+        invoice=invoice, updated_at=timezone.now()
+    )
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    credited_before = locked.deposit_credit
+    _recompute_invoice(locked)
+    for name in ("amount_paid", "deposit_credit", "status", "updated_at"):
+        setattr(invoice, name, getattr(locked, name))
+    if locked.deposit_credit > 0 and locked.deposit_credit != credited_before:
+        activity.record(
+            company=locked.company,
+            verb="deposit.credited",
+            actor=Actor.system(),
+            target=locked,
+            customer=locked.customer,
+            data={"number": locked.display_number, "amount": format_cad(locked.deposit_credit)},
+        )
+    return locked.deposit_credit
+
+
+@transaction.atomic
+def issue_resolve(*, issue: PaymentIssue, actor: Actor, resolution: str) -> PaymentIssue:
+    issue = PaymentIssue.objects.select_for_update().select_related("payment").get(pk=issue.pk)
+    if issue.resolved_at is not None:
+        return issue
+    issue.resolved_at = timezone.now()
+    issue.resolved_by = actor.user
+    issue.resolution = resolution.strip()[:200] or _("Marked as resolved")
+    issue.save(update_fields=["resolved_at", "resolved_by", "resolution", "updated_at"])
+    payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
+        pk=issue.payment_id
+    )
+    _log(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
+    return issue

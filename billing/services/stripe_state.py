@@ -1,0 +1,325 @@
+"""Applying what Stripe says about an attempt: the one code path for webhooks,
+reconciliation and refunds made in Stripe's dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import (
+    IssueKind,
+    Payment,
+    PaymentIssue,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    StripeAccount,
+    StripeEvent,
+)
+from billing.selectors import (
+    deposit_payable,
+)
+from billing.services.common import (
+    META_REFUND,
+    Locked,
+    _after_success,
+    _customer_actor,
+    _lock_payment,
+    _log,
+    _recompute,
+    _recompute_payment_refunds,
+)
+from crewcommand.lib.activity import Actor
+from crewcommand.lib.money import format_cad, from_cents, to_cents
+from documents.models import InvoiceStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _problem(payment: Payment, locked: Locked, *, cents: int, currency: str) -> str | None:
+    """Why money that arrived cannot be applied, or None when it fits."""
+    if currency.lower() != "cad":
+        return IssueKind.CURRENCY_MISMATCH
+    if cents != to_cents(payment.amount):
+        return IssueKind.AMOUNT_MISMATCH
+    if payment.purpose == PaymentPurpose.INVOICE:
+        invoice = locked.invoice
+        if invoice.status == InvoiceStatus.VOID:
+            return IssueKind.DOCUMENT_VOID
+        if payment.amount > invoice.balance:
+            return IssueKind.OVERPAID
+        return None
+    payable = deposit_payable(estimate=locked.estimate)
+    if locked.invoice is not None:
+        return IssueKind.DOCUMENT_CLOSED
+    if payment.amount > payable.due:
+        return IssueKind.OVERPAID
+    return None
+
+
+def _apply_success(
+    payment: Payment, locked: Locked, *, cents: int, currency: str, intent_id: str | None
+) -> None:
+    """succeeded: apply the money if it fits, otherwise record it and open an issue.
+    Idempotent: a payment already succeeded is left as it is."""
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return
+    now = timezone.now()
+    if intent_id and not payment.stripe_payment_intent_id:
+        taken = Payment.objects.filter(stripe_payment_intent_id=intent_id).exclude(pk=payment.pk)
+        if not taken.exists():
+            payment.stripe_payment_intent_id = intent_id
+    problem = _problem(payment, locked, cents=cents, currency=currency)
+    if problem is not None and cents > 0:
+        # The row records the money that was actually taken; what was asked stays in the issue.
+        expected = to_cents(payment.amount)
+        payment.amount, payment.currency = from_cents(cents), currency.lower()[:3]
+    else:
+        expected = cents
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.succeeded_at = payment.finished_at = now
+    payment.failure_message = ""
+    payment.applied = problem is None
+    payment.save()
+    if problem is None:
+        _recompute(locked)
+        _log(payment, "payment.received", _customer_actor(payment))
+        _after_success(payment)
+        return
+    PaymentIssue.objects.get_or_create(
+        payment=payment,
+        kind=problem,
+        defaults={
+            "company": payment.company,
+            "details": {"cents": cents, "currency": currency, "expected": expected},
+        },
+    )
+    _log(payment, "payment.flagged", Actor.system(), problem=str(IssueKind(problem).label))
+    logger.warning("payment %s flagged: %s", payment.public_id, problem)
+    account = StripeAccount.objects.filter(company_id=payment.company_id).first()
+    if problem == IssueKind.OVERPAID and account and account.refund_duplicate_payments:
+        from billing.tasks import refund_duplicate_payment
+
+        refund_duplicate_payment.delay_on_commit(payment_id=payment.pk)
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """A verified Stripe event to store (once) alongside the change it causes."""
+
+    id: str
+    type: str
+    account: str
+    created: int
+    payload: dict[str, Any]
+
+
+class Applied:
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+
+
+def stripe_state_apply(
+    *,
+    payment_id: int,
+    session: dict[str, Any],
+    charge: dict[str, Any] | None = None,
+    event: EventIn | None = None,
+) -> str:
+    """Apply Stripe's current state of one attempt: its Checkout Session (with the
+    PaymentIntent expanded) and, when given, the charge with its refunds.
+
+    The single code path for webhooks, reconciliation and refunds. With ``event``, the event
+    row is inserted first in the same transaction: a redelivered event finds it and changes
+    nothing (``Applied.DUPLICATE``); concurrent deliveries wait on the unique index."""
+    with transaction.atomic():
+        if event is not None:
+            try:
+                with transaction.atomic():
+                    stored = _event_store(event, payment_id)
+            except IntegrityError:
+                return Applied.DUPLICATE
+        locked, payment = _lock_payment(payment_id)
+        _apply_session(payment, locked, session)
+        if charge is not None:
+            _apply_refunds(payment, locked, charge)
+        if event is not None:
+            logger.info("stripe event %s applied to payment %s", stored.event_id, payment.public_id)
+    return Applied.APPLIED
+
+
+def _event_store(event: EventIn, payment_id: int | None) -> StripeEvent:
+    company_id = (
+        Payment.objects.filter(pk=payment_id).values_list("company_id", flat=True).first()
+        if payment_id
+        else None
+    )
+    created = dt.datetime.fromtimestamp(event.created, tz=dt.UTC) if event.created else None
+    return StripeEvent.objects.create(
+        event_id=event.id,
+        type=event.type,
+        account=event.account,
+        company_id=company_id,
+        payment_id=payment_id,
+        stripe_created=created,
+        payload=event.payload,
+    )
+
+
+def event_record(*, event: EventIn) -> bool:
+    """Store an event that changes no payment; False when it was stored before."""
+    try:
+        with transaction.atomic():
+            _event_store(event, None)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _intent(session: dict[str, Any]) -> dict[str, Any]:
+    intent = session.get("payment_intent")
+    return intent if isinstance(intent, dict) else {"id": intent} if intent else {}
+
+
+def _apply_session(payment: Payment, locked: Locked, session: dict[str, Any]) -> None:
+    if payment.stripe_session_id is None:
+        payment.stripe_session_id = session["id"]
+        payment.save(update_fields=["stripe_session_id", "updated_at"])
+    intent = _intent(session)
+    status, paid = session.get("status"), session.get("payment_status")
+    if status == "complete" and paid in ("paid", "no_payment_required"):
+        _apply_success(
+            payment,
+            locked,
+            cents=int(session.get("amount_total") or 0),
+            currency=str(session.get("currency") or ""),
+            intent_id=intent.get("id"),
+        )
+    elif status == "complete":
+        if intent.get("status") in ("requires_payment_method", "canceled"):
+            _apply_failure(payment, intent)
+        else:
+            _apply_processing(payment, intent.get("id"))
+    elif status == "expired":
+        _apply_cancelled(payment)
+    elif intent.get("last_payment_error") and payment.status == PaymentStatus.CREATED:
+        message = str(intent["last_payment_error"].get("message") or "")[:300]
+        if message != payment.failure_message:
+            payment.failure_message = message
+            payment.save(update_fields=["failure_message", "updated_at"])
+
+
+def _apply_processing(payment: Payment, intent_id: str | None) -> None:
+    if payment.status != PaymentStatus.CREATED:
+        return
+    payment.status = PaymentStatus.PROCESSING
+    if intent_id and not Payment.objects.filter(stripe_payment_intent_id=intent_id).exists():
+        payment.stripe_payment_intent_id = intent_id
+    payment.save()
+    _log(payment, "payment.processing", _customer_actor(payment))
+
+
+def _apply_failure(payment: Payment, intent: dict[str, Any]) -> None:
+    if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PROCESSING):
+        return
+    error = intent.get("last_payment_error") or {}
+    payment.status = PaymentStatus.FAILED
+    payment.failure_message = str(error.get("message") or _("The payment failed."))[:300]
+    payment.finished_at = timezone.now()
+    payment.save()
+    _log(payment, "payment.failed", Actor.system())
+
+
+def _apply_cancelled(payment: Payment) -> None:
+    if payment.status != PaymentStatus.CREATED:
+        return
+    payment.status = PaymentStatus.CANCELLED
+    payment.finished_at = timezone.now()
+    payment.save(update_fields=["status", "finished_at", "updated_at"])
+
+
+_REFUND_STATUS = {
+    "succeeded": RefundStatus.SUCCEEDED,
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
+
+
+def _apply_refunds(payment: Payment, locked: Locked, charge: dict[str, Any]) -> None:
+    """Make our refund rows match the charge's refunds (made here or in Stripe's dashboard)."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    for data in refunds:
+        _refund_from_stripe(payment, data)
+    _recompute_payment_refunds(payment)
+    _recompute(locked)
+    _resolve_if_refunded(payment)
+
+
+def _refund_from_stripe(payment: Payment, data: dict[str, Any]) -> None:
+    status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
+    ours = (data.get("metadata") or {}).get(META_REFUND)
+    refund = None
+    if ours:
+        refund = Refund.objects.filter(payment=payment, public_id=ours).first()
+    if refund is None:
+        refund = Refund.objects.filter(payment=payment, stripe_refund_id=data["id"]).first()
+    if refund is None:
+        refund = Refund.objects.create(
+            company=payment.company,
+            payment=payment,
+            amount=from_cents(int(data["amount"])),
+            status=status,
+            stripe_refund_id=data["id"],
+            reason=_("Refunded in Stripe"),
+            succeeded_at=timezone.now() if status == RefundStatus.SUCCEEDED else None,
+        )
+        if status == RefundStatus.SUCCEEDED:
+            _log(payment, "refund.created", Actor.system(), amount=format_cad(refund.amount))
+        return
+    _refund_settle(payment, refund, stripe_id=data["id"], status=status, data=data)
+
+
+def _refund_settle(
+    payment: Payment, refund: Refund, *, stripe_id: str, status: str, data: dict[str, Any]
+) -> None:
+    """Move a refund forward (pending → succeeded | failed); succeeded and failed are final."""
+    changed = []
+    if refund.stripe_refund_id is None:
+        refund.stripe_refund_id = stripe_id
+        changed.append("stripe_refund_id")
+    if refund.status == RefundStatus.PENDING and status != RefundStatus.PENDING:
+        refund.status = status
+        changed.append("status")
+        if status == RefundStatus.SUCCEEDED:
+            refund.succeeded_at = timezone.now()
+            changed.append("succeeded_at")
+        else:
+            refund.failure_message = str(
+                data.get("failure_reason") or _("Stripe could not refund.")
+            )[:300]
+            changed.append("failure_message")
+    if changed:
+        refund.save(update_fields=[*changed, "updated_at"])
+    if "status" in changed:
+        actor = Actor.member(refund.created_by) if refund.created_by else Actor.system()
+        verb = "refund.created" if refund.status == RefundStatus.SUCCEEDED else "refund.failed"
+        _log(payment, verb, actor, amount=format_cad(refund.amount))
+
+
+def _resolve_if_refunded(payment: Payment) -> None:
+    if payment.applied or payment.amount_refunded < payment.amount:
+        return
+    PaymentIssue.objects.filter(payment=payment, resolved_at=None).update(
+        resolved_at=timezone.now(), resolution=_("Refunded"), updated_at=timezone.now()
+    )

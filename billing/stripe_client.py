@@ -1,0 +1,259 @@
+"""The one module that talks to Stripe.
+
+Every call goes through ``stripe.StripeClient`` with the platform key, on the company's connected
+account (``stripe_account``), and returns plain dicts. Failures raise ``StripeFailure`` with
+``permanent`` telling callers whether retrying can help, so retry policy lives in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Stripe retries webhooks for days, but a signature older than this is refused (replay guard).
+SIGNATURE_TOLERANCE_SECONDS = 300
+# Checkout Sessions may not expire sooner than 30 minutes after creation.
+MINIMUM_SESSION_MINUTES = 30
+
+
+class StripeFailure(Exception):
+    """A Stripe call failed. ``permanent``: the same request will fail again."""
+
+    def __init__(self, message: str, *, permanent: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+
+
+class BadWebhook(Exception):
+    """The webhook's signature, timestamp or body is not acceptable."""
+
+
+def is_enabled() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+_clients: dict[tuple[str, str], stripe.StripeClient] = {}
+
+
+def client() -> stripe.StripeClient:
+    """A client for the current settings (tests repoint ``STRIPE_API_BASE`` at the fake)."""
+    if not is_enabled():
+        raise StripeFailure("Stripe is not configured.", permanent=True, code="not_configured")
+    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or "")
+    if key not in _clients:
+        base = settings.STRIPE_API_BASE
+        addresses = (
+            {"api": base, "connect": base, "files": base, "meter_events": base} if base else None
+        )
+        _clients[key] = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            base_addresses=addresses,
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        )
+    return _clients[key]
+
+
+def _call(what: str, func, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        result = func(*args, **kwargs)
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        logger.warning("stripe %s failed (transient): %s", what, type(error).__name__)
+        raise StripeFailure(str(error.user_message or error), permanent=False) from error
+    except stripe.StripeError as error:
+        logger.warning("stripe %s failed: %s %s", what, type(error).__name__, error.code)
+        raise StripeFailure(
+            str(error.user_message or error), permanent=True, code=error.code or ""
+        ) from error
+    return result.to_dict()
+
+
+def _options(account: str, idempotency_key: str | None = None) -> stripe.RequestOptions:
+    options: stripe.RequestOptions = {"stripe_account": account}
+    if idempotency_key:
+        options["idempotency_key"] = idempotency_key
+    return options
+
+
+# --- Checkout ----------------------------------------------------------------------------------
+
+
+def checkout_session_create(
+    *, account: str, params: dict[str, Any], idempotency_key: str
+) -> dict[str, Any]:
+    sessions = client().v1.checkout.sessions
+    return _call(
+        "checkout.create", sessions.create, params, options=_options(account, idempotency_key)
+    )
+
+
+def checkout_session_retrieve(*, account: str, session_id: str) -> dict[str, Any]:
+    """The session as Stripe knows it now, with its PaymentIntent expanded."""
+    sessions = client().v1.checkout.sessions
+    return _call(
+        "checkout.retrieve",
+        sessions.retrieve,
+        session_id,
+        {"expand": ["payment_intent"]},
+        options=_options(account),
+    )
+
+
+def checkout_session_for_intent(*, account: str, intent_id: str) -> dict[str, Any] | None:
+    sessions = client().v1.checkout.sessions
+    found = _call(
+        "checkout.list",
+        sessions.list,
+        {"payment_intent": intent_id, "limit": 1, "expand": ["data.payment_intent"]},
+        options=_options(account),
+    )
+    return found["data"][0] if found.get("data") else None
+
+
+# --- Refunds -----------------------------------------------------------------------------------
+
+
+def refund_create(
+    *,
+    account: str,
+    payment_intent: str,
+    amount_cents: int,
+    metadata: dict[str, str],
+    idempotency_key: str,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "payment_intent": payment_intent,
+        "amount": amount_cents,
+        "metadata": metadata,
+    }
+    if reason:
+        params["reason"] = reason
+    refunds = client().v1.refunds
+    return _call(
+        "refund.create", refunds.create, params, options=_options(account, idempotency_key)
+    )
+
+
+def charge_retrieve(*, account: str, charge_id: str) -> dict[str, Any]:
+    """The charge with its refunds (not included by default in recent API versions)."""
+    charges = client().v1.charges
+    return _call(
+        "charge.retrieve",
+        charges.retrieve,
+        charge_id,
+        {"expand": ["refunds"]},
+        options=_options(account),
+    )
+
+
+# --- Connect -----------------------------------------------------------------------------------
+
+
+def account_retrieve(*, account: str) -> dict[str, Any]:
+    return _call("account.retrieve", client().v1.accounts.retrieve, account)
+
+
+def account_create(*, email: str, idempotency_key: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"type": "standard", "country": "CA"}
+    if email:
+        params["email"] = email
+    return _call(
+        "account.create",
+        client().v1.accounts.create,
+        params,
+        options={"idempotency_key": idempotency_key},
+    )
+
+
+def account_link_create(*, account: str, refresh_url: str, return_url: str) -> dict[str, Any]:
+    params = {
+        "account": account,
+        "refresh_url": refresh_url,
+        "return_url": return_url,
+        "type": "account_onboarding",
+    }
+    return _call("account_link.create", client().v1.account_links.create, params)
+
+
+# --- Webhooks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifiedEvent:
+    id: str
+    type: str
+    account: str
+    created: int
+    object: dict[str, Any]
+    payload: dict[str, Any]
+
+
+def webhook_secrets() -> list[str]:
+    return [
+        s for s in (settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_CONNECT_WEBHOOK_SECRET) if s
+    ]
+
+
+def event_verify(*, payload: bytes, signature: str) -> VerifiedEvent:
+    """Check ``Stripe-Signature`` against the platform and Connect endpoint secrets, the
+    timestamp against a 5-minute window (both ways), then parse the body.
+
+    Raises ``BadWebhook`` for anything that is not a fresh, signed Stripe event."""
+    secrets = webhook_secrets()
+    if not secrets:
+        raise BadWebhook("no webhook secret configured")
+    if not signature or len(signature) > 2000:
+        raise BadWebhook("missing signature")
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload, signature, secret, SIGNATURE_TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError:
+            continue
+        except ValueError as error:  # a body that is not UTF-8
+            raise BadWebhook("unreadable body") from error
+        break
+    else:
+        raise BadWebhook("bad signature")
+    timestamp = _signature_timestamp(signature)
+    if timestamp > time.time() + SIGNATURE_TOLERANCE_SECONDS:
+        raise BadWebhook("timestamp in the future")
+    return _parse_event(payload)
+
+
+def _signature_timestamp(header: str) -> int:
+    for part in header.split(","):
+        name, _sep, value = part.partition("=")
+        if name.strip() == "t":
+            return int(value)
+    raise BadWebhook("no timestamp")
+
+
+def _parse_event(payload: bytes) -> VerifiedEvent:
+    import json
+
+    try:
+        data = json.loads(payload)
+        obj = data["data"]["object"]
+        event = VerifiedEvent(
+            id=str(data["id"]),
+            type=str(data["type"]),
+            account=str(data.get("account") or ""),
+            created=int(data.get("created") or 0),
+            object=obj,
+            payload=data,
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise BadWebhook("body is not a Stripe event") from error
+    if not isinstance(obj, dict) or not event.id.startswith("evt_") or len(event.id) > 255:
+        raise BadWebhook("body is not a Stripe event")
+    return event

@@ -1,0 +1,36 @@
+"""Billing background tasks. Thin: take ids, load, call one function."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from billing import receipts, reconcile, services
+from billing.models import Payment
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_payment_receipt(*, payment_id: int) -> None:
+    receipts.deliver_receipt(payment_id=payment_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def refund_duplicate_payment(*, payment_id: int) -> None:
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        return
+    try:
+        services.duplicate_refund(payment=payment)
+    except services.ServiceError as error:
+        # Stays flagged on the dashboard; reconciliation retries a refund left pending.
+        logger.warning("automatic refund of payment %s failed: %s", payment.public_id, error)
+
+
+@shared_task
+def reconcile_payments() -> dict[str, int]:
+    report = reconcile.reconcile(older_than_minutes=settings.BILLING_RECONCILE_AFTER_MINUTES)
+    return report.as_dict()

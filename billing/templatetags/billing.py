@@ -1,0 +1,26 @@
+"""Template tags for pages billing does not own (the portal's invoice and estimate pages):
+``{% invoice_payable invoice as payable %}``, ``{% deposit_payable estimate as payable %}``,
+``{% document_payments document as payments %}``."""
+
+from __future__ import annotations
+
+from django import template
+
+from billing import selectors
+
+register = template.Library()
+
+
+@register.simple_tag
+def invoice_payable(invoice) -> selectors.Payable:
+    return selectors.invoice_payable(invoice=invoice)
+
+
+@register.simple_tag
+def deposit_payable(estimate) -> selectors.Payable:
+    return selectors.deposit_payable(estimate=estimate)
+
+
+@register.simple_tag
+def document_payments(document) -> list:
+    return selectors.document_payments(document=document)

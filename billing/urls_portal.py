@@ -1,0 +1,20 @@
+"""Customer payment pages, included from ``portal/urls.py`` so they live under ``/p/<token>/``
+(names in the ``portal`` namespace: ``portal:pay_invoice`` …). ``PortalMiddleware`` has resolved
+the token before any of these runs."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from billing import views_portal
+
+pay = "<str:token>/pay/"
+
+urlpatterns = [
+    path(pay, views_portal.pay_link, name="pay"),
+    path(f"{pay}invoices/<pid:invoice_id>/", views_portal.pay_invoice, name="pay_invoice"),
+    path(f"{pay}deposits/<pid:estimate_id>/", views_portal.pay_deposit, name="pay_deposit"),
+    path(f"{pay}<pid:payment_id>/done/", views_portal.pay_done, name="pay_done"),
+    path(f"{pay}<pid:payment_id>/status/", views_portal.pay_status, name="pay_status"),
+    path(f"{pay}<pid:payment_id>/cancelled/", views_portal.pay_cancelled, name="pay_cancelled"),
+]

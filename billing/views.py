@@ -1,0 +1,373 @@
+"""Contractor pages for payments, and the Stripe webhook endpoint.
+
+Views are thin: access → form → one service call → render or redirect. The invoice and
+estimate panels are fragments the documents pages load with htmx; each form in them posts with
+htmx and gets the refreshed panel back (or, without JavaScript, a full page and a redirect).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing import selectors, services, stripe_client, webhooks
+from billing.forms import (
+    IssueResolveForm,
+    ManualPaymentForm,
+    PaymentFilterForm,
+    RefundForm,
+    StripeAccountIdForm,
+    StripeOptionsForm,
+)
+from billing.models import PaymentPurpose, StripeAccount
+from crewcommand import selectors as core_selectors
+from crewcommand.access import member_required
+from crewcommand.lib.activity import Actor
+from crewcommand.models import Role
+from crewcommand.services import ServiceError
+from documents.models import Estimate, Invoice
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+MONEY_ROLES = [Role.OWNER, Role.OFFICE]
+PANEL_ID = "billing-panel"
+
+
+def _document_url(document: Invoice | Estimate) -> str:
+    """The document's dashboard page, or the payments list while documents has no page."""
+    try:
+        return document.get_absolute_url()
+    except NoReverseMatch:
+        return reverse("billing_dashboard:payment_list")
+
+
+def _fragment(request: HttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.boosted
+
+
+# --- Lists -------------------------------------------------------------------------------------
+
+
+@member_required(roles=MONEY_ROLES)
+@require_GET
+def payment_list(request: HttpRequest) -> HttpResponse:
+    form = PaymentFilterForm(request.GET or None)
+    payments = selectors.payment_list(company=request.company, filters=form.filters())
+    page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "totals": selectors.payment_totals(payments=payments),
+        "issue_count": selectors.open_issue_count(company=request.company),
+    }
+    template = "billing/payment_list.html" + ("#results" if _fragment(request) else "")
+    return render(request, template, context)
+
+
+@member_required(roles=MONEY_ROLES)
+@require_GET
+def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
+    payment = selectors.payment_get(company=request.company, public_id=payment_id)
+    context = {
+        "payment": payment,
+        "refunds": selectors.payment_refunds(payment=payment),
+        "issues": payment.issues.all(),
+        "document_url": _document_url(payment.document),
+    }
+    return render(request, "billing/payment_detail.html", context)
+
+
+@member_required(roles=MONEY_ROLES)
+@require_GET
+def issue_list(request: HttpRequest) -> HttpResponse:
+    show_all = request.GET.get("show") == "all"
+    issues = selectors.issue_list(company=request.company, open_only=not show_all)
+    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "show_all": show_all, "form": IssueResolveForm()}
+    return render(request, "billing/issue_list.html", context)
+
+
+@member_required(roles=MONEY_ROLES)
+@require_POST
+def issue_resolve(request: HttpRequest, issue_id: str) -> HttpResponse:
+    issue = selectors.issue_get(company=request.company, public_id=issue_id)
+    form = IssueResolveForm(request.POST)
+    resolution = form.cleaned_data["resolution"] if form.is_valid() else ""
+    services.issue_resolve(issue=issue, actor=Actor.member(request.user), resolution=resolution)
+    messages.success(request, _("Marked as resolved."))
+    return redirect("billing_dashboard:issue_list")
+
+
+# --- Panels on documents -----------------------------------------------------------------------
+
+
+def _panel_context(document: Invoice | Estimate) -> dict:
+    if isinstance(document, Invoice):
+        payments = selectors.invoice_payments(invoice=document)
+        payable = selectors.invoice_payable(invoice=document)
+        kind = "invoice"
+    else:
+        payments = selectors.estimate_deposit_payments(estimate=document)
+        payable = selectors.deposit_payable(estimate=document)
+        kind = "estimate"
+    return {"document": document, "payments": payments, "payable": payable, "kind": kind}
+
+
+def _render_panel(request: HttpRequest, document: Invoice | Estimate, **extra) -> HttpResponse:
+    context = {**_panel_context(document), **extra}
+    return render(request, "billing/_invoice_payments_panel.html", context)
+
+
+def _changed_panel(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
+    """The panel after money changed: it also updates the page's status badge out of band, and
+    fires ``billingChanged`` so other parts of the page (totals) can reload themselves."""
+    document.refresh_from_db()
+    response = _render_panel(request, document, changed=True)
+    response["HX-Trigger"] = "billingChanged"
+    return response
+
+
+@member_required
+@require_GET
+def invoice_payments(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
+    return _render_panel(request, invoice)
+
+
+@member_required
+@require_GET
+def estimate_payments(request: HttpRequest, estimate_id: str) -> HttpResponse:
+    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    return _render_panel(request, estimate)
+
+
+@member_required
+@require_GET
+def job_payments(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = core_selectors.job_get(company=request.company, public_id=job_id)
+    context = {"job": job, "money": selectors.job_money(job=job)}
+    return render(request, "billing/_job_payments.html", context)
+
+
+def _record(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
+    due = document.balance if isinstance(document, Invoice) else None
+    form = ManualPaymentForm(
+        request.POST if request.method == "POST" else None,
+        initial={"amount": due} if due else None,
+    )
+    if request.method == "POST" and form.is_valid():
+        target = {"invoice" if isinstance(document, Invoice) else "estimate": document}
+        try:
+            services.payment_record(actor=Actor.member(request.user), **target, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_error("amount", str(error))
+        else:
+            messages.success(request, _("Payment recorded."))
+            if _fragment(request):
+                return _changed_panel(request, document)
+            return redirect(_document_url(document))
+    context = {**_panel_context(document), "form": form, "mode": "record"}
+    if _fragment(request):
+        return render(request, "billing/_invoice_payments_panel.html", context)
+    return render(request, "billing/payment_form.html", context)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def payment_record(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
+    return _record(request, invoice)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def deposit_record(request: HttpRequest, estimate_id: str) -> HttpResponse:
+    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    return _record(request, estimate)
+
+
+@member_required(roles=MONEY_ROLES)
+@require_http_methods(["GET", "POST"])
+def refund(request: HttpRequest, payment_id: str) -> HttpResponse:
+    payment = selectors.payment_get(company=request.company, public_id=payment_id)
+    panel_document = _panel_document(request, payment)
+    form = RefundForm(
+        request.POST if request.method == "POST" else None, initial={"amount": payment.refundable}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.refund_create(
+                payment=payment,
+                amount=form.cleaned_data["amount"],
+                actor=Actor.member(request.user),
+                reason=form.cleaned_data["reason"],
+            )
+        except ServiceError as error:
+            form.add_error("amount", str(error))
+        else:
+            messages.success(request, _("Refund recorded."))
+            if _fragment(request) and panel_document is not None:
+                return _changed_panel(request, panel_document)
+            return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
+    context = {"payment": payment, "form": form, "mode": "refund"}
+    if _fragment(request) and panel_document is not None:
+        return _render_panel(request, panel_document, **context)
+    return render(request, "billing/refund_form.html", context)
+
+
+def _panel_document(request: HttpRequest, payment) -> Invoice | Estimate | None:
+    """Which panel a refund made from a panel returns to (a deposit shows on both)."""
+    panel = request.GET.get("panel") or request.POST.get("panel")
+    if panel == "invoice" and payment.invoice_id:
+        return payment.invoice
+    if panel == "estimate" and payment.purpose == PaymentPurpose.DEPOSIT:
+        return payment.estimate
+    return None
+
+
+# --- Stripe connection -------------------------------------------------------------------------
+
+
+def _stripe_context(request: HttpRequest, **forms) -> dict:
+    account = selectors.stripe_account_for(company=request.company)
+    return {
+        "account": account,
+        "platform_ready": stripe_client.is_enabled(),
+        "ready": selectors.online_payment_ready(account=account),
+        "id_form": forms.get("id_form") or StripeAccountIdForm(),
+        "options_form": forms.get("options_form")
+        or StripeOptionsForm(instance=account or StripeAccount(company=request.company)),
+    }
+
+
+@never_cache
+@member_required(roles=[Role.OWNER])
+@require_http_methods(["GET", "POST"])
+def stripe_settings(request: HttpRequest) -> HttpResponse:
+    """The Stripe connection page; POST saves the payment options."""
+    options_form = None
+    if request.method == "POST":
+        account = selectors.stripe_account_for(company=request.company)
+        options_form = StripeOptionsForm(request.POST, instance=account)
+        if options_form.is_valid():
+            services.stripe_options_update(
+                company=request.company,
+                actor=Actor.member(request.user),
+                fields=options_form.cleaned_data,
+            )
+            messages.success(request, _("Payment options saved."))
+            return redirect("billing_dashboard:stripe")
+    context = _stripe_context(request, options_form=options_form)
+    return render(request, "billing/stripe.html", context)
+
+
+@member_required(roles=[Role.OWNER])
+@require_POST
+def stripe_link(request: HttpRequest) -> HttpResponse:
+    """Connect an existing Stripe account by its id (Stripe confirms it first)."""
+    form = StripeAccountIdForm(request.POST)
+    if form.is_valid():
+        try:
+            account = services.stripe_account_link(
+                company=request.company,
+                account_id=form.cleaned_data["account_id"],
+                actor=Actor.member(request.user),
+            )
+        except ServiceError as error:
+            form.add_error("account_id", str(error))
+        else:
+            if account.charges_enabled:
+                messages.success(request, _("Stripe is connected. Customers can pay online."))
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "Connected, but Stripe can't take payments for this account yet. Finish its setup in Stripe."
+                    ),
+                )
+            return redirect("billing_dashboard:stripe")
+    return render(request, "billing/stripe.html", _stripe_context(request, id_form=form))
+
+
+@never_cache
+@member_required(roles=[Role.OWNER])
+@require_GET
+def stripe_onboard(request: HttpRequest) -> HttpResponse:
+    """Send the owner to Stripe's hosted onboarding (Account Links). A GET, so the onboarding
+    link can be made afresh each time (Stripe's ``refresh_url`` comes back here)."""
+    try:
+        url = services.stripe_onboarding_start(
+            company=request.company,
+            actor=Actor.member(request.user),
+            refresh_url=settings.SITE_URL + reverse("billing_dashboard:stripe_onboard"),
+            return_url=settings.SITE_URL + reverse("billing_dashboard:stripe_return"),
+        )
+    except ServiceError as error:
+        messages.error(request, str(error))
+        return redirect("billing_dashboard:stripe")
+    return redirect(url)
+
+
+@never_cache
+@member_required(roles=[Role.OWNER])
+@require_GET
+def stripe_return(request: HttpRequest) -> HttpResponse:
+    try:
+        account = services.stripe_account_refresh(
+            company=request.company, actor=Actor.member(request.user)
+        )
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        if account is not None and account.is_ready:
+            messages.success(request, _("Stripe is connected. Customers can pay online."))
+        else:
+            messages.info(
+                request, _("Stripe still needs a few details before it can take payments.")
+            )
+    return redirect("billing_dashboard:stripe")
+
+
+@member_required(roles=[Role.OWNER])
+@require_POST
+def stripe_disconnect(request: HttpRequest) -> HttpResponse:
+    services.stripe_disconnect(company=request.company, actor=Actor.member(request.user))
+    messages.success(
+        request, _("Stripe is disconnected. Customers see your other payment instructions.")
+    )
+    return redirect("billing_dashboard:stripe")
+
+
+# --- Webhook -----------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Verify, then process. Bad signatures, stale timestamps and bodies that are not events
+    get 400 and write nothing; unknown types 200; transient failures 503 so Stripe retries."""
+    try:
+        event = stripe_client.event_verify(
+            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+        )
+    except stripe_client.BadWebhook as error:
+        logger.info("stripe webhook refused: %s", error)
+        return HttpResponse("invalid", status=400, content_type="text/plain")
+    outcome = webhooks.event_process(event=event)
+    return HttpResponse(
+        outcome.value, status=webhooks.HTTP_STATUS[outcome], content_type="text/plain"
+    )

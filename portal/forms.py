@@ -1,0 +1,165 @@
+"""Customer-facing forms of the portal. Every text a customer types is length-limited and
+refused if it holds control or invisible formatting characters (bidi overrides, NUL…)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
+
+from documents.models import LineItem, LineKind
+from documents.totals import Selection, default_selection, validate_selection
+from portal.models import SignatureMethod
+from portal.services import SignatureIn
+from portal.signatures import MAX_PAYLOAD_CHARS, SignatureImageError, drawn_svg, typed_svg
+
+CONSENT_TEXT = _(
+    "I agree to sign this estimate electronically. My electronic signature is as binding as "
+    "a handwritten one, and I accept the estimate, the options I selected and its terms."
+)
+MAX_MESSAGE = 2000
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    allowed = {"\n", "\r", "\t"} if multiline else set()
+    for char in value:
+        if char in allowed:
+            continue
+        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+            raise ValidationError(
+                _("Remove the special or invisible characters from this text."), code="control"
+            )
+    value = unicodedata.normalize("NFC", value).strip()
+    return value.replace("\r\n", "\n") if multiline else " ".join(value.split())
+
+
+class AcceptForm(forms.Form):
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=32767)
+    signer_name = forms.CharField(
+        label=_("Your full name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "autocapitalize": "words"}),
+    )
+    method = forms.ChoiceField(
+        label=_("How would you like to sign?"),
+        choices=[
+            (SignatureMethod.DRAWN, _("Draw my signature")),
+            (SignatureMethod.TYPED, _("Use my typed name as my signature")),
+        ],
+        initial=SignatureMethod.TYPED,
+        widget=forms.RadioSelect,
+    )
+    strokes = forms.CharField(
+        required=False, widget=forms.HiddenInput, max_length=MAX_PAYLOAD_CHARS
+    )
+    consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
+
+    def clean_signer_name(self) -> str:
+        name = clean_text(self.cleaned_data["signer_name"])
+        if len(name) < 2:
+            raise ValidationError(_("Type your full name as it should appear on the signature."))
+        return name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        name, method = data.get("signer_name"), data.get("method")
+        if not name or not method:
+            return data
+        try:
+            if method == SignatureMethod.DRAWN:
+                data["image_svg"] = drawn_svg(data.get("strokes") or "")
+            else:
+                data["image_svg"] = typed_svg(name)
+        except SignatureImageError as error:
+            self.add_error("strokes", str(error))
+        return data
+
+    def signature_in(self) -> SignatureIn:
+        return SignatureIn(
+            signer_name=self.cleaned_data["signer_name"],
+            method=self.cleaned_data["method"],
+            image_svg=self.cleaned_data["image_svg"],
+            consent_text=str(CONSENT_TEXT),
+        )
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        max_length=MAX_MESSAGE,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args, company_name: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = _(
+            "Telling %(company)s why helps them serve you better."
+        ) % {"company": company_name}
+
+    def clean_reason(self) -> str:
+        return clean_text(self.cleaned_data["reason"], multiline=True)
+
+
+class ChangesForm(forms.Form):
+    message = forms.CharField(
+        label=_("What would you like changed?"),
+        max_length=MAX_MESSAGE,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def clean_message(self) -> str:
+        message = clean_text(self.cleaned_data["message"], multiline=True)
+        if not message:
+            raise ValidationError(_("Write a short message."))
+        return message
+
+
+class FreshLinkForm(forms.Form):
+    contact = forms.CharField(
+        label=_("Your email address or mobile number"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "email"}),
+    )
+
+    def clean_contact(self) -> str:
+        return clean_text(self.cleaned_data["contact"])
+
+
+def selection_from_data(data: QueryDict | None, lines: list[LineItem]) -> Selection:
+    """The customer's picks from form data (``optional`` checkboxes, ``choice-N`` radios),
+    keeping only real lines of this revision; without data, the defaults."""
+    if data is None:
+        return default_selection(lines)
+    by_id = {line.public_id: line for line in lines}
+    optional = frozenset(
+        pid
+        for pid in data.getlist("optional")[:500]
+        if pid in by_id and by_id[pid].kind == LineKind.OPTIONAL
+    )
+    choices: dict[str, str] = {}
+    for key in list(data.keys())[:500]:
+        if not key.startswith("choice-"):
+            continue
+        for pid in data.getlist(key)[:5]:
+            line = by_id.get(pid)
+            if line is not None and line.kind == LineKind.CHOICE:
+                choices[line.group] = pid
+    return validate_selection(lines, Selection(optional, choices))
+
+
+class LinkCreateForm(forms.Form):
+    """Dashboard: make a link to copy and send by hand."""
+
+    sent_to = forms.CharField(
+        label=_("Who is it for?"),
+        required=False,
+        max_length=254,
+        help_text=_("For example the person's name or email, so you can tell links apart."),
+    )
+
+    def clean_sent_to(self) -> str:
+        return clean_text(self.cleaned_data["sent_to"])

@@ -1,0 +1,165 @@
+"""Resolve ``/p/<token>/…`` once into ``request.portal``, and protect every portal response.
+
+Unknown, malformed, revoked and expired tokens all take the same path: the token is hashed
+(whatever its shape), one indexed lookup runs, the attempt is counted against the client's IP,
+and the same page is rendered from the same context. Nothing in the answer depends on which
+case it was. Past the per-IP limit of invalid attempts, every portal request from that IP is
+refused before any lookup, so a valid hit can't be told apart from a miss either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from crewcommand.models import Company, Customer
+from portal import http
+from portal.models import PortalLink
+from portal.tokens import token_hash
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/p/"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+FALLBACK_ACCENT = "#1d4ed8"
+PORTAL_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def accent_colour(brand: str) -> str:
+    """The company colour if white text on it reaches 4.5:1 (WCAG AA), else ours."""
+    try:
+        contrast = 1.05 / (_luminance(brand) + 0.05)
+    except (ValueError, IndexError, TypeError):
+        return FALLBACK_ACCENT
+    return brand.lower() if contrast >= 4.5 and len(brand) == 7 else FALLBACK_ACCENT
+
+
+@dataclass(frozen=True)
+class PortalContext:
+    """What a valid link opens: the company, the customer, and the scope (all of the
+    customer's documents, or one estimate or invoice)."""
+
+    link: PortalLink
+    token: str = field(repr=False)
+
+    @property
+    def company(self) -> Company:
+        return self.link.company
+
+    @property
+    def customer(self) -> Customer:
+        return self.link.customer
+
+    @property
+    def scope(self) -> str:
+        if self.link.estimate_id:
+            return "estimate"
+        if self.link.invoice_id:
+            return "invoice"
+        return "customer"
+
+    @cached_property
+    def accent(self) -> str:
+        return accent_colour(self.company.brand_color)
+
+    def url(self, name: str, *args: str) -> str:
+        return reverse(f"portal:{name}", args=[self.token, *args])
+
+
+class PortalRequest(HttpRequest):
+    """For type checkers: a request that went through PortalMiddleware."""
+
+    portal: PortalContext
+
+
+def _token_from_path(path: str) -> str:
+    return path[len(PREFIX) :].split("/", 1)[0]
+
+
+@sensitive_variables("token", "digest")
+def resolve(token: str) -> tuple[int | None, bool]:
+    """``(link id or None, usable)`` for a token: unknown → ``(None, False)``, revoked or
+    expired → ``(id, False)``, good → ``(id, True)``.
+
+    Always exactly one indexed query fetching at most three small columns, so a miss and a dead
+    link cost the same; only a usable link then loads its company and customer."""
+    digest = token_hash(token)
+    found = (
+        PortalLink.objects.filter(token_hash=digest)
+        .values_list("pk", "revoked_at", "expires_at")
+        .first()
+    )
+    if found is None:
+        return None, False
+    link_id, revoked_at, expires_at = found
+    return link_id, revoked_at is None and (expires_at is None or expires_at > timezone.now())
+
+
+def _null_origin_is_ours(request: HttpRequest) -> None:
+    """Let portal forms pass Django's CSRF origin check.
+
+    Portal pages send ``Referrer-Policy: no-referrer``; by the Fetch standard browsers then post
+    from them with ``Origin: null`` and no ``Referer``, which Django's CsrfViewMiddleware
+    refuses (and on HTTPS, with no Origin, it would demand a Referer). Under ``/p/`` only, an
+    ``Origin`` of exactly ``null`` is read as our own origin. Any real foreign origin is still
+    refused, and the CSRF token check (form token against the SameSite=Lax cookie, which a
+    cross-site post does not carry) is untouched: that is what stops cross-site posts."""
+    if request.META.get("HTTP_ORIGIN") == "null" and request.method not in SAFE_METHODS:
+        request.META["HTTP_ORIGIN"] = f"{request.scheme}://{request.get_host()}"
+
+
+class PortalMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(PREFIX):
+            return self.get_response(request)
+        _null_origin_is_ours(request)
+        response = self._portal(request)
+        for name, value in PORTAL_HEADERS.items():
+            response[name] = value
+        return response
+
+    @sensitive_variables("token", "link")
+    def _portal(self, request: HttpRequest) -> HttpResponse:
+        from portal import views
+
+        ip = http.client_ip(request) or "unknown"
+        limit, window = settings.PORTAL_INVALID_LINK_LIMIT, settings.PORTAL_INVALID_LINK_WINDOW
+        if http.rate_count("invalid", ip, window=window) >= limit:
+            return views.too_many_attempts(request)
+        token = _token_from_path(request.path_info)
+        link_id, usable = resolve(token)
+        if not usable:
+            http.rate_hit("invalid", ip, window=window)
+            logger.info("portal: invalid link attempt")
+            # A dead link's id only feeds the queued fresh-link check; it never shapes the answer.
+            return views.invalid_link(request, dead_link_id=link_id)
+        link = (
+            PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+            .filter(pk=link_id)
+            .first()
+        )
+        if link is None:  # deleted since the lookup (its customer was removed)
+            return views.invalid_link(request, dead_link_id=None)
+        request.portal = PortalContext(link=link, token=token)
+        return self.get_response(request)

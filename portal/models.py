@@ -1,0 +1,150 @@
+"""Portal links (how a customer without an account reaches their documents) and signatures
+(the audit record of a customer accepting an estimate).
+
+A link's secret token is never stored: only its SHA-256 (``token_hash``) is, and the raw token
+exists only in the URL handed to the customer. Links are named in the dashboard and the activity
+log by a short, non-secret ``reference`` ("L-7F3K").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crewcommand.lib.ids import new_public_id
+from crewcommand.models import Company, Customer, TenantModel
+from documents.models import Estimate, EstimateRevision, Invoice
+
+
+class LinkChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    MANUAL = "manual", _("Copied from the dashboard")
+    FRESH = "fresh", _("Fresh link requested by the customer")
+    DEMO = "demo", _("Demo data")
+
+
+class Device(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    TABLET = "tablet", _("Tablet")
+    DESKTOP = "desktop", _("Computer")
+    OTHER = "other", _("Other")
+
+
+class LinkStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+
+
+class PortalLink(TenantModel):
+    """A secret link to a customer's documents: all of them, or one estimate or invoice."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="portal_links")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="portal_links")
+    estimate = models.ForeignKey(
+        Estimate, on_delete=models.CASCADE, null=True, blank=True, related_name="portal_links"
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, null=True, blank=True, related_name="portal_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    reference = models.CharField(_("reference"), max_length=12, editable=False)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=LinkChannel.choices, default=LinkChannel.MANUAL
+    )
+    sent_to = models.CharField(_("sent to"), max_length=254, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    replaced_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    first_viewed_at = models.DateTimeField(_("first viewed"), null=True, blank=True)
+    last_viewed_at = models.DateTimeField(_("last viewed"), null=True, blank=True)
+    view_count = models.PositiveIntegerField(_("views"), default=0)
+    last_device = models.CharField(_("device"), max_length=10, choices=Device.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("portal link")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(estimate__isnull=True) | models.Q(invoice__isnull=True),
+                name="portal_link_one_document_at_most",
+            ),
+            models.UniqueConstraint(
+                fields=["company", "reference"], name="portal_link_reference_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def document(self) -> Estimate | Invoice | None:
+        return self.estimate or self.invoice
+
+    def status_at(self, now: dt.datetime) -> str:
+        if self.revoked_at is not None:
+            return LinkStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return LinkStatus.EXPIRED
+        return LinkStatus.ACTIVE
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
+
+    @property
+    def status_label(self) -> str:
+        return LinkStatus(self.status).label
+
+    def is_usable(self, now: dt.datetime | None = None) -> bool:
+        return self.status_at(now or timezone.now()) == LinkStatus.ACTIVE
+
+
+class SignatureMethod(models.TextChoices):
+    DRAWN = "drawn", _("Drawn")
+    TYPED = "typed", _("Typed")
+
+
+class Signature(models.Model):
+    """The audit record of one acceptance: who signed which revision, how, when and from where,
+    and the SHA-256 of the canonical serialization of exactly what was signed
+    (see ``portal.canonical``). Rows are never edited."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
+    estimate = models.OneToOneField(Estimate, on_delete=models.PROTECT, related_name="signature")
+    revision = models.ForeignKey(EstimateRevision, on_delete=models.PROTECT, related_name="+")
+    link = models.ForeignKey(
+        PortalLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="signatures"
+    )
+    link_reference = models.CharField(_("link used"), max_length=12)
+    signer_name = models.CharField(_("signer name"), max_length=150)
+    method = models.CharField(_("method"), max_length=10, choices=SignatureMethod.choices)
+    # Built on the server from the pen strokes or the typed name; never the client's markup.
+    image_svg = models.TextField(_("signature image (SVG)"))
+    signed_at = models.DateTimeField(_("signed"))
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=500, blank=True)
+    consent_text = models.TextField(_("consent shown"))
+    selection = models.JSONField(_("selected options"), default=dict)
+    selection_summary = models.JSONField(_("selection summary"), default=list)
+    canonical_version = models.PositiveSmallIntegerField(default=1)
+    canonical_json = models.TextField(_("signed content"))
+    content_sha256 = models.CharField(_("SHA-256 of the signed content"), max_length=64)
+
+    class Meta:
+        verbose_name = _("signature")
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name} · {self.estimate}"

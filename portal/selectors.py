@@ -1,0 +1,248 @@
+"""Reads for portal pages and the dashboard's link panel, with a fixed number of queries.
+
+Customer-side reads take the ``PortalContext`` and never return a row outside the link's
+scope: another document of the same customer, another customer or another company is a 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
+from django.http import Http404, QueryDict
+from django.shortcuts import get_object_or_404
+
+from crewcommand.models import Activity, Company, Customer
+from documents.models import (
+    Estimate,
+    EstimateRevision,
+    EstimateStatus,
+    Invoice,
+    InvoiceStatus,
+    LineItem,
+    LineKind,
+)
+from documents.totals import Selection, deposit_amount, invoice_totals, is_selected, revision_totals
+from portal.forms import selection_from_data
+from portal.models import PortalLink, Signature
+from portal.services import ANSWERABLE
+from portal.signatures import svg_data_url
+
+if TYPE_CHECKING:
+    from portal.middleware import PortalContext
+
+DOCUMENT_KINDS = ("estimate", "invoice", "customer")
+
+
+# --- Customer side -----------------------------------------------------------------------------
+
+
+def portal_estimates(*, portal: PortalContext) -> QuerySet[Estimate]:
+    qs = Estimate.objects.filter(
+        company=portal.company, customer=portal.customer, sent_at__isnull=False
+    )
+    if portal.scope == "estimate":
+        return qs.filter(pk=portal.link.estimate_id)
+    if portal.scope == "invoice":
+        return qs.none()
+    return qs
+
+
+def portal_invoices(*, portal: PortalContext) -> QuerySet[Invoice]:
+    qs = Invoice.objects.filter(company=portal.company, customer=portal.customer).exclude(
+        status=InvoiceStatus.DRAFT
+    )
+    if portal.scope == "invoice":
+        return qs.filter(pk=portal.link.invoice_id)
+    if portal.scope == "estimate":
+        return qs.none()
+    return qs
+
+
+def home_context(*, portal: PortalContext) -> dict[str, Any]:
+    estimates = list(
+        portal_estimates(portal=portal)
+        .select_related("current_revision", "accepted_revision")
+        .order_by("-number")
+    )
+    invoices = list(portal_invoices(portal=portal).order_by("-number"))
+    return {"estimates": estimates, "invoices": invoices}
+
+
+def estimate_get(*, portal: PortalContext, public_id: str) -> Estimate:
+    return get_object_or_404(
+        portal_estimates(portal=portal).select_related(
+            "company", "customer", "current_revision", "accepted_revision", "signature"
+        ),
+        public_id=public_id,
+    )
+
+
+def invoice_get(*, portal: PortalContext, public_id: str) -> Invoice:
+    return get_object_or_404(
+        portal_invoices(portal=portal).select_related("company", "customer"), public_id=public_id
+    )
+
+
+def shown_revision(estimate: Estimate) -> EstimateRevision:
+    """What the customer sees: the accepted revision once signed, else the latest sent one
+    (while the contractor edits a new draft, the customer still sees the last sent version)."""
+    if estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision is not None:
+        return estimate.accepted_revision
+    current = estimate.current_revision
+    if current is not None and current.sent_at is not None:
+        return current
+    revision = estimate.revisions.filter(sent_at__isnull=False).order_by("-number").first()
+    if revision is None:
+        raise Http404
+    return revision
+
+
+def signature_of(estimate: Estimate) -> Signature | None:
+    try:
+        return estimate.signature
+    except Signature.DoesNotExist:
+        return None
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    name: str
+    field: str
+    lines: list[LineItem]
+
+
+def _option_groups(lines: list[LineItem]) -> list[OptionGroup]:
+    groups: dict[str, list[LineItem]] = {}
+    for line in lines:
+        if line.kind == LineKind.CHOICE:
+            groups.setdefault(line.group, []).append(line)
+    return [
+        OptionGroup(name=name, field=f"choice-{index}", lines=members)
+        for index, (name, members) in enumerate(groups.items(), start=1)
+    ]
+
+
+def estimate_context(
+    *, portal: PortalContext, estimate: Estimate, data: QueryDict | None = None
+) -> dict[str, Any]:
+    """Everything the estimate page shows. ``data``: the customer's picks from a request
+    (None: the accepted picks once signed, else the defaults)."""
+    revision = shown_revision(estimate)
+    lines = list(revision.lines.all())
+    signature = signature_of(estimate)
+    if estimate.status == EstimateStatus.ACCEPTED:
+        selection = selection_from_data(None, lines)
+        if estimate.accepted_selection:
+            selection = Selection.from_json(estimate.accepted_selection)
+    else:
+        selection = selection_from_data(data, lines)
+    totals = revision_totals(revision, selection, lines=lines)
+    expired = estimate.display_status == EstimateStatus.EXPIRED
+    updating = estimate.status == EstimateStatus.DRAFT
+    for line in lines:
+        line.is_picked = is_selected(line, selection)
+    return {
+        "estimate": estimate,
+        "revision": revision,
+        "lines": lines,
+        "included": [line for line in lines if line.kind == LineKind.STANDARD],
+        "optional": [line for line in lines if line.kind == LineKind.OPTIONAL],
+        "groups": _option_groups(lines),
+        "selection": selection,
+        "totals": totals,
+        "deposit": deposit_amount(revision, totals.total),
+        "signature": signature,
+        "signature_image": svg_data_url(signature.image_svg) if signature else "",
+        "expired": expired,
+        "updating": updating,
+        "can_answer": estimate.status in ANSWERABLE and not expired and not updating,
+    }
+
+
+def invoice_context(*, invoice: Invoice) -> dict[str, Any]:
+    lines = list(invoice.lines.all())
+    return {"invoice": invoice, "lines": lines, "totals": invoice_totals(invoice, lines=lines)}
+
+
+def certificate(*, signature: Signature) -> dict[str, Any]:
+    """The audit trail as the PDF's certificate page takes it (documents.pdf)."""
+    return {
+        "signer_name": signature.signer_name,
+        "signed_at": signature.signed_at,
+        "ip": signature.ip_address or "",
+        "user_agent": signature.user_agent,
+        "link_reference": signature.link_reference,
+        "consent_text": signature.consent_text,
+        "selection_summary": list(signature.selection_summary),
+        "sha256": signature.content_sha256,
+        "revision_number": signature.revision.number,
+        "signature_svg": signature.image_svg,
+        "verify_hint": (
+            f"Signature {signature.public_id}: SHA-256 of the canonical JSON "
+            f"(format crewcommand.estimate.v{signature.canonical_version}) of the signed "
+            f"revision. Re-verify with: manage.py verify_signature {signature.public_id}"
+        ),
+    }
+
+
+# --- Dashboard side ----------------------------------------------------------------------------
+
+
+def panel_subject(*, company: Company, kind: str, public_id: str) -> Estimate | Invoice | Customer:
+    """The document (or customer) a links panel is about; 404 outside the company."""
+    model = {"estimate": Estimate, "invoice": Invoice, "customer": Customer}.get(kind)
+    if model is None:
+        raise Http404
+    qs = model.objects.filter(company=company)
+    if model is Estimate:
+        qs = qs.select_related("customer", "current_revision", "company")
+    elif model is Invoice:
+        qs = qs.select_related("customer", "company")
+    return get_object_or_404(qs, public_id=public_id)
+
+
+def links_for(*, subject: Estimate | Invoice | Customer) -> list[PortalLink]:
+    qs = PortalLink.objects.filter(company_id=subject.company_id).select_related(
+        "created_by", "replaced_by"
+    )
+    if isinstance(subject, Estimate):
+        qs = qs.filter(estimate=subject)
+    elif isinstance(subject, Invoice):
+        qs = qs.filter(invoice=subject)
+    else:
+        qs = qs.filter(customer=subject, estimate=None, invoice=None)
+    return list(qs.order_by("-created_at", "-id")[:100])
+
+
+def link_get(*, company: Company, public_id: str) -> PortalLink:
+    return get_object_or_404(
+        PortalLink.objects.select_related("customer", "estimate", "invoice", "company"),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def signature_get(*, company: Company, public_id: str) -> Signature:
+    return get_object_or_404(
+        Signature.objects.select_related(
+            "estimate", "estimate__customer", "estimate__company", "revision", "company"
+        ),
+        company=company,
+        public_id=public_id,
+    )
+
+
+def customer_messages(*, subject: Estimate) -> list[Activity]:
+    """The customer's latest change requests and decline reason, for the contractor."""
+    from django.contrib.contenttypes.models import ContentType
+
+    return list(
+        Activity.objects.filter(
+            company_id=subject.company_id,
+            target_type=ContentType.objects.get_for_model(Estimate),
+            target_id=subject.pk,
+            verb__in=["estimate.changes_requested", "estimate.declined"],
+        )[:5]
+    )

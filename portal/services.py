@@ -1,0 +1,506 @@
+"""State changes of the customer portal: links, views, and the customer's answers.
+
+Every function is keyword-only, runs in one transaction and writes an activity row. Raw tokens
+exist only inside ``IssuedLink`` (created here, shown once, never stored or logged).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crewcommand.lib import activity
+from crewcommand.lib.activity import Actor
+from crewcommand.lib.sealed import seal
+from crewcommand.models import Customer
+from crewcommand.services import ServiceError
+from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
+from documents.totals import Selection, validate_selection
+from portal import canonical, notifications
+from portal.models import LinkChannel, PortalLink, Signature
+from portal.tokens import new_reference, new_token, token_hash
+
+logger = logging.getLogger(__name__)
+
+activity.SENTENCES.update(
+    {
+        "portal_link.created": gettext_lazy("%(actor)s created portal link %(reference)s"),
+        "portal_link.emailed": gettext_lazy(
+            "%(actor)s emailed portal link %(reference)s to %(to)s"
+        ),
+        "portal_link.revoked": gettext_lazy("%(actor)s revoked portal link %(reference)s"),
+        "portal_link.regenerated": gettext_lazy(
+            "%(actor)s replaced portal link %(reference)s with %(new)s"
+        ),
+        "portal_link.reissued": gettext_lazy(
+            "%(actor)s asked for a fresh link; %(new)s was sent to the contact on file"
+        ),
+        "estimate.viewed": gettext_lazy("%(actor)s viewed estimate %(number)s"),
+        "invoice.viewed": gettext_lazy("%(actor)s viewed invoice %(number)s"),
+        "estimate.accepted": gettext_lazy("%(actor)s accepted and signed estimate %(number)s"),
+        "estimate.declined": gettext_lazy("%(actor)s declined estimate %(number)s"),
+        "estimate.changes_requested": gettext_lazy(
+            "%(actor)s asked for changes to estimate %(number)s"
+        ),
+    }
+)
+
+ANSWERABLE = (EstimateStatus.SENT, EstimateStatus.VIEWED)
+Document = Estimate | Invoice
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A link just made, with its raw token: show it once, send it, forget it."""
+
+    link: PortalLink
+    token: str = field(repr=False)
+
+    @property
+    def path(self) -> str:
+        return reverse("portal:home", args=[self.token])
+
+    @property
+    def url(self) -> str:
+        return settings.SITE_URL + self.path
+
+
+@dataclass(frozen=True)
+class SignatureIn:
+    """What the customer submitted to sign, already validated (image built on the server)."""
+
+    signer_name: str
+    method: str
+    image_svg: str
+    consent_text: str
+
+
+def _member_user(actor: Actor):
+    return actor.user if actor.kind == "member" and actor.user is not None else None
+
+
+def _default_expiry(customer: Customer) -> dt.datetime | None:
+    days = customer.company.portal_link_days
+    return timezone.now() + dt.timedelta(days=days) if days else None
+
+
+def _document_target(link: PortalLink) -> Document | Customer:
+    return link.estimate or link.invoice or link.customer
+
+
+def _check_document(customer: Customer, document: Document | None) -> None:
+    if document is None:
+        return
+    if document.company_id != customer.company_id or document.customer_id != customer.pk:
+        raise ServiceError(_("That document belongs to another customer."))
+    if isinstance(document, Estimate) and document.sent_at is None:
+        raise ServiceError(_("Send the estimate first: customers only see sent estimates."))
+    if isinstance(document, Invoice) and document.status == InvoiceStatus.DRAFT:
+        raise ServiceError(_("Send the invoice first: customers only see sent invoices."))
+
+
+def _log_link(link: PortalLink, verb: str, actor: Actor, **data: str) -> None:
+    activity.record(
+        company=link.company,
+        verb=verb,
+        actor=actor,
+        target=_document_target(link),
+        customer=link.customer,
+        data={"reference": link.reference, **data},
+    )
+
+
+# --- Links -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def link_create(
+    *,
+    customer: Customer,
+    actor: Actor,
+    document: Document | None = None,
+    channel: str = LinkChannel.MANUAL,
+    sent_to: str = "",
+    expires_at: dt.datetime | bool | None = True,
+) -> IssuedLink:
+    """Make a link for the customer, optionally scoped to one of their documents.
+
+    ``expires_at=True`` (the default) applies the company's ``portal_link_days``; ``None``
+    makes a link that never expires."""
+    _check_document(customer, document)
+    token = new_token()
+    for _attempt in range(8):
+        try:
+            with transaction.atomic():
+                link = PortalLink.objects.create(
+                    company=customer.company,
+                    customer=customer,
+                    estimate=document if isinstance(document, Estimate) else None,
+                    invoice=document if isinstance(document, Invoice) else None,
+                    token_hash=token_hash(token),
+                    reference=new_reference(),
+                    channel=channel,
+                    sent_to=sent_to[:254],
+                    created_by=_member_user(actor),
+                    expires_at=_default_expiry(customer) if expires_at is True else expires_at,
+                )
+            break
+        except IntegrityError:  # a reference already used in this company: draw another
+            continue
+    else:
+        raise ServiceError(_("Could not create a link. Please try again."))
+    _log_link(link, "portal_link.created", actor)
+    return IssuedLink(link=link, token=token)
+
+
+@transaction.atomic
+def link_revoke(*, link: PortalLink, actor: Actor) -> PortalLink:
+    """Stop a link from working at once. Idempotent."""
+    link = PortalLink.objects.select_for_update().get(pk=link.pk)
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at", "updated_at"])
+        _log_link(link, "portal_link.revoked", actor)
+    return link
+
+
+@transaction.atomic
+def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
+    """Revoke the link and make a new one with the same customer, scope and recipient."""
+    old = link_revoke(link=link, actor=actor)
+    issued = link_create(
+        customer=old.customer,
+        actor=actor,
+        document=old.document,
+        channel=LinkChannel.MANUAL,
+        sent_to=old.sent_to,
+    )
+    old.replaced_by = issued.link
+    old.save(update_fields=["replaced_by", "updated_at"])
+    _log_link(old, "portal_link.regenerated", actor, new=issued.link.reference)
+    return issued
+
+
+@transaction.atomic
+def share_document(*, document: Document, actor: Actor, channel: str = "email") -> PortalLink:
+    """Make a link to one sent estimate or invoice for its customer and email it to them after
+    commit. The token travels sealed to the email task and is never stored.
+
+    If the customer has no email address the link is still made (``link.sent_to == ""``) and
+    nothing is sent; the dashboard can copy a fresh link instead."""
+    if channel != "email":
+        raise ServiceError(_("Only email delivery is available for now."))
+    customer = document.customer
+    issued = link_create(
+        customer=customer,
+        actor=actor,
+        document=document,
+        channel=LinkChannel.EMAIL,
+        sent_to=customer.email,
+    )
+    if customer.email:
+        notifications.queue_link_email(link=issued.link, url=issued.url)
+        _log_link(issued.link, "portal_link.emailed", actor, to=customer.email)
+    return issued.link
+
+
+# --- Fresh links for expired ones ----------------------------------------------------------------
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)[-10:]
+
+
+def contact_matches(customer: Customer, contact: str) -> bool:
+    contact = contact.strip()
+    if "@" in contact:
+        return bool(customer.email) and contact.casefold() == customer.email.strip().casefold()
+    digits = _digits(contact)
+    return len(digits) >= 7 and digits == _digits(customer.phone)
+
+
+def fresh_link_queue(*, link_id: int | None, contact: str) -> None:
+    """Queue a fresh-link request, whatever the link (even none): the response to the visitor
+    then costs the same whether or not a link will be sent. The contact travels sealed."""
+    from portal.tasks import send_fresh_link
+
+    send_fresh_link.delay_on_commit(link_id=link_id, sealed_contact=seal(contact))
+
+
+@transaction.atomic
+def fresh_link_request(*, link: PortalLink | None, contact: str) -> bool:
+    """Send a fresh link to the contact on file if, and only if, ``link`` is a real link that
+    expired (not revoked) and ``contact`` matches the customer's email or phone. Returns whether
+    a link was sent; callers must answer the visitor the same way either way."""
+    if link is None or link.revoked_at is not None or link.is_usable():
+        return False
+    customer = link.customer
+    if not contact_matches(customer, contact) or not customer.email:
+        return False
+    issued = link_create(
+        customer=customer,
+        actor=Actor.customer(customer.name),
+        document=link.document,
+        channel=LinkChannel.FRESH,
+        sent_to=customer.email,
+    )
+    PortalLink.objects.filter(pk=link.pk).update(replaced_by=issued.link, updated_at=timezone.now())
+    notifications.queue_link_email(link=issued.link, url=issued.url)
+    _log_link(
+        link, "portal_link.reissued", Actor.customer(customer.name), new=issued.link.reference
+    )
+    return True
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+def link_record_view(*, link: PortalLink, device: str) -> None:
+    """Count one view of the link, in one UPDATE (first and last time, count, device)."""
+    now = timezone.now()
+    PortalLink.objects.filter(pk=link.pk).update(
+        view_count=F("view_count") + 1,
+        first_viewed_at=Coalesce(F("first_viewed_at"), now),
+        last_viewed_at=now,
+        last_device=device,
+    )
+
+
+@transaction.atomic
+def document_mark_viewed(*, document: Document, link: PortalLink) -> bool:
+    """Move a sent document to *viewed* the first time its customer opens it. Idempotent: a
+    conditional UPDATE, so concurrent first views record one activity row."""
+    model = type(document)
+    sent = EstimateStatus.SENT if model is Estimate else InvoiceStatus.SENT
+    viewed = EstimateStatus.VIEWED if model is Estimate else InvoiceStatus.VIEWED
+    now = timezone.now()
+    changed = model.objects.filter(pk=document.pk, status=sent).update(
+        status=viewed, viewed_at=now, updated_at=now
+    )
+    if changed:
+        document.status, document.viewed_at = viewed, now
+        activity.record(
+            company=link.company,
+            verb=f"{'estimate' if model is Estimate else 'invoice'}.viewed",
+            actor=Actor.customer(link.customer.name),
+            target=document,
+            customer=link.customer,
+            data={"number": document.display_number, "reference": link.reference},
+        )
+    return bool(changed)
+
+
+# --- Answers to estimates ------------------------------------------------------------------------
+
+
+def _lock_answerable(*, estimate: Estimate, link: PortalLink) -> Estimate:
+    """Lock the estimate and check the customer may still answer it through this link."""
+    if not PortalLink.objects.filter(pk=link.pk, revoked_at=None).exists() or not link.is_usable():
+        raise ServiceError(_("This link no longer works. Ask for a fresh link."))
+    estimate = (
+        Estimate.objects.select_for_update(of=("self",))
+        .select_related("current_revision", "company")
+        .get(pk=estimate.pk, company_id=link.company_id, customer_id=link.customer_id)
+    )
+    if estimate.status == EstimateStatus.ACCEPTED:
+        raise ServiceError(_("This estimate has already been accepted."))
+    if estimate.status == EstimateStatus.DECLINED:
+        raise ServiceError(_("This estimate has already been declined."))
+    if estimate.status not in ANSWERABLE:
+        raise ServiceError(
+            _("%(company)s is updating this estimate. You'll receive the new version soon.")
+            % {"company": estimate.company.name}
+        )
+    if estimate.display_status == EstimateStatus.EXPIRED:
+        raise ServiceError(
+            _("This estimate expired on %(date)s. Contact %(company)s for a new one.")
+            % {
+                "date": date_format(estimate.current_revision.valid_until, "DATE_FORMAT"),
+                "company": estimate.company.name,
+            }
+        )
+    return estimate
+
+
+def _notify(estimate: Estimate, template: str, **context: str) -> None:
+    notifications.queue_company_email(
+        company=estimate.company,
+        template=template,
+        context={
+            "customer": estimate.customer.name,
+            "number": estimate.display_number,
+            "url": notifications.dashboard_url(estimate.get_absolute_url()),
+            **context,
+        },
+    )
+
+
+def selection_summary(lines, selection: Selection) -> list[str]:
+    """Human-readable picks for the audit trail: chosen options and declined add-ons."""
+    summary = []
+    for line in lines:
+        if line.kind == "optional":
+            picked = line.public_id in selection.optional
+            summary.append(
+                (_("Added: %(d)s") if picked else _("Not added: %(d)s")) % {"d": line.description}
+            )
+        elif line.kind == "choice" and selection.choices.get(line.group) == line.public_id:
+            summary.append(_("%(group)s: %(d)s") % {"group": line.group, "d": line.description})
+    return summary
+
+
+@transaction.atomic
+def estimate_accept(
+    *,
+    estimate: Estimate,
+    link: PortalLink,
+    revision_number: int,
+    selection: Selection,
+    signature: SignatureIn,
+    ip: str | None,
+    user_agent: str,
+) -> Signature:
+    """Accept and sign the current revision with the customer's selection.
+
+    Locks the estimate row: of concurrent submissions exactly one signs, the others get a
+    ServiceError. Refuses a revision other than the current, sent one (the contractor revised
+    it since the customer loaded the page)."""
+    estimate = _lock_answerable(estimate=estimate, link=link)
+    revision = estimate.current_revision
+    if revision.sent_at is None or revision.number != revision_number:
+        raise ServiceError(
+            _(
+                "%(company)s updated this estimate since you opened it. Review the new version, then sign."
+            )
+            % {"company": estimate.company.name}
+        )
+    lines = list(revision.lines.all())
+    selection = validate_selection(lines, selection)
+    content = canonical.canonical_json(
+        estimate=estimate, revision=revision, selection=selection, lines=lines
+    )
+    now = timezone.now()
+    record = Signature.objects.create(
+        company=estimate.company,
+        estimate=estimate,
+        revision=revision,
+        link=link,
+        link_reference=link.reference,
+        signer_name=signature.signer_name,
+        method=signature.method,
+        image_svg=signature.image_svg,
+        signed_at=now,
+        ip_address=ip,
+        user_agent=user_agent[:500],
+        consent_text=signature.consent_text,
+        selection=selection.as_json(),
+        selection_summary=selection_summary(lines, selection),
+        canonical_version=canonical.CANONICAL_VERSION,
+        canonical_json=content,
+        content_sha256=canonical.sha256_hex(content),
+    )
+    estimate.status = EstimateStatus.ACCEPTED
+    estimate.accepted_revision = revision
+    estimate.accepted_selection = selection.as_json()
+    estimate.decided_at = now
+    estimate.save(
+        update_fields=[
+            "status",
+            "accepted_revision",
+            "accepted_selection",
+            "decided_at",
+            "updated_at",
+        ]
+    )
+    activity.record(
+        company=estimate.company,
+        verb="estimate.accepted",
+        actor=Actor.customer(signature.signer_name),
+        target=estimate,
+        customer=estimate.customer,
+        data={
+            "number": estimate.display_number,
+            "revision": revision.number,
+            "reference": link.reference,
+            "sha256": record.content_sha256,
+        },
+    )
+    _notify(estimate, "portal_estimate_accepted", signer=signature.signer_name)
+    return record
+
+
+@transaction.atomic
+def estimate_decline(*, estimate: Estimate, link: PortalLink, reason: str) -> Estimate:
+    estimate = _lock_answerable(estimate=estimate, link=link)
+    estimate.status = EstimateStatus.DECLINED
+    estimate.decline_reason = reason
+    estimate.decided_at = timezone.now()
+    estimate.save(update_fields=["status", "decline_reason", "decided_at", "updated_at"])
+    activity.record(
+        company=estimate.company,
+        verb="estimate.declined",
+        actor=Actor.customer(link.customer.name),
+        target=estimate,
+        customer=estimate.customer,
+        data={"number": estimate.display_number, "reason": reason, "reference": link.reference},
+    )
+    _notify(estimate, "portal_estimate_declined", reason=reason)
+    return estimate
+
+
+@transaction.atomic
+def estimate_request_changes(*, estimate: Estimate, link: PortalLink, message: str) -> Estimate:
+    """Pass the customer's message to the contractor; the estimate's status does not change."""
+    estimate = _lock_answerable(estimate=estimate, link=link)
+    activity.record(
+        company=estimate.company,
+        verb="estimate.changes_requested",
+        actor=Actor.customer(link.customer.name),
+        target=estimate,
+        customer=estimate.customer,
+        data={"number": estimate.display_number, "message": message, "reference": link.reference},
+    )
+    _notify(estimate, "portal_changes_requested", message=message)
+    return estimate
+
+
+# --- Verification --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    signature: Signature
+    stored_sha256: str
+    computed_sha256: str
+
+    @property
+    def ok(self) -> bool:
+        return self.stored_sha256 == self.computed_sha256
+
+
+def signature_verify(*, signature: Signature) -> Verification:
+    """Recompute the canonical content from the stored revision and selection and compare its
+    hash with the one stored at signing. Read-only."""
+    revision = signature.revision
+    content = canonical.canonical_json(
+        estimate=signature.estimate,
+        revision=revision,
+        selection=Selection.from_json(signature.selection),
+    )
+    return Verification(
+        signature=signature,
+        stored_sha256=signature.content_sha256,
+        computed_sha256=canonical.sha256_hex(content),
+    )

@@ -1,0 +1,34 @@
+"""Portal background tasks. Thin: ids and JSON values in, one function called."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from portal import notifications
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_portal_link_email(*, link_id: int, sealed_url: str) -> None:
+    notifications.deliver_link_email(link_id=link_id, sealed_url=sealed_url)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_company_email(*, company_id: int, template: str, context: dict[str, str]) -> None:
+    notifications.deliver_company_email(company_id=company_id, template=template, context=context)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_fresh_link(*, link_id: int | None, sealed_contact: str) -> None:
+    """A visitor asked for a fresh link from a dead one; send it if the contact matches."""
+    from crewcommand.lib.sealed import SealError, unseal
+    from portal.models import PortalLink
+    from portal.services import fresh_link_request
+
+    if link_id is None:
+        return
+    try:
+        contact = unseal(sealed_contact, notifications.SEALED_URL_MAX_AGE)
+    except SealError:
+        return
+    link = PortalLink.objects.select_related("company", "customer").filter(pk=link_id).first()
+    fresh_link_request(link=link, contact=contact)

@@ -1,0 +1,22 @@
+"""Objects for the dashboard tenancy walk (tests/core/test_tenancy.py): every portal dashboard
+URL kwarg, owned by company A."""
+
+from __future__ import annotations
+
+from tests.portal.helpers import issue, make_estimate, sign
+from tests.urlwalk import EXTENSIONS
+
+
+def _portal_objects(owner, customer, job) -> dict:
+    estimate = make_estimate(customer)
+    issued = issue(customer, estimate)
+    signature = sign(estimate, issued)
+    return {
+        "kind": "estimate",
+        "doc_id": estimate.public_id,
+        "link_id": issued.link.public_id,
+        "signature_id": signature.public_id,
+    }
+
+
+EXTENSIONS.append(_portal_objects)

@@ -1,0 +1,181 @@
+"""Unknown, malformed, revoked and expired tokens: one answer, same work, rate-limited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import statistics
+import time
+
+import pytest
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from crewcommand.lib.activity import Actor
+from portal import services
+from portal.middleware import resolve
+from portal.models import PortalLink
+from portal.tokens import new_token, token_hash
+from tests.portal.helpers import issue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dead_links(estimate):
+    """An unknown, a malformed, a revoked and an expired token, for the same estimate."""
+    revoked = issue(estimate.customer, estimate)
+    services.link_revoke(link=revoked.link, actor=Actor.system())
+    expired = issue(estimate.customer, estimate)
+    PortalLink.objects.filter(pk=expired.link.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    return {
+        "unknown": new_token(),
+        "malformed": "not-a-token",
+        "revoked": revoked.token,
+        "expired": expired.token,
+    }
+
+
+def _normalized(response) -> tuple:
+    body = response.content.decode()
+    body = re.sub(r"nonce=\"[^\"]+\"", 'nonce=""', body)
+    body = re.sub(r"name=\"csrfmiddlewaretoken\" value=\"[^\"]+\"", "csrf", body)
+    body = re.sub(r"\"X-CSRFToken\": \"[^\"]+\"", "csrf", body)
+    headers = {
+        name: value
+        for name, value in response.headers.items()
+        if name not in {"Date", "Content-Security-Policy"}
+    }
+    csp = re.sub(r"'nonce-[^']+'", "'nonce'", response.headers["Content-Security-Policy"])
+    return response.status_code, headers, csp, sorted(response.cookies), body
+
+
+def test_ten_thousand_random_tokens_hit_nothing(estimate):
+    for _ in range(50):
+        issue(estimate.customer, estimate)
+    tokens = [new_token() for _ in range(10_000)]
+    hashes = [token_hash(t) for t in tokens]
+    hits = sum(
+        PortalLink.objects.filter(token_hash__in=hashes[i : i + 1000]).count()
+        for i in range(0, len(hashes), 1000)
+    )
+    assert hits == 0
+    assert all(resolve(t) == (None, False) for t in tokens[:500])
+
+
+@pytest.mark.parametrize("suffix", ["", "estimates/abcdefghijklmn/", "anything/else"])
+def test_dead_links_all_get_the_same_answer(dead_links, estimate, suffix):
+    answers = {}
+    for case, token in dead_links.items():
+        answers[case] = _normalized(Client().get(f"/p/{token}/{suffix}"))
+    reference = answers.pop("unknown")
+    assert reference[0] == 404
+    for case, answer in answers.items():
+        assert answer == reference, case
+    body = reference[-1]
+    for secret in (estimate.company.name, estimate.customer.name, estimate.display_number):
+        assert secret not in body
+
+
+def test_dead_links_answer_posts_the_same_way(dead_links, estimate):
+    answers = {
+        case: _normalized(
+            Client().post(f"/p/{token}/estimates/{estimate.public_id}/accept/", {"x": "1"})
+        )
+        for case, token in dead_links.items()
+    }
+    reference = answers.pop("unknown")
+    assert all(answer == reference for answer in answers.values())
+
+
+def test_fresh_link_form_answers_the_same_whether_or_not_it_matched(
+    dead_links, estimate, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    answers = {}
+    with django_capture_on_commit_callbacks(execute=True):
+        for case, token in dead_links.items():
+            client = Client(enforce_csrf_checks=True)
+            client.get(f"/p/{token}/")
+            csrf = client.cookies["csrftoken"].value
+            answers[case] = _normalized(
+                client.post(
+                    f"/p/{token}/",
+                    {"contact": estimate.customer.email, "csrfmiddlewaretoken": csrf},
+                )
+            )
+    assert len(mail.outbox) == 1  # only the expired link, to the address on file
+    assert mail.outbox[0].to == [estimate.customer.email]
+    reference = answers.pop("unknown")
+    assert reference[0] == 200
+    assert all(answer == reference for answer in answers.values())
+
+
+def test_fresh_link_form_requires_csrf(dead_links):
+    response = Client(enforce_csrf_checks=True).post(
+        f"/p/{dead_links['expired']}/", {"contact": "x@example.com"}
+    )
+    assert response.status_code == 403
+
+
+@override_settings(PORTAL_INVALID_LINK_LIMIT=100_000)
+def test_dead_links_take_the_same_time(dead_links, capsys):
+    """Median response times of each case, interleaved; printed for the report."""
+    client = Client()
+    samples = {case: [] for case in dead_links}
+    for _ in range(150):
+        for case, token in dead_links.items():
+            start = time.perf_counter()
+            client.get(f"/p/{token}/")
+            samples[case].append(time.perf_counter() - start)
+    medians = {case: statistics.median(values) * 1000 for case, values in samples.items()}
+    lookups = {case: [] for case in dead_links}
+    for _ in range(1000):
+        for case, token in dead_links.items():
+            start = time.perf_counter()
+            resolve(token)
+            lookups[case].append(time.perf_counter() - start)
+    lookup_us = {case: statistics.median(values) * 1e6 for case, values in lookups.items()}
+    with capsys.disabled():
+        print("\ndead-link response median ms:", {k: round(v, 3) for k, v in medians.items()})
+        print("dead-link lookup median µs:", {k: round(v, 1) for k, v in lookup_us.items()})
+    assert max(medians.values()) - min(medians.values()) < 0.15 * min(medians.values())
+    assert max(lookup_us.values()) - min(lookup_us.values()) < 0.15 * min(lookup_us.values())
+
+
+@override_settings(PORTAL_INVALID_LINK_LIMIT=5, PORTAL_INVALID_LINK_WINDOW=600)
+def test_invalid_attempts_are_rate_limited_per_ip(estimate_link):
+    attacker = Client(REMOTE_ADDR="198.51.100.7")
+    for _ in range(5):
+        assert attacker.get(f"/p/{new_token()}/").status_code == 404
+    blocked = attacker.get(f"/p/{new_token()}/")
+    assert blocked.status_code == 429 and blocked["Retry-After"] == "600"
+    # Once limited, even a valid link answers 429, so hits can't be told from misses.
+    assert attacker.get(f"/p/{estimate_link.token}/").status_code == 429
+    assert blocked["Cache-Control"] == "no-store"
+    # Another address is unaffected.
+    other = Client(REMOTE_ADDR="198.51.100.8")
+    assert other.get(f"/p/{estimate_link.token}/", follow=True).status_code == 200
+
+
+@override_settings(PORTAL_INVALID_LINK_LIMIT=3, TRUSTED_PROXY_COUNT=1)
+def test_the_limit_uses_the_forwarded_address_behind_a_trusted_proxy():
+    for n in range(3):
+        Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5").get(f"/p/bad{n}/")
+    assert (
+        Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5").get("/p/x/").status_code
+        == 429
+    )
+    assert (
+        Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.6").get("/p/x/").status_code
+        == 404
+    )
+
+
+def test_revoking_a_link_stops_it_at_once(phone, estimate_link):
+    assert phone.get(f"/p/{estimate_link.token}/", follow=True).status_code == 200
+    services.link_revoke(link=estimate_link.link, actor=Actor.system())
+    assert phone.get(f"/p/{estimate_link.token}/").status_code == 404

@@ -1,0 +1,214 @@
+"""After a hundred portal visits, no raw token is in the database or any log line; gunicorn's
+access log redacts tokens too."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+
+from crewcommand.lib.activity import Actor
+from portal import services
+from tests.portal.helpers import accept_data, issue, make_estimate, make_invoice
+
+ROOT = Path(settings.BASE_DIR)
+
+
+@pytest.fixture
+def captured_logs():
+    """Everything the configured console handler writes (the handler with the redaction
+    filter that Django's request and server loggers use), at DEBUG, SQL included."""
+    handler = logging.getLogger("django.request").handlers[0]
+    buffer = io.StringIO()
+    old_stream = handler.setStream(buffer)
+    loggers = [
+        logging.getLogger(n)
+        for n in ("", "django.request", "django.server", "django.db.backends", "portal")
+    ]
+    old_levels = [logger.level for logger in loggers]
+    db_logger = logging.getLogger("django.db.backends")
+    attached = handler not in db_logger.handlers
+    if attached:
+        db_logger.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    connection.force_debug_cursor = True
+    yield buffer
+    connection.force_debug_cursor = False
+    for logger, level in zip(loggers, old_levels, strict=True):
+        logger.setLevel(level)
+    if attached:
+        db_logger.removeHandler(handler)
+    handler.setStream(old_stream)
+
+
+def _access_log(method: str, path: str, status: int) -> None:
+    """What runserver writes for each request (django.core.servers.basehttp)."""
+    logging.getLogger("django.server").info('"%s %s HTTP/1.1" %s %s', method, path, status, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_hundred_visits_leave_no_token_in_the_database_or_logs(
+    captured_logs, phone, customer, django_capture_on_commit_callbacks
+):
+    estimate, invoice = make_estimate(customer), make_invoice(customer)
+    links = [issue(customer), issue(customer, estimate), issue(customer, invoice)]
+    with django_capture_on_commit_callbacks(execute=True):
+        shared = services.share_document(document=estimate, actor=Actor.system())
+    revoked = issue(customer, estimate)
+    services.link_revoke(link=revoked.link, actor=Actor.system())
+    tokens = [issued.token for issued in [*links, revoked]]
+    visits = 0
+    one_estimate = links[1].token
+    requests = [
+        (
+            "post",
+            reverse("portal:estimate_accept", args=[one_estimate, estimate.public_id]),
+            accept_data(estimate),
+        )
+    ]
+    for n in range(13):
+        whole, one_estimate, one_invoice = (issued.token for issued in links)
+        requests += [
+            ("get", reverse("portal:home", args=[whole]), None),
+            ("get", reverse("portal:estimate", args=[whole, estimate.public_id]), None),
+            (
+                "get",
+                reverse("portal:estimate_totals", args=[one_estimate, estimate.public_id]),
+                None,
+            ),
+            ("get", reverse("portal:invoice", args=[one_invoice, invoice.public_id]), None),
+            ("get", reverse("portal:home", args=[one_estimate]), None),
+            ("get", f"/p/{revoked.token}/", None),
+            ("get", f"/p/{whole}/estimates/zzzzzzzzzzzzzz/", None),  # 404 inside a valid link
+            (
+                "post",
+                reverse("portal:estimate_changes", args=[one_estimate, estimate.public_id]),
+                {"message": f"Question {n}"},
+            ),
+        ]
+    for method, path, data in requests[:100]:
+        response = getattr(phone, method)(path, data)
+        _access_log(method.upper(), path, response.status_code)
+        visits += 1
+    assert visits == 100
+    logs = captured_logs.getvalue()
+    assert "/p/[redacted]/" in logs and "SELECT" in logs
+    for token in tokens:
+        assert token not in logs
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        for table in tables:
+            for token in tokens:
+                cursor.execute(
+                    f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', [f"%{token}%"]
+                )
+                assert cursor.fetchone()[0] == 0, table
+    assert shared.pk
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_access_and_error_logs_redact_tokens(customer):
+    estimate = make_estimate(customer)
+    issued = issue(customer, estimate)
+    port = _free_port()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_POOL": "false",
+        "CREWCOMMAND_TESTING": "true",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "crewcommand.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            "-",
+            "--error-logfile",
+            "-",
+            "--access-logformat",
+            '%(h)s %(t)s "%(r)s" "%(U)s" %(s)s "%(f)s" "%({location}o)s"',
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        paths = [
+            f"/p/{issued.token}/",
+            f"/p/{issued.token}/estimates/{estimate.public_id}/",
+            "/p/unknown-token-abc/",
+        ]
+        for path in paths:
+            request = urllib.request.Request(base + path, headers={"Referer": base + path})
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=5)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert output.count("/p/[redacted]/") >= 6, output
+    assert issued.token not in output and "unknown-token-abc" not in output
+    print(output)
+
+
+def test_django_security_logs_and_error_mail_redact_tokens(captured_logs, settings, rf, mailoutbox):
+    """Django's own loggers (django.security.*, error mail to ADMINS) never carry a token."""
+    settings.ADMINS = ["ops@example.com"]
+    token = "S3cretTokenValue_abcdefghijklmnopqrstuvwxyz012"
+    request = rf.get(f"/p/{token}/estimates/abcdefghijklmn/", HTTP_REFERER=f"https://x/p/{token}/")
+    logging.getLogger("django.security.csrf").warning("Forbidden (CSRF): %s", request.path)
+    try:
+        raise ValueError(f"no route for /p/{token}/")
+    except ValueError:
+        logging.getLogger("django.request").exception(
+            "Internal Server Error: %s",
+            request.path,
+            extra={"request": request, "status_code": 500},
+        )
+        logging.getLogger("django.security.DisallowedHost").exception(
+            "Invalid host for %s", request.path, extra={"request": request, "status_code": 400}
+        )
+    logs = captured_logs.getvalue()
+    assert "/p/[redacted]/" in logs and token not in logs
+    assert mailoutbox, "the error mail was sent"
+    for message in mailoutbox:
+        assert token not in message.subject + message.body
