@@ -15,7 +15,7 @@ from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
 from crewcommand.selectors import activity_for, clean_query
 from crewcommand.services import ServiceError
-from documents import selectors, services
+from documents import delivery, selectors, services
 from documents.forms import (
     ESTIMATE_FILTERS,
     INVOICE_FILTERS,
@@ -217,14 +217,14 @@ def document_settings(request: HttpRequest, kind: str, **ids: str) -> HttpRespon
 
 
 ACTIONS = {
-    ("estimate", "send"): (services.estimate_send, gettext_lazy("Estimate sent.")),
+    ("estimate", "send"): (delivery.estimate_deliver, gettext_lazy("Estimate sent.")),
     ("estimate", "revise"): (services.estimate_revise, gettext_lazy("New revision started.")),
     ("estimate", "duplicate"): (services.estimate_duplicate, gettext_lazy("Estimate duplicated.")),
     ("estimate", "convert"): (
         services.estimate_convert,
         gettext_lazy("Invoice created from the estimate."),
     ),
-    ("invoice", "send"): (services.invoice_send, gettext_lazy("Invoice sent.")),
+    ("invoice", "send"): (delivery.invoice_deliver, gettext_lazy("Invoice sent.")),
     ("invoice", "void"): (services.invoice_void, gettext_lazy("Invoice voided.")),
     ("invoice", "duplicate"): (services.invoice_duplicate, gettext_lazy("Invoice duplicated.")),
 }
@@ -253,7 +253,14 @@ def document_action(request: HttpRequest, kind: str, action: str, **ids: str) ->
     except ServiceError as error:
         messages.error(request, str(error))
         return _redirect(request, doc.get_absolute_url())
-    messages.success(request, done)
+    if action == "send" and not doc.customer.email:
+        messages.warning(
+            request,
+            _("Marked as sent. %(name)s has no email address: copy their link and send it.")
+            % {"name": doc.customer.name},
+        )
+    else:
+        messages.success(request, done)
     target = result if isinstance(result, Estimate | Invoice) else doc
     return _redirect(request, target.get_absolute_url())
 
