@@ -81,6 +81,9 @@ class RefundForm(forms.Form):
 
 
 class PaymentFilterForm(forms.Form):
+    # Every filter is optional; the "(optional)" marker would only be noise here.
+    is_filter = True
+
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,
