@@ -19,11 +19,13 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import mimetypes
 import re
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,7 @@ from urllib.request import url2pathname
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
@@ -88,10 +91,36 @@ def render_estimate_pdf(
 ) -> bytes:
     """The estimate as a PDF: ``revision`` (default the current one) with the lines of
     ``selection`` (validated; default selection when None) in the totals, unchosen options listed
-    apart, and, given a ``certificate`` dict, a final certificate-of-signature page."""
+    apart, and, given a ``certificate`` dict, a final certificate-of-signature page.
+
+    A sent revision never changes, so its PDF is rendered once and then served from the cache
+    (see ``_cached``); drafts are always rendered fresh."""
     revision = revision or estimate.current_revision
     if revision is None or revision.estimate_id != estimate.pk:
         raise ValueError("the revision does not belong to this estimate")
+
+    def render() -> bytes:
+        return _render_estimate(estimate, revision, selection, certificate)
+
+    if not revision.is_frozen:
+        return render()
+    key = [
+        "estimate",
+        revision.pk,
+        estimate.status,
+        json.dumps(selection.as_json() if selection else None, sort_keys=True),
+        (certificate or {}).get("sha256", ""),
+        _fingerprint(estimate.company, estimate.customer, estimate.job),
+    ]
+    return _cached(key, render)
+
+
+def _render_estimate(
+    estimate: Estimate,
+    revision: EstimateRevision,
+    selection: Selection | None,
+    certificate: dict[str, Any] | None,
+) -> bytes:
     lines = list(revision.lines.all())
     chosen = default_selection(lines) if selection is None else validate_selection(lines, selection)
     totals = revision_totals(revision, chosen, lines=lines)
@@ -116,7 +145,47 @@ def render_estimate_pdf(
 
 def render_invoice_pdf(*, invoice: Invoice) -> bytes:
     """The invoice as a PDF: lines, taxes, total, deposit credit, payments and the balance due,
-    with a PAID stamp once paid and a VOID watermark when void."""
+    with a PAID stamp once paid and a VOID watermark when void.
+
+    A sent invoice's lines never change and every payment bumps ``updated_at``, so its PDF is
+    cached under that timestamp (and the day, since "overdue" depends on it)."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return _render_invoice(invoice)
+    key = [
+        "invoice",
+        invoice.pk,
+        invoice.updated_at.isoformat(),
+        timezone.localdate().isoformat(),
+        _fingerprint(invoice.company, invoice.customer, invoice.job),
+    ]
+    return _cached(key, lambda: _render_invoice(invoice))
+
+
+PDF_CACHE_SECONDS = 30 * 24 * 3600
+
+
+def _fingerprint(*rows: Any) -> str:
+    """What else a PDF shows: the company's branding and contact, the customer, the job."""
+    fields = []
+    for row in rows:
+        if row is not None:
+            fields.extend((f.name, str(getattr(row, f.attname))) for f in row._meta.concrete_fields)
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:32]
+
+
+def _cached(key: list[Any], render: Callable[[], bytes]) -> bytes:
+    """Serve a rendered PDF from the cache, rendering it on a miss. The key names everything
+    the PDF shows, plus the language it is written in."""
+    raw = json.dumps([*key, translation.get_language() or ""], default=str)
+    cache_key = "pdf:" + hashlib.sha256(raw.encode()).hexdigest()
+    content = cache.get(cache_key)
+    if content is None:
+        content = render()
+        cache.set(cache_key, content, PDF_CACHE_SECONDS)
+    return content
+
+
+def _render_invoice(invoice: Invoice) -> bytes:
     lines = list(invoice.lines.all())
     totals = invoice_totals(invoice, lines)
     if totals.total != invoice.total:
