@@ -159,7 +159,11 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
 def job_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = selectors.clean_query(request.GET.get("q"))
-    jobs = selectors.job_list(company=request.company, status=status, query=query)
+    from billing.selectors import job_payment_status
+
+    jobs = job_payment_status(
+        jobs=selectors.job_list(company=request.company, status=status, query=query)
+    )
     context = {
         "page": _page(request, jobs),
         "q": query,
