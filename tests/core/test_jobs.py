@@ -126,7 +126,7 @@ def test_job_list_shows_payment_status(owner_client, owner, customer, job):
     )
     add_line(invoice, actor)
     body = owner_client.get(reverse("dashboard:job_list")).content.decode()
-    assert "Not invoiced" in body  # a draft invoice isn't billed yet
+    assert "Not invoiced" in body  # a draft invoice is not billed yet
     services.invoice_send(invoice=invoice, actor=actor)
     body = owner_client.get(reverse("dashboard:job_list")).content.decode()
-    assert "Awaiting payment" in body
+    assert "Unpaid" in body
