@@ -8,6 +8,7 @@ these rows, recomputed by ``billing.services`` under the document's row lock.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -22,7 +23,11 @@ ZERO = Decimal("0.00")
 STRIPE_MINIMUM_CAD = Decimal("0.50")
 
 
-def money_field(verbose_name: str = "", **kwargs) -> models.DecimalField:
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def money_field(verbose_name: StrOrPromise = "", **kwargs) -> models.DecimalField:
     return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
 
 
@@ -167,7 +172,7 @@ class Payment(TenantModel):
         return f"{self.get_method_display()} {self.amount} ({self.status})"
 
     @property
-    def document(self) -> Invoice | Estimate:
+    def document(self) -> Invoice | Estimate | None:
         return self.invoice if self.purpose == PaymentPurpose.INVOICE else self.estimate
 
     @property

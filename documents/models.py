@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -22,7 +23,11 @@ from crewcommand.models import Company, Customer, Job, Province, TenantModel
 ZERO = Decimal("0.00")
 
 
-def money_field(verbose_name: str = "", **kwargs) -> models.DecimalField:
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def money_field(verbose_name: StrOrPromise = "", **kwargs) -> models.DecimalField:
     return models.DecimalField(
         verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs
     )
@@ -120,7 +125,7 @@ class Estimate(TenantModel):
 
     @property
     def display_status_label(self) -> str:
-        return EstimateStatus(self.display_status).label
+        return str(EstimateStatus(self.display_status).label)
 
 
 class EstimateRevision(models.Model):
@@ -251,7 +256,11 @@ class PaymentTerms(models.TextChoices):
     CUSTOM = "custom", _("Custom date")
 
 
-TERM_DAYS = {PaymentTerms.DUE_ON_RECEIPT: 0, PaymentTerms.NET_15: 15, PaymentTerms.NET_30: 30}
+TERM_DAYS: dict[str, int] = {
+    PaymentTerms.DUE_ON_RECEIPT: 0,
+    PaymentTerms.NET_15: 15,
+    PaymentTerms.NET_30: 30,
+}
 
 
 class Invoice(TenantModel):
@@ -329,7 +338,7 @@ class Invoice(TenantModel):
 
     @property
     def display_status_label(self) -> str:
-        return _("Overdue") if self.is_overdue else InvoiceStatus(self.status).label
+        return str(_("Overdue") if self.is_overdue else InvoiceStatus(self.status).label)
 
     @staticmethod
     def due_date_for(issue_date: dt.date, terms: str) -> dt.date:

@@ -57,9 +57,9 @@ def validate_selection(lines: Sequence[LineItem], selection: Selection) -> Selec
         pid for pid in selection.optional if pid in by_id and by_id[pid].kind == LineKind.OPTIONAL
     )
     defaults = default_selection(lines).choices
-    choices = {}
+    choices: dict[str, str] = {}
     for group, default_pid in defaults.items():
-        picked = selection.choices.get(group)
+        picked = selection.choices.get(group, "")
         ok = (
             picked in by_id
             and by_id[picked].kind == LineKind.CHOICE

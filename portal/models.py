@@ -104,7 +104,7 @@ class PortalLink(TenantModel):
 
     @property
     def status_label(self) -> str:
-        return LinkStatus(self.status).label
+        return str(LinkStatus(self.status).label)
 
     def is_usable(self, now: dt.datetime | None = None) -> bool:
         return self.status_at(now or timezone.now()) == LinkStatus.ACTIVE

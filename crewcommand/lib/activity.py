@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
     from django.db.models import Model
 
     from crewcommand.models import Activity, Company, Customer
@@ -37,11 +37,11 @@ class Actor:
     """Who acted: a team member (a user), a customer through a link, or the system."""
 
     kind: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     label: str = ""
 
     @classmethod
-    def member(cls, user: AbstractBaseUser) -> Actor:
+    def member(cls, user: User) -> Actor:
         label = user.get_full_name() or getattr(user, "email", "") or user.get_username()
         return cls(kind="member", user=user, label=label)
 

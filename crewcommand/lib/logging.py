@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
+from django.utils.functional import Promise
 from django.utils.log import AdminEmailHandler
 
 # /p/<token>/, /r/<token>/ and /invite/<token>/ carry secrets; keep the prefix for debugging.
@@ -53,7 +54,7 @@ class RedactingAdminEmailHandler(AdminEmailHandler):
     """Django's error mail with secret-link tokens redacted from the subject, the text report
     (request path and META, exception values, frame variables) and the HTML report."""
 
-    def send_mail(self, subject: str, message: str, *args, **kwargs) -> None:
+    def send_mail(self, subject: str | Promise, message: str | Promise, *args, **kwargs) -> None:
         if kwargs.get("html_message"):
             kwargs["html_message"] = redact_report(kwargs["html_message"])
-        super().send_mail(redact_report(subject), redact_report(message), *args, **kwargs)
+        super().send_mail(redact_report(str(subject)), redact_report(str(message)), *args, **kwargs)
