@@ -8,7 +8,6 @@ these rows, recomputed by ``billing.services`` under the document's row lock.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -16,19 +15,12 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from crewcommand.lib.fields import money_field
 from crewcommand.models import Company, Customer, TenantModel
 from documents.models import Estimate, Invoice
 
 ZERO = Decimal("0.00")
 STRIPE_MINIMUM_CAD = Decimal("0.50")
-
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
-
-
-def money_field(verbose_name: StrOrPromise = "", **kwargs) -> models.DecimalField:
-    return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
 
 
 class StripeAccount(models.Model):

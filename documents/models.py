@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -18,19 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crewcommand.lib.fields import money_field
 from crewcommand.models import Company, Customer, Job, Province, TenantModel
 
 ZERO = Decimal("0.00")
-
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
-
-
-def money_field(verbose_name: StrOrPromise = "", **kwargs) -> models.DecimalField:
-    return models.DecimalField(
-        verbose_name, max_digits=14, decimal_places=2, default=ZERO, **kwargs
-    )
 
 
 class DocumentKind(models.TextChoices):
@@ -151,9 +141,9 @@ class EstimateRevision(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Cached from compute_totals with the default selection, for lists and sums.
-    subtotal = money_field()
-    tax_total = money_field()
-    total = money_field()
+    subtotal = money_field(default=ZERO)
+    tax_total = money_field(default=ZERO)
+    total = money_field(default=ZERO)
 
     class Meta:
         ordering = ["estimate", "-number"]
@@ -290,12 +280,12 @@ class Invoice(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     viewed_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
-    subtotal = money_field()
-    tax_total = money_field()
-    total = money_field()
+    subtotal = money_field(default=ZERO)
+    tax_total = money_field(default=ZERO)
+    total = money_field(default=ZERO)
     # Maintained by billing services inside the payment's transaction.
-    amount_paid = money_field()
-    deposit_credit = money_field()
+    amount_paid = money_field(default=ZERO)
+    deposit_credit = money_field(default=ZERO)
 
     class Meta:
         ordering = ["-number"]
