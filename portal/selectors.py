@@ -7,6 +7,7 @@ scope: another document of the same customer, another customer or another compan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
@@ -23,7 +24,14 @@ from documents.models import (
     LineItem,
     LineKind,
 )
-from documents.totals import Selection, deposit_amount, invoice_totals, is_selected, revision_totals
+from documents.totals import (
+    Selection,
+    deposit_amount,
+    invoice_totals,
+    is_selected,
+    revision_totals,
+    validate_selection,
+)
 from portal.forms import selection_from_data
 from portal.models import PortalLink, Signature
 from portal.services import ANSWERABLE
@@ -63,11 +71,29 @@ def portal_invoices(*, portal: PortalContext) -> QuerySet[Invoice]:
 def home_context(*, portal: PortalContext) -> dict[str, Any]:
     estimates = list(
         portal_estimates(portal=portal)
-        .select_related("current_revision", "accepted_revision")
+        .select_related("current_revision")
+        .prefetch_related("revisions__lines")
         .order_by("-number")
     )
+    for estimate in estimates:
+        estimate.shown_total = _shown_total(estimate)
     invoices = list(portal_invoices(portal=portal).order_by("-number"))
     return {"estimates": estimates, "invoices": invoices}
+
+
+def _shown_total(estimate: Estimate) -> Decimal | None:
+    """The total of what the customer sees (``shown_revision``), with their own choices once
+    they accepted; read from the prefetched revisions, so the list costs no query per row."""
+    revisions = sorted(estimate.revisions.all(), key=lambda r: r.number, reverse=True)
+    if estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision_id:
+        revision = next(r for r in revisions if r.pk == estimate.accepted_revision_id)
+        lines = list(revision.lines.all())
+        selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
+        return revision_totals(revision, selection, lines=lines).total
+    revision = next((r for r in revisions if r.sent_at is not None), None)
+    if revision is None:
+        return None
+    return revision_totals(revision, lines=list(revision.lines.all())).total
 
 
 def estimate_get(*, portal: PortalContext, public_id: str) -> Estimate:

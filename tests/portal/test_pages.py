@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from crewcommand.lib.money import format_cad
 from crewcommand.models import Activity
 from documents.models import EstimateStatus, InvoiceStatus
+from documents.totals import Selection
 from portal.middleware import accent_colour
 from tests.portal.conftest import PHONE_UA
 from tests.portal.helpers import issue, make_estimate, make_invoice
@@ -207,3 +209,18 @@ def test_branding_and_contact_appear_on_portal_pages(phone, estimate, estimate_l
     assert "--accent:#7c2d12" in body
     assert 'href="tel:6135550100"' in body
     assert 'rel="noreferrer noopener"' in body
+
+
+def test_home_shows_the_total_the_customer_signed_not_the_default_one(customer, phone):
+    """An accepted estimate lists the total of the options the customer chose."""
+    from documents.totals import revision_totals
+    from tests.portal.helpers import sign
+
+    estimate = make_estimate(customer)
+    link = issue(customer)
+    sign(estimate, issue(customer, estimate))
+    estimate.refresh_from_db()
+    revision = estimate.accepted_revision
+    chosen = revision_totals(revision, Selection.from_json(estimate.accepted_selection)).total
+    body = phone.get(link.path).content.decode()
+    assert format_cad(chosen) in body
