@@ -195,6 +195,12 @@ def customer_update(*, customer: Customer, actor: Actor, fields: dict[str, Any])
     return customer
 
 
+def _check_schedule(job: Job) -> None:
+    """A scheduled or in-progress job has a date: the crew must know when to go."""
+    if job.status in {JobStatus.SCHEDULED, JobStatus.IN_PROGRESS} and job.scheduled_start is None:
+        raise ServiceError(_("Give the job a date and time before scheduling it."))
+
+
 @transaction.atomic
 def job_create(
     *, company: Company, customer: Customer, actor: Actor, assigned=(), **fields: Any
@@ -206,6 +212,7 @@ def job_create(
         job.address = customer.address
     if job.scheduled_start and job.status == JobStatus.REQUESTED:
         job.status = JobStatus.SCHEDULED
+    _check_schedule(job)
     job.full_clean()
     job.save()
     job.assigned.set([m for m in assigned if m.company_id == company.pk])
@@ -227,6 +234,7 @@ def job_update(*, job: Job, actor: Actor, fields: dict[str, Any], assigned=None)
         setattr(job, name, value)
     if job.status == JobStatus.COMPLETED and old_status != JobStatus.COMPLETED:
         job.completed_at = timezone.now()
+    _check_schedule(job)
     job.full_clean()
     job.save()
     if assigned is not None:

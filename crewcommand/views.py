@@ -255,13 +255,17 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
     status = request.POST.get("status", "")
     if status not in JobStatus.values:
         messages.error(request, _("Choose a valid status."))
-    elif status == JobStatus.SCHEDULED and job.scheduled_start is None:
-        messages.error(request, _("Give the job a date and time before scheduling it."))
     else:
-        services.job_update(job=job, actor=Actor.member(request.user), fields={"status": status})
-        messages.success(
-            request, _("Job is now %(status)s.") % {"status": job.get_status_display()}
-        )
+        try:
+            services.job_update(
+                job=job, actor=Actor.member(request.user), fields={"status": status}
+            )
+        except services.ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, _("Job is now %(status)s.") % {"status": job.get_status_display()}
+            )
     if request.htmx:
         job = selectors.job_get(company=request.company, public_id=job_id)
         return render(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -91,6 +92,7 @@ def invoice_summary(*, company: Company) -> dict[str, Decimal]:
     return open_invoices.aggregate(
         outstanding=Coalesce(Sum(_balance()), zero),
         overdue=Coalesce(Sum(_balance(), filter=_overdue_q()), zero),
+        overdue_count=Count("pk", filter=_overdue_q()),
     )
 
 
@@ -111,8 +113,9 @@ def documents_for_job(*, job: Job) -> dict[str, list]:
     }
 
 
-def attention(*, company: Company) -> dict[str, list]:
-    """What needs a contractor today: answers awaited, overdue invoices (two queries)."""
+def attention(*, company: Company) -> dict[str, Any]:
+    """What needs a contractor today: answers awaited, overdue invoices, the first few of each
+    and how many there are (three queries)."""
     today = timezone.localdate()
     awaiting = (
         Estimate.objects.filter(
@@ -120,7 +123,7 @@ def attention(*, company: Company) -> dict[str, list]:
         )
         .exclude(current_revision__valid_until__lt=today)
         .select_related("customer", "current_revision")
-        .order_by("sent_at")[:8]
+        .order_by("sent_at")
     )
     overdue = (
         Invoice.objects.filter(company=company)
@@ -128,7 +131,11 @@ def attention(*, company: Company) -> dict[str, list]:
         .select_related("customer")
         .order_by("due_date")[:8]
     )
-    return {"awaiting": list(awaiting), "overdue": list(overdue)}
+    return {
+        "awaiting": list(awaiting[:8]),
+        "awaiting_count": awaiting.count(),
+        "overdue": list(overdue),
+    }
 
 
 def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:

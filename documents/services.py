@@ -407,10 +407,15 @@ def _line_owner(doc: Estimate | Invoice, actor: Actor) -> tuple[Estimate | Invoi
 
 
 def _after_lines_changed(doc: Estimate | Invoice, owner: dict[str, Any]) -> None:
-    if "revision" in owner:
-        _refresh_revision_totals(owner["revision"])
-    else:
-        _refresh_invoice_totals(doc)
+    """Recompute the cached totals; a change that would push the total below zero is refused
+    (the caller's transaction rolls it back)."""
+    try:
+        if "revision" in owner:
+            _refresh_revision_totals(owner["revision"])
+        else:
+            _refresh_invoice_totals(doc)
+    except ValueError as error:
+        raise ServiceError(_("The document total can't go below zero.")) from error
 
 
 def _validate_line(fields: dict[str, Any]) -> None:
@@ -440,10 +445,7 @@ def line_save(
         setattr(line, name, value)
     line.full_clean(exclude=["revision", "invoice", "public_id"])
     line.save()
-    try:
-        _after_lines_changed(doc, owner)
-    except ValueError as error:
-        raise ServiceError(_("The document total can't go below zero.")) from error
+    _after_lines_changed(doc, owner)
     _log(doc, "estimate.updated" if isinstance(doc, Estimate) else "invoice.updated", actor)
     return line
 
@@ -469,22 +471,7 @@ def _find_line(doc: Estimate | Invoice, owner: dict[str, Any], line_id: str) -> 
 def line_delete(*, doc: Estimate | Invoice, actor: Actor, line_id: str) -> None:
     doc, owner = _line_owner(doc, actor)
     _find_line(doc, owner, line_id).delete()
-    try:
-        _after_lines_changed(doc, owner)
-    except ValueError as error:
-        raise ServiceError(_("The document total can't go below zero.")) from error
-
-
-@transaction.atomic
-def lines_reorder(*, doc: Estimate | Invoice, actor: Actor, order: list[str]) -> None:
-    """Put lines in the given order of ids; ids not named keep their relative order after."""
-    doc, owner = _line_owner(doc, actor)
-    lines = list(LineItem.objects.filter(**owner))
-    rank = {line_id: i for i, line_id in enumerate(order)}
-    lines.sort(key=lambda line: (rank.get(line.public_id, len(rank)), line.position))
-    for position, line in enumerate(lines):
-        line.position = position
-    LineItem.objects.bulk_update(lines, ["position"])
+    _after_lines_changed(doc, owner)
 
 
 @transaction.atomic

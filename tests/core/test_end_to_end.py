@@ -36,7 +36,6 @@ def test_invitation_email_is_sent_by_a_real_worker_after_commit(celery_worker_pr
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_owner_logs_in_and_sees_the_dashboard(live_server, page, owner, job, csp_violations):
-    job.scheduled_start = None
     page.goto(f"{live_server.url}{reverse('dashboard:home')}")
     page.get_by_label("Username").fill(owner.user.username)
     page.get_by_label("Password").fill("correct-horse-battery")

@@ -35,6 +35,15 @@ def test_home_shows_what_needs_attention_and_the_charts(owner_client, owner, cus
     assert "collected vs outstanding" in body and "$120.00" in body
 
 
+def test_home_counts_every_overdue_invoice_not_just_the_listed_ones(owner_client, owner, customer):
+    for _ in range(10):
+        _overdue_invoice(owner, customer)
+    response = owner_client.get(reverse("dashboard:home"))
+    assert response.context["summary"]["overdue_count"] == 10
+    assert "10 invoices" in response.content.decode()
+    assert len(response.context["overdue"]) == 8
+
+
 def test_home_query_count_does_not_grow(
     owner_client, owner, customer, django_assert_max_num_queries
 ):

@@ -86,6 +86,16 @@ def test_completing_a_job_stamps_completed_at(owner_client, job):
     assert job.completed_at is not None
 
 
+@pytest.mark.parametrize("status", ["scheduled", "in_progress"])
+def test_a_job_without_a_date_cannot_be_scheduled_or_started(owner_client, job, status):
+    response = owner_client.post(
+        reverse("dashboard:job_status", args=[job.public_id]), {"status": status}, follow=True
+    )
+    job.refresh_from_db()
+    assert job.status == JobStatus.REQUESTED
+    assert "Give the job a date" in response.content.decode()
+
+
 def test_invalid_status_changes_nothing(owner_client, job):
     owner_client.post(reverse("dashboard:job_status", args=[job.public_id]), {"status": "nope"})
     job.refresh_from_db()
@@ -93,15 +103,16 @@ def test_invalid_status_changes_nothing(owner_client, job):
 
 
 def test_job_list_filters_by_status_with_constant_queries(
-    owner_client, customer, django_assert_max_num_queries
+    owner_client, owner, customer, django_assert_max_num_queries
 ):
     JobFactory(customer=customer, title="Done one", status=JobStatus.COMPLETED)
-    JobFactory(customer=customer, title="Open one")
+    JobFactory(customer=customer, title="Open one").assigned.set([owner])
     body = owner_client.get(reverse("dashboard:job_list"), {"status": "completed"}).content.decode()
     assert "Done one" in body and "Open one" not in body
     with django_assert_max_num_queries(9) as few:
         owner_client.get(reverse("dashboard:job_list"))
-    JobFactory.create_batch(30, customer=customer)
+    for new_job in JobFactory.create_batch(30, customer=customer):
+        new_job.assigned.set([owner])  # crew names are read per row: they must be prefetched
     with django_assert_max_num_queries(len(few.captured_queries)):
         owner_client.get(reverse("dashboard:job_list"))
 

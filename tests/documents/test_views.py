@@ -196,6 +196,7 @@ def test_invoice_list_filters_and_summary(owner_client, owner, customer, actor):
     assert response.context["summary"] == {
         "outstanding": Decimal("150.00"),
         "overdue": Decimal("100.00"),
+        "overdue_count": 1,
     }
     assert "badge-overdue" in body
     by_number = owner_client.get(reverse("documents:invoice_list"), {"q": "INV-2"}).content.decode()

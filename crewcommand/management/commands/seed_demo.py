@@ -80,7 +80,7 @@ class Command(BaseCommand):
         member = Member.objects.get(user=owner)
         for row in JOBS:
             self._job(company, customers, member, *row)
-        for path in [*SEED_DEMO_HOOKS, *getattr(settings, "SEED_DEMO_HOOKS", [])]:
+        for path in SEED_DEMO_HOOKS:
             import_string(path)(company=company, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"dashboard: {settings.SITE_URL}{reverse('dashboard:home')}")
