@@ -8,10 +8,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.models import (
     STRIPE_MINIMUM_CAD,
@@ -275,48 +287,56 @@ def estimate_deposit_payments(*, estimate: Estimate) -> list[Payment]:
     )
 
 
+# Invoices that count as billed: sent and not void (a draft is not a bill yet).
+BILLED = ~Q(invoices__status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT])
+PAYMENT_STATE_LABELS = {
+    "paid": gettext_lazy("Paid"),
+    "partially_paid": gettext_lazy("Partially paid"),
+    "unpaid": gettext_lazy("Unpaid"),
+}
+
+
 @dataclass(frozen=True)
 class JobMoney:
     invoiced: Decimal
     paid: Decimal
-    outstanding: Decimal
-    invoices: list[Invoice]
+    state: str  # "none", "unpaid", "partially_paid" or "paid": see job_payment_status
 
     @property
-    def status(self) -> str:
-        if not self.invoices:
-            return "none"
-        if self.outstanding <= 0:
-            return "paid"
-        return "partially_paid" if self.paid > 0 else "unpaid"
-
-
-def job_money(*, job: Job) -> JobMoney:
-    """Invoiced, paid and outstanding on a job's invoices (void ones left out)."""
-    invoices = list(
-        Invoice.objects.filter(company_id=job.company_id, job=job)
-        .exclude(status=InvoiceStatus.VOID)
-        .order_by("-number")
-    )
-    invoiced = sum((i.total for i in invoices), ZERO)
-    paid = sum((i.amount_paid + i.deposit_credit for i in invoices), ZERO)
-    outstanding = sum((i.balance for i in invoices), ZERO)
-    return JobMoney(invoiced=invoiced, paid=paid, outstanding=outstanding, invoices=invoices)
+    def outstanding(self) -> Decimal:
+        return max(ZERO, self.invoiced - self.paid)
 
 
 def job_payment_status(*, jobs: QuerySet[Job]) -> QuerySet[Job]:
-    """Annotate jobs with ``invoiced`` and ``outstanding`` for list pages, in the same query."""
-    open_invoices = ~Q(invoices__status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT])
+    """Annotate jobs with ``invoiced``, ``settled`` (paid plus deposits credited) and
+    ``payment_state`` over their billed invoices, in the same query: the one rule for whether a
+    job is paid, used by the job list and the job page."""
+    zero = Value(ZERO, output_field=MONEY)
     return jobs.annotate(
-        invoiced=Coalesce(
-            Sum("invoices__total", filter=open_invoices), Value(ZERO), output_field=MONEY
-        ),
+        invoiced=Coalesce(Sum("invoices__total", filter=BILLED), zero, output_field=MONEY),
         settled=Coalesce(
-            Sum(F("invoices__amount_paid") + F("invoices__deposit_credit"), filter=open_invoices),
-            Value(ZERO),
+            Sum(F("invoices__amount_paid") + F("invoices__deposit_credit"), filter=BILLED),
+            zero,
             output_field=MONEY,
         ),
+    ).annotate(
+        payment_state=Case(
+            When(invoiced=ZERO, then=Value("none")),
+            When(settled__gte=F("invoiced"), then=Value("paid")),
+            When(settled__gt=ZERO, then=Value("partially_paid")),
+            default=Value("unpaid"),
+            output_field=CharField(),
+        )
     )
+
+
+def job_money(*, job: Job) -> JobMoney:
+    row = (
+        job_payment_status(jobs=Job.objects.filter(pk=job.pk))
+        .values("invoiced", "settled", "payment_state")
+        .get()
+    )
+    return JobMoney(invoiced=row["invoiced"], paid=row["settled"], state=row["payment_state"])
 
 
 # --- Customer side -----------------------------------------------------------------------------

@@ -24,3 +24,10 @@ def deposit_payable(estimate) -> selectors.Payable:
 @register.simple_tag
 def document_payments(document) -> list:
     return selectors.document_payments(document=document)
+
+
+@register.inclusion_tag("components/badge.html")
+def payment_state_badge(state: str) -> dict:
+    """A job's payment state (billing.selectors.job_payment_status) as the usual badge."""
+    css = {"unpaid": "sent"}.get(state, state)
+    return {"status": css, "label": selectors.PAYMENT_STATE_LABELS.get(state, "")}

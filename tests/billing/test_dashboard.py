@@ -208,6 +208,10 @@ def test_the_job_summary_shows_invoiced_paid_and_outstanding(owner_client, custo
         reverse("billing_dashboard:job_payments", args=[job.public_id])
     ).content.decode()
     assert "$2,712.00" in body and "$1,712.00" in body and "$1,000.00" in body
+    assert "Partially paid" in body
+    record(second, "1000.00")
+    body = owner_client.get(reverse("dashboard:job_list")).content.decode()
+    assert "badge-paid" in body  # the job list reads the same rule as the job page
 
 
 # --- Mismatches --------------------------------------------------------------------------------
