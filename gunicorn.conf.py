@@ -1,9 +1,8 @@
 """Gunicorn settings, read automatically from the working directory (the image's WORKDIR).
 
 Secret link tokens travel in request paths (/p/<token>/, /r/<token>/, /invite/<token>/), so the
-access log and the error log redact them: every access-log atom (request line, path, referer,
-headers, Location of redirects…) goes through ``crewcommand.lib.logging.redact``, and the error
-log gets the same filter as Django's handlers. Command-line flags (bind, workers, log format)
+access log and the error log get the same filter as Django's handlers: it formats each line
+(request line, path, referer, Location of redirects…) and redacts it. Command-line flags (bind, workers, log format)
 still apply on top of this file.
 """
 
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 from gunicorn.glogging import Logger
 
-from crewcommand.lib.logging import RedactTokensFilter, redact
+from crewcommand.lib.logging import RedactTokensFilter
 
 
 class RedactingLogger(Logger):
@@ -20,12 +19,6 @@ class RedactingLogger(Logger):
         for log in (self.error_log, self.access_log):
             if not any(isinstance(f, RedactTokensFilter) for f in log.filters):
                 log.addFilter(RedactTokensFilter())
-
-    def atoms(self, resp, req, environ, request_time) -> dict:
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {
-            key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()
-        }
 
 
 logger_class = RedactingLogger

@@ -168,10 +168,6 @@ class Payment(TenantModel):
         return self.invoice if self.purpose == PaymentPurpose.INVOICE else self.estimate
 
     @property
-    def net_amount(self) -> Decimal:
-        return self.amount - self.amount_refunded
-
-    @property
     def refundable(self) -> Decimal:
         """What may still be refunded (pending refunds are already spoken for)."""
         return self.amount - self.amount_refunded

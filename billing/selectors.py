@@ -272,7 +272,7 @@ def invoice_payments(*, invoice: Invoice) -> list[Payment]:
         Payment.objects.filter(belongs)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
         .select_related("created_by")
-        .prefetch_related("refunds", "issues")
+        .prefetch_related("issues")
         .order_by("-created_at", "-id")
     )
 
@@ -282,7 +282,7 @@ def estimate_deposit_payments(*, estimate: Estimate) -> list[Payment]:
         Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
         .select_related("created_by")
-        .prefetch_related("refunds", "issues")
+        .prefetch_related("issues")
         .order_by("-created_at", "-id")
     )
 

@@ -19,8 +19,6 @@ logger = logging.getLogger(__name__)
 
 # Stripe retries webhooks for days, but a signature older than this is refused (replay guard).
 SIGNATURE_TOLERANCE_SECONDS = 300
-# Checkout Sessions may not expire sooner than 30 minutes after creation.
-MINIMUM_SESSION_MINUTES = 30
 
 
 class StripeFailure(Exception):

@@ -97,7 +97,11 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
     issues = selectors.issue_list(company=request.company, open_only=not show_all)
     page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "show_all": show_all, "form": IssueResolveForm()}
+    context = {
+        "page": page,
+        "show_all": show_all,
+        "open_count": selectors.open_issue_count(company=request.company),
+    }
     return render(request, "billing/issue_list.html", context)
 
 

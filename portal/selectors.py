@@ -40,8 +40,6 @@ from portal.signatures import svg_data_url
 if TYPE_CHECKING:
     from portal.middleware import PortalContext
 
-DOCUMENT_KINDS = ("estimate", "invoice", "customer")
-
 
 # --- Customer side -----------------------------------------------------------------------------
 

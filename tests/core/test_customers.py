@@ -92,3 +92,9 @@ def test_page_parameter_garbage_does_not_500(owner_client):
         assert (
             owner_client.get(reverse("dashboard:customer_list"), {"page": page}).status_code == 200
         )
+
+
+def test_pagination_links_keep_the_search_and_filters(owner_client, company):
+    CustomerFactory.create_batch(30, company=company, name="Zed Zebra")
+    body = owner_client.get(reverse("dashboard:customer_list"), {"q": "zebra"}).content.decode()
+    assert 'href="?q=zebra&amp;page=2"' in body
