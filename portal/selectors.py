@@ -228,9 +228,7 @@ def panel_subject(*, company: Company, kind: str, public_id: str) -> Estimate | 
 
 
 def links_for(*, subject: Estimate | Invoice | Customer) -> list[PortalLink]:
-    qs = PortalLink.objects.filter(company_id=subject.company_id).select_related(
-        "created_by", "replaced_by"
-    )
+    qs = PortalLink.objects.filter(company_id=subject.company_id).select_related("replaced_by")
     if isinstance(subject, Estimate):
         qs = qs.filter(estimate=subject)
     elif isinstance(subject, Invoice):

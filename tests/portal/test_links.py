@@ -115,8 +115,22 @@ def test_a_revoked_link_is_not_emailed(estimate, django_capture_on_commit_callba
     link = services.share_document(document=estimate, actor=Actor.system())
     services.link_revoke(link=link, actor=Actor.system())
     notifications.deliver_link_email(link_id=link.pk, sealed_url=seal("https://x/p/t/"))
+    assert mail.outbox == []
+
+
+def test_a_tampered_sealed_url_is_not_emailed(estimate):
+    from crewcommand.lib.sealed import seal
+    from portal import notifications
+
+    link = services.share_document(document=estimate, actor=Actor.system())
+    notifications.deliver_link_email(
+        link_id=link.pk, sealed_url=seal("https://x/p/t/")[:-4] + "AAAA"
+    )
     notifications.deliver_link_email(link_id=link.pk, sealed_url="tampered")
     assert mail.outbox == []
+    # The same usable link with an intact seal is emailed: the refusal above was the seal's.
+    notifications.deliver_link_email(link_id=link.pk, sealed_url=seal("https://x/p/t/"))
+    assert len(mail.outbox) == 1
 
 
 def test_share_document_without_email_makes_the_link_but_sends_nothing(company):
