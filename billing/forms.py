@@ -8,12 +8,11 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, StripeAccount
 from billing.selectors import PaymentFilters
-from crewcommand.lib.money import parse_money
+from crewcommand.lib.money import active_locale, parse_money
 
 
 class MoneyField(forms.CharField):
@@ -34,9 +33,8 @@ class MoneyField(forms.CharField):
             return None
         if len(text) > self.MAX_LENGTH:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        locale = "fr-CA" if (get_language() or "").startswith("fr") else "en-CA"
         try:
-            amount = parse_money(text, locale=locale)
+            amount = parse_money(text, locale=active_locale())
         except ValueError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         if amount <= 0:

@@ -248,20 +248,6 @@ def issue_get(*, company: Company, public_id: str) -> PaymentIssue:
 # --- Documents ---------------------------------------------------------------------------------
 
 
-def invoice_get(*, company: Company, public_id: str) -> Invoice:
-    return get_object_or_404(
-        Invoice.objects.select_related("customer", "company"), company=company, public_id=public_id
-    )
-
-
-def estimate_get(*, company: Company, public_id: str) -> Estimate:
-    return get_object_or_404(
-        Estimate.objects.select_related("customer", "company", "accepted_revision"),
-        company=company,
-        public_id=public_id,
-    )
-
-
 def invoice_payments(*, invoice: Invoice) -> list[Payment]:
     """Payments that took or may take money on an invoice (its deposit included), with their
     refunds, newest first. Abandoned checkout attempts are left out."""

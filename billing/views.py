@@ -35,6 +35,7 @@ from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Role
 from crewcommand.services import ServiceError
+from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
 
 logger = logging.getLogger(__name__)
@@ -148,14 +149,14 @@ def _changed_panel(request: HttpRequest, document: Invoice | Estimate) -> HttpRe
 @member_required
 @require_GET
 def invoice_payments(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
+    invoice = documents_selectors.invoice_get(company=request.company, public_id=invoice_id)
     return _render_panel(request, invoice)
 
 
 @member_required
 @require_GET
 def estimate_payments(request: HttpRequest, estimate_id: str) -> HttpResponse:
-    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _render_panel(request, estimate)
 
 
@@ -193,14 +194,14 @@ def _record(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def payment_record(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
+    invoice = documents_selectors.invoice_get(company=request.company, public_id=invoice_id)
     return _record(request, invoice)
 
 
 @member_required
 @require_http_methods(["GET", "POST"])
 def deposit_record(request: HttpRequest, estimate_id: str) -> HttpResponse:
-    estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
+    estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _record(request, estimate)
 
 

@@ -41,7 +41,7 @@ from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from crewcommand.lib.money import format_cad
+from crewcommand.lib.money import active_locale, format_cad
 from crewcommand.models import Company
 from crewcommand.templatetags.money import tax_label
 from documents.models import (
@@ -378,7 +378,7 @@ def _storage_data_url(logo: Any) -> str:
 
 
 def _money_locale() -> str:
-    return "fr-CA" if (translation.get_language() or "").lower().startswith("fr") else "en-CA"
+    return active_locale()
 
 
 def _plain_number(value: Decimal, locale: str) -> str:

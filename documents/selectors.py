@@ -35,11 +35,18 @@ def _search(qs: QuerySet, query: str) -> QuerySet:
     return qs.filter(condition)
 
 
+def _live_q() -> Q:
+    return Q(status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED])
+
+
+def _expired_q() -> Q:
+    """Sent or viewed estimates past their valid-until date (``Estimate.display_status``)."""
+    return _live_q() & Q(current_revision__valid_until__lt=timezone.localdate())
+
+
 def estimate_list(*, company: Company, status: str = "", query: str = "") -> QuerySet[Estimate]:
     qs = Estimate.objects.filter(company=company).select_related("customer", "current_revision")
-    today = timezone.localdate()
-    live = Q(status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED])
-    expired = live & Q(current_revision__valid_until__lt=today)
+    expired = _expired_q()
     if status == EstimateStatus.EXPIRED:
         qs = qs.filter(expired)
     elif status in {EstimateStatus.SENT, EstimateStatus.VIEWED}:
@@ -51,7 +58,9 @@ def estimate_list(*, company: Company, status: str = "", query: str = "") -> Que
 
 def estimate_get(*, company: Company, public_id: str) -> Estimate:
     return get_object_or_404(
-        Estimate.objects.select_related("customer", "job", "current_revision", "company"),
+        Estimate.objects.select_related(
+            "customer", "job", "current_revision", "accepted_revision", "company"
+        ),
         company=company,
         public_id=public_id,
     )
@@ -116,12 +125,9 @@ def documents_for_job(*, job: Job) -> dict[str, list]:
 def attention(*, company: Company) -> dict[str, Any]:
     """What needs a contractor today: answers awaited, overdue invoices, the first few of each
     and how many there are (three queries)."""
-    today = timezone.localdate()
     awaiting = (
-        Estimate.objects.filter(
-            company=company, status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED]
-        )
-        .exclude(current_revision__valid_until__lt=today)
+        Estimate.objects.filter(_live_q(), company=company)
+        .exclude(_expired_q())
         .select_related("customer", "current_revision")
         .order_by("sent_at")
     )

@@ -161,6 +161,13 @@ def _group(integer: str, separator: str) -> str:
     return separator.join(groups)
 
 
+def active_locale() -> str:
+    """The money locale of the language Django is using now: fr-CA for French, else en-CA."""
+    from django.utils.translation import get_language
+
+    return "fr-CA" if (get_language() or "").lower().startswith("fr") else "en-CA"
+
+
 def format_cad(amount: Decimal | int, locale: str = "en-CA") -> str:
     """Format a CAD amount for display.
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from crewcommand.lib.money import format_cad
+from crewcommand.lib.money import active_locale, format_cad
 
 register = template.Library()
 
@@ -17,8 +16,7 @@ register = template.Library()
 def cad(amount: Decimal | int | None) -> str:
     if amount is None or amount == "":
         return ""
-    locale = "fr-CA" if (get_language() or "").startswith("fr") else "en-CA"
-    return format_cad(Decimal(amount), locale)
+    return format_cad(Decimal(amount), active_locale())
 
 
 @register.filter
