@@ -154,6 +154,8 @@ def estimate_figures(
     accepted = estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision_id
     if revision is None:
         revision = estimate.accepted_revision if accepted else estimate.current_revision
+    if revision is None:
+        raise ValueError(f"{estimate} has no revision")
     lines = list(revision.lines.all()) if lines is None else lines
     chosen = bool(accepted) and revision.pk == estimate.accepted_revision_id
     if chosen:
