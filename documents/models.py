@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -19,6 +20,9 @@ from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.fields import money_field
 from crewcommand.models import Company, Customer, Job, Province, TenantModel
+
+if TYPE_CHECKING:
+    from documents.totals import EstimateFigures
 
 ZERO = Decimal("0.00")
 
@@ -116,6 +120,17 @@ class Estimate(TenantModel):
     @property
     def display_status_label(self) -> str:
         return str(EstimateStatus(self.display_status).label)
+
+    @property
+    def figures(self) -> EstimateFigures | None:
+        """Total and deposit as they stand: the customer's choices once accepted, else the
+        current revision's defaults (``documents.totals.estimate_figures``, the one rule every
+        contractor page uses). Lists prefetch the lines it reads (``selectors.with_figures``)."""
+        from documents.totals import estimate_figures
+
+        if self.current_revision_id is None and self.accepted_revision_id is None:
+            return None
+        return estimate_figures(self)
 
 
 class EstimateRevision(models.Model):

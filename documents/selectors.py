@@ -44,8 +44,17 @@ def _expired_q() -> Q:
     return _live_q() & Q(current_revision__valid_until__lt=timezone.localdate())
 
 
+def with_figures(qs: QuerySet[Estimate]) -> QuerySet[Estimate]:
+    """Estimates ready for ``Estimate.figures`` (total and deposit, with the customer's choices
+    once accepted): the revisions it reads and their lines, in two queries for any number of
+    rows (the accepted revision's only when a row on the page is accepted)."""
+    return qs.select_related("current_revision", "accepted_revision").prefetch_related(
+        "current_revision__lines", "accepted_revision__lines"
+    )
+
+
 def estimate_list(*, company: Company, status: str = "", query: str = "") -> QuerySet[Estimate]:
-    qs = Estimate.objects.filter(company=company).select_related("customer", "current_revision")
+    qs = with_figures(Estimate.objects.filter(company=company).select_related("customer"))
     expired = _expired_q()
     if status == EstimateStatus.EXPIRED:
         qs = qs.filter(expired)
@@ -115,9 +124,7 @@ def invoice_get(*, company: Company, public_id: str) -> Invoice:
 
 def documents_for_job(*, job: Job) -> dict[str, list]:
     return {
-        "estimates": list(
-            Estimate.objects.filter(company=job.company, job=job).select_related("current_revision")
-        ),
+        "estimates": list(with_figures(Estimate.objects.filter(company=job.company, job=job))),
         "invoices": list(Invoice.objects.filter(company=job.company, job=job)),
     }
 
@@ -126,9 +133,9 @@ def attention(*, company: Company) -> dict[str, Any]:
     """What needs a contractor today: answers awaited, overdue invoices, the first few of each
     and how many there are (three queries)."""
     awaiting = (
-        Estimate.objects.filter(_live_q(), company=company)
+        with_figures(Estimate.objects.filter(_live_q(), company=company))
         .exclude(_expired_q())
-        .select_related("customer", "current_revision")
+        .select_related("customer")
         .order_by("sent_at")
     )
     overdue = (

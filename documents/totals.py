@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from crewcommand.lib.money import quantize_money
-from documents.models import DepositKind, EstimateRevision, Invoice, LineItem, LineKind
+from documents.models import (
+    DepositKind,
+    Estimate,
+    EstimateRevision,
+    EstimateStatus,
+    Invoice,
+    LineItem,
+    LineKind,
+)
 from documents.tax import LineIn, Totals, compute_totals
 
 ZERO = Decimal("0.00")
@@ -112,3 +120,53 @@ def deposit_amount(revision: EstimateRevision, total: Decimal) -> Decimal:
     else:
         return ZERO
     return min(amount, total)
+
+
+@dataclass(frozen=True)
+class EstimateFigures:
+    """An estimate's figures as they stand (see ``estimate_figures``)."""
+
+    revision: EstimateRevision
+    selection: Selection
+    totals: Totals
+    deposit: Decimal
+    # True when the selection is the customer's own accepted choices, not the defaults.
+    chosen: bool
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals.total
+
+
+def estimate_figures(
+    estimate: Estimate,
+    revision: EstimateRevision | None = None,
+    lines: Sequence[LineItem] | None = None,
+) -> EstimateFigures:
+    """The one rule for what an estimate (or one of its revisions) adds up to.
+
+    Once accepted, the accepted revision is read with the customer's own choices: the total and
+    deposit the portal, the signed PDF, the converted invoice and Stripe all use. Any other
+    revision, or the estimate before acceptance, is read with its default options (which is
+    what ``EstimateRevision.total`` caches). ``revision`` defaults to the accepted revision
+    once accepted, else the current one; lines are read through ``revision.lines.all()``, so
+    lists prefetch them (``documents.selectors.with_figures``) and pay no query per row."""
+    accepted = estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision_id
+    if revision is None:
+        revision = estimate.accepted_revision if accepted else estimate.current_revision
+    if revision is None:
+        raise ValueError(f"{estimate} has no revision")
+    lines = list(revision.lines.all()) if lines is None else lines
+    chosen = bool(accepted) and revision.pk == estimate.accepted_revision_id
+    if chosen:
+        selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
+    else:
+        selection = default_selection(lines)
+    totals = revision_totals(revision, selection, lines=lines)
+    return EstimateFigures(
+        revision=revision,
+        selection=selection,
+        totals=totals,
+        deposit=deposit_amount(revision, totals.total),
+        chosen=chosen,
+    )

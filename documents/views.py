@@ -25,7 +25,7 @@ from documents.forms import (
     LineForm,
 )
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus, LineItem, LineKind
-from documents.totals import Selection, deposit_amount, invoice_totals, revision_totals
+from documents.totals import Selection, estimate_figures, invoice_totals, is_selected
 
 PAGE_SIZE = 25
 
@@ -118,7 +118,11 @@ def invoice_create(request: HttpRequest) -> HttpResponse:
 def estimate_context(estimate: Estimate, revision=None) -> dict:
     revision = revision or estimate.current_revision
     lines = list(revision.lines.all())
-    totals = revision_totals(revision, lines=lines)
+    # Once accepted, the signed revision reads with the customer's choices, like the portal,
+    # the signed PDF, the invoice and Stripe; before, with the default options.
+    figures = estimate_figures(estimate, revision, lines=lines)
+    for line in lines:
+        line.is_picked = is_selected(line, figures.selection)
     editable = (
         revision.pk == estimate.current_revision_id
         and not revision.is_frozen
@@ -130,13 +134,28 @@ def estimate_context(estimate: Estimate, revision=None) -> dict:
         "estimate": estimate,
         "revision": revision,
         "lines": lines,
-        "totals": totals,
-        "deposit": deposit_amount(revision, totals.total),
+        "totals": figures.totals,
+        "deposit": figures.deposit,
+        "chosen": figures.chosen,
         "has_options": any(line.kind != LineKind.STANDARD for line in lines),
         "editable": editable,
         "allow_options": True,
         "line_form": LineForm(),
     }
+
+
+def _revisions(estimate: Estimate, shown: dict) -> list:
+    """Every revision with the total to list beside it: the one on the page as the page shows
+    it, the accepted one with the customer's choices, the others with their defaults."""
+    revisions = list(estimate.revisions.order_by("-number"))
+    for rev in revisions:
+        if rev.pk == shown["revision"].pk:
+            rev.shown_total = shown["totals"].total
+        elif estimate.status == EstimateStatus.ACCEPTED and rev.pk == estimate.accepted_revision_id:
+            rev.shown_total = estimate_figures(estimate, rev).total
+        else:
+            rev.shown_total = rev.total
+    return revisions
 
 
 @member_required
@@ -145,7 +164,7 @@ def estimate_detail(request: HttpRequest, estimate_id: str) -> HttpResponse:
     estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
     context = estimate_context(estimate)
     context["settings_form"] = EstimateForm(instance=estimate.current_revision)
-    context["revisions"] = list(estimate.revisions.order_by("-number"))
+    context["revisions"] = _revisions(estimate, context)
     context["activity"] = activity_for(company=request.company, target=estimate)
     return render(request, "documents/estimate_detail.html", context)
 
@@ -156,7 +175,7 @@ def estimate_revision(request: HttpRequest, estimate_id: str, revision: int) -> 
     estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
     context = estimate_context(estimate, selectors.revision_get(estimate=estimate, number=revision))
     context["editable"] = False
-    context["revisions"] = list(estimate.revisions.order_by("-number"))
+    context["revisions"] = _revisions(estimate, context)
     context["activity"] = []
     return render(request, "documents/estimate_detail.html", context)
 

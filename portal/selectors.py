@@ -25,12 +25,11 @@ from documents.models import (
     LineKind,
 )
 from documents.totals import (
-    Selection,
     deposit_amount,
+    estimate_figures,
     invoice_totals,
     is_selected,
     revision_totals,
-    validate_selection,
 )
 from portal.forms import selection_from_data
 from portal.models import PortalLink, Signature
@@ -81,17 +80,16 @@ def home_context(*, portal: PortalContext) -> dict[str, Any]:
 
 def _shown_total(estimate: Estimate) -> Decimal | None:
     """The total of what the customer sees (``shown_revision``), with their own choices once
-    they accepted; read from the prefetched revisions, so the list costs no query per row."""
+    they accepted (``estimate_figures``, the rule the dashboard uses too); read from the
+    prefetched revisions, so the list costs no query per row."""
     revisions = sorted(estimate.revisions.all(), key=lambda r: r.number, reverse=True)
     if estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision_id:
         revision = next(r for r in revisions if r.pk == estimate.accepted_revision_id)
-        lines = list(revision.lines.all())
-        selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
-        return revision_totals(revision, selection, lines=lines).total
-    revision = next((r for r in revisions if r.sent_at is not None), None)
+    else:
+        revision = next((r for r in revisions if r.sent_at is not None), None)
     if revision is None:
         return None
-    return revision_totals(revision, lines=list(revision.lines.all())).total
+    return estimate_figures(estimate, revision, lines=list(revision.lines.all())).total
 
 
 def estimate_get(*, portal: PortalContext, public_id: str) -> Estimate:
@@ -157,9 +155,8 @@ def estimate_context(
     lines = list(revision.lines.all())
     signature = signature_of(estimate)
     if estimate.status == EstimateStatus.ACCEPTED:
-        selection = selection_from_data(None, lines)
-        if estimate.accepted_selection:
-            selection = Selection.from_json(estimate.accepted_selection)
+        # The customer's accepted choices, by the rule every page and document uses.
+        selection = estimate_figures(estimate, revision, lines=lines).selection
     else:
         selection = selection_from_data(data, lines)
     totals = revision_totals(revision, selection, lines=lines)
