@@ -7,6 +7,7 @@ scope: another document of the same customer, another customer or another compan
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ from portal.forms import selection_from_data
 from portal.models import PortalLink, Signature
 from portal.services import ANSWERABLE
 from portal.signatures import svg_data_url
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from portal.middleware import PortalContext
@@ -225,11 +228,14 @@ def signed_estimate_pdf(*, signature: Signature) -> bytes:
     if signature.canonical_version >= 2:
         try:
             snapshot = json.loads(signature.canonical_json)
-        except ValueError:
-            snapshot = None  # tampered; verification says so, the PDF falls back below
-        if isinstance(snapshot, dict):
             return pdf.render_signed_estimate_pdf(
                 estimate=estimate, snapshot=snapshot, certificate=cert
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError):
+            # Only a snapshot altered behind the application's back gets here; verification
+            # reports it. The customer still gets a PDF rather than an error page.
+            logger.warning(
+                "signature %s: unreadable snapshot, rendered from the revision", signature.pk
             )
     return pdf.render_estimate_pdf(
         estimate=estimate,

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from crewcommand import services
 from crewcommand.lib.activity import Actor
+from portal.models import Signature
 from tests.portal.helpers import issue, sign
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +78,17 @@ def test_the_signed_pdf_shows_what_was_signed_after_later_edits(
         assert after == before
         assert "Bob Forger" not in after and "99 Other Road" not in after
         assert "Acme Renamed" not in after and "999999999" not in after
+
+
+@pytest.mark.parametrize("garbage", ["not json", '{"format": "crewcommand.estimate.v2"}', "[]"])
+def test_a_snapshot_mangled_in_the_database_still_gives_a_pdf_not_a_500(
+    phone, owner_client, estimate, estimate_link, garbage
+):
+    signature = sign(estimate, estimate_link)
+    Signature.objects.filter(pk=signature.pk).update(canonical_json=garbage)
+    response = phone.get(
+        reverse("portal:estimate_pdf", args=[estimate_link.token, estimate.public_id])
+    )
+    assert response.status_code == 200 and "Alice Tremblay" in _text(response.content)
+    verify = reverse("portal_dashboard:signature_verify", args=[signature.public_id])
+    assert "Mismatch" in owner_client.get(verify, HTTP_HX_REQUEST="true").content.decode()
