@@ -11,6 +11,7 @@ COPY pyproject.toml README.md ./
 COPY . .
 RUN pip install --no-cache-dir -e . \
     && DEBUG=false SECRET_KEY=collectstatic-only-build-key-not-secret-000000000000000000 \
+       SIGNATURE_SEAL_KEY=collectstatic-only-build-seal-key-not-secret \
        ALLOWED_HOSTS=build SITE_URL=https://build.invalid python manage.py collectstatic --no-input \
     && useradd --create-home --uid 1000 app && mkdir -p /app/media && chown app /app/media
 USER app

@@ -131,6 +131,21 @@ else:
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# Signature seals (portal.seal): an HMAC-SHA256 over every field of a signature record, keyed
+# with this secret, so someone with write access to the database alone cannot forge or re-seal
+# a record. A dedicated key, not SECRET_KEY: rotating SECRET_KEY (after a leak, routinely) must
+# not invalidate every signature ever sealed, and the seal key can be kept out of processes that
+# never sign or verify. Required when DEBUG is off; in development and tests an HKDF derivation
+# of SECRET_KEY stands in. Rotate by moving the old key to SIGNATURE_SEAL_KEY_FALLBACKS (rows
+# store the id of the key that sealed them, so old rows keep verifying).
+SIGNATURE_SEAL_KEY = env_str("SIGNATURE_SEAL_KEY")
+SIGNATURE_SEAL_KEY_FALLBACKS = env_list("SIGNATURE_SEAL_KEY_FALLBACKS")
+if not DEBUG and (len(SIGNATURE_SEAL_KEY) < 32 or SIGNATURE_SEAL_KEY == SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SIGNATURE_SEAL_KEY must be set to its own long random value (32+ characters, not the "
+        "SECRET_KEY) when DEBUG is off: it seals signature records."
+    )
+
 # Portal links: invalid-token attempts allowed per client IP and window (seconds), counted in
 # the cache (shared Redis in production). Past the limit every /p/ request from that IP is 429.
 PORTAL_INVALID_LINK_LIMIT = env_int("PORTAL_INVALID_LINK_LIMIT", 30, minimum=1)

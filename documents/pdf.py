@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from urllib.request import url2pathname
@@ -65,7 +66,12 @@ from documents.totals import (
     validate_selection,
 )
 
-__all__ = ["pdf_filename", "render_estimate_pdf", "render_invoice_pdf"]
+__all__ = [
+    "pdf_filename",
+    "render_estimate_pdf",
+    "render_invoice_pdf",
+    "render_signed_estimate_pdf",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +147,110 @@ def _render_estimate(
         ),
     }
     return page.write("documents/pdf/estimate.html", context)
+
+
+def render_signed_estimate_pdf(
+    *, estimate: Estimate, snapshot: dict[str, Any], certificate: dict[str, Any]
+) -> bytes:
+    """The signed estimate rendered from the snapshot stored at signing (format
+    ``crewcommand.estimate.v2``, written by ``portal.canonical``), never from the live rows:
+    company name, address and tax numbers, the customer, the job, every line, option, total,
+    deposit, notes and terms are as the customer saw them, whatever was edited since. Only the
+    branding (logo, colour) comes from the company as it is now.
+
+    Cached under the snapshot, the certificate and the branding, which is all it shows."""
+    company = estimate.company
+    key = [
+        "estimate-signed",
+        estimate.pk,
+        hashlib.sha256(json.dumps(snapshot, sort_keys=True).encode()).hexdigest(),
+        hashlib.sha256(json.dumps(certificate, sort_keys=True, default=str).encode()).hexdigest(),
+        company.logo.name if company.logo else "",
+        company.brand_color,
+    ]
+    return _cached(key, lambda: _render_snapshot(company, snapshot, certificate))
+
+
+def _render_snapshot(company: Company, snapshot: dict[str, Any], certificate: dict) -> bytes:
+    shown = SimpleNamespace(**snapshot["company"])
+    revision = SimpleNamespace(
+        **{key: snapshot["revision"].get(key) for key in ("number", "notes", "terms")},
+        issue_date=_iso_date(snapshot["revision"].get("issue_date")),
+        valid_until=_iso_date(snapshot["revision"].get("valid_until")),
+    )
+    lines = [_snapshot_line(line) for line in snapshot["lines"]]
+    totals = _snapshot_totals(snapshot["totals"])
+    page = _Page.for_company(company)
+    chosen = Selection()  # any selection: the lines already say which were chosen
+    context = {
+        **page.context(snapshot["estimate"]["number"], _revision_label(revision.number)),
+        "company": shown,
+        "company_lines": _company_lines(shown),
+        "tax_numbers": _tax_numbers(shown),
+        "estimate": SimpleNamespace(display_number=snapshot["estimate"]["number"]),
+        "revision": revision,
+        "customer": SimpleNamespace(**snapshot["customer"]),
+        "job": SimpleNamespace(**snapshot["job"]) if snapshot.get("job") else None,
+        "rows": _rows(
+            [line for line in lines if line.selected], totals.line_amounts, chosen, page.locale
+        ),
+        "not_chosen": [
+            _row(line, line.amount, _other_option_notes(line), page.locale)
+            for line in lines
+            if not line.selected
+        ],
+        "totals": _totals_context(totals, page.locale),
+        "deposit": _snapshot_deposit(snapshot["deposit"], page.locale),
+        "certificate": _certificate_context(certificate, shown, revision.number),
+    }
+    return page.write("documents/pdf/estimate.html", context)
+
+
+def _iso_date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _snapshot_line(line: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(
+        description=line["description"],
+        quantity=Decimal(line["quantity"]),
+        unit_price=Decimal(line["unit_price"]),
+        amount=Decimal(line["amount"]),
+        taxable=bool(line["taxable"]),
+        kind=line["kind"],
+        group=line["group"],
+        selected=bool(line["selected"]),
+    )
+
+
+def _snapshot_totals(data: dict[str, Any]) -> Totals:
+    return Totals(
+        line_amounts=tuple(Decimal(amount) for amount in data["line_amounts"]),
+        subtotal=Decimal(data["subtotal"]),
+        taxable_subtotal=Decimal(data["taxable_subtotal"]),
+        taxes=tuple(
+            TaxLine(
+                code=tax["code"],
+                label=tax["label"],
+                rate=Decimal(tax["rate"]),
+                base=Decimal(tax["base"]),
+                amount=Decimal(tax["amount"]),
+            )
+            for tax in data["taxes"]
+        ),
+        tax_total=Decimal(data["tax_total"]),
+        total=Decimal(data["total"]),
+    )
+
+
+def _snapshot_deposit(data: dict[str, Any], locale: str) -> dict | None:
+    amount = Decimal(data["amount"])
+    if not amount:
+        return None
+    return {
+        "label": _deposit_label(data["kind"], Decimal(data["value"]), locale),
+        "amount": format_cad(amount, locale),
+    }
 
 
 def render_invoice_pdf(*, invoice: Invoice) -> bytes:
@@ -426,18 +536,21 @@ def _deposit_context(revision: EstimateRevision, totals: Totals, locale: str) ->
     amount = deposit_amount(revision, totals.total)
     if not amount:
         return None
-    if revision.deposit_kind == DepositKind.PERCENT:
-        percent = _plain_number(revision.deposit_value, locale)
-        label = _("Deposit requested (%(percent)s%%)") % {"percent": percent}
-    else:
-        label = _("Deposit requested")
+    label = _deposit_label(revision.deposit_kind, revision.deposit_value, locale)
     return {"label": label, "amount": format_cad(amount, locale)}
+
+
+def _deposit_label(kind: str, value: Decimal, locale: str) -> str:
+    if kind == DepositKind.PERCENT:
+        percent = _plain_number(value, locale)
+        return _("Deposit requested (%(percent)s%%)") % {"percent": percent}
+    return _("Deposit requested")
 
 
 # --- Lines ---------------------------------------------------------------------------------------
 
 
-def _line_notes(line: LineItem, chosen: Selection | None) -> list[str]:
+def _line_notes(line: LineItem | SimpleNamespace, chosen: Selection | None) -> list[str]:
     notes = []
     if chosen is not None and line.kind == LineKind.OPTIONAL:
         notes.append(_("Optional add-on, selected"))
@@ -448,7 +561,9 @@ def _line_notes(line: LineItem, chosen: Selection | None) -> list[str]:
     return notes
 
 
-def _row(line: LineItem, amount: Decimal, notes: list[str], locale: str) -> dict[str, Any]:
+def _row(
+    line: LineItem | SimpleNamespace, amount: Decimal, notes: list[str], locale: str
+) -> dict[str, Any]:
     return {
         "description": line.description,
         "quantity": _plain_number(line.quantity, locale),
@@ -459,7 +574,7 @@ def _row(line: LineItem, amount: Decimal, notes: list[str], locale: str) -> dict
 
 
 def _rows(
-    lines: Sequence[LineItem],
+    lines: Sequence[LineItem] | Sequence[SimpleNamespace],
     amounts: Sequence[Decimal],
     chosen: Selection | None,
     locale: str,
@@ -478,19 +593,21 @@ def _not_chosen_rows(lines: Sequence[LineItem], chosen: Selection, locale: str) 
         if is_selected(line, chosen):
             continue
         amount = line_amount(LineIn(line.quantity, line.unit_price, line.taxable))
-        if line.kind == LineKind.CHOICE:
-            notes = [_("%(package)s: other option") % {"package": line.group}]
-        else:
-            notes = [_("Optional add-on")]
-        rows.append(_row(line, amount, notes, locale))
+        rows.append(_row(line, amount, _other_option_notes(line), locale))
     return rows
+
+
+def _other_option_notes(line: LineItem | SimpleNamespace) -> list[str]:
+    if line.kind == LineKind.CHOICE:
+        return [_("%(package)s: other option") % {"package": line.group}]
+    return [_("Optional add-on")]
 
 
 # --- Certificate of electronic signature -------------------------------------------------------
 
 
 def _certificate_context(
-    cert: dict[str, Any], company: Company, revision_number: int
+    cert: dict[str, Any], company: Company | SimpleNamespace, revision_number: int
 ) -> dict[str, Any]:
     signed_at = cert["signed_at"]
     if timezone.is_naive(signed_at):

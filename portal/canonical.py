@@ -1,13 +1,17 @@
-"""The canonical serialization of a signed estimate revision, and its SHA-256.
+"""The canonical serialization of a signed estimate, and its SHA-256.
 
 A signature binds to exactly one revision and the customer's selection. To prove later that
 the content did not change, the content is written out in one documented, deterministic form
-and hashed. Version 1 of the form (``"format": "crewcommand.estimate.v1"``):
+and hashed. Common rules of every version:
 
 - JSON, UTF-8, keys sorted, no insignificant whitespace (``separators=(",", ":")``), non-ASCII
   characters kept as they are (``ensure_ascii=False``);
 - money as strings with exactly two decimals (``"1234.50"``), quantities as strings with exactly
-  three (``"1.500"``), tax rates as strings with three (``"13.000"``), dates as ISO ``YYYY-MM-DD``;
+  three (``"1.500"``), tax rates as strings with three (``"13.000"``), dates as ISO ``YYYY-MM-DD``.
+
+Version 1 (``"format": "crewcommand.estimate.v1"``, signatures made before the snapshot) holds
+the *document* part only:
+
 - ``lines``: every line of the revision in order, with ``selected`` telling whether the
   customer's selection includes it, and its amount (quantity x unit price, rounded half-up);
 - ``selection``: ``documents.totals.Selection.as_json()``;
@@ -16,8 +20,16 @@ and hashed. Version 1 of the form (``"format": "crewcommand.estimate.v1"``):
 - the revision's notes and terms, number, dates and tax province, and the estimate's number and
   public id.
 
-The hash is ``sha256(canonical_json.encode("utf-8")).hexdigest()``. Verification recomputes the
-form from the stored revision and the stored selection and compares the two hashes.
+Version 2 (``"format": "crewcommand.estimate.v2"``) is the *snapshot of everything the customer
+saw when signing*: the document part above, plus ``company`` (name, address, contact, tax
+numbers as printed, and the time zone of the certificate's local time), ``customer`` (name, address, email, phone as printed), ``job`` (title and
+address, or null) and ``consent_text``. The signed PDF is rendered from this snapshot, so later
+edits to the customer, the company or the job do not change what the signed PDF says.
+
+The hash is ``sha256(canonical_json.encode("utf-8")).hexdigest()``: public, printed on the
+certificate, so a customer can check it. Verification recomputes the document part from the
+stored revision and the stored selection and compares it with the snapshot; the keyed seal
+(``portal.seal``) is what makes the row itself tamper-evident.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from crewcommand.models import Company, Customer, Job
 from documents.models import Estimate, EstimateRevision, LineItem
 from documents.totals import (
     Selection,
@@ -37,8 +50,11 @@ from documents.totals import (
     validate_selection,
 )
 
-CANONICAL_VERSION = 1
-FORMAT = "crewcommand.estimate.v1"
+CANONICAL_VERSION = 2
+FORMATS = {1: "crewcommand.estimate.v1", 2: "crewcommand.estimate.v2"}
+FORMAT = FORMATS[CANONICAL_VERSION]
+# The keys of the document part, the same in every version (compared against the revision).
+DOCUMENT_KEYS = ("currency", "estimate", "revision", "lines", "selection", "totals", "deposit")
 _CENT = Decimal("0.01")
 _MILLI = Decimal("0.001")
 
@@ -55,19 +71,18 @@ def _date(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def canonical_content(
+def document_content(
     *,
     estimate: Estimate,
     revision: EstimateRevision,
     selection: Selection,
     lines: Sequence[LineItem] | None = None,
 ) -> dict[str, Any]:
-    """The signed content as plain JSON-ready data (strings, lists, dicts, ints, bools)."""
+    """The document part (``DOCUMENT_KEYS``) as plain JSON-ready data."""
     lines = list(revision.lines.all()) if lines is None else list(lines)
     selection = validate_selection(lines, selection)
     totals = revision_totals(revision, selection, lines=lines)
     return {
-        "format": FORMAT,
         "currency": "CAD",
         "estimate": {"id": estimate.public_id, "number": estimate.display_number},
         "revision": {
@@ -103,6 +118,54 @@ def canonical_content(
     }
 
 
+def _company(company: Company) -> dict[str, str]:
+    return {
+        field: getattr(company, field)
+        for field in (
+            "name",
+            "address_line1",
+            "city",
+            "province",
+            "postal_code",
+            "phone",
+            "email",
+            "website",
+            "gst_number",
+            "qst_number",
+            "timezone",
+        )
+    }
+
+
+def _customer(customer: Customer) -> dict[str, str]:
+    fields = ("name", "address_line1", "city", "province", "postal_code", "email", "phone")
+    return {field: getattr(customer, field) for field in fields}
+
+
+def _job(job: Job | None) -> dict[str, str] | None:
+    return {"title": job.title, "address": job.address} if job is not None else None
+
+
+def canonical_content(
+    *,
+    estimate: Estimate,
+    revision: EstimateRevision,
+    selection: Selection,
+    consent_text: str,
+    lines: Sequence[LineItem] | None = None,
+) -> dict[str, Any]:
+    """The version-2 snapshot: the document part plus the company, customer and job as they
+    are printed now (at signing) and the consent text shown."""
+    return {
+        "format": FORMATS[2],
+        **document_content(estimate=estimate, revision=revision, selection=selection, lines=lines),
+        "company": _company(estimate.company),
+        "customer": _customer(estimate.customer),
+        "job": _job(estimate.job),
+        "consent_text": consent_text,
+    }
+
+
 def serialize(content: dict[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -116,8 +179,20 @@ def canonical_json(
     estimate: Estimate,
     revision: EstimateRevision,
     selection: Selection,
+    consent_text: str,
     lines: Sequence[LineItem] | None = None,
 ) -> str:
     return serialize(
-        canonical_content(estimate=estimate, revision=revision, selection=selection, lines=lines)
+        canonical_content(
+            estimate=estimate,
+            revision=revision,
+            selection=selection,
+            consent_text=consent_text,
+            lines=lines,
+        )
     )
+
+
+def document_part(content: dict[str, Any]) -> dict[str, Any]:
+    """The document part of a stored snapshot of any version (missing keys stay missing)."""
+    return {key: content[key] for key in DOCUMENT_KEYS if key in content}

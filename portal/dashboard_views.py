@@ -18,7 +18,6 @@ from crewcommand.lib.activity import Actor
 from crewcommand.models import Customer, Role
 from crewcommand.services import ServiceError
 from documents.models import OPEN_INVOICE_STATUSES, Estimate, EstimateStatus, Invoice
-from documents.totals import Selection
 from portal import selectors, services
 from portal.forms import LinkCreateForm
 from portal.services import IssuedLink
@@ -168,12 +167,7 @@ def signature_pdf(request: HttpRequest, signature_id: str) -> HttpResponse:
 
     signature = selectors.signature_get(company=request.company, public_id=signature_id)
     estimate = signature.estimate
-    content = pdf.render_estimate_pdf(
-        estimate=estimate,
-        revision=signature.revision,
-        selection=Selection.from_json(signature.selection),
-        certificate=selectors.certificate(signature=signature),
-    )
+    content = selectors.signed_estimate_pdf(signature=signature)
     response = HttpResponse(content, content_type="application/pdf")
     disposition = "attachment" if request.GET.get("download") else "inline"
     response["Content-Disposition"] = f'{disposition}; filename="{pdf.pdf_filename(estimate)}"'

@@ -117,8 +117,9 @@ class SignatureMethod(models.TextChoices):
 
 class Signature(models.Model):
     """The audit record of one acceptance: who signed which revision, how, when and from where,
-    and the SHA-256 of the canonical serialization of exactly what was signed
-    (see ``portal.canonical``). Rows are never edited."""
+    a snapshot of everything the customer saw (``canonical_json``, see ``portal.canonical``) with
+    its public SHA-256, and a keyed seal over all of it (``portal.seal``). Rows are never
+    edited; the signed PDF is rendered from the snapshot."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
@@ -141,6 +142,13 @@ class Signature(models.Model):
     canonical_version = models.PositiveSmallIntegerField(default=1)
     canonical_json = models.TextField(_("signed content"))
     content_sha256 = models.CharField(_("SHA-256 of the signed content"), max_length=64)
+    # HMAC-SHA256 over every field above, keyed outside the database (portal.seal).
+    seal_key_id = models.CharField(_("seal key"), max_length=16, blank=True)
+    seal = models.CharField(_("seal"), max_length=64, blank=True)
+    sealed_at = models.DateTimeField(_("sealed"), null=True, blank=True)
+    # Rows signed before seals existed, sealed later by a migration: the seal proves nothing
+    # about changes made before ``sealed_at``.
+    sealed_retroactively = models.BooleanField(_("sealed retroactively"), default=False)
 
     class Meta:
         verbose_name = _("signature")

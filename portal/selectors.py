@@ -6,6 +6,8 @@ scope: another document of the same customer, another customer or another compan
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 
 from crewcommand.models import Activity, Company, Customer
+from documents import pdf
 from documents.models import (
     Estimate,
     EstimateRevision,
@@ -35,6 +38,8 @@ from portal.forms import selection_from_data
 from portal.models import PortalLink, Signature
 from portal.services import ANSWERABLE
 from portal.signatures import svg_data_url
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from portal.middleware import PortalContext
@@ -203,9 +208,38 @@ def certificate(*, signature: Signature) -> dict[str, Any]:
         "verify_hint": (
             f"Signature {signature.public_id}: SHA-256 of the canonical JSON "
             f"(format crewcommand.estimate.v{signature.canonical_version}) of the signed "
-            f"revision. Re-verify with: manage.py verify_signature {signature.public_id}"
+            f"content; the whole record is also sealed with a keyed HMAC-SHA256 "
+            f"(key {signature.seal_key_id or '-'}). "
+            f"Re-verify with: manage.py verify_signature {signature.public_id}"
         ),
     }
+
+
+def signed_estimate_pdf(*, signature: Signature) -> bytes:
+    """The signed estimate with its certificate page. Signatures with a snapshot (canonical
+    version 2 on) render from it, so later edits of the customer, company, job or lines do not
+    change the signed PDF. Older signatures hold no snapshot of the company, customer or job:
+    they render from the stored revision, the signed selection and the live customer."""
+    estimate = signature.estimate
+    cert = certificate(signature=signature)
+    if signature.canonical_version >= 2:
+        try:
+            snapshot = json.loads(signature.canonical_json)
+            return pdf.render_signed_estimate_pdf(
+                estimate=estimate, snapshot=snapshot, certificate=cert
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError):
+            # Only a snapshot altered behind the application's back gets here; verification
+            # reports it. The customer still gets a PDF rather than an error page.
+            logger.warning(
+                "signature %s: unreadable snapshot, rendered from the revision", signature.pk
+            )
+    return pdf.render_estimate_pdf(
+        estimate=estimate,
+        revision=signature.revision,
+        selection=Selection.from_json(signature.selection),
+        certificate=cert,
+    )
 
 
 # --- Dashboard side ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ exist only inside ``IssuedLink`` (created here, shown once, never stored or logg
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from crewcommand.services import ServiceError
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
 from documents.totals import Selection, validate_selection
 from portal import canonical, notifications
+from portal import seal as signature_seal
 from portal.models import LinkChannel, PortalLink, Signature
 from portal.tokens import new_reference, new_token, token_hash
 
@@ -389,10 +391,14 @@ def estimate_accept(
     lines = list(revision.lines.all())
     selection = validate_selection(lines, selection)
     content = canonical.canonical_json(
-        estimate=estimate, revision=revision, selection=selection, lines=lines
+        estimate=estimate,
+        revision=revision,
+        selection=selection,
+        consent_text=signature.consent_text,
+        lines=lines,
     )
     now = timezone.now()
-    record = Signature.objects.create(
+    record = Signature(
         company=estimate.company,
         estimate=estimate,
         revision=revision,
@@ -410,7 +416,10 @@ def estimate_accept(
         canonical_version=canonical.CANONICAL_VERSION,
         canonical_json=content,
         content_sha256=canonical.sha256_hex(content),
+        sealed_at=now,
     )
+    record.seal_key_id, record.seal = signature_seal.seal(record)
+    record.save(force_insert=True)
     estimate.status = EstimateStatus.ACCEPTED
     estimate.accepted_revision = revision
     estimate.accepted_selection = selection.as_json()
@@ -478,29 +487,83 @@ def estimate_request_changes(*, estimate: Estimate, link: PortalLink, message: s
 
 # --- Verification --------------------------------------------------------------------------------
 
+SEAL_PROBLEMS = {
+    "unsealed": gettext_lazy("The record has no seal."),
+    "unknown-key": gettext_lazy("The record is sealed under a key this server does not have."),
+    "bad-seal": gettext_lazy(
+        "The signature record was changed after signing: its seal no longer matches the signer, "
+        "time, IP address, browser, signature image, consent, options or signed content."
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Verification:
+    """The outcome of checking one signature: ``ok`` only when nothing at all disagrees."""
+
     signature: Signature
     stored_sha256: str
     computed_sha256: str
+    problems: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.stored_sha256 == self.computed_sha256
+        return not self.problems
+
+
+def _snapshot_problems(signature: Signature) -> list[str]:
+    """The stored snapshot against its fingerprint and against the revision as stored now."""
+    problems = []
+    if canonical.sha256_hex(signature.canonical_json) != signature.content_sha256:
+        problems.append(_("The signed content does not match its SHA-256 fingerprint."))
+    try:
+        snapshot = json.loads(signature.canonical_json)
+        stored_format = snapshot["format"]
+        live = canonical.document_content(
+            estimate=signature.estimate,
+            revision=signature.revision,
+            selection=Selection.from_json(signature.selection),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return [*problems, _("The signed content cannot be read.")]
+    if stored_format != canonical.FORMATS.get(signature.canonical_version):
+        problems.append(_("The signed content is in an unexpected format."))
+    if canonical.document_part(snapshot) != live:
+        problems.append(
+            _("The revision's lines, prices, options, terms or totals differ from what was signed.")
+        )
+    return problems
+
+
+def _estimate_problems(signature: Signature) -> list[str]:
+    """The estimate and link rows that point back at the signature must agree with it."""
+    estimate, problems = signature.estimate, []
+    if estimate.accepted_selection != signature.selection:
+        problems.append(_("The estimate's accepted options differ from the signed ones."))
+    if (
+        estimate.status != EstimateStatus.ACCEPTED
+        or estimate.accepted_revision_id != signature.revision_id
+    ):
+        problems.append(_("The estimate is no longer marked accepted with the signed revision."))
+    if signature.link is not None and signature.link.reference != signature.link_reference:
+        problems.append(_("The link on record differs from the link used to sign."))
+    return problems
 
 
 def signature_verify(*, signature: Signature) -> Verification:
-    """Recompute the canonical content from the stored revision and selection and compare its
-    hash with the one stored at signing. Read-only."""
-    revision = signature.revision
-    content = canonical.canonical_json(
-        estimate=signature.estimate,
-        revision=revision,
-        selection=Selection.from_json(signature.selection),
-    )
+    """Check every stored field of a signature: the keyed seal over the whole record, the
+    snapshot's public SHA-256, the snapshot against the stored revision and selection, and the
+    estimate's accepted revision and options. Read-only."""
+    problems = []
+    if not signature.seal:
+        problems.append(str(SEAL_PROBLEMS["unsealed"]))
+    elif (reason := signature_seal.check(signature)) is not None:
+        problems.append(str(SEAL_PROBLEMS[reason]))
+    problems += _snapshot_problems(signature)
+    problems += _estimate_problems(signature)
     return Verification(
         signature=signature,
         stored_sha256=signature.content_sha256,
-        computed_sha256=canonical.sha256_hex(content),
+        computed_sha256=canonical.sha256_hex(signature.canonical_json),
+        problems=tuple(problems),
     )

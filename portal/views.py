@@ -23,7 +23,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
-from documents.totals import Selection
 from portal import http, selectors, services
 from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
 from portal.middleware import PortalContext
@@ -218,12 +217,10 @@ def estimate_pdf(request: HttpRequest, portal: PortalContext, estimate_id: str) 
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     _record_visit(request, portal)
     signature = selectors.signature_of(doc)
-    content = pdf.render_estimate_pdf(
-        estimate=doc,
-        revision=selectors.shown_revision(doc),
-        selection=Selection.from_json(doc.accepted_selection) if signature else None,
-        certificate=selectors.certificate(signature=signature) if signature else None,
-    )
+    if signature is not None:
+        content = selectors.signed_estimate_pdf(signature=signature)
+    else:
+        content = pdf.render_estimate_pdf(estimate=doc, revision=selectors.shown_revision(doc))
     return _pdf_response(content, pdf.pdf_filename(doc))
 
 

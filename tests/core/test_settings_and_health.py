@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROD = {
     "DEBUG": "false",
     "SECRET_KEY": "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+    "SIGNATURE_SEAL_KEY": "s3al-" + "z9y8x7w6v5u4t3s2r1q0" * 2,
     "ALLOWED_HOSTS": "crew.example.ca",
     "SITE_URL": "https://crew.example.ca",
     "EMAIL_URL": "smtp://mailer:secret@smtp.example.ca:587",
@@ -58,6 +59,13 @@ def test_production_refuses_to_start_without_a_real_secret_key():
     result = _manage("check", **{**PROD, "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("seal_key", ["", "short", "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3])
+def test_production_refuses_to_start_without_its_own_signature_seal_key(seal_key):
+    result = _manage("check", **{**PROD, "SIGNATURE_SEAL_KEY": seal_key})
+    assert result.returncode != 0
+    assert "SIGNATURE_SEAL_KEY must be set" in result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts():

@@ -3,23 +3,29 @@ a verifiable audit trail."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import importlib
 import json
 import threading
 
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
 from crewcommand.models import Activity
-from documents.models import EstimateRevision, EstimateStatus, LineItem
+from documents.models import Estimate, EstimateRevision, EstimateStatus, LineItem
 from documents.totals import Selection
 from portal import canonical, services
-from portal.models import Signature
+from portal.forms import CONSENT_TEXT
+from portal.models import PortalLink, Signature
+from portal.signatures import typed_svg
 from tests.portal.conftest import PHONE_UA
 from tests.portal.helpers import accept_data, issue, make_estimate, sign, strokes
 
@@ -79,10 +85,14 @@ def test_a_customer_signs_with_a_drawing_and_picked_options(
 
 def test_the_canonical_form_is_documented_json(estimate):
     revision = estimate.current_revision
-    text = canonical.canonical_json(estimate=estimate, revision=revision, selection=Selection())
+    text = canonical.canonical_json(
+        estimate=estimate, revision=revision, selection=Selection(), consent_text="I agree."
+    )
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert data["format"] == "crewcommand.estimate.v1" and data["currency"] == "CAD"
+    assert data["format"] == "crewcommand.estimate.v2" and data["currency"] == "CAD"
+    assert data["customer"]["name"] == estimate.customer.name
+    assert data["company"]["name"] == estimate.company.name and data["consent_text"] == "I agree."
     assert data["lines"][1]["quantity"] == "4.000" and data["lines"][1]["unit_price"] == "95.00"
     assert data["revision"]["terms"].startswith("Work starts")
     assert set(data["totals"]) >= {"subtotal", "taxes", "tax_total", "total"}
@@ -347,3 +357,152 @@ def test_portal_posts_from_another_origin_or_without_the_token_fail_csrf(estimat
     assert client.post(url, data, secure=True).status_code == 403  # HTTPS: no Origin, no Referer
     assert client.post(url, {"message": "hello"}, HTTP_ORIGIN="null").status_code == 403
     assert not Activity.objects.filter(verb="estimate.changes_requested").exists()
+
+
+# --- Evidence: every stored field is bound by a keyed seal ------------------------------------
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _signed_with_options(estimate, issued):
+    """Signed through the real service with non-default picks, so selection tampering shows."""
+    lines = _lines(estimate)
+    return services.estimate_accept(
+        estimate=estimate,
+        link=issued.link,
+        revision_number=estimate.current_revision.number,
+        selection=Selection(
+            frozenset({lines["Water softener"].public_id}),
+            {"Water heater": lines["Tankless heater"].public_id},
+        ),
+        signature=services.SignatureIn(
+            signer_name="Alice Tremblay",
+            method="typed",
+            image_svg=typed_svg("Alice Tremblay"),
+            consent_text=str(CONSENT_TEXT),
+        ),
+        ip="203.0.113.9",
+        user_agent="Mozilla/5.0 (iPhone)",
+    )
+
+
+def _tamper_canonical(signature):
+    return signature.canonical_json.replace('"2890.00"', '"289.00"')
+
+
+TAMPERS = {
+    "signer_name": lambda s: Signature.objects.filter(pk=s.pk).update(signer_name="Mallory"),
+    "signed_at": lambda s: Signature.objects.filter(pk=s.pk).update(
+        signed_at=F("signed_at") - dt.timedelta(days=3)
+    ),
+    "ip_address": lambda s: Signature.objects.filter(pk=s.pk).update(ip_address="198.51.100.7"),
+    "user_agent": lambda s: Signature.objects.filter(pk=s.pk).update(user_agent="curl/8.0"),
+    "image_svg": lambda s: Signature.objects.filter(pk=s.pk).update(image_svg=typed_svg("Mallory")),
+    "method": lambda s: Signature.objects.filter(pk=s.pk).update(method="drawn"),
+    "consent_text": lambda s: Signature.objects.filter(pk=s.pk).update(
+        consent_text="I agree to nothing."
+    ),
+    "canonical_json": lambda s: Signature.objects.filter(pk=s.pk).update(
+        canonical_json=_tamper_canonical(s)
+    ),
+    "content_sha256": lambda s: Signature.objects.filter(pk=s.pk).update(content_sha256="0" * 64),
+    "selection": lambda s: Signature.objects.filter(pk=s.pk).update(selection={}),
+    "selection_summary": lambda s: Signature.objects.filter(pk=s.pk).update(selection_summary=[]),
+    "link_reference": lambda s: Signature.objects.filter(pk=s.pk).update(link_reference="L-XXXX"),
+    "link": lambda s: PortalLink.objects.filter(pk=s.link_id).update(reference="L-ZZZZ"),
+    "seal": lambda s: Signature.objects.filter(pk=s.pk).update(seal="0" * 64),
+    "seal_key_id": lambda s: Signature.objects.filter(pk=s.pk).update(seal_key_id="0" * 16),
+    "sealed_retroactively": lambda s: Signature.objects.filter(pk=s.pk).update(
+        sealed_retroactively=True
+    ),
+    "estimate.accepted_selection": lambda s: Estimate.objects.filter(pk=s.estimate_id).update(
+        accepted_selection={}
+    ),
+    "estimate.status": lambda s: Estimate.objects.filter(pk=s.estimate_id).update(status="sent"),
+    "estimate.accepted_revision": lambda s: Estimate.objects.filter(pk=s.estimate_id).update(
+        accepted_revision=None
+    ),
+    "line.unit_price": lambda s: LineItem.objects.filter(
+        revision=s.revision_id, description="Tankless heater"
+    ).update(unit_price="289.00"),
+    "line.description": lambda s: (
+        LineItem.objects.filter(revision=s.revision_id)
+        .filter(description="Installation labour")
+        .update(description="Labour (4 h, price on request)")
+    ),
+    "revision.terms": lambda s: EstimateRevision.objects.filter(pk=s.revision_id).update(
+        terms="No guarantee."
+    ),
+}
+
+
+@pytest.mark.parametrize("field", sorted(TAMPERS))
+def test_tampering_with_any_stored_field_is_a_mismatch(
+    owner_client, estimate, estimate_link, capsys, field
+):
+    signature = _signed_with_options(estimate, estimate_link)
+    assert services.signature_verify(signature=signature).ok
+    TAMPERS[field](signature)
+    fresh = Signature.objects.select_related("estimate", "revision", "link").get(pk=signature.pk)
+    result = services.signature_verify(signature=fresh)
+    assert not result.ok and result.problems
+    with pytest.raises(CommandError):
+        call_command("verify_signature", signature.public_id)
+    assert f"MISMATCH {signature.public_id}" in capsys.readouterr().out
+    verify = reverse("portal_dashboard:signature_verify", args=[signature.public_id])
+    page = owner_client.get(verify, **HTMX).content.decode()
+    assert "Mismatch" in page and "Verified" not in page
+
+
+def test_a_tamper_rehashed_with_the_public_sha256_is_still_a_mismatch(estimate, estimate_link):
+    """Someone with database access rewrites the options everywhere and recomputes the
+    unkeyed canonical SHA-256 with the project's own code: only the keyed seal catches it."""
+    signature = _signed_with_options(estimate, estimate_link)
+    cheaper = Selection()  # the defaults: $1,450 tank, no softener
+    revision = estimate.current_revision
+    forged = canonical.canonical_json(
+        estimate=estimate, revision=revision, selection=cheaper, consent_text=str(CONSENT_TEXT)
+    )
+    lines = list(revision.lines.all())
+    Signature.objects.filter(pk=signature.pk).update(
+        selection=cheaper.as_json(),
+        selection_summary=services.selection_summary(lines, cheaper),
+        canonical_json=forged,
+        content_sha256=canonical.sha256_hex(forged),
+    )
+    Estimate.objects.filter(pk=estimate.pk).update(accepted_selection=cheaper.as_json())
+    result = services.signature_verify(signature=Signature.objects.get(pk=signature.pk))
+    assert result.problems == (str(services.SEAL_PROBLEMS["bad-seal"]),)
+    with pytest.raises(CommandError):
+        call_command("verify_signature", signature.public_id)
+
+
+def test_a_seal_made_with_another_key_does_not_verify(estimate, estimate_link, settings):
+    settings.SIGNATURE_SEAL_KEY = "attacker-key-" + "a" * 40
+    signature = _signed_with_options(estimate, estimate_link)
+    assert services.signature_verify(signature=signature).ok
+    settings.SIGNATURE_SEAL_KEY = "the-real-key-" + "b" * 40
+    result = services.signature_verify(signature=signature)
+    assert result.problems == (str(services.SEAL_PROBLEMS["unknown-key"]),)
+
+
+def test_rotated_keys_keep_verifying_old_signatures(estimate, estimate_link, settings):
+    settings.SIGNATURE_SEAL_KEY = "old-key-" + "c" * 40
+    signature = _signed_with_options(estimate, estimate_link)
+    settings.SIGNATURE_SEAL_KEY = "new-key-" + "d" * 40
+    settings.SIGNATURE_SEAL_KEY_FALLBACKS = ["old-key-" + "c" * 40]
+    assert services.signature_verify(signature=signature).ok
+
+
+def test_the_migration_seals_old_signatures_and_says_so(estimate, estimate_link, owner_client):
+    signature = _signed_with_options(estimate, estimate_link)
+    Signature.objects.filter(pk=signature.pk).update(seal="", seal_key_id="", sealed_at=None)
+    assert not services.signature_verify(signature=Signature.objects.get(pk=signature.pk)).ok
+    migration = importlib.import_module("portal.migrations.0003_seal_existing_signatures")
+    migration.seal_existing(django_apps, None)
+    sealed = Signature.objects.get(pk=signature.pk)
+    assert sealed.sealed_retroactively and sealed.sealed_at is not None
+    assert services.signature_verify(signature=sealed).ok
+    verify = reverse("portal_dashboard:signature_verify", args=[signature.public_id])
+    page = owner_client.get(verify, **HTMX).content.decode()
+    assert "Verified" in page and "Signed before records were sealed" in page

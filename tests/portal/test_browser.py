@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from playwright.sync_api import expect
 from pypdf import PdfReader
@@ -104,19 +105,50 @@ def test_customer_signs_on_a_phone_and_the_contractor_sees_it(
     ):
         assert expected in text
     office.get_by_role("link", name="Verify signature").click()
-    office.get_by_text("Verified: the signed content is unchanged.").wait_for()
+    office.get_by_text(
+        "Verified: the signature record and the signed content are unchanged."
+    ).wait_for()
     office.screenshot(path=str(tmp_path / "dashboard-panel.png"), full_page=True)
 
-    pdf = contractor.request.get(
-        f"{live_server.url}{reverse('portal_dashboard:signature_pdf', args=[signature.public_id])}"
-    )
-    pages = PdfReader(io.BytesIO(pdf.body())).pages
+    pdf_url = reverse("portal_dashboard:signature_pdf", args=[signature.public_id])
+    signed_pdf = contractor.request.get(f"{live_server.url}{pdf_url}").body()
+    pages = PdfReader(io.BytesIO(signed_pdf)).pages
     certificate = pages[-1].extract_text().replace("\n", "")
     assert signature.content_sha256 in certificate and "Alice Tremblay" in certificate
-    contractor.close()
 
+    # The contractor renames the customer and moves their address: the signed PDF stays as signed.
+    office.goto(f"{live_server.url}{reverse('dashboard:customer_edit', args=[customer.public_id])}")
+    office.get_by_label("Name").fill("Bob Forger")
+    office.get_by_label("Service address").fill("99 Other Road")
+    office.get_by_role("button", name=re.compile("Save")).click()
+    office.get_by_text("Customer saved.").wait_for()
+    customer.refresh_from_db()
+    assert customer.name == "Bob Forger"
+    after = contractor.request.get(f"{live_server.url}{pdf_url}").body()
+    (tmp_path / "signed-after-edit.pdf").write_bytes(after)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(after)).pages)
+    assert "Alice Tremblay" in text and "Bob Forger" not in text and "99 Other Road" not in text
+    office.goto(
+        f"{live_server.url}{reverse('portal_dashboard:links_panel', args=['estimate', estimate.public_id])}"
+    )
+    office.get_by_role("link", name="Verify signature").click()
+    office.get_by_text(
+        "Verified: the signature record and the signed content are unchanged."
+    ).wait_for()
     call_command("verify_signature", signature.public_id)
     assert f"OK {signature.public_id}" in capsys.readouterr().out
+
+    # Someone with database access rewrites the signer's IP: the panel and the command say so.
+    Signature.objects.filter(pk=signature.pk).update(ip_address="198.51.100.66")
+    office.get_by_role("link", name="Verify signature").click()
+    office.get_by_text(
+        "Mismatch: this signature record no longer matches what was signed."
+    ).wait_for()
+    office.screenshot(path=str(tmp_path / "dashboard-mismatch.png"), full_page=True)
+    contractor.close()
+    with pytest.raises(CommandError):
+        call_command("verify_signature", signature.public_id)
+    assert f"MISMATCH {signature.public_id}" in capsys.readouterr().out
     assert not [e for e in csp_violations if "Content Security Policy" in e], csp_violations
 
 

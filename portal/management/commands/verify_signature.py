@@ -4,9 +4,11 @@
     manage.py verify_signature --estimate <estimate public id>
     manage.py verify_signature --all [--company <slug>]
 
-For each signature, the canonical JSON of the signed revision with the stored selection is
-rebuilt (portal/canonical.py) and its SHA-256 compared with the one stored at signing. Exits
-with status 1 if any signature does not match or is not found.
+For each signature, every stored field is checked (``portal.services.signature_verify``): the
+keyed seal over the whole record (signer, time, IP, browser, image, consent, selection, signed
+content), the public SHA-256 of the signed content, the snapshot against the stored revision,
+and the estimate's accepted revision and options. Each problem is printed on its own line.
+Exits with status 1 if any signature does not verify or is not found.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from portal.services import signature_verify
 
 
 class Command(BaseCommand):
-    help = "Re-verify estimate signatures: recompute the SHA-256 of the signed content."
+    help = "Re-verify estimate signatures: the keyed seal, the signed content and the revision."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("signature_ids", nargs="*", help="Signature public ids.")
@@ -27,7 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--company", help="With --all: only this company (slug).")
 
     def handle(self, *args, **options) -> None:
-        qs = Signature.objects.select_related("estimate", "revision", "company").order_by("id")
+        qs = Signature.objects.select_related("estimate", "revision", "company", "link").order_by(
+            "id"
+        )
         if options["all"]:
             if options["company"]:
                 qs = qs.filter(company__slug=options["company"])
@@ -51,12 +55,9 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.SUCCESS(f"OK {label} sha256={result.stored_sha256}"))
             else:
                 failures += 1
-                self.stdout.write(
-                    self.style.ERROR(
-                        f"MISMATCH {label} stored={result.stored_sha256} "
-                        f"computed={result.computed_sha256}"
-                    )
-                )
+                self.stdout.write(self.style.ERROR(f"MISMATCH {label}"))
+                for problem in result.problems:
+                    self.stdout.write(self.style.ERROR(f"  - {problem}"))
         if not options["all"] and len(signatures) < wanted:
             failures += wanted - len(signatures)
             self.stdout.write(self.style.ERROR("Some of the named signatures were not found."))
