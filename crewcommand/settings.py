@@ -131,12 +131,15 @@ else:
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
-# Portal links: invalid-token attempts allowed per client IP and window (seconds), counted in
-# the cache (shared Redis in production). Past the limit every /p/ request from that IP is 429.
+# Portal links: invalid-token attempts allowed per client IP (IPv6: per /64) and window
+# (seconds), counted in the cache (shared Redis in production). Past the limit further invalid
+# tokens from that address get 429; valid links keep working.
 PORTAL_INVALID_LINK_LIMIT = env_int("PORTAL_INVALID_LINK_LIMIT", 30, minimum=1)
 PORTAL_INVALID_LINK_WINDOW = env_int("PORTAL_INVALID_LINK_WINDOW", 900, minimum=1)
 # Number of reverse proxies in front of the app that append to X-Forwarded-For (0: use
-# REMOTE_ADDR). Used for rate limits and the IP address in signature audit trails.
+# REMOTE_ADDR, and ignore X-Forwarded-For, which a client can forge). Behind a proxy or load
+# balancer, leave it at 0 and every client shares the proxy's address: one bucket for all rate
+# limits, and the proxy's IP in signature audit trails. Used by crewcommand.lib.http.client_ip.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Auth -------------------------------------------------------------------------------------
