@@ -113,16 +113,29 @@ def invitation_from_token(token: str, *, max_age_days: int) -> Invitation | None
     )
 
 
+def invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+    """Whether ``user`` is the person the invitation was sent to (same email, any case)."""
+    email = (getattr(user, "email", "") or "").strip()
+    return bool(email) and email.casefold() == invitation.email.strip().casefold()
+
+
 @transaction.atomic
 def invitation_accept(
     *, invitation: Invitation, full_name: str, password: str | None, user: AbstractBaseUser | None
 ) -> Member:
     """Join the company: with the signed-in user, or with a new account for the invited email.
 
-    Idempotent under double submission: the invitation row is locked and checked again."""
+    The invitation is for one address, not for whoever holds the link: a signed-in user joins
+    only if their email is the invited one (case-insensitive). Idempotent under double
+    submission: the invitation row is locked and checked again."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at or invitation.revoked_at:
         raise ServiceError(_("This invitation has already been used."))
+    if user is not None and not invitation_is_for(invitation, user):
+        raise ServiceError(
+            _("This invitation is for %(email)s. Log in with that address to accept it.")
+            % {"email": invitation.email}
+        )
     User = get_user_model()
     if user is None:
         if User.objects.filter(email__iexact=invitation.email).exists():

@@ -70,6 +70,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return render(request, "crewcommand/invitation_invalid.html", status=404)
     user = request.user if request.user.is_authenticated else None
+    if user is not None and not services.invitation_is_for(invitation, user):
+        # Someone else's link: refuse before any form, and change nothing.
+        context = {"invitation": invitation, "wrong_user": True}
+        return render(request, "crewcommand/invitation_accept.html", context, status=403)
     form = AcceptInvitationForm(request.POST or None) if user is None else None
     if request.method == "POST" and (form is None or form.is_valid()):
         data = form.cleaned_data if form is not None else {"full_name": "", "password": None}

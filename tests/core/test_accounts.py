@@ -115,3 +115,62 @@ def test_password_reset_link_is_built_from_site_url_not_host(client, owner, sett
     body = mail.outbox[-1].body
     assert "evil.example" not in body
     assert f"{settings.SITE_URL}/accounts/password-reset/" in body
+
+
+def test_another_signed_in_user_cannot_take_someone_elses_invitation(
+    owner_client, outsider, company
+):
+    """An invitation is for the invited address, not for whoever holds the link."""
+    from django.test import Client
+
+    path = "/" + _invite(owner_client, email="tech@example.com")
+    stranger = Client()
+    stranger.force_login(outsider.user)  # signed in as someone else (who has a company)
+    page = stranger.get(path)
+    assert page.status_code == 403
+    assert "This invitation was sent to tech@example.com" in page.content.decode()
+    response = stranger.post(path)
+    assert response.status_code == 403
+    assert not Member.objects.filter(company=company, user=outsider.user).exists()
+    assert Invitation.objects.get().accepted_at is None
+    outsider.refresh_from_db()
+    assert outsider.company != company
+
+
+def test_a_signed_in_user_without_a_company_but_another_email_is_refused(
+    owner_client, company, django_user_model
+):
+    from django.test import Client
+
+    path = "/" + _invite(owner_client, email="tech@example.com")
+    loner = django_user_model.objects.create_user("loner@example.com", "loner@example.com", "pw")
+    client = Client()
+    client.force_login(loner)
+    assert client.post(path).status_code == 403
+    assert not Member.objects.filter(user=loner).exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
+def test_the_invited_user_signed_in_joins_whatever_the_case_of_their_email(
+    owner_client, company, django_user_model
+):
+    from django.test import Client
+
+    path = "/" + _invite(owner_client, email="Tech@Example.com")
+    user = django_user_model.objects.create_user("tech", "TECH@example.COM", "pw")
+    client = Client()
+    client.force_login(user)
+    assert client.post(path).status_code == 302
+    assert Member.objects.get(user=user).company == company
+
+
+def test_the_service_refuses_a_user_with_another_email(owner, django_user_model):
+    from crewcommand import services
+
+    invitation = services.invitation_create(
+        company=owner.company, by=owner.user, email="tech@example.com", role="technician"
+    )
+    other = django_user_model.objects.create_user("o", "other@example.com", "pw")
+    with pytest.raises(services.ServiceError, match=re.escape("tech@example.com")):
+        services.invitation_accept(invitation=invitation, user=other, full_name="", password=None)
+    assert not Member.objects.filter(user=other).exists()
