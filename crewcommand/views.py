@@ -27,7 +27,7 @@ from crewcommand.forms import (
     SignupForm,
 )
 from crewcommand.lib.activity import Actor
-from crewcommand.models import JobStatus, Role
+from crewcommand.models import JobStatus
 from crewcommand.notifications import send_invitation
 
 PAGE_SIZE = 25
@@ -119,7 +119,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"page": page, "q": query})
 
 
-@member_required
+@member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
 def customer_create(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
@@ -144,7 +144,7 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
     return render(request, "crewcommand/customer_detail.html", context)
 
 
-@member_required
+@member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
 def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
     customer = selectors.customer_get(company=request.company, public_id=customer_id)
@@ -202,7 +202,7 @@ def job_week(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/job_week.html", context)
 
 
-@member_required
+@member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
 def job_create(request: HttpRequest) -> HttpResponse:
     initial = {"customer": request.GET.get("customer", "")[:20]}
@@ -235,7 +235,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "crewcommand/job_detail.html", context)
 
 
-@member_required
+@member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
 def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
@@ -252,7 +252,7 @@ def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "crewcommand/job_form.html", {"form": form, "job": job})
 
 
-@member_required
+@member_required(action="job.status")
 @require_POST
 def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
@@ -280,7 +280,7 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect(job)
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="company.settings")
 @require_http_methods(["GET", "POST"])
 def company_settings(request: HttpRequest) -> HttpResponse:
     company = request.company
@@ -292,7 +292,7 @@ def company_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/settings.html", {"form": form})
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="team.manage")
 @require_http_methods(["GET", "POST"])
 def team(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
@@ -317,7 +317,7 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/team.html", context)
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="team.manage")
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     invitation = selectors.invitation_get(company=request.company, public_id=invitation_id)
