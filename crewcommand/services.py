@@ -28,6 +28,8 @@ from crewcommand.models import (
 )
 
 INVITATION_SALT = "crewcommand.invitation"
+SIGNUP_SALT = "crewcommand.signup"
+SIGNUP_FIELDS = ("email", "company_name", "province", "full_name")
 
 
 class ServiceError(Exception):
@@ -64,6 +66,28 @@ def company_signup(
         company=company, verb="company.created", actor=Actor.member(user), target=company
     )
     return member
+
+
+def signup_token(*, email: str, company_name: str, province: str, full_name: str) -> str:
+    """The signed, timestamped signup details an emailed link carries. Nothing is stored until
+    the link is opened: whoever can read the mailbox is the one who creates the account."""
+    data = {"email": email, "company_name": company_name, "province": province}
+    return signing.dumps({**data, "full_name": full_name}, salt=SIGNUP_SALT, compress=True)
+
+
+def signup_from_token(token: str, *, max_age_hours: int) -> dict[str, str] | None:
+    """The signup details a link carries, or None when it is forged or expired."""
+    try:
+        data = signing.loads(token, salt=SIGNUP_SALT, max_age=max_age_hours * 3600)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or set(data) != set(SIGNUP_FIELDS):
+        return None
+    return data
+
+
+def email_registered(email: str) -> bool:
+    return get_user_model().objects.filter(email__iexact=email.strip()).exists()
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ the console. Production (``DEBUG=false``) refuses to start without a real secret
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -157,6 +158,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7, minimum=1)
+# A signup confirmation link (emailed; the account is made when it is opened) lasts this long.
+SIGNUP_LINK_MAX_AGE_HOURS = env_int("SIGNUP_LINK_MAX_AGE_HOURS", 48, minimum=1)
+# Brute-force limits (crewcommand.ratelimits), as django-ratelimit rates ("count/period").
+# Per client address (IPv6: per /64) and per account or email address; counted in the
+# default cache. Logins count failures; password-reset and signup mail count per address.
+AUTH_RATE_LIMITS = {
+    "login_ip": env_str("RATE_LIMIT_LOGIN_IP", "30/15m"),
+    "login_account": env_str("RATE_LIMIT_LOGIN_ACCOUNT", "10/15m"),
+    "password_reset_ip": env_str("RATE_LIMIT_PASSWORD_RESET_IP", "10/h"),
+    "password_reset_address": env_str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", "3/h"),
+    "signup_ip": env_str("RATE_LIMIT_SIGNUP_IP", "10/h"),
+    "signup_address": env_str("RATE_LIMIT_SIGNUP_ADDRESS", "3/h"),
+}
+for _name, _rate in AUTH_RATE_LIMITS.items():
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", _rate):
+        raise ImproperlyConfigured(f"RATE_LIMIT_{_name.upper()} must look like 10/15m: {_rate!r}")
 
 # --- Internationalisation ---------------------------------------------------------------------
 
@@ -352,6 +369,10 @@ LOGGING = {
     },
 }
 
+# django-ratelimit refuses local memory (E003) and names only memcached and django-redis as
+# supported (W001). Django's own Redis cache has atomic add/incr and works; local memory counts
+# per process, which the embedded single-process demo can live with. Production without Redis
+# gets crewcommand.checks' deploy warning instead.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 FORM_RENDERER = "crewcommand.forms.FormRenderer"
