@@ -217,3 +217,12 @@ def test_the_service_refuses_a_user_with_another_email(owner, django_user_model)
     with pytest.raises(services.ServiceError, match=re.escape("tech@example.com")):
         services.invitation_accept(invitation=invitation, user=other, full_name="", password=None)
     assert not Member.objects.filter(user=other).exists()
+
+
+def test_signup_links_are_redacted_from_logs():
+    from crewcommand.lib.logging import redact
+
+    token = "eyJlbWFpbCI6Im5vcmFAZXhhbXBsZS5jb20ifQ:1abc:signature"
+    line = f'"GET /signup/confirm/{token}/ HTTP/1.1" 200'
+    assert token not in redact(line)
+    assert "/signup/confirm/[redacted]/" in redact(line)
