@@ -33,7 +33,6 @@ from billing.models import PaymentPurpose, StripeAccount
 from crewcommand import selectors as core_selectors
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
-from crewcommand.models import Role
 from crewcommand.services import ServiceError
 from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
@@ -41,7 +40,6 @@ from documents.models import Estimate, Invoice
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
-MONEY_ROLES = [Role.OWNER, Role.OFFICE]
 PANEL_ID = "billing-panel"
 
 
@@ -60,7 +58,7 @@ def _fragment(request: HttpRequest) -> bool:
 # --- Lists -------------------------------------------------------------------------------------
 
 
-@member_required(roles=MONEY_ROLES)
+@member_required(action="payment.view")
 @require_GET
 def payment_list(request: HttpRequest) -> HttpResponse:
     form = PaymentFilterForm(request.GET or None)
@@ -79,7 +77,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@member_required(roles=MONEY_ROLES)
+@member_required(action="payment.view")
 @require_GET
 def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
     payment = selectors.payment_get(company=request.company, public_id=payment_id)
@@ -92,7 +90,7 @@ def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
     return render(request, "billing/payment_detail.html", context)
 
 
-@member_required(roles=MONEY_ROLES)
+@member_required(action="payment.view")
 @require_GET
 def issue_list(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
@@ -106,7 +104,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/issue_list.html", context)
 
 
-@member_required(roles=MONEY_ROLES)
+@member_required(action="payment.resolve_issue")
 @require_POST
 def issue_resolve(request: HttpRequest, issue_id: str) -> HttpResponse:
     issue = selectors.issue_get(company=request.company, public_id=issue_id)
@@ -191,21 +189,21 @@ def _record(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
     return render(request, "billing/payment_form.html", context)
 
 
-@member_required
+@member_required(action="payment.record")
 @require_http_methods(["GET", "POST"])
 def payment_record(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = documents_selectors.invoice_get(company=request.company, public_id=invoice_id)
     return _record(request, invoice)
 
 
-@member_required
+@member_required(action="payment.record")
 @require_http_methods(["GET", "POST"])
 def deposit_record(request: HttpRequest, estimate_id: str) -> HttpResponse:
     estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _record(request, estimate)
 
 
-@member_required(roles=MONEY_ROLES)
+@member_required(action="payment.refund")
 @require_http_methods(["GET", "POST"])
 def refund(request: HttpRequest, payment_id: str) -> HttpResponse:
     payment = selectors.payment_get(company=request.company, public_id=payment_id)
@@ -260,7 +258,7 @@ def _stripe_context(request: HttpRequest, **forms) -> dict:
 
 
 @never_cache
-@member_required(roles=[Role.OWNER])
+@member_required(action="stripe.manage")
 @require_http_methods(["GET", "POST"])
 def stripe_settings(request: HttpRequest) -> HttpResponse:
     """The Stripe connection page; POST saves the payment options."""
@@ -280,7 +278,7 @@ def stripe_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/stripe.html", context)
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="stripe.manage")
 @require_POST
 def stripe_link(request: HttpRequest) -> HttpResponse:
     """Connect an existing Stripe account by its id (Stripe confirms it first)."""
@@ -309,7 +307,7 @@ def stripe_link(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@member_required(roles=[Role.OWNER])
+@member_required(action="stripe.manage")
 @require_GET
 def stripe_onboard(request: HttpRequest) -> HttpResponse:
     """Send the owner to Stripe's hosted onboarding (Account Links). A GET, so the onboarding
@@ -328,7 +326,7 @@ def stripe_onboard(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@member_required(roles=[Role.OWNER])
+@member_required(action="stripe.manage")
 @require_GET
 def stripe_return(request: HttpRequest) -> HttpResponse:
     try:
@@ -347,7 +345,7 @@ def stripe_return(request: HttpRequest) -> HttpResponse:
     return redirect("billing_dashboard:stripe")
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="stripe.manage")
 @require_POST
 def stripe_disconnect(request: HttpRequest) -> HttpResponse:
     services.stripe_disconnect(company=request.company, actor=Actor.member(request.user))

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
+from crewcommand import permissions
 from crewcommand.models import Member
+
+# An action computed from the URL's kwargs, for one view that serves several actions
+# (``documents:estimate_action`` → ``estimate.send``, ``estimate.void``…).
+ActionFromKwargs = Callable[..., str]
 
 
 def member_required(
-    view: Callable | None = None, *, roles: Iterable[str] | None = None
+    view: Callable | None = None, *, action: str | ActionFromKwargs | None = None
 ) -> Callable:
-    """Require a signed-in user with a company. Sets ``request.member`` and ``request.company``
-    and activates the company's time zone for the request."""
-    allowed = set(roles) if roles else None
+    """Require a signed-in user with a company whose role may take ``action`` (an entry of
+    ``crewcommand.permissions.PERMISSIONS``; a 403 page otherwise). Without an action, any
+    member may view; a view that changes anything must name its action.
+
+    Sets ``request.member`` and ``request.company`` and activates the company's time zone for
+    the request. The view keeps its action as ``view.permission`` so the permission walk in
+    the tests can compare every URL with the table (and fail a POST URL that names none)."""
+    if isinstance(action, str):
+        permissions.allowed("owner", action)  # a typo fails at import, not at request time
 
     def decorator(func: Callable) -> Callable:
         @wraps(func)
@@ -31,13 +41,17 @@ def member_required(
             )
             if member is None:
                 return redirect("signup")
-            if allowed is not None and member.role not in allowed:
-                raise PermissionDenied
             request.member = member
             request.company = member.company
             timezone.activate(member.company.timezone)
+            if action is None:
+                needed = "dashboard.view"
+            else:
+                needed = action if isinstance(action, str) else action(**kwargs)
+            permissions.require(request, needed)
             return func(request, *args, **kwargs)
 
+        wrapper.permission = action
         return wrapper
 
     return decorator(view) if view is not None else decorator

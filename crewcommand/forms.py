@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.contrib.auth import password_validation
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import PasswordResetForm
 from django.forms.renderers import TemplatesSetting
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crewcommand import ratelimits
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
 
 
@@ -22,6 +25,9 @@ class FormRenderer(TemplatesSetting):
 
 
 class SignupForm(forms.Form):
+    """Step one of signup: who you are. The password comes with step two, on the page the
+    emailed link opens, so the answer here is the same whether the address has an account."""
+
     company_name = forms.CharField(label=_("Company name"), max_length=120)
     province = forms.ChoiceField(
         label=_("Province"),
@@ -29,18 +35,51 @@ class SignupForm(forms.Form):
         help_text=_("Sets your default sales taxes."),
     )
     full_name = forms.CharField(label=_("Your name"), max_length=150)
-    email = forms.EmailField(label=_("Email"), max_length=254)
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        help_text=_("We'll send a link there to finish creating your account."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class SignupPasswordForm(forms.Form):
+    """Step two of signup, behind the emailed link."""
+
     password = forms.CharField(
-        label=_("Password"),
+        label=_("Choose a password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         max_length=128,
         help_text=_("At least 8 characters, not only numbers."),
     )
 
+    def __init__(self, *args, email: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        password_validation.validate_password(password)
+        password_validation.validate_password(password, user=get_user_model()(email=self.email))
         return password
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's form, answered the same whether or not the address has an account: the mail
+    is looked up and sent by a task after the response (so timing says nothing either), and at
+    most ``password_reset_address`` mails per address go out."""
+
+    def save(self, *, request: HttpRequest | None = None, **kwargs) -> None:
+        from crewcommand.tasks import send_password_reset_email
+
+        email = self.cleaned_data["email"]
+        if request is not None and not ratelimits.mail_allowed(
+            request, "password_reset_address", email
+        ):
+            return
+        send_password_reset_email.delay_on_commit(email=email)
 
 
 class AcceptInvitationForm(forms.Form):

@@ -1,12 +1,14 @@
-"""Email for the core (invitations). Messages are rendered from
+"""Email for the core (invitations, signup, password reset). Messages are rendered from
 ``templates/emails/<name>.{subject,txt,html}`` and sent by a Celery task after the transaction
 commits, so a rolled-back change never sends mail."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -39,6 +41,53 @@ def deliver_invitation(*, invitation_id: int) -> None:
         "days": str(settings.INVITATION_MAX_AGE_DAYS),
     }
     deliver_email(to=invitation.email, template="invitation", context=context)
+
+
+def send_signup(*, email: str, company_name: str, province: str, full_name: str) -> None:
+    """Queue the signup mail after commit. The task decides which mail (a link to finish, or
+    "you already have an account"), so the request does the same work for any address."""
+    from crewcommand.tasks import send_signup_email
+
+    send_signup_email.delay_on_commit(
+        email=email, company_name=company_name, province=province, full_name=full_name
+    )
+
+
+def deliver_signup(*, email: str, company_name: str, province: str, full_name: str) -> None:
+    from crewcommand.services import email_registered, signup_token
+
+    if email_registered(email):
+        # Someone (perhaps the owner, who forgot) tried to sign up with an address that has an
+        # account: tell its owner, and tell the person at the form nothing.
+        context = {
+            "login_url": settings.SITE_URL + reverse("login"),
+            "reset_url": settings.SITE_URL + reverse("password_reset"),
+        }
+        deliver_email(to=email, template="signup_existing", context=context)
+        return
+    token = signup_token(
+        email=email, company_name=company_name, province=province, full_name=full_name
+    )
+    context = {
+        "company": company_name,
+        "url": settings.SITE_URL + reverse("signup_confirm", args=[token]),
+        "hours": str(settings.SIGNUP_LINK_MAX_AGE_HOURS),
+    }
+    deliver_email(to=email, template="signup_confirm", context=context)
+
+
+def deliver_password_reset(*, email: str) -> None:
+    """Django's password-reset mail, sent from the worker to each active account with that
+    address (none, usually one). Links are built from SITE_URL, never the request's Host."""
+    form = PasswordResetForm({"email": email})
+    if not form.is_valid():
+        return
+    form.save(
+        domain_override=urlsplit(settings.SITE_URL).netloc,
+        use_https=settings.SITE_URL.startswith("https://"),
+        extra_email_context={"site_url": settings.SITE_URL},
+        html_email_template_name="registration/password_reset_email_html.html",
+    )
 
 
 def deliver_email(*, to: str, template: str, context: dict[str, str]) -> None:

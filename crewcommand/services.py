@@ -28,6 +28,8 @@ from crewcommand.models import (
 )
 
 INVITATION_SALT = "crewcommand.invitation"
+SIGNUP_SALT = "crewcommand.signup"
+SIGNUP_FIELDS = ("email", "company_name", "province", "full_name")
 
 
 class ServiceError(Exception):
@@ -64,6 +66,28 @@ def company_signup(
         company=company, verb="company.created", actor=Actor.member(user), target=company
     )
     return member
+
+
+def signup_token(*, email: str, company_name: str, province: str, full_name: str) -> str:
+    """The signed, timestamped signup details an emailed link carries. Nothing is stored until
+    the link is opened: whoever can read the mailbox is the one who creates the account."""
+    data = {"email": email, "company_name": company_name, "province": province}
+    return signing.dumps({**data, "full_name": full_name}, salt=SIGNUP_SALT, compress=True)
+
+
+def signup_from_token(token: str, *, max_age_hours: int) -> dict[str, str] | None:
+    """The signup details a link carries, or None when it is forged or expired."""
+    try:
+        data = signing.loads(token, salt=SIGNUP_SALT, max_age=max_age_hours * 3600)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or set(data) != set(SIGNUP_FIELDS):
+        return None
+    return data
+
+
+def email_registered(email: str) -> bool:
+    return get_user_model().objects.filter(email__iexact=email.strip()).exists()
 
 
 @transaction.atomic
@@ -113,16 +137,29 @@ def invitation_from_token(token: str, *, max_age_days: int) -> Invitation | None
     )
 
 
+def invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+    """Whether ``user`` is the person the invitation was sent to (same email, any case)."""
+    email = (getattr(user, "email", "") or "").strip()
+    return bool(email) and email.casefold() == invitation.email.strip().casefold()
+
+
 @transaction.atomic
 def invitation_accept(
     *, invitation: Invitation, full_name: str, password: str | None, user: AbstractBaseUser | None
 ) -> Member:
     """Join the company: with the signed-in user, or with a new account for the invited email.
 
-    Idempotent under double submission: the invitation row is locked and checked again."""
+    The invitation is for one address, not for whoever holds the link: a signed-in user joins
+    only if their email is the invited one (case-insensitive). Idempotent under double
+    submission: the invitation row is locked and checked again."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at or invitation.revoked_at:
         raise ServiceError(_("This invitation has already been used."))
+    if user is not None and not invitation_is_for(invitation, user):
+        raise ServiceError(
+            _("This invitation is for %(email)s. Log in with that address to accept it.")
+            % {"email": invitation.email}
+        )
     User = get_user_model()
     if user is None:
         if User.objects.filter(email__iexact=invitation.email).exists():

@@ -7,6 +7,7 @@ the console. Production (``DEBUG=false``) refuses to start without a real secret
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -146,12 +147,15 @@ if not DEBUG and (len(SIGNATURE_SEAL_KEY) < 32 or SIGNATURE_SEAL_KEY == SECRET_K
         "SECRET_KEY) when DEBUG is off: it seals signature records."
     )
 
-# Portal links: invalid-token attempts allowed per client IP and window (seconds), counted in
-# the cache (shared Redis in production). Past the limit every /p/ request from that IP is 429.
+# Portal links: invalid-token attempts allowed per client IP (IPv6: per /64) and window
+# (seconds), counted in the cache (shared Redis in production). Past the limit further invalid
+# tokens from that address get 429; valid links keep working.
 PORTAL_INVALID_LINK_LIMIT = env_int("PORTAL_INVALID_LINK_LIMIT", 30, minimum=1)
 PORTAL_INVALID_LINK_WINDOW = env_int("PORTAL_INVALID_LINK_WINDOW", 900, minimum=1)
 # Number of reverse proxies in front of the app that append to X-Forwarded-For (0: use
-# REMOTE_ADDR). Used for rate limits and the IP address in signature audit trails.
+# REMOTE_ADDR, and ignore X-Forwarded-For, which a client can forge). Behind a proxy or load
+# balancer, leave it at 0 and every client shares the proxy's address: one bucket for all rate
+# limits, and the proxy's IP in signature audit trails. Used by crewcommand.lib.http.client_ip.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -169,6 +173,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7, minimum=1)
+# A signup confirmation link (emailed; the account is made when it is opened) lasts this long.
+SIGNUP_LINK_MAX_AGE_HOURS = env_int("SIGNUP_LINK_MAX_AGE_HOURS", 48, minimum=1)
+# Brute-force limits (crewcommand.ratelimits), as django-ratelimit rates ("count/period").
+# Per client address (IPv6: per /64) and per account or email address; counted in the
+# default cache. Logins count failures; password-reset and signup mail count per address.
+AUTH_RATE_LIMITS = {
+    "login_ip": env_str("RATE_LIMIT_LOGIN_IP", "30/15m"),
+    "login_account": env_str("RATE_LIMIT_LOGIN_ACCOUNT", "10/15m"),
+    "password_reset_ip": env_str("RATE_LIMIT_PASSWORD_RESET_IP", "10/h"),
+    "password_reset_address": env_str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", "3/h"),
+    "signup_ip": env_str("RATE_LIMIT_SIGNUP_IP", "10/h"),
+    "signup_address": env_str("RATE_LIMIT_SIGNUP_ADDRESS", "3/h"),
+}
+for _name, _rate in AUTH_RATE_LIMITS.items():
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", _rate):
+        raise ImproperlyConfigured(f"RATE_LIMIT_{_name.upper()} must look like 10/15m: {_rate!r}")
 
 # --- Internationalisation ---------------------------------------------------------------------
 
@@ -364,6 +384,10 @@ LOGGING = {
     },
 }
 
+# django-ratelimit refuses local memory (E003) and names only memcached and django-redis as
+# supported (W001). Django's own Redis cache has atomic add/incr and works; local memory counts
+# per process, which the embedded single-process demo can live with. Production without Redis
+# gets crewcommand.checks' deploy warning instead.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 FORM_RENDERER = "crewcommand.forms.FormRenderer"

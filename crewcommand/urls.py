@@ -7,7 +7,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from crewcommand import views
+from crewcommand.forms import PasswordResetRequestForm
 from crewcommand.lib.ids import PublicIdConverter
+from crewcommand.ratelimits import login_guard, post_guard
 
 register_converter(PublicIdConverter, "pid")
 
@@ -33,13 +35,16 @@ dashboard_patterns = [
 ]
 
 auth_patterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        login_guard(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            extra_email_context={"site_url": settings.SITE_URL},
-            html_email_template_name="registration/password_reset_email_html.html",
+        post_guard("password_reset_ip", door="password_reset")(
+            auth_views.PasswordResetView.as_view(form_class=PasswordResetRequestForm)
         ),
         name="password_reset",
     ),
@@ -64,6 +69,8 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup_sent"),
+    path("signup/confirm/<str:token>/", views.signup_confirm, name="signup_confirm"),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
@@ -72,6 +79,8 @@ urlpatterns = [
     path("app/billing/", include("billing.urls_dashboard")),
     path("p/", include("portal.urls")),
     path("webhooks/", include("billing.urls_webhooks")),
+    # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
+    path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),
 ]
 

@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crewcommand import charts, selectors, services
+from crewcommand import charts, ratelimits, selectors, services
 from crewcommand.access import member_required
 from crewcommand.forms import (
     AcceptInvitationForm,
@@ -25,10 +26,11 @@ from crewcommand.forms import (
     InviteForm,
     JobForm,
     SignupForm,
+    SignupPasswordForm,
 )
 from crewcommand.lib.activity import Actor
-from crewcommand.models import JobStatus, Role
-from crewcommand.notifications import send_invitation
+from crewcommand.models import JobStatus
+from crewcommand.notifications import send_invitation, send_signup
 
 PAGE_SIZE = 25
 
@@ -45,20 +47,49 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimits.post_guard("signup_ip", door="signup")
 def signup(request: HttpRequest) -> HttpResponse:
+    """Step one: every valid form gets the same answer ("check your email"), whether or not the
+    address has an account; the mail says which (crewcommand.notifications.deliver_signup)."""
     if request.user.is_authenticated and hasattr(request.user, "membership"):
         return redirect("dashboard:home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if ratelimits.mail_allowed(request, "signup_address", form.cleaned_data["email"]):
+            send_signup(**form.cleaned_data)
+        return redirect("signup_sent")
+    return render(request, "crewcommand/signup.html", {"form": form})
+
+
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    context = {"hours": settings.SIGNUP_LINK_MAX_AGE_HOURS}
+    return render(request, "crewcommand/signup_sent.html", context)
+
+
+@never_cache
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Step two, behind the emailed link: choose a password; the company is created then."""
+    data = services.signup_from_token(token, max_age_hours=settings.SIGNUP_LINK_MAX_AGE_HOURS)
+    if data is None:
+        return render(request, "crewcommand/signup_invalid.html", status=404)
+    if services.email_registered(data["email"]):
+        # Used already (or the address got an account since): only the mailbox's owner has
+        # this link, so saying so reveals nothing to anyone else.
+        return render(request, "crewcommand/signup_invalid.html", {"registered": True})
+    form = SignupPasswordForm(request.POST or None, email=data["email"])
+    if request.method == "POST" and form.is_valid():
         try:
-            member = services.company_signup(**form.cleaned_data)
+            member = services.company_signup(**data, password=form.cleaned_data["password"])
         except services.ServiceError as error:
-            form.add_error("email", str(error))
+            form.add_error(None, str(error))
         else:
             login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome to CrewCommand! Add your first customer."))
             return redirect("dashboard:home")
-    return render(request, "crewcommand/signup.html", {"form": form})
+    return render(request, "crewcommand/signup_confirm.html", {"form": form, "signup": data})
 
 
 @never_cache
@@ -70,6 +101,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return render(request, "crewcommand/invitation_invalid.html", status=404)
     user = request.user if request.user.is_authenticated else None
+    if user is not None and not services.invitation_is_for(invitation, user):
+        # Someone else's link: refuse before any form, and change nothing.
+        context = {"invitation": invitation, "wrong_user": True}
+        return render(request, "crewcommand/invitation_accept.html", context, status=403)
     form = AcceptInvitationForm(request.POST or None) if user is None else None
     if request.method == "POST" and (form is None or form.is_valid()):
         data = form.cleaned_data if form is not None else {"full_name": "", "password": None}
@@ -115,7 +150,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"page": page, "q": query})
 
 
-@member_required
+@member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
 def customer_create(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
@@ -140,7 +175,7 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
     return render(request, "crewcommand/customer_detail.html", context)
 
 
-@member_required
+@member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
 def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
     customer = selectors.customer_get(company=request.company, public_id=customer_id)
@@ -198,7 +233,7 @@ def job_week(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/job_week.html", context)
 
 
-@member_required
+@member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
 def job_create(request: HttpRequest) -> HttpResponse:
     initial = {"customer": request.GET.get("customer", "")[:20]}
@@ -231,7 +266,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "crewcommand/job_detail.html", context)
 
 
-@member_required
+@member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
 def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
@@ -248,7 +283,7 @@ def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "crewcommand/job_form.html", {"form": form, "job": job})
 
 
-@member_required
+@member_required(action="job.status")
 @require_POST
 def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
@@ -276,7 +311,7 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect(job)
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="company.settings")
 @require_http_methods(["GET", "POST"])
 def company_settings(request: HttpRequest) -> HttpResponse:
     company = request.company
@@ -288,7 +323,7 @@ def company_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/settings.html", {"form": form})
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="team.manage")
 @require_http_methods(["GET", "POST"])
 def team(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
@@ -313,7 +348,7 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/team.html", context)
 
 
-@member_required(roles=[Role.OWNER])
+@member_required(action="team.manage")
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     invitation = selectors.invitation_get(company=request.company, public_id=invitation_id)

@@ -13,6 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
+from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
 from crewcommand.services import ServiceError
 from documents import delivery, selectors, services
@@ -36,6 +37,24 @@ def _page(request: HttpRequest, queryset):
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _edit_permission(*, kind: str, **_: str) -> str:
+    return f"{kind}.edit"
+
+
+def _action_permission(*, kind: str, action: str, **_: str) -> str:
+    # An unknown action answers 404 in the view; it needs no more than seeing the document.
+    return f"{kind}.{action}" if (kind, action) in ACTIONS else "dashboard.view"
+
+
+def _editable(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoice:
+    """The document an edit goes to. Editing a sent estimate starts a new revision, which is
+    the estimate.revise permission, not estimate.edit."""
+    doc = _document(request, kind, doc_id)
+    if kind == "estimate" and doc.current_revision.is_frozen:
+        require(request, "estimate.revise")
+    return doc
 
 
 # --- Lists --------------------------------------------------------------------------------------
@@ -100,13 +119,13 @@ def _start(request: HttpRequest, kind: str) -> HttpResponse:
     return render(request, "documents/start.html", {"form": form, "kind": kind})
 
 
-@member_required
+@member_required(action="estimate.create")
 @require_http_methods(["GET", "POST"])
 def estimate_create(request: HttpRequest) -> HttpResponse:
     return _start(request, "estimate")
 
 
-@member_required
+@member_required(action="invoice.create")
 @require_http_methods(["GET", "POST"])
 def invoice_create(request: HttpRequest) -> HttpResponse:
     return _start(request, "invoice")
@@ -213,11 +232,11 @@ SETTINGS = {
 }
 
 
-@member_required
+@member_required(action=_edit_permission)
 @require_POST
 def document_settings(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
     """Save an estimate's (current revision's) or an invoice's details; errors stay in place."""
-    doc = _document(request, kind, _doc_id(ids))
+    doc = _editable(request, kind, _doc_id(ids))
     form_class, update, done = SETTINGS[kind]
     form = form_class(request.POST, instance=doc.current_revision if kind == "estimate" else doc)
     if form.is_valid():
@@ -259,7 +278,7 @@ def _document(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoic
     return selectors.invoice_get(company=request.company, public_id=doc_id)
 
 
-@member_required
+@member_required(action=_action_permission)
 @require_POST
 def document_action(request: HttpRequest, kind: str, action: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
@@ -321,11 +340,11 @@ def _editor(request: HttpRequest, kind: str, doc_id: str, *, line_form=None) -> 
     return render(request, "documents/_editor.html#editor", context)
 
 
-@member_required
+@member_required(action=_edit_permission)
 @require_POST
 def line_add(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
-    doc = _document(request, kind, doc_id)
+    doc = _editable(request, kind, doc_id)
     form = LineForm(request.POST, allow_options=kind == "estimate")
     if not form.is_valid():
         return _editor(request, kind, doc_id, line_form=form)
@@ -346,12 +365,12 @@ def _line(request: HttpRequest, kind: str, doc: Estimate | Invoice, line_id: str
     return line
 
 
-@member_required
+@member_required(action=_edit_permission)
 @require_http_methods(["GET", "POST"])
 def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
     """GET: the row as an inline form (or as a row again with ?cancel=1). POST: save it."""
     doc_id = _doc_id(ids)
-    doc = _document(request, kind, doc_id)
+    doc = _editable(request, kind, doc_id)
     line = _line(request, kind, doc, line_id)
     allow_options = kind == "estimate"
     if request.method == "GET":
@@ -383,11 +402,11 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
     return render(request, "documents/_editor.html#row_edit", context)
 
 
-@member_required
+@member_required(action=_edit_permission)
 @require_POST
 def line_delete(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
-    doc = _document(request, kind, doc_id)
+    doc = _editable(request, kind, doc_id)
     _line(request, kind, doc, line_id)
     try:
         services.line_delete(doc=doc, actor=Actor.member(request.user), line_id=line_id)
@@ -398,11 +417,11 @@ def line_delete(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Ht
     return _editor(request, kind, doc_id)
 
 
-@member_required
+@member_required(action=_edit_permission)
 @require_POST
 def line_move(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
-    doc = _document(request, kind, doc_id)
+    doc = _editable(request, kind, doc_id)
     _line(request, kind, doc, line_id)
     offset = -1 if request.POST.get("direction") == "up" else 1
     try:

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
-from crewcommand.models import Customer, Role
+from crewcommand.models import Customer
+from crewcommand.permissions import member_can
 from crewcommand.services import ServiceError
 from documents.models import OPEN_INVOICE_STATUSES, Estimate, EstimateStatus, Invoice
 from portal import selectors, services
@@ -23,7 +24,6 @@ from portal.forms import LinkCreateForm
 from portal.services import IssuedLink
 from portal.signatures import svg_data_url
 
-MANAGERS = (Role.OWNER, Role.OFFICE)
 STATUS_CHANGED_EVENT = "portal-status-changed"
 
 
@@ -67,7 +67,7 @@ def _panel(
         "issued": issued,
         "form": form or LinkCreateForm(),
         "error": error,
-        "can_manage": request.member.role in MANAGERS,
+        "can_manage": member_can(request.member, "link.manage"),
         "signature": signature,
         "signature_image": svg_data_url(signature.image_svg) if signature else "",
         "verification": verification,
@@ -89,7 +89,7 @@ def links_panel(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
     return _panel(request, subject)
 
 
-@member_required(roles=MANAGERS)
+@member_required(action="link.manage")
 @require_POST
 def link_create(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
     subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
@@ -123,13 +123,13 @@ def _link_action(request: HttpRequest, link_id: str, *, regenerate: bool) -> Htt
     return _panel(request, subject)
 
 
-@member_required(roles=MANAGERS)
+@member_required(action="link.manage")
 @require_POST
 def link_revoke(request: HttpRequest, link_id: str) -> HttpResponse:
     return _link_action(request, link_id, regenerate=False)
 
 
-@member_required(roles=MANAGERS)
+@member_required(action="link.manage")
 @require_POST
 def link_regenerate(request: HttpRequest, link_id: str) -> HttpResponse:
     return _link_action(request, link_id, regenerate=True)

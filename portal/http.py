@@ -1,17 +1,17 @@
-"""Small request helpers for the portal: the client's IP, a coarse device class, prefetchers,
-and a fixed-window rate limiter on the shared cache."""
+"""Small request helpers for the portal: the client's IP (from ``crewcommand.lib.http``), a
+coarse device class, prefetchers, and a fixed-window rate limiter on the shared cache."""
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import time
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+# Re-exported: the portal's views and the billing portal pages read the client IP from here.
+from crewcommand.lib.http import client_bucket, client_ip  # noqa: F401
 from portal.models import Device
 
 # Link unfurlers and mail scanners fetch links without a person behind them; their fetches
@@ -24,22 +24,6 @@ _PREFETCHERS = re.compile(
 )
 _TABLET = re.compile(r"ipad|tablet|(android(?!.*mobile))|kindle|silk", re.IGNORECASE)
 _PHONE = re.compile(r"iphone|ipod|android.*mobile|mobile|windows phone|blackberry", re.IGNORECASE)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the address the trusted proxies in front of us saw
-    (``TRUSTED_PROXY_COUNT`` hops of ``X-Forwarded-For``)."""
-    hops = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if hops:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [p for p in forwarded if p]
-        if len(forwarded) >= hops:
-            candidate = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 def user_agent(request: HttpRequest) -> str:

@@ -3,8 +3,10 @@
 Unknown, malformed, revoked and expired tokens all take the same path: the token is hashed
 (whatever its shape), one indexed lookup runs, the attempt is counted against the client's IP,
 and the same page is rendered from the same context. Nothing in the answer depends on which
-case it was. Past the per-IP limit of invalid attempts, every portal request from that IP is
-refused before any lookup, so a valid hit can't be told apart from a miss either.
+case it was. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
+that address get 429; valid links keep working. Tokens carry 256 random bits, so the limit is
+not what stops guessing: it slows scanners down and keeps their noise out of the database, and
+it must never lock a customer out because someone else behind the same address mistyped.
 """
 
 from __future__ import annotations
@@ -143,15 +145,18 @@ class PortalMiddleware:
     def _portal(self, request: HttpRequest) -> HttpResponse:
         from portal import views
 
-        ip = http.client_ip(request) or "unknown"
-        limit, window = settings.PORTAL_INVALID_LINK_LIMIT, settings.PORTAL_INVALID_LINK_WINDOW
-        if http.rate_count("invalid", ip, window=window) >= limit:
-            return views.too_many_attempts(request)
         token = _token_from_path(request.path_info)
         link_id, usable = resolve(token)
         if not usable:
-            http.rate_hit("invalid", ip, window=window)
+            # Only misses are counted and only misses are refused: a customer's valid link keeps
+            # working from an address (an office NAT, a carrier's IPv6 /64) where someone else
+            # tripped the limit. Every miss takes this same path, limited or not.
+            bucket = http.client_bucket(request)
+            window = settings.PORTAL_INVALID_LINK_WINDOW
+            attempts = http.rate_hit("invalid", bucket, window=window)
             logger.info("portal: invalid link attempt")
+            if attempts > settings.PORTAL_INVALID_LINK_LIMIT:
+                return views.too_many_attempts(request)
             # A dead link's id only feeds the queued fresh-link check; it never shapes the answer.
             return views.invalid_link(request, dead_link_id=link_id)
         link = (

@@ -45,3 +45,34 @@ def _walk(patterns, prefix: str, namespace: str | None):
 def contractor_routes() -> list[Route]:
     """Every named route under /app/ (the contractor dashboard)."""
     return [r for r in _walk(get_resolver().url_patterns, "", None) if r.route.startswith("app/")]
+
+
+def dashboard_objects(*, owner, customer, job) -> dict:
+    """One object of every kind a dashboard URL can name, all owned by the owner's company.
+
+    When an app adds a URL with a new kwarg, add it in ``tests/<app>/tenancy.py``: the walks
+    fail until then, so no URL escapes them."""
+    from crewcommand.services import invitation_create
+
+    invitation = invitation_create(
+        company=owner.company, by=owner.user, email="new@example.com", role="office"
+    )
+    objects = {
+        "customer_id": customer.public_id,
+        "job_id": job.public_id,
+        "invitation_id": invitation.public_id,
+    }
+    for extend in load_extensions():
+        objects.update(extend(owner=owner, customer=customer, job=job))
+    return objects
+
+
+def url_for(route: Route, objects: dict, **overrides: str) -> str:
+    """Fill the route's kwargs; an entry named after the route overrides shared ones (an
+    invoice line URL needs the invoice's line, not the estimate's)."""
+    from django.urls import reverse
+
+    values = {**objects, **objects.get(route.name, {}), **overrides}
+    missing = set(route.kwargs) - set(values)
+    assert not missing, f"{route.name} takes {missing}: add an object in tests/<app>/tenancy.py"
+    return reverse(route.name, kwargs={k: values[k] for k in route.kwargs})

@@ -13,8 +13,9 @@ import re
 from django.utils.functional import Promise
 from django.utils.log import AdminEmailHandler
 
-# /p/<token>/, /r/<token>/ and /invite/<token>/ carry secrets; keep the prefix for debugging.
-_SECRET_PATH = re.compile(r"(/(?:p|r|invite)/)[^/\s?\"'#]+")
+# /p/<token>/, /r/<token>/, /invite/<token>/ and /signup/confirm/<token>/ carry secrets; keep
+# the prefix for debugging.
+_SECRET_PATH = re.compile(r"(/(?:p|r|invite|signup/confirm)/)[^/\s?\"'#]+")
 
 
 def redact(text: str) -> str:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core import mail, signing
+from django.test import Client
 from django.urls import reverse
 
 from crewcommand.models import Company, Invitation, Member, Role
@@ -17,34 +18,71 @@ SIGNUP = {
     "province": "AB",
     "full_name": "Nora North",
     "email": "Nora@Example.com",
-    "password": "a-long-unusual-password",
 }
+PASSWORD = "a-long-unusual-password"
 
 
-def test_signup_creates_company_and_owner_and_logs_in(client):
-    response = client.post(reverse("signup"), SIGNUP)
+def _signup(client, data=SIGNUP) -> str:
+    """Post step one; return the path of the link in the mail it sent (or "")."""
+    from django.test import TestCase
+
+    sent = len(mail.outbox)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(reverse("signup"), data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("signup_sent")
+    if len(mail.outbox) == sent:
+        return ""
+    found = re.search(r"https?://[^/\s]+(/signup/confirm/\S+/)", mail.outbox[-1].body)
+    return found.group(1) if found else ""
+
+
+def test_signup_mails_a_link_that_creates_company_and_owner_and_logs_in(client):
+    path = _signup(client)
+    assert mail.outbox[-1].to == ["nora@example.com"]
+    assert not Member.objects.exists()  # nothing is made before the mailbox answers
+    assert "Northern Lights Electric" in client.get(path).content.decode()
+    response = client.post(path, {"password": PASSWORD})
     assert response.status_code == 302
     member = Member.objects.select_related("company", "user").get()
     assert member.role == Role.OWNER
     assert member.company.slug == "northern-lights-electric"
     assert member.user.email == "nora@example.com"
     assert client.get(reverse("dashboard:home")).status_code == 200
+    # The link works once.
+    client.logout()
+    assert "already has a CrewCommand account" in client.get(path).content.decode()
+    assert Company.objects.count() == 1
 
 
-def test_signup_refuses_weak_passwords_and_duplicate_emails(client, owner):
-    response = client.post(reverse("signup"), {**SIGNUP, "password": "12345678"})
-    assert (
-        "too common" in response.content.decode() or "entirely numeric" in response.content.decode()
-    )
-    response = client.post(reverse("signup"), {**SIGNUP, "email": owner.user.email})
-    assert "already exists" in response.content.decode()
+def test_signup_refuses_weak_passwords_and_forged_links(client):
+    path = _signup(client)
+    response = client.post(path, {"password": "12345678"})
+    body = response.content.decode()
+    assert "too common" in body or "entirely numeric" in body
+    assert not Member.objects.exists()
+    forged = reverse("signup_confirm", args=[signing.dumps(SIGNUP, salt="other")])
+    assert client.get(forged).status_code == 404
+
+
+def test_signup_with_a_registered_email_answers_the_same_and_mails_the_owner(client, owner):
+    """The form can't be used to learn who has an account: same redirect, same page; the
+    address's owner gets a note instead of a link, and nothing is created."""
+    fresh = Client().post(reverse("signup"), {**SIGNUP, "email": "fresh@example.com"})
+    taken = Client().post(reverse("signup"), {**SIGNUP, "email": owner.user.email.upper()})
+    assert (fresh.status_code, fresh["Location"]) == (taken.status_code, taken["Location"])
+    assert _signup(client, {**SIGNUP, "email": owner.user.email.upper()}) == ""
+    note = mail.outbox[-1]
+    assert note.to == [owner.user.email.lower()]
+    assert "tried to create a CrewCommand account" in note.body
+    assert "/accounts/password-reset/" in note.body and "/accounts/login/" in note.body
     assert Company.objects.count() == 1
 
 
 def test_company_slugs_stay_unique(client):
-    client.post(reverse("signup"), SIGNUP)
+    client.post(_signup(client), {"password": PASSWORD})
     client.logout()
-    client.post(reverse("signup"), {**SIGNUP, "email": "other@example.com"})
+    client.post(_signup(client, {**SIGNUP, "email": "other@example.com"}), {"password": PASSWORD})
     assert set(Company.objects.values_list("slug", flat=True)) == {
         "northern-lights-electric",
         "northern-lights-electric-2",
@@ -107,11 +145,84 @@ def test_login_and_logout(client, owner):
     assert client.get(reverse("dashboard:home")).status_code == 302
 
 
-def test_password_reset_link_is_built_from_site_url_not_host(client, owner, settings):
+def test_password_reset_link_is_built_from_site_url_not_host(
+    client, owner, settings, django_capture_on_commit_callbacks
+):
     settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
-    client.post(
-        reverse("password_reset"), {"email": owner.user.email}, headers={"Host": "evil.example"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("password_reset"),
+            {"email": owner.user.email},
+            headers={"Host": "evil.example"},
+        )
     body = mail.outbox[-1].body
     assert "evil.example" not in body
     assert f"{settings.SITE_URL}/accounts/password-reset/" in body
+
+
+def test_another_signed_in_user_cannot_take_someone_elses_invitation(
+    owner_client, outsider, company
+):
+    """An invitation is for the invited address, not for whoever holds the link."""
+    from django.test import Client
+
+    path = "/" + _invite(owner_client, email="tech@example.com")
+    stranger = Client()
+    stranger.force_login(outsider.user)  # signed in as someone else (who has a company)
+    page = stranger.get(path)
+    assert page.status_code == 403
+    assert "This invitation was sent to tech@example.com" in page.content.decode()
+    response = stranger.post(path)
+    assert response.status_code == 403
+    assert not Member.objects.filter(company=company, user=outsider.user).exists()
+    assert Invitation.objects.get().accepted_at is None
+    outsider.refresh_from_db()
+    assert outsider.company != company
+
+
+def test_a_signed_in_user_without_a_company_but_another_email_is_refused(
+    owner_client, company, django_user_model
+):
+    from django.test import Client
+
+    path = "/" + _invite(owner_client, email="tech@example.com")
+    loner = django_user_model.objects.create_user("loner@example.com", "loner@example.com", "pw")
+    client = Client()
+    client.force_login(loner)
+    assert client.post(path).status_code == 403
+    assert not Member.objects.filter(user=loner).exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
+def test_the_invited_user_signed_in_joins_whatever_the_case_of_their_email(
+    owner_client, company, django_user_model
+):
+    from django.test import Client
+
+    path = "/" + _invite(owner_client, email="Tech@Example.com")
+    user = django_user_model.objects.create_user("tech", "TECH@example.COM", "pw")
+    client = Client()
+    client.force_login(user)
+    assert client.post(path).status_code == 302
+    assert Member.objects.get(user=user).company == company
+
+
+def test_the_service_refuses_a_user_with_another_email(owner, django_user_model):
+    from crewcommand import services
+
+    invitation = services.invitation_create(
+        company=owner.company, by=owner.user, email="tech@example.com", role="technician"
+    )
+    other = django_user_model.objects.create_user("o", "other@example.com", "pw")
+    with pytest.raises(services.ServiceError, match=re.escape("tech@example.com")):
+        services.invitation_accept(invitation=invitation, user=other, full_name="", password=None)
+    assert not Member.objects.filter(user=other).exists()
+
+
+def test_signup_links_are_redacted_from_logs():
+    from crewcommand.lib.logging import redact
+
+    token = "eyJlbWFpbCI6Im5vcmFAZXhhbXBsZS5jb20ifQ:1abc:signature"
+    line = f'"GET /signup/confirm/{token}/ HTTP/1.1" 200'
+    assert token not in redact(line)
+    assert "/signup/confirm/[redacted]/" in redact(line)

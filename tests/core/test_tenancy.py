@@ -5,38 +5,18 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from crewcommand.services import invitation_create
-from tests.urlwalk import contractor_routes, load_extensions
+from tests.urlwalk import contractor_routes, dashboard_objects, url_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def company_a_objects(owner, customer, job):
-    """One object of every kind a dashboard URL can name, all owned by company A.
-
-    When an app adds a URL with a new kwarg, add a line here: the test below fails until then,
-    so no URL escapes the check."""
-    invitation = invitation_create(
-        company=owner.company, by=owner.user, email="new@example.com", role="office"
-    )
-    objects = {
-        "customer_id": customer.public_id,
-        "job_id": job.public_id,
-        "invitation_id": invitation.public_id,
-    }
-    for extend in load_extensions():
-        objects.update(extend(owner=owner, customer=customer, job=job))
-    return objects
+    """One object of every kind a dashboard URL can name, all owned by company A."""
+    return dashboard_objects(owner=owner, customer=customer, job=job)
 
 
-def _url(route, objects: dict) -> str:
-    """Fill the route's kwargs; an entry named after the route overrides shared ones (an
-    invoice line URL needs the invoice's line, not the estimate's)."""
-    values = {**objects, **objects.get(route.name, {})}
-    missing = set(route.kwargs) - set(values)
-    assert not missing, f"{route.name} takes {missing}: add an object in tests/<app>/tenancy.py"
-    return reverse(route.name, kwargs={k: values[k] for k in route.kwargs})
+_url = url_for
 
 
 def test_every_dashboard_url_with_an_id_is_404_for_another_company(

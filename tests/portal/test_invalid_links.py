@@ -153,12 +153,44 @@ def test_invalid_attempts_are_rate_limited_per_ip(estimate_link):
         assert attacker.get(f"/p/{new_token()}/").status_code == 404
     blocked = attacker.get(f"/p/{new_token()}/")
     assert blocked.status_code == 429 and blocked["Retry-After"] == "600"
-    # Once limited, even a valid link answers 429, so hits can't be told from misses.
-    assert attacker.get(f"/p/{estimate_link.token}/").status_code == 429
     assert blocked["Cache-Control"] == "no-store"
     # Another address is unaffected.
     other = Client(REMOTE_ADDR="198.51.100.8")
-    assert other.get(f"/p/{estimate_link.token}/", follow=True).status_code == 200
+    assert other.get(f"/p/{new_token()}/").status_code == 404
+
+
+@override_settings(PORTAL_INVALID_LINK_LIMIT=5, PORTAL_INVALID_LINK_WINDOW=600)
+def test_a_valid_link_keeps_working_from_an_address_that_tripped_the_limit(estimate_link):
+    """A customer behind the same office NAT (or proxy) as a scanner still opens their link."""
+    shared = Client(REMOTE_ADDR="198.51.100.7")
+    for _ in range(8):
+        shared.get(f"/p/{new_token()}/")
+    assert shared.get(f"/p/{new_token()}/").status_code == 429
+    response = shared.get(f"/p/{estimate_link.token}/", follow=True)
+    assert response.status_code == 200
+    assert estimate_link.link.estimate.display_number in response.content.decode()
+    # …and its valid requests are not counted: misses are still refused, not reset.
+    assert shared.get(f"/p/{new_token()}/").status_code == 429
+
+
+@override_settings(PORTAL_INVALID_LINK_LIMIT=3, PORTAL_INVALID_LINK_WINDOW=600)
+def test_ipv6_clients_are_counted_per_64_network():
+    """Hopping between addresses of one /64 (any host can) does not reset the count."""
+    for n in range(3):
+        Client(REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}").get(f"/p/{new_token()}/")
+    same_64 = Client(REMOTE_ADDR="2001:db8:1:2:ffff:eeee:dddd:cccc")
+    assert same_64.get(f"/p/{new_token()}/").status_code == 429
+    other_64 = Client(REMOTE_ADDR="2001:db8:1:3::1")
+    assert other_64.get(f"/p/{new_token()}/").status_code == 404
+
+
+def test_ip_buckets():
+    from crewcommand.lib.http import ip_bucket
+
+    assert ip_bucket("203.0.113.5") == "203.0.113.5"
+    assert ip_bucket("2001:db8:1:2::1") == ip_bucket("2001:db8:1:2:abcd::9") == "2001:db8:1:2::/64"
+    assert ip_bucket("::ffff:203.0.113.5") == "203.0.113.5"
+    assert ip_bucket(None) == ip_bucket("not an ip") == "unknown"
 
 
 @override_settings(PORTAL_INVALID_LINK_LIMIT=3, TRUSTED_PROXY_COUNT=1)
@@ -173,6 +205,15 @@ def test_the_limit_uses_the_forwarded_address_behind_a_trusted_proxy():
         Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.6").get("/p/x/").status_code
         == 404
     )
+
+
+@override_settings(PORTAL_INVALID_LINK_LIMIT=3, TRUSTED_PROXY_COUNT=0)
+def test_without_trusted_proxies_a_forged_forwarded_header_is_ignored():
+    """With TRUSTED_PROXY_COUNT=0 a client can't dodge the limit by inventing addresses."""
+    for n in range(3):
+        Client(REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").get(f"/p/bad{n}/")
+    forged = Client(REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="192.0.2.77")
+    assert forged.get("/p/x/").status_code == 429
 
 
 def test_revoking_a_link_stops_it_at_once(phone, estimate_link):
