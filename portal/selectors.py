@@ -28,6 +28,7 @@ from documents.models import (
     LineKind,
 )
 from documents.totals import (
+    Selection,
     deposit_amount,
     estimate_figures,
     invoice_totals,
