@@ -16,7 +16,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from crewcommand.lib.env import env_bool, env_int, env_list, env_str, env_url
+from crewcommand.lib.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    secret_key_problem,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,9 +37,11 @@ SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 TESTING = env_bool("CREWCOMMAND_TESTING", "pytest" in sys.modules)
 
 if not DEBUG:
-    if len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET_KEY or len(set(SECRET_KEY)) < 5:
+    if problem := secret_key_problem(SECRET_KEY):
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set to a long random value (50+ characters) when DEBUG is off."
+            f"SECRET_KEY must be set to a long random value (50+ characters) when DEBUG is off; "
+            f"this one is {problem}. Make one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"'
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured(
