@@ -6,3 +6,6 @@ class CrewcommandConfig(AppConfig):
     name = "crewcommand"
     verbose_name = _("CrewCommand")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from crewcommand import checks  # noqa: F401 - registers the system checks

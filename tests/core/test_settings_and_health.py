@@ -112,6 +112,14 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
     assert "SECRET_KEY=collectstatic" not in (ROOT / "Dockerfile").read_text()
 
 
+def test_check_deploy_warns_that_the_console_mailer_prints_secret_links():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", **{**PROD, "EMAIL_URL": "console://"}
+    )
+    assert result.returncode != 0
+    assert "crewcommand.W001" in result.stdout + result.stderr
+
+
 def test_production_refuses_to_start_without_allowed_hosts():
     result = _manage("check", **{**PROD, "ALLOWED_HOSTS": ""})
     assert result.returncode != 0
