@@ -8,10 +8,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 
+# .dockerignore keeps .env, .venv, .git, databases and media out of the image.
 COPY . .
 RUN pip install --no-cache-dir -e . \
-    && DEBUG=false SECRET_KEY=collectstatic-only-build-key-not-secret-000000000000000000 \
-       SIGNATURE_SEAL_KEY=collectstatic-only-build-seal-key-not-secret \
+    && DEBUG=false SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+       SIGNATURE_SEAL_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(40))')" \
        ALLOWED_HOSTS=build SITE_URL=https://build.invalid python manage.py collectstatic --no-input \
     && useradd --create-home --uid 1000 app && mkdir -p /app/media && chown app /app/media
 USER app

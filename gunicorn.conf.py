@@ -1,8 +1,9 @@
 """Gunicorn settings, read automatically from the working directory (the image's WORKDIR).
 
-Secret link tokens travel in request paths (/p/<token>/, /r/<token>/, /invite/<token>/), so the
-access log and the error log get the same filter as Django's handlers: it formats each line
-(request line, path, referer, Location of redirects…) and redacts it. Command-line flags (bind, workers, log format)
+Secrets travel in request paths (portal, invitation and password reset links), so the access log
+and the error log get the same filter as Django's handlers: it formats each line (request line,
+path, query, referer, Location of redirects…) and redacts every shape listed in
+``crewcommand.lib.logging.SECRET_URL_SHAPES``. Command-line flags (bind, workers, log format)
 still apply on top of this file.
 """
 

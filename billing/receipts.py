@@ -61,7 +61,12 @@ def deliver_receipt(*, payment_id: int) -> None:
         payment_id=payment.pk, field="receipt_sent_at"
     ):
         try:
-            deliver_email(to=payment.customer.email, template="receipt", context=context)
+            deliver_email(
+                to=payment.customer.email,
+                template="receipt",
+                context=context,
+                company=payment.company,
+            )
         except Exception:
             services.receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
             raise
@@ -69,7 +74,9 @@ def deliver_receipt(*, payment_id: int) -> None:
     recipient = _company_recipient(payment)
     if recipient and services.receipt_claim(payment_id=payment.pk, field="company_notified_at"):
         try:
-            deliver_email(to=recipient, template="receipt_company", context=context)
+            deliver_email(
+                to=recipient, template="receipt_company", context=context, company=payment.company
+            )
         except Exception:
             services.receipt_unclaim(payment_id=payment.pk, field="company_notified_at")
             raise

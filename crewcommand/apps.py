@@ -8,4 +8,4 @@ class CrewcommandConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from crewcommand import checks  # noqa: F401  (registers the checks)
+        from crewcommand import checks  # noqa: F401 - registers the system checks

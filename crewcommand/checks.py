@@ -1,4 +1,4 @@
-"""System checks of the project's own."""
+"""Project system checks (``manage.py check --deploy``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ LOCAL_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 }
+CONSOLE_MAILER = "django.core.mail.backends.console.EmailBackend"
 
 
 @checks.register(checks.Tags.security, deploy=True)
@@ -25,3 +26,21 @@ def rate_limits_need_a_shared_cache(app_configs, **kwargs) -> list[checks.CheckM
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def console_mailer_in_production(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """The console mailer prints every email, with its secret links (password reset, portal,
+    invitation), to the process output. The log filters cannot redact it without making the
+    console mailer useless for development, so production is told to configure real mail."""
+    mailer = settings.MAILERS.get("default", {}).get("BACKEND", "")
+    if settings.DEBUG or mailer != CONSOLE_MAILER:
+        return []
+    return [
+        checks.Warning(
+            "EMAIL_URL is console:// with DEBUG off: every email, with its password reset, "
+            "portal and invitation links, is printed to the logs.",
+            hint="Set EMAIL_URL to smtp://… or smtps://… (see .env.example).",
+            id="crewcommand.W002",
+        )
+    ]

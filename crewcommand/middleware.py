@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 
 
 class HtmxMessagesMiddleware:
@@ -29,4 +31,29 @@ class HtmxMessagesMiddleware:
         pending = list(messages.get_messages(request))
         if pending:
             response.write(render_to_string("components/toasts_oob.html", {"toasts": pending}))
+        return response
+
+
+class PrivateNoStoreMiddleware:
+    """Everything a logged-in user is sent (dashboard pages, document PDFs, exports) carries
+    ``Cache-Control: private, no-store``: customers' names, addresses and amounts must not stay
+    in a shared proxy, or in the browser cache of a shared office computer after logout.
+
+    Sits after ``AuthenticationMiddleware``; static files never get here (WhiteNoise answers
+    them first, with its own long-lived caching). A response that already says ``no-store``
+    (the portal's headers, ``never_cache`` views) is left exactly as it is. Requests without a
+    session cookie are skipped without touching the session, so anonymous and portal responses
+    gain no ``Vary: Cookie``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.SESSION_COOKIE_NAME in request.COOKIES
+            and request.user.is_authenticated
+            and "no-store" not in response.get("Cache-Control", "")
+        ):
+            patch_cache_control(response, private=True, no_store=True)
         return response

@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
-from crewcommand.models import Invitation
+from crewcommand.models import Company, Invitation
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ def deliver_invitation(*, invitation_id: int) -> None:
         "url": settings.SITE_URL + reverse("invitation_accept", args=[token]),
         "days": str(settings.INVITATION_MAX_AGE_DAYS),
     }
-    deliver_email(to=invitation.email, template="invitation", context=context)
+    deliver_email(
+        to=invitation.email, template="invitation", context=context, company=invitation.company
+    )
 
 
 def send_signup(*, email: str, company_name: str, province: str, full_name: str) -> None:
@@ -90,11 +93,30 @@ def deliver_password_reset(*, email: str) -> None:
     )
 
 
-def deliver_email(*, to: str, template: str, context: dict[str, str]) -> None:
-    subject = render_to_string(f"emails/{template}.subject", context).strip()
-    text = render_to_string(f"emails/{template}.txt", context)
+def render_plain_text(template_name: str, context: dict[str, str]) -> str:
+    """Render a subject or text body. They are not HTML, so autoescaping would only corrupt
+    them ("Côté & Fils" would read "Côté &amp; Fils"); the HTML part stays escaped."""
+    template = get_template(template_name).template
+    return template.render(Context(context, autoescape=False))
+
+
+def render_email(*, template: str, context: dict[str, str]) -> tuple[str, str, str]:
+    """``(subject, text, html)`` from ``templates/emails/<template>.{subject,txt,html}``."""
+    subject = render_plain_text(f"emails/{template}.subject", context).strip()
+    text = render_plain_text(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
+    return subject, text, html
+
+
+def deliver_email(
+    *, to: str, template: str, context: dict[str, str], company: Company | None = None
+) -> None:
+    """Send one email. Mail goes out from ``DEFAULT_FROM_EMAIL``, which nobody reads, so every
+    email about a company carries ``Reply-To`` the company's own address when it has one
+    (templates only say "reply to this email" when ``company_email`` is set)."""
+    subject, text, html = render_email(template=template, context=context)
+    reply_to = [company.email] if company is not None and company.email else []
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[to], reply_to=reply_to)
     message.attach_alternative(html, "text/html")
     message.send()
     logger.info("email sent template=%s", template)

@@ -17,7 +17,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from crewcommand.lib.env import env_bool, env_int, env_list, env_str, env_url
+from crewcommand.lib.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    secret_key_problem,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,9 +38,11 @@ SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 TESTING = env_bool("CREWCOMMAND_TESTING", "pytest" in sys.modules)
 
 if not DEBUG:
-    if len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET_KEY or len(set(SECRET_KEY)) < 5:
+    if problem := secret_key_problem(SECRET_KEY):
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set to a long random value (50+ characters) when DEBUG is off."
+            f"SECRET_KEY must be set to a long random value (50+ characters) when DEBUG is off; "
+            f"this one is {problem}. Make one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"'
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured(
@@ -71,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: private, no-store on every response to a logged-in user.
+    "crewcommand.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -377,7 +388,12 @@ LOGGING = {
         # which print or mail messages that can carry /p/<token>/ paths unredacted.
         "django": {"handlers": ["console", "mail_admins"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # 4xx warnings to the console; 500s also to the (redacted) error mail, as Django does.
+        "django.request": {
+            "handlers": ["console", "mail_admins"],
+            "level": "WARNING",
+            "propagate": False,
+        },
         # WeasyPrint narrates every render at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},

@@ -59,7 +59,7 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
         else "",
         "accent": company.brand_color,
     }
-    deliver_email(to=link.sent_to, template="portal_link", context=context)
+    deliver_email(to=link.sent_to, template="portal_link", context=context, company=company)
     logger.info("portal link email sent link=%s", link.reference)
 
 
@@ -86,6 +86,7 @@ def deliver_company_email(*, company_id: int, template: str, context: dict[str, 
             to=address,
             template=template,
             context={**context, "company": company.name, "accent": company.brand_color},
+            company=company,
         )
 
 

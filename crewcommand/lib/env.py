@@ -54,3 +54,47 @@ def env_url(name: str, default: str = "") -> str:
     if value and not value.startswith(("http://", "https://")):
         raise ImproperlyConfigured(f"{name} must start with http:// or https://, got {value!r}.")
     return value
+
+
+# Keys that were published (old docker-compose default, the Dockerfile's former build-time key)
+# or that look like a placeholder someone forgot to replace. Anyone can sign sessions, password
+# reset links and sealed values with a published key, so production refuses to start with one.
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        "change-me-to-a-long-random-value-change-me-to-a-long-random",
+        "collectstatic-only-build-key-not-secret-000000000000000000",
+        "dev-only-insecure-key-never-use-in-production-0123456789abcdefghijklmnop",
+    }
+)
+_PLACEHOLDER_MARKERS = (
+    "django-insecure",
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "placeholder",
+    "not-secret",
+    "insecure-key",
+    "your-secret",
+    "secret-key-here",
+)
+SECRET_KEY_MIN_LENGTH = 50
+# A random key has many distinct characters (hex: all 16; URL-safe base64: 40 or more).
+SECRET_KEY_MIN_DISTINCT = 10
+
+
+def secret_key_problem(key: str) -> str:
+    """Why ``key`` is unfit for production, or ``""`` if it looks like a real random key."""
+    if not key:
+        return "empty"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"shorter than {SECRET_KEY_MIN_LENGTH} characters"
+    if key in PUBLISHED_SECRET_KEYS:
+        return "a published example key"
+    lowered = key.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return "a placeholder, not a random value"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"made of fewer than {SECRET_KEY_MIN_DISTINCT} distinct characters"
+    return ""

@@ -1,8 +1,12 @@
-"""Log filters.
+"""Secret redaction for every log line and error report.
 
-Secret link tokens must never reach a log line: access logs print request paths, and portal,
-review and invitation paths carry the token. The filter formats each record once and rewrites
-any such path segment, whatever shape the record's arguments had.
+Secrets travel in URLs: portal, review and invitation links carry their token in the path, and
+a password reset link carries the user's id and a reset token. Access logs print request lines,
+paths, referers and redirect locations; Django logs "Not Found: <path>"; error mail shows the
+request, its headers and frame variables. ``SECRET_URL_SHAPES`` below is the one list of those
+shapes. It is used by ``RedactTokensFilter`` (Django's console handler, and gunicorn's access
+and error logs through ``gunicorn.conf.py``) and by ``RedactingAdminEmailHandler`` (error mail).
+A new URL that carries a secret is added here, and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,13 +17,59 @@ import re
 from django.utils.functional import Promise
 from django.utils.log import AdminEmailHandler
 
-# /p/<token>/, /r/<token>/, /invite/<token>/ and /signup/confirm/<token>/ carry secrets; keep
-# the prefix for debugging.
-_SECRET_PATH = re.compile(r"(/(?:p|r|invite|signup/confirm)/)[^/\s?\"'#]+")
+REDACTED = "[redacted]"
+
+# A path separator as it can appear in a logged URL: raw, a backslash, or URL-encoded once or
+# twice (a ``next=%2Fp%2F…`` parameter, a raw request line). Requests do reach Django with
+# doubled separators (``/p//<token>/``), so runs of separators and ``.`` segments count as one.
+_SEP = r"(?:/|\\|%2f|%5c|%252f|%255c)"
+_GAP = rf"{_SEP}(?:(?:\.|%2e){{0,2}}{_SEP})*"
+# One path segment: anything up to the next separator, query, fragment, quote or space.
+_SEGMENT = r"[^/\\\s?#&\"'<>]+"
+
+
+def _word(word: str) -> str:
+    """``word`` with each letter raw or percent-encoded: Django decodes ``/%70/<token>/`` to the
+    portal's ``/p/<token>/`` before routing, so the encoded spelling is a live link too."""
+    return "".join(f"(?:{re.escape(c)}|%{ord(c):02x})" for c in word)
+
+
+def _after(*words: str) -> str:
+    return "(?:" + "|".join(_word(w) for w in words) + ")"
+
+
+# Each shape keeps its ``keep`` group (useful for debugging) and replaces the rest.
+SECRET_URL_SHAPES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        # /p/<token>/… (portal, and /p/<token>/pay/… for payments), /r/<token>/ (reviews),
+        # /invite/<token>/ (team invitations): the first segment after the prefix is the secret.
+        rf"(?P<keep>{_SEP}{_after('p', 'r', 'invite')}{_GAP}){_SEGMENT}",
+        # /signup/confirm/<token>/: the signed signup link (email, company, expiry).
+        rf"(?P<keep>{_SEP}{_word('signup')}{_GAP}{_word('confirm')}{_GAP}){_SEGMENT}",
+        # /accounts/password-reset/<uidb64>/<token>/ (and …/<uidb64>/set-password/): the user's
+        # id and the reset token. ``sent/`` and ``done/`` are the only non-secret pages there.
+        rf"(?P<keep>{_SEP}{_word('password-reset')}{_GAP})"
+        rf"(?!(?:sent|done)(?:{_SEP}|[\s?#\"']|$)){_SEGMENT}(?:{_GAP}{_SEGMENT})?",
+        # Bare secrets, wherever they stand (a query string, a frame variable in an error
+        # report, a decoded path): portal tokens and signed invitation signatures are 43
+        # URL-safe characters (secrets.token_urlsafe(32), a base64 HMAC-SHA256); Django's
+        # password reset tokens are "<base36 timestamp>-<32 hex digits>".
+        r"(?P<keep>)(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])",
+        r"(?P<keep>)(?<![A-Za-z0-9_-])[0-9a-z]{1,13}-[0-9a-f]{32}(?![A-Za-z0-9_-])",
+    )
+)
+
+
+def _replace(match: re.Match[str]) -> str:
+    return match.group("keep") + REDACTED
 
 
 def redact(text: str) -> str:
-    return _SECRET_PATH.sub(r"\1[redacted]", text)
+    """``text`` with every secret URL shape redacted."""
+    for shape in SECRET_URL_SHAPES:
+        text = shape.sub(_replace, text)
+    return text
 
 
 class RedactTokensFilter(logging.Filter):
@@ -42,20 +92,11 @@ class RedactTokensFilter(logging.Filter):
         return True
 
 
-# Portal tokens are 43 URL-safe characters (secrets.token_urlsafe(32)). An error report also
-# shows frame variables and request data, where a token can stand without its /p/ prefix.
-_BARE_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
-
-
-def redact_report(text: str) -> str:
-    return _BARE_TOKEN.sub("[redacted]", redact(text))
-
-
 class RedactingAdminEmailHandler(AdminEmailHandler):
-    """Django's error mail with secret-link tokens redacted from the subject, the text report
-    (request path and META, exception values, frame variables) and the HTML report."""
+    """Django's error mail with secrets redacted from the subject, the text report (request
+    path and META, exception values, frame variables) and the HTML report."""
 
     def send_mail(self, subject: str | Promise, message: str | Promise, *args, **kwargs) -> None:
         if kwargs.get("html_message"):
-            kwargs["html_message"] = redact_report(kwargs["html_message"])
-        super().send_mail(redact_report(str(subject)), redact_report(str(message)), *args, **kwargs)
+            kwargs["html_message"] = redact(kwargs["html_message"])
+        super().send_mail(redact(str(subject)), redact(str(message)), *args, **kwargs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +68,64 @@ def test_production_refuses_to_start_without_its_own_signature_seal_key(seal_key
     result = _manage("check", **{**PROD, "SIGNATURE_SEAL_KEY": seal_key})
     assert result.returncode != 0
     assert "SIGNATURE_SEAL_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-value-change-me-to-a-long-random",  # the old compose default
+        "collectstatic-only-build-key-not-secret-000000000000000000",  # the old Dockerfile key
+        "django-insecure-q8$w!z2-k4m7p#r9t1v3x5y7b0d2f4h6j8l0n2p4r6t8",  # startproject's shape
+        "CHANGEME-please-put-a-real-secret-key-in-here-before-going-live",
+        "ab" * 40,  # long, but only two distinct characters
+        "short-Xy7Q",
+    ],
+)
+def test_production_refuses_published_and_placeholder_secret_keys(key):
+    result = _manage("check", **{**PROD, "SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set to a long random value" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        secrets.token_urlsafe(50),
+        secrets.token_hex(32),  # 64 hex digits: only 16 distinct characters, still 256 bits
+        "ci-"
+        + base64.b64encode(secrets.token_bytes(48)).decode().translate({43: "", 47: "", 61: ""}),
+    ],
+)
+def test_random_secret_keys_pass_the_guard(key):
+    assert env.secret_key_problem(key) == ""
+
+
+def test_compose_requires_a_secret_key_and_ships_no_default():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    lines = [
+        line.strip() for line in compose.splitlines() if line.strip().startswith("SECRET_KEY:")
+    ]
+    assert lines == ["SECRET_KEY: ${SECRET_KEY:?set SECRET_KEY in .env, see .env.example}"]
+    assert "change-me" not in compose
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for entry in [".env", ".venv/", ".git/", "db.sqlite3", "media/", "staticfiles/"]:
+        assert entry in ignored, entry
+    assert "SECRET_KEY=collectstatic" not in (ROOT / "Dockerfile").read_text()
+
+
+def test_check_deploy_warns_that_the_console_mailer_prints_secret_links():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", **{**PROD, "EMAIL_URL": "console://"}
+    )
+    assert result.returncode != 0
+    assert "crewcommand.W002" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts():

@@ -1,5 +1,7 @@
 """After a hundred portal visits, no raw token is in the database or any log line; gunicorn's
-access log redacts tokens too."""
+access log redacts tokens too. Every secret URL shape (portal, invitation and password reset
+links, with doubled slashes, trailing segments, URL-encoding) is redacted from Django's logs,
+gunicorn's access log and error mail."""
 
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.logging import redact
+from crewcommand.services import invitation_create, invitation_token
 from portal import services
 from tests.portal.helpers import accept_data, issue, make_estimate, make_invoice
 
@@ -131,7 +139,8 @@ def _free_port() -> int:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_access_and_error_logs_redact_tokens(customer):
+def test_gunicorn_access_and_error_logs_redact_tokens(customer, owner_member):
+    secrets_, secret_paths = _secrets_and_paths(customer, owner_member)
     estimate = make_estimate(customer)
     issued = issue(customer, estimate)
     port = _free_port()
@@ -177,6 +186,7 @@ def test_gunicorn_access_and_error_logs_redact_tokens(customer):
             f"/p/{issued.token}/",
             f"/p/{issued.token}/estimates/{estimate.public_id}/",
             "/p/unknown-token-abc/",
+            *secret_paths,
         ]
         for path in paths:
             request = urllib.request.Request(base + path, headers={"Referer": base + path})
@@ -186,7 +196,10 @@ def test_gunicorn_access_and_error_logs_redact_tokens(customer):
         server.terminate()
         output, _ = server.communicate(timeout=10)
     assert output.count("/p/[redacted]/") >= 6, output
+    assert output.count("/accounts/password-reset/[redacted]/") >= 2, output
     assert issued.token not in output and "unknown-token-abc" not in output
+    for secret in secrets_:
+        assert secret not in output, output
     print(output)
 
 
@@ -212,3 +225,92 @@ def test_django_security_logs_and_error_mail_redact_tokens(captured_logs, settin
     assert mailoutbox, "the error mail was sent"
     for message in mailoutbox:
         assert token not in message.subject + message.body
+
+
+# --- Every secret URL shape -------------------------------------------------------------------
+
+
+def _secrets_and_paths(customer, owner) -> tuple[list[str], list[str]]:
+    """Live secrets (a portal token, an invitation token, a password reset token) and the odd
+    URL shapes they reach the server in."""
+    estimate = make_estimate(customer)
+    portal = issue(customer, estimate).token
+    invitation = invitation_create(
+        company=customer.company, by=owner.user, email="new@example.com", role="technician"
+    )
+    invite = invitation_token(invitation)
+    uid = urlsafe_base64_encode(force_bytes(owner.user.pk))
+    reset = default_token_generator.make_token(owner.user)
+    paths = [
+        f"/p/{portal}/",
+        f"/p//{portal}/",
+        f"/p///{portal}/estimates/{estimate.public_id}/",
+        f"//p/{portal}/",
+        f"/p/{portal}/estimates/{estimate.public_id}/trailing/segments/",
+        f"/p/{portal}",  # no trailing slash: a redirect whose Location carries the token
+        f"/P/{portal}/",
+        f"/%70/{portal}/",  # an encoded "p": Django decodes it and routes to the portal
+        f"/p%2F{portal}/",
+        f"/p/%2F{portal}/",
+        f"/p/./{portal}/",
+        f"/accounts/login/?next=%2Fp%2F{portal}%2F",
+        f"/healthz?t={portal}",
+        f"/invite/{invite}/",
+        f"/invite//{invite}/",
+        f"/accounts/password-reset/{uid}/{reset}/",  # redirects to …/<uid>/set-password/
+        f"/accounts/password-reset//{uid}/{reset}/",
+        f"/accounts/password-reset/{uid}/{reset}/extra/",
+        f"/accounts/password-reset/{uid}%2F{reset}/",
+    ]
+    return [portal, invite, reset], paths
+
+
+@pytest.fixture
+def owner_member(customer):
+    from tests.factories import MemberFactory
+
+    return MemberFactory(company=customer.company, role="owner")
+
+
+@pytest.mark.django_db
+def test_every_secret_url_shape_is_redacted_from_django_logs(captured_logs, customer, owner_member):
+    secrets_, paths = _secrets_and_paths(customer, owner_member)
+    statuses = {}
+    for path in paths:
+        response = Client().get(path, HTTP_REFERER=f"https://crew.example.ca{path}")
+        statuses[path] = response.status_code
+        _access_log("GET", path, response.status_code)
+        if response.has_header("Location"):
+            _access_log("GET", response["Location"], 200)
+    logs = captured_logs.getvalue()
+    assert any(code == 404 for code in statuses.values())  # Django's "Not Found: <path>" ran
+    assert "Not Found: " in logs and "[redacted]" in logs
+    for secret in secrets_:
+        assert secret not in logs
+    for path in paths:
+        assert not any(secret in redact(path) for secret in secrets_), path
+    # Redaction keeps what is useful for debugging.
+    assert redact("/accounts/password-reset/done/") == "/accounts/password-reset/done/"
+    assert redact("/app/jobs/abcdefghijklmn/") == "/app/jobs/abcdefghijklmn/"
+
+
+@pytest.mark.django_db
+def test_error_mail_redacts_every_secret_url_shape(
+    settings, customer, owner_member, rf, mailoutbox
+):
+    settings.ADMINS = ["ops@example.com"]
+    secrets_, paths = _secrets_and_paths(customer, owner_member)
+    for path in paths:
+        request = rf.get(path, HTTP_REFERER=f"https://crew.example.ca{path}")
+        try:
+            raise ValueError(f"no route for {path}")
+        except ValueError:
+            logging.getLogger("django.request").exception(
+                "Internal Server Error: %s", path, extra={"request": request, "status_code": 500}
+            )
+    assert len(mailoutbox) == len(paths)
+    for message in mailoutbox:
+        text = message.subject + message.body
+        assert "[redacted]" in text
+        for secret in secrets_:
+            assert secret not in text

@@ -22,7 +22,7 @@ def _portal_lines(capsys) -> list[str]:
 
 
 def test_seed_demo_prints_links_to_an_estimate_and_an_invoice(capsys):
-    call_command("seed_demo")
+    call_command("seed_demo", allow_production=True)  # tests run with DEBUG off
     lines = _portal_lines(capsys)
     assert len(lines) == 2
     kinds = []
@@ -35,7 +35,7 @@ def test_seed_demo_prints_links_to_an_estimate_and_an_invoice(capsys):
     estimate_page = Client().get(_path(lines[0]), follow=True)
     assert b'name="signer_name"' in estimate_page.content  # the demo estimate can be signed
 
-    call_command("seed_demo")
+    call_command("seed_demo", allow_production=True)  # tests run with DEBUG off
     again = _portal_lines(capsys)
     assert len(again) == 2 and set(again).isdisjoint(lines)
     demo = PortalLink.objects.filter(channel=LinkChannel.DEMO)

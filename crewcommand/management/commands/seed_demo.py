@@ -2,15 +2,21 @@
 
 Idempotent: running it again updates the same rows instead of adding more. Other apps extend it
 through ``seed_demo_hooks`` (documents, portal links…), called in order after the core data.
+
+The demo owner is an ordinary company owner, never staff: admin accounts come from
+``createsuperuser``. The published demo password is for local development only, so with
+``DEBUG`` off the command refuses unless given ``--allow-production``, and then gives the demo
+owner a fresh random password instead of the published one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -72,9 +78,29 @@ SEED_DEMO_HOOKS: list[str] = [
 class Command(BaseCommand):
     help = "Create or refresh the demo company, its owner login, customers and jobs."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Load demo data even with DEBUG off (the demo owner gets a random password).",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options) -> None:
-        company, owner = self._company_and_owner()
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError(
+                "DEBUG is off: seed_demo adds a demo company and login to this database. "
+                "Run it with --allow-production if that is really what you want."
+            )
+        password = DEMO_PASSWORD if settings.DEBUG else secrets.token_urlsafe(12)
+        if not settings.DEBUG:
+            self.stderr.write(
+                self.style.WARNING(
+                    "Warning: loading demo data with DEBUG off. The demo owner gets a random "
+                    "password, printed below once."
+                )
+            )
+        company, owner = self._company_and_owner(password)
         timezone.activate(company.timezone)
         customers = [self._customer(company, *row) for row in CUSTOMERS]
         member = Member.objects.get(user=owner)
@@ -84,10 +110,10 @@ class Command(BaseCommand):
             import_string(path)(company=company, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"dashboard: {settings.SITE_URL}{reverse('dashboard:home')}")
-        self.stdout.write(f"login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
-        self.stdout.write(f"admin: {settings.SITE_URL}{reverse('admin:index')} (same login)")
+        self.stdout.write(f"login: {DEMO_EMAIL} / {password}")
+        self.stdout.write("admin: create a staff account with `manage.py createsuperuser`")
 
-    def _company_and_owner(self):
+    def _company_and_owner(self, password: str):
         company, _created = Company.objects.update_or_create(
             slug="demo",
             defaults={
@@ -109,9 +135,11 @@ class Command(BaseCommand):
             username=DEMO_EMAIL,
             defaults={"email": DEMO_EMAIL, "first_name": "Morgan", "last_name": "Lee"},
         )
-        if created or not owner.check_password(DEMO_PASSWORD):
-            owner.set_password(DEMO_PASSWORD)
-        owner.is_staff = owner.is_superuser = True
+        if created or not owner.check_password(password):
+            owner.set_password(password)
+        # A company owner, not staff: the admin sees every company's data. This also demotes
+        # a demo owner that an older version of this command made a superuser.
+        owner.is_staff = owner.is_superuser = False
         owner.save()
         Member.objects.update_or_create(
             user=owner, defaults={"company": company, "role": Role.OWNER}

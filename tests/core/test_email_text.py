@@ -1,0 +1,144 @@
+"""Every email the app sends, for a company and customer named "Côté & Fils <Plomberie>":
+subjects and text bodies say ``&`` (never ``&amp;``), the HTML part stays escaped, and every
+email about a company carries ``Reply-To`` the company's address, or else never says "reply to
+this email"."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from billing import services as billing
+from billing.models import PaymentMethod
+from crewcommand import notifications
+from crewcommand.lib.activity import Actor
+from portal import services as portal
+from tests.portal.helpers import accept_data, issue, make_estimate, make_invoice
+
+pytestmark = pytest.mark.django_db
+
+NAME = "Côté & Fils <Plomberie>"
+ESCAPED = "Côté &amp; Fils &lt;Plomberie&gt;"
+COMPANY_EMAIL = "bureau@cote-fils.example"
+ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);")
+EMAIL_TEMPLATES = {
+    path.stem for path in (Path(settings.BASE_DIR) / "templates/emails").glob("*.subject")
+}
+
+
+@pytest.fixture
+def sent_templates(monkeypatch):
+    """The names of the email templates rendered (a spy: the real renderer still runs)."""
+    seen: set[str] = set()
+    real = notifications.render_email
+
+    def spy(*, template, context):
+        seen.add(template)
+        return real(template=template, context=context)
+
+    monkeypatch.setattr(notifications, "render_email", spy)
+    return seen
+
+
+def _send_every_email(company, customer, owner_client, capture) -> None:
+    """Each email the app sends, through the same path a user's action takes."""
+    with capture(execute=True):
+        owner_client.post(
+            reverse("dashboard:team"), {"email": "tech@example.com", "role": "technician"}
+        )
+        shared = make_estimate(customer)
+        portal.share_document(document=shared, actor=Actor.system())
+    phone = Client()
+    changes, declined, accepted = (make_estimate(customer) for _ in range(3))
+    for estimate, name, data in [
+        (changes, "estimate_changes", {"message": f"Moins cher svp & vite <merci> — {NAME}"}),
+        (declined, "estimate_decline", {"reason": f"Trop cher & trop tard <non> — {NAME}"}),
+        (accepted, "estimate_accept", accept_data(accepted, signer_name=NAME)),
+    ]:
+        issued = issue(customer, estimate)
+        with capture(execute=True):
+            response = phone.post(
+                reverse(f"portal:{name}", args=[issued.token, estimate.public_id]), data
+            )
+        assert response.status_code in (200, 302), name
+    invoice = make_invoice(customer)
+    with capture(execute=True):
+        billing.payment_record(
+            actor=Actor.system(),
+            invoice=invoice,
+            amount=Decimal("100.00"),
+            method=PaymentMethod.ETRANSFER,
+            received_on=timezone.localdate(),
+            reference="Réf & co <1>",
+        )
+    with capture(execute=True):
+        Client().post(reverse("password_reset"), {"email": owner_client.owner_email})
+
+
+def _html(message) -> str:
+    [(content, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    return content
+
+
+@pytest.fixture
+def cote(company, customer, owner, owner_client):
+    company.name = NAME
+    company.email = COMPANY_EMAIL
+    company.save()
+    customer.name = NAME
+    customer.save()
+    owner_client.owner_email = owner.user.email
+    return company
+
+
+def test_every_email_has_plain_text_subject_and_body_escaped_html_and_reply_to(
+    cote, customer, owner_client, sent_templates, django_capture_on_commit_callbacks
+):
+    _send_every_email(cote, customer, owner_client, django_capture_on_commit_callbacks)
+
+    assert len(mail.outbox) >= len(EMAIL_TEMPLATES) + 1  # + Django's password reset
+    for message in mail.outbox:
+        label = message.subject
+        assert not ENTITY.search(message.subject), label
+        assert not ENTITY.search(message.body), label
+        is_reset = message.to == [owner_client.owner_email] and "password" in label.lower()
+        if is_reset:
+            assert message.reply_to == []
+            assert "reply to this email" not in message.body.lower()
+            continue
+        assert NAME in message.subject + message.body, label
+        html = _html(message)
+        assert ESCAPED in html and "<Plomberie>" not in html, label
+        assert message.reply_to == [COMPANY_EMAIL], label
+        # The Reply-To header really goes out on the wire.
+        assert f"Reply-To: {COMPANY_EMAIL}" in message.message().as_string(), label
+    subjects = " | ".join(m.subject for m in mail.outbox)
+    assert f"from {NAME}" in subjects  # the portal link email
+    assert f"to join {NAME} on CrewCommand" in subjects
+    assert f"Receipt from {NAME}:" in subjects
+    assert sent_templates == EMAIL_TEMPLATES, "every email template is exercised here"
+
+
+def test_without_a_company_address_no_email_says_reply_to_this_email(
+    cote, customer, owner_client, sent_templates, django_capture_on_commit_callbacks
+):
+    cote.email = ""
+    cote.save()
+    _send_every_email(cote, customer, owner_client, django_capture_on_commit_callbacks)
+
+    for message in mail.outbox:
+        assert message.reply_to == [], message.subject
+        for text in (message.body, _html(message)):
+            assert "reply to this email" not in text.lower(), message.subject
+    receipt = next(m for m in mail.outbox if m.to == [customer.email] and "Receipt" in m.subject)
+    assert f"Questions? Contact {NAME}" in receipt.body
+    assert sent_templates == EMAIL_TEMPLATES
