@@ -118,6 +118,7 @@ def test_manage_py_seed_demo_exits_non_zero_under_production_settings(tmp_path):
         "SECRET_KEY": "x7Rq2LmN9vB4kT8pW3sY6dF1hJ5gZ0cXeA-_uIoPnM2bV7qL9kR4tS8wY1",
         "ALLOWED_HOSTS": "crew.example.ca",
         "SITE_URL": "https://crew.example.ca",
+        "SIGNATURE_SEAL_KEY": "s3Al-k9Vq2LmN8vB4kT7pW3sY6dF1hJ5gZ0cXe",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": "",
         "CREWCOMMAND_TESTING": "false",

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 NAME = "Côté & Fils <Plomberie>"
 ESCAPED = "Côté &amp; Fils &lt;Plomberie&gt;"
 COMPANY_EMAIL = "bureau@cote-fils.example"
+NEW_OWNER_EMAIL = "nouveau@cote-fils.example"
 ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);")
 EMAIL_TEMPLATES = {
     path.stem for path in (Path(settings.BASE_DIR) / "templates/emails").glob("*.subject")
@@ -81,6 +82,13 @@ def _send_every_email(company, customer, owner_client, capture) -> None:
         )
     with capture(execute=True):
         Client().post(reverse("password_reset"), {"email": owner_client.owner_email})
+    # Signup, for a new address and for one that has an account: no company yet, so no Reply-To.
+    for email in (NEW_OWNER_EMAIL, owner_client.owner_email):
+        with capture(execute=True):
+            Client().post(
+                reverse("signup"),
+                {"company_name": NAME, "province": "QC", "full_name": NAME, "email": email},
+            )
 
 
 def _html(message) -> str:
@@ -110,10 +118,13 @@ def test_every_email_has_plain_text_subject_and_body_escaped_html_and_reply_to(
         label = message.subject
         assert not ENTITY.search(message.subject), label
         assert not ENTITY.search(message.body), label
-        is_reset = message.to == [owner_client.owner_email] and "password" in label.lower()
-        if is_reset:
-            assert message.reply_to == []
-            assert "reply to this email" not in message.body.lower()
+        # Password reset and signup mails concern an account, not a company: no Reply-To.
+        to_an_account = message.to in ([owner_client.owner_email], [NEW_OWNER_EMAIL])
+        if to_an_account and not message.subject.startswith("Receipt"):
+            assert message.reply_to == [], label
+            assert "reply to this email" not in message.body.lower(), label
+            if message.alternatives:
+                assert "<Plomberie>" not in _html(message), label
             continue
         assert NAME in message.subject + message.body, label
         html = _html(message)
