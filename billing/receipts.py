@@ -61,7 +61,12 @@ def deliver_receipt(*, payment_id: int) -> None:
         payment_id=payment.pk, field="receipt_sent_at"
     ):
         try:
-            deliver_email(to=payment.customer.email, template="receipt", context=context)
+            deliver_email(
+                to=payment.customer.email,
+                from_name=payment.company.name,
+                template="receipt",
+                context=context,
+            )
         except Exception:
             services.receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
             raise

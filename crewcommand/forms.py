@@ -7,10 +7,12 @@ import datetime as dt
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.db import models
 from django.forms.renderers import TemplatesSetting
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
 
 
@@ -21,14 +23,34 @@ class FormRenderer(TemplatesSetting):
     field_template_name = "components/field.html"
 
 
+class SingleLineCharField(forms.CharField):
+    """A one-line text field (names, titles, references): line breaks, tabs and control
+    characters are normalised away on input (see ``crewcommand.lib.text.single_line``), so the
+    value is safe in an email header, a PDF letterhead or a search. Use it for every one-line
+    text a person types, in every app's forms."""
+
+    def to_python(self, value) -> str:
+        text = super().to_python(value)
+        return single_line(text) if text not in self.empty_values else text
+
+
+def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
+    """``Meta.formfield_callback`` for model forms: every plain model ``CharField`` without
+    choices becomes a ``SingleLineCharField`` (email, URL and slug fields keep their own
+    validation, which already refuses line breaks)."""
+    if type(db_field) is models.CharField and not db_field.choices:
+        kwargs.setdefault("form_class", SingleLineCharField)
+    return db_field.formfield(**kwargs)
+
+
 class SignupForm(forms.Form):
-    company_name = forms.CharField(label=_("Company name"), max_length=120)
+    company_name = SingleLineCharField(label=_("Company name"), max_length=120)
     province = forms.ChoiceField(
         label=_("Province"),
         choices=Province.choices,
         help_text=_("Sets your default sales taxes."),
     )
-    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
     email = forms.EmailField(label=_("Email"), max_length=254)
     password = forms.CharField(
         label=_("Password"),
@@ -44,7 +66,7 @@ class SignupForm(forms.Form):
 
 
 class AcceptInvitationForm(forms.Form):
-    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
     password = forms.CharField(
         label=_("Choose a password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -65,6 +87,7 @@ class InviteForm(forms.Form):
 class CompanyForm(forms.ModelForm):
     class Meta:
         model = Company
+        formfield_callback = single_line_formfield
         fields = [
             "name",
             "province",
@@ -104,6 +127,7 @@ class CompanyForm(forms.ModelForm):
 class CustomerForm(forms.ModelForm):
     class Meta:
         model = Customer
+        formfield_callback = single_line_formfield
         fields = [
             "name",
             "email",
@@ -160,6 +184,7 @@ class JobForm(forms.ModelForm):
 
     class Meta:
         model = Job
+        formfield_callback = single_line_formfield
         fields = ["customer", "title", "description", "address", "status"]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 

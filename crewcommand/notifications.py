@@ -5,12 +5,14 @@ commits, so a rolled-back change never sends mail."""
 from __future__ import annotations
 
 import logging
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from crewcommand.lib.text import single_line
 from crewcommand.models import Invitation
 
 logger = logging.getLogger(__name__)
@@ -41,11 +43,28 @@ def deliver_invitation(*, invitation_id: int) -> None:
     deliver_email(to=invitation.email, template="invitation", context=context)
 
 
-def deliver_email(*, to: str, template: str, context: dict[str, str]) -> None:
-    subject = render_to_string(f"emails/{template}.subject", context).strip()
+def mailbox(name: str, address: str) -> str:
+    """``"Name" <address>`` for an email header, the name made one line and quoted.
+
+    Names come from rows that may predate input normalisation; a line break left in one would
+    make Django refuse the whole message (header injection), so it is flattened here, where the
+    header is built."""
+    name = single_line(name)
+    return formataddr((name, address)) if name else address
+
+
+def deliver_email(*, to: str, template: str, context: dict[str, str], from_name: str = "") -> None:
+    """Render ``templates/emails/<template>.*`` and send it to the bare address ``to``.
+    ``from_name`` replaces the display name of ``DEFAULT_FROM_EMAIL`` (the company a customer's
+    email comes from). The subject is flattened to one line: it carries company and customer
+    names, and Django refuses a header with a line break, which would drop the email."""
+    subject = single_line(render_to_string(f"emails/{template}.subject", context))
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
+    sender = settings.DEFAULT_FROM_EMAIL
+    if from_name:
+        sender = mailbox(from_name, parseaddr(sender)[1])
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=sender, to=[to])
     message.attach_alternative(html, "text/html")
     message.send()
     logger.info("email sent template=%s", template)
