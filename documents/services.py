@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
+from crewcommand.lib.money import format_cad
 from crewcommand.models import Company, Customer, Job
 from crewcommand.services import ServiceError
 from documents.models import (
@@ -30,7 +31,9 @@ from documents.models import (
     PaymentTerms,
 )
 from documents.totals import (
+    MAX_DOCUMENT_TOTAL,
     Selection,
+    exceeds_limit,
     invoice_totals,
     revision_totals,
     selected_lines,
@@ -177,8 +180,20 @@ def _copy_lines(lines: list[LineItem], **owner: Any) -> None:
     )
 
 
+def _check_limit(lines: list[LineItem], *, province: str, on: dt.date) -> None:
+    """Refuse a change that could take the document past ``MAX_DOCUMENT_TOTAL`` (the caller's
+    transaction rolls it back), rather than overflow a money column."""
+    if exceeds_limit(lines, province=province, on=on):
+        raise ServiceError(
+            _("This document's total would exceed %(limit)s. Split the work into several.")
+            % {"limit": format_cad(MAX_DOCUMENT_TOTAL)}
+        )
+
+
 def _refresh_revision_totals(revision: EstimateRevision) -> None:
-    totals = revision_totals(revision)
+    lines = list(revision.lines.all())
+    _check_limit(lines, province=revision.province, on=revision.issue_date)
+    totals = revision_totals(revision, lines=lines)
     revision.subtotal, revision.tax_total, revision.total = (
         totals.subtotal,
         totals.tax_total,
@@ -321,7 +336,9 @@ def _require_draft(invoice: Invoice) -> None:
 
 
 def _refresh_invoice_totals(invoice: Invoice) -> None:
-    totals = invoice_totals(invoice)
+    lines = list(invoice.lines.all())
+    _check_limit(lines, province=invoice.province, on=invoice.issue_date)
+    totals = invoice_totals(invoice, lines)
     invoice.subtotal, invoice.tax_total, invoice.total = (
         totals.subtotal,
         totals.tax_total,
