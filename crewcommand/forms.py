@@ -4,14 +4,17 @@ forged id is a form error, never another company's row."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import PurePath
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 from django.forms.renderers import TemplatesSetting
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
 from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
 
@@ -84,7 +87,55 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OFFICE)
 
 
+class LogoField(forms.ImageField):
+    """A company logo: refused when it is not a PNG, JPEG, GIF or WebP, is over 1 MB, or has
+    more pixels than a logo needs (a decompression bomb), all checked before its pixels are
+    decoded; otherwise replaced by a small PNG copy without metadata
+    (``crewcommand.lib.images``), which is what the storage keeps."""
+
+    MAX_BYTES = 1024 * 1024
+
+    def to_python(self, data):
+        # forms.FileField, not ImageField: that one decodes the image to verify it, before any
+        # size check, and its message for a bomb is the vague "corrupted image".
+        upload = forms.FileField.to_python(self, data)
+        if upload is None:
+            return None
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError(_("The logo must be smaller than 1 MB."), code="size")
+        try:
+            png = normalise_logo(upload)
+        except LogoError as error:
+            raise forms.ValidationError(_logo_message(error), code=error.code) from None
+        name = f"{PurePath(upload.name).stem[:60] or 'logo'}.png"
+        return SimpleUploadedFile(name, png, content_type="image/png")
+
+
+def _logo_message(error: LogoError) -> str:
+    megapixels = MAX_LOGO_PIXELS // 1_000_000
+    if error.code == "too_large" and error.size:
+        width, height = error.size
+        return _(
+            "This image is %(width)s pixels wide and %(height)s tall. Use a logo of at most "
+            "%(mp)s megapixels: about 1,000 pixels wide is plenty."
+        ) % {"width": f"{width:,}", "height": f"{height:,}", "mp": megapixels}
+    if error.code == "too_large":
+        return _(
+            "This image is far too large for a logo. Use one of at most %(mp)s megapixels."
+        ) % {"mp": megapixels}
+    return _("Upload a PNG, JPEG, GIF or WebP image. This file is not one, or it is damaged.")
+
+
 class CompanyForm(forms.ModelForm):
+    logo = LogoField(
+        label=_("Logo"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+        help_text=_("PNG, JPEG, GIF or WebP, up to 1 MB. We store a copy 600 pixels wide at most."),
+    )
+
     class Meta:
         model = Company
         formfield_callback = single_line_formfield
@@ -116,12 +167,6 @@ class CompanyForm(forms.ModelForm):
         if not 1 <= days <= 365:
             raise forms.ValidationError(_("Choose between 1 and 365 days."))
         return days
-
-    def clean_logo(self):
-        logo = self.cleaned_data.get("logo")
-        if logo and getattr(logo, "size", 0) > 1024 * 1024:
-            raise forms.ValidationError(_("The logo must be smaller than 1 MB."))
-        return logo
 
 
 class CustomerForm(forms.ModelForm):
