@@ -161,3 +161,19 @@ def test_the_migration_shrinks_stored_logos_and_unsets_bombs(company, media):
         assert Image.open(io.BytesIO(handle.read())).size == (LOGO_MAX_SIDE, 200)
     assert not other.logo
     assert (media / "logos" / "huge.png").is_file()  # unset, never deleted
+
+
+def test_staff_uploading_a_logo_in_the_admin_get_the_same_checks(admin_client, company, media):
+    url = reverse("admin:crewcommand_company_change", args=[company.pk])
+    data = {
+        **SETTINGS_FIELDS,
+        "slug": company.slug,
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+        "logo": SimpleUploadedFile("huge.png", bomb_png(), content_type="image/png"),
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "12,000 pixels wide" in response.content.decode()
+    company.refresh_from_db()
+    assert not company.logo
