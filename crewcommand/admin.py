@@ -28,13 +28,10 @@ class MemberInline(admin.TabularInline):
 
 class CompanyAdminForm(forms.ModelForm):
     """A logo uploaded by staff gets the same checks as on the owner's settings page: refused
-    before decoding when too large, otherwise stored small. (The admin supplies the fields.)"""
+    before decoding when too large, otherwise stored small. No Meta: the admin supplies the
+    model and every field."""
 
     logo = LogoField(required=False)
-
-    class Meta:
-        model = Company
-        fields = ["logo"]
 
 
 @admin.register(Company)

@@ -177,3 +177,5 @@ def test_staff_uploading_a_logo_in_the_admin_get_the_same_checks(admin_client, c
     assert "12,000 pixels wide" in response.content.decode()
     company.refresh_from_db()
     assert not company.logo
+    body = admin_client.get(url).content.decode()
+    assert 'name="name"' in body and 'name="province"' in body and 'name="logo"' in body
