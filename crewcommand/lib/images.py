@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from typing import IO, Final
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 __all__ = [
     "LOGO_FORMATS",
@@ -50,7 +50,9 @@ def _open(file: IO[bytes]) -> Image.Image:
         image = Image.open(file)
     except Image.DecompressionBombError:
         raise LogoError("too_large") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except Exception:
+        # A crafted file can make a Pillow plugin raise nearly anything (struct.error,
+        # IndexError…); like Django's ImageField, every failure means "not an image".
         raise LogoError("invalid") from None
     if image.format not in LOGO_FORMATS:
         raise LogoError("invalid")
@@ -72,10 +74,12 @@ def normalise_logo(file: IO[bytes]) -> bytes:
         has_alpha = image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
         image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE), Image.Resampling.LANCZOS)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Exception:
         raise LogoError("invalid") from None
+    # convert() copies the source's info (ICC profile, EXIF, comments); drop it all, so only
+    # pixels are stored. Transparency already lives in the alpha channel.
+    image.info = {}
     out = io.BytesIO()
-    # A fresh image carries no info dict: no EXIF, text chunks or ICC profile are written.
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 

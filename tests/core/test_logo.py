@@ -179,3 +179,21 @@ def test_staff_uploading_a_logo_in_the_admin_get_the_same_checks(admin_client, c
     assert not company.logo
     body = admin_client.get(url).content.decode()
     assert 'name="name"' in body and 'name="province"' in body and 'name="logo"' in body
+
+
+def test_a_phone_photo_logo_is_stored_upright_without_its_exif_and_profile(
+    owner_client, company, media
+):
+    photo = Image.new("RGB", (2000, 1000), (15, 118, 110))
+    exif = photo.getexif()
+    exif[0x010E] = "Taken at 12 Elm St"  # ImageDescription
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", exif=exif, icc_profile=b"profile" * 10)
+    assert upload(owner_client, "photo.jpg", buffer.getvalue(), "image/jpeg").status_code == 302
+    company.refresh_from_db()
+    assert company.logo.name.endswith(".png")
+    with company.logo.open("rb") as handle:
+        stored = Image.open(io.BytesIO(handle.read()))
+    assert stored.size == (300, LOGO_MAX_SIDE)
+    assert stored.info == {} and not stored.getexif()
