@@ -190,9 +190,10 @@ def _check_limit(lines: list[LineItem], *, province: str, on: dt.date) -> None:
         )
 
 
-def _refresh_revision_totals(revision: EstimateRevision) -> None:
+def _refresh_revision_totals(revision: EstimateRevision, *, check_limit: bool = True) -> None:
     lines = list(revision.lines.all())
-    _check_limit(lines, province=revision.province, on=revision.issue_date)
+    if check_limit:
+        _check_limit(lines, province=revision.province, on=revision.issue_date)
     totals = revision_totals(revision, lines=lines)
     revision.subtotal, revision.tax_total, revision.total = (
         totals.subtotal,
@@ -335,9 +336,10 @@ def _require_draft(invoice: Invoice) -> None:
         raise ServiceError(_("A sent invoice can't be edited. Void it and make a new one."))
 
 
-def _refresh_invoice_totals(invoice: Invoice) -> None:
+def _refresh_invoice_totals(invoice: Invoice, *, check_limit: bool = True) -> None:
     lines = list(invoice.lines.all())
-    _check_limit(lines, province=invoice.province, on=invoice.issue_date)
+    if check_limit:
+        _check_limit(lines, province=invoice.province, on=invoice.issue_date)
     totals = invoice_totals(invoice, lines)
     invoice.subtotal, invoice.tax_total, invoice.total = (
         totals.subtotal,
@@ -423,14 +425,17 @@ def _line_owner(doc: Estimate | Invoice, actor: Actor) -> tuple[Estimate | Invoi
     return doc, {"invoice": doc}
 
 
-def _after_lines_changed(doc: Estimate | Invoice, owner: dict[str, Any]) -> None:
-    """Recompute the cached totals; a change that would push the total below zero is refused
-    (the caller's transaction rolls it back)."""
+def _after_lines_changed(
+    doc: Estimate | Invoice, owner: dict[str, Any], *, removed: bool = False
+) -> None:
+    """Recompute the cached totals; a change that would push the total below zero, or (unless
+    a line was ``removed``, which can only lower the limit's bound) past the document limit, is
+    refused (the caller's transaction rolls it back)."""
     try:
         if "revision" in owner:
-            _refresh_revision_totals(owner["revision"])
+            _refresh_revision_totals(owner["revision"], check_limit=not removed)
         else:
-            _refresh_invoice_totals(doc)
+            _refresh_invoice_totals(doc, check_limit=not removed)
     except ValueError as error:
         raise ServiceError(_("The document total can't go below zero.")) from error
 
@@ -488,7 +493,7 @@ def _find_line(doc: Estimate | Invoice, owner: dict[str, Any], line_id: str) -> 
 def line_delete(*, doc: Estimate | Invoice, actor: Actor, line_id: str) -> None:
     doc, owner = _line_owner(doc, actor)
     _find_line(doc, owner, line_id).delete()
-    _after_lines_changed(doc, owner)
+    _after_lines_changed(doc, owner, removed=True)
 
 
 @transaction.atomic

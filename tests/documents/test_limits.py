@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from crewcommand.lib.money import MAX_MONEY, MAX_QUANTITY
 from crewcommand.services import ServiceError
+from documents import services
 from documents.models import Estimate, Invoice, LineItem
 from documents.totals import MAX_DOCUMENT_TOTAL
 from tests.documents.conftest import add_line
@@ -114,3 +115,16 @@ def test_a_nul_byte_in_a_list_search_is_a_search_not_a_500(
     assert response.status_code == 200
     htmx = owner_client.get(url, {"q": query}, headers={"HX-Request": "true"})
     assert htmx.status_code == 200
+
+
+def test_a_document_already_over_the_limit_can_still_lose_lines(invoice, actor):
+    # Documents saved before the limit existed may be above it: removing lines must stay
+    # possible, or the owner could never bring them back under it.
+    one = Decimal("1")
+    big = add_line(invoice, actor, quantity=one, unit_price=Decimal("60000000.00"), taxable=False)
+    LineItem.objects.create(
+        invoice=invoice, position=9, description="Old", unit_price=Decimal("60000000.00")
+    )
+    services.line_delete(doc=invoice, actor=actor, line_id=big.public_id)
+    invoice.refresh_from_db()
+    assert invoice.lines.count() == 1 and invoice.total == Decimal("67800000.00")
