@@ -8,7 +8,7 @@ each ``<form>`` and ``hx-post`` element in them is read for its URL and field na
 URL added later is covered without touching this file.
 
 Examples per form come from a Hypothesis settings profile: ``FORM_FUZZ_PROFILE=forms-ci``
-(default, about a minute on PostgreSQL) or ``forms-deep`` for a long local run.
+(default, under a minute on PostgreSQL) or ``forms-deep`` for a long local run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.contrib.messages import constants, get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
-from django.urls import get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -34,7 +34,7 @@ from billing.models import StripeAccount
 from crewcommand.services import invitation_create
 from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET
 from tests.portal.helpers import issue, make_estimate, make_invoice
-from tests.urlwalk import _walk, contractor_routes, load_extensions
+from tests.urlwalk import contractor_routes, load_extensions, portal_routes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -206,9 +206,8 @@ def dashboard_pages(objects: dict) -> Iterator[str]:
 def portal_pages(objects: dict) -> Iterator[str]:
     """Every portal URL pattern with the token of each live link, plus an unknown token (its
     page offers the "send me a fresh link" form)."""
-    routes = [r for r in _walk(get_resolver().url_patterns, "", None) if r.route.startswith("p/")]
     for token in objects["tokens"]:
-        for route in routes:
+        for route in portal_routes():
             values = {**objects, "token": token}
             if set(route.kwargs) <= set(values):
                 yield reverse(route.name, kwargs={k: values[k] for k in route.kwargs})

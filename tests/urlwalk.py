@@ -45,3 +45,8 @@ def _walk(patterns, prefix: str, namespace: str | None):
 def contractor_routes() -> list[Route]:
     """Every named route under /app/ (the contractor dashboard)."""
     return [r for r in _walk(get_resolver().url_patterns, "", None) if r.route.startswith("app/")]
+
+
+def portal_routes() -> list[Route]:
+    """Every named route under /p/ (the customer portal, including billing's pay pages)."""
+    return [r for r in _walk(get_resolver().url_patterns, "", None) if r.route.startswith("p/")]
