@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, StripeAccount
 from billing.selectors import PaymentFilters
+from crewcommand.forms import SingleLineCharField
 from crewcommand.lib.money import active_locale, parse_money
 
 
@@ -52,13 +53,13 @@ class ManualPaymentForm(forms.Form):
     received_on = forms.DateField(
         label=_("Date received"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    reference = forms.CharField(
+    reference = SingleLineCharField(
         label=_("Reference"),
         max_length=100,
         required=False,
         help_text=_("Cheque number, e-Transfer reference…"),
     )
-    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+    note = SingleLineCharField(label=_("Note"), max_length=500, required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,7 +76,7 @@ class ManualPaymentForm(forms.Form):
 
 class RefundForm(forms.Form):
     amount = MoneyField(label=_("Amount to refund"))
-    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    reason = SingleLineCharField(label=_("Reason"), max_length=200, required=False)
 
 
 class PaymentFilterForm(forms.Form):
@@ -145,7 +146,7 @@ class StripeOptionsForm(forms.ModelForm):
 
 
 class IssueResolveForm(forms.Form):
-    resolution = forms.CharField(
+    resolution = SingleLineCharField(
         label=_("What did you do?"),
         max_length=200,
         required=False,

@@ -63,6 +63,7 @@ def deliver_receipt(*, payment_id: int) -> None:
         try:
             deliver_email(
                 to=payment.customer.email,
+                from_name=payment.company.name,
                 template="receipt",
                 context=context,
                 company=payment.company,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
+from crewcommand.forms import LogoField
 from crewcommand.models import Activity, Company, Customer, Invitation, Job, Member
 
 
@@ -24,8 +26,17 @@ class MemberInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
+class CompanyAdminForm(forms.ModelForm):
+    """A logo uploaded by staff gets the same checks as on the owner's settings page: refused
+    before decoding when too large, otherwise stored small. No Meta: the admin supplies the
+    model and every field."""
+
+    logo = LogoField(required=False)
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyAdminForm
     list_display = ["name", "slug", "province", "timezone", "created_at"]
     list_filter = ["province"]
     search_fields = ["name", "slug", "email"]

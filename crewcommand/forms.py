@@ -4,16 +4,21 @@ forged id is a form error, never another company's row."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import PurePath
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import models
 from django.forms.renderers import TemplatesSetting
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand import ratelimits
+from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
+from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
 
 
@@ -24,17 +29,37 @@ class FormRenderer(TemplatesSetting):
     field_template_name = "components/field.html"
 
 
+class SingleLineCharField(forms.CharField):
+    """A one-line text field (names, titles, references): line breaks, tabs and control
+    characters are normalised away on input (see ``crewcommand.lib.text.single_line``), so the
+    value is safe in an email header, a PDF letterhead or a search. Use it for every one-line
+    text a person types, in every app's forms."""
+
+    def to_python(self, value) -> str:
+        text = super().to_python(value)
+        return single_line(text) if text not in self.empty_values else text
+
+
+def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
+    """``Meta.formfield_callback`` for model forms: every plain model ``CharField`` without
+    choices becomes a ``SingleLineCharField`` (email, URL and slug fields keep their own
+    validation, which already refuses line breaks)."""
+    if type(db_field) is models.CharField and not db_field.choices:
+        kwargs.setdefault("form_class", SingleLineCharField)
+    return db_field.formfield(**kwargs)
+
+
 class SignupForm(forms.Form):
     """Step one of signup: who you are. The password comes with step two, on the page the
     emailed link opens, so the answer here is the same whether the address has an account."""
 
-    company_name = forms.CharField(label=_("Company name"), max_length=120)
+    company_name = SingleLineCharField(label=_("Company name"), max_length=120)
     province = forms.ChoiceField(
         label=_("Province"),
         choices=Province.choices,
         help_text=_("Sets your default sales taxes."),
     )
-    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
     email = forms.EmailField(
         label=_("Email"),
         max_length=254,
@@ -83,7 +108,7 @@ class PasswordResetRequestForm(PasswordResetForm):
 
 
 class AcceptInvitationForm(forms.Form):
-    full_name = forms.CharField(label=_("Your name"), max_length=150)
+    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
     password = forms.CharField(
         label=_("Choose a password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -101,9 +126,58 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OFFICE)
 
 
+class LogoField(forms.ImageField):
+    """A company logo: refused when it is not a PNG, JPEG, GIF or WebP, is over 1 MB, or has
+    more pixels than a logo needs (a decompression bomb), all checked before its pixels are
+    decoded; otherwise replaced by a small PNG copy without metadata
+    (``crewcommand.lib.images``), which is what the storage keeps."""
+
+    MAX_BYTES = 1024 * 1024
+
+    def to_python(self, data):
+        # forms.FileField, not ImageField: that one decodes the image to verify it, before any
+        # size check, and its message for a bomb is the vague "corrupted image".
+        upload = forms.FileField.to_python(self, data)
+        if upload is None:
+            return None
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError(_("The logo must be smaller than 1 MB."), code="size")
+        try:
+            png = normalise_logo(upload)
+        except LogoError as error:
+            raise forms.ValidationError(_logo_message(error), code=error.code) from None
+        name = f"{PurePath(upload.name).stem[:60] or 'logo'}.png"
+        return SimpleUploadedFile(name, png, content_type="image/png")
+
+
+def _logo_message(error: LogoError) -> str:
+    megapixels = MAX_LOGO_PIXELS // 1_000_000
+    if error.code == "too_large" and error.size:
+        width, height = error.size
+        return _(
+            "This image is %(width)s pixels wide and %(height)s tall. Use a logo of at most "
+            "%(mp)s megapixels: about 1,000 pixels wide is plenty."
+        ) % {"width": f"{width:,}", "height": f"{height:,}", "mp": megapixels}
+    if error.code == "too_large":
+        return _(
+            "This image is far too large for a logo. Use one of at most %(mp)s megapixels."
+        ) % {"mp": megapixels}
+    return _("Upload a PNG, JPEG, GIF or WebP image. This file is not one, or it is damaged.")
+
+
 class CompanyForm(forms.ModelForm):
+    logo = LogoField(
+        label=_("Logo"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+        help_text=_("PNG, JPEG, GIF or WebP, up to 1 MB. We store a copy 600 pixels wide at most."),
+    )
+
     class Meta:
         model = Company
+        formfield_callback = single_line_formfield
         fields = [
             "name",
             "province",
@@ -133,16 +207,11 @@ class CompanyForm(forms.ModelForm):
             raise forms.ValidationError(_("Choose between 1 and 365 days."))
         return days
 
-    def clean_logo(self):
-        logo = self.cleaned_data.get("logo")
-        if logo and getattr(logo, "size", 0) > 1024 * 1024:
-            raise forms.ValidationError(_("The logo must be smaller than 1 MB."))
-        return logo
-
 
 class CustomerForm(forms.ModelForm):
     class Meta:
         model = Customer
+        formfield_callback = single_line_formfield
         fields = [
             "name",
             "email",
@@ -199,6 +268,7 @@ class JobForm(forms.ModelForm):
 
     class Meta:
         model = Job
+        formfield_callback = single_line_formfield
         fields = ["customer", "title", "description", "address", "status"]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 

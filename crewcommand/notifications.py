@@ -5,6 +5,7 @@ commits, so a rolled-back change never sends mail."""
 from __future__ import annotations
 
 import logging
+from email.utils import formataddr, parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
+from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Invitation
 
 logger = logging.getLogger(__name__)
@@ -102,21 +104,46 @@ def render_plain_text(template_name: str, context: dict[str, str]) -> str:
 
 def render_email(*, template: str, context: dict[str, str]) -> tuple[str, str, str]:
     """``(subject, text, html)`` from ``templates/emails/<template>.{subject,txt,html}``."""
-    subject = render_plain_text(f"emails/{template}.subject", context).strip()
+    subject = single_line(render_plain_text(f"emails/{template}.subject", context))
     text = render_plain_text(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
     return subject, text, html
 
 
+def mailbox(name: str, address: str) -> str:
+    """``"Name" <address>`` for an email header, the name made one line and quoted.
+
+    Names come from rows that may predate input normalisation; a line break left in one would
+    make Django refuse the whole message (header injection), so it is flattened here, where the
+    header is built."""
+    name = single_line(name)
+    return formataddr((name, address)) if name else address
+
+
 def deliver_email(
-    *, to: str, template: str, context: dict[str, str], company: Company | None = None
+    *,
+    to: str,
+    template: str,
+    context: dict[str, str],
+    company: Company | None = None,
+    from_name: str = "",
 ) -> None:
-    """Send one email. Mail goes out from ``DEFAULT_FROM_EMAIL``, which nobody reads, so every
-    email about a company carries ``Reply-To`` the company's own address when it has one
-    (templates only say "reply to this email" when ``company_email`` is set)."""
+    """Render ``templates/emails/<template>.*`` and send it to the bare address ``to``.
+
+    Mail goes out from ``DEFAULT_FROM_EMAIL``, which nobody reads, so every email about a
+    company carries ``Reply-To`` the company's own address when it has one (templates only say
+    "reply to this email" when ``company_email`` is set). ``from_name`` replaces the display
+    name of ``DEFAULT_FROM_EMAIL`` (the company a customer's email comes from). The subject is
+    flattened to one line (``render_email``): it carries company and customer names, and Django
+    refuses a header with a line break, which would drop the email."""
     subject, text, html = render_email(template=template, context=context)
     reply_to = [company.email] if company is not None and company.email else []
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[to], reply_to=reply_to)
+    sender = settings.DEFAULT_FROM_EMAIL
+    if from_name:
+        sender = mailbox(from_name, parseaddr(sender)[1])
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=sender, to=[to], reply_to=reply_to
+    )
     message.attach_alternative(html, "text/html")
     message.send()
     logger.info("email sent template=%s", template)

@@ -10,13 +10,16 @@ from django.db.models import Count, Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from crewcommand.lib.text import single_line
 from crewcommand.models import Activity, Company, Customer, Invitation, Job, JobStatus, Member
 
 MAX_QUERY_LENGTH = 100
 
 
 def clean_query(query: str | None) -> str:
-    return (query or "").strip()[:MAX_QUERY_LENGTH]
+    """The search box of every list page (``components/list_filters.html``), made one line: a
+    NUL byte would make PostgreSQL refuse the query (a 500), so control characters go."""
+    return single_line(query)[:MAX_QUERY_LENGTH].strip()
 
 
 def customer_list(*, company: Company, query: str = "") -> QuerySet[Customer]:

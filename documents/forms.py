@@ -9,6 +9,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crewcommand.forms import SingleLineCharField
 from crewcommand.lib.money import parse_money, parse_quantity
 from crewcommand.models import Company, Customer, Job
 from documents.models import (
@@ -130,7 +131,7 @@ class LineForm(forms.Form):
     unit_price = forms.CharField(label=_("Unit price"), max_length=20)
     taxable = forms.BooleanField(label=_("Taxable"), required=False, initial=True)
     kind = forms.ChoiceField(label=_("Type"), choices=LineKind.choices, initial=LineKind.STANDARD)
-    group = forms.CharField(
+    group = SingleLineCharField(
         label=_("Package"),
         max_length=100,
         required=False,

@@ -20,6 +20,7 @@ import binascii
 import datetime as dt
 import functools
 import hashlib
+import io
 import json
 import logging
 import mimetypes
@@ -42,6 +43,7 @@ from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from crewcommand.lib.images import logo_fits
 from crewcommand.lib.money import active_locale, format_cad
 from crewcommand.models import Company
 from crewcommand.templatetags.money import tax_label
@@ -355,7 +357,9 @@ class _Page:
 
     def _logo_src(self) -> str:
         """A file URL for a logo on local disk inside MEDIA_ROOT, a data URL for one in remote
-        storage; empty (the name becomes a wordmark) when there is none or it is unreadable."""
+        storage; empty (the name becomes a wordmark) when there is none, it is unreadable, or it
+        is bigger than uploads are stored (a logo from before they were re-encoded: decoding a
+        12,000-pixel one took seconds and most of a gigabyte per render)."""
         logo = self.company.logo
         if not logo:
             return ""
@@ -367,6 +371,10 @@ class _Page:
         if not path.is_file() or not path.is_relative_to(media):
             logger.warning("company %s: logo file missing or outside MEDIA_ROOT", self.company.pk)
             return ""
+        with path.open("rb") as handle:
+            if not logo_fits(handle):
+                logger.warning("company %s: logo too large to render, skipped", self.company.pk)
+                return ""
         self.allowed_files.append(path)
         return path.as_uri()
 
@@ -479,7 +487,7 @@ def _storage_data_url(logo: Any) -> str:
             data = handle.read(MAX_IMAGE_BYTES + 1)
     except OSError:
         return ""
-    if len(data) > MAX_IMAGE_BYTES:
+    if len(data) > MAX_IMAGE_BYTES or not logo_fits(io.BytesIO(data)):
         return ""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
+from crewcommand.lib.money import format_cad
 from crewcommand.models import Company, Customer, Job
 from crewcommand.services import ServiceError
 from documents.models import (
@@ -30,7 +31,9 @@ from documents.models import (
     PaymentTerms,
 )
 from documents.totals import (
+    MAX_DOCUMENT_TOTAL,
     Selection,
+    exceeds_limit,
     invoice_totals,
     revision_totals,
     selected_lines,
@@ -177,8 +180,21 @@ def _copy_lines(lines: list[LineItem], **owner: Any) -> None:
     )
 
 
-def _refresh_revision_totals(revision: EstimateRevision) -> None:
-    totals = revision_totals(revision)
+def _check_limit(lines: list[LineItem], *, province: str, on: dt.date) -> None:
+    """Refuse a change that could take the document past ``MAX_DOCUMENT_TOTAL`` (the caller's
+    transaction rolls it back), rather than overflow a money column."""
+    if exceeds_limit(lines, province=province, on=on):
+        raise ServiceError(
+            _("This document's total would exceed %(limit)s. Split the work into several.")
+            % {"limit": format_cad(MAX_DOCUMENT_TOTAL)}
+        )
+
+
+def _refresh_revision_totals(revision: EstimateRevision, *, check_limit: bool = True) -> None:
+    lines = list(revision.lines.all())
+    if check_limit:
+        _check_limit(lines, province=revision.province, on=revision.issue_date)
+    totals = revision_totals(revision, lines=lines)
     revision.subtotal, revision.tax_total, revision.total = (
         totals.subtotal,
         totals.tax_total,
@@ -320,8 +336,11 @@ def _require_draft(invoice: Invoice) -> None:
         raise ServiceError(_("A sent invoice can't be edited. Void it and make a new one."))
 
 
-def _refresh_invoice_totals(invoice: Invoice) -> None:
-    totals = invoice_totals(invoice)
+def _refresh_invoice_totals(invoice: Invoice, *, check_limit: bool = True) -> None:
+    lines = list(invoice.lines.all())
+    if check_limit:
+        _check_limit(lines, province=invoice.province, on=invoice.issue_date)
+    totals = invoice_totals(invoice, lines)
     invoice.subtotal, invoice.tax_total, invoice.total = (
         totals.subtotal,
         totals.tax_total,
@@ -406,14 +425,17 @@ def _line_owner(doc: Estimate | Invoice, actor: Actor) -> tuple[Estimate | Invoi
     return doc, {"invoice": doc}
 
 
-def _after_lines_changed(doc: Estimate | Invoice, owner: dict[str, Any]) -> None:
-    """Recompute the cached totals; a change that would push the total below zero is refused
-    (the caller's transaction rolls it back)."""
+def _after_lines_changed(
+    doc: Estimate | Invoice, owner: dict[str, Any], *, removed: bool = False
+) -> None:
+    """Recompute the cached totals; a change that would push the total below zero, or (unless
+    a line was ``removed``, which can only lower the limit's bound) past the document limit, is
+    refused (the caller's transaction rolls it back)."""
     try:
         if "revision" in owner:
-            _refresh_revision_totals(owner["revision"])
+            _refresh_revision_totals(owner["revision"], check_limit=not removed)
         else:
-            _refresh_invoice_totals(doc)
+            _refresh_invoice_totals(doc, check_limit=not removed)
     except ValueError as error:
         raise ServiceError(_("The document total can't go below zero.")) from error
 
@@ -471,7 +493,7 @@ def _find_line(doc: Estimate | Invoice, owner: dict[str, Any], line_id: str) -> 
 def line_delete(*, doc: Estimate | Invoice, actor: Actor, line_id: str) -> None:
     doc, owner = _line_owner(doc, actor)
     _find_line(doc, owner, line_id).delete()
-    _after_lines_changed(doc, owner)
+    _after_lines_changed(doc, owner, removed=True)
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from crewcommand.lib.money import quantize_money
+from crewcommand.lib.money import MAX_MONEY, quantize_money
 from documents.models import (
     DepositKind,
     Estimate,
@@ -24,6 +24,11 @@ from documents.models import (
 from documents.tax import LineIn, Totals, compute_totals
 
 ZERO = Decimal("0.00")
+# The largest total a document may reach. Every money column (``money_field``: 14 digits, 2
+# decimals) holds far more, so no subtotal, tax, total, deposit, payment or sum of them can
+# overflow; a line form allows up to 999,999.999 times $99,999,999.99, so the limit is enforced on
+# the whole document instead (``exceeds_limit``).
+MAX_DOCUMENT_TOTAL = MAX_MONEY
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,14 @@ def selected_lines(lines: Sequence[LineItem], selection: Selection | None) -> li
 def totals_for_lines(lines: Iterable[LineItem], *, province: str, on) -> Totals:
     items = [LineIn(line.quantity, line.unit_price, line.taxable) for line in lines]
     return compute_totals(items, province=province, on=on)
+
+
+def exceeds_limit(lines: Sequence[LineItem], *, province: str, on) -> bool:
+    """True when some choice of this document's options could total more than
+    ``MAX_DOCUMENT_TOTAL``: the bound is every non-discount line picked at once, taxed; any
+    real selection, with its discounts, totals no more than that."""
+    charged = [line for line in lines if line.unit_price > 0]
+    return totals_for_lines(charged, province=province, on=on).total > MAX_DOCUMENT_TOTAL
 
 
 def revision_totals(

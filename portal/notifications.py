@@ -59,7 +59,13 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
         else "",
         "accent": company.brand_color,
     }
-    deliver_email(to=link.sent_to, template="portal_link", context=context, company=company)
+    deliver_email(
+        to=link.sent_to,
+        from_name=company.name,
+        template="portal_link",
+        context=context,
+        company=company,
+    )
     logger.info("portal link email sent link=%s", link.reference)
 
 

@@ -76,3 +76,8 @@ def url_for(route: Route, objects: dict, **overrides: str) -> str:
     missing = set(route.kwargs) - set(values)
     assert not missing, f"{route.name} takes {missing}: add an object in tests/<app>/tenancy.py"
     return reverse(route.name, kwargs={k: values[k] for k in route.kwargs})
+
+
+def portal_routes() -> list[Route]:
+    """Every named route under /p/ (the customer portal, including billing's pay pages)."""
+    return [r for r in _walk(get_resolver().url_patterns, "", None) if r.route.startswith("p/")]
