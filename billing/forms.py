@@ -163,6 +163,10 @@ class PayAmountForm(forms.Form):
         required=False,
     )
     amount = MoneyField(label=_("Amount to pay"), required=False)
+    # Asked only while an earlier payment is still being confirmed.
+    pay_again = forms.BooleanField(
+        label=_("Yes, start a new payment anyway"), required=False, initial=False
+    )
 
     def chosen_amount(self) -> Decimal | None:
         """None means everything due."""

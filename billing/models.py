@@ -133,6 +133,10 @@ class Payment(TenantModel):
     failure_message = models.CharField(max_length=300, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The customer came back through Stripe's success redirect (which Stripe sends only after
+    # the session completed) before the payment was confirmed: money may have been taken, so the
+    # portal asks before charging again and reconciliation looks at it within a minute.
+    returned_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     company_notified_at = models.DateTimeField(null=True, blank=True)
 
@@ -158,6 +162,11 @@ class Payment(TenantModel):
         indexes = [
             models.Index(fields=["company", "status", "-created_at"]),
             models.Index(fields=["status", "method", "created_at"], name="payment_open_idx"),
+            models.Index(
+                fields=["returned_at"],
+                condition=Q(status="created", returned_at__isnull=False),
+                name="payment_returned_open_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -175,6 +184,14 @@ class Payment(TenantModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_PAYMENT_STATUSES
+
+    @property
+    def is_unconfirmed(self) -> bool:
+        """Money may have been taken but is not recorded yet: the customer came back from
+        Stripe's success page, or a bank payment is still processing."""
+        return self.status == PaymentStatus.PROCESSING or (
+            self.status == PaymentStatus.CREATED and self.returned_at is not None
+        )
 
     @property
     def display_status(self) -> str:

@@ -34,3 +34,8 @@ def refund_duplicate_payment(*, payment_id: int) -> None:
 def reconcile_payments() -> dict[str, int]:
     report = reconcile.reconcile(older_than_minutes=settings.BILLING_RECONCILE_AFTER_MINUTES)
     return report.as_dict()
+
+
+@shared_task
+def reconcile_returned_payments() -> dict[str, int]:
+    return reconcile.reconcile_returned().as_dict()

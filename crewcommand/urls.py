@@ -71,6 +71,7 @@ urlpatterns = [
     path("app/portal/", include("portal.urls_dashboard")),
     path("app/billing/", include("billing.urls_dashboard")),
     path("p/", include("portal.urls")),
+    path("pay/", include("billing.urls_checkout")),
     path("webhooks/", include("billing.urls_webhooks")),
     path("admin/", admin.site.urls),
 ]

@@ -17,7 +17,12 @@ The public API is re-exported here: ``from billing import services``.
 
 from __future__ import annotations
 
-from billing.services.checkout import CheckoutStart, attempt_abandon, checkout_start
+from billing.services.checkout import (
+    CheckoutStart,
+    attempt_abandon,
+    checkout_start,
+    unconfirmed_message,
+)
 from billing.services.common import (
     META_COMPANY,
     META_ESTIMATE,
@@ -44,7 +49,14 @@ from billing.services.refunds import (
     refund_metadata,
     refund_retry,
 )
-from billing.services.stripe_state import Applied, EventIn, event_record, stripe_state_apply
+from billing.services.returns import attempt_return
+from billing.services.stripe_state import (
+    Applied,
+    EventIn,
+    event_record,
+    payment_refresh,
+    stripe_state_apply,
+)
 from crewcommand.services import ServiceError
 
 __all__ = [
@@ -59,12 +71,14 @@ __all__ = [
     "EventIn",
     "ServiceError",
     "attempt_abandon",
+    "attempt_return",
     "checkout_start",
     "deposit_credit_apply",
     "duplicate_refund",
     "event_record",
     "issue_resolve",
     "payment_record",
+    "payment_refresh",
     "receipt_claim",
     "receipt_unclaim",
     "refund_create",
@@ -78,4 +92,5 @@ __all__ = [
     "stripe_onboarding_start",
     "stripe_options_update",
     "stripe_state_apply",
+    "unconfirmed_message",
 ]
