@@ -34,6 +34,7 @@ from billing.models import (
     PaymentPurpose,
     PaymentStatus,
     Refund,
+    RefundKind,
     StripeAccount,
 )
 from crewcommand.models import Company, Job
@@ -114,9 +115,11 @@ def unconfirmed_payment(*, document: Invoice | Estimate) -> Payment | None:
 
 
 def applied_net(payments: QuerySet[Payment]) -> Decimal:
-    """Money applied to a document: succeeded, applied payments net of their refunds."""
+    """Money applied to a document: succeeded, applied payments net of the refunds that reverse
+    them. A goodwill refund is a refund plus an equal credit (``RefundKind``), so it leaves the
+    net, and with it the balance, where it was."""
     return payments.filter(status=PaymentStatus.SUCCEEDED, applied=True).aggregate(
-        net=_sum(F("amount") - F("amount_refunded"))
+        net=_sum(F("amount") - F("amount_refunded") + F("amount_refunded_goodwill"))
     )["net"]
 
 
@@ -245,6 +248,45 @@ def payment_get(*, company: Company, public_id: str) -> Payment:
         company=company,
         public_id=public_id,
     )
+
+
+@dataclass(frozen=True)
+class RefundEffect:
+    """What a refund would do, for the confirmation page: the figure that moves (an invoice's
+    balance due, or an estimate's deposit paid) before and after."""
+
+    document: Invoice | Estimate
+    measure: str  # "balance" or "deposit_paid"
+    before: Decimal
+    after: Decimal
+    applied: bool  # False: the payment never counted toward the document
+
+    @property
+    def changes(self) -> bool:
+        return self.before != self.after
+
+
+def refund_effect(*, payment: Payment, amount: Decimal, kind: str) -> RefundEffect:
+    """The effect of refunding ``amount`` of ``kind`` (``RefundKind``) on ``payment``,
+    computed with the same rule the services apply (``applied_net``)."""
+    reverses = payment.applied and kind == RefundKind.REVERSAL
+    back = amount if reverses else ZERO
+    invoice = payment.invoice
+    if invoice is not None and invoice.status != InvoiceStatus.VOID:
+        before = invoice.balance
+        if payment.purpose == PaymentPurpose.INVOICE:
+            paid, credit = invoice.amount_paid - back, invoice.deposit_credit
+        else:
+            deposit = deposit_paid(estimate_id=payment.estimate_id) - back
+            paid, credit = invoice.amount_paid, min(deposit, invoice.total)
+        after = max(ZERO, invoice.total - credit - paid)
+        return RefundEffect(invoice, "balance", before, after, payment.applied)
+    if payment.purpose == PaymentPurpose.DEPOSIT:
+        before = deposit_paid(estimate_id=payment.estimate_id)
+        return RefundEffect(
+            payment.estimate, "deposit_paid", before, before - back, payment.applied
+        )
+    return RefundEffect(payment.document, "balance", ZERO, ZERO, payment.applied)
 
 
 def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:

@@ -19,6 +19,11 @@ def send_payment_receipt(*, payment_id: int) -> None:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_refund_notice(*, refund_id: int) -> None:
+    receipts.deliver_refund_notice(refund_id=refund_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def refund_duplicate_payment(*, payment_id: int) -> None:
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:

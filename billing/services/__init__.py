@@ -47,6 +47,8 @@ from billing.services.refunds import (
     refund_create,
     refund_idempotency_key,
     refund_metadata,
+    refund_notice_claim,
+    refund_notice_unclaim,
     refund_retry,
 )
 from billing.services.returns import attempt_return
@@ -84,6 +86,8 @@ __all__ = [
     "refund_create",
     "refund_idempotency_key",
     "refund_metadata",
+    "refund_notice_claim",
+    "refund_notice_unclaim",
     "refund_retry",
     "stripe_account_link",
     "stripe_account_refresh",

@@ -30,6 +30,7 @@ from billing.selectors import (
 from billing.services.common import (
     META_REFUND,
     Locked,
+    _after_refund,
     _after_success,
     _customer_actor,
     _lock_payment,
@@ -319,6 +320,7 @@ def _refund_from_stripe(payment: Payment, data: dict[str, Any]) -> None:
         )
         if status == RefundStatus.SUCCEEDED:
             _log(payment, "refund.created", Actor.system(), amount=format_cad(refund.amount))
+            _after_refund(refund)
         return
     _refund_settle(payment, refund, stripe_id=data["id"], status=status, data=data)
 
@@ -348,6 +350,7 @@ def _refund_settle(
         actor = Actor.member(refund.created_by) if refund.created_by else Actor.system()
         verb = "refund.created" if refund.status == RefundStatus.SUCCEEDED else "refund.failed"
         _log(payment, verb, actor, amount=format_cad(refund.amount))
+        _after_refund(refund)
 
 
 def _resolve_if_refunded(payment: Payment) -> None:
