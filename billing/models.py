@@ -196,14 +196,6 @@ class Payment(TenantModel):
         return self.status in OPEN_PAYMENT_STATUSES
 
     @property
-    def is_unconfirmed(self) -> bool:
-        """Money may have been taken but is not recorded yet: the customer came back from
-        Stripe's success page, or a bank payment is still processing."""
-        return self.status == PaymentStatus.PROCESSING or (
-            self.status == PaymentStatus.CREATED and self.returned_at is not None
-        )
-
-    @property
     def display_status(self) -> str:
         """For badges: a fully refunded payment reads "refunded"."""
         if self.status == PaymentStatus.SUCCEEDED and self.amount_refunded:

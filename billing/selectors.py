@@ -99,7 +99,8 @@ class Payable:
 
 def unconfirmed_payment(*, document: Invoice | Estimate) -> Payment | None:
     """The newest card attempt on a document that may have taken money without being recorded
-    yet (see ``Payment.is_unconfirmed``), or None. One query."""
+    yet, or None: the customer came back from Stripe's success page (``returned_at``) and it
+    is not confirmed, or a bank payment is still processing. One query."""
     if isinstance(document, Invoice):
         belongs = Q(invoice_id=document.pk, purpose=PaymentPurpose.INVOICE)
     else:

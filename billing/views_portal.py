@@ -283,8 +283,8 @@ def checkout_cancelled(request: HttpRequest, payment_id: str) -> HttpResponse:
     charged (true of a cancel), then goes back to the portal if the browser can."""
     payment = _attempt(payment_id, None)
     portal = _way_back(request, payment)
-    messages.info(request, _("Payment cancelled. Nothing was charged."))
     if portal is not None:
+        messages.info(request, _("Payment cancelled. Nothing was charged."))
         return _private(redirect(_document_page(portal, payment.document)))
     context = {"company": payment.company, "portal": _Branding(payment.company)}
     return _private(render(request, "billing/portal_pay_cancelled.html", context))

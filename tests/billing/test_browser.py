@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils.csp import CSP
@@ -238,3 +239,42 @@ def test_journey_signed_options_to_a_lost_webhook_payment_with_no_double_charge(
         assert dump.count(token) == 0
         assert not [r for r in caplog.records if token in r.getMessage()]
     assert caplog.records  # the logs were captured
+
+
+def test_the_new_payment_pages_have_no_serious_accessibility_violations(
+    live_server, browser, owner, customer, connected, live_stripe
+):
+    from django.test import Client
+    from django.utils import timezone
+
+    from tests.billing.conftest import start_checkout
+    from tests.billing.test_manual_refunds_deposits import paid_by_card
+    from tests.test_accessibility import serious_violations
+
+    paid = paid_by_card(make_invoice(customer), connected, live_stripe)
+    invoice = make_invoice(customer)
+    waiting = start_checkout(invoice).payment
+    Payment.objects.filter(pk=waiting.pk).update(returned_at=timezone.now())
+    issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
+    staff = Client()
+    staff.force_login(owner.user)
+    cookie = staff.cookies[settings.SESSION_COOKIE_NAME]
+
+    context = browser.new_context(bypass_csp=True, viewport=PHONE)  # axe is injected
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    page = context.new_page()
+    base = live_server.url
+    for url in [
+        f"/p/{issued.token}/invoices/{invoice.public_id}/",
+        f"/p/{issued.token}/pay/invoices/{invoice.public_id}/",
+        f"/pay/{waiting.public_id}/done/?session_id={waiting.stripe_session_id}",
+        f"/pay/{waiting.public_id}/cancelled/",
+        reverse("billing_dashboard:refund", args=[paid.public_id]),
+    ]:
+        page.goto(base + url, wait_until="networkidle")
+        assert not serious_violations(page), url
+    page.get_by_label(re.compile("Goodwill refund")).check()
+    page.get_by_role("button", name="Review the refund").click()
+    page.get_by_text("Refund $1,356.00?").wait_for()
+    assert not serious_violations(page)
+    context.close()
