@@ -78,6 +78,8 @@ def _return_urls(payment: Payment) -> tuple[str, str]:
 
 BACK_COOKIE = "cc_pay_back"
 BACK_SALT = "billing.pay-back"
+# The checkout's life, plus an hour to come back from it.
+BACK_MAX_AGE = (settings.BILLING_CHECKOUT_EXPIRY_MINUTES + 60) * 60
 
 
 def _attempt_path(payment: Payment) -> str:
@@ -91,7 +93,7 @@ def _remember_way_back(response: HttpResponse, portal: PortalContext, payment: P
         BACK_COOKIE,
         portal.token,
         salt=BACK_SALT,
-        max_age=(settings.BILLING_CHECKOUT_EXPIRY_MINUTES + 60) * 60,
+        max_age=BACK_MAX_AGE,
         path=_attempt_path(payment),
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
@@ -202,7 +204,7 @@ def _way_back(request: HttpRequest, payment: Payment) -> PortalContext | None:
     """The portal this browser came from, if it still holds a usable link that opens the
     attempt's document; None otherwise (then the page offers no way into the portal)."""
     try:
-        token = request.get_signed_cookie(BACK_COOKIE, salt=BACK_SALT)
+        token = request.get_signed_cookie(BACK_COOKIE, salt=BACK_SALT, max_age=BACK_MAX_AGE)
     except (KeyError, signing.BadSignature):
         return None
     link_id, usable = resolve(token)
