@@ -38,6 +38,7 @@ from billing.services.common import (
     _lock_documents,
     _lock_payment,
 )
+from billing.services.stripe_state import payment_refresh
 from crewcommand.lib.money import format_cad, quantize_money, to_cents
 from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
@@ -125,6 +126,7 @@ def checkout_start(
     Stripe, or a bank payment is processing) a new one is refused unless ``pay_again``: the
     customer saw that payment and chose to pay again.
     Raises ServiceError with a message for the customer when nothing can be charged."""
+    _recheck_open_attempts(document)
     payment = _attempt_create(document=document, amount=amount, pay_again=pay_again)
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
@@ -170,6 +172,39 @@ def checkout_start(
     )
     payment.stripe_session_id = session["id"]
     return CheckoutStart(payment=payment, url=session["url"])
+
+
+RECHECK_LIMIT = 3
+
+
+def _recheck_open_attempts(document: Invoice | Estimate) -> None:
+    """Before charging again, ask Stripe about the document's recent attempts still open here.
+    A customer who paid, lost the tab before Stripe sent them back, and whose webhook was lost,
+    must not be charged twice: what Stripe confirms is applied (the webhook's path), so the
+    balance, or the unconfirmed-payment check, sees it. Stripe not answering changes nothing."""
+    if isinstance(document, Invoice):
+        belongs = {"invoice_id": document.pk, "purpose": PaymentPurpose.INVOICE}
+    else:
+        belongs = {"estimate_id": document.pk, "purpose": PaymentPurpose.DEPOSIT}
+    since = timezone.now() - dt.timedelta(minutes=_settings_int("BILLING_CHECKOUT_EXPIRY_MINUTES"))
+    attempts = (
+        Payment.objects.filter(
+            **belongs,
+            method=PaymentMethod.CARD,
+            status=PaymentStatus.CREATED,
+            stripe_session_id__isnull=False,
+            created_at__gte=since,
+        )
+        .select_related("company")
+        .order_by("-created_at")[:RECHECK_LIMIT]
+    )
+    for attempt in attempts:
+        try:
+            payment_refresh(payment=attempt)
+        except stripe_client.StripeFailure as error:
+            logger.warning(
+                "recheck of payment %s failed: %s", attempt.public_id, error.code or "transient"
+            )
 
 
 def _document_label(payment: Payment) -> str:

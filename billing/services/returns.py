@@ -58,7 +58,9 @@ def _session_status(payment: Payment) -> str:
     try:
         session = payment_refresh(payment=payment)
     except stripe_client.StripeFailure as error:
-        logger.warning("return check of payment %s failed: %s", payment.public_id, error.code)
+        logger.warning(
+            "return check of payment %s failed: %s", payment.public_id, error.code or "transient"
+        )
         return UNKNOWN
     seen = str(session.get("status") or UNKNOWN)
     cache.set(key, seen, timeout=window)

@@ -335,9 +335,28 @@ def test_while_a_payment_is_being_confirmed_paying_again_needs_an_explicit_yes(
     assert "Tick the box to start a new payment anyway." in body
     assert Payment.objects.count() == 1
 
+    # Stripe answers again: even with the box ticked, the paid attempt is found and recorded
+    # before anything new is charged.
     settings.STRIPE_API_BASE = stripe_on.url
     again = phone.post(url(link, "pay_invoice", invoice.public_id), {"pay_again": "on"})
-    assert again.status_code == 303 and Payment.objects.count() == 2
+    assert again.status_code == 200 and "paid in full" in again.content.decode()
+    assert Payment.objects.count() == 1
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+
+
+def test_paying_again_after_losing_the_tab_asks_stripe_first_and_charges_nothing(
+    phone, link, invoice, connected, stripe_on
+):
+    # Paid at Stripe; the browser never came back and the webhook was lost.
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+
+    again = phone.post(url(link, "pay_invoice", invoice.public_id))
+    assert again.status_code == 200 and "paid in full" in again.content.decode()
+    assert Payment.objects.count() == 1
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
 
 
 def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connected, stripe_on):
