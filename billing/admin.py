@@ -18,7 +18,7 @@ class RefundInline(admin.TabularInline):
     model = Refund
     extra = 0
     can_delete = False
-    fields = ["public_id", "amount", "status", "stripe_refund_id", "reason", "created_at"]
+    fields = ["public_id", "amount", "kind", "status", "stripe_refund_id", "reason", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -56,6 +56,6 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "company", "payment", "amount", "status", "created_at"]
-    list_filter = ["status", "automatic"]
+    list_display = ["public_id", "company", "payment", "amount", "kind", "status", "created_at"]
+    list_filter = ["status", "kind", "automatic"]
     search_fields = ["public_id", "stripe_refund_id"]

@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, StripeAccount
+from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, RefundKind, StripeAccount
 from billing.selectors import PaymentFilters
 from crewcommand.forms import SingleLineCharField
 from crewcommand.lib.money import active_locale, parse_money
@@ -76,7 +76,34 @@ class ManualPaymentForm(forms.Form):
 
 class RefundForm(forms.Form):
     amount = MoneyField(label=_("Amount to refund"))
-    reason = SingleLineCharField(label=_("Reason"), max_length=200, required=False)
+    # No default: what a refund does to the balance is a decision, not a detail.
+    kind = forms.ChoiceField(
+        label=_("What should happen to the balance?"),
+        widget=forms.RadioSelect,
+        choices=[
+            (
+                RefundKind.REVERSAL,
+                _(
+                    "Reverse the payment: the balance goes back up by this amount "
+                    "(paid in error, or work that won't be done)"
+                ),
+            ),
+            (
+                RefundKind.GOODWILL,
+                _(
+                    "Goodwill refund: the balance stays as it is and a paid invoice stays paid "
+                    "(recorded as a credit to the customer)"
+                ),
+            ),
+        ],
+        error_messages={"required": _("Choose what the refund does to the balance.")},
+    )
+    reason = SingleLineCharField(
+        label=_("Reason"),
+        max_length=200,
+        required=False,
+        help_text=_("For your records; the customer doesn't see it."),
+    )
 
 
 class PaymentFilterForm(forms.Form):
@@ -164,6 +191,10 @@ class PayAmountForm(forms.Form):
         required=False,
     )
     amount = MoneyField(label=_("Amount to pay"), required=False)
+    # Asked only while an earlier payment is still being confirmed.
+    pay_again = forms.BooleanField(
+        label=_("Yes, start a new payment anyway"), required=False, initial=False
+    )
 
     def chosen_amount(self) -> Decimal | None:
         """None means everything due."""

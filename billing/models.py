@@ -118,7 +118,10 @@ class Payment(TenantModel):
     amount = money_field(_("amount"))
     currency = models.CharField(max_length=3, default="cad")
     applied = models.BooleanField(default=False)
+    # Every succeeded refund on this payment, and of that the part given as goodwill (see
+    # RefundKind): goodwill money went back but still counts toward the document.
     amount_refunded = money_field(default=ZERO)
+    amount_refunded_goodwill = money_field(default=ZERO)
     received_on = models.DateField(_("date received"), null=True, blank=True)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
@@ -133,6 +136,10 @@ class Payment(TenantModel):
     failure_message = models.CharField(max_length=300, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The customer came back through Stripe's success redirect (which Stripe sends only after
+    # the session completed) before the payment was confirmed: money may have been taken, so the
+    # portal asks before charging again and reconciliation looks at it within a minute.
+    returned_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     company_notified_at = models.DateTimeField(null=True, blank=True)
 
@@ -144,6 +151,13 @@ class Payment(TenantModel):
             models.CheckConstraint(
                 condition=Q(amount_refunded__gte=0, amount_refunded__lte=F("amount")),
                 name="payment_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    amount_refunded_goodwill__gte=0,
+                    amount_refunded_goodwill__lte=F("amount_refunded"),
+                ),
+                name="payment_goodwill_within_refunds",
             ),
             models.CheckConstraint(
                 condition=Q(purpose="invoice", invoice__isnull=False)
@@ -158,6 +172,11 @@ class Payment(TenantModel):
         indexes = [
             models.Index(fields=["company", "status", "-created_at"]),
             models.Index(fields=["status", "method", "created_at"], name="payment_open_idx"),
+            models.Index(
+                fields=["returned_at"],
+                condition=Q(status="created", returned_at__isnull=False),
+                name="payment_returned_open_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -194,6 +213,19 @@ class Payment(TenantModel):
         return str(PaymentStatus(self.status).label)
 
 
+class RefundKind(models.TextChoices):
+    """What a refund does to the document's balance (Balance = total - payments + refunds).
+
+    A reversal undoes (part of) the payment: the money stops counting toward the document, so
+    its balance goes back up by the amount (a payment made in error, work that won't be done).
+    A goodwill refund gives money back as a gesture while the bill stands settled: it is booked
+    as the refund plus a credit of the same amount, which cancel out, so the balance does not
+    move and a paid invoice stays paid."""
+
+    REVERSAL = "reversal", _("Reverse the payment")
+    GOODWILL = "goodwill", _("Goodwill refund")
+
+
 class RefundStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SUCCEEDED = "succeeded", _("Refunded")
@@ -210,6 +242,12 @@ class Refund(TenantModel):
         max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
     )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
+    kind = models.CharField(
+        _("effect on the balance"),
+        max_length=10,
+        choices=RefundKind.choices,
+        default=RefundKind.REVERSAL,
+    )
     # Made by the system (a duplicate payment the company asked us to refund), not a person.
     automatic = models.BooleanField(default=False)
     stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
@@ -218,6 +256,8 @@ class Refund(TenantModel):
     )
     failure_message = models.CharField(max_length=300, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    # Claimed once, after commit, by the task that emails the customer their refund notice.
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("refund")

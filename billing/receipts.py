@@ -1,6 +1,7 @@
 """Receipts: an email to the customer for each payment that went through, and a notice to the
-company. Sent from a Celery task after commit; each is claimed with a conditional update first,
-so a payment gets exactly one of each however many times the task runs."""
+company; and a refund notice to the customer for each refund that went through. Sent from a
+Celery task after commit; each is claimed with a conditional update first, so a payment (or a
+refund) gets exactly one of each however many times the task runs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import services
-from billing.models import Payment, PaymentMethod, PaymentPurpose
+from billing.models import Payment, PaymentMethod, PaymentPurpose, Refund, RefundKind
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Member, Role
 from crewcommand.notifications import deliver_email
@@ -93,3 +94,44 @@ def _company_recipient(payment: Payment) -> str:
         .first()
     )
     return owner.user.email if owner else ""
+
+
+def refund_context(refund: Refund) -> dict[str, str]:
+    payment = refund.payment
+    context = receipt_context(payment)
+    document = payment.document
+    when = timezone.localtime(refund.succeeded_at or timezone.now(), timezone=_tz(payment.company))
+    balance = document.balance if payment.purpose == PaymentPurpose.INVOICE else None
+    context.update(
+        {
+            "refund_amount": format_cad(refund.amount),
+            "refund_date": when.strftime("%Y-%m-%d %H:%M"),
+            "refund_number": refund.public_id.upper(),
+            "to_card": "yes" if payment.method == PaymentMethod.CARD else "",
+            "goodwill": "yes" if refund.kind == RefundKind.GOODWILL else "",
+            "duplicate": "yes" if refund.automatic or not payment.applied else "",
+            "balance": format_cad(balance) if balance else "",
+        }
+    )
+    return context
+
+
+def deliver_refund_notice(*, refund_id: int) -> None:
+    refund = Refund.objects.select_related(
+        "payment__company", "payment__customer", "payment__invoice", "payment__estimate"
+    ).get(pk=refund_id)
+    email = refund.payment.customer.email
+    if not email or not services.refund_notice_claim(refund_id=refund.pk):
+        return
+    try:
+        deliver_email(
+            to=email,
+            from_name=refund.payment.company.name,
+            template="refund_notice",
+            context=refund_context(refund),
+            company=refund.payment.company,
+        )
+    except Exception:
+        services.refund_notice_unclaim(refund_id=refund.pk)
+        raise
+    logger.info("refund notice sent refund=%s", refund.public_id)

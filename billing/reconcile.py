@@ -15,8 +15,15 @@ from dataclasses import asdict, dataclass
 
 from django.utils import timezone
 
-from billing import services, webhooks
-from billing.models import OPEN_PAYMENT_STATUSES, Payment, PaymentMethod, Refund, RefundStatus
+from billing import services
+from billing.models import (
+    OPEN_PAYMENT_STATUSES,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from billing.stripe_client import StripeFailure, is_enabled
 
 logger = logging.getLogger(__name__)
@@ -62,6 +69,35 @@ def reconcile(*, older_than_minutes: int) -> Report:
     return report
 
 
+# A returned attempt's session is complete or expired at Stripe by the time its checkout window
+# has passed; past a day, the ordinary sweep is enough.
+RETURNED_LOOKBACK = dt.timedelta(days=1)
+
+
+def reconcile_returned() -> Report:
+    """The frequent, light sweep: attempts whose customer came back from Stripe's success page
+    but that are not confirmed yet (a lost webhook, and Stripe did not answer the return page).
+    One indexed query when there are none."""
+    report = Report()
+    if not is_enabled():
+        return report
+    attempts = (
+        Payment.objects.filter(
+            method=PaymentMethod.CARD,
+            status=PaymentStatus.CREATED,
+            returned_at__isnull=False,
+            returned_at__gte=timezone.now() - RETURNED_LOOKBACK,
+        )
+        .select_related("company")
+        .order_by("returned_at")[:BATCH]
+    )
+    for payment in attempts:
+        _attempt(payment, report)
+    if report.checked:
+        logger.info("reconcile returned: %s", report.as_dict())
+    return report
+
+
 def _attempt(payment: Payment, report: Report) -> None:
     report.checked += 1
     before = payment.status
@@ -70,7 +106,7 @@ def _attempt(payment: Payment, report: Report) -> None:
         report.abandoned += 1
         return
     try:
-        webhooks.payment_refresh(payment=payment)
+        services.payment_refresh(payment=payment)
     except StripeFailure as error:
         report.errors += 1
         logger.warning("reconcile payment %s: %s", payment.public_id, error.code or "transient")

@@ -34,6 +34,7 @@ from billing.models import (
     PaymentPurpose,
     PaymentStatus,
     Refund,
+    RefundKind,
     StripeAccount,
 )
 from crewcommand.models import Company, Job
@@ -83,6 +84,9 @@ class Payable:
     minimum: Decimal
     online: bool
     closed: str = ""
+    # A card payment that may have taken money but is not confirmed yet: paying again needs
+    # the customer's explicit confirmation.
+    unconfirmed: Payment | None = None
 
     @property
     def can_pay_online(self) -> bool:
@@ -93,10 +97,30 @@ class Payable:
         return self.allow_partial and self.due > self.minimum
 
 
+def unconfirmed_payment(*, document: Invoice | Estimate) -> Payment | None:
+    """The newest card attempt on a document that may have taken money without being recorded
+    yet, or None: the customer came back from Stripe's success page (``returned_at``) and it
+    is not confirmed, or a bank payment is still processing. One query."""
+    if isinstance(document, Invoice):
+        belongs = Q(invoice_id=document.pk, purpose=PaymentPurpose.INVOICE)
+    else:
+        belongs = Q(estimate_id=document.pk, purpose=PaymentPurpose.DEPOSIT)
+    waiting = Q(status=PaymentStatus.PROCESSING) | Q(
+        status=PaymentStatus.CREATED, returned_at__isnull=False
+    )
+    return (
+        Payment.objects.filter(belongs, waiting, method=PaymentMethod.CARD)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def applied_net(payments: QuerySet[Payment]) -> Decimal:
-    """Money applied to a document: succeeded, applied payments net of their refunds."""
+    """Money applied to a document: succeeded, applied payments net of the refunds that reverse
+    them. A goodwill refund is a refund plus an equal credit (``RefundKind``), so it leaves the
+    net, and with it the balance, where it was."""
     return payments.filter(status=PaymentStatus.SUCCEEDED, applied=True).aggregate(
-        net=_sum(F("amount") - F("amount_refunded"))
+        net=_sum(F("amount") - F("amount_refunded") + F("amount_refunded_goodwill"))
     )["net"]
 
 
@@ -119,6 +143,7 @@ def deposit_asked(*, estimate: Estimate) -> Decimal:
 
 def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -> Payable:
     account = account if account is not None else stripe_account_for(company=invoice.company)
+    online = online_payment_ready(account=account)
     closed = ""
     if invoice.status == InvoiceStatus.VOID:
         closed = _("This invoice was cancelled.")
@@ -135,13 +160,16 @@ def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -
         due=invoice.balance,
         allow_partial=bool(account and account.allow_partial_payments),
         minimum=account.minimum_partial_amount if account else STRIPE_MINIMUM_CAD,
-        online=online_payment_ready(account=account),
+        online=online,
         closed=closed,
+        # Only gates the Pay button: without online payment there is none to gate.
+        unconfirmed=unconfirmed_payment(document=invoice) if online and not closed else None,
     )
 
 
 def deposit_payable(*, estimate: Estimate, account: StripeAccount | None = None) -> Payable:
     account = account if account is not None else stripe_account_for(company=estimate.company)
+    online = online_payment_ready(account=account)
     asked = deposit_asked(estimate=estimate) if estimate.status == EstimateStatus.ACCEPTED else ZERO
     paid = deposit_paid(estimate_id=estimate.pk)
     due = max(ZERO, asked - paid)
@@ -163,8 +191,9 @@ def deposit_payable(*, estimate: Estimate, account: StripeAccount | None = None)
         due=due,
         allow_partial=False,
         minimum=due,
-        online=online_payment_ready(account=account),
+        online=online,
         closed=closed,
+        unconfirmed=unconfirmed_payment(document=estimate) if online and not closed else None,
     )
 
 
@@ -220,6 +249,45 @@ def payment_get(*, company: Company, public_id: str) -> Payment:
         company=company,
         public_id=public_id,
     )
+
+
+@dataclass(frozen=True)
+class RefundEffect:
+    """What a refund would do, for the confirmation page: the figure that moves (an invoice's
+    balance due, or an estimate's deposit paid) before and after."""
+
+    document: Invoice | Estimate
+    measure: str  # "balance" or "deposit_paid"
+    before: Decimal
+    after: Decimal
+    applied: bool  # False: the payment never counted toward the document
+
+    @property
+    def changes(self) -> bool:
+        return self.before != self.after
+
+
+def refund_effect(*, payment: Payment, amount: Decimal, kind: str) -> RefundEffect:
+    """The effect of refunding ``amount`` of ``kind`` (``RefundKind``) on ``payment``,
+    computed with the same rule the services apply (``applied_net``)."""
+    reverses = payment.applied and kind == RefundKind.REVERSAL
+    back = amount if reverses else ZERO
+    invoice = payment.invoice
+    if invoice is not None and invoice.status != InvoiceStatus.VOID:
+        before = invoice.balance
+        if payment.purpose == PaymentPurpose.INVOICE:
+            paid, credit = invoice.amount_paid - back, invoice.deposit_credit
+        else:
+            deposit = deposit_paid(estimate_id=payment.estimate_id) - back
+            paid, credit = invoice.amount_paid, min(deposit, invoice.total)
+        after = max(ZERO, invoice.total - credit - paid)
+        return RefundEffect(invoice, "balance", before, after, payment.applied)
+    if payment.purpose == PaymentPurpose.DEPOSIT:
+        before = deposit_paid(estimate_id=payment.estimate_id)
+        return RefundEffect(
+            payment.estimate, "deposit_paid", before, before - back, payment.applied
+        )
+    return RefundEffect(payment.document, "balance", ZERO, ZERO, payment.applied)
 
 
 def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
@@ -328,31 +396,20 @@ def job_money(*, job: Job) -> JobMoney:
 # --- Customer side -----------------------------------------------------------------------------
 
 
-def customer_payment_state(*, payment: Payment, ask_stripe: bool = False) -> str:
-    """What the customer's return page says about one card attempt. Reads only: with
-    ``ask_stripe`` it asks Stripe whether the session was completed, to tell "confirming"
-    (paid, webhook on its way) from "unpaid" (they came back without paying)."""
-    from billing import stripe_client
-
+def customer_payment_state(*, payment: Payment, session_status: str = "") -> str:
+    """What the customer's return page says about one card attempt. ``session_status`` is
+    what Stripe last said about its session (``billing.services.attempt_return``): "open"
+    tells "unpaid" (they came back without paying) from "confirming" (paid, not recorded yet)."""
     if payment.status == PaymentStatus.SUCCEEDED:
         return "paid" if payment.applied else "received"
     if payment.status == PaymentStatus.PROCESSING:
         return "processing"
     if payment.status == PaymentStatus.FAILED:
         return "failed"
-    if payment.status == PaymentStatus.CANCELLED:
+    if payment.status == PaymentStatus.CANCELLED or session_status == "expired":
         return "expired"
-    if ask_stripe and payment.stripe_session_id and stripe_client.is_enabled():
-        try:
-            session = stripe_client.checkout_session_retrieve(
-                account=payment.stripe_account_id, session_id=payment.stripe_session_id
-            )
-        except stripe_client.StripeFailure:
-            return "confirming"
-        if session.get("status") == "open":
-            return "unpaid"
-        if session.get("status") == "expired":
-            return "expired"
+    if session_status == "open":
+        return "unpaid"
     return "confirming"
 
 

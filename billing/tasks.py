@@ -19,6 +19,11 @@ def send_payment_receipt(*, payment_id: int) -> None:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_refund_notice(*, refund_id: int) -> None:
+    receipts.deliver_refund_notice(refund_id=refund_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def refund_duplicate_payment(*, payment_id: int) -> None:
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:
@@ -34,3 +39,8 @@ def refund_duplicate_payment(*, payment_id: int) -> None:
 def reconcile_payments() -> dict[str, int]:
     report = reconcile.reconcile(older_than_minutes=settings.BILLING_RECONCILE_AFTER_MINUTES)
     return report.as_dict()
+
+
+@shared_task
+def reconcile_returned_payments() -> dict[str, int]:
+    return reconcile.reconcile_returned().as_dict()

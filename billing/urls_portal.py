@@ -14,7 +14,8 @@ urlpatterns = [
     path(pay, views_portal.pay_link, name="pay"),
     path(f"{pay}invoices/<pid:invoice_id>/", views_portal.pay_invoice, name="pay_invoice"),
     path(f"{pay}deposits/<pid:estimate_id>/", views_portal.pay_deposit, name="pay_deposit"),
+    # Return URLs of Checkout Sessions made before they stopped carrying the token: they
+    # redirect to /pay/<attempt>/… (sessions live an hour; these can go after that).
     path(f"{pay}<pid:payment_id>/done/", views_portal.pay_done, name="pay_done"),
-    path(f"{pay}<pid:payment_id>/status/", views_portal.pay_status, name="pay_status"),
     path(f"{pay}<pid:payment_id>/cancelled/", views_portal.pay_cancelled, name="pay_cancelled"),
 ]

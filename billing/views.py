@@ -8,9 +8,11 @@ htmx and gets the refreshed panel back (or, without JavaScript, a full page and 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -33,6 +35,8 @@ from billing.models import PaymentPurpose, StripeAccount
 from crewcommand import selectors as core_selectors
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.ids import new_public_id
+from crewcommand.lib.money import format_cad
 from crewcommand.services import ServiceError
 from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
@@ -203,30 +207,95 @@ def deposit_record(request: HttpRequest, estimate_id: str) -> HttpResponse:
     return _record(request, estimate)
 
 
+REFUND_SALT = "billing.refund-confirm"
+REFUND_CONFIRM_MAX_AGE = 30 * 60
+
+
 @member_required(action="payment.refund")
 @require_http_methods(["GET", "POST"])
 def refund(request: HttpRequest, payment_id: str) -> HttpResponse:
+    """Three steps before money goes back: the form (amount, effect on the balance, reason),
+    a confirmation page showing the customer, the amount and what happens to the balance, and
+    the POST of that confirmation (signed, single-use: posting it twice refunds once)."""
     payment = selectors.payment_get(company=request.company, public_id=payment_id)
     panel_document = _panel_document(request, payment)
+    if request.method == "POST" and "confirm" in request.POST:
+        return _refund_confirmed(request, payment, panel_document)
     form = RefundForm(
         request.POST if request.method == "POST" else None, initial={"amount": payment.refundable}
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.refund_create(
-                payment=payment,
-                amount=form.cleaned_data["amount"],
-                actor=Actor.member(request.user),
-                reason=form.cleaned_data["reason"],
-            )
-        except ServiceError as error:
-            form.add_error("amount", str(error))
-        else:
-            messages.success(request, _("Refund recorded."))
-            if _fragment(request) and panel_document is not None:
-                return _changed_panel(request, panel_document)
-            return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
     context = {"payment": payment, "form": form, "mode": "refund"}
+    if request.method == "POST" and "edit" not in request.POST and form.is_valid():
+        data = form.cleaned_data
+        if data["amount"] > payment.refundable:
+            form.add_error(
+                "amount",
+                _("You can refund at most %(left)s on this payment.")
+                % {"left": format_cad(payment.refundable)},
+            )
+        else:
+            context.update(
+                mode="refund_confirm",
+                data=data,
+                effect=selectors.refund_effect(
+                    payment=payment, amount=data["amount"], kind=data["kind"]
+                ),
+                intent=signing.dumps(
+                    {
+                        "payment": payment.public_id,
+                        "amount": str(data["amount"]),
+                        "kind": data["kind"],
+                        "reason": data["reason"],
+                        "refund": new_public_id(),
+                    },
+                    salt=REFUND_SALT,
+                ),
+            )
+    return _refund_page(request, payment, panel_document, context)
+
+
+def _refund_confirmed(
+    request: HttpRequest, payment, panel_document: Invoice | Estimate | None
+) -> HttpResponse:
+    try:
+        intent = signing.loads(
+            request.POST.get("intent", ""), salt=REFUND_SALT, max_age=REFUND_CONFIRM_MAX_AGE
+        )
+    except signing.BadSignature:
+        intent = None
+    if not intent or intent.get("payment") != payment.public_id:
+        messages.error(
+            request, _("That confirmation has expired. Check the refund and confirm again.")
+        )
+        form = RefundForm(initial={"amount": payment.refundable})
+        context = {"payment": payment, "form": form, "mode": "refund"}
+        return _refund_page(request, payment, panel_document, context)
+    try:
+        services.refund_create(
+            payment=payment,
+            amount=Decimal(intent["amount"]),
+            actor=Actor.member(request.user),
+            kind=intent["kind"],
+            reason=intent["reason"],
+            public_id=intent["refund"],
+        )
+    except ServiceError as error:
+        form = RefundForm(
+            {"amount": intent["amount"], "kind": intent["kind"], "reason": intent["reason"]}
+        )
+        form.is_valid()
+        form.add_error("amount", str(error))
+        context = {"payment": payment, "form": form, "mode": "refund"}
+        return _refund_page(request, payment, panel_document, context)
+    messages.success(request, _("Refund recorded."))
+    if _fragment(request) and panel_document is not None:
+        return _changed_panel(request, panel_document)
+    return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
+
+
+def _refund_page(
+    request: HttpRequest, payment, panel_document: Invoice | Estimate | None, context: dict
+) -> HttpResponse:
     if _fragment(request) and panel_document is not None:
         return _render_panel(request, panel_document, **context)
     return render(request, "billing/refund_form.html", context)

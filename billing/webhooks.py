@@ -213,15 +213,6 @@ def _current_state(
     return session, charge
 
 
-def payment_refresh(*, payment: Payment, with_refunds: bool = False) -> str:
+def payment_refresh(*, payment: Payment, with_refunds: bool = False) -> dict[str, Any]:
     """Reconciliation: apply Stripe's current state of one attempt, without an event."""
-    account = payment.stripe_account_id
-    session = stripe_client.checkout_session_retrieve(
-        account=account, session_id=payment.stripe_session_id
-    )
-    charge = None
-    intent = session.get("payment_intent")
-    charge_id = intent.get("latest_charge") if isinstance(intent, dict) else None
-    if with_refunds and charge_id:
-        charge = stripe_client.charge_retrieve(account=account, charge_id=charge_id)
-    return services.stripe_state_apply(payment_id=payment.pk, session=session, charge=charge)
+    return services.payment_refresh(payment=payment, with_refunds=with_refunds)

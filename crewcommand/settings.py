@@ -328,6 +328,12 @@ CELERY_BEAT_SCHEDULE["billing-reconcile-payments"] = {
     "task": "billing.tasks.reconcile_payments",
     "schedule": 300.0,
 }
+# …and, every 30 s, about attempts the customer came back from but that are not confirmed yet
+# (one indexed query when there are none), so a lost webhook is healed within a minute.
+CELERY_BEAT_SCHEDULE["billing-reconcile-returned-payments"] = {
+    "task": "billing.tasks.reconcile_returned_payments",
+    "schedule": 30.0,
+}
 
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------
 
@@ -343,6 +349,9 @@ STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 0 if TESTING 
 BILLING_CHECKOUT_EXPIRY_MINUTES = env_int("BILLING_CHECKOUT_EXPIRY_MINUTES", 60, minimum=30)
 # Reconciliation asks Stripe about card attempts still open after this many minutes.
 BILLING_RECONCILE_AFTER_MINUTES = env_int("BILLING_RECONCILE_AFTER_MINUTES", 15, minimum=1)
+# The customer's return page asks Stripe about its attempt at most once per this many seconds,
+# however often it is loaded or polled.
+BILLING_RETURN_CHECK_SECONDS = env_int("BILLING_RETURN_CHECK_SECONDS", 20, minimum=1)
 
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")

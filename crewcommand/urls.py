@@ -78,6 +78,7 @@ urlpatterns = [
     path("app/portal/", include("portal.urls_dashboard")),
     path("app/billing/", include("billing.urls_dashboard")),
     path("p/", include("portal.urls")),
+    path("pay/", include("billing.urls_checkout")),
     path("webhooks/", include("billing.urls_webhooks")),
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),

@@ -17,7 +17,12 @@ The public API is re-exported here: ``from billing import services``.
 
 from __future__ import annotations
 
-from billing.services.checkout import CheckoutStart, attempt_abandon, checkout_start
+from billing.services.checkout import (
+    CheckoutStart,
+    attempt_abandon,
+    checkout_start,
+    unconfirmed_message,
+)
 from billing.services.common import (
     META_COMPANY,
     META_ESTIMATE,
@@ -42,9 +47,18 @@ from billing.services.refunds import (
     refund_create,
     refund_idempotency_key,
     refund_metadata,
+    refund_notice_claim,
+    refund_notice_unclaim,
     refund_retry,
 )
-from billing.services.stripe_state import Applied, EventIn, event_record, stripe_state_apply
+from billing.services.returns import attempt_return
+from billing.services.stripe_state import (
+    Applied,
+    EventIn,
+    event_record,
+    payment_refresh,
+    stripe_state_apply,
+)
 from crewcommand.services import ServiceError
 
 __all__ = [
@@ -59,17 +73,21 @@ __all__ = [
     "EventIn",
     "ServiceError",
     "attempt_abandon",
+    "attempt_return",
     "checkout_start",
     "deposit_credit_apply",
     "duplicate_refund",
     "event_record",
     "issue_resolve",
     "payment_record",
+    "payment_refresh",
     "receipt_claim",
     "receipt_unclaim",
     "refund_create",
     "refund_idempotency_key",
     "refund_metadata",
+    "refund_notice_claim",
+    "refund_notice_unclaim",
     "refund_retry",
     "stripe_account_link",
     "stripe_account_refresh",
@@ -78,4 +96,5 @@ __all__ = [
     "stripe_onboarding_start",
     "stripe_options_update",
     "stripe_state_apply",
+    "unconfirmed_message",
 ]

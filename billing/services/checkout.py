@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 
 from billing import stripe_client
@@ -37,6 +38,7 @@ from billing.services.common import (
     _lock_documents,
     _lock_payment,
 )
+from billing.services.stripe_state import payment_refresh
 from crewcommand.lib.money import format_cad, quantize_money, to_cents
 from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
@@ -56,10 +58,24 @@ def _payable_locked(locked: Locked, account: StripeAccount | None) -> Payable:
     return invoice_payable(invoice=locked.invoice, account=account)
 
 
-def _charge_amount(payable: Payable, amount: Decimal | None) -> Decimal:
+def unconfirmed_message(payment: Payment) -> str:
+    started = timezone.localtime(payment.created_at)
+    return _(
+        "A payment of %(amount)s started on %(date)s at %(time)s is still being confirmed. "
+        "Pay again anyway?"
+    ) % {
+        "amount": format_cad(payment.amount),
+        "date": date_format(started, "M j"),
+        "time": time_format(started, "TIME_FORMAT"),
+    }
+
+
+def _charge_amount(payable: Payable, amount: Decimal | None, *, pay_again: bool = False) -> Decimal:
     """The amount to charge: the whole amount due, or a partial amount where allowed."""
     if payable.closed:
         raise ServiceError(payable.closed)
+    if payable.unconfirmed is not None and not pay_again:
+        raise ServiceError(unconfirmed_message(payable.unconfirmed))
     if not payable.online:
         raise ServiceError(_("Online payment is not available for this business."))
     if payable.due < STRIPE_MINIMUM_CAD:
@@ -98,6 +114,7 @@ def checkout_start(
     amount: Decimal | None,
     return_urls: Callable[[Payment], tuple[str, str]],
     customer_email: str | None = None,
+    pay_again: bool = False,
 ) -> CheckoutStart:
     """Start a card payment: write the attempt (created), then create its Checkout Session on
     the company's connected account for exactly the amount written.
@@ -105,8 +122,12 @@ def checkout_start(
     ``document`` is an invoice (pays its balance) or an accepted estimate (pays its deposit);
     ``amount`` None means everything due. ``return_urls(payment)`` gives (success, cancel).
     The customer's email on file is prefilled unless ``customer_email`` says otherwise.
+    While an earlier card payment on the document is unconfirmed (the customer came back from
+    Stripe, or a bank payment is processing) a new one is refused unless ``pay_again``: the
+    customer saw that payment and chose to pay again.
     Raises ServiceError with a message for the customer when nothing can be charged."""
-    payment = _attempt_create(document=document, amount=amount)
+    _recheck_open_attempts(document)
+    payment = _attempt_create(document=document, amount=amount, pay_again=pay_again)
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
     metadata = _metadata(payment, document)
@@ -153,6 +174,39 @@ def checkout_start(
     return CheckoutStart(payment=payment, url=session["url"])
 
 
+RECHECK_LIMIT = 3
+
+
+def _recheck_open_attempts(document: Invoice | Estimate) -> None:
+    """Before charging again, ask Stripe about the document's recent attempts still open here.
+    A customer who paid, lost the tab before Stripe sent them back, and whose webhook was lost,
+    must not be charged twice: what Stripe confirms is applied (the webhook's path), so the
+    balance, or the unconfirmed-payment check, sees it. Stripe not answering changes nothing."""
+    if isinstance(document, Invoice):
+        belongs = {"invoice_id": document.pk, "purpose": PaymentPurpose.INVOICE}
+    else:
+        belongs = {"estimate_id": document.pk, "purpose": PaymentPurpose.DEPOSIT}
+    since = timezone.now() - dt.timedelta(minutes=_settings_int("BILLING_CHECKOUT_EXPIRY_MINUTES"))
+    attempts = (
+        Payment.objects.filter(
+            **belongs,
+            method=PaymentMethod.CARD,
+            status=PaymentStatus.CREATED,
+            stripe_session_id__isnull=False,
+            created_at__gte=since,
+        )
+        .select_related("company")
+        .order_by("-created_at")[:RECHECK_LIMIT]
+    )
+    for attempt in attempts:
+        try:
+            payment_refresh(payment=attempt)
+        except stripe_client.StripeFailure as error:
+            logger.warning(
+                "recheck of payment %s failed: %s", attempt.public_id, error.code or "transient"
+            )
+
+
 def _document_label(payment: Payment) -> str:
     document = payment.document
     if payment.purpose == PaymentPurpose.DEPOSIT:
@@ -161,7 +215,9 @@ def _document_label(payment: Payment) -> str:
 
 
 @transaction.atomic
-def _attempt_create(*, document: Invoice | Estimate, amount: Decimal | None) -> Payment:
+def _attempt_create(
+    *, document: Invoice | Estimate, amount: Decimal | None, pay_again: bool
+) -> Payment:
     is_deposit = isinstance(document, Estimate)
     locked = _lock_documents(
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
@@ -169,7 +225,7 @@ def _attempt_create(*, document: Invoice | Estimate, amount: Decimal | None) -> 
         estimate_id=document.pk if is_deposit else None,
     )
     account = stripe_account_for(company=document.company)
-    charge = _charge_amount(_payable_locked(locked, account), amount)
+    charge = _charge_amount(_payable_locked(locked, account), amount, pay_again=pay_again)
     doc = locked.document
     payment = Payment(
         company=doc.company,

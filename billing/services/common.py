@@ -7,13 +7,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy
 
 from billing.models import (
     ZERO,
     Payment,
     PaymentPurpose,
+    Refund,
+    RefundKind,
     RefundStatus,
 )
 from billing.selectors import (
@@ -147,9 +149,12 @@ def _recompute_invoice(invoice: Invoice) -> None:
 
 
 def _recompute_payment_refunds(payment: Payment) -> None:
-    refunded = payment.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(s=Sum("amount"))["s"]
-    payment.amount_refunded = refunded or ZERO
-    payment.save(update_fields=["amount_refunded", "updated_at"])
+    totals = payment.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(
+        all=Sum("amount"), goodwill=Sum("amount", filter=Q(kind=RefundKind.GOODWILL))
+    )
+    payment.amount_refunded = totals["all"] or ZERO
+    payment.amount_refunded_goodwill = totals["goodwill"] or ZERO
+    payment.save(update_fields=["amount_refunded", "amount_refunded_goodwill", "updated_at"])
 
 
 def _recompute(locked: Locked) -> None:
@@ -182,3 +187,11 @@ def _after_success(payment: Payment) -> None:
     from billing.tasks import send_payment_receipt
 
     send_payment_receipt.delay_on_commit(payment_id=payment.pk)
+
+
+def _after_refund(refund: Refund) -> None:
+    """A refund went through: the customer's notice goes out after commit (claimed once)."""
+    from billing.tasks import send_refund_notice
+
+    if refund.status == RefundStatus.SUCCEEDED:
+        send_refund_notice.delay_on_commit(refund_id=refund.pk)

@@ -19,12 +19,14 @@ from billing.models import (
     PaymentMethod,
     PaymentStatus,
     Refund,
+    RefundKind,
     RefundStatus,
     StripeAccount,
 )
 from billing.services.common import (
     META_PAYMENT,
     META_REFUND,
+    _after_refund,
     _lock_payment,
     _log,
     _recompute,
@@ -39,16 +41,35 @@ logger = logging.getLogger(__name__)
 
 
 def refund_create(
-    *, payment: Payment, amount: Decimal, actor: Actor, reason: str = "", automatic: bool = False
+    *,
+    payment: Payment,
+    amount: Decimal,
+    actor: Actor,
+    kind: str = RefundKind.REVERSAL,
+    reason: str = "",
+    automatic: bool = False,
+    public_id: str | None = None,
 ) -> Refund:
     """Give money back on a payment: through Stripe for card payments (the refund row is
     pending until Stripe answers), recorded directly for money received by hand.
 
+    ``kind`` says what it does to the balance (``RefundKind``): a reversal puts the amount back
+    on the balance, a goodwill refund leaves the balance (and a paid invoice) as it was.
+    ``public_id`` makes a confirmed request idempotent: the confirmation page carries one, and
+    posting it twice returns the refund made the first time. The customer gets a notice once
+    the refund goes through.
+
     Raises ServiceError when the amount is more than what is left to refund, or Stripe refuses."""
     refund = _refund_begin(
-        payment=payment, amount=amount, actor=actor, reason=reason, automatic=automatic
+        payment=payment,
+        amount=amount,
+        actor=actor,
+        kind=kind,
+        reason=reason,
+        automatic=automatic,
+        public_id=public_id,
     )
-    if refund.status != RefundStatus.PENDING:
+    if refund.status != RefundStatus.PENDING or refund.stripe_refund_id:
         return refund
     payment = refund.payment
     try:
@@ -88,9 +109,22 @@ def refund_idempotency_key(refund: Refund) -> str:
 
 @transaction.atomic
 def _refund_begin(
-    *, payment: Payment, amount: Decimal, actor: Actor, reason: str, automatic: bool
+    *,
+    payment: Payment,
+    amount: Decimal,
+    actor: Actor,
+    kind: str,
+    reason: str,
+    automatic: bool,
+    public_id: str | None,
 ) -> Refund:
     locked, payment = _lock_payment(payment.pk)
+    if public_id:
+        made = Refund.objects.filter(payment=payment, public_id=public_id).first()
+        if made is not None:
+            return made  # the same confirmation posted again
+    if kind not in RefundKind.values:
+        raise ServiceError(_("Choose what the refund does to the balance."))
     amount = quantize_money(amount)
     if payment.status != PaymentStatus.SUCCEEDED:
         raise ServiceError(_("Only a payment that went through can be refunded."))
@@ -106,21 +140,26 @@ def _refund_begin(
     if is_card and not (payment.stripe_payment_intent_id and stripe_client.is_enabled()):
         raise ServiceError(_("This card payment can't be refunded from here; use Stripe."))
     now = timezone.now()
-    refund = Refund.objects.create(
+    refund = Refund(
         company=payment.company,
         payment=payment,
         amount=amount,
+        kind=kind,
         status=RefundStatus.PENDING if is_card else RefundStatus.SUCCEEDED,
         reason=reason.strip()[:200],
         automatic=automatic,
         created_by=actor.user,
         succeeded_at=None if is_card else now,
     )
+    if public_id:
+        refund.public_id = public_id
+    refund.save()
     if not is_card:
         _recompute_payment_refunds(payment)
         _recompute(locked)
         _resolve_if_refunded(payment)
         _log(payment, "refund.created", actor, amount=format_cad(amount))
+        _after_refund(refund)
     return refund
 
 
@@ -209,3 +248,16 @@ def receipt_unclaim(*, payment_id: int, field: str) -> None:
     if field not in ("receipt_sent_at", "company_notified_at"):
         raise ValueError(field)
     Payment.objects.filter(pk=payment_id).update(**{field: None})
+
+
+def refund_notice_claim(*, refund_id: int) -> bool:
+    """Claim the right to email one refund's notice: exactly one caller gets True."""
+    claimed = Refund.objects.filter(
+        pk=refund_id, status=RefundStatus.SUCCEEDED, notice_sent_at=None
+    ).update(notice_sent_at=timezone.now())
+    return claimed == 1
+
+
+def refund_notice_unclaim(*, refund_id: int) -> None:
+    """Sending failed: give the claim back so a retry can send."""
+    Refund.objects.filter(pk=refund_id).update(notice_sent_at=None)

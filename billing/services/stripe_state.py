@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import stripe_client
 from billing.models import (
     IssueKind,
     Payment,
@@ -29,6 +30,7 @@ from billing.selectors import (
 from billing.services.common import (
     META_REFUND,
     Locked,
+    _after_refund,
     _after_success,
     _customer_actor,
     _lock_payment,
@@ -37,6 +39,7 @@ from billing.services.common import (
     _recompute_payment_refunds,
 )
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.logging import redact
 from crewcommand.lib.money import format_cad, from_cents, to_cents
 from documents.models import InvoiceStatus
 
@@ -155,6 +158,23 @@ def stripe_state_apply(
     return Applied.APPLIED
 
 
+def payment_refresh(*, payment: Payment, with_refunds: bool = False) -> dict[str, Any]:
+    """Ask Stripe for one attempt's Checkout Session now and apply it through
+    ``stripe_state_apply``: the webhook's own path, without an event. Used by reconciliation
+    and by the customer's return page. Returns the session; raises ``StripeFailure``."""
+    account = payment.stripe_account_id
+    session = stripe_client.checkout_session_retrieve(
+        account=account, session_id=payment.stripe_session_id
+    )
+    charge = None
+    intent = session.get("payment_intent")
+    charge_id = intent.get("latest_charge") if isinstance(intent, dict) else None
+    if with_refunds and charge_id:
+        charge = stripe_client.charge_retrieve(account=account, charge_id=charge_id)
+    stripe_state_apply(payment_id=payment.pk, session=session, charge=charge)
+    return session
+
+
 def _event_store(event: EventIn, payment_id: int | None) -> StripeEvent:
     company_id = (
         Payment.objects.filter(pk=payment_id).values_list("company_id", flat=True).first()
@@ -169,8 +189,22 @@ def _event_store(event: EventIn, payment_id: int | None) -> StripeEvent:
         company_id=company_id,
         payment_id=payment_id,
         stripe_created=created,
-        payload=event.payload,
+        # Sessions made before return URLs stopped carrying portal tokens still echo them.
+        payload=redact_json(event.payload),
     )
+
+
+def redact_json(value: Any) -> Any:
+    """A JSON value with secret-link paths (``/p/<token>/``…) redacted in every string, keys
+    included: a Checkout Session echoes the return URLs it was made with, and a session made
+    before return URLs stopped carrying portal tokens would store a live token."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v) for v in value]
+    return value
 
 
 def event_record(*, event: EventIn) -> bool:
@@ -286,6 +320,7 @@ def _refund_from_stripe(payment: Payment, data: dict[str, Any]) -> None:
         )
         if status == RefundStatus.SUCCEEDED:
             _log(payment, "refund.created", Actor.system(), amount=format_cad(refund.amount))
+            _after_refund(refund)
         return
     _refund_settle(payment, refund, stripe_id=data["id"], status=status, data=data)
 
@@ -315,6 +350,7 @@ def _refund_settle(
         actor = Actor.member(refund.created_by) if refund.created_by else Actor.system()
         verb = "refund.created" if refund.status == RefundStatus.SUCCEEDED else "refund.failed"
         _log(payment, verb, actor, amount=format_cad(refund.amount))
+        _after_refund(refund)
 
 
 def _resolve_if_refunded(payment: Payment) -> None:

@@ -12,9 +12,12 @@ chunks, ICC profiles). PDFs and the portal only ever see that small copy.
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Final
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 __all__ = [
     "LOGO_FORMATS",
@@ -64,12 +67,31 @@ def _open(file: IO[bytes]) -> Image.Image:
     return image
 
 
+_STRICT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """Decode with Pillow refusing truncated files. WeasyPrint sets the process-wide
+    ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` when it is imported (to render what it can of a
+    broken image), which would let a truncated upload through once any PDF has been rendered in
+    this process; an upload is judged strictly whatever else the process has imported."""
+    with _STRICT_LOCK:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def normalise_logo(file: IO[bytes]) -> bytes:
     """The uploaded logo as PNG bytes, at most ``LOGO_MAX_SIDE`` px on its longest side, turned
     upright (EXIF orientation) and stripped of metadata. Raises ``LogoError``."""
     image = _open(file)
     try:
-        image.load()  # Decodes the first frame; a truncated or corrupt file fails here.
+        with _strict_decoding():
+            image.load()  # Decodes the first frame; a truncated or corrupt file fails here.
         image = ImageOps.exif_transpose(image)
         has_alpha = image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")

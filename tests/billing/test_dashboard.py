@@ -4,6 +4,7 @@ refund), the mismatch list, the job summary and the Stripe connection page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -175,11 +176,19 @@ def test_refund_from_the_panel_returns_the_panel(owner_client, invoice):
     form = owner_client.get(url + "?panel=invoice", HTTP_HX_REQUEST="true").content.decode()
     assert 'name="amount"' in form and 'value="1356.00"' in form
     too_much = owner_client.post(
-        url, {"amount": "2000", "panel": "invoice"}, HTTP_HX_REQUEST="true"
+        url, {"amount": "2000", "kind": "reversal", "panel": "invoice"}, HTTP_HX_REQUEST="true"
     )
     assert "at most $1,356.00" in too_much.content.decode()
+    review = owner_client.post(
+        url,
+        {"amount": "56", "kind": "reversal", "reason": "Discount", "panel": "invoice"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Balance due on INV-0001 goes from $0.00 to $56.00" in review
+    assert not payment.refunds.exists()  # nothing happens before the confirmation
+    intent = re.search(r'name="intent" value="([^"]+)"', review).group(1)
     answer = owner_client.post(
-        url, {"amount": "56", "reason": "Discount", "panel": "invoice"}, HTTP_HX_REQUEST="true"
+        url, {"intent": intent, "confirm": "1", "panel": "invoice"}, HTTP_HX_REQUEST="true"
     )
     assert 'id="billing-balance">$56.00' in answer.content.decode()
     invoice.refresh_from_db()

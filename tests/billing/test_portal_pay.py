@@ -3,22 +3,26 @@ the trip to Stripe Checkout and back, and the deposit on a signed estimate."""
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 import requests
+from django.core import mail
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from billing.models import Payment, PaymentStatus, StripeEvent
 from billing.selectors import payment_link
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
 from portal.services import link_create
-from tests.billing.conftest import make_invoice, start_checkout
+from tests.billing.conftest import make_invoice, return_urls, start_checkout
 from tests.factories import CustomerFactory
+from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +77,7 @@ def test_without_online_payment_the_portal_shows_the_other_instructions(
 
 
 def test_pressing_pay_sends_the_customer_to_stripe_checkout(
-    phone, link, invoice, connected, stripe_on
+    phone, link, invoice, connected, stripe_on, settings
 ):
     answer = phone.post(url(link, "pay_invoice", invoice.public_id))
 
@@ -81,10 +85,16 @@ def test_pressing_pay_sends_the_customer_to_stripe_checkout(
     assert answer.status_code == 303
     assert answer["Location"] == f"{stripe_on.url}/pay/{payment.stripe_session_id}"
     params = stripe_on.last_request("/v1/checkout/sessions", "POST").form
-    done = url(link, "pay_done", payment.public_id)
-    assert params["success_url"].endswith(f"{done}?session_id={{CHECKOUT_SESSION_ID}}")
-    assert params["cancel_url"].endswith(url(link, "pay_cancelled", payment.public_id))
+    # The return URLs name the attempt, never the portal link's secret.
+    done = f"/pay/{payment.public_id}/done/?session_id={{CHECKOUT_SESSION_ID}}"
+    assert params["success_url"] == f"{settings.SITE_URL}{done}"
+    assert params["cancel_url"] == f"{settings.SITE_URL}/pay/{payment.public_id}/cancelled/"
+    assert link.token not in params["success_url"] + params["cancel_url"]
     assert answer["Referrer-Policy"] == "no-referrer" and answer["Cache-Control"] == "no-store"
+    # The way back to the portal stays in this browser, scoped to the attempt's return pages.
+    cookie = answer.cookies["cc_pay_back"]
+    assert cookie["path"] == f"/pay/{payment.public_id}/"
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
 
 
 def test_the_payment_link_page_confirms_then_pays_part_where_allowed(
@@ -140,7 +150,7 @@ def test_another_customers_invoice_or_payment_is_404(phone, link, invoice, conne
     assert phone.get(url(link, "pay_invoice", other.public_id)).status_code == 404
     assert phone.post(url(link, "pay_invoice", other.public_id)).status_code == 404
     theirs = start_checkout(other).payment
-    for name in ("pay_done", "pay_status", "pay_cancelled"):
+    for name in ("pay_done", "pay_cancelled"):
         assert phone.get(url(link, name, theirs.public_id)).status_code == 404
 
 
@@ -158,52 +168,234 @@ def test_pay_attempts_per_link_are_limited(phone, link, invoice, connected, monk
 # --- Coming back from Stripe -------------------------------------------------------------------
 
 
-def test_the_return_page_confirms_until_the_webhook_lands_then_shows_paid(
-    phone, link, invoice, connected, stripe_on
-):
-    from billing import services, stripe_client
+def done_url(payment, session_id=None) -> str:
+    return f"/pay/{payment.public_id}/done/?session_id={session_id or payment.stripe_session_id}"
 
+
+def test_the_return_page_says_unpaid_until_paid_then_records_what_stripe_confirms(
+    phone, link, invoice, connected, stripe_on, django_capture_on_commit_callbacks
+):
     phone.post(url(link, "pay_invoice", invoice.public_id))
     payment = Payment.objects.get()
-    done = url(link, "pay_done", payment.public_id) + f"?session_id={payment.stripe_session_id}"
 
-    unpaid = phone.get(done).content.decode()
+    unpaid = phone.get(done_url(payment)).content.decode()
     assert 'data-state="unpaid"' in unpaid  # came back without paying
+    assert Payment.objects.get().returned_at is None  # Stripe says open: nothing to confirm
 
+    # Paid at Stripe, and the webhook is lost. The return page asks Stripe itself (once the
+    # throttle window has passed) and records the payment through the webhook's own path.
     stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
-    waiting = phone.get(done).content.decode()
-    assert 'data-state="confirming"' in waiting and 'hx-trigger="every 2s"' in waiting
-    assert Payment.objects.get().status == PaymentStatus.CREATED  # the page wrote nothing
+    from django.core.cache import cache
 
-    session = stripe_client.checkout_session_retrieve(
-        account=connected.account_id, session_id=payment.stripe_session_id
-    )
-    services.stripe_state_apply(payment_id=payment.pk, session=session)
-    status = phone.get(url(link, "pay_status", payment.public_id)).content.decode()
-    assert 'data-state="paid"' in status and "hx-trigger" not in status
-    assert "Paid $1,356.00" in status and "PAID" in status
+    cache.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = phone.get(done_url(payment)).content.decode()
+    assert 'data-state="paid"' in paid and "hx-trigger" not in paid
+    assert "Paid $1,356.00" in paid and "PAID" in paid
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED and payment.applied
+    assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+    assert not StripeEvent.objects.exists()  # no webhook came
+    assert len([m for m in mail.outbox if m.to == [invoice.customer.email]]) == 1
     invoice_page = phone.get(url(link, "invoice", invoice.public_id)).content.decode()
     assert "Payments received" in invoice_page and payment.public_id.upper() in invoice_page
+    assert 'id="pay-button"' not in invoice_page
+
+    # The webhook arriving late changes nothing.
+    session = stripe_on.get(payment.stripe_session_id)
+    event = stripe_on.build_event("checkout.session.completed", session)
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(
+            "/webhooks/stripe/",
+            data=json.dumps(event),
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=stripe_on.sign(
+                json.dumps(event).encode(), DEFAULT_WEBHOOK_SECRET
+            ),
+        )
+    assert Payment.objects.filter(status=PaymentStatus.SUCCEEDED).count() == 1
+    assert Invoice.objects.get(pk=invoice.pk).amount_paid == invoice.total
+    assert len([m for m in mail.outbox if m.to == [invoice.customer.email]]) == 1
+
+
+def test_fifty_loads_of_the_return_page_ask_stripe_once(phone, link, invoice, connected, stripe_on):
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, async_payment=True, send_webhook=False)
+    retrieve = f"/v1/checkout/sessions/{payment.stripe_session_id}"
+    before = len(stripe_on.requests_to(retrieve, "GET"))
+    for i in range(50):
+        page = phone.get(
+            done_url(payment)
+            if i % 2
+            else f"/pay/{payment.public_id}/status/?session_id={payment.stripe_session_id}"
+        )
+        assert page.status_code == 200
+    assert len(stripe_on.requests_to(retrieve, "GET")) - before == 1
+    assert 'data-state="processing"' in page.content.decode()
+
+
+def test_the_return_pages_need_the_attempts_own_session(phone, link, invoice, connected, stripe_on):
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    other = start_checkout(invoice).payment
+    assert phone.get(done_url(payment, other.stripe_session_id)).status_code == 404
+    assert phone.get(f"/pay/{payment.public_id}/done/").status_code == 404
+    assert phone.get(f"/pay/{payment.public_id}/status/?session_id=cs_x").status_code == 404
+    assert phone.get("/pay/aaaaaaaaaaaaaa/done/?session_id=cs_x").status_code == 404
+    assert Payment.objects.get(pk=payment.pk).returned_at is None
+
+
+def test_the_return_page_works_from_the_attempt_alone_and_shows_nothing_private(
+    link, invoice, connected, stripe_on
+):
+    phone = Client(HTTP_USER_AGENT=PHONE)
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+
+    # Another browser (or this one after the cookie went): the attempt and its session only.
+    stranger = Client(HTTP_USER_AGENT=PHONE)
+    answer = stranger.get(done_url(payment))
+    body = answer.content.decode()
+    assert answer.status_code == 200 and 'data-state="paid"' in body
+    assert "Paid $1,356.00" in body and invoice.display_number in body
+    customer = invoice.customer
+    for private in (customer.name, customer.email, link.token, "/p/"):
+        assert private not in body
+    assert "open the link Maple Plumbing sent you" in body
+    assert answer["Referrer-Policy"] == "no-referrer" and answer["Cache-Control"] == "no-store"
+
+    # The browser that pressed Pay still has its way back, to a page its link opens.
+    back = phone.get(done_url(payment)).content.decode()
+    assert f'href="{url(link, "invoice", invoice.public_id)}"' in back
+    assert "Back to your invoice" in back
+
+    # A revoked link gives no way back.
+    from portal.services import link_revoke
+
+    link_revoke(link=link.link, actor=Actor.system())
+    assert link.token not in phone.get(done_url(payment)).content.decode()
 
 
 def test_cancelling_at_stripe_returns_to_the_invoice(phone, link, invoice, connected):
     phone.post(url(link, "pay_invoice", invoice.public_id))
     payment = Payment.objects.get()
-    answer = phone.get(url(link, "pay_cancelled", payment.public_id), follow=True)
+    answer = phone.get(f"/pay/{payment.public_id}/cancelled/", follow=True)
     assert answer.redirect_chain[-1][0] == url(link, "invoice", invoice.public_id)
     assert "Nothing was charged" in answer.content.decode()
+    elsewhere = Client().get(f"/pay/{payment.public_id}/cancelled/")
+    assert elsewhere.status_code == 200 and "Nothing was charged" in elsewhere.content.decode()
+    assert link.token not in elsewhere.content.decode()
+
+
+def test_return_urls_of_sessions_made_before_the_change_still_land(phone, link, invoice, connected):
+    payment = start_checkout(invoice).payment
+    old = url(link, "pay_done", payment.public_id) + "?session_id=" + payment.stripe_session_id
+    answer = phone.get(old)
+    assert answer.status_code == 302 and answer["Location"] == done_url(payment)
 
 
 def test_pay_pages_run_a_fixed_number_of_queries(
     phone, link, invoice, connected, django_assert_max_num_queries
 ):
     phone.get(url(link, "invoice", invoice.public_id))
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         phone.get(url(link, "pay_invoice", invoice.public_id))
     start_checkout(invoice)
     payment = Payment.objects.get()
     with django_assert_max_num_queries(12):
-        phone.get(url(link, "pay_status", payment.public_id))
+        phone.get(f"/pay/{payment.public_id}/status/?session_id={payment.stripe_session_id}")
+
+
+# --- A payment not confirmed yet -----------------------------------------------------------------
+
+
+def test_while_a_payment_is_being_confirmed_paying_again_needs_an_explicit_yes(
+    phone, link, invoice, connected, stripe_on, settings
+):
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    # The webhook is lost and Stripe does not answer when the customer comes back.
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+    waiting = phone.get(done_url(payment)).content.decode()
+    assert 'data-state="confirming"' in waiting and 'hx-trigger="every 2s"' in waiting
+    assert Payment.objects.get(pk=payment.pk).returned_at is not None
+
+    page = phone.get(url(link, "invoice", invoice.public_id)).content.decode()
+    assert "Payment being confirmed" in page and "Your payment of $1,356.00 started" in page
+    assert 'id="pay-button"' not in page and 'id="pay-form"' not in page
+
+    # The one-tap form (an old tab) and the pay page without the box: refused, nothing started.
+    refused = phone.post(url(link, "pay_invoice", invoice.public_id))
+    body = refused.content.decode()
+    assert refused.status_code == 200 and "A payment of $1,356.00 started on" in body
+    assert "is still being confirmed. Pay again anyway?" in body
+    assert "Tick the box to start a new payment anyway." in body
+    assert Payment.objects.count() == 1
+
+    # Stripe answers again: even with the box ticked, the paid attempt is found and recorded
+    # before anything new is charged.
+    settings.STRIPE_API_BASE = stripe_on.url
+    again = phone.post(url(link, "pay_invoice", invoice.public_id), {"pay_again": "on"})
+    assert again.status_code == 200 and "paid in full" in again.content.decode()
+    assert Payment.objects.count() == 1
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+
+
+def test_paying_again_after_losing_the_tab_asks_stripe_first_and_charges_nothing(
+    phone, link, invoice, connected, stripe_on
+):
+    # Paid at Stripe; the browser never came back and the webhook was lost.
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+
+    again = phone.post(url(link, "pay_invoice", invoice.public_id))
+    assert again.status_code == 200 and "paid in full" in again.content.decode()
+    assert Payment.objects.count() == 1
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+
+def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connected, stripe_on):
+    from billing import services
+
+    first = start_checkout(invoice).payment
+    Payment.objects.filter(pk=first.pk).update(returned_at=timezone.now())
+    with pytest.raises(services.ServiceError, match="still being confirmed"):
+        start_checkout(invoice)
+    services.checkout_start(document=invoice, amount=None, return_urls=return_urls, pay_again=True)
+    assert Payment.objects.count() == 2
+
+
+def test_reconciliation_picks_up_a_returned_attempt_within_a_minute(
+    phone, link, invoice, connected, stripe_on, settings
+):
+    from billing.tasks import reconcile_payments, reconcile_returned_payments
+
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+    phone.get(done_url(payment))
+    settings.STRIPE_API_BASE = stripe_on.url
+
+    # The slow sweep leaves a fresh attempt alone; the frequent one takes it at once.
+    assert reconcile_payments()["checked"] == 0
+    assert reconcile_returned_payments() == {**_report(), "checked": 1, "changed": 1}
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+    assert reconcile_returned_payments()["checked"] == 0
+    schedule = {e["task"]: e["schedule"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["billing.tasks.reconcile_returned_payments"] <= 60
+
+
+def _report() -> dict:
+    from billing.reconcile import Report
+
+    return Report().as_dict()
 
 
 # --- Deposits ----------------------------------------------------------------------------------
@@ -252,8 +444,7 @@ def test_webhook_racing_the_success_page_100_times_records_exactly_one_payment_e
         payment = Payment.objects.get(invoice=invoice)
         session = stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
         event = stripe_on.build_event("checkout.session.completed", session)
-        done = live_server.url + url(link, "pay_done", payment.public_id)
-        rounds.append((invoice, event, f"{done}?session_id={session['id']}"))
+        rounds.append((invoice, event, live_server.url + done_url(payment)))
 
     def race(item):
         _invoice, event, done = item

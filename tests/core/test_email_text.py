@@ -72,13 +72,17 @@ def _send_every_email(company, customer, owner_client, capture) -> None:
         assert response.status_code in (200, 302), name
     invoice = make_invoice(customer)
     with capture(execute=True):
-        billing.payment_record(
+        payment = billing.payment_record(
             actor=Actor.system(),
             invoice=invoice,
             amount=Decimal("100.00"),
             method=PaymentMethod.ETRANSFER,
             received_on=timezone.localdate(),
             reference="Réf & co <1>",
+        )
+    with capture(execute=True):
+        billing.refund_create(
+            payment=payment, amount=Decimal("25.00"), actor=Actor.system(), reason="Geste & merci"
         )
     with capture(execute=True):
         Client().post(reverse("password_reset"), {"email": owner_client.owner_email})

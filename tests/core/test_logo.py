@@ -113,6 +113,10 @@ def test_a_3000_by_1000_logo_is_stored_as_a_small_png_without_metadata(
 def test_what_is_not_a_raster_image_is_refused(
     owner_client, company, media, name, content, content_type
 ):
+    # WeasyPrint, once imported (any PDF rendered in the process), makes Pillow accept
+    # truncated images process-wide; the upload check must not depend on import order.
+    import weasyprint  # noqa: F401
+
     response = upload(owner_client, name, content, content_type)
     assert response.status_code == 200
     assert "Upload a PNG, JPEG, GIF or WebP image" in response.content.decode()
