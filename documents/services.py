@@ -62,6 +62,7 @@ LINE_FIELDS = (
     "quantity",
     "unit_price",
     "taxable",
+    "tax_parts",
     "kind",
     "group",
     "selected_by_default",

@@ -11,7 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from crewcommand.lib.money import MAX_MONEY, quantize_money
+from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
     DepositKind,
     Estimate,
@@ -20,8 +23,9 @@ from documents.models import (
     Invoice,
     LineItem,
     LineKind,
+    TaxParts,
 )
-from documents.tax import LineIn, Totals, compute_totals
+from documents.tax import Totals, compute_totals, part_names
 
 ZERO = Decimal("0.00")
 # The largest total a document may reach. Every money column (``money_field``: 14 digits, 2
@@ -95,8 +99,24 @@ def selected_lines(lines: Sequence[LineItem], selection: Selection | None) -> li
     return [line for line in lines if is_selected(line, chosen)]
 
 
+def line_tax_note(taxable: bool, parts: str, province: str) -> str:
+    """What a line says about its taxes when not every tax applies: "Tax exempt", "GST only",
+    "PST only" (with the province's own tax names); "" for a line with every tax."""
+    if not taxable:
+        return str(_("Tax exempt"))
+    if parts == TaxParts.ALL:
+        return ""
+    names = part_names(province)
+    name = names.get(parts)
+    if name is None:  # e.g. "provincial only" in a province without a provincial tax
+        return str(_("No tax applies"))
+    if len(names) == 1:  # HST or GST alone: that tax is every tax
+        return ""
+    return str(_("%(tax)s only") % {"tax": TAX_LABELS.get(name, name)})
+
+
 def totals_for_lines(lines: Iterable[LineItem], *, province: str, on) -> Totals:
-    items = [LineIn(line.quantity, line.unit_price, line.taxable) for line in lines]
+    items = [line.as_line_in() for line in lines]
     return compute_totals(items, province=province, on=on)
 
 

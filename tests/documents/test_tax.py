@@ -769,3 +769,121 @@ def test_format_and_parse_round_trip(cents: int, locale: str) -> None:
     text = format_cad(amount, locale)
     assert parse_money(text, locale=locale, allow_negative=True) == amount
     assert quantize_money(amount) == amount
+
+
+# --- per-tax exemption: which taxes apply to a line ----------------------------------------------
+
+# Written out here, not read from documents.tax: the federal tax is GST or HST (HST includes the
+# province's part), the provincial one PST, RST or QST.
+ORACLE_FEDERAL = {"GST", "HST"}
+ORACLE_PROVINCIAL = {"PST", "RST", "QST"}
+
+
+def _oracle_rates(province: str, on: date) -> list[tuple[str, Fraction]]:
+    """The rates in force, from the test's own table (2026 rates; NS 15 % before 2025-04-01)."""
+    rows = EXPECTED_2026[province]
+    if province == "NS" and on < date(2025, 4, 1):
+        rows = [("HST", "HST", "15.000")]
+    return [(code, Fraction(rate)) for code, _label, rate in rows]
+
+
+def _oracle_applies(line: LineIn, code: str) -> bool:
+    if not line.taxable:
+        return False
+    wanted = {"all": ORACLE_FEDERAL | ORACLE_PROVINCIAL, "federal": ORACLE_FEDERAL}
+    return code in wanted.get(line.parts, ORACLE_PROVINCIAL)
+
+
+def _oracle_totals(lines: Sequence[LineIn], province: str, on: date) -> dict[str, object]:
+    """An independent computation: exact fractions, half-up by integer arithmetic, one base per
+    tax made of the lines that tax applies to."""
+    amounts = [_half_up_oracle(Fraction(ln.quantity) * Fraction(ln.unit_price)) for ln in lines]
+    taxes = []
+    for code, rate in _oracle_rates(province, on):
+        base = sum(
+            (
+                Fraction(a)
+                for a, ln in zip(amounts, lines, strict=True)
+                if _oracle_applies(ln, code)
+            ),
+            Fraction(0),
+        )
+        taxes.append((code, _half_up_oracle(base), _half_up_oracle(base * rate / 100)))
+    subtotal = sum(amounts, D("0.00"))
+    return {
+        "amounts": amounts,
+        "taxes": taxes,
+        "total": subtotal + sum((amount for _c, _b, amount in taxes), D("0.00")),
+    }
+
+
+parts_st = st.sampled_from(["all", "all", "federal", "provincial"])
+parted_lines_st = st.lists(
+    st.builds(LineIn, quantities, prices, taxable_flags, parts_st), min_size=1, max_size=30
+)
+
+
+@PROPERTY_SETTINGS
+@given(lines=parted_lines_st, province=provinces, on=days)
+def test_per_tax_exemption_matches_an_independent_oracle(
+    lines: list[LineIn], province: str, on: date
+) -> None:
+    totals = compute_totals(lines, province=province, on=on)
+    oracle = _oracle_totals(lines, province, on)
+    assert list(totals.line_amounts) == oracle["amounts"]
+    assert [(t.code, t.base, t.amount) for t in totals.taxes] == oracle["taxes"]
+    assert totals.total == oracle["total"]
+    assert totals.total == totals.subtotal + totals.tax_total
+
+
+@pytest.mark.parametrize("province", sorted(PROVINCES))
+@pytest.mark.parametrize("on", [date(2025, 3, 31), date(2025, 4, 1)])
+def test_a_labour_line_without_provincial_tax_in_every_province(province: str, on: date) -> None:
+    """$1,000.00 of labour carrying only the federal tax, $500.00 of materials carrying every
+    tax, $200.00 carrying only the provincial tax, on both sides of the Nova Scotia change."""
+    lines = [
+        LineIn(D("1"), D("1000.00"), parts="federal"),
+        LineIn(D("1"), D("500.00")),
+        LineIn(D("1"), D("200.00"), parts="provincial"),
+    ]
+    expected = {
+        # province: [(code, base, amount)]
+        "AB": [("GST", "1500.00", "75.00")],
+        "BC": [("GST", "1500.00", "75.00"), ("PST", "700.00", "49.00")],
+        "MB": [("GST", "1500.00", "75.00"), ("RST", "700.00", "49.00")],
+        "NB": [("HST", "1500.00", "225.00")],
+        "NL": [("HST", "1500.00", "225.00")],
+        "NS": [("HST", "1500.00", "210.00" if on >= date(2025, 4, 1) else "225.00")],
+        "NT": [("GST", "1500.00", "75.00")],
+        "NU": [("GST", "1500.00", "75.00")],
+        "ON": [("HST", "1500.00", "195.00")],
+        "PE": [("HST", "1500.00", "225.00")],
+        "QC": [("GST", "1500.00", "75.00"), ("QST", "700.00", "69.83")],
+        "SK": [("GST", "1500.00", "75.00"), ("PST", "700.00", "42.00")],
+        "YT": [("GST", "1500.00", "75.00")],
+    }[province]
+    totals = compute_totals(lines, province=province, on=on)
+    assert [(t.code, str(t.base), str(t.amount)) for t in totals.taxes] == expected
+    assert totals.subtotal == D("1700.00")
+    assert totals.total == D("1700.00") + sum(D(amount) for _c, _b, amount in expected)
+
+
+def test_bc_labour_is_gst_only_and_materials_take_both() -> None:
+    lines = [LineIn(D("8"), D("95.00"), parts="federal"), LineIn(D("1"), D("640.00"))]
+    totals = compute_totals(lines, province="BC", on=DAY_2026)
+    assert tax_summary(totals) == [
+        ("GST", "GST", D("1400.00"), D("70.00")),
+        ("PST", "PST", D("640.00"), D("44.80")),
+    ]
+    assert totals.total == D("1514.80")
+
+
+def test_a_discount_may_not_drive_one_taxs_base_negative() -> None:
+    lines = [LineIn(D("1"), D("100.00"), parts="federal"), LineIn(D("1"), D("-50.00"))]
+    with pytest.raises(ValueError, match=r"taxable subtotal would be -50\.00 \(PST\)"):
+        compute_totals(lines, province="BC", on=DAY_2026)
+
+
+def test_parts_must_be_known() -> None:
+    with pytest.raises(ValueError, match="parts must be one of"):
+        LineIn(D("1"), D("1.00"), parts="gst")
