@@ -326,6 +326,11 @@ class Invoice(TenantModel):
     # Maintained by billing services inside the payment's transaction.
     amount_paid = money_field(default=ZERO)
     deposit_credit = money_field(default=ZERO)
+    # The tax point of a deposit paid on the estimate before this invoice's date (set once, at
+    # conversion): its share of each tax stays at the rate in force the day it was paid
+    # (documents.tax.compute_totals, ``prepaid``). Zero / null: no such deposit.
+    prepaid_amount = money_field(default=ZERO)
+    prepaid_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]

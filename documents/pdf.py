@@ -67,6 +67,7 @@ from documents.totals import (
     line_tax_note,
     revision_totals,
     selected_lines,
+    tax_split_note,
     validate_selection,
 )
 
@@ -549,9 +550,18 @@ def _tax_label(tax: TaxLine, locale: str) -> str:
 def _totals_context(totals: Totals, locale: str) -> dict[str, Any]:
     return {
         "subtotal": format_cad(totals.subtotal, locale),
-        "taxes": [(_tax_label(t, locale), format_cad(t.amount, locale)) for t in totals.taxes],
+        "taxes": [
+            (_split_label(t, totals, locale), format_cad(t.amount, locale)) for t in totals.taxes
+        ],
         "total": format_cad(totals.total, locale),
     }
+
+
+def _split_label(tax: TaxLine, totals: Totals, locale: str) -> str:
+    """The tax's label, with the part of the base it covers when split at the tax point."""
+    label = _tax_label(tax, locale)
+    note = tax_split_note(tax, totals, locale)
+    return f"{label} {note}" if note else label
 
 
 def _deposit_context(revision: EstimateRevision, totals: Totals, locale: str) -> dict | None:

@@ -337,6 +337,11 @@ def _require_draft(invoice: Invoice) -> None:
         raise ServiceError(_("A sent invoice can't be edited. Void it and make a new one."))
 
 
+def invoice_totals_refresh(*, invoice: Invoice) -> None:
+    """Store the invoice's totals again (after billing set its deposit's tax point)."""
+    _refresh_invoice_totals(invoice, check_limit=False)
+
+
 def _refresh_invoice_totals(invoice: Invoice, *, check_limit: bool = True) -> None:
     lines = list(invoice.lines.all())
     if check_limit:

@@ -51,6 +51,7 @@ __all__ = [
     "PROVINCIAL",
     "TAX_PARTS",
     "LineIn",
+    "Prepayment",
     "TaxLine",
     "TaxRate",
     "Totals",
@@ -166,24 +167,48 @@ class LineIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepayment:
+    """Money paid on a document before its date (a deposit), on day ``on``: under the tax-point
+    rule its share of each tax stays at the rate in force that day (see ``compute_totals``)."""
+
+    amount: Decimal
+    on: date
+
+    def __post_init__(self) -> None:
+        """Check the amount and the day."""
+        amount = ensure_decimal(self.amount, "amount")
+        if amount < 0 or amount.copy_abs() > MAX_MONEY:
+            raise ValueError(f"a prepayment must be ≥ 0 and ≤ {MAX_MONEY}: {amount}")
+        object.__setattr__(self, "amount", amount)
+        _require_date(self.on, "on")
+
+
+@dataclass(frozen=True, slots=True)
 class TaxLine:
-    """One tax on a document: ``amount = round_half_up(base * rate / 100)``."""
+    """One tax on a document: ``amount = round_half_up(base * rate / 100)``.
+
+    ``prepaid_on`` is set on the part of a tax that a deposit paid that day carries at the
+    rate then in force (the tax point); ``None`` on every other tax line."""
 
     code: str
     label: str
     rate: Decimal
     base: Decimal
     amount: Decimal
+    prepaid_on: date | None = None
 
     def as_dict(self) -> dict[str, str]:
         """Strings only: rate with 3 decimals, money with exactly 2."""
-        return {
+        data = {
             "code": self.code,
             "label": self.label,
             "rate": format(self.rate.quantize(_RATE_STEP), "f"),
             "base": _money_str(self.base),
             "amount": _money_str(self.amount),
         }
+        if self.prepaid_on is not None:  # absent otherwise: signed content stays as it was
+            data["prepaid_on"] = self.prepaid_on.isoformat()
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,11 +376,64 @@ def _sum_money(amounts: Iterable[Decimal]) -> Decimal:
         return sum(amounts, start=_ZERO)
 
 
-def _tax_line(rate: TaxRate, base: Decimal) -> TaxLine:
+def _tax_line(rate: TaxRate, base: Decimal, prepaid_on: date | None = None) -> TaxLine:
     """One tax on the document's taxable subtotal, rounded half-up once."""
     with localcontext(MONEY_CONTEXT):
         amount = quantize_money(base * rate.rate / _HUNDRED)
-    return TaxLine(code=rate.code, label=rate.label, rate=rate.rate, base=base, amount=amount)
+    return TaxLine(
+        code=rate.code,
+        label=rate.label,
+        rate=rate.rate,
+        base=base,
+        amount=amount,
+        prepaid_on=prepaid_on,
+    )
+
+
+def _split_taxes(
+    items: tuple[LineIn, ...],
+    in_force: tuple[TaxRate, ...],
+    bases: Mapping[str, Decimal],
+    *,
+    province: str,
+    on: date,
+    prepaid: Prepayment | None,
+    rates: Sequence[TaxRate] | None,
+) -> tuple[TaxLine, ...]:
+    """Each tax, split at the tax point when a deposit was paid under other rates.
+
+    Rule (the transitional rules tie the rate to when tax becomes payable, the earlier of
+    payment and the due date): a deposit paid on day ``p`` before the document's date covers
+    the share ``f = deposit / total at p's rates`` (at most 1) of the document. For each tax
+    whose rate on ``p`` differs from its rate on the document's date, the share
+    ``round_half_up(base * f)`` of its base is taxed at ``p``'s rate and the rest at the
+    document's rate, each rounded half-up once. Taxes with the same rate both days, documents
+    without such a deposit, and every estimate, are computed exactly as before (one line per
+    tax on its whole base)."""
+    plain = tuple(_tax_line(rate, bases[rate.code]) for rate in in_force)
+    if prepaid is None or prepaid.amount <= 0 or prepaid.on >= on:
+        return plain
+    earlier = {rate.code: rate for rate in rates_for(province, prepaid.on, rates)}
+    changed = [
+        rate for rate in in_force if rate.code in earlier and earlier[rate.code].rate != rate.rate
+    ]
+    if not changed:
+        return plain
+    total_then = compute_totals(items, province=province, on=prepaid.on, rates=rates).total
+    if total_then <= 0:
+        return plain
+    share = min(prepaid.amount, total_then)
+    taxes: list[TaxLine] = []
+    for rate in in_force:
+        base = bases[rate.code]
+        if rate not in changed:
+            taxes.append(_tax_line(rate, base))
+            continue
+        with localcontext(MONEY_CONTEXT):
+            covered = quantize_money(base * share / total_then)
+        taxes.append(_tax_line(earlier[rate.code], covered, prepaid_on=prepaid.on))
+        taxes.append(_tax_line(rate, _sum_money((base, -covered))))
+    return tuple(taxes)
 
 
 def _validated_lines(lines: Iterable[LineIn]) -> tuple[LineIn, ...]:
@@ -385,8 +463,12 @@ def compute_totals(
     province: str,
     on: date,
     rates: Sequence[TaxRate] | None = None,
+    prepaid: Prepayment | None = None,
 ) -> Totals:
     """Compute a document's amounts: the ONE function pages, PDFs and payments use.
+
+    ``prepaid``: a deposit paid before ``on`` keeps its share of each tax at the rate in force
+    when it was paid (the tax point; see ``_split_taxes``), so such a tax has two lines.
 
     Rule: line amounts rounded half-up to the cent; each tax in force in
     ``province`` on day ``on`` is applied once to the sum of the amounts of the
@@ -405,7 +487,9 @@ def compute_totals(
         for rate in in_force
     }
     _check_not_negative(subtotal, {"taxable": taxable_subtotal, **bases})
-    taxes = tuple(_tax_line(rate, bases[rate.code]) for rate in in_force)
+    taxes = _split_taxes(
+        items, in_force, bases, province=province, on=on, prepaid=prepaid, rates=rates
+    )
     tax_total = _sum_money(tax.amount for tax in taxes)
     return Totals(
         line_amounts=line_amounts,

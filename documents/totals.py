@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from crewcommand.lib.money import MAX_MONEY, quantize_money
+from crewcommand.lib.money import MAX_MONEY, active_locale, format_cad, quantize_money
 from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
     DepositKind,
@@ -25,7 +26,7 @@ from documents.models import (
     LineKind,
     TaxParts,
 )
-from documents.tax import Totals, compute_totals, part_names
+from documents.tax import Prepayment, TaxLine, Totals, compute_totals, part_names
 
 ZERO = Decimal("0.00")
 # The largest total a document may reach. Every money column (``money_field``: 14 digits, 2
@@ -115,9 +116,28 @@ def line_tax_note(taxable: bool, parts: str, province: str) -> str:
     return str(_("%(tax)s only") % {"tax": TAX_LABELS.get(name, name)})
 
 
-def totals_for_lines(lines: Iterable[LineItem], *, province: str, on) -> Totals:
+def tax_split_note(tax: TaxLine, totals: Totals, locale: str | None = None) -> str:
+    """Under a tax split at the tax point: "on the $250.00 of the deposit paid Mar 28, 2025" for
+    the deposit's part, "on the other $750.00" for the rest; "" for a tax that is not split."""
+    locale = locale or active_locale()
+    if tax.prepaid_on is not None:
+        return str(
+            _("on %(base)s covered by the deposit paid %(date)s")
+            % {
+                "base": format_cad(tax.base, locale),
+                "date": date_format(tax.prepaid_on, "DATE_FORMAT"),
+            }
+        )
+    if any(other.code == tax.code and other.prepaid_on for other in totals.taxes):
+        return str(_("on the other %(base)s") % {"base": format_cad(tax.base, locale)})
+    return ""
+
+
+def totals_for_lines(
+    lines: Iterable[LineItem], *, province: str, on, prepaid: Prepayment | None = None
+) -> Totals:
     items = [line.as_line_in() for line in lines]
-    return compute_totals(items, province=province, on=on)
+    return compute_totals(items, province=province, on=on, prepaid=prepaid)
 
 
 def exceeds_limit(lines: Sequence[LineItem], *, province: str, on) -> bool:
@@ -140,7 +160,12 @@ def revision_totals(
 
 def invoice_totals(invoice: Invoice, lines: Sequence[LineItem] | None = None) -> Totals:
     lines = list(invoice.lines.all()) if lines is None else lines
-    return totals_for_lines(lines, province=invoice.province, on=invoice.issue_date)
+    prepaid = None
+    if invoice.prepaid_on is not None and invoice.prepaid_amount > 0:
+        prepaid = Prepayment(invoice.prepaid_amount, invoice.prepaid_on)
+    return totals_for_lines(
+        lines, province=invoice.province, on=invoice.issue_date, prepaid=prepaid
+    )
 
 
 def deposit_amount(revision: EstimateRevision, total: Decimal) -> Decimal:
