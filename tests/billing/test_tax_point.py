@@ -203,3 +203,21 @@ def test_the_split_shows_on_the_dashboard_portal_and_pdf(ns, customer, owner_cli
     assert "HST 15% on $250.00 covered by the deposit paid 28 Mar 2025 $37.50" in text
     assert "HST 14% on the other $750.00 $105.00" in text
     assert "$1,142.50" in text and "$855.00" in text
+
+
+def test_the_invoice_made_today_is_split_at_once(ns, customer):
+    """Converted today (14 %), with no later edit: the stored totals already carry the split."""
+    estimate = signed_ns_estimate(customer)
+    pay_deposit(estimate, SIGNED)
+    made = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    assert (made.total, made.deposit_credit, made.balance) == (
+        Decimal("1142.50"),
+        Decimal("287.50"),
+        Decimal("855.00"),
+    )
+    stored = Invoice.objects.get(pk=made.pk)
+    assert (stored.tax_total, stored.total, stored.balance) == (
+        Decimal("142.50"),
+        Decimal("1142.50"),
+        Decimal("855.00"),
+    )
