@@ -166,6 +166,7 @@ class LineForm(forms.Form):
             field.widget = forms.HiddenInput()
             return
         federal, provincial = TAX_LABELS[federal], TAX_LABELS[provincial]
+        field.required = True  # a select always sends a value; no "(optional)" beside it
         field.choices = [
             (TaxParts.ALL, _("%(a)s and %(b)s") % {"a": federal, "b": provincial}),
             (TaxParts.FEDERAL, _("%(tax)s only") % {"tax": federal}),
@@ -173,11 +174,8 @@ class LineForm(forms.Form):
         ]
         if LABOUR_PRESETS.get(province) == FEDERAL:
             field.help_text = _(
-                "Labour on real property (installing, repairing a building) is usually "
-                "%(federal)s only: no %(provincial)s. Materials and goods take both."
+                "Labour on real property is usually %(federal)s only (no %(provincial)s)."
             ) % {"federal": federal, "provincial": provincial}
-        else:
-            field.help_text = _("Applies when “Taxable” is ticked.")
 
     def clean_tax_parts(self) -> str:
         return self.cleaned_data.get("tax_parts") or TaxParts.ALL

@@ -71,7 +71,7 @@ def test_the_editor_offers_the_provinces_taxes_and_saves_a_gst_only_line(
     assert '<select name="tax_parts"' in page
     assert ">GST and PST</option>" in page and ">GST only</option>" in page
     assert ">PST only</option>" in page
-    assert "Labour on real property" in page and "usually GST only" in page
+    assert "Labour on real property is usually GST only (no PST)." in page
 
     answer = owner_client.post(
         reverse("documents:invoice_line_add", args=[invoice.public_id]),
