@@ -31,6 +31,7 @@ from crewcommand.lib.money import (
 from documents.tax import (
     PROVINCES,
     LineIn,
+    Prepayment,
     Totals,
     compute_totals,
     line_amount,
@@ -887,3 +888,73 @@ def test_a_discount_may_not_drive_one_taxs_base_negative() -> None:
 def test_parts_must_be_known() -> None:
     with pytest.raises(ValueError, match="parts must be one of"):
         LineIn(D("1"), D("1.00"), parts="gst")
+
+
+# --- the tax point: a deposit paid before a rate change ------------------------------------------
+
+NS_BEFORE, NS_AFTER = date(2025, 3, 28), date(2025, 4, 2)
+
+
+@PROPERTY_SETTINGS
+@given(lines=parted_lines_st, paid=st.integers(1, 10**9))
+def test_a_deposit_before_the_ns_change_keeps_its_share_at_15_percent(
+    lines: list[LineIn], paid: int
+) -> None:
+    """Oracle: the deposit covers f = deposit / (total at 15 %), at most 1; HST 15 % on
+    half-up(base * f), HST 14 % on the rest; all in exact fractions."""
+    amounts = [_half_up_oracle(Fraction(ln.quantity) * Fraction(ln.unit_price)) for ln in lines]
+    base = sum(
+        (Fraction(a) for a, ln in zip(amounts, lines, strict=True) if _oracle_applies(ln, "HST")),
+        Fraction(0),
+    )
+    subtotal = sum(amounts, D("0.00"))
+    total_then = subtotal + _half_up_oracle(base * 15 / 100)
+    deposit = min(from_cents(paid), total_then) if total_then > 0 else D("0.00")
+    totals = compute_totals(
+        lines, province="NS", on=NS_AFTER, prepaid=Prepayment(from_cents(paid), NS_BEFORE)
+    )
+    if total_then <= 0:
+        assert [(t.rate, t.base) for t in totals.taxes] == [(D("14.000"), _half_up_oracle(base))]
+        return
+    covered = _half_up_oracle(base * Fraction(deposit) / Fraction(total_then))
+    rest = _half_up_oracle(base) - covered
+    assert [(str(t.rate), t.base, t.amount, t.prepaid_on) for t in totals.taxes] == [
+        ("15.000", covered, _half_up_oracle(Fraction(covered) * 15 / 100), NS_BEFORE),
+        ("14.000", rest, _half_up_oracle(Fraction(rest) * 14 / 100), None),
+    ]
+    assert totals.total == totals.subtotal + totals.tax_total
+
+
+@PROPERTY_SETTINGS
+@given(lines=parted_lines_st, province=provinces, on=days, paid=st.integers(0, 10**8))
+def test_a_deposit_under_the_same_rates_changes_nothing(
+    lines: list[LineIn], province: str, on: date, paid: int
+) -> None:
+    """Paid on the document's day or later, or with the same rates both days: one line per tax,
+    exactly the figures without the deposit."""
+    plain = compute_totals(lines, province=province, on=on)
+    for day in (on, on + timedelta(days=3)):
+        with_deposit = compute_totals(
+            lines, province=province, on=on, prepaid=Prepayment(from_cents(paid), day)
+        )
+        assert with_deposit == plain
+    earlier = on - timedelta(days=5)
+    change = date(2025, 4, 1)
+    if province == "NS" and earlier < change <= on:
+        return  # the rates differ: the split, tested above
+    prepaid = Prepayment(from_cents(paid), earlier)
+    assert compute_totals(lines, province=province, on=on, prepaid=prepaid) == plain
+
+
+def test_the_issues_example_in_figures() -> None:
+    lines = [LineIn(D("1"), D("1000.00"))]
+    totals = compute_totals(
+        lines, province="NS", on=NS_AFTER, prepaid=Prepayment(D("287.50"), NS_BEFORE)
+    )
+    assert [(str(t.rate), str(t.base), str(t.amount)) for t in totals.taxes] == [
+        ("15.000", "250.00", "37.50"),
+        ("14.000", "750.00", "105.00"),
+    ]
+    assert totals.total == D("1142.50")
+    assert totals.taxes[0].as_dict()["prepaid_on"] == "2025-03-28"
+    assert "prepaid_on" not in totals.taxes[1].as_dict()
