@@ -21,6 +21,10 @@ from documents.models import Estimate, Invoice
 
 ZERO = Decimal("0.00")
 STRIPE_MINIMUM_CAD = Decimal("0.50")
+# Stripe's largest single charge is 8 digits in the smallest unit: 99,999,999 cents.
+# https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
+STRIPE_MAXIMUM_CENTS = 99_999_999
+STRIPE_MAXIMUM_CAD = Decimal("999999.99")
 
 
 class StripeAccount(models.Model):

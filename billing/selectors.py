@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.models import (
+    STRIPE_MAXIMUM_CAD,
     STRIPE_MINIMUM_CAD,
     ZERO,
     Payment,
@@ -89,8 +90,27 @@ class Payable:
     unconfirmed: Payment | None = None
 
     @property
+    def over_card_limit(self) -> bool:
+        """More is due than Stripe can take in one charge (``STRIPE_MAXIMUM_CAD``)."""
+        return self.due > STRIPE_MAXIMUM_CAD
+
+    @property
+    def card_maximum(self) -> Decimal:
+        """The most one card payment can be: the amount due, capped at Stripe's maximum."""
+        return min(self.due, STRIPE_MAXIMUM_CAD)
+
+    @property
     def can_pay_online(self) -> bool:
-        return self.online and not self.closed and self.due >= STRIPE_MINIMUM_CAD
+        """The whole amount due can be paid by card now (the Pay button)."""
+        return (
+            self.online and not self.closed and STRIPE_MINIMUM_CAD <= self.due <= STRIPE_MAXIMUM_CAD
+        )
+
+    @property
+    def can_pay_in_parts_only(self) -> bool:
+        """Too much for one card payment, but the company takes partial payments: the customer
+        can pay by card in parts of at most ``card_maximum``."""
+        return self.online and not self.closed and self.over_card_limit and self.partial_allowed
 
     @property
     def partial_allowed(self) -> bool:

@@ -344,9 +344,12 @@ STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE")
 STRIPE_ENABLED = bool(STRIPE_SECRET_KEY)
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 0 if TESTING else 2, minimum=0)
-# A Checkout Session lives this long (Stripe's minimum is 30); a shorter life means fewer
-# stale sessions that could be paid after the balance changed.
-BILLING_CHECKOUT_EXPIRY_MINUTES = env_int("BILLING_CHECKOUT_EXPIRY_MINUTES", 60, minimum=30)
+# A Checkout Session lives this long: Stripe takes 30 minutes to 24 hours (1440), and refuses
+# every session outside that range, so the process refuses to start with such a value. A shorter
+# life means fewer stale sessions that could be paid after the balance changed.
+BILLING_CHECKOUT_EXPIRY_MINUTES = env_int(
+    "BILLING_CHECKOUT_EXPIRY_MINUTES", 60, minimum=30, maximum=24 * 60
+)
 # Reconciliation asks Stripe about card attempts still open after this many minutes.
 BILLING_RECONCILE_AFTER_MINUTES = env_int("BILLING_RECONCILE_AFTER_MINUTES", 15, minimum=1)
 # The customer's return page asks Stripe about its attempt at most once per this many seconds,

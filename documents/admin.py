@@ -31,7 +31,16 @@ def _frozen_line(line: LineItem | None) -> bool:
 class LineInline(admin.TabularInline):
     model = LineItem
     extra = 0
-    fields = ["position", "description", "quantity", "unit_price", "taxable", "kind", "group"]
+    fields = [
+        "position",
+        "description",
+        "quantity",
+        "unit_price",
+        "taxable",
+        "tax_parts",
+        "kind",
+        "group",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -139,6 +148,7 @@ class LineItemForm(forms.ModelForm):
             "quantity",
             "unit_price",
             "taxable",
+            "tax_parts",
             "kind",
             "group",
             "selected_by_default",

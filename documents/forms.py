@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from crewcommand.forms import SingleLineCharField
 from crewcommand.lib.money import parse_money, parse_quantity
 from crewcommand.models import Company, Customer, Job
+from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
     DepositKind,
     EstimateRevision,
@@ -20,7 +21,9 @@ from documents.models import (
     InvoiceStatus,
     LineKind,
     PaymentTerms,
+    TaxParts,
 )
+from documents.tax import FEDERAL, LABOUR_PRESETS, PROVINCIAL, part_names
 
 MIN_DATE, MAX_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
@@ -130,6 +133,11 @@ class LineForm(forms.Form):
     quantity = forms.CharField(label=_("Qty"), max_length=20, initial="1")
     unit_price = forms.CharField(label=_("Unit price"), max_length=20)
     taxable = forms.BooleanField(label=_("Taxable"), required=False, initial=True)
+    # Shown where the province has a provincial tax beside GST (BC, SK, MB, QC); elsewhere a
+    # hidden field that keeps the line's value.
+    tax_parts = forms.ChoiceField(
+        label=_("Which taxes"), choices=TaxParts.choices, initial=TaxParts.ALL, required=False
+    )
     kind = forms.ChoiceField(label=_("Type"), choices=LineKind.choices, initial=LineKind.STANDARD)
     group = SingleLineCharField(
         label=_("Package"),
@@ -141,11 +149,36 @@ class LineForm(forms.Form):
         label=_("Selected by default"), required=False, initial=True
     )
 
-    def __init__(self, *args, allow_options: bool = True, **kwargs) -> None:
+    def __init__(self, *args, allow_options: bool = True, province: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._tax_parts_field(province)
         if not allow_options:
             for name in ("kind", "group", "selected_by_default"):
                 del self.fields[name]
+
+    def _tax_parts_field(self, province: str) -> None:
+        """Name the choices after the province's taxes ("GST and PST", "GST only", "PST only"),
+        with the usual case for labour as help; one tax only: nothing to choose."""
+        field = self.fields["tax_parts"]
+        names = part_names(province) if province else {}
+        federal, provincial = names.get(FEDERAL), names.get(PROVINCIAL)
+        if not (federal and provincial):
+            field.widget = forms.HiddenInput()
+            return
+        federal, provincial = TAX_LABELS[federal], TAX_LABELS[provincial]
+        field.required = True  # a select always sends a value; no "(optional)" beside it
+        field.choices = [
+            (TaxParts.ALL, _("%(a)s and %(b)s") % {"a": federal, "b": provincial}),
+            (TaxParts.FEDERAL, _("%(tax)s only") % {"tax": federal}),
+            (TaxParts.PROVINCIAL, _("%(tax)s only") % {"tax": provincial}),
+        ]
+        if LABOUR_PRESETS.get(province) == FEDERAL:
+            field.help_text = _(
+                "Labour on real property is usually %(federal)s only (no %(provincial)s)."
+            ) % {"federal": federal, "provincial": provincial}
+
+    def clean_tax_parts(self) -> str:
+        return self.cleaned_data.get("tax_parts") or TaxParts.ALL
 
     def clean_quantity(self) -> Decimal:
         try:
@@ -173,6 +206,8 @@ class LineForm(forms.Form):
         data = super().clean()
         if data.get("kind") == LineKind.CHOICE and not (data.get("group") or "").strip():
             self.add_error("group", _("Name the package, e.g. “Water heater”."))
+        if not data.get("taxable"):
+            data["tax_parts"] = TaxParts.ALL  # no tax at all; one way to say it
         return data
 
 

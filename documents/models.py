@@ -184,6 +184,16 @@ class LineKind(models.TextChoices):
     CHOICE = "choice", _("Package option")
 
 
+class TaxParts(models.TextChoices):
+    """Which taxes apply to a taxable line (``documents.tax.LineIn.parts``): every tax, only the
+    federal one (GST, or HST in a harmonized province) or only the provincial one (PST, RST,
+    QST). A line with ``taxable`` off has no tax at all, whatever this says."""
+
+    ALL = "all", _("All taxes")
+    FEDERAL = "federal", _("Federal only (GST)")
+    PROVINCIAL = "provincial", _("Provincial only (PST/QST)")
+
+
 class LineItem(models.Model):
     """A line on an estimate revision or an invoice (exactly one of the two)."""
 
@@ -204,6 +214,11 @@ class LineItem(models.Model):
     )
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     taxable = models.BooleanField(_("taxable"), default=True)
+    # Added after ``taxable``: every row before it means "all taxes" (or none, with taxable off),
+    # which the default keeps, so old documents and signed snapshots keep their meaning.
+    tax_parts = models.CharField(
+        _("taxes"), max_length=10, choices=TaxParts.choices, default=TaxParts.ALL
+    )
     kind = models.CharField(max_length=10, choices=LineKind.choices, default=LineKind.STANDARD)
     # Package options share a group name ("Water heater"); the customer picks one per group.
     group = models.CharField(_("package"), max_length=100, blank=True)
@@ -237,9 +252,19 @@ class LineItem(models.Model):
     @property
     def amount(self) -> Decimal:
         """Quantity times unit price, rounded by the one rule (documents.tax.line_amount)."""
-        from documents.tax import LineIn, line_amount
+        from documents.tax import line_amount
 
-        return line_amount(LineIn(self.quantity, self.unit_price, self.taxable))
+        return line_amount(self.as_line_in())
+
+    def as_line_in(self):
+        """This line as ``documents.tax.compute_totals`` takes it."""
+        from documents.tax import LineIn
+
+        return LineIn(self.quantity, self.unit_price, self.taxable, self.tax_parts)
+
+    @property
+    def applies_all_taxes(self) -> bool:
+        return self.taxable and self.tax_parts == TaxParts.ALL
 
 
 class InvoiceStatus(models.TextChoices):
@@ -301,6 +326,11 @@ class Invoice(TenantModel):
     # Maintained by billing services inside the payment's transaction.
     amount_paid = money_field(default=ZERO)
     deposit_credit = money_field(default=ZERO)
+    # The tax point of a deposit paid on the estimate before this invoice's date (set once, at
+    # conversion): its share of each tax stays at the rate in force the day it was paid
+    # (documents.tax.compute_totals, ``prepaid``). Zero / null: no such deposit.
+    prepaid_amount = money_field(default=ZERO)
+    prepaid_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]

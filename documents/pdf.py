@@ -55,16 +55,19 @@ from documents.models import (
     InvoiceStatus,
     LineItem,
     LineKind,
+    TaxParts,
 )
-from documents.tax import LineIn, TaxLine, Totals, line_amount
+from documents.tax import TaxLine, Totals, line_amount
 from documents.totals import (
     Selection,
     default_selection,
     deposit_amount,
     invoice_totals,
     is_selected,
+    line_tax_note,
     revision_totals,
     selected_lines,
+    tax_split_note,
     validate_selection,
 )
 
@@ -140,7 +143,13 @@ def _render_estimate(
         "revision": revision,
         "customer": estimate.customer,
         "job": estimate.job,
-        "rows": _rows(selected_lines(lines, chosen), totals.line_amounts, chosen, page.locale),
+        "rows": _rows(
+            selected_lines(lines, chosen),
+            totals.line_amounts,
+            chosen,
+            page.locale,
+            revision.province,
+        ),
         "not_chosen": _not_chosen_rows(lines, chosen, page.locale),
         "totals": _totals_context(totals, page.locale),
         "deposit": _deposit_context(revision, totals, page.locale),
@@ -194,7 +203,11 @@ def _render_snapshot(company: Company, snapshot: dict[str, Any], certificate: di
         "customer": SimpleNamespace(**snapshot["customer"]),
         "job": SimpleNamespace(**snapshot["job"]) if snapshot.get("job") else None,
         "rows": _rows(
-            [line for line in lines if line.selected], totals.line_amounts, chosen, page.locale
+            [line for line in lines if line.selected],
+            totals.line_amounts,
+            chosen,
+            page.locale,
+            snapshot["revision"]["province"],
         ),
         "not_chosen": [
             _row(line, line.amount, _other_option_notes(line), page.locale)
@@ -219,6 +232,8 @@ def _snapshot_line(line: dict[str, Any]) -> SimpleNamespace:
         unit_price=Decimal(line["unit_price"]),
         amount=Decimal(line["amount"]),
         taxable=bool(line["taxable"]),
+        # Snapshots signed before per-tax exemption have no key: every tax (or none) applied.
+        tax_parts=line.get("tax_parts", TaxParts.ALL),
         kind=line["kind"],
         group=line["group"],
         selected=bool(line["selected"]),
@@ -310,7 +325,7 @@ def _render_invoice(invoice: Invoice) -> bytes:
         "invoice": invoice,
         "customer": invoice.customer,
         "job": invoice.job,
-        "rows": _rows(lines, totals.line_amounts, None, page.locale),
+        "rows": _rows(lines, totals.line_amounts, None, page.locale, invoice.province),
         "totals": _totals_context(totals, page.locale),
         "deposit_credit": money(invoice.deposit_credit) if invoice.deposit_credit else "",
         "amount_paid": money(invoice.amount_paid) if invoice.amount_paid else "",
@@ -535,9 +550,18 @@ def _tax_label(tax: TaxLine, locale: str) -> str:
 def _totals_context(totals: Totals, locale: str) -> dict[str, Any]:
     return {
         "subtotal": format_cad(totals.subtotal, locale),
-        "taxes": [(_tax_label(t, locale), format_cad(t.amount, locale)) for t in totals.taxes],
+        "taxes": [
+            (_split_label(t, totals, locale), format_cad(t.amount, locale)) for t in totals.taxes
+        ],
         "total": format_cad(totals.total, locale),
     }
+
+
+def _split_label(tax: TaxLine, totals: Totals, locale: str) -> str:
+    """The tax's label, with the part of the base it covers when split at the tax point."""
+    label = _tax_label(tax, locale)
+    note = tax_split_note(tax, totals, locale)
+    return f"{label} {note}" if note else label
 
 
 def _deposit_context(revision: EstimateRevision, totals: Totals, locale: str) -> dict | None:
@@ -558,14 +582,16 @@ def _deposit_label(kind: str, value: Decimal, locale: str) -> str:
 # --- Lines ---------------------------------------------------------------------------------------
 
 
-def _line_notes(line: LineItem | SimpleNamespace, chosen: Selection | None) -> list[str]:
+def _line_notes(
+    line: LineItem | SimpleNamespace, chosen: Selection | None, province: str
+) -> list[str]:
     notes = []
     if chosen is not None and line.kind == LineKind.OPTIONAL:
         notes.append(_("Optional add-on, selected"))
     elif chosen is not None and line.kind == LineKind.CHOICE:
         notes.append(_("%(package)s: selected option") % {"package": line.group})
-    if not line.taxable:
-        notes.append(_("Tax exempt"))
+    if note := line_tax_note(line.taxable, line.tax_parts, province):
+        notes.append(note)
     return notes
 
 
@@ -586,10 +612,11 @@ def _rows(
     amounts: Sequence[Decimal],
     chosen: Selection | None,
     locale: str,
+    province: str,
 ) -> list[dict[str, Any]]:
     """The priced lines, each with the amount ``Totals`` computed for it."""
     return [
-        _row(line, amount, _line_notes(line, chosen), locale)
+        _row(line, amount, _line_notes(line, chosen, province), locale)
         for line, amount in zip(lines, amounts, strict=True)
     ]
 
@@ -600,7 +627,7 @@ def _not_chosen_rows(lines: Sequence[LineItem], chosen: Selection, locale: str) 
     for line in lines:
         if is_selected(line, chosen):
             continue
-        amount = line_amount(LineIn(line.quantity, line.unit_price, line.taxable))
+        amount = line_amount(line.as_line_in())
         rows.append(_row(line, amount, _other_option_notes(line), locale))
     return rows
 

@@ -62,6 +62,7 @@ LINE_FIELDS = (
     "quantity",
     "unit_price",
     "taxable",
+    "tax_parts",
     "kind",
     "group",
     "selected_by_default",
@@ -334,6 +335,11 @@ def _lock_invoice(invoice: Invoice) -> Invoice:
 def _require_draft(invoice: Invoice) -> None:
     if invoice.status != InvoiceStatus.DRAFT:
         raise ServiceError(_("A sent invoice can't be edited. Void it and make a new one."))
+
+
+def invoice_totals_refresh(*, invoice: Invoice) -> None:
+    """Store the invoice's totals again (after billing set its deposit's tax point)."""
+    _refresh_invoice_totals(invoice, check_limit=False)
 
 
 def _refresh_invoice_totals(invoice: Invoice, *, check_limit: bool = True) -> None:

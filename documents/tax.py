@@ -9,6 +9,14 @@ taxable subtotal (no tax on tax) and rounded half-up, and
 
 Rates are data, not code: ``documents/tax_rates.json`` lists each rate with
 the dates it is in force (``effective_to`` is inclusive; ``null`` = open).
+
+Per-tax exemption: each tax is federal (GST, or HST, which includes the
+province's part) or provincial (PST, RST, QST). A line says which parts apply
+(``LineIn.parts``: ``"all"``, ``"federal"`` or ``"provincial"``; ``taxable=False``
+means none), so a BC labour line on real property can be GST-only. Each tax is
+then computed on its own base: the sum of the amounts of the lines it applies
+to, rounded half-up once per document. A document whose lines all carry every
+tax (or none) gets exactly the figures of the single ``taxable`` flag.
 """
 
 from __future__ import annotations
@@ -35,15 +43,22 @@ from crewcommand.lib.money import (
 )
 
 __all__ = [
+    "ALL_PARTS",
     "DEFAULT_RATES_PATH",
+    "FEDERAL",
+    "LABOUR_PRESETS",
     "PROVINCES",
+    "PROVINCIAL",
+    "TAX_PARTS",
     "LineIn",
+    "Prepayment",
     "TaxLine",
     "TaxRate",
     "Totals",
     "compute_totals",
     "line_amount",
     "load_rates",
+    "part_names",
     "rates_for",
 ]
 
@@ -52,6 +67,18 @@ PROVINCES: Final = frozenset(
 )
 # Federal taxes (GST/HST) are listed first, then the provincial ones.
 _TAX_ORDER: Final = {"GST": 0, "HST": 0, "PST": 1, "RST": 1, "QST": 1}
+# Which part of the tax system each code belongs to (``LineIn.parts``).
+ALL_PARTS: Final = "all"
+FEDERAL: Final = "federal"
+PROVINCIAL: Final = "provincial"
+TAX_PARTS: Final = frozenset({ALL_PARTS, FEDERAL, PROVINCIAL})
+_PART_OF: Final = {
+    "GST": FEDERAL,
+    "HST": FEDERAL,
+    "PST": PROVINCIAL,
+    "RST": PROVINCIAL,
+    "QST": PROVINCIAL,
+}
 _RATE_STEP: Final = Decimal("0.001")
 _ZERO: Final = Decimal("0.00")
 _HUNDRED: Final = Decimal(100)
@@ -110,11 +137,18 @@ class TaxRate:
 class LineIn:
     """One line item: ``quantity`` (> 0) times ``unit_price`` (may be negative
     for a discount line). A line with ``taxable=False`` is left out of the
-    base of every tax."""
+    base of every tax; otherwise ``parts`` says which taxes apply to it:
+    ``"all"``, only the ``"federal"`` one (GST/HST) or only the
+    ``"provincial"`` one (PST/RST/QST)."""
 
     quantity: Decimal
     unit_price: Decimal
     taxable: bool = True
+    parts: str = ALL_PARTS
+
+    def taxed_by(self, code: str) -> bool:
+        """True when the tax with this code applies to the line."""
+        return self.taxable and self.parts in (ALL_PARTS, _PART_OF[code])
 
     def __post_init__(self) -> None:
         """Check types and limits; ints are converted to Decimal, floats refused."""
@@ -126,29 +160,55 @@ class LineIn:
             raise ValueError(f"unit_price is beyond ±{MAX_MONEY}: {unit_price}")
         if not isinstance(self.taxable, bool):
             raise TypeError("taxable must be a bool")
+        if self.parts not in TAX_PARTS:
+            raise ValueError(f"parts must be one of {sorted(TAX_PARTS)}: {self.parts!r}")
         object.__setattr__(self, "quantity", quantity)
         object.__setattr__(self, "unit_price", unit_price)
 
 
 @dataclass(frozen=True, slots=True)
+class Prepayment:
+    """Money paid on a document before its date (a deposit), on day ``on``: under the tax-point
+    rule its share of each tax stays at the rate in force that day (see ``compute_totals``)."""
+
+    amount: Decimal
+    on: date
+
+    def __post_init__(self) -> None:
+        """Check the amount and the day."""
+        amount = ensure_decimal(self.amount, "amount")
+        if amount < 0 or amount.copy_abs() > MAX_MONEY:
+            raise ValueError(f"a prepayment must be ≥ 0 and ≤ {MAX_MONEY}: {amount}")
+        object.__setattr__(self, "amount", amount)
+        _require_date(self.on, "on")
+
+
+@dataclass(frozen=True, slots=True)
 class TaxLine:
-    """One tax on a document: ``amount = round_half_up(base * rate / 100)``."""
+    """One tax on a document: ``amount = round_half_up(base * rate / 100)``.
+
+    ``prepaid_on`` is set on the part of a tax that a deposit paid that day carries at the
+    rate then in force (the tax point); ``None`` on every other tax line."""
 
     code: str
     label: str
     rate: Decimal
     base: Decimal
     amount: Decimal
+    prepaid_on: date | None = None
 
     def as_dict(self) -> dict[str, str]:
         """Strings only: rate with 3 decimals, money with exactly 2."""
-        return {
+        data = {
             "code": self.code,
             "label": self.label,
             "rate": format(self.rate.quantize(_RATE_STEP), "f"),
             "base": _money_str(self.base),
             "amount": _money_str(self.amount),
         }
+        if self.prepaid_on is not None:  # absent otherwise: signed content stays as it was
+            data["prepaid_on"] = self.prepaid_on.isoformat()
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,11 +376,64 @@ def _sum_money(amounts: Iterable[Decimal]) -> Decimal:
         return sum(amounts, start=_ZERO)
 
 
-def _tax_line(rate: TaxRate, base: Decimal) -> TaxLine:
+def _tax_line(rate: TaxRate, base: Decimal, prepaid_on: date | None = None) -> TaxLine:
     """One tax on the document's taxable subtotal, rounded half-up once."""
     with localcontext(MONEY_CONTEXT):
         amount = quantize_money(base * rate.rate / _HUNDRED)
-    return TaxLine(code=rate.code, label=rate.label, rate=rate.rate, base=base, amount=amount)
+    return TaxLine(
+        code=rate.code,
+        label=rate.label,
+        rate=rate.rate,
+        base=base,
+        amount=amount,
+        prepaid_on=prepaid_on,
+    )
+
+
+def _split_taxes(
+    items: tuple[LineIn, ...],
+    in_force: tuple[TaxRate, ...],
+    bases: Mapping[str, Decimal],
+    *,
+    province: str,
+    on: date,
+    prepaid: Prepayment | None,
+    rates: Sequence[TaxRate] | None,
+) -> tuple[TaxLine, ...]:
+    """Each tax, split at the tax point when a deposit was paid under other rates.
+
+    Rule (the transitional rules tie the rate to when tax becomes payable, the earlier of
+    payment and the due date): a deposit paid on day ``p`` before the document's date covers
+    the share ``f = deposit / total at p's rates`` (at most 1) of the document. For each tax
+    whose rate on ``p`` differs from its rate on the document's date, the share
+    ``round_half_up(base * f)`` of its base is taxed at ``p``'s rate and the rest at the
+    document's rate, each rounded half-up once. Taxes with the same rate both days, documents
+    without such a deposit, and every estimate, are computed exactly as before (one line per
+    tax on its whole base)."""
+    plain = tuple(_tax_line(rate, bases[rate.code]) for rate in in_force)
+    if prepaid is None or prepaid.amount <= 0 or prepaid.on >= on:
+        return plain
+    earlier = {rate.code: rate for rate in rates_for(province, prepaid.on, rates)}
+    changed = [
+        rate for rate in in_force if rate.code in earlier and earlier[rate.code].rate != rate.rate
+    ]
+    if not changed:
+        return plain
+    total_then = compute_totals(items, province=province, on=prepaid.on, rates=rates).total
+    if total_then <= 0:
+        return plain
+    share = min(prepaid.amount, total_then)
+    taxes: list[TaxLine] = []
+    for rate in in_force:
+        base = bases[rate.code]
+        if rate not in changed:
+            taxes.append(_tax_line(rate, base))
+            continue
+        with localcontext(MONEY_CONTEXT):
+            covered = quantize_money(base * share / total_then)
+        taxes.append(_tax_line(earlier[rate.code], covered, prepaid_on=prepaid.on))
+        taxes.append(_tax_line(rate, _sum_money((base, -covered))))
+    return tuple(taxes)
 
 
 def _validated_lines(lines: Iterable[LineIn]) -> tuple[LineIn, ...]:
@@ -332,15 +445,16 @@ def _validated_lines(lines: Iterable[LineIn]) -> tuple[LineIn, ...]:
     return items
 
 
-def _check_not_negative(subtotal: Decimal, taxable_subtotal: Decimal) -> None:
-    """Discounts may reduce a document to zero but never below it."""
+def _check_not_negative(subtotal: Decimal, bases: Mapping[str, Decimal]) -> None:
+    """Discounts may reduce a document (or one tax's base) to zero but never below it."""
     if subtotal < 0:
         raise ValueError(f"discounts exceed the items: subtotal would be {subtotal}")
-    if taxable_subtotal < 0:
-        raise ValueError(
-            f"taxable discounts exceed the taxable items: taxable subtotal would be "
-            f"{taxable_subtotal}"
-        )
+    for code, base in bases.items():
+        if base < 0:
+            raise ValueError(
+                f"taxable discounts exceed the taxable items: taxable subtotal would be "
+                f"{base} ({code})"
+            )
 
 
 def compute_totals(
@@ -349,22 +463,33 @@ def compute_totals(
     province: str,
     on: date,
     rates: Sequence[TaxRate] | None = None,
+    prepaid: Prepayment | None = None,
 ) -> Totals:
     """Compute a document's amounts: the ONE function pages, PDFs and payments use.
 
+    ``prepaid``: a deposit paid before ``on`` keeps its share of each tax at the rate in force
+    when it was paid (the tax point; see ``_split_taxes``), so such a tax has two lines.
+
     Rule: line amounts rounded half-up to the cent; each tax in force in
-    ``province`` on day ``on`` is applied once to the sum of the taxable line
-    amounts and rounded half-up; ``total = subtotal + sum(taxes)``.
+    ``province`` on day ``on`` is applied once to the sum of the amounts of the
+    lines it applies to (``LineIn.taxed_by``) and rounded half-up;
+    ``total = subtotal + sum(taxes)``. ``taxable_subtotal`` is the sum of the
+    lines with ``taxable=True`` (each tax's own base is on its ``TaxLine``).
     """
     items = _validated_lines(lines)
     in_force = rates_for(province, on, rates)
     line_amounts = tuple(line_amount(item) for item in items)
+    pairs = tuple(zip(line_amounts, items, strict=True))
     subtotal = _sum_money(line_amounts)
-    taxable_subtotal = _sum_money(
-        amount for amount, item in zip(line_amounts, items, strict=True) if item.taxable
+    taxable_subtotal = _sum_money(amount for amount, item in pairs if item.taxable)
+    bases = {
+        rate.code: _sum_money(amount for amount, item in pairs if item.taxed_by(rate.code))
+        for rate in in_force
+    }
+    _check_not_negative(subtotal, {"taxable": taxable_subtotal, **bases})
+    taxes = _split_taxes(
+        items, in_force, bases, province=province, on=on, prepaid=prepaid, rates=rates
     )
-    _check_not_negative(subtotal, taxable_subtotal)
-    taxes = tuple(_tax_line(rate, taxable_subtotal) for rate in in_force)
     tax_total = _sum_money(tax.amount for tax in taxes)
     return Totals(
         line_amounts=line_amounts,
@@ -374,3 +499,20 @@ def compute_totals(
         tax_total=tax_total,
         total=_sum_money((subtotal, tax_total)),
     )
+
+
+def part_names(province: str, rates: Sequence[TaxRate] | None = None) -> dict[str, str]:
+    """The codes of a province's federal and provincial taxes, from the rate table:
+    ``{"federal": "GST", "provincial": "PST"}`` in BC, ``{"federal": "HST"}`` in Ontario."""
+    table = load_rates() if rates is None else rates
+    names: dict[str, str] = {}
+    for rate in sorted(table, key=lambda r: r.effective_from):
+        if rate.province == province:
+            names[_PART_OF[rate.code]] = rate.code
+    return names
+
+
+# Presets shown beside the taxes of a line (the contractor decides; these are the usual cases):
+# labour on real property is exempt from BC's PST and Manitoba's RST, so such a line is
+# GST-only there; Saskatchewan's PST and Quebec's QST apply to that labour.
+LABOUR_PRESETS: Final = {"BC": FEDERAL, "MB": FEDERAL}

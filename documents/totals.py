@@ -11,7 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from crewcommand.lib.money import MAX_MONEY, quantize_money
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from crewcommand.lib.money import MAX_MONEY, active_locale, format_cad, quantize_money
+from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
     DepositKind,
     Estimate,
@@ -20,8 +24,9 @@ from documents.models import (
     Invoice,
     LineItem,
     LineKind,
+    TaxParts,
 )
-from documents.tax import LineIn, Totals, compute_totals
+from documents.tax import Prepayment, TaxLine, Totals, compute_totals, part_names
 
 ZERO = Decimal("0.00")
 # The largest total a document may reach. Every money column (``money_field``: 14 digits, 2
@@ -95,9 +100,44 @@ def selected_lines(lines: Sequence[LineItem], selection: Selection | None) -> li
     return [line for line in lines if is_selected(line, chosen)]
 
 
-def totals_for_lines(lines: Iterable[LineItem], *, province: str, on) -> Totals:
-    items = [LineIn(line.quantity, line.unit_price, line.taxable) for line in lines]
-    return compute_totals(items, province=province, on=on)
+def line_tax_note(taxable: bool, parts: str, province: str) -> str:
+    """What a line says about its taxes when not every tax applies: "Tax exempt", "GST only",
+    "PST only" (with the province's own tax names); "" for a line with every tax."""
+    if not taxable:
+        return str(_("Tax exempt"))
+    if parts == TaxParts.ALL:
+        return ""
+    names = part_names(province)
+    name = names.get(parts)
+    if name is None:  # e.g. "provincial only" in a province without a provincial tax
+        return str(_("No tax applies"))
+    if len(names) == 1:  # HST or GST alone: that tax is every tax
+        return ""
+    return str(_("%(tax)s only") % {"tax": TAX_LABELS.get(name, name)})
+
+
+def tax_split_note(tax: TaxLine, totals: Totals, locale: str | None = None) -> str:
+    """Under a tax split at the tax point: "on the $250.00 of the deposit paid Mar 28, 2025" for
+    the deposit's part, "on the other $750.00" for the rest; "" for a tax that is not split."""
+    locale = locale or active_locale()
+    if tax.prepaid_on is not None:
+        return str(
+            _("on %(base)s covered by the deposit paid %(date)s")
+            % {
+                "base": format_cad(tax.base, locale),
+                "date": date_format(tax.prepaid_on, "DATE_FORMAT"),
+            }
+        )
+    if any(other.code == tax.code and other.prepaid_on for other in totals.taxes):
+        return str(_("on the other %(base)s") % {"base": format_cad(tax.base, locale)})
+    return ""
+
+
+def totals_for_lines(
+    lines: Iterable[LineItem], *, province: str, on, prepaid: Prepayment | None = None
+) -> Totals:
+    items = [line.as_line_in() for line in lines]
+    return compute_totals(items, province=province, on=on, prepaid=prepaid)
 
 
 def exceeds_limit(lines: Sequence[LineItem], *, province: str, on) -> bool:
@@ -120,7 +160,12 @@ def revision_totals(
 
 def invoice_totals(invoice: Invoice, lines: Sequence[LineItem] | None = None) -> Totals:
     lines = list(invoice.lines.all()) if lines is None else lines
-    return totals_for_lines(lines, province=invoice.province, on=invoice.issue_date)
+    prepaid = None
+    if invoice.prepaid_on is not None and invoice.prepaid_amount > 0:
+        prepaid = Prepayment(invoice.prepaid_amount, invoice.prepaid_on)
+    return totals_for_lines(
+        lines, province=invoice.province, on=invoice.issue_date, prepaid=prepaid
+    )
 
 
 def deposit_amount(revision: EstimateRevision, total: Decimal) -> Decimal:

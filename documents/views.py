@@ -159,7 +159,8 @@ def estimate_context(estimate: Estimate, revision=None) -> dict:
         "has_options": any(line.kind != LineKind.STANDARD for line in lines),
         "editable": editable,
         "allow_options": True,
-        "line_form": LineForm(),
+        "province": revision.province,
+        "line_form": LineForm(province=revision.province),
     }
 
 
@@ -209,7 +210,8 @@ def invoice_context(invoice: Invoice) -> dict:
         "totals": invoice_totals(invoice, lines=lines),
         "editable": invoice.status == InvoiceStatus.DRAFT,
         "allow_options": False,
-        "line_form": LineForm(allow_options=False),
+        "province": invoice.province,
+        "line_form": LineForm(allow_options=False, province=invoice.province),
     }
 
 
@@ -345,7 +347,7 @@ def _editor(request: HttpRequest, kind: str, doc_id: str, *, line_form=None) -> 
 def line_add(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
     doc = _editable(request, kind, doc_id)
-    form = LineForm(request.POST, allow_options=kind == "estimate")
+    form = LineForm(request.POST, allow_options=kind == "estimate", province=_province(doc))
     if not form.is_valid():
         return _editor(request, kind, doc_id, line_form=form)
     try:
@@ -355,6 +357,11 @@ def line_add(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
         return _editor(request, kind, doc_id, line_form=form)
     messages.success(request, _("Line added."))
     return _editor(request, kind, doc_id)
+
+
+def _province(doc: Estimate | Invoice) -> str:
+    """The tax province the document's lines are taxed in (the estimate's current revision)."""
+    return doc.current_revision.province if isinstance(doc, Estimate) else doc.province
 
 
 def _line(request: HttpRequest, kind: str, doc: Estimate | Invoice, line_id: str) -> LineItem:
@@ -379,15 +386,23 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
             "quantity": line.quantity.normalize(),
             "unit_price": line.unit_price,
             "taxable": line.taxable,
+            "tax_parts": line.tax_parts,
             "kind": line.kind,
             "group": line.group,
             "selected_by_default": line.selected_by_default,
         }
-        form = LineForm(initial=initial, allow_options=allow_options)
+        form = LineForm(initial=initial, allow_options=allow_options, province=_province(doc))
         template = "#row" if request.GET.get("cancel") else "#row_edit"
-        context = {"line": line, "form": form, "doc": doc, "kind": kind, "editable": True}
+        context = {
+            "line": line,
+            "form": form,
+            "doc": doc,
+            "kind": kind,
+            "editable": True,
+            "province": _province(doc),
+        }
         return render(request, "documents/_editor.html" + template, context)
-    form = LineForm(request.POST, allow_options=allow_options)
+    form = LineForm(request.POST, allow_options=allow_options, province=_province(doc))
     if form.is_valid():
         try:
             services.line_save(
@@ -398,7 +413,14 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
         else:
             # The row was the target; a saved line can change totals, so swap the editor.
             return reswap(retarget(_editor(request, kind, doc_id), "#line-editor"), "outerHTML")
-    context = {"line": line, "form": form, "doc": doc, "kind": kind, "editable": True}
+    context = {
+        "line": line,
+        "form": form,
+        "doc": doc,
+        "kind": kind,
+        "editable": True,
+        "province": _province(doc),
+    }
     return render(request, "documents/_editor.html#row_edit", context)
 
 

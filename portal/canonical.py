@@ -14,6 +14,9 @@ the *document* part only:
 
 - ``lines``: every line of the revision in order, with ``selected`` telling whether the
   customer's selection includes it, and its amount (quantity x unit price, rounded half-up);
+  a taxable line that carries only some of the taxes also has ``tax_parts`` (``"federal"``:
+  GST/HST only, ``"provincial"``: PST/RST/QST only). The key is absent for a line with every
+  tax or none, so content signed before per-tax exemption existed is unchanged;
 - ``selection``: ``documents.totals.Selection.as_json()``;
 - ``totals``: ``documents.tax.Totals.as_dict()`` for the selected lines;
 - ``deposit``: the kind, value and resulting amount;
@@ -41,7 +44,7 @@ from decimal import Decimal
 from typing import Any
 
 from crewcommand.models import Company, Customer, Job
-from documents.models import Estimate, EstimateRevision, LineItem
+from documents.models import Estimate, EstimateRevision, LineItem, TaxParts
 from documents.totals import (
     Selection,
     deposit_amount,
@@ -93,21 +96,7 @@ def document_content(
             "notes": revision.notes,
             "terms": revision.terms,
         },
-        "lines": [
-            {
-                "id": line.public_id,
-                "position": index,
-                "description": line.description,
-                "quantity": _quantity(line.quantity),
-                "unit_price": _money(line.unit_price),
-                "amount": _money(line.amount),
-                "taxable": line.taxable,
-                "kind": line.kind,
-                "group": line.group,
-                "selected": is_selected(line, selection),
-            }
-            for index, line in enumerate(lines)
-        ],
+        "lines": [_line(line, index, selection) for index, line in enumerate(lines)],
         "selection": selection.as_json(),
         "totals": totals.as_dict(),
         "deposit": {
@@ -116,6 +105,27 @@ def document_content(
             "amount": _money(deposit_amount(revision, totals.total)),
         },
     }
+
+
+def _line(line: LineItem, index: int, selection: Selection) -> dict[str, Any]:
+    content = {
+        "id": line.public_id,
+        "position": index,
+        "description": line.description,
+        "quantity": _quantity(line.quantity),
+        "unit_price": _money(line.unit_price),
+        "amount": _money(line.amount),
+        "taxable": line.taxable,
+        "kind": line.kind,
+        "group": line.group,
+        "selected": is_selected(line, selection),
+    }
+    # Only a taxable line that carries some of the taxes says which: a line with every tax
+    # (or none) serializes exactly as before per-tax exemption, so snapshots signed before it
+    # still match their revision.
+    if line.taxable and line.tax_parts != TaxParts.ALL:
+        content["tax_parts"] = line.tax_parts
+    return content
 
 
 def _company(company: Company) -> dict[str, str]:

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 
 from billing import stripe_client
 from billing.models import (
+    STRIPE_MAXIMUM_CAD,
+    STRIPE_MAXIMUM_CENTS,
     STRIPE_MINIMUM_CAD,
     Payment,
     PaymentMethod,
@@ -81,6 +83,8 @@ def _charge_amount(payable: Payable, amount: Decimal | None, *, pay_again: bool 
     if payable.due < STRIPE_MINIMUM_CAD:
         raise ServiceError(_("The amount due is too small to pay by card."))
     if amount is None or amount == payable.due:
+        if payable.over_card_limit:
+            raise ServiceError(card_limit_message(payable))
         return payable.due
     amount = quantize_money(amount)
     if not payable.partial_allowed:
@@ -92,11 +96,27 @@ def _charge_amount(payable: Payable, amount: Decimal | None, *, pay_again: bool 
             _("That is more than the %(due)s due. Enter %(due)s or less.")
             % {"due": format_cad(payable.due)}
         )
+    if amount > STRIPE_MAXIMUM_CAD:
+        raise ServiceError(card_limit_message(payable))
     if amount < payable.minimum:
         raise ServiceError(
             _("The smallest partial payment is %(min)s.") % {"min": format_cad(payable.minimum)}
         )
     return amount
+
+
+def card_limit_message(payable: Payable) -> str:
+    """Why Stripe can't take this amount in one card payment, and what to do instead."""
+    limit = format_cad(STRIPE_MAXIMUM_CAD)
+    if payable.partial_allowed:
+        return _(
+            "A single card payment can be at most %(limit)s. Pay in parts of up to %(limit)s, "
+            "or use one of the other ways to pay."
+        ) % {"limit": limit}
+    return _(
+        "A single card payment can be at most %(limit)s, so this amount can't be paid by card. "
+        "Please use one of the other ways to pay."
+    ) % {"limit": limit}
 
 
 def _metadata(payment: Payment, document: Invoice | Estimate) -> dict[str, str]:
@@ -130,6 +150,9 @@ def checkout_start(
     payment = _attempt_create(document=document, amount=amount, pay_again=pay_again)
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
+    if cents > STRIPE_MAXIMUM_CENTS:  # _charge_amount refuses it first; never ask Stripe
+        _attempt_fail(payment_id=payment.pk, message="amount above Stripe's maximum")
+        raise ServiceError(_("This amount is too large for one card payment."))
     metadata = _metadata(payment, document)
     label = f"{payment.company.name}: {_document_label(payment)}"[:250]
     params: dict[str, Any] = {
@@ -237,13 +260,29 @@ def _attempt_create(
         status=PaymentStatus.CREATED,
         amount=charge,
         stripe_account_id=account.account_id,
-        stripe_expires_at=timezone.now()
-        + dt.timedelta(minutes=_settings_int("BILLING_CHECKOUT_EXPIRY_MINUTES")),
+        stripe_expires_at=checkout_expires_at(timezone.now()),
     )
     # The amount is part of the key: a replay with another amount must not reuse a session.
     payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
     payment.save()
     return payment
+
+
+# Stripe takes ``expires_at`` from 30 minutes to 24 hours after it creates the session, measured
+# when the request arrives. The setting is validated to that range at startup; the margin keeps
+# a value at either end inside it despite the time the request takes.
+CHECKOUT_EXPIRY_MIN = dt.timedelta(minutes=30)
+CHECKOUT_EXPIRY_MAX = dt.timedelta(hours=24)
+CHECKOUT_EXPIRY_MARGIN = dt.timedelta(minutes=2)
+
+
+def checkout_expires_at(now: dt.datetime) -> dt.datetime:
+    """When a Checkout Session created ``now`` expires: ``BILLING_CHECKOUT_EXPIRY_MINUTES`` later,
+    kept a margin inside Stripe's 30 minutes to 24 hours, whole seconds (Stripe's unit)."""
+    wanted = dt.timedelta(minutes=_settings_int("BILLING_CHECKOUT_EXPIRY_MINUTES"))
+    low = CHECKOUT_EXPIRY_MIN + CHECKOUT_EXPIRY_MARGIN
+    high = CHECKOUT_EXPIRY_MAX - CHECKOUT_EXPIRY_MARGIN
+    return (now + min(max(wanted, low), high)).replace(microsecond=0)
 
 
 def _settings_int(name: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import (
     MANUAL_METHODS,
+    ZERO,
     Payment,
     PaymentIssue,
     PaymentMethod,
@@ -19,6 +21,7 @@ from billing.models import (
     PaymentStatus,
 )
 from billing.selectors import (
+    applied_net,
     deposit_payable,
 )
 from billing.services.common import (
@@ -33,6 +36,7 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad, quantize_money
 from crewcommand.services import ServiceError
+from documents import services as documents_services
 from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)
@@ -130,8 +134,19 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
     )
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     credited_before = locked.deposit_credit
+    _set_deposit_tax_point(locked, estimate)
     _recompute_invoice(locked)
-    for name in ("amount_paid", "deposit_credit", "status", "updated_at"):
+    for name in (
+        "amount_paid",
+        "deposit_credit",
+        "status",
+        "updated_at",
+        "prepaid_amount",
+        "prepaid_on",
+        "subtotal",
+        "tax_total",
+        "total",
+    ):
         setattr(invoice, name, getattr(locked, name))
     if locked.deposit_credit > 0 and locked.deposit_credit != credited_before:
         activity.record(
@@ -143,6 +158,30 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
             data={"number": locked.display_number, "amount": format_cad(locked.deposit_credit)},
         )
     return locked.deposit_credit
+
+
+def _set_deposit_tax_point(invoice: Invoice, estimate: Estimate) -> None:
+    """Record the deposit's tax point on the invoice, then store its totals again: a deposit
+    paid before the invoice's date keeps its share of each tax at the rate in force the day it
+    was paid (``documents.tax.compute_totals``; the README's "Money" section). The day is the
+    company's local day of the last deposit payment that went through (for money received by
+    hand, the day it was received)."""
+    deposits = Payment.objects.filter(
+        estimate=estimate, purpose=PaymentPurpose.DEPOSIT, status=PaymentStatus.SUCCEEDED
+    )
+    amount = applied_net(deposits)
+    last = deposits.filter(applied=True).order_by("-succeeded_at", "-created_at").first()
+    paid_on = None
+    if amount > 0 and last is not None and last.received_on is not None:
+        paid_on = last.received_on  # money received by hand: the day the contractor entered
+    elif amount > 0 and last is not None:
+        moment = last.succeeded_at or last.created_at
+        paid_on = timezone.localtime(moment, ZoneInfo(invoice.company.timezone)).date()
+    if paid_on is None or paid_on >= invoice.issue_date:
+        amount, paid_on = ZERO, None
+    invoice.prepaid_amount, invoice.prepaid_on = amount, paid_on
+    invoice.save(update_fields=["prepaid_amount", "prepaid_on", "updated_at"])
+    documents_services.invoice_totals_refresh(invoice=invoice)
 
 
 @transaction.atomic

@@ -31,6 +31,7 @@ from crewcommand.lib.money import (
 from documents.tax import (
     PROVINCES,
     LineIn,
+    Prepayment,
     Totals,
     compute_totals,
     line_amount,
@@ -769,3 +770,191 @@ def test_format_and_parse_round_trip(cents: int, locale: str) -> None:
     text = format_cad(amount, locale)
     assert parse_money(text, locale=locale, allow_negative=True) == amount
     assert quantize_money(amount) == amount
+
+
+# --- per-tax exemption: which taxes apply to a line ----------------------------------------------
+
+# Written out here, not read from documents.tax: the federal tax is GST or HST (HST includes the
+# province's part), the provincial one PST, RST or QST.
+ORACLE_FEDERAL = {"GST", "HST"}
+ORACLE_PROVINCIAL = {"PST", "RST", "QST"}
+
+
+def _oracle_rates(province: str, on: date) -> list[tuple[str, Fraction]]:
+    """The rates in force, from the test's own table (2026 rates; NS 15 % before 2025-04-01)."""
+    rows = EXPECTED_2026[province]
+    if province == "NS" and on < date(2025, 4, 1):
+        rows = [("HST", "HST", "15.000")]
+    return [(code, Fraction(rate)) for code, _label, rate in rows]
+
+
+def _oracle_applies(line: LineIn, code: str) -> bool:
+    if not line.taxable:
+        return False
+    wanted = {"all": ORACLE_FEDERAL | ORACLE_PROVINCIAL, "federal": ORACLE_FEDERAL}
+    return code in wanted.get(line.parts, ORACLE_PROVINCIAL)
+
+
+def _oracle_totals(lines: Sequence[LineIn], province: str, on: date) -> dict[str, object]:
+    """An independent computation: exact fractions, half-up by integer arithmetic, one base per
+    tax made of the lines that tax applies to."""
+    amounts = [_half_up_oracle(Fraction(ln.quantity) * Fraction(ln.unit_price)) for ln in lines]
+    taxes = []
+    for code, rate in _oracle_rates(province, on):
+        base = sum(
+            (
+                Fraction(a)
+                for a, ln in zip(amounts, lines, strict=True)
+                if _oracle_applies(ln, code)
+            ),
+            Fraction(0),
+        )
+        taxes.append((code, _half_up_oracle(base), _half_up_oracle(base * rate / 100)))
+    subtotal = sum(amounts, D("0.00"))
+    return {
+        "amounts": amounts,
+        "taxes": taxes,
+        "total": subtotal + sum((amount for _c, _b, amount in taxes), D("0.00")),
+    }
+
+
+parts_st = st.sampled_from(["all", "all", "federal", "provincial"])
+parted_lines_st = st.lists(
+    st.builds(LineIn, quantities, prices, taxable_flags, parts_st), min_size=1, max_size=30
+)
+
+
+@PROPERTY_SETTINGS
+@given(lines=parted_lines_st, province=provinces, on=days)
+def test_per_tax_exemption_matches_an_independent_oracle(
+    lines: list[LineIn], province: str, on: date
+) -> None:
+    totals = compute_totals(lines, province=province, on=on)
+    oracle = _oracle_totals(lines, province, on)
+    assert list(totals.line_amounts) == oracle["amounts"]
+    assert [(t.code, t.base, t.amount) for t in totals.taxes] == oracle["taxes"]
+    assert totals.total == oracle["total"]
+    assert totals.total == totals.subtotal + totals.tax_total
+
+
+@pytest.mark.parametrize("province", sorted(PROVINCES))
+@pytest.mark.parametrize("on", [date(2025, 3, 31), date(2025, 4, 1)])
+def test_a_labour_line_without_provincial_tax_in_every_province(province: str, on: date) -> None:
+    """$1,000.00 of labour carrying only the federal tax, $500.00 of materials carrying every
+    tax, $200.00 carrying only the provincial tax, on both sides of the Nova Scotia change."""
+    lines = [
+        LineIn(D("1"), D("1000.00"), parts="federal"),
+        LineIn(D("1"), D("500.00")),
+        LineIn(D("1"), D("200.00"), parts="provincial"),
+    ]
+    expected = {
+        # province: [(code, base, amount)]
+        "AB": [("GST", "1500.00", "75.00")],
+        "BC": [("GST", "1500.00", "75.00"), ("PST", "700.00", "49.00")],
+        "MB": [("GST", "1500.00", "75.00"), ("RST", "700.00", "49.00")],
+        "NB": [("HST", "1500.00", "225.00")],
+        "NL": [("HST", "1500.00", "225.00")],
+        "NS": [("HST", "1500.00", "210.00" if on >= date(2025, 4, 1) else "225.00")],
+        "NT": [("GST", "1500.00", "75.00")],
+        "NU": [("GST", "1500.00", "75.00")],
+        "ON": [("HST", "1500.00", "195.00")],
+        "PE": [("HST", "1500.00", "225.00")],
+        "QC": [("GST", "1500.00", "75.00"), ("QST", "700.00", "69.83")],
+        "SK": [("GST", "1500.00", "75.00"), ("PST", "700.00", "42.00")],
+        "YT": [("GST", "1500.00", "75.00")],
+    }[province]
+    totals = compute_totals(lines, province=province, on=on)
+    assert [(t.code, str(t.base), str(t.amount)) for t in totals.taxes] == expected
+    assert totals.subtotal == D("1700.00")
+    assert totals.total == D("1700.00") + sum(D(amount) for _c, _b, amount in expected)
+
+
+def test_bc_labour_is_gst_only_and_materials_take_both() -> None:
+    lines = [LineIn(D("8"), D("95.00"), parts="federal"), LineIn(D("1"), D("640.00"))]
+    totals = compute_totals(lines, province="BC", on=DAY_2026)
+    assert tax_summary(totals) == [
+        ("GST", "GST", D("1400.00"), D("70.00")),
+        ("PST", "PST", D("640.00"), D("44.80")),
+    ]
+    assert totals.total == D("1514.80")
+
+
+def test_a_discount_may_not_drive_one_taxs_base_negative() -> None:
+    lines = [LineIn(D("1"), D("100.00"), parts="federal"), LineIn(D("1"), D("-50.00"))]
+    with pytest.raises(ValueError, match=r"taxable subtotal would be -50\.00 \(PST\)"):
+        compute_totals(lines, province="BC", on=DAY_2026)
+
+
+def test_parts_must_be_known() -> None:
+    with pytest.raises(ValueError, match="parts must be one of"):
+        LineIn(D("1"), D("1.00"), parts="gst")
+
+
+# --- the tax point: a deposit paid before a rate change ------------------------------------------
+
+NS_BEFORE, NS_AFTER = date(2025, 3, 28), date(2025, 4, 2)
+
+
+@PROPERTY_SETTINGS
+@given(lines=parted_lines_st, paid=st.integers(1, 10**9))
+def test_a_deposit_before_the_ns_change_keeps_its_share_at_15_percent(
+    lines: list[LineIn], paid: int
+) -> None:
+    """Oracle: the deposit covers f = deposit / (total at 15 %), at most 1; HST 15 % on
+    half-up(base * f), HST 14 % on the rest; all in exact fractions."""
+    amounts = [_half_up_oracle(Fraction(ln.quantity) * Fraction(ln.unit_price)) for ln in lines]
+    base = sum(
+        (Fraction(a) for a, ln in zip(amounts, lines, strict=True) if _oracle_applies(ln, "HST")),
+        Fraction(0),
+    )
+    subtotal = sum(amounts, D("0.00"))
+    total_then = subtotal + _half_up_oracle(base * 15 / 100)
+    deposit = min(from_cents(paid), total_then) if total_then > 0 else D("0.00")
+    totals = compute_totals(
+        lines, province="NS", on=NS_AFTER, prepaid=Prepayment(from_cents(paid), NS_BEFORE)
+    )
+    if total_then <= 0:
+        assert [(t.rate, t.base) for t in totals.taxes] == [(D("14.000"), _half_up_oracle(base))]
+        return
+    covered = _half_up_oracle(base * Fraction(deposit) / Fraction(total_then))
+    rest = _half_up_oracle(base) - covered
+    assert [(str(t.rate), t.base, t.amount, t.prepaid_on) for t in totals.taxes] == [
+        ("15.000", covered, _half_up_oracle(Fraction(covered) * 15 / 100), NS_BEFORE),
+        ("14.000", rest, _half_up_oracle(Fraction(rest) * 14 / 100), None),
+    ]
+    assert totals.total == totals.subtotal + totals.tax_total
+
+
+@PROPERTY_SETTINGS
+@given(lines=parted_lines_st, province=provinces, on=days, paid=st.integers(0, 10**8))
+def test_a_deposit_under_the_same_rates_changes_nothing(
+    lines: list[LineIn], province: str, on: date, paid: int
+) -> None:
+    """Paid on the document's day or later, or with the same rates both days: one line per tax,
+    exactly the figures without the deposit."""
+    plain = compute_totals(lines, province=province, on=on)
+    for day in (on, on + timedelta(days=3)):
+        with_deposit = compute_totals(
+            lines, province=province, on=on, prepaid=Prepayment(from_cents(paid), day)
+        )
+        assert with_deposit == plain
+    earlier = on - timedelta(days=5)
+    change = date(2025, 4, 1)
+    if province == "NS" and earlier < change <= on:
+        return  # the rates differ: the split, tested above
+    prepaid = Prepayment(from_cents(paid), earlier)
+    assert compute_totals(lines, province=province, on=on, prepaid=prepaid) == plain
+
+
+def test_the_issues_example_in_figures() -> None:
+    lines = [LineIn(D("1"), D("1000.00"))]
+    totals = compute_totals(
+        lines, province="NS", on=NS_AFTER, prepaid=Prepayment(D("287.50"), NS_BEFORE)
+    )
+    assert [(str(t.rate), str(t.base), str(t.amount)) for t in totals.taxes] == [
+        ("15.000", "250.00", "37.50"),
+        ("14.000", "750.00", "105.00"),
+    ]
+    assert totals.total == D("1142.50")
+    assert totals.taxes[0].as_dict()["prepaid_on"] == "2025-03-28"
+    assert "prepaid_on" not in totals.taxes[1].as_dict()

@@ -56,6 +56,11 @@ from .base import (
 DEFAULT_WEBHOOK_SECRET = "whsec_fake_stripe_webhook_secret"
 API_VERSION = stripe.api_version
 SESSION_LIFETIME_SECONDS = 24 * 60 * 60
+# Stripe's documented limits: expires_at from 30 minutes to 24 hours after creation, and at most
+# 8 digits in the smallest currency unit per charge (99,999,999 cents = $999,999.99).
+SESSION_MIN_LIFETIME_SECONDS = 30 * 60
+SESSION_MAX_LIFETIME_SECONDS = SESSION_LIFETIME_SECONDS
+MAX_AMOUNT = 99_999_999
 _DATA_FILE = Path(__file__).parent / "data" / "stripe_objects.json"
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -463,17 +468,21 @@ class StripeFake(FakeServer):
         if len(currencies) != 1:
             raise StripeError(400, "All line items must use the same currency.", param="line_items")
         metadata = _metadata(params)
+        amount = sum(item["amount_total"] for item in items)
+        currency = currencies.pop()
+        _check_amount(amount, currency)
+        created = _now()
+        expires_at = _session_expires_at(params, created)
         session = copy.deepcopy(self.templates["checkout.session"])
         session_id = new_id("cs_test_a1", 56)
-        amount = sum(item["amount_total"] for item in items)
         session.update(
             id=session_id,
             url=f"{self.url}/pay/{session_id}",
             amount_subtotal=amount,
             amount_total=amount,
-            currency=currencies.pop(),
-            created=_now(),
-            expires_at=to_int(params, "expires_at") or _now() + SESSION_LIFETIME_SECONDS,
+            currency=currency,
+            created=created,
+            expires_at=expires_at,
             metadata=metadata,
             mode=mode,
             status="open",
@@ -1095,6 +1104,38 @@ class StripeFake(FakeServer):
 
 
 # -- small pure helpers -----------------------------------------------------------------------
+
+
+def _check_amount(amount: int, currency: str) -> None:
+    """Stripe refuses a session whose total is above its 8-digit maximum (amount_too_large)."""
+    if amount > MAX_AMOUNT:
+        raise StripeError(
+            400,
+            f"Amount must be no more than {_money(MAX_AMOUNT, currency)}",
+            code="amount_too_large",
+            param="line_items[0][price_data][unit_amount]",
+        )
+
+
+def _session_expires_at(params: dict[str, Any], created: int) -> int:
+    """``expires_at`` must fall 30 minutes to 24 hours after the session's creation."""
+    expires_at = to_int(params, "expires_at")
+    if expires_at is None:
+        return created + SESSION_LIFETIME_SECONDS
+    if expires_at - created < SESSION_MIN_LIFETIME_SECONDS:
+        raise StripeError(
+            400,
+            "The `expires_at` timestamp must be at least 30 minutes from Checkout Session "
+            "creation.",
+            param="expires_at",
+        )
+    if expires_at - created > SESSION_MAX_LIFETIME_SECONDS:
+        raise StripeError(
+            400,
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+            param="expires_at",
+        )
+    return expires_at
 
 
 def _required(params: dict[str, Any], name: str) -> Any:
