@@ -76,6 +76,7 @@ def test_an_invoice_dated_before_the_change_is_edited_shown_printed_and_paid_at_
     )
     # Edited after the change: totals are recomputed, still on the invoice's own date.
     _line(invoice, actor, "Service call", "200.00")
+    documents.invoice_update(invoice=invoice, actor=actor, fields={"notes": "Gate code 1234"})
     documents.invoice_send(invoice=invoice, actor=actor)
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert (invoice.subtotal, invoice.tax_total, invoice.total) == (
