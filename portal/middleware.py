@@ -30,6 +30,10 @@ from portal.tokens import token_hash
 logger = logging.getLogger(__name__)
 
 PREFIX = "/p/"
+# Where Stripe sends the customer back (billing.urls_checkout): not portal URLs, but private
+# answers too, whatever the outcome (an unknown attempt's 404, a 405), so they get the same
+# headers here rather than only on the responses billing's views build themselves.
+PRIVATE_PREFIXES = (PREFIX, "/pay/")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 FALLBACK_ACCENT = "#1d4ed8"
 PORTAL_HEADERS = {
@@ -134,7 +138,11 @@ class PortalMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(PREFIX):
-            return self.get_response(request)
+            response = self.get_response(request)
+            if request.path_info.startswith(PRIVATE_PREFIXES):
+                for name, value in PORTAL_HEADERS.items():
+                    response[name] = value
+            return response
         _null_origin_is_ours(request)
         response = self._portal(request)
         for name, value in PORTAL_HEADERS.items():

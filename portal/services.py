@@ -308,8 +308,13 @@ def document_mark_viewed(*, document: Document, link: PortalLink) -> bool:
 
 
 def _lock_answerable(*, estimate: Estimate, link: PortalLink) -> Estimate:
-    """Lock the estimate and check the customer may still answer it through this link."""
-    if not PortalLink.objects.filter(pk=link.pk, revoked_at=None).exists() or not link.is_usable():
+    """Lock the estimate and check the customer may still answer it through this link.
+
+    The link row is locked first and read as stored: a revoke (which locks it too) then either
+    waits for this answer to commit, or lands first and the answer is refused. An unlocked
+    check let a revoke slip in between the check and the signature."""
+    current = PortalLink.objects.select_for_update().filter(pk=link.pk).first()
+    if current is None or not current.is_usable():
         raise ServiceError(_("This link no longer works. Ask for a fresh link."))
     estimate = (
         Estimate.objects.select_for_update(of=("self",))
