@@ -26,7 +26,7 @@ POLL_SECONDS = 0.01
 
 
 class Rendezvous:
-    def __init__(self, parties: int = 2, timeout: float = 10.0) -> None:
+    def __init__(self, parties: int = 2, timeout: float = 30.0) -> None:
         self.parties = parties
         self.timeout = timeout
         self.met = False
