@@ -347,6 +347,16 @@ def _refresh_invoice_totals(invoice: Invoice, *, check_limit: bool = True) -> No
     if check_limit:
         _check_limit(lines, province=invoice.province, on=invoice.issue_date)
     totals = invoice_totals(invoice, lines)
+    if invoice.deposit_credit > totals.total:
+        # The credit is money the customer already paid: a total below it would swallow the
+        # difference (the balance stops at zero). Give it back first, then lower the invoice.
+        raise ServiceError(
+            _(
+                "A deposit of %(credit)s is credited on this invoice, so its total can't go "
+                "below that. Refund the part of the deposit that is no longer owed first."
+            )
+            % {"credit": format_cad(invoice.deposit_credit)}
+        )
     invoice.subtotal, invoice.tax_total, invoice.total = (
         totals.subtotal,
         totals.tax_total,

@@ -3,8 +3,13 @@
 The rules every function keeps:
 
 * A change to a document's money happens inside one transaction that first locks the document
-  row (an invoice; for deposits the estimate, then its invoice), then the payment row. Lock
-  order is always estimate → invoice → payment, so two changes never deadlock.
+  row (an invoice; for deposits the estimate, then the invoice made from it). Lock order is
+  always estimate → invoice, so two changes never deadlock. That lock covers the document's
+  payments and refunds: every change to their state or amounts takes it first, so they need no
+  lock of their own. The only writes without it are single conditional UPDATEs (the receipt and
+  refund-notice claims, an attempt's return mark and session id) whose condition a locked
+  change either leaves alone or makes false. ``tests/billing/test_races.py`` holds two writers
+  inside each lock at once.
 * ``Invoice.amount_paid`` and ``deposit_credit`` are recomputed from the payment and refund rows
   under that lock, never incremented: applying the same fact twice cannot count it twice.
 * Stripe is never called while a row lock is held. Card attempts are written first, Stripe is

@@ -101,16 +101,14 @@ def _lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | 
 
 
 def _lock_payment(payment_id: int) -> tuple[Locked, Payment]:
-    """Lock a payment's document(s), then the payment itself."""
+    """Lock a payment's document(s), then read the payment. The document's lock is the
+    payment's lock: every change to a payment's or a refund's state or amounts takes it first,
+    so the row read after it is the latest committed one and no second lock is needed."""
     ref = Payment.objects.values("purpose", "invoice_id", "estimate_id").get(pk=payment_id)
     locked = _lock_documents(
         purpose=ref["purpose"], invoice_id=ref["invoice_id"], estimate_id=ref["estimate_id"]
     )
-    payment = (
-        Payment.objects.select_for_update(of=("self",))
-        .select_related("customer", "company")
-        .get(pk=payment_id)
-    )
+    payment = Payment.objects.select_related("customer", "company").get(pk=payment_id)
     return locked, payment
 
 

@@ -129,10 +129,16 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
         raise RuntimeError("deposit_credit_apply must run inside the conversion's transaction")
     if invoice.estimate_id != estimate.pk or invoice.company_id != estimate.company_id:
         raise ServiceError(_("This invoice was not made from that estimate."))
+    # The deposit's own locks, in their order (estimate → invoice): whoever calls this, no
+    # deposit payment or refund can change the credit underneath it.
+    locked = _lock_documents(
+        purpose=PaymentPurpose.DEPOSIT, invoice_id=None, estimate_id=estimate.pk
+    ).invoice
+    if locked is None or locked.pk != invoice.pk:
+        raise ServiceError(_("This invoice was not made from that estimate."))
     Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT).update(
         invoice=invoice, updated_at=timezone.now()
     )
-    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     credited_before = locked.deposit_credit
     _set_deposit_tax_point(locked, estimate)
     _recompute_invoice(locked)

@@ -169,7 +169,7 @@ def _refund_finish(
 ) -> Refund:
     payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
     locked, payment = _lock_payment(payment_id)
-    refund = Refund.objects.select_for_update().get(pk=refund_id)
+    refund = Refund.objects.get(pk=refund_id)  # under its payment's document lock
     if (
         stripe_id
         and Refund.objects.filter(stripe_refund_id=stripe_id).exclude(pk=refund.pk).exists()

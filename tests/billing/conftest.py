@@ -49,18 +49,28 @@ def make_invoice(
 
 
 def make_signed_estimate(
-    customer, *, price: str = "2000.00", deposit_percent: str = "25", job=None
+    customer,
+    *,
+    price: str = "2000.00",
+    deposit_percent: str = "25",
+    deposit_fixed: str | None = None,
+    job=None,
 ) -> Estimate:
-    """An estimate asking for a percentage deposit, sent, then signed by the customer through
-    the portal's own signing service."""
+    """An estimate asking for a deposit (a percentage, or ``deposit_fixed`` dollars), sent, then
+    signed by the customer through the portal's own signing service."""
     actor = Actor.system()
     estimate = documents.estimate_create(
         company=customer.company, customer=customer, actor=actor, job=job
     )
+    kind, value = (
+        (DepositKind.PERCENT, deposit_percent)
+        if deposit_fixed is None
+        else (DepositKind.FIXED, deposit_fixed)
+    )
     documents.estimate_update(
         estimate=estimate,
         actor=actor,
-        fields={"deposit_kind": DepositKind.PERCENT, "deposit_value": Decimal(deposit_percent)},
+        fields={"deposit_kind": kind, "deposit_value": Decimal(value)},
     )
     documents.line_save(
         doc=estimate,

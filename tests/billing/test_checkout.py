@@ -9,13 +9,16 @@ from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
+from django.utils import timezone
 
-from billing.models import Payment, PaymentStatus
+from billing import services
+from billing.models import Payment, PaymentMethod, PaymentStatus
 from billing.selectors import invoice_payable
-from crewcommand.lib.money import to_cents
+from crewcommand.lib.activity import Actor
 from crewcommand.services import ServiceError
-from documents.models import Invoice, InvoiceStatus, LineItem
-from documents.totals import invoice_totals
+from documents import services as documents
+from documents.models import Invoice, InvoiceStatus
+from tests import money_oracle as oracle
 from tests.billing.conftest import make_invoice, start_checkout
 
 pytestmark = pytest.mark.django_db
@@ -114,76 +117,71 @@ def test_stripe_failure_marks_the_attempt_failed_and_tells_the_customer(
     assert payment.stripe_session_id is None
 
 
-def test_cents_sent_to_stripe_equal_the_displayed_balance_for_1000_random_invoices(
+RANDOM_INVOICES = 13 * 15  # 15 in each province and territory
+
+
+def test_cents_sent_to_stripe_equal_an_independent_calculation_for_random_invoices(
     customer, connected, stripe_on, caplog
 ):
-    """Random lines (quantities with 3 decimals, prices to the cent, some exempt), random
-    provinces and part-payments; the amount Stripe receives is the balance on the page."""
+    """Random invoices in all 13 provinces and territories (quantities with 3 decimals, prices
+    to the cent, some lines exempt), made, sent and part-paid through the services. The
+    expected amounts come from ``tests.money_oracle`` (its own rates and rounding), never from
+    the project's totals: the stored total, the balance shown, the attempt and the cents
+    Stripe receives must all equal it."""
     caplog.set_level(logging.WARNING, logger="stripe")
     rng = random.Random(20261125)
-    provinces = ["ON", "QC", "BC", "AB", "NS", "MB", "SK", "NB", "PE", "NL", "YT"]
-    for i in range(1000):
+    seen = set()
+    for i in range(RANDOM_INVOICES):
+        province = oracle.PROVINCES[i % len(oracle.PROVINCES)]
         lines = [
             (
-                f"Item {j}",
                 str(Decimal(rng.randint(1, 50_000)) / 1000),
-                str(Decimal(rng.randint(1, 500_000)) / 100),
+                str(Decimal(rng.randint(1, 200_000)) / 100),
+                rng.random() > 0.2,
             )
-            for j in range(rng.randint(1, 4))
+            for _j in range(rng.randint(1, 4))
         ]
-        invoice = _quick_invoice(customer, lines, province=rng.choice(provinces), taxable=rng)
-        paid_part = invoice.total * Decimal(rng.randint(0, 90)) / 100
-        if paid_part >= Decimal("0.01"):
-            Invoice.objects.filter(pk=invoice.pk).update(
-                amount_paid=paid_part.quantize(Decimal("0.01")), status="partially_paid"
+        want = oracle.expected(lines, province)
+        invoice = _invoice_through_services(customer, lines, province=province)
+        assert invoice.total == want.total, (i, province, lines)
+        due = want.total
+        part = oracle.cents(want.total * Decimal(rng.randint(0, 90)) / 100)
+        if part > 0:
+            services.payment_record(
+                actor=Actor.system(),
+                invoice=invoice,
+                amount=part,
+                method=PaymentMethod.ETRANSFER,
+                received_on=timezone.localdate(),
             )
             invoice.refresh_from_db()
-        shown = BALANCE.render(Context({"invoice": invoice}))
+            due -= part
+        shown = BALANCE.render(Context({"invoice": invoice})).strip()
         started = start_checkout(invoice)
         sent = stripe_on.last_request("/v1/checkout/sessions", "POST").form
         cents = int(sent["line_items"][0]["price_data"]["unit_amount"])
-        assert cents == to_cents(invoice.balance), i
-        assert shown.strip() == _format(cents), (i, shown)
-        assert started.payment.amount == invoice.balance
+        assert cents == oracle.to_cents(due), (i, province, lines, part)
+        assert shown == oracle.cad(due), (i, shown)
+        assert started.payment.amount == due
+        seen.add(province)
+    assert seen == set(oracle.PROVINCES)
 
 
-def _format(cents: int) -> str:
-    return f"${cents // 100:,}.{cents % 100:02d}"
-
-
-def _quick_invoice(customer, lines, *, province: str, taxable: random.Random) -> Invoice:
-    """An invoice written straight to the tables (fast), totals from documents.totals."""
-    from django.utils import timezone
-
-    from documents.services import next_number
-
-    today = timezone.localdate()
-    invoice = Invoice.objects.create(
-        company=customer.company,
-        customer=customer,
-        number=next_number(company=customer.company, kind="invoice"),
-        province=province,
-        issue_date=today,
-        due_date=today,
-        status=InvoiceStatus.SENT,
+def _invoice_through_services(customer, lines, *, province: str) -> Invoice:
+    actor = Actor.system()
+    invoice = documents.invoice_create(
+        company=customer.company, customer=customer, actor=actor, province=province
     )
-    LineItem.objects.bulk_create(
-        [
-            LineItem(
-                invoice=invoice,
-                position=n,
-                description=d,
-                quantity=Decimal(q),
-                unit_price=Decimal(p),
-                taxable=taxable.random() > 0.2,
-                public_id=f"l{invoice.pk:07d}{n:05d}"[:14],
-            )
-            for n, (d, q, p) in enumerate(lines)
-        ]
-    )
-    totals = invoice_totals(invoice)
-    Invoice.objects.filter(pk=invoice.pk).update(
-        subtotal=totals.subtotal, tax_total=totals.tax_total, total=totals.total
-    )
-    invoice.refresh_from_db()
-    return invoice
+    for n, (quantity, price, taxable) in enumerate(lines):
+        documents.line_save(
+            doc=invoice,
+            actor=actor,
+            fields={
+                "description": f"Item {n}",
+                "quantity": Decimal(quantity),
+                "unit_price": Decimal(price),
+                "taxable": taxable,
+            },
+        )
+    documents.invoice_send(invoice=invoice, actor=actor)
+    return Invoice.objects.get(pk=invoice.pk)

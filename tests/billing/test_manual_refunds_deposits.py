@@ -219,11 +219,29 @@ def test_a_deposit_paid_after_the_estimate_was_invoiced_is_flagged(
     assert invoice.deposit_credit == 0
 
 
-def test_deposit_credit_apply_refuses_an_unrelated_invoice_and_needs_a_transaction(
-    signed_estimate, invoice
-):
-    with pytest.raises(ServiceError):
+def test_deposit_credit_apply_refuses_an_unrelated_invoice(signed_estimate, invoice):
+    with pytest.raises(ServiceError, match="not made from that estimate"):
         services.deposit_credit_apply(invoice=invoice, estimate=signed_estimate)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deposit_credit_apply_outside_a_transaction_is_refused_and_changes_nothing(
+    signed_estimate,
+):
+    """Outside the conversion's transaction (autocommit) each statement would commit alone:
+    the deposit moved to the invoice without its credit. Refused before anything is written."""
+    from django.db import transaction
+
+    deposit = record(estimate=signed_estimate, amount="565.00")
+    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    Payment.objects.filter(pk=deposit.pk).update(invoice=None)  # as before the conversion
+    assert not transaction.get_connection().in_atomic_block
+
+    with pytest.raises(RuntimeError, match="inside the conversion's transaction"):
+        services.deposit_credit_apply(invoice=invoice, estimate=signed_estimate)
+
+    assert Payment.objects.get(pk=deposit.pk).invoice_id is None
+    assert Invoice.objects.get(pk=invoice.pk).deposit_credit == Decimal("565.00")
 
 
 # --- Reconciliation ----------------------------------------------------------------------------

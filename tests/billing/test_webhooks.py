@@ -127,18 +127,36 @@ def test_completed_intent_and_charge_events_in_every_order_record_one_payment(
     assert len([m for m in mail.outbox if "Receipt" in m.subject]) == 6
 
 
-def test_events_arriving_out_of_order_end_in_stripes_current_state(invoice, connected, hooks):
-    started = start_checkout(invoice)
-    session_id = started.payment.stripe_session_id
-    open_session = hooks.get(session_id)
-    done = hooks.complete_session(session_id, send_webhook=False)
-    # completed first, then a stale "expired" built from an older snapshot: still paid.
-    hooks.send_event(hooks.build_event("checkout.session.completed", done))
-    hooks.send_event(
-        hooks.build_event("checkout.session.expired", {**open_session, "status": "expired"})
-    )
-    payment = Payment.objects.get()
-    assert payment.status == PaymentStatus.SUCCEEDED
+def test_events_arriving_out_of_order_end_in_stripes_current_state(customer, connected, hooks):
+    """The first card was declined, the second went through; the completed event is late.
+    A stale event arrives first, carrying a snapshot that no longer holds (the declined
+    intent; the open session, marked expired). Stripe's current state is what gets applied,
+    never the payload: had the payload been applied the attempt would read failed or
+    cancelled, with the decline message."""
+    stale_kinds = ("payment_intent.payment_failed", "checkout.session.expired")
+    for kind in stale_kinds:
+        invoice = make_invoice(customer)
+        session_id = start_checkout(invoice).payment.stripe_session_id
+        open_session = hooks.get(session_id)
+        declined = hooks.fail_session_payment(session_id, send_webhook=False)
+        done = hooks.complete_session(session_id, send_webhook=False)
+        snapshot = declined if kind.startswith("payment_intent") else {**open_session}
+        if kind == "checkout.session.expired":
+            snapshot["status"] = "expired"
+
+        assert hooks.send_event(hooks.build_event(kind, snapshot)).status == 200
+        payment = Payment.objects.get(invoice=invoice)
+        assert payment.status == PaymentStatus.SUCCEEDED and payment.applied, kind
+        assert payment.failure_message == ""
+        assert payment.stripe_payment_intent_id == done["payment_intent"] != declined["id"]
+
+        hooks.send_event(hooks.build_event("checkout.session.completed", done))
+        invoice.refresh_from_db()
+        assert invoice.status == InvoiceStatus.PAID and invoice.amount_paid == invoice.total
+    assert Activity.objects.filter(verb="payment.received").count() == len(stale_kinds)
+    assert not Activity.objects.filter(verb="payment.failed").exists()
+    assert len(_receipts_to(customer.email)) == len(stale_kinds)
+    assert StripeEvent.objects.count() == 2 * len(stale_kinds)
 
 
 # --- Money that does not fit -------------------------------------------------------------------
@@ -300,6 +318,52 @@ def test_a_session_made_on_another_account_naming_our_attempt_is_rejected(
     hooks.complete_session(theirs.id)
     assert hooks.deliveries[-1].status == 400
     assert _counts() == before
+
+
+def test_events_naming_our_attempt_with_another_session_or_intent_on_its_account_are_rejected(
+    invoice, connected, hooks, stripe_client
+):
+    """On the company's own account, a second session (made in its dashboard, or by a script
+    with its key) copies our attempt's metadata and is paid. Its events name our attempt but
+    carry another session id and another PaymentIntent id than the ones recorded: refused, and
+    nothing is written, not even the event."""
+    started = start_checkout(invoice)
+    hooks.complete_session(started.payment.stripe_session_id)
+    payment = Payment.objects.get()
+    assert payment.stripe_session_id and payment.stripe_payment_intent_id
+    ours = hooks.get(payment.stripe_session_id)["metadata"]
+    theirs = stripe_client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": "cad",
+                        "unit_amount": 135600,
+                        "product_data": {"name": "x"},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "success_url": "https://example.com/",
+            "metadata": ours,
+            "payment_intent_data": {"metadata": ours},
+        },
+        options={"stripe_account": connected.account_id},
+    )
+    session = hooks.complete_session(theirs.id, send_webhook=False)
+    intent = hooks.get(session["payment_intent"])
+    assert intent["metadata"] == ours and intent["id"] != payment.stripe_payment_intent_id
+    before = _counts()
+
+    answers = [
+        hooks.send_event(hooks.build_event("checkout.session.completed", session)),
+        hooks.send_event(hooks.build_event("payment_intent.succeeded", intent)),
+    ]
+
+    assert [a.status for a in answers] == [400, 400]
+    assert _counts() == before
+    assert Payment.objects.get().stripe_payment_intent_id == payment.stripe_payment_intent_id
 
 
 def test_unknown_event_types_get_200_and_are_ignored(invoice, connected, hooks):

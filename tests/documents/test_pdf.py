@@ -1,5 +1,6 @@
-"""Estimate and invoice PDFs: content read back from the PDF text, totals equal to
-documents.totals to the cent, pagination, the certificate page, and no network access."""
+"""Estimate and invoice PDFs: content read back from the PDF text, amounts equal to an
+independent calculation (``tests.money_oracle``: its own rates and rounding, not
+documents.totals) to the cent, pagination, the certificate page, and no network access."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from PIL import Image
 from pypdf import PdfReader
 
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad
 from crewcommand.models import Role
 from documents import pdf
-from documents.models import DepositKind, Invoice, InvoiceStatus, LineKind
+from documents.models import DepositKind, InvoiceStatus, LineKind
 from documents.services import (
+    estimate_convert,
     estimate_create,
     estimate_send,
     estimate_update,
@@ -32,8 +33,9 @@ from documents.services import (
     invoice_void,
     line_save,
 )
-from documents.totals import Selection, deposit_amount, invoice_totals, revision_totals
+from documents.totals import Selection
 from tests.factories import CompanyFactory, CustomerFactory, MemberFactory
+from tests.money_oracle import PROVINCES, cad, cents, expected
 
 D = Decimal
 SHA = "9f2c1e7a4b5d6c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70"
@@ -137,17 +139,23 @@ def certificate(**overrides):
 # --- Estimates -----------------------------------------------------------------------------------
 
 
-def test_estimate_pdf_total_equals_revision_totals_with_hst_and_deposit(estimate):
-    revision = estimate.current_revision
-    totals = revision_totals(revision, None)
+# The estimate fixture's default selection: removal, the 50 gal heater, the expansion tank
+# (taxable) and the permit (exempt).
+DEFAULT_CHOICE = [("1", "285.00", True), ("1", "1895.00", True), ("1", "245.00", True)]
+PERMIT = ("1", "150.00", False)
+
+
+def test_estimate_pdf_total_equals_an_independent_calculation_with_hst_and_deposit(estimate):
+    want = expected([*DEFAULT_CHOICE, PERMIT], "ON")
+    assert (want.subtotal, want.total) == (D("2575.00"), D("2890.25"))
 
     (page, *_rest) = pages_text(pdf.render_estimate_pdf(estimate=estimate))
 
-    assert f"Total {format_cad(totals.total)}" in page
-    assert f"Subtotal {format_cad(totals.subtotal)}" in page
-    assert f"HST 13% {format_cad(totals.taxes[0].amount)}" in page
-    deposit = deposit_amount(revision, totals.total)
-    assert f"Deposit requested (25%) {format_cad(deposit)}" in page
+    assert f"Total {cad(want.total)}" in page
+    assert f"Subtotal {cad(want.subtotal)}" in page
+    assert f"HST 13% {cad(want.tax('HST 13%'))}" in page
+    deposit = cents(want.total * 25 / 100)  # 722.5625 -> 722.56
+    assert f"Deposit requested (25%) {cad(deposit)}" in page
     assert "EST-0001" in page
     assert "Revision" not in page
     assert "Alice Tremblay" in page and "Maple Plumbing" in page
@@ -174,12 +182,13 @@ def test_estimate_pdf_follows_the_customers_selection(estimate):
         optional=frozenset({lines["Maintenance plan"].public_id}),
         choices={"Water heater": lines["Tankless heater"].public_id},
     )
-    totals = revision_totals(revision, selection)
-    assert totals.total != revision_totals(revision, None).total
+    # Removal, the tankless heater and the maintenance plan; the permit stays exempt.
+    chosen = [("1", "285.00", True), ("1", "4350.00", True), ("1", "189.00", True), PERMIT]
+    want = expected(chosen, "ON")
 
     text = "\n".join(pages_text(pdf.render_estimate_pdf(estimate=estimate, selection=selection)))
 
-    assert f"Total {format_cad(totals.total)}" in text
+    assert f"Total {cad(want.total)}" in text and cad(want.total) == "$5,601.12"
     chosen, _sep, options = text.partition("OPTIONS NOT SELECTED")
     assert "Tankless heater" in chosen and "Maintenance plan" in chosen
     assert "50 gal tank heater" in options and "Expansion tank" in options
@@ -197,7 +206,8 @@ def test_second_revision_is_labelled_and_the_first_stays_renderable(estimate, ac
     old_text = pages_text(pdf.render_estimate_pdf(estimate=estimate, revision=first))[0]
 
     assert "EST-0001 · Revision 2" in new_text and "Drain pan" in new_text
-    assert f"Total {format_cad(revision_totals(second).total)}" in new_text
+    want = expected([*DEFAULT_CHOICE, PERMIT, ("1", "95.00", True)], "ON")
+    assert f"Total {cad(want.total)}" in new_text
     assert "Revision" not in old_text and "Drain pan" not in old_text
     assert pdf.pdf_filename(estimate) == "EST-0001-r2.pdf"
     assert pdf.pdf_filename(first) == "EST-0001.pdf"
@@ -273,17 +283,16 @@ def test_quebec_invoice_shows_gst_qst_and_both_registration_numbers(db):
     add(invoice, actor, "Labour", "115.00", quantity=D("3.5"))
     add(invoice, actor, "Disposal fee", "25.00", taxable=False)
     invoice.refresh_from_db()
-    totals = invoice_totals(invoice)
+    want = expected([("1", "129.00", 1), ("3.5", "115.00", 1), ("1", "25.00", 0)], "QC")
 
     text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
 
-    gst, qst = totals.taxes
-    assert f"GST 5% {format_cad(gst.amount)}" in text
-    assert f"QST 9.975% {format_cad(qst.amount)}" in text
-    assert f"Total {format_cad(totals.total)}" in text
+    assert f"GST 5% {cad(want.tax('GST 5%'))}" in text  # 5 % of 531.50
+    assert f"QST 9.975% {cad(want.tax('QST 9.975%'))}" in text  # on the price before GST
+    assert f"Total {cad(want.total)}" in text
     assert "GST/HST no. 123456789 RT0001" in text
     assert "QST no. 1234567890 TQ0001" in text
-    assert f"Balance due {format_cad(invoice.balance)}" in text
+    assert f"Balance due {cad(want.total)}" in text
     assert "Net 15" in text and "INV-0001" in text
     assert pdf.pdf_filename(invoice) == "INV-0001.pdf"
 
@@ -293,46 +302,65 @@ def test_bc_invoice_shows_gst_and_pst(db):
     invoice = invoice_create(company=company, customer=customer, actor=actor)
     add(invoice, actor, "Furnace tune-up", "189.00")
     invoice.refresh_from_db()
-    totals = invoice_totals(invoice)
 
     text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
 
-    assert f"GST 5% {format_cad(totals.taxes[0].amount)}" in text
-    assert f"PST 7% {format_cad(totals.taxes[1].amount)}" in text
+    assert "GST 5% $9.45" in text and "PST 7% $13.23" in text and "Total $211.68" in text
     assert "GST/HST no." not in text and "QST no." not in text
 
 
-def test_invoice_shows_deposit_payments_and_balance(company, customer, actor):
-    invoice = invoice_create(company=company, customer=customer, actor=actor)
-    add(invoice, actor, "Water heater install", "1895.00")
+def test_invoice_shows_deposit_payments_and_balance(customer, actor):
+    """A 25 % deposit paid on the signed estimate, the invoice made from it, $200 paid on that:
+    all through the services."""
+    from billing import services as billing
+    from tests.billing.conftest import make_signed_estimate
+
+    def pay(amount, **document):
+        billing.payment_record(
+            actor=actor, amount=D(amount), method="cash", received_on=dt.date.today(), **document
+        )
+
+    estimate = make_signed_estimate(customer, price="1895.00", deposit_percent="25")
+    total = expected([("1", "1895.00", True)], "ON").total  # 2141.35
+    deposit = cents(total * 25 / 100)  # 535.3375 -> 535.34
+    pay(str(deposit), estimate=estimate)
+    invoice = estimate_convert(estimate=estimate, actor=actor)
     invoice_send(invoice=invoice, actor=actor)
-    Invoice.objects.filter(pk=invoice.pk).update(
-        deposit_credit=D("500.00"), amount_paid=D("200.00"), status=InvoiceStatus.PARTIALLY_PAID
-    )
+    pay("200.00", invoice=invoice)
     invoice.refresh_from_db()
 
     text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
 
-    assert "Deposit received \u2212$500.00" in text
+    assert f"Total {cad(total)}" in text
+    assert f"Deposit received \u2212{cad(deposit)}" in text
     assert "Payments received \u2212$200.00" in text
-    assert f"Balance due {format_cad(invoice.balance)}" in text
+    assert f"Balance due {cad(total - deposit - D('200.00'))}" in text  # $1,406.01
     assert "PARTIALLY PAID" in text
     assert text.count("PAID") == 1, "no PAID stamp before the balance is paid"
 
 
 def test_paid_invoice_gets_a_stamp_and_void_invoice_a_watermark(company, customer, actor):
+    from billing import services as billing
+
     invoice = invoice_create(company=company, customer=customer, actor=actor)
     add(invoice, actor, "Drain cleaning", "240.00")
-    invoice.refresh_from_db()
-    Invoice.objects.filter(pk=invoice.pk).update(
-        amount_paid=invoice.total, status=InvoiceStatus.PAID
+    invoice_send(invoice=invoice, actor=actor)
+    billing.payment_record(
+        actor=actor,
+        invoice=invoice,
+        amount=D("271.20"),
+        method="cheque",
+        received_on=dt.date.today(),
     )
     invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
     paid = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
     assert "PAID" in paid and "Paid in full" in paid
+    assert "Total $271.20" in paid and "Payments received \u2212$271.20" in paid
     assert "Balance due $0.00" in paid
 
-    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=D("0.00"), status=InvoiceStatus.SENT)
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    add(invoice, actor, "Drain cleaning", "240.00")
     invoice_void(invoice=invoice, actor=actor)
     invoice.refresh_from_db()
     void = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
@@ -353,7 +381,8 @@ def test_sixty_line_invoice_paginates_with_repeated_header(company, customer, ac
     assert f"Page 1 of {len(pages)}" in pages[0]
     assert "DESCRIPTION QTY UNIT PRICE AMOUNT" in pages[1]
     assert "Maple Plumbing · INV-0001" in pages[1]
-    assert f"Total {format_cad(invoice_totals(invoice).total)}" in "\n".join(pages)
+    want = expected([("1", "37.35", True)] * 60, "ON")
+    assert f"Total {cad(want.total)}" in "\n".join(pages) and want.total == D("2532.33")
 
 
 def test_french_pdf_formats_money_the_french_way(company, customer, actor):
@@ -362,8 +391,30 @@ def test_french_pdf_formats_money_the_french_way(company, customer, actor):
     invoice.refresh_from_db()
     with translation.override("fr-ca"):
         text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
-    assert plain(format_cad(invoice_totals(invoice).total, "fr-CA")) in text
+    total = expected([("1", "1895.00", True)], "ON").total
+    assert f"{total:,.2f}".replace(",", " ").replace(".", ",") + " $" in text  # 2 141,35 $
     assert "HST 13 %" in text
+
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_invoice_pdf_amounts_in_every_province_equal_an_independent_calculation(province, db):
+    """Fractional quantities, a half cent on a line, an exempt line: every amount printed."""
+    lines = [("2.5", "95.00", True), ("0.335", "3.00", True), ("1", "49.99", False)]
+    company, customer, actor = company_in(province)
+    invoice = invoice_create(company=company, customer=customer, actor=actor)
+    for n, (quantity, price, taxable) in enumerate(lines):
+        add(invoice, actor, f"Line {n}", price, quantity=D(quantity), taxable=taxable)
+    invoice_send(invoice=invoice, actor=actor)
+    invoice.refresh_from_db()
+    want = expected(lines, province)
+
+    text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+
+    assert f"Subtotal {cad(want.subtotal)}" in text  # 237.50 + 1.01 + 49.99
+    for label, amount in want.taxes:
+        assert f"{label} {cad(amount)}" in text, (province, label)
+    assert f"Total {cad(want.total)}" in text
+    assert f"Balance due {cad(want.total)}" in text
 
 
 # --- Letterhead ----------------------------------------------------------------------------------
