@@ -32,7 +32,6 @@ def _database_url(settings_dict: dict) -> str:
 def _celery_worker_session(django_db_setup, django_db_blocker):
     from django.db import connection
 
-
     queue = f"test-{uuid.uuid4().hex[:8]}"
     mail_dir = Path(tempfile.mkdtemp(prefix="cc-mail-"))
     env = {
