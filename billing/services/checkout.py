@@ -200,7 +200,7 @@ def _recheck_open_attempts(document: Invoice | Estimate) -> None:
     )
     for attempt in attempts:
         try:
-            payment_refresh(payment=attempt)
+            payment_refresh(payment=attempt, interactive=True)
         except stripe_client.StripeFailure as error:
             logger.warning(
                 "recheck of payment %s failed: %s", attempt.public_id, error.code or "transient"

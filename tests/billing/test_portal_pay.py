@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -357,6 +358,29 @@ def test_paying_again_after_losing_the_tab_asks_stripe_first_and_charges_nothing
     assert Payment.objects.count() == 1
     assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
     assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+
+def test_a_hanging_stripe_cannot_hang_the_return_page_or_the_pay_button(
+    phone, link, invoice, connected, stripe_on, settings
+):
+    # Paid, webhook lost, and Stripe now takes 8 s to answer about the session (the SDK's own
+    # timeout is 80 s per try). The customer's pages give up after a few seconds instead.
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    stripe_on.stall(f"/v1/checkout/sessions/{payment.stripe_session_id}", 8)
+
+    started = time.monotonic()
+    page = phone.get(done_url(payment))
+    assert time.monotonic() - started < 4
+    assert page.status_code == 200 and 'data-state="confirming"' in page.content.decode()
+    assert Payment.objects.get(pk=payment.pk).returned_at is not None
+
+    started = time.monotonic()
+    again = phone.post(url(link, "pay_invoice", invoice.public_id), {"pay_again": "on"})
+    assert time.monotonic() - started < 4
+    assert again.status_code == 303
 
 
 def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connected, stripe_on):
