@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -44,6 +45,17 @@ def landing(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard:home")
     return render(request, "crewcommand/landing.html")
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password" page. A reset that succeeds also lifts the account's
+    login lockout (``crewcommand.ratelimits``): the owner proved they hold the mailbox, and
+    being locked out is usually why they reset in the first place."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        ratelimits.login_lockout_clear(form.user)
+        return response
 
 
 @require_http_methods(["GET", "POST"])
