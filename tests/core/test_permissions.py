@@ -166,12 +166,15 @@ def test_technicians_do_not_see_buttons_they_cannot_use(owner, technician, custo
     assert "/duplicate/" in page  # drafts are theirs to make
     panel = tech.get(f"/app/billing/invoices/{invoice.public_id}/payments/").content.decode()
     assert "payments/new/" not in panel
+    assert "record cash, cheques and e-Transfers yourself" not in panel
+    assert "the office records cash, cheques and e-Transfers" in panel
     office_page = office_client.get(invoice.get_absolute_url()).content.decode()
     assert "/void/" in office_page and "/send/" in office_page
     office_panel = office_client.get(
         f"/app/billing/invoices/{invoice.public_id}/payments/"
     ).content.decode()
     assert "payments/new/" in office_panel
+    assert "record cash, cheques and e-Transfers yourself" in office_panel
 
 
 def test_a_technician_cannot_record_a_payment_or_void_an_invoice(owner, technician, customer):
