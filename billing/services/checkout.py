@@ -205,6 +205,10 @@ def _recheck_open_attempts(document: Invoice | Estimate) -> None:
             logger.warning(
                 "recheck of payment %s failed: %s", attempt.public_id, error.code or "transient"
             )
+            if not error.permanent:
+                # Stripe is down or hanging: asking about the next attempt would only make the
+                # customer wait another timeout. Reconciliation asks again later.
+                break
 
 
 def _document_label(payment: Payment) -> str:

@@ -383,6 +383,19 @@ def test_a_hanging_stripe_cannot_hang_the_return_page_or_the_pay_button(
     assert again.status_code == 303
 
 
+def test_pressing_pay_waits_for_one_stripe_timeout_at_most_however_many_attempts_are_open(
+    invoice, connected, stripe_on, settings
+):
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    for _ in range(3):
+        start_checkout(invoice)
+    stripe_on.stall("/v1/checkout/sessions/cs_", 8)  # asking about a session hangs
+    started = time.monotonic()
+    start_checkout(invoice)
+    assert time.monotonic() - started < 2.5
+    assert Payment.objects.count() == 4
+
+
 def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connected, stripe_on):
     from billing import services
 

@@ -281,12 +281,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request = self._read_request()
         self.fake.record(request)
         response = self.fake.respond(request)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (a stalled answer, ``stall``): nothing to deliver.
+            self.close_connection = True
 
     def _read_request(self) -> RecordedRequest:
         split = urlsplit(self.path)
