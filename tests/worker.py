@@ -29,10 +29,9 @@ def _database_url(settings_dict: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def _celery_worker_process(django_db_setup, django_db_blocker):
+    """The worker process, started once per session. Tests use ``celery_worker_process``."""
     from django.db import connection
-
-    from crewcommand.celery import app
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     mail_dir = Path(tempfile.mkdtemp(prefix="cc-mail-"))
@@ -75,19 +74,31 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             proc.kill()
             pytest.fail("Celery worker did not start:\n" + log_path.read_text()[-3000:])
         time.sleep(0.2)
-    previous = (app.conf.task_always_eager, app.conf.task_default_queue)
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
     try:
         yield {"queue": queue, "mail_dir": mail_dir, "log": log_path}
     finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = previous
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def celery_worker_process(_celery_worker_process):
+    """Tasks go to the real worker for this test only. Flipping ``task_always_eager`` for the
+    whole session sent every later test's tasks (receipts from a live server, say) to the
+    worker's mail directory instead of ``mail.outbox``, so their assertions failed by order."""
+    from crewcommand.celery import app
+
+    previous = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = _celery_worker_process["queue"]
+    try:
+        yield _celery_worker_process
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = previous
 
 
 def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.1):
