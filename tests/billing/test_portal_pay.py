@@ -290,6 +290,22 @@ def test_cancelling_at_stripe_returns_to_the_invoice(phone, link, invoice, conne
     assert link.token not in elsewhere.content.decode()
 
 
+def test_the_cancel_page_of_a_paid_attempt_does_not_say_nothing_was_charged(
+    phone, link, invoice, connected, stripe_on, django_capture_on_commit_callbacks
+):
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        phone.get(done_url(payment))  # recorded: paid
+    # Later, the cancel URL is opened again (an old tab, the browser's history).
+    answer = phone.get(f"/pay/{payment.public_id}/cancelled/", follow=True)
+    body = answer.content.decode()
+    assert "Nothing was charged" not in body and "it went through" in body
+    elsewhere = Client().get(f"/pay/{payment.public_id}/cancelled/").content.decode()
+    assert "Nothing was charged" not in elsewhere and "it was not cancelled" in elsewhere
+
+
 def test_return_urls_of_sessions_made_before_the_change_still_land(phone, link, invoice, connected):
     payment = start_checkout(invoice).payment
     old = url(link, "pay_done", payment.public_id) + "?session_id=" + payment.stripe_session_id
