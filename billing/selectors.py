@@ -40,7 +40,7 @@ from billing.models import (
 )
 from crewcommand.models import Company, Job
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
-from documents.totals import Selection, deposit_amount, revision_totals, validate_selection
+from documents.totals import estimate_figures
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -151,14 +151,11 @@ def deposit_paid(*, estimate_id: int) -> Decimal:
 
 
 def deposit_asked(*, estimate: Estimate) -> Decimal:
-    """The deposit on what the customer accepted: their revision with their options."""
-    revision = estimate.accepted_revision
-    if revision is None:
+    """The deposit on what the customer accepted: their revision with their options
+    (``estimate_figures``, the rule every page uses); nothing before acceptance."""
+    if estimate.status != EstimateStatus.ACCEPTED or estimate.accepted_revision_id is None:
         return ZERO
-    lines = list(revision.lines.all())
-    selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
-    total = revision_totals(revision, selection, lines=lines).total
-    return deposit_amount(revision, total)
+    return estimate_figures(estimate).deposit
 
 
 def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -> Payable:
@@ -190,7 +187,7 @@ def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -
 def deposit_payable(*, estimate: Estimate, account: StripeAccount | None = None) -> Payable:
     account = account if account is not None else stripe_account_for(company=estimate.company)
     online = online_payment_ready(account=account)
-    asked = deposit_asked(estimate=estimate) if estimate.status == EstimateStatus.ACCEPTED else ZERO
+    asked = deposit_asked(estimate=estimate)
     paid = deposit_paid(estimate_id=estimate.pk)
     due = max(ZERO, asked - paid)
     closed = ""

@@ -38,14 +38,20 @@ def is_enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
 
-_clients: dict[tuple[str, str], stripe.StripeClient] = {}
+_clients: dict[tuple[str, str, int], stripe.StripeClient] = {}
 
 
-def client() -> stripe.StripeClient:
-    """A client for the current settings (tests repoint ``STRIPE_API_BASE`` at the fake)."""
+def client(*, interactive: bool = False) -> stripe.StripeClient:
+    """A client for the current settings (tests repoint ``STRIPE_API_BASE`` at the fake).
+
+    ``interactive``: the call runs while a customer's page waits for it. The SDK's default
+    (80 s per try, plus retries) would let a hanging Stripe hang that page, so such calls give
+    up after ``STRIPE_PAGE_TIMEOUT_SECONDS`` without retrying; they only look up what Stripe
+    will also tell us later (webhook, reconciliation), so giving up loses nothing."""
     if not is_enabled():
         raise StripeFailure("Stripe is not configured.", permanent=True, code="not_configured")
-    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or "")
+    timeout = settings.STRIPE_PAGE_TIMEOUT_SECONDS if interactive else 0
+    key = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE or "", timeout)
     if key not in _clients:
         base = settings.STRIPE_API_BASE
         addresses = (
@@ -54,7 +60,8 @@ def client() -> stripe.StripeClient:
         _clients[key] = stripe.StripeClient(
             settings.STRIPE_SECRET_KEY,
             base_addresses=addresses,
-            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            max_network_retries=0 if interactive else settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=timeout) if timeout else None,
         )
     return _clients[key]
 
@@ -92,9 +99,12 @@ def checkout_session_create(
     )
 
 
-def checkout_session_retrieve(*, account: str, session_id: str) -> dict[str, Any]:
-    """The session as Stripe knows it now, with its PaymentIntent expanded."""
-    sessions = client().v1.checkout.sessions
+def checkout_session_retrieve(
+    *, account: str, session_id: str, interactive: bool = False
+) -> dict[str, Any]:
+    """The session as Stripe knows it now, with its PaymentIntent expanded. ``interactive``:
+    a customer's page is waiting (short timeout, see ``client``)."""
+    sessions = client(interactive=interactive).v1.checkout.sessions
     return _call(
         "checkout.retrieve",
         sessions.retrieve,

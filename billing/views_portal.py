@@ -42,7 +42,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from billing import selectors, services
 from billing.forms import PayAmountForm
-from billing.models import Payment, PaymentMethod, PaymentPurpose
+from billing.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus
 from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http
@@ -281,14 +281,20 @@ def checkout_status(request: HttpRequest, payment_id: str) -> HttpResponse:
 
 @require_safe
 def checkout_cancelled(request: HttpRequest, payment_id: str) -> HttpResponse:
-    """Stripe's cancel URL carries no session id, so this page says only that nothing was
-    charged (true of a cancel), then goes back to the portal if the browser can."""
+    """Stripe's cancel URL carries no session id, so this page says only whether this attempt
+    charged anything, then goes back to the portal if the browser can. A cancel charges
+    nothing; but the URL can be opened again after the attempt was paid (an old tab, history),
+    and then "nothing was charged" would be false."""
     payment = _attempt(payment_id, None)
+    charged = payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING)
     portal = _way_back(request, payment)
     if portal is not None:
-        messages.info(request, _("Payment cancelled. Nothing was charged."))
+        if charged:
+            messages.info(request, _("This payment was not cancelled: it went through."))
+        else:
+            messages.info(request, _("Payment cancelled. Nothing was charged."))
         return _private(redirect(_document_page(portal, payment.document)))
-    context = {"company": payment.company, "portal": _Branding(payment.company)}
+    context = {"company": payment.company, "portal": _Branding(payment.company), "charged": charged}
     return _private(render(request, "billing/portal_pay_cancelled.html", context))
 
 

@@ -21,19 +21,25 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
+from django_ratelimit import ALL
+from django_ratelimit.core import _get_window, _make_cache_key, _split_rate, get_usage
 
 from crewcommand.lib.http import client_bucket
 
 logger = logging.getLogger(__name__)
 
 
+def _group(group: str) -> str:
+    return f"crewcommand.{group}"
+
+
 def _usage(request: HttpRequest, group: str, value: str, *, increment: bool) -> dict | None:
     return get_usage(
         request,
-        group=f"crewcommand.{group}",
+        group=_group(group),
         key=lambda _group, _request: value,
         rate=settings.AUTH_RATE_LIMITS[group],
         increment=increment,
@@ -58,6 +64,23 @@ def hit(request: HttpRequest, group: str, value: str) -> int:
 
 def account_key(value: str | None) -> str:
     return (value or "").strip().casefold()[:254]
+
+
+def clear(group: str, value: str) -> None:
+    """Empty one bucket now. django-ratelimit has no public call for this, so the key is made
+    with its own helpers, exactly as ``get_usage`` makes it (same group, rate, value, window)."""
+    rate = settings.AUTH_RATE_LIMITS[group]
+    _limit, period = _split_rate(rate)
+    key = _make_cache_key(_group(group), _get_window(value, period), rate, value, ALL)
+    caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].delete(key)
+
+
+def login_lockout_clear(user) -> None:
+    """A user who has just proved they own the account (a password reset through their
+    mailbox) may log in again at once: their account's failed-login count is emptied. The
+    per-address count stays, so this opens nothing to someone guessing across accounts."""
+    for name in {account_key(user.get_username()), account_key(user.email)} - {""}:
+        clear("login_account", name)
 
 
 def too_many(request: HttpRequest, *, door: str, retry_after: int) -> HttpResponse:

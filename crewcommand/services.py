@@ -49,15 +49,24 @@ def unique_company_slug(name: str) -> str:
 def company_signup(
     *, company_name: str, province: str, full_name: str, email: str, password: str
 ) -> Member:
-    """Create a user, their company and their owner membership in one step."""
+    """Create a user, their company and their owner membership in one step.
+
+    Safe under double submission (a double-click on the emailed link's form): both requests
+    pass the check below, the database's unique username lets one in, and the other gets the
+    same ServiceError as an address registered before, not a 500."""
     User = get_user_model()
     email = User.objects.normalize_email(email).lower()
+    taken = ServiceError(_("An account with this email already exists. Try logging in."))
     if User.objects.filter(email__iexact=email).exists():
-        raise ServiceError(_("An account with this email already exists. Try logging in."))
+        raise taken
     first, _sep, last = full_name.strip().partition(" ")
-    user = User.objects.create_user(
-        username=email, email=email, password=password, first_name=first, last_name=last
-    )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=email, email=email, password=password, first_name=first, last_name=last
+            )
+    except IntegrityError:
+        raise taken from None
     company = Company.objects.create(
         name=company_name.strip(), slug=unique_company_slug(company_name), province=province
     )

@@ -355,6 +355,9 @@ BILLING_RECONCILE_AFTER_MINUTES = env_int("BILLING_RECONCILE_AFTER_MINUTES", 15,
 # The customer's return page asks Stripe about its attempt at most once per this many seconds,
 # however often it is loaded or polled.
 BILLING_RETURN_CHECK_SECONDS = env_int("BILLING_RETURN_CHECK_SECONDS", 20, minimum=1)
+# Stripe calls made while a customer's page waits (the return page, pressing Pay again) give
+# up after this many seconds, without retrying: a hanging Stripe must not hang the page.
+STRIPE_PAGE_TIMEOUT_SECONDS = env_int("STRIPE_PAGE_TIMEOUT_SECONDS", 4, minimum=1)
 
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")

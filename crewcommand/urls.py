@@ -55,7 +55,7 @@ auth_patterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        views.PasswordResetConfirm.as_view(),
         name="password_reset_confirm",
     ),
     path(
@@ -87,3 +87,5 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler403 = "crewcommand.views.permission_denied"

@@ -7,6 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, trigger_client_event
 
 from crewcommand import charts, ratelimits, selectors, services
 from crewcommand.access import member_required
@@ -44,6 +46,35 @@ def landing(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard:home")
     return render(request, "crewcommand/landing.html")
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 403 page (``handler403``). An htmx request (a panel's button, a form posted in
+    place) does not swap an error page into the panel, so the same words arrive as an error
+    toast instead of the generic "Something went wrong"."""
+    response = render(request, "403.html", status=403)
+    if getattr(request, "htmx", False):
+        member = getattr(request, "member", None)
+        if member is not None:
+            message = _("Your role (%(role)s) can't do this. Nothing was changed.") % {
+                "role": member.get_role_display()
+            }
+        else:
+            message = _("You don't have access to this page.")
+        trigger_client_event(response, "showToast", {"level": "error", "message": message})
+        reswap(response, "none")
+    return response
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password" page. A reset that succeeds also lifts the account's
+    login lockout (``crewcommand.ratelimits``): the owner proved they hold the mailbox, and
+    being locked out is usually why they reset in the first place."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        ratelimits.login_lockout_clear(form.user)
+        return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -32,12 +32,11 @@ from documents.models import (
 )
 from documents.totals import (
     MAX_DOCUMENT_TOTAL,
-    Selection,
+    estimate_figures,
     exceeds_limit,
     invoice_totals,
     revision_totals,
     selected_lines,
-    validate_selection,
 )
 
 activity.SENTENCES.update(
@@ -275,7 +274,8 @@ def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
         return existing
     revision = estimate.accepted_revision or estimate.current_revision
     lines = list(revision.lines.all())
-    selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
+    # The customer's own choices, by the one rule every page and the signed PDF use.
+    selection = estimate_figures(estimate, revision, lines).selection
     invoice = invoice_create(
         company=estimate.company,
         customer=estimate.customer,

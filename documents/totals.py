@@ -200,6 +200,8 @@ def estimate_figures(
     estimate: Estimate,
     revision: EstimateRevision | None = None,
     lines: Sequence[LineItem] | None = None,
+    *,
+    selection: Selection | None = None,
 ) -> EstimateFigures:
     """The one rule for what an estimate (or one of its revisions) adds up to.
 
@@ -208,15 +210,22 @@ def estimate_figures(
     revision, or the estimate before acceptance, is read with its default options (which is
     what ``EstimateRevision.total`` caches). ``revision`` defaults to the accepted revision
     once accepted, else the current one; lines are read through ``revision.lines.all()``, so
-    lists prefetch them (``documents.selectors.with_figures``) and pay no query per row."""
+    lists prefetch them (``documents.selectors.with_figures``) and pay no query per row.
+
+    ``selection``: choices not stored yet, the ones the customer is signing (the signature's
+    snapshot, ``portal.canonical``); they are validated against the lines like stored ones."""
     accepted = estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision_id
     if revision is None:
         revision = estimate.accepted_revision if accepted else estimate.current_revision
     if revision is None:
         raise ValueError(f"{estimate} has no revision")
     lines = list(revision.lines.all()) if lines is None else lines
-    chosen = bool(accepted) and revision.pk == estimate.accepted_revision_id
-    if chosen:
+    chosen = selection is not None or (
+        bool(accepted) and revision.pk == estimate.accepted_revision_id
+    )
+    if selection is not None:
+        selection = validate_selection(lines, selection)
+    elif chosen:
         selection = validate_selection(lines, Selection.from_json(estimate.accepted_selection))
     else:
         selection = default_selection(lines)

@@ -47,10 +47,8 @@ from crewcommand.models import Company, Customer, Job
 from documents.models import Estimate, EstimateRevision, LineItem, TaxParts
 from documents.totals import (
     Selection,
-    deposit_amount,
+    estimate_figures,
     is_selected,
-    revision_totals,
-    validate_selection,
 )
 
 CANONICAL_VERSION = 2
@@ -83,8 +81,8 @@ def document_content(
 ) -> dict[str, Any]:
     """The document part (``DOCUMENT_KEYS``) as plain JSON-ready data."""
     lines = list(revision.lines.all()) if lines is None else list(lines)
-    selection = validate_selection(lines, selection)
-    totals = revision_totals(revision, selection, lines=lines)
+    figures = estimate_figures(estimate, revision, lines, selection=selection)
+    selection, totals = figures.selection, figures.totals
     return {
         "currency": "CAD",
         "estimate": {"id": estimate.public_id, "number": estimate.display_number},
@@ -102,7 +100,7 @@ def document_content(
         "deposit": {
             "kind": revision.deposit_kind,
             "value": _money(revision.deposit_value),
-            "amount": _money(deposit_amount(revision, totals.total)),
+            "amount": _money(figures.deposit),
         },
     }
 

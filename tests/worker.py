@@ -29,7 +29,8 @@ def _database_url(settings_dict: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def _celery_worker_session(django_db_setup, django_db_blocker):
+def _celery_worker_process(django_db_setup, django_db_blocker):
+    """The worker process, started once per session. Tests use ``celery_worker_process``."""
     from django.db import connection
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
@@ -85,18 +86,17 @@ def _celery_worker_session(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def celery_worker_process(_celery_worker_session):
-    """The real worker, with tasks routed to it for this test only. The process lives for the
-    session (starting it takes seconds); the routing does not, so every other test keeps
-    running tasks eagerly whatever ran before it (a session-wide switch made later tests'
-    tasks go to Redis, and their receipts never reached ``mail.outbox``)."""
+def celery_worker_process(_celery_worker_process):
+    """Tasks go to the real worker for this test only. Flipping ``task_always_eager`` for the
+    whole session sent every later test's tasks (receipts from a live server, say) to the
+    worker's mail directory instead of ``mail.outbox``, so their assertions failed by order."""
     from crewcommand.celery import app
 
     previous = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
-    app.conf.task_default_queue = _celery_worker_session["queue"]
+    app.conf.task_default_queue = _celery_worker_process["queue"]
     try:
-        yield _celery_worker_session
+        yield _celery_worker_process
     finally:
         app.conf.task_always_eager, app.conf.task_default_queue = previous
 

@@ -223,11 +223,15 @@ def _recheck_open_attempts(document: Invoice | Estimate) -> None:
     )
     for attempt in attempts:
         try:
-            payment_refresh(payment=attempt)
+            payment_refresh(payment=attempt, interactive=True)
         except stripe_client.StripeFailure as error:
             logger.warning(
                 "recheck of payment %s failed: %s", attempt.public_id, error.code or "transient"
             )
+            if not error.permanent:
+                # Stripe is down or hanging: asking about the next attempt would only make the
+                # customer wait another timeout. Reconciliation asks again later.
+                break
 
 
 def _document_label(payment: Payment) -> str:

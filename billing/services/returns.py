@@ -56,7 +56,7 @@ def _session_status(payment: Payment) -> str:
     if not stripe_client.is_enabled() or not cache.add(key, UNKNOWN, timeout=window):
         return UNKNOWN
     try:
-        session = payment_refresh(payment=payment)
+        session = payment_refresh(payment=payment, interactive=True)
     except stripe_client.StripeFailure as error:
         logger.warning(
             "return check of payment %s failed: %s", payment.public_id, error.code or "transient"

@@ -158,13 +158,16 @@ def stripe_state_apply(
     return Applied.APPLIED
 
 
-def payment_refresh(*, payment: Payment, with_refunds: bool = False) -> dict[str, Any]:
+def payment_refresh(
+    *, payment: Payment, with_refunds: bool = False, interactive: bool = False
+) -> dict[str, Any]:
     """Ask Stripe for one attempt's Checkout Session now and apply it through
     ``stripe_state_apply``: the webhook's own path, without an event. Used by reconciliation
-    and by the customer's return page. Returns the session; raises ``StripeFailure``."""
+    and by the customer's return page (``interactive``: with a short timeout, as the page
+    waits). Returns the session; raises ``StripeFailure``."""
     account = payment.stripe_account_id
     session = stripe_client.checkout_session_retrieve(
-        account=account, session_id=payment.stripe_session_id
+        account=account, session_id=payment.stripe_session_id, interactive=interactive
     )
     charge = None
     intent = session.get("payment_intent")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -289,6 +290,22 @@ def test_cancelling_at_stripe_returns_to_the_invoice(phone, link, invoice, conne
     assert link.token not in elsewhere.content.decode()
 
 
+def test_the_cancel_page_of_a_paid_attempt_does_not_say_nothing_was_charged(
+    phone, link, invoice, connected, stripe_on, django_capture_on_commit_callbacks
+):
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        phone.get(done_url(payment))  # recorded: paid
+    # Later, the cancel URL is opened again (an old tab, the browser's history).
+    answer = phone.get(f"/pay/{payment.public_id}/cancelled/", follow=True)
+    body = answer.content.decode()
+    assert "Nothing was charged" not in body and "it went through" in body
+    elsewhere = Client().get(f"/pay/{payment.public_id}/cancelled/").content.decode()
+    assert "Nothing was charged" not in elsewhere and "it was not cancelled" in elsewhere
+
+
 def test_return_urls_of_sessions_made_before_the_change_still_land(phone, link, invoice, connected):
     payment = start_checkout(invoice).payment
     old = url(link, "pay_done", payment.public_id) + "?session_id=" + payment.stripe_session_id
@@ -357,6 +374,42 @@ def test_paying_again_after_losing_the_tab_asks_stripe_first_and_charges_nothing
     assert Payment.objects.count() == 1
     assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
     assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+
+def test_a_hanging_stripe_cannot_hang_the_return_page_or_the_pay_button(
+    phone, link, invoice, connected, stripe_on, settings
+):
+    # Paid, webhook lost, and Stripe now takes 8 s to answer about the session (the SDK's own
+    # timeout is 80 s per try). The customer's pages give up after a few seconds instead.
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    stripe_on.stall(f"/v1/checkout/sessions/{payment.stripe_session_id}", 8)
+
+    started = time.monotonic()
+    page = phone.get(done_url(payment))
+    assert time.monotonic() - started < 4
+    assert page.status_code == 200 and 'data-state="confirming"' in page.content.decode()
+    assert Payment.objects.get(pk=payment.pk).returned_at is not None
+
+    started = time.monotonic()
+    again = phone.post(url(link, "pay_invoice", invoice.public_id), {"pay_again": "on"})
+    assert time.monotonic() - started < 4
+    assert again.status_code == 303
+
+
+def test_pressing_pay_waits_for_one_stripe_timeout_at_most_however_many_attempts_are_open(
+    invoice, connected, stripe_on, settings
+):
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    for _ in range(3):
+        start_checkout(invoice)
+    stripe_on.stall("/v1/checkout/sessions/cs_", 8)  # asking about a session hangs
+    started = time.monotonic()
+    start_checkout(invoice)
+    assert time.monotonic() - started < 2.5
+    assert Payment.objects.count() == 4
 
 
 def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connected, stripe_on):

@@ -226,3 +226,40 @@ def test_signup_links_are_redacted_from_logs():
     line = f'"GET /signup/confirm/{token}/ HTTP/1.1" 200'
     assert token not in redact(line)
     assert "/signup/confirm/[redacted]/" in redact(line)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submitted_signup_makes_one_company_and_no_error_page(live_server):
+    """Four posts of the emailed link's form at once (a double-click, a retry): one account,
+    and every other answer is the form with a message, never a 500."""
+    import threading
+
+    import requests
+
+    from crewcommand.services import signup_token
+
+    token = signup_token(
+        email="race@example.com", company_name="Race Co", province="ON", full_name="Ray Race"
+    )
+    url = live_server.url + reverse("signup_confirm", args=[token])
+    session = requests.Session()
+    session.get(url, timeout=30)
+    data = {"csrfmiddlewaretoken": session.cookies["csrftoken"], "password": PASSWORD}
+    answers: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def post() -> None:
+        barrier.wait()
+        response = session.post(
+            url, data=data, headers={"Referer": url}, allow_redirects=False, timeout=30
+        )
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 500 not in answers and answers.count(302) == 1, answers
+    assert Company.objects.filter(name="Race Co").count() == 1

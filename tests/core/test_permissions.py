@@ -6,6 +6,8 @@ action from ``crewcommand.permissions.PERMISSIONS``, the walk fails."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -164,12 +166,15 @@ def test_technicians_do_not_see_buttons_they_cannot_use(owner, technician, custo
     assert "/duplicate/" in page  # drafts are theirs to make
     panel = tech.get(f"/app/billing/invoices/{invoice.public_id}/payments/").content.decode()
     assert "payments/new/" not in panel
+    assert "record cash, cheques and e-Transfers yourself" not in panel
+    assert "the office records cash, cheques and e-Transfers" in panel
     office_page = office_client.get(invoice.get_absolute_url()).content.decode()
     assert "/void/" in office_page and "/send/" in office_page
     office_panel = office_client.get(
         f"/app/billing/invoices/{invoice.public_id}/payments/"
     ).content.decode()
     assert "payments/new/" in office_panel
+    assert "record cash, cheques and e-Transfers yourself" in office_panel
 
 
 def test_a_technician_cannot_record_a_payment_or_void_an_invoice(owner, technician, customer):
@@ -193,3 +198,33 @@ def test_a_technician_cannot_record_a_payment_or_void_an_invoice(owner, technici
     invoice.refresh_from_db()
     assert invoice.status != "void"
     assert not Payment.objects.filter(invoice=invoice).exists()
+
+
+def test_a_refused_htmx_request_tells_the_user_why_in_a_toast(owner, technician, customer):
+    """A panel's form posted in place by a role that can't use it (a tab opened before the
+    role changed): htmx swaps no 403 page into the panel, so the reason comes as a toast."""
+    actor = Actor.member(owner.user)
+    invoice = documents_services.invoice_create(
+        company=owner.company, customer=customer, actor=actor
+    )
+    documents_services.line_save(doc=invoice, actor=actor, fields=LINE)
+    invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
+    client = Client()
+    client.force_login(technician.user)
+    refused = client.post(
+        f"/app/billing/invoices/{invoice.public_id}/payments/new/",
+        {"amount": "10.00", "method": "cash", "received_on": "2026-11-01"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="billing-panel",
+    )
+    assert refused.status_code == 403
+    toast = json.loads(refused["HX-Trigger"])["showToast"]
+    assert toast == {
+        "level": "error",
+        "message": "Your role (Technician) can't do this. Nothing was changed.",
+    }
+    assert refused["HX-Reswap"] == "none"
+    # Without htmx, the full 403 page as before, and no htmx headers.
+    page = client.post(f"/app/invoices/{invoice.public_id}/void/")
+    assert page.status_code == 403 and "HX-Trigger" not in page
+    assert "Your role (Technician) can't do this" in page.content.decode()

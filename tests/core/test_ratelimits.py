@@ -4,6 +4,8 @@ has an account. Counts live in the real cache (Redis when REDIS_URL is set)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client, override_settings
@@ -167,3 +169,27 @@ def test_the_default_limits_are_in_force(owner):
     for n in range(10):
         _login(_client(n), owner.user.username, "wrong")
     assert _login(_client(99), owner.user.username, PASSWORD).status_code == 429
+
+
+@limits
+def test_a_password_reset_lifts_the_accounts_login_lockout(
+    owner, django_capture_on_commit_callbacks
+):
+    username = owner.user.username
+    for n in range(3):
+        _login(_client(n), username, "wrong")
+    assert _login(_client(20), username, PASSWORD).status_code == 429
+
+    # The owner resets their password through the emailed link, like a real user would.
+    _reset(_client(21), owner.user.email, django_capture_on_commit_callbacks)
+    link = re.search(r"https?://[^/\s]+(/accounts/password-reset/\S+/\S+/)", mail.outbox[0].body)
+    browser = _client(21)
+    form_page = browser.get(link.group(1), follow=True)
+    assert form_page.status_code == 200 and "new_password1" in form_page.content.decode()
+    new = "a-brand-new-password-2027"
+    done = browser.post(
+        form_page.redirect_chain[-1][0], {"new_password1": new, "new_password2": new}
+    )
+    assert done["Location"] == reverse("password_reset_complete")
+
+    assert _login(_client(22), username, new).status_code == 302

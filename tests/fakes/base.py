@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 import traceback
 import urllib.error
 import urllib.request
@@ -130,6 +131,7 @@ class FakeServer:
         self.errors: list[str] = []
         self._requests: list[RecordedRequest] = []
         self._routes: list[Route] = []
+        self._stalls: dict[str, float] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.setup_routes()
@@ -196,6 +198,7 @@ class FakeServer:
         with self.lock:
             self._requests.clear()
             self.errors.clear()
+            self._stalls.clear()
             self.reset_state()
 
     # -- routing --------------------------------------------------------------------------
@@ -210,7 +213,19 @@ class FakeServer:
                 return route.handler(request, match)
         return self.not_found(request)
 
+    def stall(self, path_prefix: str, seconds: float) -> None:
+        """Answer requests whose path starts with ``path_prefix`` only after ``seconds``: a
+        provider that hangs (until ``reset``)."""
+        with self.lock:
+            self._stalls[path_prefix] = seconds
+
     def respond(self, request: RecordedRequest) -> Response:
+        with self.lock:
+            delay = max(
+                (s for p, s in self._stalls.items() if request.path.startswith(p)), default=0.0
+            )
+        if delay:
+            time.sleep(delay)  # outside the lock: other requests go on being answered
         try:
             return self.dispatch(request)
         except Exception:
@@ -266,12 +281,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request = self._read_request()
         self.fake.record(request)
         response = self.fake.respond(request)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (a stalled answer, ``stall``): nothing to deliver.
+            self.close_connection = True
 
     def _read_request(self) -> RecordedRequest:
         split = urlsplit(self.path)
