@@ -191,6 +191,12 @@ def score(name: str) -> tuple[int, int, list[str]]:
     return killed, total, survivors
 
 
+def equivalent_mutants() -> set[str]:
+    """Mutant names listed (in backquotes) in the README's table of equivalent mutants."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", text))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
@@ -214,16 +220,25 @@ def main() -> int:
                 continue
             mutmut(work, "run", "--max-children", str(args.max_children), *retry, check=False)
     print()
-    print(f"{'module':<20} {'killed':>7} {'total':>6} {'score':>7}")
+    equivalent = equivalent_mutants()
+    header = (
+        f"{'module':<18} {'killed':>7} {'total':>6} {'score':>8} {'equivalent':>11} {'left':>5}"
+    )
+    print(header)
+    details = []
     for name in names:
         if not (WORK / name / "mutants").exists():
-            print(f"{name:<20} {'-':>7} {'-':>6} {'not run':>7}")
+            print(f"{name:<18} {'-':>7} {'-':>6} {'not run':>8}")
             continue
         killed, total, survivors = score(name)
+        known = [s for s in survivors if s.split(":")[0] in equivalent]
+        left = [s for s in survivors if s not in known and not s.endswith(": timeout")]
         pct = f"{100 * killed / total:.1f} %" if total else "-"
-        print(f"{name:<20} {killed:>7} {total:>6} {pct:>7}")
-        for survivor in survivors:
-            print(f"    survived  {survivor}")
+        print(f"{name:<18} {killed:>7} {total:>6} {pct:>8} {len(known):>11} {len(left):>5}")
+        details += [f"  {name}: {s}" for s in left]
+    if details:
+        print("\nNot killed and not listed as equivalent in README.md:")
+        print("\n".join(details))
     print("\nSee a survivor's diff: cd .mutation/<module> && ../../.venv/bin/mutmut show <mutant>")
     return 0
 

@@ -84,7 +84,10 @@ class TestQuantizeAndCents:
         assert type(result) is int
 
     def test_to_cents_refuses_to_round(self):
-        with pytest.raises(ValueError, match=r"^12\.345 has more than 2 decimal places; round it"):
+        with pytest.raises(
+            ValueError,
+            match=r"^12\.345 has more than 2 decimal places; round it with quantize_money before converting to cents$",
+        ):
             to_cents(Decimal("12.345"))
 
     def test_to_cents_names_the_amount(self):
@@ -95,9 +98,11 @@ class TestQuantizeAndCents:
     def test_from_cents_has_two_decimals(self, cents, text):
         assert str(from_cents(cents)) == text
 
-    @pytest.mark.parametrize("cents", [True, 1.0, "5", Decimal(5)])
-    def test_from_cents_takes_only_ints(self, cents):
-        with pytest.raises(TypeError, match=r"^cents must be an int, got "):
+    @pytest.mark.parametrize(
+        ("cents", "kind"), [(True, "bool"), (1.0, "float"), ("5", "str"), (Decimal(5), "Decimal")]
+    )
+    def test_from_cents_takes_only_ints(self, cents, kind):
+        with pytest.raises(TypeError, match=rf"^cents must be an int, got {kind}$"):
             from_cents(cents)
 
 
@@ -119,6 +124,18 @@ class TestFormat:
         assert format_cad(amount) == en
         assert format_cad(amount, "en-CA") == en
         assert format_cad(amount, "fr-CA") == fr
+
+    @pytest.mark.parametrize(
+        ("amount", "text"),
+        [
+            (Decimal("1E+3"), "$1,000.00"),
+            (Decimal("5E-7"), "$0.0000005"),
+            (Decimal("0E-5"), "$0.00"),
+        ],
+    )
+    def test_amounts_in_exponent_form_are_written_out(self, amount, text):
+        # Decimal arithmetic can yield 1E+3; a page must never show "$1E+3.00".
+        assert format_cad(amount) == text
 
     @pytest.mark.parametrize("locale", ["fr_CA", "FR-ca", "fr-ca"])
     def test_locale_spelling_is_forgiving(self, locale):

@@ -172,3 +172,19 @@ class TestRateTable:
         assert [t.as_dict() for t in totals.taxes] == [
             {"code": "GST", "label": "TPS/GST", "rate": "5.000", "base": "10.00", "amount": "0.50"}
         ]
+
+
+def test_the_canonical_form_refuses_an_amount_that_is_not_in_cents():
+    # Signed and hashed content must never carry a silently re-rounded amount.
+    from documents.tax import Totals
+
+    totals = Totals(
+        line_amounts=(Decimal("10.005"),),
+        subtotal=Decimal("10.005"),
+        taxable_subtotal=Decimal("10.005"),
+        taxes=(),
+        tax_total=Decimal("0.00"),
+        total=Decimal("10.005"),
+    )
+    with pytest.raises(ValueError, match=r"^10\.005 is not a cent amount with exactly 2 decimals$"):
+        totals.as_dict()
