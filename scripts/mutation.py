@@ -234,7 +234,12 @@ def main() -> int:
         known = [s for s in survivors if s.split(":")[0] in equivalent]
         left = [s for s in survivors if s not in known and not s.endswith(": timeout")]
         pct = f"{100 * killed / total:.1f} %" if total else "-"
-        print(f"{name:<18} {killed:>7} {total:>6} {pct:>8} {len(known):>11} {len(left):>5}")
+        real = total - len(known)
+        adjusted = f"{100 * killed / real:.1f} %" if real else "-"
+        print(
+            f"{name:<18} {killed:>7} {total:>6} {pct:>8} {len(known):>11} {len(left):>5} "
+            f"{adjusted:>26}"
+        )
         details += [f"  {name}: {s}" for s in left]
     if details:
         print("\nNot killed and not listed as equivalent in README.md:")

@@ -188,3 +188,20 @@ def test_the_canonical_form_refuses_an_amount_that_is_not_in_cents():
     )
     with pytest.raises(ValueError, match=r"^10\.005 is not a cent amount with exactly 2 decimals$"):
         totals.as_dict()
+
+
+class TestLines:
+    def test_a_float_is_refused_and_the_field_named(self):
+        with pytest.raises(TypeError, match=r"^quantity is a float"):
+            LineIn(2.5, Decimal("1.00"))
+        with pytest.raises(TypeError, match=r"^unit_price is a float"):
+            LineIn(Decimal(1), 19.99)
+
+    def test_the_largest_quantity_is_allowed(self):
+        line = LineIn(Decimal("999999.999"), Decimal("0.01"))
+        totals = compute_totals([line], province="AB", on=date(2026, 1, 1))
+        assert totals.subtotal == Decimal("10000.00")  # 9,999.99999 rounded half-up
+
+    def test_only_line_items_are_computed(self):
+        with pytest.raises(TypeError, match=r"^expected LineIn, got dict$"):
+            compute_totals([{"quantity": 1, "unit_price": 1}], province="AB", on=date(2026, 1, 1))
