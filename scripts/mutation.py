@@ -167,8 +167,17 @@ timeout_constant = 15.0
     return work
 
 
-def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def environment(work: Path) -> dict[str, str]:
     env = dict(os.environ, DJANGO_ALLOW_ASYNC_UNSAFE="true", CREWCOMMAND_TESTING="true")
+    if env.get("DATABASE_URL", "").startswith("postgres"):
+        # A test database per module (kept with --reuse-db): a mutation run never shares one with
+        # scripts/test or with another module's run.
+        env["DATABASE_URL"] += "_mut_" + work.name.replace("-", "_")
+    return env
+
+
+def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = environment(work)
     return subprocess.run(  # noqa: S603 (our own venv python, fixed arguments)
         [str(PYTHON), "-m", "mutmut", *args], cwd=work, env=env, check=check, text=True
     )
@@ -177,7 +186,7 @@ def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 def score(name: str) -> tuple[int, int, list[str]]:
     """(killed, total, survivors) from mutmut's ``results --all``."""
     work = WORK / name
-    env = dict(os.environ, DJANGO_ALLOW_ASYNC_UNSAFE="true", CREWCOMMAND_TESTING="true")
+    env = environment(work)
     out = subprocess.run(  # noqa: S603 (as above)
         [str(PYTHON), "-m", "mutmut", "results", "--all", "true"],
         cwd=work,
