@@ -81,6 +81,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/portal/test_invalid_links.py",
             "tests/portal/test_links.py",
             "tests/portal/test_privacy.py",
+            "tests/portal/test_pages.py",
+            "tests/portal/test_middleware_mutants.py",
             ORDER_DEPENDENT,
         ],
     ),
