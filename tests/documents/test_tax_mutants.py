@@ -205,3 +205,20 @@ class TestLines:
     def test_only_line_items_are_computed(self):
         with pytest.raises(TypeError, match=r"^expected LineIn, got dict$"):
             compute_totals([{"quantity": 1, "unit_price": 1}], province="AB", on=date(2026, 1, 1))
+
+    def test_the_largest_price_is_allowed_either_way(self):
+        assert LineIn(Decimal(1), Decimal("99999999.99")).unit_price == Decimal("99999999.99")
+        assert LineIn(Decimal(1), Decimal("-99999999.99")).unit_price == Decimal("-99999999.99")
+        with pytest.raises(ValueError, match="unit_price is beyond"):
+            LineIn(Decimal(1), Decimal("100000000.00"))
+
+    def test_taxable_must_be_a_bool(self):
+        with pytest.raises(TypeError, match=r"^taxable must be a bool$"):
+            LineIn(Decimal(1), Decimal("1.00"), taxable=1)
+
+
+def test_the_day_of_a_document_must_be_a_date():
+    from datetime import datetime
+
+    with pytest.raises(TypeError, match=r"^on must be a datetime.date, got datetime$"):
+        rates_for("ON", datetime(2026, 1, 1, 12, 0))
