@@ -251,7 +251,12 @@ def main() -> int:
             work = prepare(name, args.fresh)
             print(f"== {name}: mutmut run in {work.relative_to(ROOT)}", flush=True)
             forget_unkilled(work)
-            mutmut(work, "run", "--max-children", str(args.max_children), check=False)
+            run = ["run", "--max-children", str(args.max_children)]
+            if mutmut(work, *run, check=False).returncode != 0:
+                # The first run of a module creates its test database, and mutmut's first pass
+                # over the tests (which maps tests to functions) can fail then: try once more.
+                print(f"== {name}: once more", flush=True)
+                mutmut(work, *run, check=False)
     print()
     equivalent = equivalent_mutants()
     header = (
