@@ -193,6 +193,10 @@ def environment(work: Path) -> dict[str, str]:
         # A test database per module (kept with --reuse-db): a mutation run never shares one with
         # scripts/test or with another module's run.
         env["DATABASE_URL"] += "_mut_" + work.name.replace("-", "_")
+    # No Redis: each test process gets its own in-memory cache. Redis is shared, and one run's
+    # cache.clear() would reset another's rate-limit counters mid-test (worker tests, which need
+    # Redis, are left out anyway).
+    env.pop("REDIS_URL", None)
     return env
 
 
