@@ -168,3 +168,75 @@ class TestDepositsAndFigures:
         estimate.current_revision = None
         with pytest.raises(ValueError, match="has no revision"):
             estimate_figures(estimate)
+
+
+@pytest.mark.django_db
+class TestWhichRevisionAndLines:
+    def _accepted(self, customer):
+        estimate = make_estimate(customer)
+        revision = estimate.current_revision
+        lines = list(revision.lines.all())
+        estimate.status = EstimateStatus.ACCEPTED
+        estimate.accepted_revision = revision
+        estimate.accepted_selection = {"optional": [], "choices": {"Water heater": lines[3].public_id}}
+        estimate.save()
+        return estimate, revision, lines
+
+    def test_invoice_totals_read_the_invoice_lines(self, customer):
+        from documents.totals import invoice_totals
+        from tests.portal.helpers import make_invoice
+
+        invoice = make_invoice(customer)
+        # 149.00 + 2 x 34.50 = 218.00; ON HST 13 % = 28.34; total 246.34.
+        totals = invoice_totals(invoice)
+        assert (totals.subtotal, totals.tax_total, totals.total) == (
+            Decimal("218.00"),
+            Decimal("28.34"),
+            Decimal("246.34"),
+        )
+
+    def test_prefetched_lines_cost_no_query(self, customer, django_assert_num_queries):
+        from documents.totals import invoice_totals, revision_totals
+        from tests.portal.helpers import make_invoice
+
+        estimate, revision, lines = self._accepted(customer)
+        invoice = make_invoice(customer)
+        invoice_lines = list(invoice.lines.all())
+        with django_assert_num_queries(0):
+            assert invoice_totals(invoice, invoice_lines).total == Decimal("246.34")
+            assert revision_totals(revision, None, lines=lines).total == Decimal("2457.75")
+            figures = estimate_figures(estimate, revision, lines=lines)
+        assert figures.total == Decimal("3898.50")
+
+    def test_the_accepted_revision_is_read_after_a_newer_one_exists(self, customer):
+        from documents.models import EstimateRevision
+
+        estimate, accepted, lines = self._accepted(customer)
+        newer = EstimateRevision.objects.create(
+            estimate=estimate,
+            number=2,
+            province=accepted.province,
+            deposit_kind=DepositKind.NONE,
+            deposit_value=Decimal("0"),
+        )
+        estimate.current_revision = newer
+        estimate.save()
+        figures = estimate_figures(estimate)
+        assert figures.revision == accepted
+        assert figures.chosen is True
+        assert figures.selection == Selection(choices={"Water heater": lines[3].public_id})
+        assert figures.total == Decimal("3898.50")
+        # Another revision of an accepted estimate is read with its own defaults.
+        other = estimate_figures(estimate, newer)
+        assert other.chosen is False
+        assert other.revision == newer
+        assert other.total == Decimal("0.00")
+
+    def test_an_estimate_that_is_no_longer_accepted_is_read_with_defaults(self, customer):
+        estimate, revision, lines = self._accepted(customer)
+        estimate.status = EstimateStatus.SENT  # acceptance withdrawn; the old pointer remains
+        estimate.save()
+        figures = estimate_figures(estimate)
+        assert figures.chosen is False
+        assert figures.selection == default_selection(lines)
+        assert figures.total == Decimal("2457.75")
