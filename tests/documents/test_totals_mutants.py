@@ -178,7 +178,10 @@ class TestWhichRevisionAndLines:
         lines = list(revision.lines.all())
         estimate.status = EstimateStatus.ACCEPTED
         estimate.accepted_revision = revision
-        estimate.accepted_selection = {"optional": [], "choices": {"Water heater": lines[3].public_id}}
+        estimate.accepted_selection = {
+            "optional": [],
+            "choices": {"Water heater": lines[3].public_id},
+        }
         estimate.save()
         return estimate, revision, lines
 
@@ -233,7 +236,7 @@ class TestWhichRevisionAndLines:
         assert other.total == Decimal("0.00")
 
     def test_an_estimate_that_is_no_longer_accepted_is_read_with_defaults(self, customer):
-        estimate, revision, lines = self._accepted(customer)
+        estimate, _revision, lines = self._accepted(customer)
         estimate.status = EstimateStatus.SENT  # acceptance withdrawn; the old pointer remains
         estimate.save()
         figures = estimate_figures(estimate)
