@@ -168,3 +168,33 @@ def test_the_document_part_of_any_version():
     assert canonical.FORMATS == {1: "crewcommand.estimate.v1", 2: "crewcommand.estimate.v2"}
     assert canonical.FORMAT == "crewcommand.estimate.v2"
     assert canonical.CANONICAL_VERSION == 2
+
+
+def test_an_estimate_without_an_expiry_date_is_signed_with_null(customer):
+    estimate = make_estimate(customer)
+    _save(estimate.current_revision, valid_until=None)
+    estimate.refresh_from_db()
+    assert json.loads(snapshot(estimate))["revision"]["valid_until"] is None
+
+
+def test_the_lines_passed_in_are_the_ones_signed(customer):
+    """The accept view passes the lines it showed; the snapshot must be of those, not a re-read
+    (a line edited in between must not slip into what the customer signed)."""
+    estimate = make_estimate(customer)
+    revision = estimate.current_revision
+    lines = list(revision.lines.all())
+    lines[1].unit_price = Decimal("100.00")  # as shown, not saved
+    revision.lines.filter(pk=lines[0].pk).update(description="Changed after it was shown")
+    content = json.loads(
+        canonical.canonical_json(
+            estimate=estimate,
+            revision=revision,
+            selection=default_selection(lines),
+            consent_text=CONSENT,
+            lines=lines,
+        )
+    )
+    assert content["lines"][0]["description"] == "Remove and dispose of the old water heater"
+    assert content["lines"][1]["unit_price"] == "100.00"
+    # 180 + 4 x 100 + 1450 + 165 = 2195.00
+    assert content["totals"]["subtotal"] == "2195.00"
