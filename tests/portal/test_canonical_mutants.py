@@ -178,12 +178,12 @@ def test_an_estimate_without_an_expiry_date_is_signed_with_null(customer):
 
 
 def test_the_lines_passed_in_are_the_ones_signed(customer):
-    """The accept view passes the lines it showed; the snapshot must be of those, not a re-read
-    (a line edited in between must not slip into what the customer signed)."""
+    """``estimate_accept`` reads the lines once and checks the selection against them; the
+    snapshot must be of those same lines, not of a second read that could differ."""
     estimate = make_estimate(customer)
     revision = estimate.current_revision
     lines = list(revision.lines.all())
-    lines[1].unit_price = Decimal("100.00")  # as shown, not saved
+    lines[1].unit_price = Decimal("100.00")  # as read, not saved
     revision.lines.filter(pk=lines[0].pk).update(description="Changed after it was shown")
     content = json.loads(
         canonical.canonical_json(
