@@ -1,0 +1,295 @@
+"""Mutation testing of the critical modules, one module at a time (``scripts/mutation``).
+
+mutmut (https://mutmut.readthedocs.io) plants one small bug at a time (a ``<`` becomes ``<=``, a
+constant changes, a call loses an argument...) and runs the tests that reach the mutated function;
+a mutant is *killed* when a test fails, and *survives* when every test still passes.
+
+mutmut reads its settings from ``[tool.mutmut]`` in the ``pyproject.toml`` of the directory it
+runs in, and maps mutants to tests by running the selected tests once. So that each module is
+exercised by its own small set of fast tests (not the whole suite), every module gets its own
+work directory ``.mutation/<module>/``: links to the project, a ``pyproject.toml`` that is the
+project's plus a ``[tool.mutmut]`` section for that module, and mutmut's own ``mutants/`` copy
+(kept between runs, so a second run only retries what changed). Nothing here runs in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+
+# Passes alone and in file order, fails when mutmut runs the tests in its own order (the
+# invalid-attempt counter it expects to be empty is not): left out of the mutation runs.
+ORDER_DEPENDENT = (
+    "--deselect=tests/portal/test_invalid_links.py::"
+    "test_the_limit_uses_the_forwarded_address_behind_a_trusted_proxy"
+)
+
+# module -> (files to mutate, tests that exercise them). Browser and worker tests are left out:
+# each mutant runs in a forked process, and those tests are too slow to run per mutant.
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "money": (
+        ["crewcommand/lib/money.py"],
+        ["tests/documents/test_tax.py", "tests/core/test_money_mutants.py"],
+    ),
+    "tax": (
+        ["documents/tax.py"],
+        ["tests/documents/test_tax.py", "tests/documents/test_tax_mutants.py"],
+    ),
+    "totals": (
+        ["documents/totals.py"],
+        [
+            "tests/documents/test_services.py",
+            "tests/documents/test_limits.py",
+            "tests/documents/test_totals_mutants.py",
+        ],
+    ),
+    "tokens": (
+        ["portal/tokens.py"],
+        [
+            "tests/portal/test_links.py",
+            "tests/portal/test_invalid_links.py",
+            "tests/portal/test_tokens_mutants.py",
+            ORDER_DEPENDENT,
+        ],
+    ),
+    "canonical": (
+        ["portal/canonical.py"],
+        ["tests/portal/test_accept.py", "tests/portal/test_canonical_mutants.py"],
+    ),
+    "seal": (
+        ["portal/seal.py"],
+        [
+            "tests/portal/test_accept.py",
+            "tests/portal/test_evidence_admin.py",
+            "tests/portal/test_seal_mutants.py",
+        ],
+    ),
+    "portal-middleware": (
+        ["portal/middleware.py"],
+        [
+            "tests/portal/test_scope.py",
+            "tests/portal/test_invalid_links.py",
+            "tests/portal/test_links.py",
+            "tests/portal/test_privacy.py",
+            "tests/portal/test_pages.py",
+            "tests/portal/test_middleware_mutants.py",
+            ORDER_DEPENDENT,
+        ],
+    ),
+    "billing-services": (
+        ["billing/services/*.py"],
+        [
+            "tests/billing/test_checkout.py",
+            "tests/billing/test_refunds.py",
+            "tests/billing/test_manual_refunds_deposits.py",
+            "tests/billing/test_webhooks.py",
+            "tests/billing/test_portal_pay.py",
+        ],
+    ),
+    "billing-webhooks": (
+        ["billing/webhooks.py"],
+        ["tests/billing/test_webhooks.py", "tests/billing/test_webhooks_mutants.py"],
+    ),
+    "access": (
+        ["crewcommand/access.py", "crewcommand/permissions.py"],
+        ["tests/core/test_permissions.py", "tests/core/test_tenancy.py"],
+    ),
+    "selectors": (
+        [
+            "crewcommand/selectors.py",
+            "documents/selectors.py",
+            "portal/selectors.py",
+            "billing/selectors.py",
+        ],
+        [
+            "tests/core/test_tenancy.py",
+            "tests/core/test_home.py",
+            "tests/billing/test_dashboard.py",
+            "tests/portal/test_dashboard.py",
+            "tests/documents/test_views.py",
+        ],
+    ),
+}
+
+# Not copied into a work directory: version control, the virtualenv, earlier work directories.
+SKIP = {".git", ".venv", ".mutation", "mutants", "media", "staticfiles", "node_modules"}
+
+
+def toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def prepare(name: str, fresh: bool) -> Path:
+    files, tests = MODULES[name]
+    work = WORK / name
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    packages, others = [], []
+    for entry in sorted(ROOT.iterdir()):
+        if entry.name in SKIP or entry.name == "pyproject.toml" or entry.name.startswith(".git"):
+            continue
+        link = work / entry.name
+        if not link.is_symlink():
+            link.symlink_to(entry)
+        if entry.is_dir() and (entry / "__init__.py").exists() and entry.name != "tests":
+            packages.append(entry.name)
+        elif entry.name != "tests":
+            others.append(entry.name)
+    existing = [t for t in tests if t.startswith("-") or (ROOT / t.split("::")[0]).exists()]
+    config = f"""
+
+[tool.mutmut]
+# Written by scripts/mutation for the module "{name}"; do not edit (edit scripts/mutation.py).
+source_paths = {toml_list(packages)}
+also_copy = {toml_list(others)}
+only_mutate = {toml_list(files)}
+pytest_add_cli_args_test_selection = {toml_list(existing)}
+pytest_add_cli_args = ["-m", "not browser and not worker", "-p", "no:randomly", "--reuse-db"]
+# Fork each mutant from a server that has imported pytest, Django and the tests already.
+process_isolation = "forkserver"
+forkserver_warmup = "collect"
+use_git_change_detection = false
+# A mutant whose tests run 5x longer than clean (plus 15 s for start-up on a busy machine) hangs:
+# counted as killed ("timeout"), but retried by the next run in case the machine was just busy.
+timeout_multiplier = 5.0
+timeout_constant = 15.0
+"""
+    (work / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + config)
+    return work
+
+
+KILLED_EXIT_CODES = {1, 3, 37}  # killed by a test (3: pytest error), or by the type checker
+
+
+def forget_unkilled(work: Path) -> None:
+    """Make mutmut retry what was not killed (survivors, no tests, timeouts) on this run.
+
+    mutmut keeps every result until the mutated function changes, so a test added since would
+    not be tried on an old survivor. (Naming the mutants on the command line instead makes
+    mutmut forget every other result.)"""
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        codes = data.get("exit_code_by_key", {})
+        for key, code in codes.items():
+            if code not in KILLED_EXIT_CODES:
+                codes[key] = None
+        meta.write_text(json.dumps(data, indent=4))
+
+
+def environment(work: Path) -> dict[str, str]:
+    env = dict(os.environ, DJANGO_ALLOW_ASYNC_UNSAFE="true", CREWCOMMAND_TESTING="true")
+    if env.get("DATABASE_URL", "").startswith("postgres"):
+        # A test database per module (kept with --reuse-db): a mutation run never shares one with
+        # scripts/test or with another module's run.
+        env["DATABASE_URL"] += "_mut_" + work.name.replace("-", "_")
+    # No Redis: each test process gets its own in-memory cache. Redis is shared, and one run's
+    # cache.clear() would reset another's rate-limit counters mid-test (worker tests, which need
+    # Redis, are left out anyway).
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = environment(work)
+    return subprocess.run(  # noqa: S603 (our own venv python, fixed arguments)
+        [str(PYTHON), "-m", "mutmut", *args], cwd=work, env=env, check=check, text=True
+    )
+
+
+def score(name: str) -> tuple[int, int, list[str]]:
+    """(killed, total, survivors) from mutmut's ``results --all``."""
+    work = WORK / name
+    env = environment(work)
+    out = subprocess.run(  # noqa: S603 (as above)
+        [str(PYTHON), "-m", "mutmut", "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+    ).stdout
+    killed, total, survivors = 0, 0, []
+    for line in out.splitlines():
+        match = re.match(r"\s*(\S+): (.+)$", line)
+        if not match:
+            continue
+        mutant, status = match.groups()
+        total += 1
+        if status.strip() in {"killed", "caught by type check", "timeout"}:
+            killed += 1
+        if status.strip() != "killed":
+            survivors.append(f"{mutant}: {status.strip()}")
+    return killed, total, survivors
+
+
+def equivalent_mutants() -> set[str]:
+    """Mutant names listed (in backquotes) in the README's table of equivalent mutants."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", text))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument("--max-children", type=int, default=1, help="mutants run at once")
+    parser.add_argument("--score", action="store_true", help="print the scores only, run nothing")
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    names = args.modules or list(MODULES)
+    if not args.score:
+        for name in names:
+            work = prepare(name, args.fresh)
+            print(f"== {name}: mutmut run in {work.relative_to(ROOT)}", flush=True)
+            forget_unkilled(work)
+            run = ["run", "--max-children", str(args.max_children)]
+            if mutmut(work, *run, check=False).returncode != 0:
+                # The first run of a module creates its test database, and mutmut's first pass
+                # over the tests (which maps tests to functions) can fail then: try once more.
+                print(f"== {name}: once more", flush=True)
+                mutmut(work, *run, check=False)
+    print()
+    equivalent = equivalent_mutants()
+    header = (
+        f"{'module':<18} {'killed':>7} {'total':>6} {'score':>8} {'equivalent':>11} {'left':>5} "
+        f"{'score without equivalents':>26}"
+    )
+    print(header)
+    details = []
+    for name in names:
+        if not (WORK / name / "mutants").exists():
+            print(f"{name:<18} {'-':>7} {'-':>6} {'not run':>8}")
+            continue
+        killed, total, survivors = score(name)
+        known = [s for s in survivors if s.split(":")[0] in equivalent]
+        left = [s for s in survivors if s not in known and not s.endswith(": timeout")]
+        pct = f"{100 * killed / total:.1f} %" if total else "-"
+        real = total - len(known)
+        adjusted = f"{100 * killed / real:.1f} %" if real else "-"
+        print(
+            f"{name:<18} {killed:>7} {total:>6} {pct:>8} {len(known):>11} {len(left):>5} "
+            f"{adjusted:>26}"
+        )
+        details += [f"  {name}: {s}" for s in left]
+    if details:
+        print("\nNot killed and not listed as equivalent in README.md:")
+        print("\n".join(details))
+    print("\nSee a survivor's diff: cd .mutation/<module> && ../../.venv/bin/mutmut show <mutant>")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
