@@ -393,15 +393,9 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
         }
         form = LineForm(initial=initial, allow_options=allow_options, province=_province(doc))
         template = "#row" if request.GET.get("cancel") else "#row_edit"
-        context = {
-            "line": line,
-            "form": form,
-            "doc": doc,
-            "kind": kind,
-            "editable": True,
-            "province": _province(doc),
-        }
-        return render(request, "documents/_editor.html" + template, context)
+        return render(
+            request, "documents/_editor.html" + template, _row_context(line, form, doc, kind)
+        )
     form = LineForm(request.POST, allow_options=allow_options, province=_province(doc))
     if form.is_valid():
         try:
@@ -413,7 +407,12 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
         else:
             # The row was the target; a saved line can change totals, so swap the editor.
             return reswap(retarget(_editor(request, kind, doc_id), "#line-editor"), "outerHTML")
-    context = {
+    return render(request, "documents/_editor.html#row_edit", _row_context(line, form, doc, kind))
+
+
+def _row_context(line, form, doc, kind: str) -> dict:
+    """What the editor's line row renders with, shown or being edited."""
+    return {
         "line": line,
         "form": form,
         "doc": doc,
@@ -421,7 +420,6 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
         "editable": True,
         "province": _province(doc),
     }
-    return render(request, "documents/_editor.html#row_edit", context)
 
 
 @member_required(action=_edit_permission)

@@ -137,3 +137,10 @@ def invoice(customer, job) -> Invoice:
 @pytest.fixture
 def signed_estimate(customer, job) -> Estimate:
     return make_signed_estimate(customer, job=job)
+
+
+@pytest.fixture
+def hooks(live_server, stripe_on):
+    """The fake sends its webhooks to the live app."""
+    stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
+    return stripe_on

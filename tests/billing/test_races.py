@@ -41,12 +41,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def hooks(live_server, stripe_on):
-    stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
-    return stripe_on
-
-
-@pytest.fixture
 def meeting() -> Rendezvous:
     return Rendezvous()
 

@@ -33,13 +33,6 @@ from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def hooks(live_server, stripe_on):
-    """The fake sends its webhooks to the live app."""
-    stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
-    return stripe_on
-
-
 def _counts() -> dict[str, int]:
     return {
         "events": StripeEvent.objects.count(),

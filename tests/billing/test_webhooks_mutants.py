@@ -18,12 +18,6 @@ from tests.billing.conftest import start_checkout
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def hooks(live_server, stripe_on):
-    stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
-    return stripe_on
-
-
 def test_a_completed_session_without_metadata_is_found_by_its_id(invoice, connected, hooks):
     started = start_checkout(invoice)
     session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
