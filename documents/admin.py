@@ -12,6 +12,7 @@ from documents.models import (
     Invoice,
     LineItem,
 )
+from documents.services import LINE_FIELDS
 
 # What a customer was sent, and above all what they signed, is evidence: the admin shows it and
 # never changes or deletes it. A sent revision is frozen (its PDF is cached on that promise); a
@@ -140,19 +141,8 @@ class InvoiceAdmin(admin.ModelAdmin):
 class LineItemForm(forms.ModelForm):
     class Meta:
         model = LineItem
-        fields = [
-            "revision",
-            "invoice",
-            "position",
-            "description",
-            "quantity",
-            "unit_price",
-            "taxable",
-            "tax_parts",
-            "kind",
-            "group",
-            "selected_by_default",
-        ]
+        # The fields the editor's services change, plus where the line sits.
+        fields = ["revision", "invoice", "position", *LINE_FIELDS]
 
     def clean_revision(self) -> EstimateRevision | None:
         revision = self.cleaned_data.get("revision")
