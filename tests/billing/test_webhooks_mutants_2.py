@@ -18,7 +18,7 @@ import pytest
 
 from billing import webhooks
 from billing.models import Payment, PaymentStatus, Refund, StripeAccount, StripeEvent
-from tests.billing.conftest import start_checkout
+from tests.billing.conftest import make_invoice, start_checkout
 from tests.factories import CompanyFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -205,3 +205,29 @@ def test_payment_refresh_fetches_refunds_only_when_asked(invoice, connected, hoo
     assert not Refund.objects.exists()
     webhooks.payment_refresh(payment=payment, with_refunds=True)
     assert Refund.objects.get().amount == Decimal("356.00")
+
+
+def test_a_charge_event_naming_no_intent_is_not_matched_to_an_open_checkout(
+    invoice, connected, hooks
+):
+    """An open checkout has no payment intent yet: a charge without one must not land on it."""
+    paid = start_checkout(invoice)
+    hooks.complete_session(paid.payment.stripe_session_id)
+    charge = hooks.get(hooks.get(Payment.objects.get().stripe_payment_intent_id)["latest_charge"])
+    start_checkout(make_invoice(invoice.customer))
+    assert Payment.objects.filter(stripe_payment_intent_id=None).count() == 1
+    events_before = StripeEvent.objects.count()
+    event = hooks.build_event("charge.refunded", {**charge, "metadata": {}, "payment_intent": None})
+    assert _answer(hooks.send_event(event)) == (200, "ignored")
+    assert StripeEvent.objects.count() == events_before
+
+
+def test_an_expired_session_is_applied_before_its_id_is_stored(invoice, connected, hooks):
+    """An expired session has no payment intent to look it up by: its own id is used."""
+    start_checkout(make_invoice(invoice.customer))  # another open session on the account
+    started = start_checkout(invoice)
+    _unrecorded(started.payment)
+    session = hooks.expire_session(started.payment.stripe_session_id, send_webhook=False)
+    event = hooks.build_event("checkout.session.expired", session)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    assert Payment.objects.get(pk=started.payment.pk).status == PaymentStatus.CANCELLED
