@@ -98,7 +98,11 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "billing-webhooks": (
         ["billing/webhooks.py"],
-        ["tests/billing/test_webhooks.py", "tests/billing/test_webhooks_mutants.py"],
+        [
+            "tests/billing/test_webhooks.py",
+            "tests/billing/test_webhooks_mutants.py",
+            "tests/billing/test_webhooks_mutants_2.py",
+        ],
     ),
     "access": (
         ["crewcommand/access.py", "crewcommand/permissions.py"],

@@ -1,0 +1,233 @@
+"""What ``scripts/mutation billing-webhooks`` found untested in ``billing/webhooks.py``.
+
+``_account_updated`` (a connected account gaining or losing the right to take charges) and
+``payment_refresh`` were reached by no test of the module, and ``_current_state`` was only
+ever run with a payment whose Checkout Session id we had already written: its other path,
+asking Stripe which session a payment intent belongs to, could be broken unnoticed. That path
+is taken when an event reaches us before the session id is stored (the session was created
+but our write of its id has not landed). The tests below put a payment in that state with an
+update, then send real, signed events from the fake Stripe; the answer's body is the
+outcome (``applied``, ``ignored``, ``rejected``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from billing import webhooks
+from billing.models import Payment, PaymentStatus, Refund, StripeAccount, StripeEvent
+from tests.billing.conftest import make_invoice, start_checkout
+from tests.factories import CompanyFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _answer(delivery) -> tuple[int, str]:
+    return delivery.status, delivery.body.decode()
+
+
+# --- account.updated ---------------------------------------------------------------------------
+
+
+def test_account_updated_records_that_the_account_can_no_longer_take_charges(connected, hooks):
+    other = StripeAccount.objects.create(
+        company=CompanyFactory(),
+        account_id=hooks.add_account()["id"],
+        charges_enabled=True,
+        details_submitted=True,
+    )
+    data = {**hooks.get(connected.account_id), "charges_enabled": False}
+    data["details_submitted"] = False
+    event = hooks.build_event("account.updated", data, account=connected.account_id)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    row = StripeAccount.objects.get(pk=connected.pk)
+    assert not row.charges_enabled and not row.details_submitted
+    other.refresh_from_db()
+    assert other.charges_enabled and other.details_submitted
+
+
+def test_account_updated_sent_to_the_platform_endpoint_applies_too(connected, hooks):
+    """The platform's own endpoint sends account events without an ``account`` field."""
+    StripeAccount.objects.filter(pk=connected.pk).update(
+        charges_enabled=False, details_submitted=False
+    )
+    event = hooks.build_event("account.updated", hooks.get(connected.account_id))
+    event.pop("account", None)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    row = StripeAccount.objects.get(pk=connected.pk)
+    assert row.charges_enabled and row.details_submitted
+
+
+def test_account_updated_about_another_account_than_the_sender_is_ignored(connected, hooks):
+    stranger = hooks.add_account()["id"]
+    data = {**hooks.get(connected.account_id), "charges_enabled": False}
+    event = hooks.build_event("account.updated", data, account=stranger)
+    assert _answer(hooks.send_event(event)) == (200, "ignored")
+    assert StripeAccount.objects.get(pk=connected.pk).charges_enabled
+
+
+@pytest.mark.parametrize("object_id", [None, "", "ba_123", "cus_acct_123"])
+def test_account_updated_without_an_account_id_is_ignored(connected, hooks, object_id):
+    data = {**hooks.get(connected.account_id), "id": object_id, "charges_enabled": False}
+    event = hooks.build_event("account.updated", data, account=connected.account_id)
+    if object_id is None:
+        del event["data"]["object"]["id"]
+    assert _answer(hooks.send_event(event)) == (200, "ignored")
+    assert StripeAccount.objects.get(pk=connected.pk).charges_enabled
+
+
+# --- _current_state: finding the session when we have not stored its id yet ---------------------
+
+
+def _unrecorded(payment: Payment) -> None:
+    """The moment between Stripe creating the session and our write of its id landing."""
+    Payment.objects.filter(pk=payment.pk).update(
+        stripe_session_id=None, stripe_payment_intent_id=None
+    )
+
+
+def test_a_completed_session_is_applied_before_its_id_is_stored(invoice, connected, hooks):
+    started = start_checkout(invoice)
+    _unrecorded(started.payment)
+    session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    event = hooks.build_event("checkout.session.completed", session)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert payment.stripe_payment_intent_id == session["payment_intent"]
+
+
+@pytest.mark.parametrize(
+    "event_type", ["payment_intent.succeeded", "payment_intent.payment_failed"]
+)
+def test_an_intent_event_asks_stripe_which_session_it_belongs_to(
+    invoice, connected, hooks, event_type
+):
+    started = start_checkout(invoice)
+    _unrecorded(started.payment)
+    if event_type == "payment_intent.succeeded":
+        session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
+        intent = hooks.get(session["payment_intent"])
+    else:
+        intent = hooks.fail_session_payment(started.payment.stripe_session_id, send_webhook=False)
+    event = hooks.build_event(event_type, intent)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    payment = Payment.objects.get()
+    expected = (
+        PaymentStatus.SUCCEEDED if event_type == "payment_intent.succeeded" else payment.status
+    )
+    assert payment.status == expected
+    if event_type == "payment_intent.succeeded":
+        assert payment.stripe_payment_intent_id == intent["id"]
+    assert StripeEvent.objects.get().event_id == event["id"]
+
+
+def test_a_refund_event_asks_stripe_which_session_its_intent_belongs_to(
+    invoice, connected, hooks, stripe_client
+):
+    started = start_checkout(invoice)
+    session = hooks.complete_session(started.payment.stripe_session_id)
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    stripe_client.v1.refunds.create(
+        {"payment_intent": session["payment_intent"], "amount": 35600},
+        options={"stripe_account": connected.account_id},
+    )
+    Payment.objects.filter(pk=payment.pk).update(stripe_session_id=None)
+    charge = hooks.get(hooks.get(session["payment_intent"])["latest_charge"])
+    assert _answer(hooks.send_event(hooks.build_event("charge.refunded", charge))) == (
+        200,
+        "applied",
+    )
+    assert Refund.objects.get().amount == Decimal("356.00")
+
+
+def test_a_refund_update_event_fetches_the_refunds_charge(invoice, connected, hooks, stripe_client):
+    """``charge.refund.updated`` carries a refund: the charge is its ``charge`` field."""
+    started = start_checkout(invoice)
+    session = hooks.complete_session(started.payment.stripe_session_id)
+    refund = stripe_client.v1.refunds.create(
+        {"payment_intent": session["payment_intent"], "amount": 10000},
+        options={"stripe_account": connected.account_id},
+    )
+    data = hooks.get(refund.id)
+    event = hooks.build_event("charge.refund.updated", data, account=connected.account_id)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    assert Refund.objects.get().amount == Decimal("100.00")
+
+
+def test_an_intent_no_session_of_ours_knows_is_rejected(invoice, connected, hooks):
+    started = start_checkout(invoice)
+    _unrecorded(started.payment)
+    session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    intent = {**hooks.get(session["payment_intent"]), "id": "pi_no_such_intent"}
+    event = hooks.build_event("payment_intent.succeeded", intent, account=connected.account_id)
+    assert _answer(hooks.send_event(event)) == (400, "rejected")
+    assert Payment.objects.get().status != PaymentStatus.SUCCEEDED
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_session_stripe_cannot_find_is_rejected_not_retried(invoice, connected, hooks):
+    started = start_checkout(invoice)
+    session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    Payment.objects.filter(pk=started.payment.pk).update(stripe_session_id="cs_gone")
+    event = hooks.build_event(
+        "checkout.session.completed", {**session, "id": "cs_gone"}, account=connected.account_id
+    )
+    assert _answer(hooks.send_event(event)) == (400, "rejected")
+    assert Payment.objects.get().status != PaymentStatus.SUCCEEDED
+
+
+# --- payment_refresh ---------------------------------------------------------------------------
+
+
+def test_payment_refresh_applies_stripes_state_without_an_event(invoice, connected, hooks):
+    started = start_checkout(invoice)
+    hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    payment = Payment.objects.get()
+    session = webhooks.payment_refresh(payment=payment)
+    assert session["id"] == payment.stripe_session_id and session["payment_status"] == "paid"
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert not StripeEvent.objects.exists()
+
+
+def test_payment_refresh_fetches_refunds_only_when_asked(invoice, connected, hooks, stripe_client):
+    started = start_checkout(invoice)
+    session = hooks.complete_session(started.payment.stripe_session_id)
+    stripe_client.v1.refunds.create(
+        {"payment_intent": session["payment_intent"], "amount": 35600},
+        options={"stripe_account": connected.account_id},
+    )
+    payment = Payment.objects.get()
+    webhooks.payment_refresh(payment=payment)
+    assert not Refund.objects.exists()
+    webhooks.payment_refresh(payment=payment, with_refunds=True)
+    assert Refund.objects.get().amount == Decimal("356.00")
+
+
+def test_a_charge_event_naming_no_intent_is_not_matched_to_an_open_checkout(
+    invoice, connected, hooks
+):
+    """An open checkout has no payment intent yet: a charge without one must not land on it."""
+    paid = start_checkout(invoice)
+    hooks.complete_session(paid.payment.stripe_session_id)
+    charge = hooks.get(hooks.get(Payment.objects.get().stripe_payment_intent_id)["latest_charge"])
+    start_checkout(make_invoice(invoice.customer))
+    assert Payment.objects.filter(stripe_payment_intent_id=None).count() == 1
+    events_before = StripeEvent.objects.count()
+    event = hooks.build_event("charge.refunded", {**charge, "metadata": {}, "payment_intent": None})
+    assert _answer(hooks.send_event(event)) == (200, "ignored")
+    assert StripeEvent.objects.count() == events_before
+
+
+def test_an_expired_session_is_applied_before_its_id_is_stored(invoice, connected, hooks):
+    """An expired session has no payment intent to look it up by: its own id is used."""
+    start_checkout(make_invoice(invoice.customer))  # another open session on the account
+    started = start_checkout(invoice)
+    _unrecorded(started.payment)
+    session = hooks.expire_session(started.payment.stripe_session_id, send_webhook=False)
+    event = hooks.build_event("checkout.session.expired", session)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    assert Payment.objects.get(pk=started.payment.pk).status == PaymentStatus.CANCELLED
