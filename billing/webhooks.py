@@ -211,8 +211,3 @@ def _current_state(
         )
         charge = stripe_client.charge_retrieve(account=account, charge_id=charge_id)
     return session, charge
-
-
-def payment_refresh(*, payment: Payment, with_refunds: bool = False) -> dict[str, Any]:
-    """Reconciliation: apply Stripe's current state of one attempt, without an event."""
-    return services.payment_refresh(payment=payment, with_refunds=with_refunds)

@@ -80,9 +80,17 @@ def make_signed_estimate(
     documents.estimate_send(estimate=estimate, actor=actor)
     estimate = Estimate.objects.select_related("current_revision").get(pk=estimate.pk)
     issued = portal.link_create(customer=customer, actor=actor, document=estimate)
+    accept_with_defaults(estimate, issued.link)
+    return Estimate.objects.select_related("accepted_revision", "company").get(pk=estimate.pk)
+
+
+def accept_with_defaults(estimate: Estimate, link) -> None:
+    """The customer signs the estimate's current revision with its default options (typed
+    signature), through the portal's own signing service."""
+    customer = estimate.customer
     portal.estimate_accept(
         estimate=estimate,
-        link=issued.link,
+        link=link,
         revision_number=estimate.current_revision.number,
         selection=Selection(),
         signature=portal.SignatureIn(
@@ -94,7 +102,6 @@ def make_signed_estimate(
         ip="203.0.113.9",
         user_agent="pytest",
     )
-    return Estimate.objects.select_related("accepted_revision", "company").get(pk=estimate.pk)
 
 
 def return_urls(payment: Payment) -> tuple[str, str]:

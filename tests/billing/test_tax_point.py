@@ -27,10 +27,8 @@ from crewcommand.lib.activity import Actor
 from documents import pdf
 from documents import services as documents
 from documents.models import DepositKind, Estimate, Invoice
-from documents.totals import Selection, invoice_totals
-from portal import services as portal
-from portal.forms import CONSENT_TEXT
-from portal.signatures import typed_svg
+from documents.totals import invoice_totals
+from tests.billing.conftest import accept_with_defaults
 from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
@@ -70,20 +68,7 @@ def signed_ns_estimate(customer) -> Estimate:
     estimate = Estimate.objects.select_related("current_revision").get(pk=estimate.pk)
     assert estimate.current_revision.total == Decimal("1150.00")
     link = issue(customer, estimate)
-    portal.estimate_accept(
-        estimate=estimate,
-        link=link.link,
-        revision_number=estimate.current_revision.number,
-        selection=Selection(),
-        signature=portal.SignatureIn(
-            signer_name=customer.name,
-            method="typed",
-            image_svg=typed_svg(customer.name),
-            consent_text=str(CONSENT_TEXT),
-        ),
-        ip="203.0.113.9",
-        user_agent="pytest",
-    )
+    accept_with_defaults(estimate, link.link)
     return Estimate.objects.get(pk=estimate.pk)
 
 

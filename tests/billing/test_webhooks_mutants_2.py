@@ -1,7 +1,9 @@
 """What ``scripts/mutation billing-webhooks`` found untested in ``billing/webhooks.py``.
 
-``_account_updated`` (a connected account gaining or losing the right to take charges) and
-``payment_refresh`` were reached by no test of the module, and ``_current_state`` was only
+``_account_updated`` (a connected account gaining or losing the right to take charges) was
+reached by no test of the module (nor was a ``payment_refresh`` wrapper, since removed as dead
+code: reconciliation and the return page call ``billing.services.payment_refresh``, tested
+here), and ``_current_state`` was only
 ever run with a payment whose Checkout Session id we had already written: its other path,
 asking Stripe which session a payment intent belongs to, could be broken unnoticed. That path
 is taken when an event reaches us before the session id is stored (the session was created
@@ -16,7 +18,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing import webhooks
+from billing import services
 from billing.models import Payment, PaymentStatus, Refund, StripeAccount, StripeEvent
 from tests.billing.conftest import make_invoice, start_checkout
 from tests.factories import CompanyFactory
@@ -180,14 +182,14 @@ def test_a_session_stripe_cannot_find_is_rejected_not_retried(invoice, connected
     assert Payment.objects.get().status != PaymentStatus.SUCCEEDED
 
 
-# --- payment_refresh ---------------------------------------------------------------------------
+# --- billing.services.payment_refresh (reconciliation's path) ---------------------------------------------------------------------------
 
 
 def test_payment_refresh_applies_stripes_state_without_an_event(invoice, connected, hooks):
     started = start_checkout(invoice)
     hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
     payment = Payment.objects.get()
-    session = webhooks.payment_refresh(payment=payment)
+    session = services.payment_refresh(payment=payment)
     assert session["id"] == payment.stripe_session_id and session["payment_status"] == "paid"
     assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
     assert not StripeEvent.objects.exists()
@@ -201,9 +203,9 @@ def test_payment_refresh_fetches_refunds_only_when_asked(invoice, connected, hoo
         options={"stripe_account": connected.account_id},
     )
     payment = Payment.objects.get()
-    webhooks.payment_refresh(payment=payment)
+    services.payment_refresh(payment=payment)
     assert not Refund.objects.exists()
-    webhooks.payment_refresh(payment=payment, with_refunds=True)
+    services.payment_refresh(payment=payment, with_refunds=True)
     assert Refund.objects.get().amount == Decimal("356.00")
 
 
