@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from billing import receipts, reconcile, services
+from billing import notifications, reconcile, services
 from billing.models import Payment
 
 logger = logging.getLogger(__name__)
@@ -15,12 +15,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_payment_receipt(*, payment_id: int) -> None:
-    receipts.deliver_receipt(payment_id=payment_id)
+    notifications.deliver_receipt(payment_id=payment_id)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_refund_notice(*, refund_id: int) -> None:
-    receipts.deliver_refund_notice(refund_id=refund_id)
+    notifications.deliver_refund_notice(refund_id=refund_id)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

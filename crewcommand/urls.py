@@ -75,11 +75,11 @@ urlpatterns = [
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
     path("app/", include("documents.urls")),
-    path("app/portal/", include("portal.urls_dashboard")),
-    path("app/billing/", include("billing.urls_dashboard")),
-    path("p/", include("portal.urls")),
-    path("pay/", include("billing.urls_checkout")),
-    path("webhooks/", include("billing.urls_webhooks")),
+    path("app/portal/", include("portal.urls")),
+    path("app/billing/", include("billing.urls")),
+    path("p/", include("portal.urls_portal")),
+    path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
+    path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),

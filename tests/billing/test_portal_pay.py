@@ -47,7 +47,8 @@ def link(invoice):
 def url(link, name: str, *args) -> str:
     from django.urls import reverse
 
-    return reverse(f"portal:{name}", args=[link.token, *args])
+    namespace = "billing_portal" if name.startswith("pay") else "portal"
+    return reverse(f"{namespace}:{name}", args=[link.token, *args])
 
 
 # --- The invoice page --------------------------------------------------------------------------

@@ -35,7 +35,8 @@ BIG = (("Commercial build-out", "1", "900000.00"),)
 
 
 def url(link, name: str, *args) -> str:
-    return reverse(f"portal:{name}", args=[link.token, *args])
+    namespace = "billing_portal" if name.startswith("pay") else "portal"
+    return reverse(f"{namespace}:{name}", args=[link.token, *args])
 
 
 def sessions_created(fake) -> int:
