@@ -9,6 +9,7 @@ from django.conf import settings
 
 from billing import notifications, reconcile, services
 from billing.models import Payment
+from crewcommand.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def refund_duplicate_payment(*, payment_id: int) -> None:
         return
     try:
         services.duplicate_refund(payment=payment)
-    except services.ServiceError as error:
+    except ServiceError as error:
         # Stays flagged on the dashboard; reconciliation retries a refund left pending.
         logger.warning("automatic refund of payment %s failed: %s", payment.public_id, error)
 

@@ -33,10 +33,10 @@ from billing.forms import (
 from billing.models import PaymentPurpose, StripeAccount
 from crewcommand import selectors as core_selectors
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
 from crewcommand.lib.money import format_cad
-from crewcommand.services import ServiceError
 from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from billing import selectors, services
 from billing.forms import PayAmountForm
 from billing.models import Payment, PaymentMethod, PaymentPurpose
-from crewcommand.services import ServiceError
+from crewcommand.errors import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http
 from portal import selectors as portal_selectors

@@ -21,6 +21,7 @@ from django_htmx.http import reswap, trigger_client_event
 
 from crewcommand import charts, ratelimits, selectors, services
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.forms import (
     AcceptInvitationForm,
     CompanyForm,
@@ -114,7 +115,7 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             member = services.company_signup(**data, password=form.cleaned_data["password"])
-        except services.ServiceError as error:
+        except ServiceError as error:
             form.add_error(None, str(error))
         else:
             login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -141,7 +142,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         data = form.cleaned_data if form is not None else {"full_name": "", "password": None}
         try:
             member = services.invitation_accept(invitation=invitation, user=user, **data)
-        except services.ServiceError as error:
+        except ServiceError as error:
             messages.error(request, str(error))
         else:
             if user is None:
@@ -326,7 +327,7 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
             services.job_update(
                 job=job, actor=Actor.member(request.user), fields={"status": status}
             )
-        except services.ServiceError as error:
+        except ServiceError as error:
             messages.error(request, str(error))
         else:
             messages.success(
@@ -363,7 +364,7 @@ def team(request: HttpRequest) -> HttpResponse:
             invitation = services.invitation_create(
                 company=request.company, by=request.user, **form.cleaned_data
             )
-        except services.ServiceError as error:
+        except ServiceError as error:
             form.add_error("email", str(error))
         else:
             send_invitation(invitation=invitation)

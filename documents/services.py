@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Company, Customer, Job
-from crewcommand.services import ServiceError
 from documents.models import (
     DocumentKind,
     DocumentSequence,

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
-from crewcommand.services import ServiceError
 from documents import delivery, selectors, services
 from documents.forms import (
     ESTIMATE_FILTERS,

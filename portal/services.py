@@ -22,11 +22,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.sealed import seal
 from crewcommand.models import Customer
-from crewcommand.services import ServiceError
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
 from documents.totals import Selection, validate_selection
 from portal import canonical, notifications

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Customer
 from crewcommand.permissions import member_can
-from crewcommand.services import ServiceError
 from documents.models import OPEN_INVOICE_STATUSES, Estimate, EstimateStatus, Invoice
 from portal import selectors, services
 from portal.forms import LinkCreateForm

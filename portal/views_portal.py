@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from crewcommand.services import ServiceError
+from crewcommand.errors import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http, selectors, services
 from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm

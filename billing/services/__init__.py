@@ -64,7 +64,6 @@ from billing.services.stripe_state import (
     payment_refresh,
     stripe_state_apply,
 )
-from crewcommand.services import ServiceError
 
 __all__ = [
     "AUTO_REFUND_REASON",
@@ -76,7 +75,6 @@ __all__ = [
     "Applied",
     "CheckoutStart",
     "EventIn",
-    "ServiceError",
     "attempt_abandon",
     "attempt_return",
     "checkout_start",

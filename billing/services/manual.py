@@ -32,10 +32,10 @@ from billing.services.common import (
     _recompute,
     _recompute_invoice,
 )
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad, quantize_money
-from crewcommand.services import ServiceError
 from documents import services as documents_services
 from documents.models import Estimate, Invoice, InvoiceStatus
 

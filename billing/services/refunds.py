@@ -33,9 +33,9 @@ from billing.services.common import (
     _recompute_payment_refunds,
 )
 from billing.services.stripe_state import _REFUND_STATUS, _refund_settle, _resolve_if_refunded
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad, quantize_money, to_cents
-from crewcommand.services import ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from billing.models import (
     RefundStatus,
 )
 from billing.selectors import deposit_payable
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests.billing.conftest import start_checkout

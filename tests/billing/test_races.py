@@ -28,9 +28,9 @@ from billing.models import (
 )
 from billing.selectors import deposit_paid
 from billing.services import common, connect, manual, stripe_state
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import InvoiceStatus
 from tests.billing.conftest import start_checkout

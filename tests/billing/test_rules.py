@@ -22,8 +22,8 @@ from billing.models import (
     RefundStatus,
 )
 from billing.selectors import deposit_paid, deposit_payable
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests.billing.conftest import make_invoice, make_signed_estimate, start_checkout

@@ -15,8 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents.models import Estimate, EstimateRevision, EstimateStatus, InvoiceStatus
 from documents.totals import Selection
 from portal import services
