@@ -1,8 +1,28 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+# The app's activity verbs and their sentences (rows store the verb; see crewcommand.lib.activity).
+ACTIVITY_SENTENCES = {
+    "estimate.created": _("%(actor)s created estimate %(number)s"),
+    "estimate.updated": _("%(actor)s edited estimate %(number)s"),
+    "estimate.revised": _("%(actor)s started revision %(revision)s of %(number)s"),
+    "estimate.sent": _("%(actor)s sent estimate %(number)s"),
+    "estimate.duplicated": _("%(actor)s duplicated %(source)s as %(number)s"),
+    "estimate.converted": _("%(actor)s turned %(number)s into invoice %(invoice)s"),
+    "invoice.created": _("%(actor)s created invoice %(number)s"),
+    "invoice.updated": _("%(actor)s edited invoice %(number)s"),
+    "invoice.sent": _("%(actor)s sent invoice %(number)s"),
+    "invoice.voided": _("%(actor)s voided invoice %(number)s"),
+    "invoice.duplicated": _("%(actor)s duplicated %(source)s as %(number)s"),
+}
+
 
 class DocumentsConfig(AppConfig):
     name = "documents"
     verbose_name = _("Estimates and invoices")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from crewcommand.lib import activity
+
+        activity.register(ACTIVITY_SENTENCES)

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
@@ -37,22 +36,6 @@ from documents.totals import (
     invoice_totals,
     revision_totals,
     selected_lines,
-)
-
-activity.SENTENCES.update(
-    {
-        "estimate.created": gettext_lazy("%(actor)s created estimate %(number)s"),
-        "estimate.updated": gettext_lazy("%(actor)s edited estimate %(number)s"),
-        "estimate.revised": gettext_lazy("%(actor)s started revision %(revision)s of %(number)s"),
-        "estimate.sent": gettext_lazy("%(actor)s sent estimate %(number)s"),
-        "estimate.duplicated": gettext_lazy("%(actor)s duplicated %(source)s as %(number)s"),
-        "estimate.converted": gettext_lazy("%(actor)s turned %(number)s into invoice %(invoice)s"),
-        "invoice.created": gettext_lazy("%(actor)s created invoice %(number)s"),
-        "invoice.updated": gettext_lazy("%(actor)s edited invoice %(number)s"),
-        "invoice.sent": gettext_lazy("%(actor)s sent invoice %(number)s"),
-        "invoice.voided": gettext_lazy("%(actor)s voided invoice %(number)s"),
-        "invoice.duplicated": gettext_lazy("%(actor)s duplicated %(source)s as %(number)s"),
-    }
 )
 
 DEFAULT_VALID_DAYS = 30

@@ -36,29 +36,6 @@ from portal.tokens import new_reference, new_token, token_hash
 
 logger = logging.getLogger(__name__)
 
-activity.SENTENCES.update(
-    {
-        "portal_link.created": gettext_lazy("%(actor)s created portal link %(reference)s"),
-        "portal_link.emailed": gettext_lazy(
-            "%(actor)s emailed portal link %(reference)s to %(to)s"
-        ),
-        "portal_link.revoked": gettext_lazy("%(actor)s revoked portal link %(reference)s"),
-        "portal_link.regenerated": gettext_lazy(
-            "%(actor)s replaced portal link %(reference)s with %(new)s"
-        ),
-        "portal_link.reissued": gettext_lazy(
-            "%(actor)s asked for a fresh link; %(new)s was sent to the contact on file"
-        ),
-        "estimate.viewed": gettext_lazy("%(actor)s viewed estimate %(number)s"),
-        "invoice.viewed": gettext_lazy("%(actor)s viewed invoice %(number)s"),
-        "estimate.accepted": gettext_lazy("%(actor)s accepted and signed estimate %(number)s"),
-        "estimate.declined": gettext_lazy("%(actor)s declined estimate %(number)s"),
-        "estimate.changes_requested": gettext_lazy(
-            "%(actor)s asked for changes to estimate %(number)s"
-        ),
-    }
-)
-
 ANSWERABLE = (EstimateStatus.SENT, EstimateStatus.VIEWED)
 Document = Estimate | Invoice
 
