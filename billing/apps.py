@@ -23,6 +23,15 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from billing import services
         from crewcommand.lib import activity
+        from documents import actions
 
         activity.register(ACTIVITY_SENTENCES)
+        # Converting an estimate credits its paid deposit on the new invoice (billing's part).
+        actions.register(
+            "estimate",
+            "convert",
+            services.estimate_convert,
+            _("Invoice created from the estimate."),
+        )

@@ -24,5 +24,15 @@ class DocumentsConfig(AppConfig):
 
     def ready(self) -> None:
         from crewcommand.lib import activity
+        from documents import actions, services
 
         activity.register(ACTIVITY_SENTENCES)
+        # The page actions documents owns; "send" is the portal's, "convert" billing's.
+        actions.register("estimate", "revise", services.estimate_revise, _("New revision started."))
+        actions.register(
+            "estimate", "duplicate", services.estimate_duplicate, _("Estimate duplicated.")
+        )
+        actions.register("invoice", "void", services.invoice_void, _("Invoice voided."))
+        actions.register(
+            "invoice", "duplicate", services.invoice_duplicate, _("Invoice duplicated.")
+        )

@@ -24,5 +24,10 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from crewcommand.lib import activity
+        from documents import actions
+        from portal import services
 
         activity.register(ACTIVITY_SENTENCES)
+        # Sending a document is the portal's: mark it sent, make its link, email it.
+        actions.register("estimate", "send", services.estimate_deliver, _("Estimate sent."))
+        actions.register("invoice", "send", services.invoice_deliver, _("Invoice sent."))

@@ -1,4 +1,5 @@
-"""State changes of the customer portal: links, views, and the customer's answers.
+"""State changes of the customer portal: sending documents, links, views, and the customer's
+answers.
 
 Every function is keyword-only, runs in one transaction and writes an activity row. Raw tokens
 exist only inside ``IssuedLink`` (created here, shown once, never stored or logged).
@@ -27,7 +28,9 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.sealed import seal
 from crewcommand.models import Customer
+from documents import services as documents_services
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
+from documents.tasks import warm_pdf
 from documents.totals import Selection, validate_selection
 from portal import canonical, notifications
 from portal import seal as signature_seal
@@ -193,6 +196,25 @@ def share_document(*, document: Document, actor: Actor, channel: str = "email") 
         notifications.queue_link_email(link=issued.link, url=issued.url)
         _log_link(issued.link, "portal_link.emailed", actor, to=customer.email)
     return issued.link
+
+
+@transaction.atomic
+def estimate_deliver(*, estimate: Estimate, actor: Actor) -> Estimate:
+    """Send an estimate to its customer: mark it sent (``documents``), make its link and email
+    it (``share_document``), and render its PDF in the background."""
+    estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
+    share_document(document=estimate, actor=actor)
+    warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
+    return estimate
+
+
+@transaction.atomic
+def invoice_deliver(*, invoice: Invoice, actor: Actor) -> Invoice:
+    """Send an invoice to its customer, as ``estimate_deliver`` does an estimate."""
+    invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
+    share_document(document=invoice, actor=actor)
+    warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
+    return invoice
 
 
 # --- Fresh links for expired ones ----------------------------------------------------------------

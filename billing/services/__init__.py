@@ -43,7 +43,12 @@ from billing.services.connect import (
     stripe_onboarding_start,
     stripe_options_update,
 )
-from billing.services.manual import deposit_credit_apply, issue_resolve, payment_record
+from billing.services.manual import (
+    deposit_credit_apply,
+    estimate_convert,
+    issue_resolve,
+    payment_record,
+)
 from billing.services.refunds import (
     AUTO_REFUND_REASON,
     duplicate_refund,
@@ -80,6 +85,7 @@ __all__ = [
     "checkout_start",
     "deposit_credit_apply",
     "duplicate_refund",
+    "estimate_convert",
     "event_record",
     "issue_resolve",
     "payment_record",

@@ -175,7 +175,7 @@ def test_a_deposit_refund_and_an_invoice_payment_at_once_keep_both_on_the_invoic
     the estimate) and a payment on the invoice both rewrite the invoice's money, so the
     deposit path must lock the invoice too, or one of them is written from stale rows."""
     deposit = record(estimate=signed_estimate, amount="565.00")
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     invoice.refresh_from_db()
     assert invoice.balance == Decimal("1695.00")  # 2260.00 - 565.00
