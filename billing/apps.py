@@ -26,6 +26,7 @@ class BillingConfig(AppConfig):
         from billing import services
         from crewcommand.lib import activity
         from documents import actions
+        from portal import slots
 
         activity.register(ACTIVITY_SENTENCES)
         # Converting an estimate credits its paid deposit on the new invoice (billing's part).
@@ -35,3 +36,7 @@ class BillingConfig(AppConfig):
             services.estimate_convert,
             _("Invoice created from the estimate."),
         )
+        # What the portal's pages show about paying (server-side, in the page's context).
+        slots.fill("estimate_deposit", "billing/_portal_estimate_deposit.html")
+        slots.fill("invoice_pay", "billing/_portal_invoice_pay.html")
+        slots.fill("invoice_payments", "billing/_portal_invoice_payments.html")
