@@ -52,13 +52,9 @@ from billing.services.manual import (
 from billing.services.refunds import (
     AUTO_REFUND_REASON,
     duplicate_refund,
-    receipt_claim,
-    receipt_unclaim,
     refund_create,
     refund_idempotency_key,
     refund_metadata,
-    refund_notice_claim,
-    refund_notice_unclaim,
     refund_retry,
 )
 from billing.services.returns import attempt_return
@@ -90,13 +86,9 @@ __all__ = [
     "issue_resolve",
     "payment_record",
     "payment_refresh",
-    "receipt_claim",
-    "receipt_unclaim",
     "refund_create",
     "refund_idempotency_key",
     "refund_metadata",
-    "refund_notice_claim",
-    "refund_notice_unclaim",
     "refund_retry",
     "stripe_account_link",
     "stripe_account_refresh",

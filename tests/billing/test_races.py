@@ -125,7 +125,7 @@ def test_completed_and_intent_succeeded_at_once_record_one_payment_one_activity_
 def test_the_receipt_task_run_twice_at_once_sends_one_receipt(customer, monkeypatch):
     """A task delivered twice (a retry, a worker lost after sending): both claim the receipt
     at the same instant; the claim is one conditional UPDATE, so one wins."""
-    from billing import tasks
+    from billing import notifications, tasks
     from tests.billing.conftest import make_invoice
 
     invoices = [make_invoice(customer) for _ in range(3)]
@@ -137,7 +137,10 @@ def test_the_receipt_task_run_twice_at_once_sends_one_receipt(customer, monkeypa
         round_ = Rendezvous()
         with monkeypatch.context() as patch:
             round_.hold(
-                patch, services, "receipt_claim", when=lambda **kw: kw["field"] == "receipt_sent_at"
+                patch,
+                notifications,
+                "receipt_claim",
+                when=lambda **kw: kw["field"] == "receipt_sent_at",
             )
             send = functools.partial(tasks.send_payment_receipt, payment_id=payment.pk)
             race(round_, send, send)
