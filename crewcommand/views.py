@@ -1,4 +1,6 @@
-"""Contractor pages for the core: home, customers, jobs, settings, team, signup, invitations."""
+"""Core pages: landing, signup, invitations, customers and jobs (lists, forms, status), settings,
+team, health. Pages that show other apps too (home, job list and page, customer page) are in
+``crewcommand.dashboard``."""
 
 from __future__ import annotations
 

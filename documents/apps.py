@@ -21,6 +21,8 @@ class DocumentsConfig(AppConfig):
     name = "documents"
     verbose_name = _("Estimates and invoices")
     default_auto_field = "django.db.models.BigAutoField"
+    # ``manage.py seed_demo`` calls this after the core data and the apps below this one.
+    demo_seed = "documents.seed.seed_documents"
 
     def ready(self) -> None:
         from crewcommand.lib import activity

@@ -21,6 +21,8 @@ ACTIVITY_SENTENCES = {
 class PortalConfig(AppConfig):
     name = "portal"
     default_auto_field = "django.db.models.BigAutoField"
+    # ``manage.py seed_demo`` calls this after the core data and the apps below this one.
+    demo_seed = "portal.seed.seed_portal_links"
 
     def ready(self) -> None:
         from crewcommand.lib import activity
