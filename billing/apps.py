@@ -1,6 +1,42 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+# The app's activity verbs and their sentences (rows store the verb; see crewcommand.lib.activity).
+ACTIVITY_SENTENCES = {
+    "payment.received": _("%(actor)s paid %(amount)s by card on %(number)s"),
+    "payment.processing": _("%(actor)s started a %(amount)s bank payment on %(number)s"),
+    "payment.failed": _("A %(amount)s payment on %(number)s failed"),
+    "payment.recorded": _("%(actor)s recorded a %(amount)s %(method)s payment on %(number)s"),
+    "payment.flagged": _("A %(amount)s card payment on %(number)s needs attention: %(problem)s"),
+    "refund.created": _("%(actor)s refunded %(amount)s on %(number)s"),
+    "refund.failed": _("A %(amount)s refund on %(number)s failed"),
+    "deposit.credited": _("%(actor)s credited the %(amount)s deposit to invoice %(number)s"),
+    "stripe.connected": _("%(actor)s connected Stripe account %(account)s"),
+    "stripe.disconnected": _("%(actor)s disconnected Stripe"),
+    "stripe.options_updated": _("%(actor)s changed online payment options"),
+    "payment_issue.resolved": _("%(actor)s resolved a payment issue on %(number)s: %(resolution)s"),
+}
 
 
 class BillingConfig(AppConfig):
     name = "billing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from billing import services
+        from crewcommand.lib import activity
+        from documents import actions
+        from portal import slots
+
+        activity.register(ACTIVITY_SENTENCES)
+        # Converting an estimate credits its paid deposit on the new invoice (billing's part).
+        actions.register(
+            "estimate",
+            "convert",
+            services.estimate_convert,
+            _("Invoice created from the estimate."),
+        )
+        # What the portal's pages show about paying (server-side, in the page's context).
+        slots.fill("estimate_deposit", "billing/_portal_estimate_deposit.html")
+        slots.fill("invoice_pay", "billing/_portal_invoice_pay.html")
+        slots.fill("invoice_payments", "billing/_portal_invoice_payments.html")

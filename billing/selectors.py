@@ -453,9 +453,9 @@ def payment_link(*, token: str, document: Invoice | Estimate | None = None) -> s
     from django.urls import reverse
 
     if isinstance(document, Invoice):
-        path = reverse("portal:pay_invoice", args=[token, document.public_id])
+        path = reverse("billing_portal:pay_invoice", args=[token, document.public_id])
     elif isinstance(document, Estimate):
-        path = reverse("portal:pay_deposit", args=[token, document.public_id])
+        path = reverse("billing_portal:pay_deposit", args=[token, document.public_id])
     else:
-        path = reverse("portal:pay", args=[token])
+        path = reverse("billing_portal:pay", args=[token])
     return settings.SITE_URL + path

@@ -7,20 +7,21 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from billing import receipts, reconcile, services
+from billing import notifications, reconcile, services
 from billing.models import Payment
+from crewcommand.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_payment_receipt(*, payment_id: int) -> None:
-    receipts.deliver_receipt(payment_id=payment_id)
+    notifications.deliver_receipt(payment_id=payment_id)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_refund_notice(*, refund_id: int) -> None:
-    receipts.deliver_refund_notice(refund_id=refund_id)
+    notifications.deliver_refund_notice(refund_id=refund_id)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -30,7 +31,7 @@ def refund_duplicate_payment(*, payment_id: int) -> None:
         return
     try:
         services.duplicate_refund(payment=payment)
-    except services.ServiceError as error:
+    except ServiceError as error:
         # Stays flagged on the dashboard; reconciliation retries a refund left pending.
         logger.warning("automatic refund of payment %s failed: %s", payment.public_id, error)
 

@@ -1,12 +1,14 @@
-"""Customer payment pages, included from ``portal/urls.py`` so they live under ``/p/<token>/``
-(names in the ``portal`` namespace: ``portal:pay_invoice`` …). ``PortalMiddleware`` has resolved
-the token before any of these runs."""
+"""Customer payment pages, mounted by the root URLconf under ``/p/`` next to the portal's own
+(namespace ``billing_portal``: ``billing_portal:pay_invoice`` …), so every path is
+``/p/<token>/pay/…``. ``PortalMiddleware`` has resolved the token before any of these runs."""
 
 from __future__ import annotations
 
 from django.urls import path
 
 from billing import views_portal
+
+app_name = "billing_portal"
 
 pay = "<str:token>/pay/"
 

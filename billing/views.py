@@ -1,4 +1,4 @@
-"""Contractor pages for payments, and the Stripe webhook endpoint.
+"""Contractor pages for payments (the Stripe webhook endpoint is in ``billing.views_public``).
 
 Views are thin: access → form → one service call → render or redirect. The invoice and
 estimate panels are fragments the documents pages load with htmx; each form in them posts with
@@ -19,10 +19,9 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import selectors, services, stripe_client, webhooks
+from billing import selectors, services, stripe_client
 from billing.forms import (
     IssueResolveForm,
     ManualPaymentForm,
@@ -34,10 +33,10 @@ from billing.forms import (
 from billing.models import PaymentPurpose, StripeAccount
 from crewcommand import selectors as core_selectors
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
 from crewcommand.lib.money import format_cad
-from crewcommand.services import ServiceError
 from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
 
@@ -422,24 +421,3 @@ def stripe_disconnect(request: HttpRequest) -> HttpResponse:
         request, _("Stripe is disconnected. Customers see your other payment instructions.")
     )
     return redirect("billing_dashboard:stripe")
-
-
-# --- Webhook -----------------------------------------------------------------------------------
-
-
-@csrf_exempt
-@require_POST
-def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Verify, then process. Bad signatures, stale timestamps and bodies that are not events
-    get 400 and write nothing; unknown types 200; transient failures 503 so Stripe retries."""
-    try:
-        event = stripe_client.event_verify(
-            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
-        )
-    except stripe_client.BadWebhook as error:
-        logger.info("stripe webhook refused: %s", error)
-        return HttpResponse("invalid", status=400, content_type="text/plain")
-    outcome = webhooks.event_process(event=event)
-    return HttpResponse(
-        outcome.value, status=webhooks.HTTP_STATUS[outcome], content_type="text/plain"
-    )

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.models import (
@@ -30,10 +31,6 @@ from crewcommand.models import (
 INVITATION_SALT = "crewcommand.invitation"
 SIGNUP_SALT = "crewcommand.signup"
 SIGNUP_FIELDS = ("email", "company_name", "province", "full_name")
-
-
-class ServiceError(Exception):
-    """A rule was broken; the message is safe to show to the user."""
 
 
 def unique_company_slug(name: str) -> str:

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from crewcommand import views
+from crewcommand.dashboard import views as dashboard
 from crewcommand.forms import PasswordResetRequestForm
 from crewcommand.lib.ids import PublicIdConverter
 from crewcommand.ratelimits import login_guard, post_guard
@@ -14,15 +15,15 @@ from crewcommand.ratelimits import login_guard, post_guard
 register_converter(PublicIdConverter, "pid")
 
 dashboard_patterns = [
-    path("", views.home, name="home"),
+    path("", dashboard.home, name="home"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_create, name="customer_create"),
-    path("customers/<pid:customer_id>/", views.customer_detail, name="customer_detail"),
+    path("customers/<pid:customer_id>/", dashboard.customer_detail, name="customer_detail"),
     path("customers/<pid:customer_id>/edit/", views.customer_edit, name="customer_edit"),
-    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/", dashboard.job_list, name="job_list"),
     path("jobs/new/", views.job_create, name="job_create"),
     path("jobs/week/", views.job_week, name="job_week"),
-    path("jobs/<pid:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<pid:job_id>/", dashboard.job_detail, name="job_detail"),
     path("jobs/<pid:job_id>/edit/", views.job_edit, name="job_edit"),
     path("jobs/<pid:job_id>/status/", views.job_status, name="job_status"),
     path("settings/", views.company_settings, name="settings"),
@@ -75,11 +76,11 @@ urlpatterns = [
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
     path("app/", include("documents.urls")),
-    path("app/portal/", include("portal.urls_dashboard")),
-    path("app/billing/", include("billing.urls_dashboard")),
-    path("p/", include("portal.urls")),
-    path("pay/", include("billing.urls_checkout")),
-    path("webhooks/", include("billing.urls_webhooks")),
+    path("app/portal/", include("portal.urls")),
+    path("app/billing/", include("billing.urls")),
+    path("p/", include("portal.urls_portal")),
+    path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
+    path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),

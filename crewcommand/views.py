@@ -1,4 +1,6 @@
-"""Contractor pages for the core: home, customers, jobs, settings, team, signup, invitations."""
+"""Core pages: landing, signup, invitations, customers and jobs (lists, forms, status), settings,
+team, health. Pages that show other apps too (home, job list and page, customer page) are in
+``crewcommand.dashboard``."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, trigger_client_event
 
-from crewcommand import charts, ratelimits, selectors, services
+from crewcommand import ratelimits, selectors, services
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.forms import (
     AcceptInvitationForm,
     CompanyForm,
@@ -37,7 +40,8 @@ from crewcommand.notifications import send_invitation, send_signup
 PAGE_SIZE = 25
 
 
-def _page(request: HttpRequest, queryset) -> object:
+def paginate(request: HttpRequest, queryset) -> object:
+    """The ``?page=`` page of a list (every contractor list, the composition pages' too)."""
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
@@ -114,7 +118,7 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             member = services.company_signup(**data, password=form.cleaned_data["password"])
-        except services.ServiceError as error:
+        except ServiceError as error:
             form.add_error(None, str(error))
         else:
             login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -141,7 +145,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         data = form.cleaned_data if form is not None else {"full_name": "", "password": None}
         try:
             member = services.invitation_accept(invitation=invitation, user=user, **data)
-        except services.ServiceError as error:
+        except ServiceError as error:
             messages.error(request, str(error))
         else:
             if user is None:
@@ -154,27 +158,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    from documents import selectors as documents
-
-    company = request.company
-    context = {
-        "today_jobs": selectors.jobs_on_day(company=company, day=timezone.localdate()),
-        "activity": selectors.activity_recent(company=company),
-        "customer_count": selectors.customer_list(company=company).count(),
-        "funnel": charts.funnel_bars(documents.funnel(company=company)),
-        "money": charts.stacked_weeks(documents.money_by_week(company=company)),
-        "summary": documents.invoice_summary(company=company),
-        **documents.attention(company=company),
-    }
-    return render(request, "crewcommand/home.html", context)
-
-
-@member_required
-@require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = selectors.clean_query(request.GET.get("q"))
-    page = _page(request, selectors.customer_list(company=request.company, query=query))
+    page = paginate(request, selectors.customer_list(company=request.company, query=query))
     template = "crewcommand/customer_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
@@ -194,18 +180,6 @@ def customer_create(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/customer_form.html", {"form": form})
 
 
-@member_required
-@require_GET
-def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
-    customer = selectors.customer_get(company=request.company, public_id=customer_id)
-    context = {
-        "customer": customer,
-        "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
-        "activity": selectors.activity_for_customer(customer=customer),
-    }
-    return render(request, "crewcommand/customer_detail.html", context)
-
-
 @member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
 def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
@@ -218,28 +192,6 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
         messages.success(request, _("Customer saved."))
         return redirect(customer)
     return render(request, "crewcommand/customer_form.html", {"form": form, "customer": customer})
-
-
-@member_required
-@require_GET
-def job_list(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    query = selectors.clean_query(request.GET.get("q"))
-    from billing.selectors import job_payment_status
-
-    jobs = job_payment_status(
-        jobs=selectors.job_list(company=request.company, status=status, query=query)
-    )
-    context = {
-        "page": _page(request, jobs),
-        "q": query,
-        "status": status if status in JobStatus.values else "",
-        "filters": [("", _("All")), *JobStatus.choices],
-    }
-    template = "crewcommand/job_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
 
 
 @member_required
@@ -282,21 +234,6 @@ def job_create(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/job_form.html", {"form": form})
 
 
-@member_required
-@require_GET
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    from documents.selectors import documents_for_job
-
-    job = selectors.job_get(company=request.company, public_id=job_id)
-    context = {
-        "job": job,
-        "activity": selectors.activity_for(company=request.company, target=job),
-        "statuses": JobStatus.choices,
-        **documents_for_job(job=job),
-    }
-    return render(request, "crewcommand/job_detail.html", context)
-
-
 @member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
 def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
@@ -326,7 +263,7 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
             services.job_update(
                 job=job, actor=Actor.member(request.user), fields={"status": status}
             )
-        except services.ServiceError as error:
+        except ServiceError as error:
             messages.error(request, str(error))
         else:
             messages.success(
@@ -336,7 +273,7 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
         job = selectors.job_get(company=request.company, public_id=job_id)
         return render(
             request,
-            "crewcommand/job_detail.html#status",
+            "crewcommand/_job_status.html",
             {"job": job, "statuses": JobStatus.choices},
         )
     return redirect(job)
@@ -363,7 +300,7 @@ def team(request: HttpRequest) -> HttpResponse:
             invitation = services.invitation_create(
                 company=request.company, by=request.user, **form.cleaned_data
             )
-        except services.ServiceError as error:
+        except ServiceError as error:
             form.add_error("email", str(error))
         else:
             send_invitation(invitation=invitation)

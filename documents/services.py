@@ -4,20 +4,20 @@ it changes, keeps cached totals in step with ``documents.totals``, and writes an
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Company, Customer, Job
-from crewcommand.services import ServiceError
 from documents.models import (
     DocumentKind,
     DocumentSequence,
@@ -37,22 +37,6 @@ from documents.totals import (
     invoice_totals,
     revision_totals,
     selected_lines,
-)
-
-activity.SENTENCES.update(
-    {
-        "estimate.created": gettext_lazy("%(actor)s created estimate %(number)s"),
-        "estimate.updated": gettext_lazy("%(actor)s edited estimate %(number)s"),
-        "estimate.revised": gettext_lazy("%(actor)s started revision %(revision)s of %(number)s"),
-        "estimate.sent": gettext_lazy("%(actor)s sent estimate %(number)s"),
-        "estimate.duplicated": gettext_lazy("%(actor)s duplicated %(source)s as %(number)s"),
-        "estimate.converted": gettext_lazy("%(actor)s turned %(number)s into invoice %(invoice)s"),
-        "invoice.created": gettext_lazy("%(actor)s created invoice %(number)s"),
-        "invoice.updated": gettext_lazy("%(actor)s edited invoice %(number)s"),
-        "invoice.sent": gettext_lazy("%(actor)s sent invoice %(number)s"),
-        "invoice.voided": gettext_lazy("%(actor)s voided invoice %(number)s"),
-        "invoice.duplicated": gettext_lazy("%(actor)s duplicated %(source)s as %(number)s"),
-    }
 )
 
 DEFAULT_VALID_DAYS = 30
@@ -263,10 +247,19 @@ def estimate_duplicate(*, estimate: Estimate, actor: Actor) -> Estimate:
 
 
 @transaction.atomic
-def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
-    """Make an invoice from an accepted estimate with the options the customer chose; a deposit
-    paid on the estimate is credited on it. Idempotent: converting again returns the invoice
-    already made."""
+def estimate_convert(
+    *,
+    estimate: Estimate,
+    actor: Actor,
+    on_created: Callable[[Invoice, Estimate], object] | None = None,
+) -> Invoice:
+    """Make an invoice from an accepted estimate with the options the customer chose.
+    Idempotent: converting again returns the invoice already made.
+
+    ``on_created(invoice, estimate)`` is a step a higher layer runs on a newly made invoice, in
+    this transaction, once its totals are set and before the conversion is recorded (the
+    estimate is the locked row). The app converts through ``billing.services.estimate_convert``,
+    which credits a deposit paid on the estimate this way."""
     estimate = _lock_estimate(estimate)
     if estimate.status != EstimateStatus.ACCEPTED:
         raise ServiceError(_("Only an accepted estimate can become an invoice."))
@@ -290,9 +283,8 @@ def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
     _copy_lines(chosen, invoice=invoice)
     LineItem.objects.filter(invoice=invoice).update(kind=LineKind.STANDARD, group="")
     _refresh_invoice_totals(invoice)
-    from billing.services import deposit_credit_apply
-
-    deposit_credit_apply(invoice=invoice, estimate=estimate)
+    if on_created is not None:
+        on_created(invoice, estimate)
     _log(estimate, "estimate.converted", actor, invoice=invoice.display_number)
     return invoice
 

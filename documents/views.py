@@ -12,11 +12,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
-from crewcommand.services import ServiceError
-from documents import delivery, selectors, services
+from documents import selectors, services
+from documents.actions import ACTIONS
 from documents.forms import (
     ESTIMATE_FILTERS,
     INVOICE_FILTERS,
@@ -254,20 +255,6 @@ def document_settings(request: HttpRequest, kind: str, **ids: str) -> HttpRespon
     context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
     context["settings_form"] = form
     return render(request, f"documents/{kind}_detail.html#settings", context)
-
-
-ACTIONS = {
-    ("estimate", "send"): (delivery.estimate_deliver, gettext_lazy("Estimate sent.")),
-    ("estimate", "revise"): (services.estimate_revise, gettext_lazy("New revision started.")),
-    ("estimate", "duplicate"): (services.estimate_duplicate, gettext_lazy("Estimate duplicated.")),
-    ("estimate", "convert"): (
-        services.estimate_convert,
-        gettext_lazy("Invoice created from the estimate."),
-    ),
-    ("invoice", "send"): (delivery.invoice_deliver, gettext_lazy("Invoice sent.")),
-    ("invoice", "void"): (services.invoice_void, gettext_lazy("Invoice voided.")),
-    ("invoice", "duplicate"): (services.invoice_duplicate, gettext_lazy("Invoice duplicated.")),
-}
 
 
 def _doc_id(ids: dict[str, str]) -> str:

@@ -30,7 +30,7 @@ from portal.tokens import token_hash
 logger = logging.getLogger(__name__)
 
 PREFIX = "/p/"
-# Where Stripe sends the customer back (billing.urls_checkout): not portal URLs, but private
+# Where Stripe sends the customer back (billing.urls_public): not portal URLs, but private
 # answers too, whatever the outcome (an unknown attempt's 404, a 405), so they get the same
 # headers here rather than only on the responses billing's views build themselves.
 PRIVATE_PREFIXES = (PREFIX, "/pay/")
@@ -151,7 +151,7 @@ class PortalMiddleware:
 
     @sensitive_variables("token", "link")
     def _portal(self, request: HttpRequest) -> HttpResponse:
-        from portal import views
+        from portal import views_portal
 
         token = _token_from_path(request.path_info)
         link_id, usable = resolve(token)
@@ -164,15 +164,15 @@ class PortalMiddleware:
             attempts = http.rate_hit("invalid", bucket, window=window)
             logger.info("portal: invalid link attempt")
             if attempts > settings.PORTAL_INVALID_LINK_LIMIT:
-                return views.too_many_attempts(request)
+                return views_portal.too_many_attempts(request)
             # A dead link's id only feeds the queued fresh-link check; it never shapes the answer.
-            return views.invalid_link(request, dead_link_id=link_id)
+            return views_portal.invalid_link(request, dead_link_id=link_id)
         link = (
             PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
             .filter(pk=link_id)
             .first()
         )
         if link is None:  # deleted since the lookup (its customer was removed)
-            return views.invalid_link(request, dead_link_id=None)
+            return views_portal.invalid_link(request, dead_link_id=None)
         request.portal = PortalContext(link=link, token=token)
         return self.get_response(request)

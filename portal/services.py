@@ -1,4 +1,5 @@
-"""State changes of the customer portal: links, views, and the customer's answers.
+"""State changes of the customer portal: sending documents, links, views, and the customer's
+answers.
 
 Every function is keyword-only, runs in one transaction and writes an activity row. Raw tokens
 exist only inside ``IssuedLink`` (created here, shown once, never stored or logged).
@@ -22,12 +23,14 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.sealed import seal
 from crewcommand.models import Customer
-from crewcommand.services import ServiceError
+from documents import services as documents_services
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
+from documents.tasks import warm_pdf
 from documents.totals import Selection, validate_selection
 from portal import canonical, notifications
 from portal import seal as signature_seal
@@ -35,29 +38,6 @@ from portal.models import LinkChannel, PortalLink, Signature
 from portal.tokens import new_reference, new_token, token_hash
 
 logger = logging.getLogger(__name__)
-
-activity.SENTENCES.update(
-    {
-        "portal_link.created": gettext_lazy("%(actor)s created portal link %(reference)s"),
-        "portal_link.emailed": gettext_lazy(
-            "%(actor)s emailed portal link %(reference)s to %(to)s"
-        ),
-        "portal_link.revoked": gettext_lazy("%(actor)s revoked portal link %(reference)s"),
-        "portal_link.regenerated": gettext_lazy(
-            "%(actor)s replaced portal link %(reference)s with %(new)s"
-        ),
-        "portal_link.reissued": gettext_lazy(
-            "%(actor)s asked for a fresh link; %(new)s was sent to the contact on file"
-        ),
-        "estimate.viewed": gettext_lazy("%(actor)s viewed estimate %(number)s"),
-        "invoice.viewed": gettext_lazy("%(actor)s viewed invoice %(number)s"),
-        "estimate.accepted": gettext_lazy("%(actor)s accepted and signed estimate %(number)s"),
-        "estimate.declined": gettext_lazy("%(actor)s declined estimate %(number)s"),
-        "estimate.changes_requested": gettext_lazy(
-            "%(actor)s asked for changes to estimate %(number)s"
-        ),
-    }
-)
 
 ANSWERABLE = (EstimateStatus.SENT, EstimateStatus.VIEWED)
 Document = Estimate | Invoice
@@ -216,6 +196,25 @@ def share_document(*, document: Document, actor: Actor, channel: str = "email") 
         notifications.queue_link_email(link=issued.link, url=issued.url)
         _log_link(issued.link, "portal_link.emailed", actor, to=customer.email)
     return issued.link
+
+
+@transaction.atomic
+def estimate_deliver(*, estimate: Estimate, actor: Actor) -> Estimate:
+    """Send an estimate to its customer: mark it sent (``documents``), make its link and email
+    it (``share_document``), and render its PDF in the background."""
+    estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
+    share_document(document=estimate, actor=actor)
+    warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
+    return estimate
+
+
+@transaction.atomic
+def invoice_deliver(*, invoice: Invoice, actor: Actor) -> Invoice:
+    """Send an invoice to its customer, as ``estimate_deliver`` does an estimate."""
+    invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
+    share_document(document=invoice, actor=actor)
+    warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
+    return invoice
 
 
 # --- Fresh links for expired ones ----------------------------------------------------------------

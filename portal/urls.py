@@ -1,26 +1,37 @@
-"""Customer portal URLs, all under ``/p/<token>/``. ``PortalMiddleware`` answers for invalid
-tokens before any of these is reached."""
+"""Contractor URLs of the portal (under ``/app/portal/``): the links panel for an estimate,
+invoice or customer, link actions, the live status badge and signature checks."""
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import path, register_converter
 
 from portal import views
 
-app_name = "portal"
+app_name = "portal_dashboard"
 
-estimate = "<str:token>/estimates/<pid:estimate_id>/"
-invoice = "<str:token>/invoices/<pid:invoice_id>/"
+
+class PanelKindConverter:
+    """What a links panel is about: ``estimate``, ``invoice`` or ``customer``."""
+
+    regex = "estimate|invoice|customer"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PanelKindConverter, "panelkind")
+
+subject = "links/<panelkind:kind>/<pid:doc_id>/"
 
 urlpatterns = [
-    path("<str:token>/", views.home, name="home"),
-    path(estimate, views.estimate, name="estimate"),
-    path(f"{estimate}totals/", views.estimate_totals, name="estimate_totals"),
-    path(f"{estimate}accept/", views.estimate_accept, name="estimate_accept"),
-    path(f"{estimate}decline/", views.estimate_decline, name="estimate_decline"),
-    path(f"{estimate}changes/", views.estimate_changes, name="estimate_changes"),
-    path(f"{estimate}pdf/", views.estimate_pdf, name="estimate_pdf"),
-    path(invoice, views.invoice, name="invoice"),
-    path(f"{invoice}pdf/", views.invoice_pdf, name="invoice_pdf"),
-    path("", include("billing.urls_portal")),  # /p/<token>/pay/… (billing)
+    path(subject, views.links_panel, name="links_panel"),
+    path(f"{subject}new/", views.link_create, name="link_create"),
+    path(f"{subject}status/", views.status_badge, name="status_badge"),
+    path("links/<pid:link_id>/revoke/", views.link_revoke, name="link_revoke"),
+    path("links/<pid:link_id>/regenerate/", views.link_regenerate, name="link_regenerate"),
+    path("signatures/<pid:signature_id>/verify/", views.signature_verify, name="signature_verify"),
+    path("signatures/<pid:signature_id>/pdf/", views.signature_pdf, name="signature_pdf"),
 ]

@@ -1,234 +1,174 @@
-"""Customer pages of the portal. ``PortalMiddleware`` has already resolved the token into
-``request.portal``; each view reads within that scope and calls one service.
+"""Contractor side of the portal: the links panel shown on an estimate, invoice or customer
+(links with their views, create, revoke, regenerate), the live status badge, and signature
+verification and the signed PDF.
 
-GET never changes a document: it only records that the link was viewed (and moves a sent
-document to *viewed*), and not for HEAD requests or known link scanners. Answers (accept,
-decline, request changes) are POST-only with CSRF.
+A link's raw URL appears in exactly one response: the one answering its creation. Those
+responses are ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
-from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
-from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_POST
 
-from crewcommand.services import ServiceError
-from documents.models import Estimate, Invoice
-from portal import http, selectors, services
-from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
-from portal.middleware import PortalContext
+from crewcommand.access import member_required
+from crewcommand.errors import ServiceError
+from crewcommand.lib.activity import Actor
+from crewcommand.models import Customer
+from crewcommand.permissions import member_can
+from documents.models import OPEN_INVOICE_STATUSES, Estimate, EstimateStatus, Invoice
+from portal import selectors, services
+from portal.forms import LinkCreateForm
+from portal.services import IssuedLink
+from portal.signatures import svg_data_url
 
-CHANGE_REQUESTS_PER_HOUR = 10
-FRESH_LINKS_PER_HOUR = 3
-
-
-def portal_view(view: Callable) -> Callable:
-    """Pass the resolved PortalContext to the view and use the company's time zone."""
-
-    @wraps(view)
-    @sensitive_variables("token", "portal")
-    def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
-        portal = getattr(request, "portal", None)
-        if portal is None or not constant_time_compare(portal.token, token):
-            raise Http404
-        timezone.activate(portal.company.timezone)
-        return view(request, portal, **kwargs)
-
-    return wrapper
+STATUS_CHANGED_EVENT = "portal-status-changed"
 
 
-def _record_visit(
-    request: HttpRequest, portal: PortalContext, document: Estimate | Invoice | None = None
-) -> None:
-    if http.is_prefetch(request) or request.htmx:
-        return
-    agent = http.user_agent(request)
-    services.link_record_view(link=portal.link, device=http.device_class(agent))
-    if document is not None:
-        services.document_mark_viewed(document=document, link=portal.link)
+def _kind(subject: Estimate | Invoice | Customer) -> str:
+    if isinstance(subject, Estimate):
+        return "estimate"
+    return "invoice" if isinstance(subject, Invoice) else "customer"
 
 
-def _render(request: HttpRequest, portal: PortalContext, template: str, context: dict, **kw):
-    return render(request, template, {"portal": portal, "company": portal.company, **context}, **kw)
+def badge_context(subject: Estimate | Invoice | Customer) -> dict:
+    if isinstance(subject, Customer):
+        return {"badge": None}
+    if isinstance(subject, Estimate):
+        polling = subject.status in {EstimateStatus.SENT, EstimateStatus.VIEWED}
+    else:
+        polling = subject.status in OPEN_INVOICE_STATUSES
+    return {
+        "badge": {
+            "status": subject.display_status,
+            "label": subject.display_status_label,
+            "polling": polling,
+        }
+    }
 
 
-# --- Invalid links -----------------------------------------------------------------------------
-
-
-@csrf_protect
-def invalid_link(request: HttpRequest, *, dead_link_id: int | None) -> HttpResponse:
-    """The one answer for unknown, malformed, revoked and expired links (``dead_link_id`` is
-    the revoked or expired link's id, if any). Its fresh-link form answers the same whether or
-    not anything will be sent, and does the same work either way: the request is queued and
-    the worker decides (see services.fresh_link_request)."""
-    form = FreshLinkForm(request.POST if request.method == "POST" else None)
-    sent = False
-    if request.method == "POST" and form.is_valid():
-        key = str(dead_link_id or "none")
-        if http.rate_hit("fresh", key, window=3600) <= FRESH_LINKS_PER_HOUR:
-            services.fresh_link_queue(link_id=dead_link_id, contact=form.cleaned_data["contact"])
-        sent, form = True, FreshLinkForm()
-    return render(
-        request, "portal/invalid.html", {"form": form, "sent": sent}, status=200 if sent else 404
-    )
-
-
-def too_many_attempts(request: HttpRequest) -> HttpResponse:
-    response = render(request, "portal/invalid.html", {"limited": True}, status=429)
-    response["Retry-After"] = str(settings.PORTAL_INVALID_LINK_WINDOW)
+def _panel(
+    request: HttpRequest,
+    subject: Estimate | Invoice | Customer,
+    *,
+    issued: IssuedLink | None = None,
+    form: LinkCreateForm | None = None,
+    error: str = "",
+    verification: services.Verification | None = None,
+) -> HttpResponse:
+    signature = selectors.signature_of(subject) if isinstance(subject, Estimate) else None
+    context = {
+        "subject": subject,
+        "kind": _kind(subject),
+        "links": selectors.links_for(subject=subject),
+        "now": timezone.now(),
+        "issued": issued,
+        "form": form or LinkCreateForm(),
+        "error": error,
+        "can_manage": member_can(request.member, "link.manage"),
+        "signature": signature,
+        "signature_image": svg_data_url(signature.image_svg) if signature else "",
+        "verification": verification,
+        "customer_messages": selectors.customer_messages(subject=subject)
+        if isinstance(subject, Estimate)
+        else [],
+        **badge_context(subject),
+    }
+    template = "portal/_links_panel.html" if request.htmx else "portal/links_page.html"
+    response = render(request, template, context)
+    response["Cache-Control"] = "no-store"
     return response
 
 
-# --- Pages -------------------------------------------------------------------------------------
+@member_required
+@require_GET
+def links_panel(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
+    subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
+    return _panel(request, subject)
 
 
-@portal_view
-@require_safe
-def home(request: HttpRequest, portal: PortalContext) -> HttpResponse:
-    if portal.scope == "estimate":
-        return redirect(portal.url("estimate", portal.link.estimate.public_id))
-    if portal.scope == "invoice":
-        return redirect(portal.url("invoice", portal.link.invoice.public_id))
-    _record_visit(request, portal)
-    return _render(request, portal, "portal/home.html", selectors.home_context(portal=portal))
-
-
-@portal_view
-@require_safe
-def estimate(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
-    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
-    _record_visit(request, portal, doc)
-    context = selectors.estimate_context(portal=portal, estimate=doc)
-    context["form"] = AcceptForm(initial={"revision": context["revision"].number})
-    return _render(request, portal, "portal/estimate.html", context)
-
-
-@portal_view
-@require_safe
-def estimate_totals(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
-    """Totals for the picks in the query string (htmx, on every change). Read-only."""
-    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
-    context = selectors.estimate_context(portal=portal, estimate=doc, data=request.GET)
-    return _render(request, portal, "portal/estimate.html#totals", context)
-
-
-@portal_view
+@member_required(action="link.manage")
 @require_POST
-def estimate_accept(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
-    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
-    context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
-    form = AcceptForm(request.POST)
-    status = 200
-    if form.is_valid():
-        try:
-            services.estimate_accept(
-                estimate=doc,
-                link=portal.link,
-                revision_number=form.cleaned_data["revision"],
-                selection=context["selection"],
-                signature=form.signature_in(),
-                ip=http.client_ip(request),
-                user_agent=http.user_agent(request),
-            )
-        except ServiceError as error:
-            form.add_error(None, str(error))
-            status = 409
-        else:
-            return redirect(portal.url("estimate", doc.public_id) + "#answer")
-    return _render(
-        request, portal, "portal/estimate.html", {**context, "form": form}, status=status
-    )
+def link_create(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
+    subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
+    form = LinkCreateForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, subject, form=form)
+    customer = subject if isinstance(subject, Customer) else subject.customer
+    document = None if isinstance(subject, Customer) else subject
+    try:
+        issued = services.link_create(
+            customer=customer,
+            document=document,
+            actor=Actor.member(request.user),
+            sent_to=form.cleaned_data["sent_to"],
+        )
+    except ServiceError as exc:
+        return _panel(request, subject, error=str(exc))
+    return _panel(request, subject, issued=issued)
 
 
-def _answer_view(request: HttpRequest, portal: PortalContext, estimate_id: str, *, kind: str):
-    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
-    if kind == "decline":
-        form = DeclineForm(request.POST or None, company_name=portal.company.name)
-    else:
-        form = ChangesForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if kind == "decline":
-                services.estimate_decline(
-                    estimate=doc, link=portal.link, reason=form.cleaned_data["reason"]
-                )
-            elif http.rate_hit("changes", str(portal.link.pk), window=3600) > (
-                CHANGE_REQUESTS_PER_HOUR
-            ):
-                raise ServiceError(
-                    _("You've sent several messages already. Please call %(company)s.")
-                    % {"company": portal.company.name}
-                )
-            else:
-                services.estimate_request_changes(
-                    estimate=doc, link=portal.link, message=form.cleaned_data["message"]
-                )
-        except ServiceError as error:
-            form.add_error(None, str(error))
-        else:
-            return redirect(portal.url("estimate", doc.public_id) + f"?done={kind}#answer")
-    context = {"estimate": doc, "form": form, "kind": kind}
-    return _render(request, portal, "portal/answer.html", context)
+def _link_action(request: HttpRequest, link_id: str, *, regenerate: bool) -> HttpResponse:
+    link = selectors.link_get(company=request.company, public_id=link_id)
+    subject = link.estimate or link.invoice or link.customer
+    actor = Actor.member(request.user)
+    try:
+        if regenerate:
+            return _panel(request, subject, issued=services.link_regenerate(link=link, actor=actor))
+        services.link_revoke(link=link, actor=actor)
+    except ServiceError as exc:
+        return _panel(request, subject, error=str(exc))
+    return _panel(request, subject)
 
 
-@portal_view
-@require_http_methods(["GET", "HEAD", "POST"])
-def estimate_decline(request: HttpRequest, portal: PortalContext, estimate_id: str):
-    return _answer_view(request, portal, estimate_id, kind="decline")
+@member_required(action="link.manage")
+@require_POST
+def link_revoke(request: HttpRequest, link_id: str) -> HttpResponse:
+    return _link_action(request, link_id, regenerate=False)
 
 
-@portal_view
-@require_http_methods(["GET", "HEAD", "POST"])
-def estimate_changes(request: HttpRequest, portal: PortalContext, estimate_id: str):
-    return _answer_view(request, portal, estimate_id, kind="changes")
+@member_required(action="link.manage")
+@require_POST
+def link_regenerate(request: HttpRequest, link_id: str) -> HttpResponse:
+    return _link_action(request, link_id, regenerate=True)
 
 
-@portal_view
-@require_safe
-def invoice(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
-    doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
-    _record_visit(request, portal, doc)
-    return _render(request, portal, "portal/invoice.html", selectors.invoice_context(invoice=doc))
-
-
-# --- PDFs --------------------------------------------------------------------------------------
-
-
-def _pdf_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+@member_required
+@require_GET
+def status_badge(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
+    """The status badge, polled every 10 s while the document awaits the customer. When the
+    status differs from the one the page showed (``?was=``), the panel is told to refresh."""
+    subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
+    context = {"subject": subject, "kind": kind, **badge_context(subject)}
+    response = render(request, "portal/_status_badge.html", context)
+    was = request.GET.get("was", "")[:20]
+    if context["badge"] and was and was != context["badge"]["status"]:
+        response["HX-Trigger"] = STATUS_CHANGED_EVENT
     return response
 
 
-@portal_view
-@require_safe
-def estimate_pdf(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+@member_required
+@require_GET
+def signature_verify(request: HttpRequest, signature_id: str) -> HttpResponse:
+    """Recompute the signed content's hash and compare (read-only)."""
+    signature = selectors.signature_get(company=request.company, public_id=signature_id)
+    verification = services.signature_verify(signature=signature)
+    if request.htmx:
+        return render(request, "portal/_verification.html", {"verification": verification})
+    return _panel(request, signature.estimate, verification=verification)
+
+
+@member_required
+@require_GET
+def signature_pdf(request: HttpRequest, signature_id: str) -> HttpResponse:
     from documents import pdf
 
-    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
-    _record_visit(request, portal)
-    signature = selectors.signature_of(doc)
-    if signature is not None:
-        content = selectors.signed_estimate_pdf(signature=signature)
-    else:
-        content = pdf.render_estimate_pdf(estimate=doc, revision=selectors.shown_revision(doc))
-    return _pdf_response(content, pdf.pdf_filename(doc))
-
-
-@portal_view
-@require_safe
-def invoice_pdf(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
-    from documents import pdf
-
-    doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
-    _record_visit(request, portal)
-    return _pdf_response(pdf.render_invoice_pdf(invoice=doc), pdf.pdf_filename(doc))
+    signature = selectors.signature_get(company=request.company, public_id=signature_id)
+    estimate = signature.estimate
+    content = selectors.signed_estimate_pdf(signature=signature)
+    response = HttpResponse(content, content_type="application/pdf")
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{pdf.pdf_filename(estimate)}"'
+    return response

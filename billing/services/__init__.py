@@ -43,17 +43,18 @@ from billing.services.connect import (
     stripe_onboarding_start,
     stripe_options_update,
 )
-from billing.services.manual import deposit_credit_apply, issue_resolve, payment_record
+from billing.services.manual import (
+    deposit_credit_apply,
+    estimate_convert,
+    issue_resolve,
+    payment_record,
+)
 from billing.services.refunds import (
     AUTO_REFUND_REASON,
     duplicate_refund,
-    receipt_claim,
-    receipt_unclaim,
     refund_create,
     refund_idempotency_key,
     refund_metadata,
-    refund_notice_claim,
-    refund_notice_unclaim,
     refund_retry,
 )
 from billing.services.returns import attempt_return
@@ -64,7 +65,6 @@ from billing.services.stripe_state import (
     payment_refresh,
     stripe_state_apply,
 )
-from crewcommand.services import ServiceError
 
 __all__ = [
     "AUTO_REFUND_REASON",
@@ -76,23 +76,19 @@ __all__ = [
     "Applied",
     "CheckoutStart",
     "EventIn",
-    "ServiceError",
     "attempt_abandon",
     "attempt_return",
     "checkout_start",
     "deposit_credit_apply",
     "duplicate_refund",
+    "estimate_convert",
     "event_record",
     "issue_resolve",
     "payment_record",
     "payment_refresh",
-    "receipt_claim",
-    "receipt_unclaim",
     "refund_create",
     "refund_idempotency_key",
     "refund_metadata",
-    "refund_notice_claim",
-    "refund_notice_unclaim",
     "refund_retry",
     "stripe_account_link",
     "stripe_account_refresh",

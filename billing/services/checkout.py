@@ -41,8 +41,8 @@ from billing.services.common import (
     _lock_payment,
 )
 from billing.services.stripe_state import payment_refresh
+from crewcommand.errors import ServiceError
 from crewcommand.lib.money import format_cad, quantize_money, to_cents
-from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, Sum
-from django.utils.translation import gettext_lazy
 
 from billing.models import (
     ZERO,
@@ -28,33 +27,6 @@ from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)
 
-
-activity.SENTENCES.update(
-    {
-        "payment.received": gettext_lazy("%(actor)s paid %(amount)s by card on %(number)s"),
-        "payment.processing": gettext_lazy(
-            "%(actor)s started a %(amount)s bank payment on %(number)s"
-        ),
-        "payment.failed": gettext_lazy("A %(amount)s payment on %(number)s failed"),
-        "payment.recorded": gettext_lazy(
-            "%(actor)s recorded a %(amount)s %(method)s payment on %(number)s"
-        ),
-        "payment.flagged": gettext_lazy(
-            "A %(amount)s card payment on %(number)s needs attention: %(problem)s"
-        ),
-        "refund.created": gettext_lazy("%(actor)s refunded %(amount)s on %(number)s"),
-        "refund.failed": gettext_lazy("A %(amount)s refund on %(number)s failed"),
-        "deposit.credited": gettext_lazy(
-            "%(actor)s credited the %(amount)s deposit to invoice %(number)s"
-        ),
-        "stripe.connected": gettext_lazy("%(actor)s connected Stripe account %(account)s"),
-        "stripe.disconnected": gettext_lazy("%(actor)s disconnected Stripe"),
-        "stripe.options_updated": gettext_lazy("%(actor)s changed online payment options"),
-        "payment_issue.resolved": gettext_lazy(
-            "%(actor)s resolved a payment issue on %(number)s: %(resolution)s"
-        ),
-    }
-)
 
 META_PAYMENT = "cc_payment"
 

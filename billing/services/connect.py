@@ -16,10 +16,10 @@ from billing.models import (
 from billing.selectors import (
     stripe_account_for,
 )
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Company
-from crewcommand.services import ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from billing.services.common import (
     _recompute,
     _recompute_invoice,
 )
+from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad, quantize_money
-from crewcommand.services import ServiceError
 from documents import services as documents_services
 from documents.models import Estimate, Invoice, InvoiceStatus
 
@@ -118,10 +118,24 @@ def _check_manual_fits(locked: Locked, amount: Decimal) -> None:
         )
 
 
+@transaction.atomic
+def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
+    """Make the invoice from an accepted estimate (``documents.services.estimate_convert``) and
+    credit the deposit paid on the estimate to it, in one transaction. Idempotent like the
+    conversion: converting again returns the invoice already made, credited when it was made."""
+    return documents_services.estimate_convert(
+        estimate=estimate, actor=actor, on_created=_credit_deposit
+    )
+
+
+def _credit_deposit(invoice: Invoice, estimate: Estimate) -> None:
+    deposit_credit_apply(invoice=invoice, estimate=estimate)
+
+
 def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
     """Credit the estimate's paid deposit (succeeded deposit payments net of refunds) to the
-    invoice made from it, in the caller's transaction. Call it from ``estimate_convert`` after
-    the invoice's totals are set. Idempotent: the credit is recomputed, not added.
+    invoice made from it, in the caller's transaction. ``estimate_convert`` calls it once the
+    new invoice's totals are set. Idempotent: the credit is recomputed, not added.
 
     The deposit payments are linked to the invoice so its payment list shows them; open
     checkout attempts for the deposit will be flagged if they are paid later."""

@@ -1,5 +1,5 @@
-"""Refunds: through Stripe for card payments, recorded directly otherwise; and the
-receipt claims that make each receipt go out exactly once."""
+"""Refunds: through Stripe for card payments, recorded directly otherwise. (The claims that
+make each receipt and refund notice go out exactly once are in ``billing.notifications``.)"""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ from billing.services.common import (
     _recompute_payment_refunds,
 )
 from billing.services.stripe_state import _REFUND_STATUS, _refund_settle, _resolve_if_refunded
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad, quantize_money, to_cents
-from crewcommand.services import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -230,34 +230,3 @@ def duplicate_refund(*, payment: Payment) -> Refund | None:
         reason=AUTO_REFUND_REASON,
         automatic=True,
     )
-
-
-def receipt_claim(*, payment_id: int, field: str) -> bool:
-    """Claim the right to send one receipt (``receipt_sent_at``) or one company notice
-    (``company_notified_at``): exactly one caller gets True per payment."""
-    if field not in ("receipt_sent_at", "company_notified_at"):
-        raise ValueError(field)
-    claimed = Payment.objects.filter(
-        pk=payment_id, status=PaymentStatus.SUCCEEDED, applied=True, **{field: None}
-    ).update(**{field: timezone.now()})
-    return claimed == 1
-
-
-def receipt_unclaim(*, payment_id: int, field: str) -> None:
-    """Sending failed: give the claim back so a retry can send."""
-    if field not in ("receipt_sent_at", "company_notified_at"):
-        raise ValueError(field)
-    Payment.objects.filter(pk=payment_id).update(**{field: None})
-
-
-def refund_notice_claim(*, refund_id: int) -> bool:
-    """Claim the right to email one refund's notice: exactly one caller gets True."""
-    claimed = Refund.objects.filter(
-        pk=refund_id, status=RefundStatus.SUCCEEDED, notice_sent_at=None
-    ).update(notice_sent_at=timezone.now())
-    return claimed == 1
-
-
-def refund_notice_unclaim(*, refund_id: int) -> None:
-    """Sending failed: give the claim back so a retry can send."""
-    Refund.objects.filter(pk=refund_id).update(notice_sent_at=None)

@@ -1,6 +1,7 @@
-"""Template tags for pages billing does not own (the portal's invoice and estimate pages):
+"""Template tags for billing's templates on pages billing does not own (the ones it puts in the
+portal's slots, ``portal.slots``; the composition layer's job list):
 ``{% invoice_payable invoice as payable %}``, ``{% deposit_payable estimate as payable %}``,
-``{% document_payments document as payments %}``."""
+``{% document_payments document as payments %}``, ``{% payment_state_badge state %}``."""
 
 from __future__ import annotations
 

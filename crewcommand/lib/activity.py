@@ -1,11 +1,14 @@
 """The activity log: one helper every service calls to record who did what to which object.
 
 Rows store a verb and data, not a sentence, so a timeline renders in the reader's language.
-Each verb's sentence lives in ``SENTENCES``; an app adds its verbs there.
+Each verb's sentence lives in ``SENTENCES``; every app (the core included) registers its own
+verbs from its ``AppConfig.ready()`` with ``register`` (the sentences sit in the app's
+``apps.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,18 +21,17 @@ if TYPE_CHECKING:
 
     from crewcommand.models import Activity, Company, Customer
 
-SENTENCES: dict[str, Any] = {
-    "company.created": _("%(actor)s created the company"),
-    "company.updated": _("%(actor)s updated company settings"),
-    "member.invited": _("%(actor)s invited %(email)s as %(role)s"),
-    "member.joined": _("%(actor)s joined the team"),
-    "invitation.revoked": _("%(actor)s revoked the invitation for %(email)s"),
-    "customer.created": _("%(actor)s added customer %(name)s"),
-    "customer.updated": _("%(actor)s updated customer %(name)s"),
-    "job.created": _("%(actor)s created job “%(title)s”"),
-    "job.updated": _("%(actor)s updated job “%(title)s”"),
-    "job.status_changed": _("%(actor)s moved job “%(title)s” to %(status)s"),
-}
+SENTENCES: dict[str, Any] = {}
+
+
+def register(sentences: Mapping[str, Any]) -> None:
+    """Add an app's verbs and their sentences; each app calls this from its
+    ``AppConfig.ready()``. A verb belongs to one app: registering it twice with another
+    sentence is a programming error."""
+    for verb, sentence in sentences.items():
+        if verb in SENTENCES and SENTENCES[verb] is not sentence:
+            raise ValueError(f"Activity verb {verb!r} is already registered.")
+        SENTENCES[verb] = sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,9 @@ def record(
     from crewcommand.models import Activity
 
     if verb not in SENTENCES:
-        raise ValueError(f"Unknown activity verb {verb!r}: add it to SENTENCES.")
+        raise ValueError(
+            f"Unknown activity verb {verb!r}: register it in its app's AppConfig.ready()."
+        )
     return Activity.objects.create(
         company=company,
         verb=verb,

@@ -168,7 +168,7 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     assert f'Deposit asked</dt><dd class="money">{deposit}' in _text(owner_client.get(panel))
 
     # Stripe is asked for that deposit when the customer presses Pay deposit.
-    pay_deposit = reverse("portal:pay_deposit", args=[issued.token, estimate.public_id])
+    pay_deposit = reverse("billing_portal:pay_deposit", args=[issued.token, estimate.public_id])
     assert phone.post(pay_deposit).status_code == 303
     assert _stripe_amount(stripe_on) == CHOSEN_DEPOSIT
     Payment.objects.all().delete()  # an abandoned Checkout: the deposit stays unpaid
@@ -185,7 +185,7 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     assert job_page.count(total) >= 2 and default_total not in job_page  # estimate and invoice
     portal_invoice = reverse("portal:invoice", args=[whole.token, invoice.public_id])
     assert total in _text(phone.get(portal_invoice))
-    pay_invoice = reverse("portal:pay_invoice", args=[whole.token, invoice.public_id])
+    pay_invoice = reverse("billing_portal:pay_invoice", args=[whole.token, invoice.public_id])
     assert phone.post(pay_invoice).status_code == 303
     assert _stripe_amount(stripe_on) == CHOSEN_TOTAL
 

@@ -125,7 +125,7 @@ def test_the_pay_page_is_usable_with_the_keyboard_alone(
     invoice = make_invoice(customer)
     issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}{reverse('portal:pay', args=[issued.token])}")
+    page.goto(f"{live_server.url}{reverse('billing_portal:pay', args=[issued.token])}")
     page.screenshot(path=f"{SHOTS}/portal-pay-page-1280.png", full_page=True)
     page.get_by_label("Part of it").focus()
     page.keyboard.press("Space")

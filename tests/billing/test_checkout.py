@@ -14,8 +14,8 @@ from django.utils import timezone
 from billing import services
 from billing.models import Payment, PaymentMethod, PaymentStatus
 from billing.selectors import invoice_payable
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests import money_oracle as oracle

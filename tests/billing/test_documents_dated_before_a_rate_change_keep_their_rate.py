@@ -99,7 +99,9 @@ def test_an_invoice_dated_before_the_change_is_edited_shown_printed_and_paid_at_
     portal_pdf = phone.get(reverse("portal:invoice_pdf", args=[issued.token, invoice.public_id]))
     assert "HST 15% $180.00" in _pdf_text(portal_pdf.content)
 
-    answer = phone.post(reverse("portal:pay_invoice", args=[issued.token, invoice.public_id]))
+    answer = phone.post(
+        reverse("billing_portal:pay_invoice", args=[issued.token, invoice.public_id])
+    )
     assert answer.status_code == 303
     sent = stripe_on.last_request("/v1/checkout/sessions", "POST").form
     assert sent["line_items"][0]["price_data"]["unit_amount"] == "138000"
@@ -150,7 +152,9 @@ def test_an_estimate_dated_before_the_change_is_signed_printed_and_its_deposit_p
 
     body = phone.get(portal_url).content.decode()
     assert "Pay deposit $287.50" in body
-    answer = phone.post(reverse("portal:pay_deposit", args=[issued.token, estimate.public_id]))
+    answer = phone.post(
+        reverse("billing_portal:pay_deposit", args=[issued.token, estimate.public_id])
+    )
     assert answer.status_code == 303
     sent = stripe_on.last_request("/v1/checkout/sessions", "POST").form
     assert sent["line_items"][0]["price_data"]["unit_amount"] == "28750"

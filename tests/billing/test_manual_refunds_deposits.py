@@ -22,9 +22,9 @@ from billing.models import (
     RefundStatus,
 )
 from billing.selectors import deposit_payable
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests.billing.conftest import start_checkout
@@ -170,7 +170,7 @@ def test_the_paid_deposit_is_credited_on_the_invoice_made_from_the_estimate(sign
     record(estimate=signed_estimate, amount="565.00", method=PaymentMethod.ETRANSFER)
     assert deposit_payable(estimate=signed_estimate).closed == "The deposit is paid."
     # Conversion credits the deposit itself; applying again is idempotent.
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     credit = services.deposit_credit_apply(invoice=invoice, estimate=signed_estimate)
 
     assert credit == Decimal("565.00") == invoice.deposit_credit
@@ -188,7 +188,7 @@ def test_the_paid_deposit_is_credited_on_the_invoice_made_from_the_estimate(sign
 
 def test_refunding_a_deposit_after_conversion_takes_the_credit_back(signed_estimate):
     payment = record(estimate=signed_estimate, amount="565.00")
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     services.deposit_credit_apply(invoice=invoice, estimate=signed_estimate)
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     record(invoice, str(invoice.balance))
@@ -205,7 +205,7 @@ def test_a_deposit_paid_after_the_estimate_was_invoiced_is_flagged(
     signed_estimate, connected, stripe_on
 ):
     started = start_checkout(signed_estimate)
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     services.deposit_credit_apply(invoice=invoice, estimate=signed_estimate)
     stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
     tasks.reconcile_payments.apply()  # not old enough yet: nothing
@@ -233,7 +233,7 @@ def test_deposit_credit_apply_outside_a_transaction_is_refused_and_changes_nothi
     from django.db import transaction
 
     deposit = record(estimate=signed_estimate, amount="565.00")
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     Payment.objects.filter(pk=deposit.pk).update(invoice=None)  # as before the conversion
     assert not transaction.get_connection().in_atomic_block
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from billing.models import Payment, PaymentStatus, StripeEvent
 from billing.selectors import payment_link
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
 from portal.services import link_create
@@ -47,7 +48,8 @@ def link(invoice):
 def url(link, name: str, *args) -> str:
     from django.urls import reverse
 
-    return reverse(f"portal:{name}", args=[link.token, *args])
+    namespace = "billing_portal" if name.startswith("pay") else "portal"
+    return reverse(f"{namespace}:{name}", args=[link.token, *args])
 
 
 # --- The invoice page --------------------------------------------------------------------------
@@ -417,7 +419,7 @@ def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connecte
 
     first = start_checkout(invoice).payment
     Payment.objects.filter(pk=first.pk).update(returned_at=timezone.now())
-    with pytest.raises(services.ServiceError, match="still being confirmed"):
+    with pytest.raises(ServiceError, match="still being confirmed"):
         start_checkout(invoice)
     services.checkout_start(document=invoice, amount=None, return_urls=return_urls, pay_again=True)
     assert Payment.objects.count() == 2

@@ -28,9 +28,9 @@ from billing.models import (
 )
 from billing.selectors import deposit_paid
 from billing.services import common, connect, manual, stripe_state
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import InvoiceStatus
 from tests.billing.conftest import start_checkout
@@ -125,7 +125,7 @@ def test_completed_and_intent_succeeded_at_once_record_one_payment_one_activity_
 def test_the_receipt_task_run_twice_at_once_sends_one_receipt(customer, monkeypatch):
     """A task delivered twice (a retry, a worker lost after sending): both claim the receipt
     at the same instant; the claim is one conditional UPDATE, so one wins."""
-    from billing import tasks
+    from billing import notifications, tasks
     from tests.billing.conftest import make_invoice
 
     invoices = [make_invoice(customer) for _ in range(3)]
@@ -137,7 +137,10 @@ def test_the_receipt_task_run_twice_at_once_sends_one_receipt(customer, monkeypa
         round_ = Rendezvous()
         with monkeypatch.context() as patch:
             round_.hold(
-                patch, services, "receipt_claim", when=lambda **kw: kw["field"] == "receipt_sent_at"
+                patch,
+                notifications,
+                "receipt_claim",
+                when=lambda **kw: kw["field"] == "receipt_sent_at",
             )
             send = functools.partial(tasks.send_payment_receipt, payment_id=payment.pk)
             race(round_, send, send)
@@ -175,7 +178,7 @@ def test_a_deposit_refund_and_an_invoice_payment_at_once_keep_both_on_the_invoic
     the estimate) and a payment on the invoice both rewrite the invoice's money, so the
     deposit path must lock the invoice too, or one of them is written from stale rows."""
     deposit = record(estimate=signed_estimate, amount="565.00")
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     invoice.refresh_from_db()
     assert invoice.balance == Decimal("1695.00")  # 2260.00 - 565.00

@@ -22,8 +22,8 @@ from billing.models import (
     RefundStatus,
 )
 from billing.selectors import deposit_paid, deposit_payable
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests.billing.conftest import make_invoice, make_signed_estimate, start_checkout
@@ -88,7 +88,7 @@ def test_a_fixed_deposit_is_asked_charged_and_credited_at_its_face_value(
     stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
     assert _apply(connected, started.payment).applied
 
-    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
     invoice.refresh_from_db()
     assert invoice.total == Decimal("2260.00")  # 2000.00 + 13 % HST
     assert invoice.deposit_credit == Decimal("300.00")
@@ -106,7 +106,7 @@ def test_an_invoice_cannot_be_lowered_below_the_deposit_credited_on_it(signed_es
     """$565 paid, then the contractor cuts the converted draft to $226: that would swallow
     $339 of the customer's money. Refused until that part of the deposit is refunded."""
     deposit = record(estimate=signed_estimate, amount="565.00")
-    invoice = documents.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     line = invoice.lines.get()
 
     with pytest.raises(ServiceError, match=r"deposit of \$565.00 is credited"):

@@ -21,8 +21,8 @@ from django.urls import reverse
 from billing import stripe_client
 from billing.models import Payment, PaymentStatus
 from billing.selectors import invoice_payable
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents import services as documents
 from tests.billing.conftest import make_invoice, start_checkout
 from tests.billing.test_portal_pay import issue
@@ -35,7 +35,8 @@ BIG = (("Commercial build-out", "1", "900000.00"),)
 
 
 def url(link, name: str, *args) -> str:
-    return reverse(f"portal:{name}", args=[link.token, *args])
+    namespace = "billing_portal" if name.startswith("pay") else "portal"
+    return reverse(f"{namespace}:{name}", args=[link.token, *args])
 
 
 def sessions_created(fake) -> int:

@@ -84,7 +84,7 @@ def pay_deposit(estimate: Estimate, on: dt.date) -> Payment:
 
 def convert_on(estimate: Estimate, day: dt.date) -> Invoice:
     """Convert, then date the invoice ``day`` (the draft's date is editable)."""
-    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    invoice = billing.estimate_convert(estimate=estimate, actor=Actor.system())
     documents.invoice_update(invoice=invoice, actor=Actor.system(), fields={"issue_date": day})
     return Invoice.objects.get(pk=invoice.pk)
 
@@ -194,7 +194,7 @@ def test_the_invoice_made_today_is_split_at_once(ns, customer):
     """Converted today (14 %), with no later edit: the stored totals already carry the split."""
     estimate = signed_ns_estimate(customer)
     pay_deposit(estimate, SIGNED)
-    made = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    made = billing.estimate_convert(estimate=estimate, actor=Actor.system())
     assert (made.total, made.deposit_credit, made.balance) == (
         Decimal("1142.50"),
         Decimal("287.50"),

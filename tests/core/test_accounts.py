@@ -9,6 +9,7 @@ from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 
+from crewcommand.errors import ServiceError
 from crewcommand.models import Company, Invitation, Member, Role
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +215,7 @@ def test_the_service_refuses_a_user_with_another_email(owner, django_user_model)
         company=owner.company, by=owner.user, email="tech@example.com", role="technician"
     )
     other = django_user_model.objects.create_user("o", "other@example.com", "pw")
-    with pytest.raises(services.ServiceError, match=re.escape("tech@example.com")):
+    with pytest.raises(ServiceError, match=re.escape("tech@example.com")):
         services.invitation_accept(invitation=invitation, user=other, full_name="", password=None)
     assert not Member.objects.filter(user=other).exists()
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from billing import services as billing
 from billing.models import PaymentMethod
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, PaymentTerms
 from tests.documents.conftest import add_line

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib.money import MAX_MONEY, MAX_QUANTITY
-from crewcommand.services import ServiceError
 from documents import services
 from documents.models import Estimate, Invoice, LineItem
 from documents.totals import MAX_DOCUMENT_TOTAL

@@ -24,7 +24,6 @@ from crewcommand.models import Role
 from documents import pdf
 from documents.models import DepositKind, InvoiceStatus, LineKind
 from documents.services import (
-    estimate_convert,
     estimate_create,
     estimate_send,
     estimate_update,
@@ -324,7 +323,7 @@ def test_invoice_shows_deposit_payments_and_balance(customer, actor):
     total = expected([("1", "1895.00", True)], "ON").total  # 2141.35
     deposit = cents(total * 25 / 100)  # 535.3375 -> 535.34
     pay(str(deposit), estimate=estimate)
-    invoice = estimate_convert(estimate=estimate, actor=actor)
+    invoice = billing.estimate_convert(estimate=estimate, actor=actor)
     invoice_send(invoice=invoice, actor=actor)
     pay("200.00", invoice=invoice)
     invoice.refresh_from_db()

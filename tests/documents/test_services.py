@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from crewcommand.services import ServiceError
+from crewcommand.errors import ServiceError
 from documents import services
 from documents.models import EstimateStatus, Invoice, InvoiceStatus, LineKind
 from documents.totals import Selection, revision_totals

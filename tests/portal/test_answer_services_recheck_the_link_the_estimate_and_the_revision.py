@@ -15,8 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.services import ServiceError
 from documents.models import Estimate, EstimateRevision, EstimateStatus, InvoiceStatus
 from documents.totals import Selection
 from portal import services
@@ -85,7 +85,7 @@ def test_draft_invoices_and_estimates_stay_off_a_customer_wide_link(customer):
     for name, doc in (
         ("portal:invoice", draft_invoice),
         ("portal:invoice_pdf", draft_invoice),
-        ("portal:pay_invoice", draft_invoice),
+        ("billing_portal:pay_invoice", draft_invoice),
         ("portal:estimate", draft_estimate),
         ("portal:estimate_pdf", draft_estimate),
         ("portal:estimate_totals", draft_estimate),

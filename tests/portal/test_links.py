@@ -10,9 +10,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
-from crewcommand.services import ServiceError
 from portal import services
 from portal.models import LinkChannel, PortalLink
 from portal.tokens import token_hash

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.django_db
 def portal_routes():
     from django.urls import get_resolver
 
-    return [r for r in _walk(get_resolver().url_patterns, "", None) if r.name.startswith("portal:")]
+    return [
+        r
+        for r in _walk(get_resolver().url_patterns, "", None)
+        if r.name.startswith(("portal:", "billing_portal:"))
+    ]
 
 
 def test_the_walk_sees_every_portal_url():
@@ -124,7 +128,7 @@ def test_a_token_in_the_url_must_match_the_resolved_one(estimate_link, estimate)
     from django.http import Http404
     from django.test import RequestFactory
 
-    from portal import views
+    from portal import views_portal as views
     from portal.middleware import PortalContext
 
     request = RequestFactory().get("/")

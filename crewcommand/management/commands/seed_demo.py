@@ -1,7 +1,9 @@
 """Load demo data: a company (slug ``demo``) with an owner login, customers and jobs.
 
-Idempotent: running it again updates the same rows instead of adding more. Other apps extend it
-through ``seed_demo_hooks`` (documents, portal links…), called in order after the core data.
+Idempotent: running it again updates the same rows instead of adding more. Other apps extend it:
+an app whose ``AppConfig`` names a ``demo_seed`` (the dotted path of a callable
+``(company, stdout) -> None``) has it called after the core data, in ``INSTALLED_APPS`` order,
+so each app's seed runs after those of the apps below it (portal links after documents).
 
 The demo owner is an ordinary company owner, never staff: admin accounts come from
 ``createsuperuser``. The published demo password is for local development only, so with
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -67,13 +70,6 @@ JOBS = [
     ("Sump pump install", 4, JobStatus.IN_PROGRESS, 0, 8, 11),
 ]
 
-# Apps append dotted paths to callables ``(company, stdout) -> None`` here.
-SEED_DEMO_HOOKS: list[str] = [
-    "documents.seed.seed_documents",
-    # Keep the portal hook after the documents hook: it links to the documents that one makes.
-    "portal.seed.seed_portal_links",
-]
-
 
 class Command(BaseCommand):
     help = "Create or refresh the demo company, its owner login, customers and jobs."
@@ -106,8 +102,9 @@ class Command(BaseCommand):
         member = Member.objects.get(user=owner)
         for row in JOBS:
             self._job(company, customers, member, *row)
-        for path in SEED_DEMO_HOOKS:
-            import_string(path)(company=company, stdout=self.stdout)
+        for config in apps.get_app_configs():
+            if hook := getattr(config, "demo_seed", None):
+                import_string(hook)(company=company, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"dashboard: {settings.SITE_URL}{reverse('dashboard:home')}")
         self.stdout.write(f"login: {DEMO_EMAIL} / {password}")

@@ -10,8 +10,15 @@ import logging
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing import services
-from billing.models import Payment, PaymentMethod, PaymentPurpose, Refund, RefundKind
+from billing.models import (
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundKind,
+    RefundStatus,
+)
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Member, Role
 from crewcommand.notifications import deliver_email
@@ -58,9 +65,7 @@ def deliver_receipt(*, payment_id: int) -> None:
         pk=payment_id
     )
     context = receipt_context(payment)
-    if payment.customer.email and services.receipt_claim(
-        payment_id=payment.pk, field="receipt_sent_at"
-    ):
+    if payment.customer.email and receipt_claim(payment_id=payment.pk, field="receipt_sent_at"):
         try:
             deliver_email(
                 to=payment.customer.email,
@@ -70,17 +75,17 @@ def deliver_receipt(*, payment_id: int) -> None:
                 company=payment.company,
             )
         except Exception:
-            services.receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
+            receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
             raise
         logger.info("receipt sent payment=%s", payment.public_id)
     recipient = _company_recipient(payment)
-    if recipient and services.receipt_claim(payment_id=payment.pk, field="company_notified_at"):
+    if recipient and receipt_claim(payment_id=payment.pk, field="company_notified_at"):
         try:
             deliver_email(
                 to=recipient, template="receipt_company", context=context, company=payment.company
             )
         except Exception:
-            services.receipt_unclaim(payment_id=payment.pk, field="company_notified_at")
+            receipt_unclaim(payment_id=payment.pk, field="company_notified_at")
             raise
 
 
@@ -121,7 +126,7 @@ def deliver_refund_notice(*, refund_id: int) -> None:
         "payment__company", "payment__customer", "payment__invoice", "payment__estimate"
     ).get(pk=refund_id)
     email = refund.payment.customer.email
-    if not email or not services.refund_notice_claim(refund_id=refund.pk):
+    if not email or not refund_notice_claim(refund_id=refund.pk):
         return
     try:
         deliver_email(
@@ -132,6 +137,40 @@ def deliver_refund_notice(*, refund_id: int) -> None:
             company=refund.payment.company,
         )
     except Exception:
-        services.refund_notice_unclaim(refund_id=refund.pk)
+        refund_notice_unclaim(refund_id=refund.pk)
         raise
     logger.info("refund notice sent refund=%s", refund.public_id)
+
+
+# --- Exactly once: each message is claimed with a conditional update before it is sent ---------
+
+
+def receipt_claim(*, payment_id: int, field: str) -> bool:
+    """Claim the right to send one receipt (``receipt_sent_at``) or one company notice
+    (``company_notified_at``): exactly one caller gets True per payment."""
+    if field not in ("receipt_sent_at", "company_notified_at"):
+        raise ValueError(field)
+    claimed = Payment.objects.filter(
+        pk=payment_id, status=PaymentStatus.SUCCEEDED, applied=True, **{field: None}
+    ).update(**{field: timezone.now()})
+    return claimed == 1
+
+
+def receipt_unclaim(*, payment_id: int, field: str) -> None:
+    """Sending failed: give the claim back so a retry can send."""
+    if field not in ("receipt_sent_at", "company_notified_at"):
+        raise ValueError(field)
+    Payment.objects.filter(pk=payment_id).update(**{field: None})
+
+
+def refund_notice_claim(*, refund_id: int) -> bool:
+    """Claim the right to email one refund's notice: exactly one caller gets True."""
+    claimed = Refund.objects.filter(
+        pk=refund_id, status=RefundStatus.SUCCEEDED, notice_sent_at=None
+    ).update(notice_sent_at=timezone.now())
+    return claimed == 1
+
+
+def refund_notice_unclaim(*, refund_id: int) -> None:
+    """Sending failed: give the claim back so a retry can send."""
+    Refund.objects.filter(pk=refund_id).update(notice_sent_at=None)

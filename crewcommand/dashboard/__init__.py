@@ -1,0 +1,1 @@
+"""The composition layer: pages that compose several apps (see views.py)."""

@@ -1,0 +1,81 @@
+"""Pages that show several apps at once (the composition layer, top of the layer order): the
+home page, the job list and job page, the customer page. Each reads through the apps' own
+selectors; no app imports this package. URL names stay in the ``dashboard`` namespace
+(``crewcommand/urls.py``)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from billing.selectors import job_payment_status
+from crewcommand import charts, selectors
+from crewcommand.access import member_required
+from crewcommand.models import JobStatus
+from crewcommand.views import paginate
+from documents import selectors as documents
+from documents.selectors import documents_for_job
+
+
+@member_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    company = request.company
+    context = {
+        "today_jobs": selectors.jobs_on_day(company=company, day=timezone.localdate()),
+        "activity": selectors.activity_recent(company=company),
+        "customer_count": selectors.customer_list(company=company).count(),
+        "funnel": charts.funnel_bars(documents.funnel(company=company)),
+        "money": charts.stacked_weeks(documents.money_by_week(company=company)),
+        "summary": documents.invoice_summary(company=company),
+        **documents.attention(company=company),
+    }
+    return render(request, "dashboard/home.html", context)
+
+
+@member_required
+@require_GET
+def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+    customer = selectors.customer_get(company=request.company, public_id=customer_id)
+    context = {
+        "customer": customer,
+        "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
+        "activity": selectors.activity_for_customer(customer=customer),
+    }
+    return render(request, "dashboard/customer_detail.html", context)
+
+
+@member_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    query = selectors.clean_query(request.GET.get("q"))
+    jobs = job_payment_status(
+        jobs=selectors.job_list(company=request.company, status=status, query=query)
+    )
+    context = {
+        "page": paginate(request, jobs),
+        "q": query,
+        "status": status if status in JobStatus.values else "",
+        "filters": [("", _("All")), *JobStatus.choices],
+    }
+    template = "dashboard/job_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+@member_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(company=request.company, public_id=job_id)
+    context = {
+        "job": job,
+        "activity": selectors.activity_for(company=request.company, target=job),
+        "statuses": JobStatus.choices,
+        **documents_for_job(job=job),
+    }
+    return render(request, "dashboard/job_detail.html", context)

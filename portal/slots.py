@@ -1,0 +1,33 @@
+"""Places on the portal's pages that apps above the portal fill in (the portal itself never
+names them). A page marks a slot with ``{% portal_slot "name" %}`` (``portal_slots`` tag
+library); an app adds a template to it from its ``AppConfig.ready()`` with ``fill``. Each
+template renders server-side, in the page's own context, like an ``{% include %}``: no extra
+request and no JavaScript, and an empty slot renders nothing.
+
+The slots:
+- ``estimate_deposit``: an accepted estimate's deposit (context: portal, company, estimate,
+  deposit, totals);
+- ``invoice_pay``: how to pay an invoice with a balance that is not void (context: portal,
+  company, invoice); a direct child of the page's ``<main>``;
+- ``invoice_payments``: the payments received on an invoice (context: portal, invoice).
+"""
+
+from __future__ import annotations
+
+SLOTS: dict[str, list[str]] = {
+    "estimate_deposit": [],
+    "invoice_pay": [],
+    "invoice_payments": [],
+}
+
+
+def fill(slot: str, template_name: str) -> None:
+    """Render ``template_name`` in ``slot`` (after any template already there)."""
+    if slot not in SLOTS:
+        raise ValueError(f"The portal has no slot {slot!r}.")
+    if template_name not in SLOTS[slot]:
+        SLOTS[slot].append(template_name)
+
+
+def templates(slot: str) -> list[str]:
+    return SLOTS[slot]

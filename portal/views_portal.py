@@ -1,0 +1,234 @@
+"""Customer pages of the portal. ``PortalMiddleware`` has already resolved the token into
+``request.portal``; each view reads within that scope and calls one service.
+
+GET never changes a document: it only records that the link was viewed (and moves a sent
+document to *viewed*), and not for HEAD requests or known link scanners. Answers (accept,
+decline, request changes) are POST-only with CSRF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from crewcommand.errors import ServiceError
+from documents.models import Estimate, Invoice
+from portal import http, selectors, services
+from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
+from portal.middleware import PortalContext
+
+CHANGE_REQUESTS_PER_HOUR = 10
+FRESH_LINKS_PER_HOUR = 3
+
+
+def portal_view(view: Callable) -> Callable:
+    """Pass the resolved PortalContext to the view and use the company's time zone."""
+
+    @wraps(view)
+    @sensitive_variables("token", "portal")
+    def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
+        portal = getattr(request, "portal", None)
+        if portal is None or not constant_time_compare(portal.token, token):
+            raise Http404
+        timezone.activate(portal.company.timezone)
+        return view(request, portal, **kwargs)
+
+    return wrapper
+
+
+def _record_visit(
+    request: HttpRequest, portal: PortalContext, document: Estimate | Invoice | None = None
+) -> None:
+    if http.is_prefetch(request) or request.htmx:
+        return
+    agent = http.user_agent(request)
+    services.link_record_view(link=portal.link, device=http.device_class(agent))
+    if document is not None:
+        services.document_mark_viewed(document=document, link=portal.link)
+
+
+def _render(request: HttpRequest, portal: PortalContext, template: str, context: dict, **kw):
+    return render(request, template, {"portal": portal, "company": portal.company, **context}, **kw)
+
+
+# --- Invalid links -----------------------------------------------------------------------------
+
+
+@csrf_protect
+def invalid_link(request: HttpRequest, *, dead_link_id: int | None) -> HttpResponse:
+    """The one answer for unknown, malformed, revoked and expired links (``dead_link_id`` is
+    the revoked or expired link's id, if any). Its fresh-link form answers the same whether or
+    not anything will be sent, and does the same work either way: the request is queued and
+    the worker decides (see services.fresh_link_request)."""
+    form = FreshLinkForm(request.POST if request.method == "POST" else None)
+    sent = False
+    if request.method == "POST" and form.is_valid():
+        key = str(dead_link_id or "none")
+        if http.rate_hit("fresh", key, window=3600) <= FRESH_LINKS_PER_HOUR:
+            services.fresh_link_queue(link_id=dead_link_id, contact=form.cleaned_data["contact"])
+        sent, form = True, FreshLinkForm()
+    return render(
+        request, "portal/invalid.html", {"form": form, "sent": sent}, status=200 if sent else 404
+    )
+
+
+def too_many_attempts(request: HttpRequest) -> HttpResponse:
+    response = render(request, "portal/invalid.html", {"limited": True}, status=429)
+    response["Retry-After"] = str(settings.PORTAL_INVALID_LINK_WINDOW)
+    return response
+
+
+# --- Pages -------------------------------------------------------------------------------------
+
+
+@portal_view
+@require_safe
+def home(request: HttpRequest, portal: PortalContext) -> HttpResponse:
+    if portal.scope == "estimate":
+        return redirect(portal.url("estimate", portal.link.estimate.public_id))
+    if portal.scope == "invoice":
+        return redirect(portal.url("invoice", portal.link.invoice.public_id))
+    _record_visit(request, portal)
+    return _render(request, portal, "portal/home.html", selectors.home_context(portal=portal))
+
+
+@portal_view
+@require_safe
+def estimate(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    _record_visit(request, portal, doc)
+    context = selectors.estimate_context(portal=portal, estimate=doc)
+    context["form"] = AcceptForm(initial={"revision": context["revision"].number})
+    return _render(request, portal, "portal/estimate.html", context)
+
+
+@portal_view
+@require_safe
+def estimate_totals(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+    """Totals for the picks in the query string (htmx, on every change). Read-only."""
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    context = selectors.estimate_context(portal=portal, estimate=doc, data=request.GET)
+    return _render(request, portal, "portal/estimate.html#totals", context)
+
+
+@portal_view
+@require_POST
+def estimate_accept(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
+    form = AcceptForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            services.estimate_accept(
+                estimate=doc,
+                link=portal.link,
+                revision_number=form.cleaned_data["revision"],
+                selection=context["selection"],
+                signature=form.signature_in(),
+                ip=http.client_ip(request),
+                user_agent=http.user_agent(request),
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+            status = 409
+        else:
+            return redirect(portal.url("estimate", doc.public_id) + "#answer")
+    return _render(
+        request, portal, "portal/estimate.html", {**context, "form": form}, status=status
+    )
+
+
+def _answer_view(request: HttpRequest, portal: PortalContext, estimate_id: str, *, kind: str):
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    if kind == "decline":
+        form = DeclineForm(request.POST or None, company_name=portal.company.name)
+    else:
+        form = ChangesForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if kind == "decline":
+                services.estimate_decline(
+                    estimate=doc, link=portal.link, reason=form.cleaned_data["reason"]
+                )
+            elif http.rate_hit("changes", str(portal.link.pk), window=3600) > (
+                CHANGE_REQUESTS_PER_HOUR
+            ):
+                raise ServiceError(
+                    _("You've sent several messages already. Please call %(company)s.")
+                    % {"company": portal.company.name}
+                )
+            else:
+                services.estimate_request_changes(
+                    estimate=doc, link=portal.link, message=form.cleaned_data["message"]
+                )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect(portal.url("estimate", doc.public_id) + f"?done={kind}#answer")
+    context = {"estimate": doc, "form": form, "kind": kind}
+    return _render(request, portal, "portal/answer.html", context)
+
+
+@portal_view
+@require_http_methods(["GET", "HEAD", "POST"])
+def estimate_decline(request: HttpRequest, portal: PortalContext, estimate_id: str):
+    return _answer_view(request, portal, estimate_id, kind="decline")
+
+
+@portal_view
+@require_http_methods(["GET", "HEAD", "POST"])
+def estimate_changes(request: HttpRequest, portal: PortalContext, estimate_id: str):
+    return _answer_view(request, portal, estimate_id, kind="changes")
+
+
+@portal_view
+@require_safe
+def invoice(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
+    doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
+    _record_visit(request, portal, doc)
+    return _render(request, portal, "portal/invoice.html", selectors.invoice_context(invoice=doc))
+
+
+# --- PDFs --------------------------------------------------------------------------------------
+
+
+def _pdf_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@portal_view
+@require_safe
+def estimate_pdf(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+    from documents import pdf
+
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    _record_visit(request, portal)
+    signature = selectors.signature_of(doc)
+    if signature is not None:
+        content = selectors.signed_estimate_pdf(signature=signature)
+    else:
+        content = pdf.render_estimate_pdf(estimate=doc, revision=selectors.shown_revision(doc))
+    return _pdf_response(content, pdf.pdf_filename(doc))
+
+
+@portal_view
+@require_safe
+def invoice_pdf(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
+    from documents import pdf
+
+    doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
+    _record_visit(request, portal)
+    return _pdf_response(pdf.render_invoice_pdf(invoice=doc), pdf.pdf_filename(doc))
