@@ -11,7 +11,6 @@ from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy
 
 from billing.models import (
-    ZERO,
     Payment,
     PaymentPurpose,
     Refund,
@@ -23,7 +22,7 @@ from billing.selectors import (
 )
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad
+from crewcommand.lib.money import ZERO, format_cad
 from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from billing.models import (
     MANUAL_METHODS,
-    ZERO,
     Payment,
     PaymentIssue,
     PaymentMethod,
@@ -34,7 +33,7 @@ from billing.services.common import (
 )
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad, quantize_money
+from crewcommand.lib.money import ZERO, format_cad, quantize_money
 from crewcommand.services import ServiceError
 from documents import services as documents_services
 from documents.models import Estimate, Invoice, InvoiceStatus

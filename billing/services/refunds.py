@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from billing import stripe_client
 from billing.models import (
-    ZERO,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -34,7 +33,7 @@ from billing.services.common import (
 )
 from billing.services.stripe_state import _REFUND_STATUS, _refund_settle, _resolve_if_refunded
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad, quantize_money, to_cents
+from crewcommand.lib.money import ZERO, format_cad, quantize_money, to_cents
 from crewcommand.services import ServiceError
 
 logger = logging.getLogger(__name__)
