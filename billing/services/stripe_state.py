@@ -4,6 +4,7 @@ reconciliation and refunds made in Stripe's dashboard."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +125,10 @@ class EventIn:
     payload: dict[str, Any]
 
 
-class Applied:
+class Applied(enum.StrEnum):
+    """What ``stripe_state_apply`` did: applied Stripe's state, or found the event already
+    stored and changed nothing."""
+
     APPLIED = "applied"
     DUPLICATE = "duplicate"
 
@@ -135,7 +139,7 @@ def stripe_state_apply(
     session: dict[str, Any],
     charge: dict[str, Any] | None = None,
     event: EventIn | None = None,
-) -> str:
+) -> Applied:
     """Apply Stripe's current state of one attempt: its Checkout Session (with the
     PaymentIntent expanded) and, when given, the charge with its refunds.
 
