@@ -70,32 +70,16 @@ def refund_create(
     )
     if refund.status != RefundStatus.PENDING or refund.stripe_refund_id:
         return refund
-    payment = refund.payment
-    try:
-        data = stripe_client.refund_create(
-            account=payment.stripe_account_id,
-            payment_intent=payment.stripe_payment_intent_id,
-            amount_cents=to_cents(refund.amount),
-            metadata=refund_metadata(refund),
-            idempotency_key=refund_idempotency_key(refund),
-            reason="duplicate" if refund.automatic else "requested_by_customer",
-        )
-    except stripe_client.StripeFailure as error:
-        if not error.permanent:
-            raise ServiceError(
-                _("Stripe did not answer. The refund will be checked again in a few minutes.")
-            ) from error
-        _refund_finish(
-            refund_id=refund.pk,
-            stripe_id=None,
-            status=RefundStatus.FAILED,
-            data={"failure_reason": str(error)},
-        )
+    refund, failure = _refund_at_stripe(refund)
+    if failure is None:
+        return refund
+    if not failure.permanent:
         raise ServiceError(
-            _("Stripe refused the refund: %(reason)s") % {"reason": str(error)[:200]}
-        ) from error
-    status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
-    return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data)
+            _("Stripe did not answer. The refund will be checked again in a few minutes.")
+        ) from failure
+    raise ServiceError(
+        _("Stripe refused the refund: %(reason)s") % {"reason": str(failure)[:200]}
+    ) from failure
 
 
 def refund_metadata(refund: Refund) -> dict[str, str]:
@@ -186,6 +170,15 @@ def _refund_finish(
 def refund_retry(*, refund: Refund) -> Refund:
     """Ask Stripe again for a refund left pending (Stripe did not answer). The same
     idempotency key and parameters make Stripe return the refund it made, or make it once."""
+    refund, _failure = _refund_at_stripe(refund)
+    return refund
+
+
+def _refund_at_stripe(refund: Refund) -> tuple[Refund, stripe_client.StripeFailure | None]:
+    """The one Stripe refund call: ask Stripe for a pending refund and record its answer, with
+    no row lock held. Asking again is safe: the same idempotency key and parameters make Stripe
+    return the refund it made. A permanent refusal records the refund as failed; when Stripe does
+    not answer the refund stays pending. Returns the refund and Stripe's failure, if any."""
     payment = refund.payment
     try:
         data = stripe_client.refund_create(
@@ -198,15 +191,15 @@ def refund_retry(*, refund: Refund) -> Refund:
         )
     except stripe_client.StripeFailure as error:
         if error.permanent:
-            return _refund_finish(
+            refund = _refund_finish(
                 refund_id=refund.pk,
                 stripe_id=None,
                 status=RefundStatus.FAILED,
                 data={"failure_reason": str(error)},
             )
-        return refund
+        return refund, error
     status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
-    return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data)
+    return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data), None
 
 
 AUTO_REFUND_REASON = "Duplicate payment, refunded automatically"
