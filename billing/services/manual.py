@@ -23,13 +23,12 @@ from billing.selectors import (
     applied_net,
     deposit_payable,
 )
-from billing.services.common import (
+from billing.services.ledger import (
     Locked,
-    _after_success,
-    _lock_documents,
-    _log,
-    _recompute,
-    _recompute_invoice,
+    enqueue_receipt,
+    lock_documents,
+    log_payment,
+    recompute_invoice,
 )
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
@@ -65,7 +64,7 @@ def payment_record(
     if received_on > timezone.localdate() + dt.timedelta(days=1):
         raise ServiceError(_("The date received can't be in the future."))
     is_deposit = estimate is not None
-    locked = _lock_documents(
+    locked = lock_documents(
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
         invoice_id=None if is_deposit else invoice.pk,
         estimate_id=estimate.pk if is_deposit else None,
@@ -90,9 +89,9 @@ def payment_record(
         succeeded_at=now,
         finished_at=now,
     )
-    _recompute(locked)
-    _log(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
-    _after_success(payment)
+    recompute_invoice(locked.invoice)
+    log_payment(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
+    enqueue_receipt(payment)
     return payment
 
 
@@ -130,7 +129,7 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
         raise ServiceError(_("This invoice was not made from that estimate."))
     # The deposit's own locks, in their order (estimate → invoice): whoever calls this, no
     # deposit payment or refund can change the credit underneath it.
-    locked = _lock_documents(
+    locked = lock_documents(
         purpose=PaymentPurpose.DEPOSIT, invoice_id=None, estimate_id=estimate.pk
     ).invoice
     if locked is None or locked.pk != invoice.pk:
@@ -140,7 +139,7 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
     )
     credited_before = locked.deposit_credit
     _set_deposit_tax_point(locked, estimate)
-    _recompute_invoice(locked)
+    recompute_invoice(locked)
     for name in (
         "amount_paid",
         "deposit_credit",
@@ -201,5 +200,5 @@ def issue_resolve(*, issue: PaymentIssue, actor: Actor, resolution: str) -> Paym
     payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
         pk=issue.payment_id
     )
-    _log(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
+    log_payment(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
     return issue

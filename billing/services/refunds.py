@@ -22,16 +22,14 @@ from billing.models import (
     RefundStatus,
     StripeAccount,
 )
-from billing.services.common import (
-    META_PAYMENT,
-    META_REFUND,
-    _after_refund,
-    _lock_payment,
-    _log,
-    _recompute,
-    _recompute_payment_refunds,
+from billing.services.ledger import (
+    enqueue_refund_notice,
+    lock_payment,
+    log_payment,
+    recompute_refunds,
 )
-from billing.services.stripe_state import _REFUND_STATUS, _refund_settle, _resolve_if_refunded
+from billing.services.metadata import META_PAYMENT, META_REFUND
+from billing.services.stripe_state import REFUND_STATUS, refund_settle
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import ZERO, format_cad, quantize_money, to_cents
 from crewcommand.services import ServiceError
@@ -101,7 +99,7 @@ def _refund_begin(
     automatic: bool,
     public_id: str | None,
 ) -> Refund:
-    locked, payment = _lock_payment(payment.pk)
+    locked, payment = lock_payment(payment.pk)
     if public_id:
         made = Refund.objects.filter(payment=payment, public_id=public_id).first()
         if made is not None:
@@ -138,11 +136,9 @@ def _refund_begin(
         refund.public_id = public_id
     refund.save()
     if not is_card:
-        _recompute_payment_refunds(payment)
-        _recompute(locked)
-        _resolve_if_refunded(payment)
-        _log(payment, "refund.created", actor, amount=format_cad(amount))
-        _after_refund(refund)
+        recompute_refunds(payment, locked)
+        log_payment(payment, "refund.created", actor, amount=format_cad(amount))
+        enqueue_refund_notice(refund)
     return refund
 
 
@@ -151,19 +147,17 @@ def _refund_finish(
     *, refund_id: int, stripe_id: str | None, status: str, data: dict[str, Any]
 ) -> Refund:
     payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-    locked, payment = _lock_payment(payment_id)
+    locked, payment = lock_payment(payment_id)
     refund = Refund.objects.get(pk=refund_id)  # under its payment's document lock
     if (
         stripe_id
         and Refund.objects.filter(stripe_refund_id=stripe_id).exclude(pk=refund.pk).exists()
     ):
         stripe_id = None  # already recorded from a webhook under another row: keep one
-    _refund_settle(
+    refund_settle(
         payment, refund, stripe_id=stripe_id or refund.stripe_refund_id, status=status, data=data
     )
-    _recompute_payment_refunds(payment)
-    _recompute(locked)
-    _resolve_if_refunded(payment)
+    recompute_refunds(payment, locked)
     return refund
 
 
@@ -198,7 +192,7 @@ def _refund_at_stripe(refund: Refund) -> tuple[Refund, stripe_client.StripeFailu
                 data={"failure_reason": str(error)},
             )
         return refund, error
-    status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
+    status = REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
     return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data), None
 
 
