@@ -153,13 +153,11 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
     ):
         setattr(invoice, name, getattr(locked, name))
     if locked.deposit_credit > 0 and locked.deposit_credit != credited_before:
-        activity.record(
-            company=locked.company,
-            verb="deposit.credited",
-            actor=Actor.system(),
-            target=locked,
-            customer=locked.customer,
-            data={"number": locked.display_number, "amount": format_cad(locked.deposit_credit)},
+        activity.record_about(
+            locked,
+            "deposit.credited",
+            Actor.system(),
+            data={"amount": format_cad(locked.deposit_credit)},
         )
     return locked.deposit_credit
 
@@ -185,7 +183,7 @@ def _set_deposit_tax_point(invoice: Invoice, estimate: Estimate) -> None:
         amount, paid_on = ZERO, None
     invoice.prepaid_amount, invoice.prepaid_on = amount, paid_on
     invoice.save(update_fields=["prepaid_amount", "prepaid_on", "updated_at"])
-    documents_services.invoice_totals_refresh(invoice=invoice)
+    documents_services.totals_refresh(owner=invoice, check_limit=False)
 
 
 @transaction.atomic
