@@ -16,10 +16,10 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.fields import money_field
+from crewcommand.lib.money import ZERO
 from crewcommand.models import Company, Customer, TenantModel
 from documents.models import Estimate, Invoice
 
-ZERO = Decimal("0.00")
 STRIPE_MINIMUM_CAD = Decimal("0.50")
 # Stripe's largest single charge is 8 digits in the smallest unit: 99,999,999 cents.
 # https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts

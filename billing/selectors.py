@@ -28,7 +28,6 @@ from django.utils.translation import gettext_lazy
 from billing.models import (
     STRIPE_MAXIMUM_CAD,
     STRIPE_MINIMUM_CAD,
-    ZERO,
     Payment,
     PaymentIssue,
     PaymentMethod,
@@ -38,6 +37,7 @@ from billing.models import (
     RefundKind,
     StripeAccount,
 )
+from crewcommand.lib.money import ZERO
 from crewcommand.models import Company, Job
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
 from documents.totals import estimate_figures

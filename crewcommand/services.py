@@ -210,14 +210,7 @@ def customer_create(*, company: Company, actor: Actor, **fields: Any) -> Custome
     customer = Customer(company=company, **fields)
     customer.full_clean()
     customer.save()
-    activity.record(
-        company=company,
-        verb="customer.created",
-        actor=actor,
-        target=customer,
-        customer=customer,
-        data={"name": customer.name},
-    )
+    activity.record_about(customer, "customer.created", actor, data={"name": customer.name})
     return customer
 
 
@@ -227,14 +220,7 @@ def customer_update(*, customer: Customer, actor: Actor, fields: dict[str, Any])
         setattr(customer, name, value)
     customer.full_clean()
     customer.save()
-    activity.record(
-        company=customer.company,
-        verb="customer.updated",
-        actor=actor,
-        target=customer,
-        customer=customer,
-        data={"name": customer.name},
-    )
+    activity.record_about(customer, "customer.updated", actor, data={"name": customer.name})
     return customer
 
 
@@ -259,14 +245,7 @@ def job_create(
     job.full_clean()
     job.save()
     job.assigned.set([m for m in assigned if m.company_id == company.pk])
-    activity.record(
-        company=company,
-        verb="job.created",
-        actor=actor,
-        target=job,
-        customer=customer,
-        data={"title": job.title},
-    )
+    activity.record_about(job, "job.created", actor, data={"title": job.title})
     return job
 
 
@@ -283,12 +262,7 @@ def job_update(*, job: Job, actor: Actor, fields: dict[str, Any], assigned=None)
     if assigned is not None:
         job.assigned.set([m for m in assigned if m.company_id == job.company_id])
     verb = "job.status_changed" if job.status != old_status else "job.updated"
-    activity.record(
-        company=job.company,
-        verb=verb,
-        actor=actor,
-        target=job,
-        customer=job.customer,
-        data={"title": job.title, "status": job.get_status_display()},
+    activity.record_about(
+        job, verb, actor, data={"title": job.title, "status": job.get_status_display()}
     )
     return job

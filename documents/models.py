@@ -19,12 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.fields import money_field
+from crewcommand.lib.money import ZERO
 from crewcommand.models import Company, Customer, Job, Province, TenantModel
 
 if TYPE_CHECKING:
     from documents.totals import EstimateFigures
-
-ZERO = Decimal("0.00")
 
 
 class DocumentKind(models.TextChoices):

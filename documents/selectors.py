@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from crewcommand.lib.money import ZERO
 from crewcommand.models import Company, Job
 from crewcommand.selectors import clean_query
 from documents.models import (
@@ -23,7 +24,6 @@ from documents.models import (
 )
 
 _NUMBER = re.compile(r"^(?:est|inv)?[-\s#]*0*(\d{1,9})$", re.IGNORECASE)
-ZERO = Decimal("0.00")
 
 
 def _search(qs: QuerySet, query: str) -> QuerySet:

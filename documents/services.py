@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -74,23 +75,6 @@ def _check_parties(company: Company, customer: Customer, job: Job | None) -> Non
         raise ServiceError(_("That job belongs to another customer."))
 
 
-_QUIET_VERBS = {"estimate.updated", "invoice.updated"}
-
-
-def _log(doc: Estimate | Invoice, verb: str, actor: Actor, **data: Any) -> None:
-    """Record an activity row; a run of edits by one person collapses into one row."""
-    if verb in _QUIET_VERBS and activity.recently_recorded(target=doc, verb=verb, actor=actor):
-        return
-    activity.record(
-        company=doc.company,
-        verb=verb,
-        actor=actor,
-        target=doc,
-        customer=doc.customer,
-        data={"number": doc.display_number, **data},
-    )
-
-
 # --- Estimates ---------------------------------------------------------------------------------
 
 
@@ -114,7 +98,7 @@ def estimate_create(
     )
     estimate.current_revision = revision
     estimate.save(update_fields=["current_revision"])
-    _log(estimate, "estimate.created", actor)
+    activity.record_about(estimate, "estimate.created", actor)
     return estimate
 
 
@@ -146,7 +130,7 @@ def _editable_revision(estimate: Estimate, actor: Actor) -> EstimateRevision:
     estimate.current_revision = revision
     estimate.status = EstimateStatus.DRAFT
     estimate.save(update_fields=["current_revision", "status", "updated_at"])
-    _log(estimate, "estimate.revised", actor, revision=revision.number)
+    activity.record_about(estimate, "estimate.revised", actor, data={"revision": revision.number})
     return revision
 
 
@@ -174,17 +158,37 @@ def _check_limit(lines: list[LineItem], *, province: str, on: dt.date) -> None:
         )
 
 
-def _refresh_revision_totals(revision: EstimateRevision, *, check_limit: bool = True) -> None:
-    lines = list(revision.lines.all())
+def totals_refresh(*, owner: EstimateRevision | Invoice, check_limit: bool = True) -> None:
+    """Store the cached totals of the lines' owner (an estimate's revision, or an invoice) again
+    from its lines. Call it after the lines or the figures change, and (``check_limit=False``,
+    the lines did not change) after billing sets an invoice's deposit tax point. Refuses, with the
+    caller's transaction to roll back, a total past the document limit (``check_limit``) and an
+    invoice total below the deposit credited on it."""
+    lines = list(owner.lines.all())
     if check_limit:
-        _check_limit(lines, province=revision.province, on=revision.issue_date)
-    totals = revision_totals(revision, lines=lines)
-    revision.subtotal, revision.tax_total, revision.total = (
-        totals.subtotal,
-        totals.tax_total,
-        totals.total,
-    )
-    revision.save(update_fields=["subtotal", "tax_total", "total"])
+        _check_limit(lines, province=owner.province, on=owner.issue_date)
+    if isinstance(owner, Invoice):
+        totals = invoice_totals(owner, lines)
+        _check_deposit_credit(owner, totals.total)
+        stamp = ["updated_at"]
+    else:
+        totals = revision_totals(owner, lines=lines)
+        stamp = []  # a revision has no updated_at
+    owner.subtotal, owner.tax_total, owner.total = totals.subtotal, totals.tax_total, totals.total
+    owner.save(update_fields=["subtotal", "tax_total", "total", *stamp])
+
+
+def _check_deposit_credit(invoice: Invoice, total: Decimal) -> None:
+    if invoice.deposit_credit > total:
+        # The credit is money the customer already paid: a total below it would swallow the
+        # difference (the balance stops at zero). Give it back first, then lower the invoice.
+        raise ServiceError(
+            _(
+                "A deposit of %(credit)s is credited on this invoice, so its total can't go "
+                "below that. Refund the part of the deposit that is no longer owed first."
+            )
+            % {"credit": format_cad(invoice.deposit_credit)}
+        )
 
 
 @transaction.atomic
@@ -195,8 +199,8 @@ def estimate_update(*, estimate: Estimate, actor: Actor, fields: dict[str, Any])
         setattr(revision, name, value)
     revision.full_clean(exclude=["estimate"])
     revision.save()
-    _refresh_revision_totals(revision)
-    _log(estimate, "estimate.updated", actor)
+    totals_refresh(owner=revision)
+    activity.record_about(estimate, "estimate.updated", actor, fold=True)
     return estimate
 
 
@@ -226,7 +230,7 @@ def estimate_send(*, estimate: Estimate, actor: Actor) -> Estimate:
     if estimate.status == EstimateStatus.DRAFT:
         estimate.status = EstimateStatus.SENT
     estimate.save(update_fields=["sent_at", "status", "updated_at"])
-    _log(estimate, "estimate.sent", actor)
+    activity.record_about(estimate, "estimate.sent", actor)
     return estimate
 
 
@@ -241,8 +245,10 @@ def estimate_duplicate(*, estimate: Estimate, actor: Actor) -> Estimate:
         setattr(revision, name, getattr(source, name))
     revision.save()
     _copy_lines(list(source.lines.all()), revision=revision)
-    _refresh_revision_totals(revision)
-    _log(copy, "estimate.duplicated", actor, source=estimate.display_number)
+    totals_refresh(owner=revision)
+    activity.record_about(
+        copy, "estimate.duplicated", actor, data={"source": estimate.display_number}
+    )
     return copy
 
 
@@ -282,10 +288,12 @@ def estimate_convert(
     chosen = selected_lines(lines, selection)
     _copy_lines(chosen, invoice=invoice)
     LineItem.objects.filter(invoice=invoice).update(kind=LineKind.STANDARD, group="")
-    _refresh_invoice_totals(invoice)
+    totals_refresh(owner=invoice)
     if on_created is not None:
         on_created(invoice, estimate)
-    _log(estimate, "estimate.converted", actor, invoice=invoice.display_number)
+    activity.record_about(
+        estimate, "estimate.converted", actor, data={"invoice": invoice.display_number}
+    )
     return invoice
 
 
@@ -316,7 +324,7 @@ def invoice_create(
         due_date=Invoice.due_date_for(today, fields["terms"]),
         **fields,
     )
-    _log(invoice, "invoice.created", actor)
+    activity.record_about(invoice, "invoice.created", actor)
     return invoice
 
 
@@ -329,34 +337,6 @@ def _require_draft(invoice: Invoice) -> None:
         raise ServiceError(_("A sent invoice can't be edited. Void it and make a new one."))
 
 
-def invoice_totals_refresh(*, invoice: Invoice) -> None:
-    """Store the invoice's totals again (after billing set its deposit's tax point)."""
-    _refresh_invoice_totals(invoice, check_limit=False)
-
-
-def _refresh_invoice_totals(invoice: Invoice, *, check_limit: bool = True) -> None:
-    lines = list(invoice.lines.all())
-    if check_limit:
-        _check_limit(lines, province=invoice.province, on=invoice.issue_date)
-    totals = invoice_totals(invoice, lines)
-    if invoice.deposit_credit > totals.total:
-        # The credit is money the customer already paid: a total below it would swallow the
-        # difference (the balance stops at zero). Give it back first, then lower the invoice.
-        raise ServiceError(
-            _(
-                "A deposit of %(credit)s is credited on this invoice, so its total can't go "
-                "below that. Refund the part of the deposit that is no longer owed first."
-            )
-            % {"credit": format_cad(invoice.deposit_credit)}
-        )
-    invoice.subtotal, invoice.tax_total, invoice.total = (
-        totals.subtotal,
-        totals.tax_total,
-        totals.total,
-    )
-    invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
-
-
 @transaction.atomic
 def invoice_update(*, invoice: Invoice, actor: Actor, fields: dict[str, Any]) -> Invoice:
     invoice = _lock_invoice(invoice)
@@ -367,8 +347,8 @@ def invoice_update(*, invoice: Invoice, actor: Actor, fields: dict[str, Any]) ->
         invoice.due_date = Invoice.due_date_for(invoice.issue_date, invoice.terms)
     invoice.full_clean()
     invoice.save()
-    _refresh_invoice_totals(invoice)
-    _log(invoice, "invoice.updated", actor)
+    totals_refresh(owner=invoice)
+    activity.record_about(invoice, "invoice.updated", actor, fold=True)
     return invoice
 
 
@@ -383,7 +363,7 @@ def invoice_send(*, invoice: Invoice, actor: Actor) -> Invoice:
     if invoice.status == InvoiceStatus.DRAFT:
         invoice.status = InvoiceStatus.SENT
     invoice.save(update_fields=["sent_at", "status", "updated_at"])
-    _log(invoice, "invoice.sent", actor)
+    activity.record_about(invoice, "invoice.sent", actor)
     return invoice
 
 
@@ -398,7 +378,7 @@ def invoice_void(*, invoice: Invoice, actor: Actor) -> Invoice:
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "voided_at", "updated_at"])
-    _log(invoice, "invoice.voided", actor)
+    activity.record_about(invoice, "invoice.voided", actor)
     return invoice
 
 
@@ -415,8 +395,10 @@ def invoice_duplicate(*, invoice: Invoice, actor: Actor) -> Invoice:
         terms_text=invoice.terms_text,
     )
     _copy_lines(list(invoice.lines.all()), invoice=copy)
-    _refresh_invoice_totals(copy)
-    _log(copy, "invoice.duplicated", actor, source=invoice.display_number)
+    totals_refresh(owner=copy)
+    activity.record_about(
+        copy, "invoice.duplicated", actor, data={"source": invoice.display_number}
+    )
     return copy
 
 
@@ -441,9 +423,9 @@ def _after_lines_changed(
     refused (the caller's transaction rolls it back)."""
     try:
         if "revision" in owner:
-            _refresh_revision_totals(owner["revision"], check_limit=not removed)
+            totals_refresh(owner=owner["revision"], check_limit=not removed)
         else:
-            _refresh_invoice_totals(doc, check_limit=not removed)
+            totals_refresh(owner=doc, check_limit=not removed)
     except ValueError as error:
         raise ServiceError(_("The document total can't go below zero.")) from error
 
@@ -476,7 +458,12 @@ def line_save(
     line.full_clean(exclude=["revision", "invoice", "public_id"])
     line.save()
     _after_lines_changed(doc, owner)
-    _log(doc, "estimate.updated" if isinstance(doc, Estimate) else "invoice.updated", actor)
+    activity.record_about(
+        doc,
+        "estimate.updated" if isinstance(doc, Estimate) else "invoice.updated",
+        actor,
+        fold=True,
+    )
     return line
 
 

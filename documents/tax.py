@@ -37,6 +37,7 @@ from crewcommand.lib.money import (
     MAX_MONEY,
     MAX_QUANTITY,
     MONEY_CONTEXT,
+    ZERO,
     ensure_decimal,
     quantize_money,
     to_cents,
@@ -80,7 +81,6 @@ _PART_OF: Final = {
     "QST": PROVINCIAL,
 }
 _RATE_STEP: Final = Decimal("0.001")
-_ZERO: Final = Decimal("0.00")
 _HUNDRED: Final = Decimal(100)
 DEFAULT_RATES_PATH: Final = Path(__file__).with_name("tax_rates.json")
 
@@ -373,7 +373,7 @@ def line_amount(line: LineIn) -> Decimal:
 def _sum_money(amounts: Iterable[Decimal]) -> Decimal:
     """Exact sum of cent amounts (exponent stays -2)."""
     with localcontext(MONEY_CONTEXT):
-        return sum(amounts, start=_ZERO)
+        return sum(amounts, start=ZERO)
 
 
 def _tax_line(rate: TaxRate, base: Decimal, prepaid_on: date | None = None) -> TaxLine:

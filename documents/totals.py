@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from crewcommand.lib.money import MAX_MONEY, active_locale, format_cad, quantize_money
+from crewcommand.lib.money import MAX_MONEY, ZERO, active_locale, format_cad, quantize_money
 from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
     DepositKind,
@@ -28,7 +28,6 @@ from documents.models import (
 )
 from documents.tax import Prepayment, TaxLine, Totals, compute_totals, part_names
 
-ZERO = Decimal("0.00")
 # The largest total a document may reach. Every money column (``money_field``: 14 digits, 2
 # decimals) holds far more, so no subtotal, tax, total, deposit, payment or sum of them can
 # overflow; a line form allows up to 999,999.999 times $99,999,999.99, so the limit is enforced on

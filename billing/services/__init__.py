@@ -28,13 +28,6 @@ from billing.services.checkout import (
     checkout_start,
     unconfirmed_message,
 )
-from billing.services.common import (
-    META_COMPANY,
-    META_ESTIMATE,
-    META_INVOICE,
-    META_PAYMENT,
-    META_REFUND,
-)
 from billing.services.connect import (
     stripe_account_link,
     stripe_account_refresh,
@@ -48,6 +41,13 @@ from billing.services.manual import (
     estimate_convert,
     issue_resolve,
     payment_record,
+)
+from billing.services.metadata import (
+    META_COMPANY,
+    META_ESTIMATE,
+    META_INVOICE,
+    META_PAYMENT,
+    META_REFUND,
 )
 from billing.services.refunds import (
     AUTO_REFUND_REASON,

@@ -31,15 +31,8 @@ from billing.selectors import (
     invoice_payable,
     stripe_account_for,
 )
-from billing.services.common import (
-    META_COMPANY,
-    META_ESTIMATE,
-    META_INVOICE,
-    META_PAYMENT,
-    Locked,
-    _lock_documents,
-    _lock_payment,
-)
+from billing.services.ledger import Locked, lock_documents, lock_payment
+from billing.services.metadata import META_COMPANY, META_ESTIMATE, META_INVOICE, META_PAYMENT
 from billing.services.stripe_state import payment_refresh
 from crewcommand.errors import ServiceError
 from crewcommand.lib.money import format_cad, quantize_money, to_cents
@@ -246,7 +239,7 @@ def _attempt_create(
     *, document: Invoice | Estimate, amount: Decimal | None, pay_again: bool
 ) -> Payment:
     is_deposit = isinstance(document, Estimate)
-    locked = _lock_documents(
+    locked = lock_documents(
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
         invoice_id=None if is_deposit else document.pk,
         estimate_id=document.pk if is_deposit else None,
@@ -297,7 +290,7 @@ def _settings_int(name: str) -> int:
 
 @transaction.atomic
 def _attempt_fail(*, payment_id: int, message: str) -> None:
-    _locked, payment = _lock_payment(payment_id)
+    _locked, payment = lock_payment(payment_id)
     if payment.status != PaymentStatus.CREATED:
         return
     payment.status = PaymentStatus.FAILED
@@ -310,7 +303,7 @@ def _attempt_fail(*, payment_id: int, message: str) -> None:
 def attempt_abandon(*, payment: Payment) -> Payment:
     """An attempt that never got a Checkout Session (Stripe failed or the process died before
     saving it) is cancelled: the customer never had a page to pay on."""
-    _locked, payment = _lock_payment(payment.pk)
+    _locked, payment = lock_payment(payment.pk)
     if payment.status == PaymentStatus.CREATED and payment.stripe_session_id is None:
         payment.status = PaymentStatus.CANCELLED
         payment.finished_at = timezone.now()

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from billing.models import (
     MANUAL_METHODS,
-    ZERO,
     Payment,
     PaymentIssue,
     PaymentMethod,
@@ -24,18 +23,17 @@ from billing.selectors import (
     applied_net,
     deposit_payable,
 )
-from billing.services.common import (
+from billing.services.ledger import (
     Locked,
-    _after_success,
-    _lock_documents,
-    _log,
-    _recompute,
-    _recompute_invoice,
+    enqueue_receipt,
+    lock_documents,
+    log_payment,
+    recompute_invoice,
 )
 from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad, quantize_money
+from crewcommand.lib.money import ZERO, format_cad, quantize_money
 from documents import services as documents_services
 from documents.models import Estimate, Invoice, InvoiceStatus
 
@@ -66,7 +64,7 @@ def payment_record(
     if received_on > timezone.localdate() + dt.timedelta(days=1):
         raise ServiceError(_("The date received can't be in the future."))
     is_deposit = estimate is not None
-    locked = _lock_documents(
+    locked = lock_documents(
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
         invoice_id=None if is_deposit else invoice.pk,
         estimate_id=estimate.pk if is_deposit else None,
@@ -91,9 +89,9 @@ def payment_record(
         succeeded_at=now,
         finished_at=now,
     )
-    _recompute(locked)
-    _log(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
-    _after_success(payment)
+    recompute_invoice(locked.invoice)
+    log_payment(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
+    enqueue_receipt(payment)
     return payment
 
 
@@ -145,7 +143,7 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
         raise ServiceError(_("This invoice was not made from that estimate."))
     # The deposit's own locks, in their order (estimate → invoice): whoever calls this, no
     # deposit payment or refund can change the credit underneath it.
-    locked = _lock_documents(
+    locked = lock_documents(
         purpose=PaymentPurpose.DEPOSIT, invoice_id=None, estimate_id=estimate.pk
     ).invoice
     if locked is None or locked.pk != invoice.pk:
@@ -155,7 +153,7 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
     )
     credited_before = locked.deposit_credit
     _set_deposit_tax_point(locked, estimate)
-    _recompute_invoice(locked)
+    recompute_invoice(locked)
     for name in (
         "amount_paid",
         "deposit_credit",
@@ -169,13 +167,11 @@ def deposit_credit_apply(*, invoice: Invoice, estimate: Estimate) -> Decimal:
     ):
         setattr(invoice, name, getattr(locked, name))
     if locked.deposit_credit > 0 and locked.deposit_credit != credited_before:
-        activity.record(
-            company=locked.company,
-            verb="deposit.credited",
-            actor=Actor.system(),
-            target=locked,
-            customer=locked.customer,
-            data={"number": locked.display_number, "amount": format_cad(locked.deposit_credit)},
+        activity.record_about(
+            locked,
+            "deposit.credited",
+            Actor.system(),
+            data={"amount": format_cad(locked.deposit_credit)},
         )
     return locked.deposit_credit
 
@@ -201,7 +197,7 @@ def _set_deposit_tax_point(invoice: Invoice, estimate: Estimate) -> None:
         amount, paid_on = ZERO, None
     invoice.prepaid_amount, invoice.prepaid_on = amount, paid_on
     invoice.save(update_fields=["prepaid_amount", "prepaid_on", "updated_at"])
-    documents_services.invoice_totals_refresh(invoice=invoice)
+    documents_services.totals_refresh(owner=invoice, check_limit=False)
 
 
 @transaction.atomic
@@ -216,5 +212,5 @@ def issue_resolve(*, issue: PaymentIssue, actor: Actor, resolution: str) -> Paym
     payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
         pk=issue.payment_id
     )
-    _log(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
+    log_payment(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
     return issue

@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from billing import stripe_client
 from billing.models import (
-    ZERO,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -23,19 +22,17 @@ from billing.models import (
     RefundStatus,
     StripeAccount,
 )
-from billing.services.common import (
-    META_PAYMENT,
-    META_REFUND,
-    _after_refund,
-    _lock_payment,
-    _log,
-    _recompute,
-    _recompute_payment_refunds,
+from billing.services.ledger import (
+    enqueue_refund_notice,
+    lock_payment,
+    log_payment,
+    recompute_refunds,
 )
-from billing.services.stripe_state import _REFUND_STATUS, _refund_settle, _resolve_if_refunded
+from billing.services.metadata import META_PAYMENT, META_REFUND
+from billing.services.stripe_state import REFUND_STATUS, refund_settle
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad, quantize_money, to_cents
+from crewcommand.lib.money import ZERO, format_cad, quantize_money, to_cents
 
 logger = logging.getLogger(__name__)
 
@@ -71,32 +68,16 @@ def refund_create(
     )
     if refund.status != RefundStatus.PENDING or refund.stripe_refund_id:
         return refund
-    payment = refund.payment
-    try:
-        data = stripe_client.refund_create(
-            account=payment.stripe_account_id,
-            payment_intent=payment.stripe_payment_intent_id,
-            amount_cents=to_cents(refund.amount),
-            metadata=refund_metadata(refund),
-            idempotency_key=refund_idempotency_key(refund),
-            reason="duplicate" if refund.automatic else "requested_by_customer",
-        )
-    except stripe_client.StripeFailure as error:
-        if not error.permanent:
-            raise ServiceError(
-                _("Stripe did not answer. The refund will be checked again in a few minutes.")
-            ) from error
-        _refund_finish(
-            refund_id=refund.pk,
-            stripe_id=None,
-            status=RefundStatus.FAILED,
-            data={"failure_reason": str(error)},
-        )
+    refund, failure = _refund_at_stripe(refund)
+    if failure is None:
+        return refund
+    if not failure.permanent:
         raise ServiceError(
-            _("Stripe refused the refund: %(reason)s") % {"reason": str(error)[:200]}
-        ) from error
-    status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
-    return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data)
+            _("Stripe did not answer. The refund will be checked again in a few minutes.")
+        ) from failure
+    raise ServiceError(
+        _("Stripe refused the refund: %(reason)s") % {"reason": str(failure)[:200]}
+    ) from failure
 
 
 def refund_metadata(refund: Refund) -> dict[str, str]:
@@ -118,7 +99,7 @@ def _refund_begin(
     automatic: bool,
     public_id: str | None,
 ) -> Refund:
-    locked, payment = _lock_payment(payment.pk)
+    locked, payment = lock_payment(payment.pk)
     if public_id:
         made = Refund.objects.filter(payment=payment, public_id=public_id).first()
         if made is not None:
@@ -155,11 +136,9 @@ def _refund_begin(
         refund.public_id = public_id
     refund.save()
     if not is_card:
-        _recompute_payment_refunds(payment)
-        _recompute(locked)
-        _resolve_if_refunded(payment)
-        _log(payment, "refund.created", actor, amount=format_cad(amount))
-        _after_refund(refund)
+        recompute_refunds(payment, locked)
+        log_payment(payment, "refund.created", actor, amount=format_cad(amount))
+        enqueue_refund_notice(refund)
     return refund
 
 
@@ -168,25 +147,32 @@ def _refund_finish(
     *, refund_id: int, stripe_id: str | None, status: str, data: dict[str, Any]
 ) -> Refund:
     payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-    locked, payment = _lock_payment(payment_id)
+    locked, payment = lock_payment(payment_id)
     refund = Refund.objects.get(pk=refund_id)  # under its payment's document lock
     if (
         stripe_id
         and Refund.objects.filter(stripe_refund_id=stripe_id).exclude(pk=refund.pk).exists()
     ):
         stripe_id = None  # already recorded from a webhook under another row: keep one
-    _refund_settle(
+    refund_settle(
         payment, refund, stripe_id=stripe_id or refund.stripe_refund_id, status=status, data=data
     )
-    _recompute_payment_refunds(payment)
-    _recompute(locked)
-    _resolve_if_refunded(payment)
+    recompute_refunds(payment, locked)
     return refund
 
 
 def refund_retry(*, refund: Refund) -> Refund:
     """Ask Stripe again for a refund left pending (Stripe did not answer). The same
     idempotency key and parameters make Stripe return the refund it made, or make it once."""
+    refund, _failure = _refund_at_stripe(refund)
+    return refund
+
+
+def _refund_at_stripe(refund: Refund) -> tuple[Refund, stripe_client.StripeFailure | None]:
+    """The one Stripe refund call: ask Stripe for a pending refund and record its answer, with
+    no row lock held. Asking again is safe: the same idempotency key and parameters make Stripe
+    return the refund it made. A permanent refusal records the refund as failed; when Stripe does
+    not answer the refund stays pending. Returns the refund and Stripe's failure, if any."""
     payment = refund.payment
     try:
         data = stripe_client.refund_create(
@@ -199,15 +185,15 @@ def refund_retry(*, refund: Refund) -> Refund:
         )
     except stripe_client.StripeFailure as error:
         if error.permanent:
-            return _refund_finish(
+            refund = _refund_finish(
                 refund_id=refund.pk,
                 stripe_id=None,
                 status=RefundStatus.FAILED,
                 data={"failure_reason": str(error)},
             )
-        return refund
-    status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
-    return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data)
+        return refund, error
+    status = REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
+    return _refund_finish(refund_id=refund.pk, stripe_id=data["id"], status=status, data=data), None
 
 
 AUTO_REFUND_REASON = "Duplicate payment, refunded automatically"

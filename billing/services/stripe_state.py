@@ -4,6 +4,7 @@ reconciliation and refunds made in Stripe's dashboard."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -27,17 +28,16 @@ from billing.models import (
 from billing.selectors import (
     deposit_payable,
 )
-from billing.services.common import (
-    META_REFUND,
+from billing.services.ledger import (
     Locked,
-    _after_refund,
-    _after_success,
-    _customer_actor,
-    _lock_payment,
-    _log,
-    _recompute,
-    _recompute_payment_refunds,
+    enqueue_receipt,
+    enqueue_refund_notice,
+    lock_payment,
+    log_payment,
+    recompute_invoice,
+    recompute_refunds,
 )
+from billing.services.metadata import META_REFUND
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.logging import redact
 from crewcommand.lib.money import format_cad, from_cents, to_cents
@@ -92,9 +92,9 @@ def _apply_success(
     payment.applied = problem is None
     payment.save()
     if problem is None:
-        _recompute(locked)
-        _log(payment, "payment.received", _customer_actor(payment))
-        _after_success(payment)
+        recompute_invoice(locked.invoice)
+        log_payment(payment, "payment.received", _customer_actor(payment))
+        enqueue_receipt(payment)
         return
     PaymentIssue.objects.get_or_create(
         payment=payment,
@@ -104,13 +104,17 @@ def _apply_success(
             "details": {"cents": cents, "currency": currency, "expected": expected},
         },
     )
-    _log(payment, "payment.flagged", Actor.system(), problem=str(IssueKind(problem).label))
+    log_payment(payment, "payment.flagged", Actor.system(), problem=str(IssueKind(problem).label))
     logger.warning("payment %s flagged: %s", payment.public_id, problem)
     account = StripeAccount.objects.filter(company_id=payment.company_id).first()
     if problem == IssueKind.OVERPAID and account and account.refund_duplicate_payments:
         from billing.tasks import refund_duplicate_payment
 
         refund_duplicate_payment.delay_on_commit(payment_id=payment.pk)
+
+
+def _customer_actor(payment: Payment) -> Actor:
+    return Actor.customer(payment.customer.name)
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,10 @@ class EventIn:
     payload: dict[str, Any]
 
 
-class Applied:
+class Applied(enum.StrEnum):
+    """What ``stripe_state_apply`` did: applied Stripe's state, or found the event already
+    stored and changed nothing."""
+
     APPLIED = "applied"
     DUPLICATE = "duplicate"
 
@@ -135,7 +142,7 @@ def stripe_state_apply(
     session: dict[str, Any],
     charge: dict[str, Any] | None = None,
     event: EventIn | None = None,
-) -> str:
+) -> Applied:
     """Apply Stripe's current state of one attempt: its Checkout Session (with the
     PaymentIntent expanded) and, when given, the charge with its refunds.
 
@@ -149,7 +156,7 @@ def stripe_state_apply(
                     stored = _event_store(event, payment_id)
             except IntegrityError:
                 return Applied.DUPLICATE
-        locked, payment = _lock_payment(payment_id)
+        locked, payment = lock_payment(payment_id)
         _apply_session(payment, locked, session)
         if charge is not None:
             _apply_refunds(payment, locked, charge)
@@ -260,7 +267,7 @@ def _apply_processing(payment: Payment, intent_id: str | None) -> None:
     if intent_id and not Payment.objects.filter(stripe_payment_intent_id=intent_id).exists():
         payment.stripe_payment_intent_id = intent_id
     payment.save()
-    _log(payment, "payment.processing", _customer_actor(payment))
+    log_payment(payment, "payment.processing", _customer_actor(payment))
 
 
 def _apply_failure(payment: Payment, intent: dict[str, Any]) -> None:
@@ -271,7 +278,7 @@ def _apply_failure(payment: Payment, intent: dict[str, Any]) -> None:
     payment.failure_message = str(error.get("message") or _("The payment failed."))[:300]
     payment.finished_at = timezone.now()
     payment.save()
-    _log(payment, "payment.failed", Actor.system())
+    log_payment(payment, "payment.failed", Actor.system())
 
 
 def _apply_cancelled(payment: Payment) -> None:
@@ -282,7 +289,8 @@ def _apply_cancelled(payment: Payment) -> None:
     payment.save(update_fields=["status", "finished_at", "updated_at"])
 
 
-_REFUND_STATUS = {
+# A Stripe refund's status, as ours (refunds made here and in Stripe's dashboard alike).
+REFUND_STATUS = {
     "succeeded": RefundStatus.SUCCEEDED,
     "pending": RefundStatus.PENDING,
     "requires_action": RefundStatus.PENDING,
@@ -298,13 +306,11 @@ def _apply_refunds(payment: Payment, locked: Locked, charge: dict[str, Any]) -> 
     refunds = (charge.get("refunds") or {}).get("data") or []
     for data in refunds:
         _refund_from_stripe(payment, data)
-    _recompute_payment_refunds(payment)
-    _recompute(locked)
-    _resolve_if_refunded(payment)
+    recompute_refunds(payment, locked)
 
 
 def _refund_from_stripe(payment: Payment, data: dict[str, Any]) -> None:
-    status = _REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
+    status = REFUND_STATUS.get(str(data.get("status")), RefundStatus.PENDING)
     ours = (data.get("metadata") or {}).get(META_REFUND)
     refund = None
     if ours:
@@ -322,13 +328,13 @@ def _refund_from_stripe(payment: Payment, data: dict[str, Any]) -> None:
             succeeded_at=timezone.now() if status == RefundStatus.SUCCEEDED else None,
         )
         if status == RefundStatus.SUCCEEDED:
-            _log(payment, "refund.created", Actor.system(), amount=format_cad(refund.amount))
-            _after_refund(refund)
+            log_payment(payment, "refund.created", Actor.system(), amount=format_cad(refund.amount))
+            enqueue_refund_notice(refund)
         return
-    _refund_settle(payment, refund, stripe_id=data["id"], status=status, data=data)
+    refund_settle(payment, refund, stripe_id=data["id"], status=status, data=data)
 
 
-def _refund_settle(
+def refund_settle(
     payment: Payment, refund: Refund, *, stripe_id: str, status: str, data: dict[str, Any]
 ) -> None:
     """Move a refund forward (pending → succeeded | failed); succeeded and failed are final."""
@@ -352,13 +358,5 @@ def _refund_settle(
     if "status" in changed:
         actor = Actor.member(refund.created_by) if refund.created_by else Actor.system()
         verb = "refund.created" if refund.status == RefundStatus.SUCCEEDED else "refund.failed"
-        _log(payment, verb, actor, amount=format_cad(refund.amount))
-        _after_refund(refund)
-
-
-def _resolve_if_refunded(payment: Payment) -> None:
-    if payment.applied or payment.amount_refunded < payment.amount:
-        return
-    PaymentIssue.objects.filter(payment=payment, resolved_at=None).update(
-        resolved_at=timezone.now(), resolution=_("Refunded"), updated_at=timezone.now()
-    )
+        log_payment(payment, verb, actor, amount=format_cad(refund.amount))
+        enqueue_refund_notice(refund)

@@ -1,4 +1,5 @@
-"""The activity log: one helper every service calls to record who did what to which object.
+"""The activity log: one helper every service calls to record who did what to which object
+(``record``; ``record_about`` for a customer's things).
 
 Rows store a verb and data, not a sentence, so a timeline renders in the reader's language.
 Each verb's sentence lives in ``SENTENCES``; every app (the core included) registers its own
@@ -84,6 +85,40 @@ def record(
         customer=customer,
         data=data or {},
     )
+
+
+def record_about(
+    target: Model,
+    verb: str,
+    actor: Actor,
+    *,
+    company: Company | None = None,
+    customer: Customer | None = None,
+    data: dict[str, Any] | None = None,
+    fold: bool = False,
+) -> None:
+    """Record a row about one of a customer's things (the customer, a job, an estimate, an
+    invoice): the one helper every app's services call for those. The row's company and customer
+    are the target's own (a customer is its own) unless given, and a numbered document (one with
+    a ``display_number``) is named by its number in the data. With ``fold``, a burst of the same
+    change by one actor stays one row (``recently_recorded``)."""
+    if fold and recently_recorded(target=target, verb=verb, actor=actor):
+        return
+    number = getattr(target, "display_number", None)
+    record(
+        company=company if company is not None else target.company,  # type: ignore[attr-defined]
+        verb=verb,
+        actor=actor,
+        target=target,
+        customer=customer if customer is not None else _customer_of(target),
+        data={"number": number, **(data or {})} if number is not None else data,
+    )
+
+
+def _customer_of(target: Model) -> Customer:
+    from crewcommand.models import Customer
+
+    return target if isinstance(target, Customer) else target.customer  # type: ignore[attr-defined]
 
 
 def recently_recorded(*, target: Model, verb: str, actor: Actor, minutes: int = 15) -> bool:

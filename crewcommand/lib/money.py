@@ -43,6 +43,7 @@ __all__ = [
     "MAX_MONEY",
     "MAX_QUANTITY",
     "MONEY_CONTEXT",
+    "ZERO",
     "ensure_decimal",
     "format_cad",
     "from_cents",
@@ -52,6 +53,7 @@ __all__ = [
     "to_cents",
 ]
 
+ZERO: Final = Decimal("0.00")  # the one zero amount every app compares and sums with
 CENT: Final = Decimal("0.01")
 MAX_MONEY: Final = Decimal("99999999.99")
 MAX_QUANTITY: Final = Decimal("999999.999")

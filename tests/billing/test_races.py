@@ -27,7 +27,7 @@ from billing.models import (
     StripeEvent,
 )
 from billing.selectors import deposit_paid
-from billing.services import common, connect, manual, stripe_state
+from billing.services import connect, ledger, manual, stripe_state
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
@@ -183,7 +183,7 @@ def test_a_deposit_refund_and_an_invoice_payment_at_once_keep_both_on_the_invoic
     invoice.refresh_from_db()
     assert invoice.balance == Decimal("1695.00")  # 2260.00 - 565.00
     seen: set = set()
-    meeting.hold(monkeypatch, common, "applied_net", when=lambda *a, **k: _first_in_thread(seen))
+    meeting.hold(monkeypatch, ledger, "applied_net", when=lambda *a, **k: _first_in_thread(seen))
 
     race(
         meeting,

@@ -1,5 +1,6 @@
-"""Shared by the billing services: activity sentences, metadata keys, the lock order
-(estimate → invoice → payment) and recomputing a document's money from the rows."""
+"""The ledger's rules, shared by every billing service that moves money: the lock order
+(estimate → invoice → payment), a document's money recomputed from the payment and refund rows,
+and what each change leaves behind (a timeline row; a receipt or refund notice after commit)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.models import (
-    ZERO,
     Payment,
+    PaymentIssue,
     PaymentPurpose,
     Refund,
     RefundKind,
@@ -22,21 +25,10 @@ from billing.selectors import (
 )
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad
+from crewcommand.lib.money import ZERO, format_cad
 from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)
-
-
-META_PAYMENT = "cc_payment"
-
-META_COMPANY = "cc_company"
-
-META_INVOICE = "cc_invoice"
-
-META_ESTIMATE = "cc_estimate"
-
-META_REFUND = "cc_refund"
 
 
 @dataclass
@@ -51,7 +43,9 @@ class Locked:
         return self.invoice if self.estimate is None else self.estimate
 
 
-def _lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | None) -> Locked:
+def lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | None) -> Locked:
+    """Lock a payment's document rows in the lock order: for a deposit its estimate, then the
+    invoice made from it (the first one not void, if any); otherwise its invoice."""
     if purpose == PaymentPurpose.DEPOSIT:
         estimate = (
             Estimate.objects.select_for_update(of=("self",))
@@ -72,12 +66,12 @@ def _lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | 
     return Locked(estimate=None, invoice=invoice)
 
 
-def _lock_payment(payment_id: int) -> tuple[Locked, Payment]:
+def lock_payment(payment_id: int) -> tuple[Locked, Payment]:
     """Lock a payment's document(s), then read the payment. The document's lock is the
     payment's lock: every change to a payment's or a refund's state or amounts takes it first,
     so the row read after it is the latest committed one and no second lock is needed."""
     ref = Payment.objects.values("purpose", "invoice_id", "estimate_id").get(pk=payment_id)
-    locked = _lock_documents(
+    locked = lock_documents(
         purpose=ref["purpose"], invoice_id=ref["invoice_id"], estimate_id=ref["estimate_id"]
     )
     payment = Payment.objects.select_related("customer", "company").get(pk=payment_id)
@@ -104,8 +98,11 @@ def _invoice_status(invoice: Invoice) -> str:
     return InvoiceStatus.SENT if invoice.sent_at else InvoiceStatus.DRAFT
 
 
-def _recompute_invoice(invoice: Invoice) -> None:
-    """Set amount_paid, deposit_credit and status from the rows. Call with the invoice locked."""
+def recompute_invoice(invoice: Invoice | None) -> None:
+    """Set amount_paid, deposit_credit and status from the rows. Call with the invoice locked
+    (``Locked.invoice``; None, a deposit's estimate not invoiced yet, has nothing to set)."""
+    if invoice is None:
+        return
     invoice.amount_paid = applied_net(
         Payment.objects.filter(invoice=invoice, purpose=PaymentPurpose.INVOICE)
     )
@@ -118,48 +115,45 @@ def _recompute_invoice(invoice: Invoice) -> None:
     invoice.save(update_fields=["amount_paid", "deposit_credit", "status", "updated_at"])
 
 
-def _recompute_payment_refunds(payment: Payment) -> None:
+def recompute_refunds(payment: Payment, locked: Locked) -> None:
+    """A refund changed: the payment's refunded amounts from its succeeded refunds, then its
+    document's money; a flagged payment refunded in full has its issues resolved. Call with the
+    payment's documents locked (``lock_payment``)."""
     totals = payment.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(
         all=Sum("amount"), goodwill=Sum("amount", filter=Q(kind=RefundKind.GOODWILL))
     )
     payment.amount_refunded = totals["all"] or ZERO
     payment.amount_refunded_goodwill = totals["goodwill"] or ZERO
     payment.save(update_fields=["amount_refunded", "amount_refunded_goodwill", "updated_at"])
-
-
-def _recompute(locked: Locked) -> None:
-    if locked.invoice is not None:
-        _recompute_invoice(locked.invoice)
-
-
-def _log(payment: Payment, verb: str, actor: Actor, **data: Any) -> None:
-    document = payment.document
-    activity.record(
-        company=payment.company,
-        verb=verb,
-        actor=actor,
-        target=document,
-        customer=payment.customer,
-        data={
-            "number": document.display_number,
-            "amount": format_cad(payment.amount),
-            "payment": payment.public_id,
-            **data,
-        },
+    recompute_invoice(locked.invoice)
+    if payment.applied or payment.amount_refunded < payment.amount:
+        return
+    PaymentIssue.objects.filter(payment=payment, resolved_at=None).update(
+        resolved_at=timezone.now(), resolution=_("Refunded"), updated_at=timezone.now()
     )
 
 
-def _customer_actor(payment: Payment) -> Actor:
-    return Actor.customer(payment.customer.name)
+def log_payment(payment: Payment, verb: str, actor: Actor, **data: Any) -> None:
+    """The timeline row of a change to a payment: on its document, naming the amount and the
+    payment (``data`` adds to them or overrides them, as a refund's own amount does)."""
+    activity.record_about(
+        payment.document,
+        verb,
+        actor,
+        company=payment.company,
+        customer=payment.customer,
+        data={"amount": format_cad(payment.amount), "payment": payment.public_id, **data},
+    )
 
 
-def _after_success(payment: Payment) -> None:
+def enqueue_receipt(payment: Payment) -> None:
+    """Money was applied: the customer's receipt goes out after commit (claimed once)."""
     from billing.tasks import send_payment_receipt
 
     send_payment_receipt.delay_on_commit(payment_id=payment.pk)
 
 
-def _after_refund(refund: Refund) -> None:
+def enqueue_refund_notice(refund: Refund) -> None:
     """A refund went through: the customer's notice goes out after commit (claimed once)."""
     from billing.tasks import send_refund_notice
 
