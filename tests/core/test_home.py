@@ -10,7 +10,7 @@ from django.utils import timezone
 from crewcommand.lib.activity import Actor
 from documents import services
 from documents.models import Invoice
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 def _overdue_invoice(owner, customer, amount="120.00"):
     actor = Actor.member(owner.user)
     invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
-    add_line(invoice, actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False)
+    LineItemFactory(
+        doc=invoice, actor=actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False
+    )
     services.invoice_send(invoice=invoice, actor=actor)
     Invoice.objects.filter(pk=invoice.pk).update(
         issue_date=timezone.localdate() - dt.timedelta(days=20),

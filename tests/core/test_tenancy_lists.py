@@ -23,8 +23,7 @@ from crewcommand.lib.activity import Actor
 from crewcommand.services import ServiceError
 from documents import services as documents
 from documents.models import Invoice, PaymentTerms
-from tests.documents.conftest import add_line
-from tests.factories import CustomerFactory, JobFactory
+from tests.factories import CustomerFactory, JobFactory, LineItemFactory
 from tests.urlwalk import contractor_routes, dashboard_objects
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +61,9 @@ def _populate(member, *, name: str, amount: str):
     invoice = documents.invoice_create(
         company=member.company, customer=customer, actor=actor, job=job
     )
-    add_line(invoice, actor, description=f"{name} work", unit_price=Decimal(amount))
+    LineItemFactory(
+        doc=invoice, actor=actor, description=f"{name} work", unit_price=Decimal(amount)
+    )
     documents.invoice_update(
         invoice=invoice,
         actor=actor,
@@ -82,7 +83,9 @@ def _populate(member, *, name: str, amount: str):
     estimate = documents.estimate_create(
         company=member.company, customer=customer, job=job, actor=actor
     )
-    add_line(estimate, actor, description=f"{name} quote", unit_price=Decimal(amount))
+    LineItemFactory(
+        doc=estimate, actor=actor, description=f"{name} quote", unit_price=Decimal(amount)
+    )
     documents.estimate_send(estimate=estimate, actor=actor)
     return customer
 
