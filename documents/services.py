@@ -4,7 +4,7 @@ it changes, keeps cached totals in step with ``documents.totals``, and writes an
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F, Max
@@ -451,7 +451,7 @@ def _after_lines_changed(
         if "revision" in owner:
             _refresh_revision_totals(owner["revision"], check_limit=not removed)
         else:
-            _refresh_invoice_totals(doc, check_limit=not removed)
+            _refresh_invoice_totals(owner["invoice"], check_limit=not removed)
     except ValueError as error:
         raise ServiceError(_("The document total can't go below zero.")) from error
 
@@ -497,7 +497,7 @@ def _find_line(doc: Estimate | Invoice, owner: dict[str, Any], line_id: str) -> 
     if isinstance(doc, Estimate):
         original = LineItem.objects.filter(revision__estimate=doc, public_id=line_id).first()
         if original is not None:
-            ordered = list(original.revision.lines.all())
+            ordered = list(cast(EstimateRevision, original.revision).lines.all())
             index = ordered.index(original)
             copies = list(LineItem.objects.filter(**owner))
             if index < len(copies):
