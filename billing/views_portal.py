@@ -47,6 +47,7 @@ from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http
 from portal import selectors as portal_selectors
+from portal.http import PortalRequest
 from portal.middleware import PORTAL_HEADERS, PortalContext, accent_colour, resolve
 from portal.models import PortalLink
 from portal.views import portal_view
@@ -57,7 +58,7 @@ logger = logging.getLogger(__name__)
 PAY_ATTEMPTS_PER_HOUR = 30
 
 
-def _render(request: HttpRequest, portal: PortalContext, template: str, context: dict, **kw):
+def _render(request: PortalRequest, portal: PortalContext, template: str, context: dict, **kw):
     return render(request, template, {"portal": portal, "company": portal.company, **context}, **kw)
 
 
@@ -107,7 +108,9 @@ def _payable(document: Invoice | Estimate) -> selectors.Payable:
     return selectors.deposit_payable(estimate=document)
 
 
-def _pay(request: HttpRequest, portal: PortalContext, document: Invoice | Estimate) -> HttpResponse:
+def _pay(
+    request: PortalRequest, portal: PortalContext, document: Invoice | Estimate
+) -> HttpResponse:
     """GET: the confirmation page. POST: a Checkout Session for the amount due (or the part the
     customer chose), then off to Stripe."""
     form = PayAmountForm(request.POST if request.method == "POST" else None)
@@ -145,21 +148,21 @@ def _pay(request: HttpRequest, portal: PortalContext, document: Invoice | Estima
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def pay_invoice(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
+def pay_invoice(request: PortalRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
     invoice = portal_selectors.invoice_get(portal=portal, public_id=invoice_id)
     return _pay(request, portal, invoice)
 
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def pay_deposit(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+def pay_deposit(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     estimate = portal_selectors.estimate_get(portal=portal, public_id=estimate_id)
     return _pay(request, portal, estimate)
 
 
 @portal_view
 @require_safe
-def pay_link(request: HttpRequest, portal: PortalContext) -> HttpResponse:
+def pay_link(request: PortalRequest, portal: PortalContext) -> HttpResponse:
     """``/p/<token>/pay/``: the pay page of the link's document (its deposit, for an estimate),
     or the portal home for a link to all of a customer's documents."""
     if portal.scope == "invoice":
@@ -310,7 +313,7 @@ def _payment(portal: PortalContext, payment_id: str) -> Payment:
 
 @portal_view
 @require_safe
-def pay_done(request: HttpRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
+def pay_done(request: PortalRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
     payment = _payment(portal, payment_id)
     query = request.META.get("QUERY_STRING", "")
     target = reverse("checkout:done", args=[payment.public_id])
@@ -321,7 +324,7 @@ def pay_done(request: HttpRequest, portal: PortalContext, payment_id: str) -> Ht
 
 @portal_view
 @require_safe
-def pay_cancelled(request: HttpRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
+def pay_cancelled(request: PortalRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
     payment = _payment(portal, payment_id)
     messages.info(request, _("Payment cancelled. Nothing was charged."))
     return redirect(_document_page(portal, payment.document))
