@@ -175,7 +175,21 @@ def _in_days(days: int):
     return factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=days))
 
 
-class EstimateFactory(factory.django.DjangoModelFactory):
+class _DocumentFactory(factory.django.DjangoModelFactory):
+    """What estimates and invoices share: the customer (and so the company), a job or none,
+    who acts, and whether the document is sent."""
+
+    class Meta:
+        abstract = True
+
+    customer = factory.SubFactory(CustomerFactory)
+    company = factory.SelfAttribute("customer.company")
+    job = None
+    actor = factory.LazyFunction(Actor.system)
+    sent = True
+
+
+class EstimateFactory(_DocumentFactory):
     """An estimate made (``estimate_create``), its revision's fields set (``estimate_update``,
     skipped for ``revision={}``), its lines added (``line_save``) and sent (``estimate_send``;
     ``sent=False`` leaves a draft), all through the documents services. ``signed=True``: then
@@ -184,10 +198,6 @@ class EstimateFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Estimate
 
-    customer = factory.SubFactory(CustomerFactory)
-    company = factory.SelfAttribute("customer.company")
-    job = None
-    actor = factory.LazyFunction(Actor.system)
     revision = factory.Dict(
         {
             "terms": ESTIMATE_TERMS,
@@ -198,7 +208,6 @@ class EstimateFactory(factory.django.DjangoModelFactory):
         }
     )
     lines = ESTIMATE_LINES
-    sent = True
     signed = False
 
     @classmethod
@@ -245,19 +254,14 @@ class EstimateRevisionFactory(factory.django.DjangoModelFactory):
         return estimate.current_revision
 
 
-class InvoiceFactory(factory.django.DjangoModelFactory):
+class InvoiceFactory(_DocumentFactory):
     """An invoice made, filled and sent (``sent=False``: left a draft) through the documents
     services; other invoice fields (terms, notes, ...) are set by ``invoice_update``."""
 
     class Meta:
         model = Invoice
 
-    customer = factory.SubFactory(CustomerFactory)
-    company = factory.SelfAttribute("customer.company")
-    job = None
-    actor = factory.LazyFunction(Actor.system)
     lines = INVOICE_LINES
-    sent = True
 
     @classmethod
     def _create(cls, model_class, *, company, customer, job, actor, lines, sent, **fields):
