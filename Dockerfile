@@ -6,12 +6,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# Dependencies first, from the lock (exact versions, checked against their hashes; scripts/lock
+# writes it from pyproject.toml): this layer is rebuilt only when the lock changes, not on every
+# source change. The app is not installed as a package: it runs from /app.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 # .dockerignore keeps .env, .venv, .git, databases and media out of the image.
 COPY . .
-RUN pip install --no-cache-dir -e . \
-    && DEBUG=false SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+RUN DEBUG=false SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
        SIGNATURE_SEAL_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(40))')" \
        ALLOWED_HOSTS=build SITE_URL=https://build.invalid python manage.py collectstatic --no-input \
     && useradd --create-home --uid 1000 app && mkdir -p /app/media && chown app /app/media

@@ -8,6 +8,7 @@ these rows, recomputed by ``billing.services`` under the document's row lock.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -187,8 +188,10 @@ class Payment(TenantModel):
         return f"{self.get_method_display()} {self.amount} ({self.status})"
 
     @property
-    def document(self) -> Invoice | Estimate | None:
-        return self.invoice if self.purpose == PaymentPurpose.INVOICE else self.estimate
+    def document(self) -> Invoice | Estimate:
+        # Never None: the payment_has_its_document constraint.
+        document = self.invoice if self.purpose == PaymentPurpose.INVOICE else self.estimate
+        return cast("Invoice | Estimate", document)
 
     @property
     def refundable(self) -> Decimal:

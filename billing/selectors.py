@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db.models import (
@@ -42,6 +43,19 @@ from crewcommand.models import Company, Job
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
 from documents.totals import estimate_figures
 
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class JobPaymentStatus(TypedDict):
+        """What ``job_payment_status`` annotates on each job."""
+
+        invoiced: Decimal
+        settled: Decimal
+        payment_state: str
+
+
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
@@ -57,7 +71,7 @@ def stripe_account_for(*, company: Company) -> StripeAccount | None:
     ``select_related("company__stripe_account")`` (the portal's link lookup can)."""
     relation = Company.stripe_account.related
     if relation.is_cached(company):
-        return relation.get_cached_value(company)
+        return cast("StripeAccount | None", relation.get_cached_value(company))
     return StripeAccount.objects.filter(company=company).first()
 
 
@@ -295,14 +309,14 @@ def refund_effect(*, payment: Payment, amount: Decimal, kind: str) -> RefundEffe
         if payment.purpose == PaymentPurpose.INVOICE:
             paid, credit = invoice.amount_paid - back, invoice.deposit_credit
         else:
-            deposit = deposit_paid(estimate_id=payment.estimate_id) - back
+            deposit = deposit_paid(estimate_id=cast(int, payment.estimate_id)) - back
             paid, credit = invoice.amount_paid, min(deposit, invoice.total)
         after = max(ZERO, invoice.total - credit - paid)
         return RefundEffect(invoice, "balance", before, after, payment.applied)
     if payment.purpose == PaymentPurpose.DEPOSIT:
-        before = deposit_paid(estimate_id=payment.estimate_id)
+        before = deposit_paid(estimate_id=cast(int, payment.estimate_id))
         return RefundEffect(
-            payment.estimate, "deposit_paid", before, before - back, payment.applied
+            cast(Estimate, payment.estimate), "deposit_paid", before, before - back, payment.applied
         )
     return RefundEffect(payment.document, "balance", ZERO, ZERO, payment.applied)
 
@@ -378,7 +392,7 @@ class JobMoney:
         return max(ZERO, self.invoiced - self.paid)
 
 
-def job_payment_status(*, jobs: QuerySet[Job]) -> QuerySet[Job]:
+def job_payment_status(*, jobs: QuerySet[Job]) -> QuerySet[WithAnnotations[Job, JobPaymentStatus]]:
     """Annotate jobs with ``invoiced``, ``settled`` (paid plus deposits credited) and
     ``payment_state`` over their billed invoices, in the same query: the one rule for whether a
     job is paid, used by the job list and the job page."""

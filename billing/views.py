@@ -32,7 +32,7 @@ from billing.forms import (
 )
 from billing.models import PaymentPurpose, StripeAccount
 from crewcommand import selectors as core_selectors
-from crewcommand.access import member_required
+from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
@@ -54,7 +54,7 @@ def _document_url(document: Invoice | Estimate) -> str:
         return reverse("billing_dashboard:payment_list")
 
 
-def _fragment(request: HttpRequest) -> bool:
+def _fragment(request: ContractorRequest) -> bool:
     return bool(request.htmx) and not request.htmx.boosted
 
 
@@ -63,7 +63,7 @@ def _fragment(request: HttpRequest) -> bool:
 
 @member_required(action="payment.view")
 @require_GET
-def payment_list(request: HttpRequest) -> HttpResponse:
+def payment_list(request: ContractorRequest) -> HttpResponse:
     form = PaymentFilterForm(request.GET or None)
     payments = selectors.payment_list(company=request.company, filters=form.filters())
     page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -82,7 +82,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="payment.view")
 @require_GET
-def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
+def payment_detail(request: ContractorRequest, payment_id: str) -> HttpResponse:
     payment = selectors.payment_get(company=request.company, public_id=payment_id)
     context = {
         "payment": payment,
@@ -95,7 +95,7 @@ def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
 
 @member_required(action="payment.view")
 @require_GET
-def issue_list(request: HttpRequest) -> HttpResponse:
+def issue_list(request: ContractorRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
     issues = selectors.issue_list(company=request.company, open_only=not show_all)
     page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -109,7 +109,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="payment.resolve_issue")
 @require_POST
-def issue_resolve(request: HttpRequest, issue_id: str) -> HttpResponse:
+def issue_resolve(request: ContractorRequest, issue_id: str) -> HttpResponse:
     issue = selectors.issue_get(company=request.company, public_id=issue_id)
     form = IssueResolveForm(request.POST)
     resolution = form.cleaned_data["resolution"] if form.is_valid() else ""
@@ -133,12 +133,14 @@ def _panel_context(document: Invoice | Estimate) -> dict:
     return {"document": document, "payments": payments, "payable": payable, "kind": kind}
 
 
-def _render_panel(request: HttpRequest, document: Invoice | Estimate, **extra) -> HttpResponse:
+def _render_panel(
+    request: ContractorRequest, document: Invoice | Estimate, **extra
+) -> HttpResponse:
     context = {**_panel_context(document), **extra}
     return render(request, "billing/_invoice_payments_panel.html", context)
 
 
-def _changed_panel(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
+def _changed_panel(request: ContractorRequest, document: Invoice | Estimate) -> HttpResponse:
     """The panel after money changed: it also updates the page's status badge out of band, and
     fires ``billingChanged`` so other parts of the page (totals) can reload themselves."""
     document.refresh_from_db()
@@ -149,27 +151,27 @@ def _changed_panel(request: HttpRequest, document: Invoice | Estimate) -> HttpRe
 
 @member_required
 @require_GET
-def invoice_payments(request: HttpRequest, invoice_id: str) -> HttpResponse:
+def invoice_payments(request: ContractorRequest, invoice_id: str) -> HttpResponse:
     invoice = documents_selectors.invoice_get(company=request.company, public_id=invoice_id)
     return _render_panel(request, invoice)
 
 
 @member_required
 @require_GET
-def estimate_payments(request: HttpRequest, estimate_id: str) -> HttpResponse:
+def estimate_payments(request: ContractorRequest, estimate_id: str) -> HttpResponse:
     estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _render_panel(request, estimate)
 
 
 @member_required
 @require_GET
-def job_payments(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_payments(request: ContractorRequest, job_id: str) -> HttpResponse:
     job = core_selectors.job_get(company=request.company, public_id=job_id)
     context = {"job": job, "money": selectors.job_money(job=job)}
     return render(request, "billing/_job_payments.html", context)
 
 
-def _record(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
+def _record(request: ContractorRequest, document: Invoice | Estimate) -> HttpResponse:
     due = document.balance if isinstance(document, Invoice) else None
     form = ManualPaymentForm(
         request.POST if request.method == "POST" else None,
@@ -194,14 +196,14 @@ def _record(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
 
 @member_required(action="payment.record")
 @require_http_methods(["GET", "POST"])
-def payment_record(request: HttpRequest, invoice_id: str) -> HttpResponse:
+def payment_record(request: ContractorRequest, invoice_id: str) -> HttpResponse:
     invoice = documents_selectors.invoice_get(company=request.company, public_id=invoice_id)
     return _record(request, invoice)
 
 
 @member_required(action="payment.record")
 @require_http_methods(["GET", "POST"])
-def deposit_record(request: HttpRequest, estimate_id: str) -> HttpResponse:
+def deposit_record(request: ContractorRequest, estimate_id: str) -> HttpResponse:
     estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _record(request, estimate)
 
@@ -212,7 +214,7 @@ REFUND_CONFIRM_MAX_AGE = 30 * 60
 
 @member_required(action="payment.refund")
 @require_http_methods(["GET", "POST"])
-def refund(request: HttpRequest, payment_id: str) -> HttpResponse:
+def refund(request: ContractorRequest, payment_id: str) -> HttpResponse:
     """Three steps before money goes back: the form (amount, effect on the balance, reason),
     a confirmation page showing the customer, the amount and what happens to the balance, and
     the POST of that confirmation (signed, single-use: posting it twice refunds once)."""
@@ -300,7 +302,7 @@ def _refund_page(
     return render(request, "billing/refund_form.html", context)
 
 
-def _panel_document(request: HttpRequest, payment) -> Invoice | Estimate | None:
+def _panel_document(request: ContractorRequest, payment) -> Invoice | Estimate | None:
     """Which panel a refund made from a panel returns to (a deposit shows on both)."""
     panel = request.GET.get("panel") or request.POST.get("panel")
     if panel == "invoice" and payment.invoice_id:
@@ -313,7 +315,7 @@ def _panel_document(request: HttpRequest, payment) -> Invoice | Estimate | None:
 # --- Stripe connection -------------------------------------------------------------------------
 
 
-def _stripe_context(request: HttpRequest, **forms) -> dict:
+def _stripe_context(request: ContractorRequest, **forms) -> dict:
     account = selectors.stripe_account_for(company=request.company)
     return {
         "account": account,
@@ -328,7 +330,7 @@ def _stripe_context(request: HttpRequest, **forms) -> dict:
 @never_cache
 @member_required(action="stripe.manage")
 @require_http_methods(["GET", "POST"])
-def stripe_settings(request: HttpRequest) -> HttpResponse:
+def stripe_settings(request: ContractorRequest) -> HttpResponse:
     """The Stripe connection page; POST saves the payment options."""
     options_form = None
     if request.method == "POST":
@@ -348,7 +350,7 @@ def stripe_settings(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="stripe.manage")
 @require_POST
-def stripe_link(request: HttpRequest) -> HttpResponse:
+def stripe_link(request: ContractorRequest) -> HttpResponse:
     """Connect an existing Stripe account by its id (Stripe confirms it first)."""
     form = StripeAccountIdForm(request.POST)
     if form.is_valid():
@@ -377,7 +379,7 @@ def stripe_link(request: HttpRequest) -> HttpResponse:
 @never_cache
 @member_required(action="stripe.manage")
 @require_GET
-def stripe_onboard(request: HttpRequest) -> HttpResponse:
+def stripe_onboard(request: ContractorRequest) -> HttpResponse:
     """Send the owner to Stripe's hosted onboarding (Account Links). A GET, so the onboarding
     link can be made afresh each time (Stripe's ``refresh_url`` comes back here)."""
     try:
@@ -396,7 +398,7 @@ def stripe_onboard(request: HttpRequest) -> HttpResponse:
 @never_cache
 @member_required(action="stripe.manage")
 @require_GET
-def stripe_return(request: HttpRequest) -> HttpResponse:
+def stripe_return(request: ContractorRequest) -> HttpResponse:
     try:
         account = services.stripe_account_refresh(
             company=request.company, actor=Actor.member(request.user)
@@ -415,7 +417,7 @@ def stripe_return(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="stripe.manage")
 @require_POST
-def stripe_disconnect(request: HttpRequest) -> HttpResponse:
+def stripe_disconnect(request: ContractorRequest) -> HttpResponse:
     services.stripe_disconnect(company=request.company, actor=Actor.member(request.user))
     messages.success(
         request, _("Stripe is disconnected. Customers see your other payment instructions.")

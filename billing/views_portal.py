@@ -14,7 +14,7 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from crewcommand.errors import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http
 from portal import selectors as portal_selectors
+from portal.http import PortalRequest
 from portal.middleware import PortalContext
 from portal.views_portal import portal_view
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 PAY_ATTEMPTS_PER_HOUR = 30
 
 
-def _render(request: HttpRequest, portal: PortalContext, template: str, context: dict, **kw):
+def _render(request: PortalRequest, portal: PortalContext, template: str, context: dict, **kw):
     return render(request, template, {"portal": portal, "company": portal.company, **context}, **kw)
 
 
@@ -87,7 +88,9 @@ def _payable(document: Invoice | Estimate) -> selectors.Payable:
     return selectors.deposit_payable(estimate=document)
 
 
-def _pay(request: HttpRequest, portal: PortalContext, document: Invoice | Estimate) -> HttpResponse:
+def _pay(
+    request: PortalRequest, portal: PortalContext, document: Invoice | Estimate
+) -> HttpResponse:
     """GET: the confirmation page. POST: a Checkout Session for the amount due (or the part the
     customer chose), then off to Stripe."""
     form = PayAmountForm(request.POST if request.method == "POST" else None)
@@ -125,21 +128,21 @@ def _pay(request: HttpRequest, portal: PortalContext, document: Invoice | Estima
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def pay_invoice(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
+def pay_invoice(request: PortalRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
     invoice = portal_selectors.invoice_get(portal=portal, public_id=invoice_id)
     return _pay(request, portal, invoice)
 
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def pay_deposit(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+def pay_deposit(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     estimate = portal_selectors.estimate_get(portal=portal, public_id=estimate_id)
     return _pay(request, portal, estimate)
 
 
 @portal_view
 @require_safe
-def pay_link(request: HttpRequest, portal: PortalContext) -> HttpResponse:
+def pay_link(request: PortalRequest, portal: PortalContext) -> HttpResponse:
     """``/p/<token>/pay/``: the pay page of the link's document (its deposit, for an estimate),
     or the portal home for a link to all of a customer's documents."""
     if portal.scope == "invoice":
@@ -172,7 +175,7 @@ def _payment(portal: PortalContext, payment_id: str) -> Payment:
 
 @portal_view
 @require_safe
-def pay_done(request: HttpRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
+def pay_done(request: PortalRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
     payment = _payment(portal, payment_id)
     query = request.META.get("QUERY_STRING", "")
     target = reverse("checkout:done", args=[payment.public_id])
@@ -183,7 +186,7 @@ def pay_done(request: HttpRequest, portal: PortalContext, payment_id: str) -> Ht
 
 @portal_view
 @require_safe
-def pay_cancelled(request: HttpRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
+def pay_cancelled(request: PortalRequest, portal: PortalContext, payment_id: str) -> HttpResponse:
     payment = _payment(portal, payment_id)
     messages.info(request, _("Payment cancelled. Nothing was charged."))
     return redirect(document_page(portal, payment.document))

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import cast
 
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
 
 from crewcommand import permissions
-from crewcommand.models import Member
+from crewcommand.models import Company, Member
+
+
+class ContractorRequest(HttpRequest):
+    """The request a contractor view gets, for its signature: what ``member_required`` sets
+    (the signed-in ``user``, their ``member`` row and its ``company``) and django-htmx's
+    ``htmx`` (truthy for an htmx request). Django's request object, only typed."""
+
+    user: User
+    member: Member
+    company: Company
+    htmx: HtmxDetails
+
 
 # An action computed from the URL's kwargs, for one view that serves several actions
 # (``documents:estimate_action`` → ``estimate.send``, ``estimate.void``…).
@@ -41,8 +56,9 @@ def member_required(
             )
             if member is None:
                 return redirect("signup")
-            request.member = member
-            request.company = member.company
+            contractor = cast(ContractorRequest, request)  # the same object, typed
+            contractor.member = member
+            contractor.company = member.company
             timezone.activate(member.company.timezone)
             if action is None:
                 needed = "dashboard.view"
@@ -51,7 +67,7 @@ def member_required(
             permissions.require(request, needed)
             return func(request, *args, **kwargs)
 
-        wrapper.permission = action
+        wrapper.permission = action  # type: ignore[attr-defined]
         return wrapper
 
     return decorator(view) if view is not None else decorator

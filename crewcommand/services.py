@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -97,7 +97,7 @@ def email_registered(email: str) -> bool:
 
 
 @transaction.atomic
-def company_update(*, company: Company, by: AbstractBaseUser, fields: dict[str, Any]) -> Company:
+def company_update(*, company: Company, by: User, fields: dict[str, Any]) -> Company:
     for name, value in fields.items():
         setattr(company, name, value)
     company.full_clean()
@@ -112,9 +112,7 @@ def invitation_token(invitation: Invitation) -> str:
 
 
 @transaction.atomic
-def invitation_create(
-    *, company: Company, by: AbstractBaseUser, email: str, role: str
-) -> Invitation:
+def invitation_create(*, company: Company, by: User, email: str, role: str) -> Invitation:
     """Create an invitation; ``crewcommand.notifications.send_invitation`` emails its link."""
     email = email.strip().lower()
     if Member.objects.filter(company=company, user__email__iexact=email).exists():
@@ -143,7 +141,7 @@ def invitation_from_token(token: str, *, max_age_days: int) -> Invitation | None
     )
 
 
-def invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+def invitation_is_for(invitation: Invitation, user: User) -> bool:
     """Whether ``user`` is the person the invitation was sent to (same email, any case)."""
     email = (getattr(user, "email", "") or "").strip()
     return bool(email) and email.casefold() == invitation.email.strip().casefold()
@@ -151,7 +149,7 @@ def invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
 
 @transaction.atomic
 def invitation_accept(
-    *, invitation: Invitation, full_name: str, password: str | None, user: AbstractBaseUser | None
+    *, invitation: Invitation, full_name: str, password: str | None, user: User | None
 ) -> Member:
     """Join the company: with the signed-in user, or with a new account for the invited email.
 
@@ -193,7 +191,7 @@ def invitation_accept(
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, by: AbstractBaseUser) -> None:
+def invitation_revoke(*, invitation: Invitation, by: User) -> None:
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     activity.record(

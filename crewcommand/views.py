@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, trigger_client_event
 
 from crewcommand import ratelimits, selectors, services
-from crewcommand.access import member_required
+from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.forms import (
     AcceptInvitationForm,
@@ -158,7 +158,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: ContractorRequest) -> HttpResponse:
     query = selectors.clean_query(request.GET.get("q"))
     page = paginate(request, selectors.customer_list(company=request.company, query=query))
     template = "crewcommand/customer_list.html"
@@ -169,7 +169,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
-def customer_create(request: HttpRequest) -> HttpResponse:
+def customer_create(request: ContractorRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         customer = services.customer_create(
@@ -182,7 +182,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="customer.edit")
 @require_http_methods(["GET", "POST"])
-def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
+def customer_edit(request: ContractorRequest, customer_id: str) -> HttpResponse:
     customer = selectors.customer_get(company=request.company, public_id=customer_id)
     form = CustomerForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
@@ -196,7 +196,7 @@ def customer_edit(request: HttpRequest, customer_id: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def job_week(request: HttpRequest) -> HttpResponse:
+def job_week(request: ContractorRequest) -> HttpResponse:
     today = timezone.localdate()
     try:
         day = dt.date.fromisoformat(request.GET.get("start", "")[:10])
@@ -218,7 +218,7 @@ def job_week(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
-def job_create(request: HttpRequest) -> HttpResponse:
+def job_create(request: ContractorRequest) -> HttpResponse:
     initial = {"customer": request.GET.get("customer", "")[:20]}
     form = JobForm(request.POST or None, company=request.company, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -236,7 +236,7 @@ def job_create(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="job.edit")
 @require_http_methods(["GET", "POST"])
-def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_edit(request: ContractorRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
     form = JobForm(request.POST or None, instance=job, company=request.company)
     if request.method == "POST" and form.is_valid():
@@ -253,7 +253,7 @@ def job_edit(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @member_required(action="job.status")
 @require_POST
-def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_status(request: ContractorRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
     status = request.POST.get("status", "")
     if status not in JobStatus.values:
@@ -281,7 +281,7 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @member_required(action="company.settings")
 @require_http_methods(["GET", "POST"])
-def company_settings(request: HttpRequest) -> HttpResponse:
+def company_settings(request: ContractorRequest) -> HttpResponse:
     company = request.company
     form = CompanyForm(request.POST or None, request.FILES or None, instance=company)
     if request.method == "POST" and form.is_valid():
@@ -293,7 +293,7 @@ def company_settings(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="team.manage")
 @require_http_methods(["GET", "POST"])
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: ContractorRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -318,7 +318,7 @@ def team(request: HttpRequest) -> HttpResponse:
 
 @member_required(action="team.manage")
 @require_POST
-def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
+def invitation_revoke(request: ContractorRequest, invitation_id: str) -> HttpResponse:
     invitation = selectors.invitation_get(company=request.company, public_id=invitation_id)
     services.invitation_revoke(invitation=invitation, by=request.user)
     messages.success(request, _("Invitation revoked."))

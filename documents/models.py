@@ -73,8 +73,9 @@ class Estimate(TenantModel):
     status = models.CharField(
         max_length=10, choices=EstimateStatus.choices, default=EstimateStatus.DRAFT
     )
-    current_revision = models.ForeignKey(
-        "EstimateRevision", on_delete=models.PROTECT, null=True, related_name="+"
+    # Null only inside estimate_create, which sets it in the same transaction: typed as always set.
+    current_revision: models.ForeignKey[EstimateRevision | None, EstimateRevision] = (
+        models.ForeignKey("EstimateRevision", on_delete=models.PROTECT, null=True, related_name="+")
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     viewed_at = models.DateTimeField(null=True, blank=True)
@@ -85,6 +86,8 @@ class Estimate(TenantModel):
         "EstimateRevision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     accepted_selection = models.JSONField(default=dict, blank=True)
+    # Not a column: set on fetched rows for a page (portal.selectors.home_context).
+    shown_total: Decimal | None
 
     class Meta:
         ordering = ["-number"]
@@ -223,6 +226,8 @@ class LineItem(models.Model):
     group = models.CharField(_("package"), max_length=100, blank=True)
     selected_by_default = models.BooleanField(_("selected by default"), default=True)
     public_id = models.CharField(max_length=20, unique=True, editable=False)
+    # Not a column: set on fetched rows for a page (portal.selectors.estimate_context).
+    is_picked: bool
 
     class Meta:
         ordering = ["position", "id"]

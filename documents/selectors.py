@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -153,10 +154,12 @@ def attention(*, company: Company) -> dict[str, Any]:
 
 def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:
     """Estimates sent in the last ``days`` and how far they got: viewed, accepted, paid."""
+    import datetime as dt
+
     from django.db.models import Count, Exists, OuterRef
     from django.utils.translation import gettext as _
 
-    since = timezone.now() - timezone.timedelta(days=days)
+    since = timezone.now() - dt.timedelta(days=days)
     paid = Invoice.objects.filter(estimate=OuterRef("pk"), status=InvoiceStatus.PAID)
     counts = (
         Estimate.objects.filter(company=company, sent_at__gte=since)
@@ -198,7 +201,7 @@ def money_by_week(*, company: Company, weeks: int = 8) -> list[dict]:
     result = []
     for i in range(weeks):
         monday = first_monday + dt.timedelta(days=7 * i)
-        row = by_week.get(monday, {})
+        row: Mapping[str, Any] = by_week.get(monday, {})
         total = row.get("invoiced") or ZERO
         outstanding = max(ZERO, row.get("outstanding") or ZERO)
         result.append(

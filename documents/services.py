@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F, Max
@@ -425,7 +425,7 @@ def _after_lines_changed(
         if "revision" in owner:
             totals_refresh(owner=owner["revision"], check_limit=not removed)
         else:
-            totals_refresh(owner=doc, check_limit=not removed)
+            totals_refresh(owner=owner["invoice"], check_limit=not removed)
     except ValueError as error:
         raise ServiceError(_("The document total can't go below zero.")) from error
 
@@ -476,7 +476,7 @@ def _find_line(doc: Estimate | Invoice, owner: dict[str, Any], line_id: str) -> 
     if isinstance(doc, Estimate):
         original = LineItem.objects.filter(revision__estimate=doc, public_id=line_id).first()
         if original is not None:
-            ordered = list(original.revision.lines.all())
+            ordered = list(cast(EstimateRevision, original.revision).lines.all())
             index = ordered.index(original)
             copies = list(LineItem.objects.filter(**owner))
             if index < len(copies):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from crewcommand.access import member_required
+from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.permissions import require
@@ -32,11 +32,11 @@ from documents.totals import Selection, estimate_figures, invoice_totals, is_sel
 PAGE_SIZE = 25
 
 
-def _page(request: HttpRequest, queryset):
+def _page(request: ContractorRequest, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+def _redirect(request: ContractorRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
@@ -49,7 +49,7 @@ def _action_permission(*, kind: str, action: str, **_: str) -> str:
     return f"{kind}.{action}" if (kind, action) in ACTIONS else "dashboard.view"
 
 
-def _editable(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoice:
+def _editable(request: ContractorRequest, kind: str, doc_id: str) -> Estimate | Invoice:
     """The document an edit goes to. Editing a sent estimate starts a new revision, which is
     the estimate.revise permission, not estimate.edit."""
     doc = _document(request, kind, doc_id)
@@ -63,7 +63,7 @@ def _editable(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoic
 
 @member_required
 @require_GET
-def estimate_list(request: HttpRequest) -> HttpResponse:
+def estimate_list(request: ContractorRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = clean_query(request.GET.get("q"))
     estimates = selectors.estimate_list(company=request.company, status=status, query=query)
@@ -81,7 +81,7 @@ def estimate_list(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def invoice_list(request: HttpRequest) -> HttpResponse:
+def invoice_list(request: ContractorRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = clean_query(request.GET.get("q"))
     invoices = selectors.invoice_list(company=request.company, status=status, query=query)
@@ -101,7 +101,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 # --- Create --------------------------------------------------------------------------------------
 
 
-def _start(request: HttpRequest, kind: str) -> HttpResponse:
+def _start(request: ContractorRequest, kind: str) -> HttpResponse:
     initial = {k: request.GET.get(k, "")[:20] for k in ("customer", "job")}
     form = DocumentStartForm(request.POST or None, company=request.company, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -122,13 +122,13 @@ def _start(request: HttpRequest, kind: str) -> HttpResponse:
 
 @member_required(action="estimate.create")
 @require_http_methods(["GET", "POST"])
-def estimate_create(request: HttpRequest) -> HttpResponse:
+def estimate_create(request: ContractorRequest) -> HttpResponse:
     return _start(request, "estimate")
 
 
 @member_required(action="invoice.create")
 @require_http_methods(["GET", "POST"])
-def invoice_create(request: HttpRequest) -> HttpResponse:
+def invoice_create(request: ContractorRequest) -> HttpResponse:
     return _start(request, "invoice")
 
 
@@ -181,7 +181,7 @@ def _revisions(estimate: Estimate, shown: dict) -> list:
 
 @member_required
 @require_GET
-def estimate_detail(request: HttpRequest, estimate_id: str) -> HttpResponse:
+def estimate_detail(request: ContractorRequest, estimate_id: str) -> HttpResponse:
     estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
     context = estimate_context(estimate)
     context["settings_form"] = EstimateForm(instance=estimate.current_revision)
@@ -192,7 +192,7 @@ def estimate_detail(request: HttpRequest, estimate_id: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def estimate_revision(request: HttpRequest, estimate_id: str, revision: int) -> HttpResponse:
+def estimate_revision(request: ContractorRequest, estimate_id: str, revision: int) -> HttpResponse:
     estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
     context = estimate_context(estimate, selectors.revision_get(estimate=estimate, number=revision))
     context["editable"] = False
@@ -218,7 +218,7 @@ def invoice_context(invoice: Invoice) -> dict:
 
 @member_required
 @require_GET
-def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
+def invoice_detail(request: ContractorRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
     context = invoice_context(invoice)
     context["settings_form"] = InvoiceForm(instance=invoice)
@@ -237,7 +237,7 @@ SETTINGS = {
 
 @member_required(action=_edit_permission)
 @require_POST
-def document_settings(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
+def document_settings(request: ContractorRequest, kind: str, **ids: str) -> HttpResponse:
     """Save an estimate's (current revision's) or an invoice's details; errors stay in place."""
     doc = _editable(request, kind, _doc_id(ids))
     form_class, update, done = SETTINGS[kind]
@@ -261,7 +261,7 @@ def _doc_id(ids: dict[str, str]) -> str:
     return ids.get("estimate_id") or ids["invoice_id"]
 
 
-def _document(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoice:
+def _document(request: ContractorRequest, kind: str, doc_id: str) -> Estimate | Invoice:
     if kind == "estimate":
         return selectors.estimate_get(company=request.company, public_id=doc_id)
     return selectors.invoice_get(company=request.company, public_id=doc_id)
@@ -269,7 +269,7 @@ def _document(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoic
 
 @member_required(action=_action_permission)
 @require_POST
-def document_action(request: HttpRequest, kind: str, action: str, **ids: str) -> HttpResponse:
+def document_action(request: ContractorRequest, kind: str, action: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
     if (kind, action) not in ACTIONS:
         raise Http404
@@ -294,7 +294,7 @@ def document_action(request: HttpRequest, kind: str, action: str, **ids: str) ->
 
 @member_required
 @require_GET
-def document_pdf(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
+def document_pdf(request: ContractorRequest, kind: str, **ids: str) -> HttpResponse:
     from documents import pdf
 
     doc = _document(request, kind, _doc_id(ids))
@@ -321,7 +321,7 @@ def document_pdf(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
 # --- Line editor ---------------------------------------------------------------------------------
 
 
-def _editor(request: HttpRequest, kind: str, doc_id: str, *, line_form=None) -> HttpResponse:
+def _editor(request: ContractorRequest, kind: str, doc_id: str, *, line_form=None) -> HttpResponse:
     doc = _document(request, kind, doc_id)
     context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
     if line_form is not None:
@@ -331,7 +331,7 @@ def _editor(request: HttpRequest, kind: str, doc_id: str, *, line_form=None) -> 
 
 @member_required(action=_edit_permission)
 @require_POST
-def line_add(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
+def line_add(request: ContractorRequest, kind: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
     doc = _editable(request, kind, doc_id)
     form = LineForm(request.POST, allow_options=kind == "estimate", province=_province(doc))
@@ -351,7 +351,7 @@ def _province(doc: Estimate | Invoice) -> str:
     return doc.current_revision.province if isinstance(doc, Estimate) else doc.province
 
 
-def _line(request: HttpRequest, kind: str, doc: Estimate | Invoice, line_id: str) -> LineItem:
+def _line(request: ContractorRequest, kind: str, doc: Estimate | Invoice, line_id: str) -> LineItem:
     owner = {"revision__estimate": doc} if kind == "estimate" else {"invoice": doc}
     line = LineItem.objects.filter(public_id=line_id, **owner).first()
     if line is None:
@@ -361,7 +361,7 @@ def _line(request: HttpRequest, kind: str, doc: Estimate | Invoice, line_id: str
 
 @member_required(action=_edit_permission)
 @require_http_methods(["GET", "POST"])
-def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
+def line_edit(request: ContractorRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
     """GET: the row as an inline form (or as a row again with ?cancel=1). POST: save it."""
     doc_id = _doc_id(ids)
     doc = _editable(request, kind, doc_id)
@@ -411,7 +411,7 @@ def _row_context(line, form, doc, kind: str) -> dict:
 
 @member_required(action=_edit_permission)
 @require_POST
-def line_delete(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
+def line_delete(request: ContractorRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
     doc = _editable(request, kind, doc_id)
     _line(request, kind, doc, line_id)
@@ -426,7 +426,7 @@ def line_delete(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Ht
 
 @member_required(action=_edit_permission)
 @require_POST
-def line_move(request: HttpRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
+def line_move(request: ContractorRequest, kind: str, line_id: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
     doc = _editable(request, kind, doc_id)
     _line(request, kind, doc, line_id)

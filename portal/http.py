@@ -6,13 +6,28 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
 
 # Re-exported: the portal's views and the billing portal pages read the client IP from here.
 from crewcommand.lib.http import client_bucket, client_ip  # noqa: F401
 from portal.models import Device
+
+if TYPE_CHECKING:
+    from portal.middleware import PortalContext
+
+
+class PortalRequest(HttpRequest):
+    """The request a customer's portal view gets, for its signature: ``portal`` (what the
+    link opens, set by ``PortalMiddleware``) and django-htmx's ``htmx``. Django's request
+    object, only typed."""
+
+    portal: PortalContext
+    htmx: HtmxDetails
+
 
 # Link unfurlers and mail scanners fetch links without a person behind them; their fetches
 # are not views and must not move a document to "viewed".

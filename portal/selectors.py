@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import QuerySet
 from django.http import Http404, QueryDict
@@ -54,7 +54,7 @@ def portal_estimates(*, portal: PortalContext) -> QuerySet[Estimate]:
         company=portal.company, customer=portal.customer, sent_at__isnull=False
     )
     if portal.scope == "estimate":
-        return qs.filter(pk=portal.link.estimate_id)
+        return qs.filter(pk=cast(int, portal.link.estimate_id))
     if portal.scope == "invoice":
         return qs.none()
     return qs
@@ -65,7 +65,7 @@ def portal_invoices(*, portal: PortalContext) -> QuerySet[Invoice]:
         status=InvoiceStatus.DRAFT
     )
     if portal.scope == "invoice":
-        return qs.filter(pk=portal.link.invoice_id)
+        return qs.filter(pk=cast(int, portal.link.invoice_id))
     if portal.scope == "estimate":
         return qs.none()
     return qs
@@ -89,6 +89,7 @@ def _shown_total(estimate: Estimate) -> Decimal | None:
     they accepted (``estimate_figures``, the rule the dashboard uses too); read from the
     prefetched revisions, so the list costs no query per row."""
     revisions = sorted(estimate.revisions.all(), key=lambda r: r.number, reverse=True)
+    revision: EstimateRevision | None
     if estimate.status == EstimateStatus.ACCEPTED and estimate.accepted_revision_id:
         revision = next(r for r in revisions if r.pk == estimate.accepted_revision_id)
     else:
@@ -248,15 +249,18 @@ def signed_estimate_pdf(*, signature: Signature) -> bytes:
 
 def panel_subject(*, company: Company, kind: str, public_id: str) -> Estimate | Invoice | Customer:
     """The document (or customer) a links panel is about; 404 outside the company."""
-    model = {"estimate": Estimate, "invoice": Invoice, "customer": Customer}.get(kind)
-    if model is None:
-        raise Http404
-    qs = model.objects.filter(company=company)
-    if model is Estimate:
-        qs = qs.select_related("customer", "current_revision", "company")
-    elif model is Invoice:
-        qs = qs.select_related("customer", "company")
-    return get_object_or_404(qs, public_id=public_id)
+    if kind == "estimate":
+        estimates = Estimate.objects.filter(company=company)
+        return get_object_or_404(
+            estimates.select_related("customer", "current_revision", "company"),
+            public_id=public_id,
+        )
+    if kind == "invoice":
+        invoices = Invoice.objects.filter(company=company).select_related("customer", "company")
+        return get_object_or_404(invoices, public_id=public_id)
+    if kind == "customer":
+        return get_object_or_404(Customer.objects.filter(company=company), public_id=public_id)
+    raise Http404
 
 
 def links_for(*, subject: Estimate | Invoice | Customer) -> list[PortalLink]:

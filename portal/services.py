@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -115,7 +116,7 @@ def link_create(
     document: Document | None = None,
     channel: str = LinkChannel.MANUAL,
     sent_to: str = "",
-    expires_at: dt.datetime | bool | None = True,
+    expires_at: dt.datetime | Literal[True] | None = True,
 ) -> IssuedLink:
     """Make a link for the customer, optionally scoped to one of their documents.
 
@@ -333,7 +334,9 @@ def _lock_answerable(*, estimate: Estimate, link: PortalLink) -> Estimate:
         raise ServiceError(
             _("This estimate expired on %(date)s. Contact %(company)s for a new one.")
             % {
-                "date": date_format(estimate.current_revision.valid_until, "DATE_FORMAT"),
+                "date": date_format(
+                    cast(dt.date, estimate.current_revision.valid_until), "DATE_FORMAT"
+                ),
                 "company": estimate.company.name,
             }
         )

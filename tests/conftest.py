@@ -9,7 +9,14 @@ import pytest
 from django.test import Client
 
 from crewcommand.models import Role
-from tests.factories import CompanyFactory, CustomerFactory, JobFactory, MemberFactory
+from tests.factories import (
+    CompanyFactory,
+    CustomerFactory,
+    EstimateFactory,
+    InvoiceFactory,
+    JobFactory,
+    MemberFactory,
+)
 
 pytest_plugins = ["tests.fakes.fixtures", "tests.browser", "tests.worker"]
 
@@ -75,6 +82,18 @@ def customer(company):
 @pytest.fixture
 def job(customer):
     return JobFactory(customer=customer, title="Replace water heater")
+
+
+@pytest.fixture
+def estimate(customer):
+    """A sent estimate: packages, options, terms, notes and a 25 % deposit (EstimateFactory)."""
+    return EstimateFactory(customer=customer)
+
+
+@pytest.fixture
+def invoice(customer, job):
+    """A sent invoice on the job: one taxable $1,200.00 line, $1,356.00 in Ontario."""
+    return InvoiceFactory(customer=customer, job=job)
 
 
 def _client_for(member) -> Client:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.factories import EstimateFactory, InvoiceFactory
+from tests.portal.helpers import issue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +49,7 @@ def test_dashboard_pages_have_no_serious_violations(live_server, login_as, owner
     from documents import services
 
     actor = Actor.member(owner.user)
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
     page = login_as(owner)
     base = live_server.url
@@ -70,8 +71,8 @@ def test_dashboard_pages_have_no_serious_violations(live_server, login_as, owner
 
 def test_public_and_portal_pages_have_no_serious_violations(live_server, page, customer):
     page.set_viewport_size({"width": 390, "height": 844})
-    estimate = make_estimate(customer)
-    invoice = make_invoice(customer)
+    estimate = EstimateFactory(customer=customer)
+    invoice = InvoiceFactory(customer=customer)
     base = live_server.url
     for url in [
         reverse("login"),

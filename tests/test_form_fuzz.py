@@ -32,8 +32,9 @@ from hypothesis import strategies as st
 
 from billing.models import StripeAccount
 from crewcommand.services import invitation_create
+from tests.factories import EstimateFactory, InvoiceFactory
 from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.portal.helpers import issue
 from tests.urlwalk import contractor_routes, load_extensions, portal_routes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -249,7 +250,7 @@ def world(settings, fake_stripe, owner, customer, job):
     }
     for extend in load_extensions():
         objects.update(extend(owner=owner, customer=customer, job=job))
-    estimate, invoice = make_estimate(customer), make_invoice(customer)
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
     links = [issue(customer, estimate), issue(customer, invoice), issue(customer)]
     portal = {
         "tokens": [link.url.rstrip("/").rsplit("/", 1)[1] for link in links],

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -50,7 +50,7 @@ class CheckoutStart:
 def _payable_locked(locked: Locked, account: StripeAccount | None) -> Payable:
     if locked.estimate is not None:
         return deposit_payable(estimate=locked.estimate, account=account)
-    return invoice_payable(invoice=locked.invoice, account=account)
+    return invoice_payable(invoice=cast(Invoice, locked.invoice), account=account)
 
 
 def unconfirmed_message(payment: Payment) -> str:
@@ -165,7 +165,7 @@ def checkout_start(
         "client_reference_id": payment.public_id,
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata, "description": label},
-        "expires_at": int(payment.stripe_expires_at.timestamp()),
+        "expires_at": int(cast(dt.datetime, payment.stripe_expires_at).timestamp()),
         "submit_type": "pay",
         "locale": "auto",
     }
@@ -250,13 +250,13 @@ def _attempt_create(
     payment = Payment(
         company=doc.company,
         customer_id=doc.customer_id,
-        invoice=None if is_deposit else doc,
-        estimate=doc if is_deposit else None,
+        invoice=None if is_deposit else locked.invoice,
+        estimate=locked.estimate if is_deposit else None,
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
         method=PaymentMethod.CARD,
         status=PaymentStatus.CREATED,
         amount=charge,
-        stripe_account_id=account.account_id,
+        stripe_account_id=cast(str, cast(StripeAccount, account).account_id),
         stripe_expires_at=checkout_expires_at(timezone.now()),
     )
     # The amount is part of the key: a replay with another amount must not reuse a session.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -86,7 +86,7 @@ def stripe_onboarding_start(
         account = _account_save(company=company, data=data, actor=actor)
     try:
         link = stripe_client.account_link_create(
-            account=account.account_id, refresh_url=refresh_url, return_url=return_url
+            account=cast(str, account.account_id), refresh_url=refresh_url, return_url=return_url
         )
     except stripe_client.StripeFailure as error:
         raise ServiceError(_("Stripe did not answer. Please try again.")) from error

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -40,7 +40,7 @@ class Locked:
 
     @property
     def document(self) -> Invoice | Estimate:
-        return self.invoice if self.estimate is None else self.estimate
+        return cast("Invoice | Estimate", self.invoice if self.estimate is None else self.estimate)
 
 
 def lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | None) -> Locked:
@@ -50,7 +50,7 @@ def lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | N
         estimate = (
             Estimate.objects.select_for_update(of=("self",))
             .select_related("company")
-            .get(pk=estimate_id)
+            .get(pk=cast(int, estimate_id))
         )
         invoice = (
             Invoice.objects.select_for_update()
@@ -61,7 +61,9 @@ def lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | N
         )
         return Locked(estimate=estimate, invoice=invoice)
     invoice = (
-        Invoice.objects.select_for_update(of=("self",)).select_related("company").get(pk=invoice_id)
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("company")
+        .get(pk=cast(int, invoice_id))
     )
     return Locked(estimate=None, invoice=invoice)
 

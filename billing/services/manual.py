@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from decimal import Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -66,8 +67,8 @@ def payment_record(
     is_deposit = estimate is not None
     locked = lock_documents(
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
-        invoice_id=None if is_deposit else invoice.pk,
-        estimate_id=estimate.pk if is_deposit else None,
+        invoice_id=None if is_deposit else cast(Invoice, invoice).pk,
+        estimate_id=cast(Estimate, estimate).pk if is_deposit else None,
     )
     _check_manual_fits(locked, amount)
     doc = locked.document
@@ -75,8 +76,8 @@ def payment_record(
     payment = Payment.objects.create(
         company=doc.company,
         customer_id=doc.customer_id,
-        invoice=None if is_deposit else doc,
-        estimate=doc if is_deposit else None,
+        invoice=None if is_deposit else locked.invoice,
+        estimate=locked.estimate if is_deposit else None,
         purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
         method=method,
         status=PaymentStatus.SUCCEEDED,
@@ -102,7 +103,7 @@ def _check_manual_fits(locked: Locked, amount: Decimal) -> None:
             raise ServiceError(payable.closed)
         due, what = payable.due, _("deposit due")
     else:
-        invoice = locked.invoice
+        invoice = cast(Invoice, locked.invoice)
         if invoice.status == InvoiceStatus.VOID:
             raise ServiceError(_("This invoice is void; it can't take payments."))
         due, what = invoice.balance, _("balance")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Sum
@@ -155,7 +155,11 @@ def _refund_finish(
     ):
         stripe_id = None  # already recorded from a webhook under another row: keep one
     refund_settle(
-        payment, refund, stripe_id=stripe_id or refund.stripe_refund_id, status=status, data=data
+        payment,
+        refund,
+        stripe_id=cast(str, stripe_id or refund.stripe_refund_id),
+        status=status,
+        data=data,
     )
     recompute_refunds(payment, locked)
     return refund
@@ -177,7 +181,7 @@ def _refund_at_stripe(refund: Refund) -> tuple[Refund, stripe_client.StripeFailu
     try:
         data = stripe_client.refund_create(
             account=payment.stripe_account_id,
-            payment_intent=payment.stripe_payment_intent_id,
+            payment_intent=cast(str, payment.stripe_payment_intent_id),
             amount_cents=to_cents(refund.amount),
             metadata=refund_metadata(refund),
             idempotency_key=refund_idempotency_key(refund),

@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -41,7 +41,7 @@ from billing.services.metadata import META_REFUND
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.logging import redact
 from crewcommand.lib.money import format_cad, from_cents, to_cents
-from documents.models import InvoiceStatus
+from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +53,13 @@ def _problem(payment: Payment, locked: Locked, *, cents: int, currency: str) -> 
     if cents != to_cents(payment.amount):
         return IssueKind.AMOUNT_MISMATCH
     if payment.purpose == PaymentPurpose.INVOICE:
-        invoice = locked.invoice
+        invoice = cast(Invoice, locked.invoice)
         if invoice.status == InvoiceStatus.VOID:
             return IssueKind.DOCUMENT_VOID
         if payment.amount > invoice.balance:
             return IssueKind.OVERPAID
         return None
-    payable = deposit_payable(estimate=locked.estimate)
+    payable = deposit_payable(estimate=cast(Estimate, locked.estimate))
     if locked.invoice is not None:
         return IssueKind.DOCUMENT_CLOSED
     if payment.amount > payable.due:
@@ -174,7 +174,7 @@ def payment_refresh(
     waits). Returns the session; raises ``StripeFailure``."""
     account = payment.stripe_account_id
     session = stripe_client.checkout_session_retrieve(
-        account=account, session_id=payment.stripe_session_id, interactive=interactive
+        account=account, session_id=cast(str, payment.stripe_session_id), interactive=interactive
     )
     charge = None
     intent = session.get("payment_intent")

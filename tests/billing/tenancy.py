@@ -17,12 +17,12 @@ from billing.models import (
     PaymentStatus,
 )
 from crewcommand.lib.activity import Actor
-from tests.billing.conftest import make_invoice
+from tests.factories import InvoiceFactory
 from tests.urlwalk import EXTENSIONS
 
 
 def _billing_for_tenancy(owner, customer, job):
-    invoice = make_invoice(customer, job=job)
+    invoice = InvoiceFactory(customer=customer, job=job)
     payment = services.payment_record(
         actor=Actor.member(owner.user),
         invoice=invoice,

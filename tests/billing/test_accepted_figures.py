@@ -16,8 +16,8 @@ from billing.models import Payment
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
 from documents.models import DepositKind, Estimate, EstimateStatus, LineKind
-from documents.services import estimate_create, estimate_update, line_save
 from portal.services import link_create
+from tests.factories import EstimateFactory, SignedEstimateFactory
 from tests.portal.helpers import accept_data
 
 D = Decimal
@@ -48,48 +48,44 @@ def test_hand_worked_figures():
     assert [str(figure) for figure in figures] == ["5368.85", "1610.66", "2577.75", "773.33"]
 
 
-def _add(estimate, actor, description, price, quantity="1", **fields):
-    fields = {
-        "description": description,
-        "quantity": D(quantity),
-        "unit_price": D(price),
-        **fields,
-    }
-    line_save(doc=estimate, actor=actor, fields=fields)
+HEATER_OPTIONS = (
+    {"description": "Remove the old water heater", "unit_price": "180.00"},
+    {"description": "Installation labour", "unit_price": "95.00", "quantity": "4"},
+    {
+        "description": "50-gallon tank",
+        "unit_price": "1450.00",
+        "kind": LineKind.CHOICE,
+        "group": "Water heater",
+    },
+    {
+        "description": "Tankless heater",
+        "unit_price": "2890.00",
+        "kind": LineKind.CHOICE,
+        "group": "Water heater",
+        "selected_by_default": False,
+    },
+    {"description": "Expansion tank", "unit_price": "165.00", "kind": LineKind.OPTIONAL},
+    {
+        "description": "Water softener",
+        "unit_price": "1195.00",
+        "kind": LineKind.OPTIONAL,
+        "selected_by_default": False,
+    },
+    {"description": "Plumbing permit", "unit_price": "120.00", "taxable": False},
+)
 
 
 @pytest.fixture
-def estimate(company, customer, job, owner) -> Estimate:
-    actor = Actor.member(owner.user)
-    est = estimate_create(company=company, customer=customer, job=job, actor=actor)
-    _add(est, actor, "Remove the old water heater", "180.00")
-    _add(est, actor, "Installation labour", "95.00", quantity="4")
-    _add(est, actor, "50-gallon tank", "1450.00", kind=LineKind.CHOICE, group="Water heater")
-    _add(
-        est,
-        actor,
-        "Tankless heater",
-        "2890.00",
-        kind=LineKind.CHOICE,
-        group="Water heater",
-        selected_by_default=False,
+def draft_with_options(customer, job, owner) -> Estimate:
+    """A draft (the tests send it): the lines above and a 30 % deposit."""
+    return EstimateFactory(
+        customer=customer,
+        job=job,
+        actor=Actor.member(owner.user),
+        sent=False,
+        lines=HEATER_OPTIONS,
+        revision={"deposit_kind": DepositKind.PERCENT, "deposit_value": "30"},
     )
-    _add(est, actor, "Expansion tank", "165.00", kind=LineKind.OPTIONAL)
-    _add(
-        est,
-        actor,
-        "Water softener",
-        "1195.00",
-        kind=LineKind.OPTIONAL,
-        selected_by_default=False,
-    )
-    _add(est, actor, "Plumbing permit", "120.00", taxable=False)
-    estimate_update(
-        estimate=est,
-        actor=actor,
-        fields={"deposit_kind": DepositKind.PERCENT, "deposit_value": D("30")},
-    )
-    return Estimate.objects.get(pk=est.pk)
 
 
 def _text(response) -> str:
@@ -111,37 +107,39 @@ def _stripe_amount(fake) -> Decimal:
 
 def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     owner_client,
-    estimate,
+    draft_with_options,
     job,
     connected,
     stripe_on,
 ):
     total, deposit = format_cad(CHOSEN_TOTAL), format_cad(CHOSEN_DEPOSIT)
     default_total, default_deposit = format_cad(DEFAULT_TOTAL), format_cad(DEFAULT_DEPOSIT)
-    detail_url = reverse("documents:estimate_detail", args=[estimate.public_id])
-    send = reverse("documents:estimate_action", args=[estimate.public_id, "send"])
+    detail_url = reverse("documents:estimate_detail", args=[draft_with_options.public_id])
+    send = reverse("documents:estimate_action", args=[draft_with_options.public_id, "send"])
     assert owner_client.post(send).status_code == 302
-    estimate.refresh_from_db()
+    draft_with_options.refresh_from_db()
     assert default_total in _text(owner_client.get(detail_url))  # before: the defaults
 
     # The customer signs on their phone with non-default choices, through the portal's view.
-    issued = link_create(customer=estimate.customer, actor=Actor.system(), document=estimate)
-    lines = {line.description: line for line in estimate.current_revision.lines.all()}
+    issued = link_create(
+        customer=draft_with_options.customer, actor=Actor.system(), document=draft_with_options
+    )
+    lines = {line.description: line for line in draft_with_options.current_revision.lines.all()}
     phone = Client(HTTP_USER_AGENT=PHONE)
-    portal_url = reverse("portal:estimate", args=[issued.token, estimate.public_id])
+    portal_url = reverse("portal:estimate", args=[issued.token, draft_with_options.public_id])
     data = accept_data(
-        estimate,
+        draft_with_options,
         **{
             "choice-1": lines["Tankless heater"].public_id,
             "optional": [lines["Water softener"].public_id],
         },
     )
-    accept = reverse("portal:estimate_accept", args=[issued.token, estimate.public_id])
+    accept = reverse("portal:estimate_accept", args=[issued.token, draft_with_options.public_id])
     assert phone.post(accept, data).status_code == 302
-    estimate.refresh_from_db()
-    assert estimate.status == EstimateStatus.ACCEPTED
+    draft_with_options.refresh_from_db()
+    assert draft_with_options.status == EstimateStatus.ACCEPTED
 
-    whole = link_create(customer=estimate.customer, actor=Actor.system())
+    whole = link_create(customer=draft_with_options.customer, actor=Actor.system())
     shown = {
         "dashboard estimate": _text(owner_client.get(detail_url)),
         "estimates list": _text(owner_client.get(reverse("documents:estimate_list"))),
@@ -149,10 +147,12 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
         "portal estimate": _text(phone.get(portal_url)),
         "portal home": _text(phone.get(reverse("portal:home", args=[whole.token]))),
         "dashboard PDF": _pdf_text(
-            owner_client.get(reverse("documents:estimate_pdf", args=[estimate.public_id]))
+            owner_client.get(reverse("documents:estimate_pdf", args=[draft_with_options.public_id]))
         ),
         "signed PDF": _pdf_text(
-            phone.get(reverse("portal:estimate_pdf", args=[issued.token, estimate.public_id]))
+            phone.get(
+                reverse("portal:estimate_pdf", args=[issued.token, draft_with_options.public_id])
+            )
         ),
     }
     for place, body in shown.items():
@@ -164,19 +164,21 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     assert default_deposit not in detail
     assert deposit in shown["portal estimate"] and deposit in shown["signed PDF"]
     # The deposit panel (billing) asks the same deposit.
-    panel = reverse("billing_dashboard:estimate_payments", args=[estimate.public_id])
+    panel = reverse("billing_dashboard:estimate_payments", args=[draft_with_options.public_id])
     assert f'Deposit asked</dt><dd class="money">{deposit}' in _text(owner_client.get(panel))
 
     # Stripe is asked for that deposit when the customer presses Pay deposit.
-    pay_deposit = reverse("billing_portal:pay_deposit", args=[issued.token, estimate.public_id])
+    pay_deposit = reverse(
+        "billing_portal:pay_deposit", args=[issued.token, draft_with_options.public_id]
+    )
     assert phone.post(pay_deposit).status_code == 303
     assert _stripe_amount(stripe_on) == CHOSEN_DEPOSIT
     Payment.objects.all().delete()  # an abandoned Checkout: the deposit stays unpaid
 
     # The contractor converts it; the invoice and its Checkout carry the same total.
-    convert = reverse("documents:estimate_action", args=[estimate.public_id, "convert"])
+    convert = reverse("documents:estimate_action", args=[draft_with_options.public_id, "convert"])
     assert owner_client.post(convert).status_code == 302
-    invoice = estimate.invoices.get()
+    invoice = draft_with_options.invoices.get()
     assert invoice.total == CHOSEN_TOTAL
     invoice_send = reverse("documents:invoice_action", args=[invoice.public_id, "send"])
     assert owner_client.post(invoice_send).status_code == 302
@@ -190,13 +192,13 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     assert _stripe_amount(stripe_on) == CHOSEN_TOTAL
 
 
-def test_before_acceptance_the_estimate_page_shows_one_deposit(owner_client, estimate):
+def test_before_acceptance_the_estimate_page_shows_one_deposit(owner_client, draft_with_options):
     """Not "Deposit requested $773.33" in the Totals card beside "Deposit asked $0.00" in the
     deposit panel: nothing is asked until the customer accepts, so the panel waits for that
     and the details card states the rule instead of a second figure."""
-    send = reverse("documents:estimate_action", args=[estimate.public_id, "send"])
+    send = reverse("documents:estimate_action", args=[draft_with_options.public_id, "send"])
     assert owner_client.post(send).status_code == 302
-    body = _text(owner_client.get(estimate.get_absolute_url()))
+    body = _text(owner_client.get(draft_with_options.get_absolute_url()))
     default_deposit = format_cad(DEFAULT_DEPOSIT)
     assert f'Deposit requested</dt><dd class="num money">{default_deposit}' in body
     assert body.count(default_deposit) == 1
@@ -207,12 +209,10 @@ def test_before_acceptance_the_estimate_page_shows_one_deposit(owner_client, est
 def test_lists_with_accepted_estimates_keep_a_constant_query_count(
     owner_client, company, customer, owner, django_assert_max_num_queries
 ):
-    from tests.portal.helpers import issue, make_estimate, sign
 
     def accepted(n):
         for _ in range(n):
-            est = make_estimate(customer)
-            sign(est, issue(customer, est))
+            SignedEstimateFactory(customer=customer)
 
     accepted(2)
     url = reverse("documents:estimate_list")

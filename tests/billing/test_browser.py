@@ -18,8 +18,8 @@ from billing.models import Payment, PaymentStatus
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
 from portal.services import link_create
-from tests.billing.conftest import make_invoice
 from tests.browser import PHONE
+from tests.factories import EstimateFactory, InvoiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +56,7 @@ def _login(browser, live_server, member):
 def test_customer_pays_an_invoice_in_two_taps_and_everyone_sees_paid(
     live_server, page, browser, owner, customer, connected, live_stripe, csp_violations
 ):
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server.url}/p/{issued.token}/")
@@ -106,7 +106,7 @@ def test_without_stripe_the_customer_sees_how_else_to_pay(
     settings.STRIPE_SECRET_KEY = ""
     company.payment_instructions = "Interac e-Transfer to pay@maple.example (auto-deposit)"
     company.save()
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server.url}/p/{issued.token}/")
@@ -122,7 +122,7 @@ def test_the_pay_page_is_usable_with_the_keyboard_alone(
 ):
     connected.allow_partial_payments = True
     connected.save()
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}{reverse('billing_portal:pay', args=[issued.token])}")
@@ -152,11 +152,11 @@ def test_journey_signed_options_to_a_lost_webhook_payment_with_no_double_charge(
 
     from billing.tasks import reconcile_returned_payments
     from tests.billing.test_no_tokens_at_rest import database_dump
-    from tests.portal.helpers import issue, make_estimate
+    from tests.portal.helpers import issue
 
     caplog.set_level(logging.INFO)
     live_stripe.webhook_url = None  # Stripe's webhook never reaches us
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     estimate_link = issue(customer, estimate)
 
     # The customer signs with options other than the defaults.
@@ -251,8 +251,8 @@ def test_the_new_payment_pages_have_no_serious_accessibility_violations(
     from tests.billing.test_manual_refunds_deposits import paid_by_card
     from tests.test_accessibility import serious_violations
 
-    paid = paid_by_card(make_invoice(customer), connected, live_stripe)
-    invoice = make_invoice(customer)
+    paid = paid_by_card(InvoiceFactory(customer=customer), connected, live_stripe)
+    invoice = InvoiceFactory(customer=customer)
     waiting = start_checkout(invoice).payment
     Payment.objects.filter(pk=waiting.pk).update(returned_at=timezone.now())
     issued = link_create(customer=customer, actor=Actor.system(), document=invoice)

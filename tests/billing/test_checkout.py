@@ -19,7 +19,8 @@ from crewcommand.lib.activity import Actor
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests import money_oracle as oracle
-from tests.billing.conftest import make_invoice, start_checkout
+from tests.billing.conftest import start_checkout
+from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -74,15 +75,15 @@ def test_a_company_without_a_connected_account_cannot_take_cards(invoice, stripe
 
 
 def test_a_paid_draft_or_void_invoice_cannot_be_paid(customer, connected):
-    draft = make_invoice(customer, send=False)
+    draft = InvoiceFactory(customer=customer, sent=False)
     with pytest.raises(ServiceError, match="not been sent"):
         start_checkout(draft)
-    void = make_invoice(customer)
+    void = InvoiceFactory(customer=customer)
     Invoice.objects.filter(pk=void.pk).update(status=InvoiceStatus.VOID)
     void.refresh_from_db()
     with pytest.raises(ServiceError, match="cancelled"):
         start_checkout(void)
-    paid = make_invoice(customer)
+    paid = InvoiceFactory(customer=customer)
     Invoice.objects.filter(pk=paid.pk).update(amount_paid=paid.total, status=InvoiceStatus.PAID)
     paid.refresh_from_db()
     with pytest.raises(ServiceError, match="paid in full"):

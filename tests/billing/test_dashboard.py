@@ -24,25 +24,9 @@ from billing.models import (
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity, Role
 from documents.models import InvoiceStatus
-from tests.billing.conftest import make_invoice
-from tests.factories import MemberFactory
+from tests.factories import InvoiceFactory, MemberFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def record(invoice, amount, method=PaymentMethod.CASH, days_ago=0):
-    payment = services.payment_record(
-        actor=Actor.system(),
-        invoice=invoice,
-        amount=Decimal(amount),
-        method=method,
-        received_on=timezone.localdate(),
-    )
-    if days_ago:
-        Payment.objects.filter(pk=payment.pk).update(
-            created_at=timezone.now() - dt.timedelta(days=days_ago)
-        )
-    return payment
 
 
 # --- Payments list -----------------------------------------------------------------------------
@@ -51,10 +35,11 @@ def record(invoice, amount, method=PaymentMethod.CASH, days_ago=0):
 def test_the_payments_list_filters_and_totals_with_constant_queries(
     owner_client, customer, django_assert_max_num_queries
 ):
-    invoices = [make_invoice(customer) for _ in range(3)]
-    cash = record(invoices[0], "100.00")
-    record(invoices[1], "200.00", PaymentMethod.ETRANSFER, days_ago=40)
-    record(invoices[2], "300.00", PaymentMethod.CHEQUE)
+    invoices = [InvoiceFactory(customer=customer) for _ in range(3)]
+    cash = PaymentFactory(invoice=invoices[0], amount="100.00")
+    old = PaymentFactory(invoice=invoices[1], amount="200.00", method=PaymentMethod.ETRANSFER)
+    Payment.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=40))
+    PaymentFactory(invoice=invoices[2], amount="300.00", method=PaymentMethod.CHEQUE)
     services.refund_create(payment=cash, amount=Decimal("25.00"), actor=Actor.system())
     Payment.objects.create(  # an abandoned card attempt: not in the ledger
         company=customer.company,
@@ -86,7 +71,7 @@ def test_the_payments_list_filters_and_totals_with_constant_queries(
     assert fragment.lstrip().startswith('<div id="results"')
 
     for n in range(20):
-        record(make_invoice(customer), "10.00")
+        PaymentFactory(invoice=InvoiceFactory(customer=customer), amount="10.00")
     with django_assert_max_num_queries(12):
         owner_client.get(url)
 
@@ -100,7 +85,7 @@ def test_bad_filter_values_are_ignored_not_500(owner_client):
 def test_technicians_cannot_see_the_ledger_or_refund(client, company, customer):
     tech = MemberFactory(company=company, role=Role.TECHNICIAN)
     client.force_login(tech.user)
-    payment = record(make_invoice(customer), "10.00")
+    payment = PaymentFactory(invoice=InvoiceFactory(customer=customer), amount="10.00")
     assert client.get(reverse("billing_dashboard:payment_list")).status_code == 403
     assert (
         client.get(reverse("billing_dashboard:refund", args=[payment.public_id])).status_code == 403
@@ -171,7 +156,7 @@ def test_without_javascript_record_redirects_to_the_invoice_page(owner_client, i
 
 
 def test_refund_from_the_panel_returns_the_panel(owner_client, invoice):
-    payment = record(invoice, "1356.00")
+    payment = PaymentFactory(invoice=invoice, amount="1356.00")
     url = reverse("billing_dashboard:refund", args=[payment.public_id])
     form = owner_client.get(url + "?panel=invoice", HTTP_HX_REQUEST="true").content.decode()
     assert 'name="amount"' in form and 'value="1356.00"' in form
@@ -210,15 +195,18 @@ def test_estimate_deposit_panel_records_a_deposit(owner_client, signed_estimate)
 
 
 def test_the_job_summary_shows_invoiced_paid_and_outstanding(owner_client, customer, job):
-    first, second = make_invoice(customer, job=job), make_invoice(customer, job=job)
-    record(first, "1356.00")
-    record(second, "356.00")
+    first, second = (
+        InvoiceFactory(customer=customer, job=job),
+        InvoiceFactory(customer=customer, job=job),
+    )
+    PaymentFactory(invoice=first, amount="1356.00")
+    PaymentFactory(invoice=second, amount="356.00")
     body = owner_client.get(
         reverse("billing_dashboard:job_payments", args=[job.public_id])
     ).content.decode()
     assert "$2,712.00" in body and "$1,712.00" in body and "$1,000.00" in body
     assert "Partially paid" in body
-    record(second, "1000.00")
+    PaymentFactory(invoice=second, amount="1000.00")
     body = owner_client.get(reverse("dashboard:job_list")).content.decode()
     assert "badge-paid" in body  # the job list reads the same rule as the job page
 
@@ -364,8 +352,8 @@ def test_job_lists_can_show_payment_status_in_the_same_query(
     from billing.selectors import job_payment_status
     from crewcommand.models import Job
 
-    record(make_invoice(customer, job=job), "356.00")
-    make_invoice(customer, job=job, send=False)  # drafts don't count
+    PaymentFactory(invoice=InvoiceFactory(customer=customer, job=job), amount="356.00")
+    InvoiceFactory(customer=customer, job=job, sent=False)  # drafts don't count
     with django_assert_num_queries(1):
         [row] = list(job_payment_status(jobs=Job.objects.filter(pk=job.pk)))
     assert row.invoiced == Decimal("1356.00") and row.settled == Decimal("356.00")

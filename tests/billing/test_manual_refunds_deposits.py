@@ -28,6 +28,7 @@ from crewcommand.models import Activity
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
 from tests.billing.conftest import start_checkout
+from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,18 +46,6 @@ def paid_by_card(invoice, connected, fake) -> Payment:
     return Payment.objects.get(pk=started.payment.pk)
 
 
-def record(invoice=None, amount="100.00", method=PaymentMethod.CASH, estimate=None, **kw):
-    return services.payment_record(
-        actor=Actor.system(),
-        invoice=invoice,
-        estimate=estimate,
-        amount=Decimal(amount),
-        method=method,
-        received_on=kw.pop("received_on", timezone.localdate()),
-        **kw,
-    )
-
-
 # --- Manual payments ---------------------------------------------------------------------------
 
 
@@ -64,12 +53,14 @@ def test_partial_then_full_manual_payments_move_the_invoice_to_partially_paid_th
     invoice, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        record(invoice, "356.00", PaymentMethod.ETRANSFER, reference="CA1234")
+        PaymentFactory(
+            invoice=invoice, amount="356.00", method=PaymentMethod.ETRANSFER, reference="CA1234"
+        )
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PARTIALLY_PAID
     assert invoice.amount_paid == Decimal("356.00") and invoice.balance == Decimal("1000.00")
     with django_capture_on_commit_callbacks(execute=True):
-        record(invoice, "1000.00", PaymentMethod.CHEQUE)
+        PaymentFactory(invoice=invoice, amount="1000.00", method=PaymentMethod.CHEQUE)
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID and invoice.balance == 0
     receipts = [m for m in mail.outbox if m.to == [invoice.customer.email]]
@@ -81,29 +72,29 @@ def test_partial_then_full_manual_payments_move_the_invoice_to_partially_paid_th
 
 def test_an_overpayment_is_refused_with_a_clear_message_and_no_change(invoice):
     with pytest.raises(ServiceError, match=r"more than the balance of \$1,356.00"):
-        record(invoice, "1356.01")
-    record(invoice, "1356.00")
+        PaymentFactory(invoice=invoice, amount="1356.01")
+    PaymentFactory(invoice=invoice, amount="1356.00")
     with pytest.raises(ServiceError, match=r"balance of \$0.00"):
-        record(invoice, "0.01")
+        PaymentFactory(invoice=invoice, amount="0.01")
     assert Payment.objects.count() == 1
 
 
 def test_manual_payments_need_a_manual_method_a_positive_amount_and_a_live_invoice(invoice):
     with pytest.raises(ServiceError):
-        record(invoice, method=PaymentMethod.CARD)
+        PaymentFactory(invoice=invoice, method=PaymentMethod.CARD)
     with pytest.raises(ServiceError):
-        record(invoice, amount="0")
+        PaymentFactory(invoice=invoice, amount="0")
     with pytest.raises(ServiceError, match="future"):
-        record(invoice, received_on=timezone.localdate() + dt.timedelta(days=5))
+        PaymentFactory(invoice=invoice, received_on=timezone.localdate() + dt.timedelta(days=5))
     Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.VOID)
     invoice.refresh_from_db()
     with pytest.raises(ServiceError, match="void"):
-        record(invoice)
+        PaymentFactory(invoice=invoice)
     assert not Payment.objects.exists()
 
 
 def test_a_manual_refund_reopens_the_balance_and_the_status_follows(invoice):
-    payment = record(invoice, "1356.00")
+    payment = PaymentFactory(invoice=invoice, amount="1356.00")
     services.refund_create(payment=payment, amount=Decimal("356.00"), actor=Actor.system())
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PARTIALLY_PAID and invoice.balance == Decimal("356.00")
@@ -167,7 +158,7 @@ def test_a_signed_estimate_asks_for_its_deposit_and_checkout_charges_it(
 
 
 def test_the_paid_deposit_is_credited_on_the_invoice_made_from_the_estimate(signed_estimate):
-    record(estimate=signed_estimate, amount="565.00", method=PaymentMethod.ETRANSFER)
+    PaymentFactory(estimate=signed_estimate, amount="565.00", method=PaymentMethod.ETRANSFER)
     assert deposit_payable(estimate=signed_estimate).closed == "The deposit is paid."
     # Conversion credits the deposit itself; applying again is idempotent.
     invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
@@ -187,11 +178,11 @@ def test_the_paid_deposit_is_credited_on_the_invoice_made_from_the_estimate(sign
 
 
 def test_refunding_a_deposit_after_conversion_takes_the_credit_back(signed_estimate):
-    payment = record(estimate=signed_estimate, amount="565.00")
+    payment = PaymentFactory(estimate=signed_estimate, amount="565.00")
     invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     services.deposit_credit_apply(invoice=invoice, estimate=signed_estimate)
     documents.invoice_send(invoice=invoice, actor=Actor.system())
-    record(invoice, str(invoice.balance))
+    PaymentFactory(invoice=invoice, amount=str(invoice.balance))
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
 
@@ -232,7 +223,7 @@ def test_deposit_credit_apply_outside_a_transaction_is_refused_and_changes_nothi
     the deposit moved to the invoice without its credit. Refused before anything is written."""
     from django.db import transaction
 
-    deposit = record(estimate=signed_estimate, amount="565.00")
+    deposit = PaymentFactory(estimate=signed_estimate, amount="565.00")
     invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     Payment.objects.filter(pk=deposit.pk).update(invoice=None)  # as before the conversion
     assert not transaction.get_connection().in_atomic_block

@@ -16,7 +16,7 @@ from billing.models import Payment, PaymentStatus, StripeEvent
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
 from portal.services import link_create
-from tests.billing.conftest import make_invoice
+from tests.factories import InvoiceFactory
 
 MIGRATION = "billing.migrations.0003_redact_portal_tokens_in_stored_payloads"
 
@@ -39,7 +39,7 @@ def test_after_a_full_pay_journey_the_token_is_nowhere_in_the_database(
 ):
     settings.SITE_URL = live_server.url
     stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
     phone = Client()
     assert phone.get(f"/p/{issued.token}/").status_code == 302

@@ -22,8 +22,8 @@ from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
 from portal.services import link_create
-from tests.billing.conftest import make_invoice, return_urls, start_checkout
-from tests.factories import CustomerFactory
+from tests.billing.conftest import return_urls, start_checkout
+from tests.factories import CustomerFactory, InvoiceFactory
 from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +149,7 @@ def test_a_paid_invoice_says_so_and_offers_no_pay_button(phone, link, invoice, c
 
 
 def test_another_customers_invoice_or_payment_is_404(phone, link, invoice, connected, company):
-    other = make_invoice(CustomerFactory(company=company))
+    other = InvoiceFactory(customer=CustomerFactory(company=company))
     assert phone.get(url(link, "pay_invoice", other.public_id)).status_code == 404
     assert phone.post(url(link, "pay_invoice", other.public_id)).status_code == 404
     theirs = start_checkout(other).payment
@@ -492,7 +492,7 @@ def test_webhook_racing_the_success_page_100_times_records_exactly_one_payment_e
     stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
     rounds = []
     for _ in range(100):
-        invoice = make_invoice(customer)
+        invoice = InvoiceFactory(customer=customer)
         link = issue(customer, invoice)
         answer = Client().post(url(link, "pay_invoice", invoice.public_id))
         assert answer.status_code == 303

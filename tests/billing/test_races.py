@@ -35,7 +35,7 @@ from documents import services as documents
 from documents.models import InvoiceStatus
 from tests.billing.conftest import start_checkout
 from tests.billing.races import Rendezvous, race
-from tests.billing.test_manual_refunds_deposits import record
+from tests.factories import InvoiceFactory, PaymentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -126,10 +126,9 @@ def test_the_receipt_task_run_twice_at_once_sends_one_receipt(customer, monkeypa
     """A task delivered twice (a retry, a worker lost after sending): both claim the receipt
     at the same instant; the claim is one conditional UPDATE, so one wins."""
     from billing import notifications, tasks
-    from tests.billing.conftest import make_invoice
 
-    invoices = [make_invoice(customer) for _ in range(3)]
-    payments = [record(invoice, "100.00") for invoice in invoices]
+    invoices = [InvoiceFactory(customer=customer) for _ in range(3)]
+    payments = [PaymentFactory(invoice=invoice, amount="100.00") for invoice in invoices]
     # As if each receipt had not gone out yet: the task is about to run, twice.
     Payment.objects.update(receipt_sent_at=None, company_notified_at=None)
     mail.outbox.clear()
@@ -160,7 +159,9 @@ def test_two_deposit_payments_recorded_at_once_record_one_and_refuse_the_other(
     """The owner and the office both record the customer's e-Transfer for the deposit."""
     meeting.hold(monkeypatch, manual, "_check_manual_fits")
     pay = _refused(
-        lambda: record(estimate=signed_estimate, amount="565.00", method=PaymentMethod.ETRANSFER)
+        lambda: PaymentFactory(
+            estimate=signed_estimate, amount="565.00", method=PaymentMethod.ETRANSFER
+        )
     )
 
     results = race(meeting, pay, pay)
@@ -177,7 +178,7 @@ def test_a_deposit_refund_and_an_invoice_payment_at_once_keep_both_on_the_invoic
     """After conversion the deposit's credit lives on the invoice: a deposit refund (locking
     the estimate) and a payment on the invoice both rewrite the invoice's money, so the
     deposit path must lock the invoice too, or one of them is written from stale rows."""
-    deposit = record(estimate=signed_estimate, amount="565.00")
+    deposit = PaymentFactory(estimate=signed_estimate, amount="565.00")
     invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     invoice.refresh_from_db()
@@ -190,7 +191,7 @@ def test_a_deposit_refund_and_an_invoice_payment_at_once_keep_both_on_the_invoic
         lambda: services.refund_create(
             payment=deposit, amount=Decimal("65.00"), actor=Actor.system(), kind=RefundKind.REVERSAL
         ),
-        lambda: record(invoice, "1695.00"),
+        lambda: PaymentFactory(invoice=invoice, amount="1695.00"),
     )
 
     invoice.refresh_from_db()

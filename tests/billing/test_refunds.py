@@ -17,7 +17,8 @@ from billing.models import Refund, RefundKind, RefundStatus
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
 from portal.services import link_create
-from tests.billing.test_manual_refunds_deposits import paid_by_card, record
+from tests.billing.test_manual_refunds_deposits import paid_by_card
+from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_a_card_refund_waits_for_confirmation_and_a_second_post_refunds_once(
 
 
 def test_a_tampered_or_foreign_confirmation_refunds_nothing(owner_client, invoice):
-    payment = record(invoice, "1356.00")
+    payment = PaymentFactory(invoice=invoice, amount="1356.00")
     url = reverse("billing_dashboard:refund", args=[payment.public_id])
     body = owner_client.post(url, {"amount": "50", "kind": "goodwill"}).content.decode()
     answer = owner_client.post(url, {"intent": _intent(body) + "x", "confirm": "1"})
@@ -115,7 +116,7 @@ def test_reversing_the_same_amount_reopens_the_balance(invoice, connected, strip
 def test_the_customer_gets_one_refund_notice_after_commit(
     invoice, django_capture_on_commit_callbacks
 ):
-    payment = record(invoice, "1356.00")
+    payment = PaymentFactory(invoice=invoice, amount="1356.00")
     with django_capture_on_commit_callbacks(execute=False) as queued:
         refund = services.refund_create(
             payment=payment, amount=Decimal("100"), actor=Actor.system(), kind="goodwill"

@@ -26,9 +26,10 @@ from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents import services as documents
 from documents.models import Invoice, InvoiceStatus
-from tests.billing.conftest import make_invoice, make_signed_estimate, start_checkout
-from tests.billing.test_manual_refunds_deposits import paid_by_card, record
+from tests.billing.conftest import deposit, roof, start_checkout
+from tests.billing.test_manual_refunds_deposits import paid_by_card
 from tests.billing.test_portal_pay import issue, url
+from tests.factories import InvoiceFactory, PaymentFactory, SignedEstimateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,13 +50,13 @@ def _apply(connected, payment: Payment) -> Payment:
 
 def test_a_deposit_recorded_by_hand_can_never_exceed_what_is_due(signed_estimate):
     with pytest.raises(ServiceError, match=r"more than the deposit due of \$565.00"):
-        record(estimate=signed_estimate, amount="565.01")
-    record(estimate=signed_estimate, amount="300.00")
+        PaymentFactory(estimate=signed_estimate, amount="565.01")
+    PaymentFactory(estimate=signed_estimate, amount="300.00")
     with pytest.raises(ServiceError, match=r"more than the deposit due of \$265.00"):
-        record(estimate=signed_estimate, amount="265.01")
-    record(estimate=signed_estimate, amount="265.00")
+        PaymentFactory(estimate=signed_estimate, amount="265.01")
+    PaymentFactory(estimate=signed_estimate, amount="265.00")
     with pytest.raises(ServiceError, match=r"The deposit is paid\."):
-        record(estimate=signed_estimate, amount="0.01")
+        PaymentFactory(estimate=signed_estimate, amount="0.01")
     assert deposit_paid(estimate_id=signed_estimate.pk) == Decimal("565.00")
     assert Payment.objects.count() == 2
 
@@ -78,7 +79,9 @@ def test_a_deposit_paid_twice_by_card_is_applied_once_and_the_second_flagged(
 def test_a_fixed_deposit_is_asked_charged_and_credited_at_its_face_value(
     customer, connected, stripe_on
 ):
-    estimate = make_signed_estimate(customer, price="2000.00", deposit_fixed="300.00")
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof("2000.00"), revision=deposit(fixed="300.00")
+    )
     payable = deposit_payable(estimate=estimate)
     assert payable.asked == payable.due == Decimal("300.00")  # not 300 % of anything, no tax on top
 
@@ -96,16 +99,18 @@ def test_a_fixed_deposit_is_asked_charged_and_credited_at_its_face_value(
 
 
 def test_a_fixed_deposit_above_the_total_asks_for_the_total_only(customer, connected):
-    estimate = make_signed_estimate(customer, price="100.00", deposit_fixed="5000.00")
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof("100.00"), revision=deposit(fixed="5000.00")
+    )
     assert deposit_payable(estimate=estimate).asked == Decimal("113.00")
     with pytest.raises(ServiceError, match=r"more than the deposit due of \$113.00"):
-        record(estimate=estimate, amount="113.01")
+        PaymentFactory(estimate=estimate, amount="113.01")
 
 
 def test_an_invoice_cannot_be_lowered_below_the_deposit_credited_on_it(signed_estimate):
     """$565 paid, then the contractor cuts the converted draft to $226: that would swallow
     $339 of the customer's money. Refused until that part of the deposit is refunded."""
-    deposit = record(estimate=signed_estimate, amount="565.00")
+    deposit = PaymentFactory(estimate=signed_estimate, amount="565.00")
     invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
     line = invoice.lines.get()
 
@@ -165,14 +170,14 @@ def test_a_second_refund_while_one_is_pending_counts_the_pending_one(
 
 def test_a_payment_that_never_went_through_cannot_be_refunded(customer, connected, stripe_on):
     """A bank payment still processing has a PaymentIntent at Stripe, but no money yet."""
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     started = start_checkout(invoice)
     stripe_on.complete_session(
         started.payment.stripe_session_id, send_webhook=False, async_payment=True
     )
     processing = _apply(connected, started.payment)
     assert processing.status == PaymentStatus.PROCESSING and processing.stripe_payment_intent_id
-    never_paid = start_checkout(make_invoice(customer)).payment
+    never_paid = start_checkout(InvoiceFactory(customer=customer)).payment
 
     for payment in (processing, never_paid):
         with pytest.raises(ServiceError, match="Only a payment that went through"):
@@ -210,10 +215,12 @@ def test_a_flagged_payment_stays_flagged_until_it_is_refunded_in_full(
 def test_a_balance_below_fifty_cents_gets_no_pay_button_and_no_checkout(
     customer, connected, stripe_on, client
 ):
-    tiny = make_invoice(customer, lines=(("Washer", "1", "0.43"),))  # 0.43 + 13 % = 0.49
+    tiny = InvoiceFactory(
+        customer=customer, lines=({"description": "Washer", "unit_price": "0.43"},)
+    )  # 0.43 + 13 % = 0.49
     assert tiny.balance == Decimal("0.49")
-    part_paid = make_invoice(customer)
-    record(part_paid, "1355.51", PaymentMethod.CHEQUE)  # leaves $0.49
+    part_paid = InvoiceFactory(customer=customer)
+    PaymentFactory(invoice=part_paid, amount="1355.51", method=PaymentMethod.CHEQUE)  # leaves $0.49
     for invoice in (tiny, part_paid):
         invoice.refresh_from_db()
         assert invoice.balance == Decimal("0.49")

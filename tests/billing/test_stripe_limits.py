@@ -24,14 +24,15 @@ from billing.selectors import invoice_payable
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents import services as documents
-from tests.billing.conftest import make_invoice, start_checkout
+from tests.billing.conftest import start_checkout
 from tests.billing.test_portal_pay import issue
+from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 # The issue's invoice: $900,000.00 of work at Ontario's 13 % HST is $1,017,000.00.
-BIG = (("Commercial build-out", "1", "900000.00"),)
+BIG = ({"description": "Commercial build-out", "unit_price": "900000.00"},)
 
 
 def url(link, name: str, *args) -> str:
@@ -45,7 +46,7 @@ def sessions_created(fake) -> int:
 
 @pytest.fixture
 def big(customer, job):
-    invoice = make_invoice(customer, lines=BIG, job=job)
+    invoice = InvoiceFactory(customer=customer, lines=BIG, job=job)
     assert invoice.total == invoice.balance == Decimal("1017000.00")
     return invoice
 

@@ -28,7 +28,7 @@ from documents import pdf
 from documents import services as documents
 from documents.models import DepositKind, Estimate, Invoice
 from documents.totals import invoice_totals
-from tests.billing.conftest import accept_with_defaults
+from tests.factories import PaymentFactory, SignedEstimateFactory
 from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
@@ -47,38 +47,23 @@ def ns(company):
 
 def signed_ns_estimate(customer) -> Estimate:
     """$1,000.00 of work dated 2025-03-28 in Nova Scotia (HST 15 %), 25 % deposit, signed."""
-    actor = Actor.system()
-    estimate = documents.estimate_create(company=customer.company, customer=customer, actor=actor)
-    documents.estimate_update(
-        estimate=estimate,
-        actor=actor,
-        fields={
+    estimate = SignedEstimateFactory(
+        customer=customer,
+        lines=({"description": "Deck", "unit_price": "1000.00"},),
+        revision={
             "issue_date": SIGNED,
             "valid_until": dt.date(2099, 12, 31),  # still open to sign today
             "deposit_kind": DepositKind.PERCENT,
             "deposit_value": Decimal("25"),
         },
     )
-    documents.line_save(
-        doc=estimate,
-        actor=actor,
-        fields={"description": "Deck", "quantity": Decimal("1"), "unit_price": Decimal("1000.00")},
-    )
-    documents.estimate_send(estimate=estimate, actor=actor)
-    estimate = Estimate.objects.select_related("current_revision").get(pk=estimate.pk)
-    assert estimate.current_revision.total == Decimal("1150.00")
-    link = issue(customer, estimate)
-    accept_with_defaults(estimate, link.link)
-    return Estimate.objects.get(pk=estimate.pk)
+    assert estimate.accepted_revision.total == Decimal("1150.00")
+    return estimate
 
 
 def pay_deposit(estimate: Estimate, on: dt.date) -> Payment:
-    return billing.payment_record(
-        actor=Actor.system(),
-        amount=Decimal("287.50"),
-        method=PaymentMethod.ETRANSFER,
-        received_on=on,
-        estimate=estimate,
+    return PaymentFactory(
+        estimate=estimate, amount="287.50", method=PaymentMethod.ETRANSFER, received_on=on
     )
 
 

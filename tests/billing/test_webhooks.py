@@ -26,8 +26,8 @@ from billing.models import (
 )
 from crewcommand.models import Activity
 from documents.models import Invoice, InvoiceStatus
-from tests.billing.conftest import make_invoice, start_checkout
-from tests.factories import CompanyFactory, CustomerFactory
+from tests.billing.conftest import start_checkout
+from tests.factories import CompanyFactory, CustomerFactory, InvoiceFactory
 from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -101,7 +101,7 @@ def test_completed_intent_and_charge_events_in_every_order_record_one_payment(
     customer, connected, hooks
 ):
     for order in itertools.permutations(range(3)):
-        invoice = make_invoice(customer)
+        invoice = InvoiceFactory(customer=customer)
         started = start_checkout(invoice)
         session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
         intent = hooks.get(session["payment_intent"])
@@ -128,7 +128,7 @@ def test_events_arriving_out_of_order_end_in_stripes_current_state(customer, con
     cancelled, with the decline message."""
     stale_kinds = ("payment_intent.payment_failed", "checkout.session.expired")
     for kind in stale_kinds:
-        invoice = make_invoice(customer)
+        invoice = InvoiceFactory(customer=customer)
         session_id = start_checkout(invoice).payment.stripe_session_id
         open_session = hooks.get(session_id)
         declined = hooks.fail_session_payment(session_id, send_webhook=False)
@@ -248,7 +248,7 @@ def test_an_event_pointing_at_another_companys_invoice_is_rejected_with_no_write
     invoice, connected, hooks
 ):
     rival = CompanyFactory(name="Rival", slug="rival-co")
-    rival_invoice = make_invoice(CustomerFactory(company=rival))
+    rival_invoice = InvoiceFactory(customer=CustomerFactory(company=rival))
     started = start_checkout(invoice)
     session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
     before = _counts()
@@ -396,7 +396,7 @@ def test_a_declined_card_keeps_the_attempt_open_with_the_reason(invoice, connect
 
 
 def test_async_payments_go_processing_then_succeeded_or_failed(customer, connected, hooks):
-    good, bad = make_invoice(customer), make_invoice(customer)
+    good, bad = InvoiceFactory(customer=customer), InvoiceFactory(customer=customer)
     for invoice in (good, bad):
         started = start_checkout(invoice)
         hooks.complete_session(started.payment.stripe_session_id, async_payment=True)

@@ -20,8 +20,8 @@ import pytest
 
 from billing import services
 from billing.models import Payment, PaymentStatus, Refund, StripeAccount, StripeEvent
-from tests.billing.conftest import make_invoice, start_checkout
-from tests.factories import CompanyFactory
+from tests.billing.conftest import start_checkout
+from tests.factories import CompanyFactory, InvoiceFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -216,7 +216,7 @@ def test_a_charge_event_naming_no_intent_is_not_matched_to_an_open_checkout(
     paid = start_checkout(invoice)
     hooks.complete_session(paid.payment.stripe_session_id)
     charge = hooks.get(hooks.get(Payment.objects.get().stripe_payment_intent_id)["latest_charge"])
-    start_checkout(make_invoice(invoice.customer))
+    start_checkout(InvoiceFactory(customer=invoice.customer))
     assert Payment.objects.filter(stripe_payment_intent_id=None).count() == 1
     events_before = StripeEvent.objects.count()
     event = hooks.build_event("charge.refunded", {**charge, "metadata": {}, "payment_intent": None})
@@ -226,7 +226,7 @@ def test_a_charge_event_naming_no_intent_is_not_matched_to_an_open_checkout(
 
 def test_an_expired_session_is_applied_before_its_id_is_stored(invoice, connected, hooks):
     """An expired session has no payment intent to look it up by: its own id is used."""
-    start_checkout(make_invoice(invoice.customer))  # another open session on the account
+    start_checkout(InvoiceFactory(customer=invoice.customer))  # another open session on the account
     started = start_checkout(invoice)
     _unrecorded(started.payment)
     session = hooks.expire_session(started.payment.stripe_session_id, send_webhook=False)

@@ -21,7 +21,8 @@ from billing.models import PaymentMethod
 from crewcommand import notifications
 from crewcommand.lib.activity import Actor
 from portal import services as portal
-from tests.portal.helpers import accept_data, issue, make_estimate, make_invoice
+from tests.factories import EstimateFactory, InvoiceFactory
+from tests.portal.helpers import accept_data, issue
 
 pytestmark = pytest.mark.django_db
 
@@ -55,10 +56,10 @@ def _send_every_email(company, customer, owner_client, capture) -> None:
         owner_client.post(
             reverse("dashboard:team"), {"email": "tech@example.com", "role": "technician"}
         )
-        shared = make_estimate(customer)
+        shared = EstimateFactory(customer=customer)
         portal.share_document(document=shared, actor=Actor.system())
     phone = Client()
-    changes, declined, accepted = (make_estimate(customer) for _ in range(3))
+    changes, declined, accepted = (EstimateFactory(customer=customer) for _ in range(3))
     for estimate, name, data in [
         (changes, "estimate_changes", {"message": f"Moins cher svp & vite <merci> — {NAME}"}),
         (declined, "estimate_decline", {"reason": f"Trop cher & trop tard <non> — {NAME}"}),
@@ -70,7 +71,7 @@ def _send_every_email(company, customer, owner_client, capture) -> None:
                 reverse(f"portal:{name}", args=[issued.token, estimate.public_id]), data
             )
         assert response.status_code in (200, 302), name
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     with capture(execute=True):
         payment = billing.payment_record(
             actor=Actor.system(),

@@ -13,8 +13,9 @@ from django.test import Client
 from django.urls import NoReverseMatch, get_resolver, reverse
 
 from portal.tokens import new_token
+from tests.factories import EstimateFactory, InvoiceFactory
 from tests.portal.conftest import PHONE_UA
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.portal.helpers import issue
 from tests.urlwalk import _walk, dashboard_objects, url_for
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +87,7 @@ def test_every_public_and_admin_page_sends_the_security_headers(owner_client):
 
 
 def test_every_portal_page_sends_the_private_headers_for_live_and_dead_links(customer):
-    estimate, invoice = make_estimate(customer), make_invoice(customer)
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
     live = issue(customer).token
     phone = Client(HTTP_USER_AGENT=PHONE_UA)
     checked = 0

@@ -1,25 +1,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from crewcommand.lib.activity import Actor
-from documents import services
 from documents.models import Invoice
-from tests.documents.conftest import add_line
+from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _overdue_invoice(owner, customer, amount="120.00"):
-    actor = Actor.member(owner.user)
-    invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
-    add_line(invoice, actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False)
-    services.invoice_send(invoice=invoice, actor=actor)
+    invoice = InvoiceFactory(
+        customer=customer,
+        actor=Actor.member(owner.user),
+        lines=({"description": "Labour", "unit_price": amount, "taxable": False},),
+    )
     Invoice.objects.filter(pk=invoice.pk).update(
         issue_date=timezone.localdate() - dt.timedelta(days=20),
         due_date=timezone.localdate() - dt.timedelta(days=5),

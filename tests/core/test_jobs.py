@@ -129,13 +129,13 @@ def test_job_detail_shows_activity(owner_client, job, customer):
 def test_job_list_shows_payment_status(owner_client, owner, customer, job):
     from crewcommand.lib.activity import Actor
     from documents import services
-    from tests.documents.conftest import add_line
+    from tests.factories import LineItemFactory
 
     actor = Actor.member(owner.user)
     invoice = services.invoice_create(
         company=owner.company, customer=customer, job=job, actor=actor
     )
-    add_line(invoice, actor)
+    LineItemFactory(doc=invoice, actor=actor)
     body = owner_client.get(reverse("dashboard:job_list")).content.decode()
     assert "Not invoiced" in body  # a draft invoice is not billed yet
     services.invoice_send(invoice=invoice, actor=actor)

@@ -21,7 +21,7 @@ from crewcommand.lib.images import LOGO_MAX_SIDE
 from crewcommand.models import Company
 from documents import pdf
 from documents import services as documents
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def _invoice_pdf(owner, company) -> bytes:
     customer = company.customers.create(name="Alice Tremblay", email="alice@example.com")
     actor = Actor.member(owner.user)
     invoice = documents.invoice_create(company=company, customer=customer, actor=actor)
-    add_line(invoice, actor)
+    LineItemFactory(doc=invoice, actor=actor)
     return pdf.render_invoice_pdf(invoice=invoice)
 
 

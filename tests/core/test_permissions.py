@@ -18,8 +18,7 @@ from crewcommand.models import Role
 from crewcommand.permissions import MANAGERS, OWNERS, PERMISSIONS
 from documents import services as documents_services
 from documents.views import ACTIONS
-from tests.documents.conftest import LINE
-from tests.factories import MemberFactory
+from tests.factories import LINE, LineItemFactory, MemberFactory
 from tests.urlwalk import contractor_routes, dashboard_objects, url_for
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +129,7 @@ def test_a_technician_cannot_revise_a_sent_estimate_by_editing_its_lines(
     estimate = documents_services.estimate_create(
         company=owner.company, customer=customer, job=job, actor=actor
     )
-    line = documents_services.line_save(doc=estimate, actor=actor, fields=LINE)
+    line = LineItemFactory(doc=estimate, actor=actor)
     estimate.current_revision.sent_at = estimate.created_at
     estimate.current_revision.save(update_fields=["sent_at"])
     client = Client()
@@ -156,7 +155,7 @@ def test_technicians_do_not_see_buttons_they_cannot_use(owner, technician, custo
     invoice = documents_services.invoice_create(
         company=owner.company, customer=customer, actor=actor
     )
-    documents_services.line_save(doc=invoice, actor=actor, fields=LINE)
+    LineItemFactory(doc=invoice, actor=actor)
     tech, office_client = Client(), Client()
     tech.force_login(technician.user)
     office_client.force_login(office.user)
@@ -184,7 +183,7 @@ def test_a_technician_cannot_record_a_payment_or_void_an_invoice(owner, technici
     invoice = documents_services.invoice_create(
         company=owner.company, customer=customer, actor=actor
     )
-    documents_services.line_save(doc=invoice, actor=actor, fields=LINE)
+    LineItemFactory(doc=invoice, actor=actor)
     invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
     client = Client()
     client.force_login(technician.user)
@@ -207,7 +206,7 @@ def test_a_refused_htmx_request_tells_the_user_why_in_a_toast(owner, technician,
     invoice = documents_services.invoice_create(
         company=owner.company, customer=customer, actor=actor
     )
-    documents_services.line_save(doc=invoice, actor=actor, fields=LINE)
+    LineItemFactory(doc=invoice, actor=actor)
     invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
     client = Client()
     client.force_login(technician.user)

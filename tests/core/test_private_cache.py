@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.factories import EstimateFactory, InvoiceFactory
+from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def _directives(response) -> set[str]:
 
 
 def test_dashboard_pages_and_document_pdfs_are_private_no_store(owner_client, customer, job):
-    estimate, invoice = make_estimate(customer), make_invoice(customer)
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
     urls = [
         reverse("dashboard:home"),
         reverse("dashboard:customer_list"),
@@ -54,7 +55,7 @@ def test_static_files_keep_whitenoise_caching_for_a_logged_in_user(owner_client)
 def test_anonymous_pages_and_the_portal_keep_their_own_headers(owner_client, customer):
     landing = Client().get(reverse("landing"))
     assert landing.status_code == 200 and "no-store" not in _directives(landing)
-    issued = issue(customer, make_invoice(customer))
+    issued = issue(customer, InvoiceFactory(customer=customer))
     anonymous = Client().get(f"/p/{issued.token}/", follow=True)
     assert anonymous.status_code == 200
     assert anonymous["Cache-Control"] == "no-store"

@@ -14,7 +14,7 @@ from crewcommand.lib.activity import Actor
 from crewcommand.lib.text import single_line
 from crewcommand.models import Customer
 from documents import services as documents
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_email_to_a_customer_whose_name_predates_the_fix_still_goes_out(
     # Rows written before input normalisation can still hold line breaks.
     Customer.objects.filter(pk=customer.pk).update(name=HOSTILE_NAME)
     type(company).objects.filter(pk=company.pk).update(name="Maple\r\nBcc: y@evil Plumbing")
-    add_line(estimate, actor)
+    LineItemFactory(doc=estimate, actor=actor)
     with TestCase.captureOnCommitCallbacks(execute=True):
         owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "send"]))
     (message,) = mail.outbox

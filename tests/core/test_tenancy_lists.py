@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -17,14 +16,18 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import services as billing
 from billing.models import PaymentMethod
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents import services as documents
-from documents.models import Invoice, PaymentTerms
-from tests.documents.conftest import add_line
-from tests.factories import CustomerFactory, JobFactory
+from documents.models import PaymentTerms
+from tests.factories import (
+    CustomerFactory,
+    EstimateFactory,
+    InvoiceFactory,
+    JobFactory,
+    PaymentFactory,
+)
 from tests.urlwalk import contractor_routes, dashboard_objects
 
 pytestmark = pytest.mark.django_db
@@ -59,31 +62,22 @@ def _populate(member, *, name: str, amount: str):
         scheduled_end=now + dt.timedelta(hours=2),
     )
     dashboard_objects(owner=member, customer=customer, job=job)
-    invoice = documents.invoice_create(
-        company=member.company, customer=customer, actor=actor, job=job
-    )
-    add_line(invoice, actor, description=f"{name} work", unit_price=Decimal(amount))
-    documents.invoice_update(
-        invoice=invoice,
+    invoice = InvoiceFactory(
+        customer=customer,
+        job=job,
         actor=actor,
-        fields={
-            "issue_date": timezone.localdate() - dt.timedelta(days=40),
-            "terms": PaymentTerms.NET_30,
-        },
+        issue_date=timezone.localdate() - dt.timedelta(days=40),
+        terms=PaymentTerms.NET_30,
+        lines=({"description": f"{name} work", "quantity": "2", "unit_price": amount},),
     )
-    documents.invoice_send(invoice=invoice, actor=actor)
-    billing.payment_record(
+    PaymentFactory(invoice=invoice, actor=actor, amount="13.37", method=PaymentMethod.CHEQUE)
+    EstimateFactory(
+        customer=customer,
+        job=job,
         actor=actor,
-        invoice=Invoice.objects.get(pk=invoice.pk),
-        amount=Decimal("13.37"),
-        method=PaymentMethod.CHEQUE,
-        received_on=timezone.localdate(),
+        revision={},
+        lines=({"description": f"{name} quote", "quantity": "2", "unit_price": amount},),
     )
-    estimate = documents.estimate_create(
-        company=member.company, customer=customer, job=job, actor=actor
-    )
-    add_line(estimate, actor, description=f"{name} quote", unit_price=Decimal(amount))
-    documents.estimate_send(estimate=estimate, actor=actor)
     return customer
 
 

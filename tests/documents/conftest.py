@@ -1,21 +1,9 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from crewcommand.lib.activity import Actor
-from documents import services
-
-LINE = {
-    "description": "Labour",
-    "quantity": Decimal("2"),
-    "unit_price": Decimal("95.00"),
-    "taxable": True,
-    "kind": "standard",
-    "group": "",
-    "selected_by_default": True,
-}
+from tests.factories import EstimateFactory, InvoiceFactory
 
 
 @pytest.fixture
@@ -24,14 +12,14 @@ def actor(owner):
 
 
 @pytest.fixture
-def estimate(owner, customer, job, actor):
-    return services.estimate_create(company=owner.company, customer=customer, job=job, actor=actor)
+def draft_estimate(customer, job, actor):
+    """An empty draft estimate on the job, just made by the owner (``estimate_create``)."""
+    return EstimateFactory(
+        customer=customer, job=job, actor=actor, revision={}, lines=(), sent=False
+    )
 
 
 @pytest.fixture
-def invoice(owner, customer, actor):
-    return services.invoice_create(company=owner.company, customer=customer, actor=actor)
-
-
-def add_line(doc, actor, **fields):
-    return services.line_save(doc=doc, actor=actor, fields={**LINE, **fields})
+def draft_invoice(customer, actor):
+    """An empty draft invoice, just made by the owner (``invoice_create``)."""
+    return InvoiceFactory(customer=customer, actor=actor, lines=(), sent=False)

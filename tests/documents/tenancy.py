@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crewcommand.lib.activity import Actor
 from documents import services
-from tests.documents.conftest import LINE
+from tests.factories import LineItemFactory
 from tests.urlwalk import EXTENSIONS
 
 
@@ -13,9 +13,9 @@ def _documents_for_tenancy(owner, customer, job):
     estimate = services.estimate_create(
         company=owner.company, customer=customer, job=job, actor=actor
     )
-    line = services.line_save(doc=estimate, actor=actor, fields=LINE)
+    line = LineItemFactory(doc=estimate, actor=actor)
     invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
-    invoice_line = services.line_save(doc=invoice, actor=actor, fields=LINE)
+    invoice_line = LineItemFactory(doc=invoice, actor=actor)
     per_route = {
         f"documents:invoice_line_{name}": {"line_id": invoice_line.public_id}
         for name in ("edit", "delete", "move")

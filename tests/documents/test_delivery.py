@@ -11,43 +11,51 @@ from django.urls import reverse
 
 from documents.models import EstimateStatus
 from portal.models import PortalLink
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_sending_an_estimate_emails_a_portal_link_that_opens_it(
-    owner_client, client, estimate, actor
+    owner_client, client, draft_estimate, actor
 ):
-    add_line(estimate, actor)
+    LineItemFactory(doc=draft_estimate, actor=actor)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "send"]))
-    estimate.refresh_from_db()
+        owner_client.post(
+            reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"])
+        )
+    draft_estimate.refresh_from_db()
     link = PortalLink.objects.get()
-    assert estimate.status == EstimateStatus.SENT
-    assert link.estimate_id == estimate.pk and link.sent_to == estimate.customer.email
+    assert draft_estimate.status == EstimateStatus.SENT
+    assert link.estimate_id == draft_estimate.pk and link.sent_to == draft_estimate.customer.email
     (message,) = mail.outbox
-    assert message.to == [estimate.customer.email]
+    assert message.to == [draft_estimate.customer.email]
     path = re.search(r"https?://[^/\s]+(/p/[^\s]+/)", message.body).group(1)
     page = client.get(path, follow=True)  # a one-document link lands on the document
-    assert page.status_code == 200 and estimate.display_number in page.content.decode()
+    assert page.status_code == 200 and draft_estimate.display_number in page.content.decode()
 
 
-def test_sending_to_a_customer_without_email_says_so(owner_client, estimate, actor, customer):
+def test_sending_to_a_customer_without_email_says_so(owner_client, draft_estimate, actor, customer):
     customer.email = ""
     customer.save()
-    add_line(estimate, actor)
+    LineItemFactory(doc=draft_estimate, actor=actor)
     response = owner_client.post(
-        reverse("documents:estimate_action", args=[estimate.public_id, "send"]), follow=True
+        reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]), follow=True
     )
     assert "has no email address" in response.content.decode()
     assert PortalLink.objects.get().sent_to == ""
     assert not mail.outbox
 
 
-def test_detail_pages_load_the_links_and_payments_panels(owner_client, estimate, invoice):
-    body = owner_client.get(invoice.get_absolute_url()).content.decode()
-    assert reverse("portal_dashboard:links_panel", args=["invoice", invoice.public_id]) in body
-    assert reverse("billing_dashboard:invoice_payments", args=[invoice.public_id]) in body
-    body = owner_client.get(estimate.get_absolute_url()).content.decode()
-    assert reverse("portal_dashboard:links_panel", args=["estimate", estimate.public_id]) in body
+def test_detail_pages_load_the_links_and_payments_panels(
+    owner_client, draft_estimate, draft_invoice
+):
+    body = owner_client.get(draft_invoice.get_absolute_url()).content.decode()
+    assert (
+        reverse("portal_dashboard:links_panel", args=["invoice", draft_invoice.public_id]) in body
+    )
+    assert reverse("billing_dashboard:invoice_payments", args=[draft_invoice.public_id]) in body
+    body = owner_client.get(draft_estimate.get_absolute_url()).content.decode()
+    assert (
+        reverse("portal_dashboard:links_panel", args=["estimate", draft_estimate.public_id]) in body
+    )

@@ -14,7 +14,7 @@ from crewcommand.lib.money import MAX_MONEY, MAX_QUANTITY
 from documents import services
 from documents.models import Estimate, Invoice, LineItem
 from documents.totals import MAX_DOCUMENT_TOTAL
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +36,9 @@ def _post_line(client, doc, kind, **fields):
 
 @pytest.mark.parametrize("kind", ["estimate", "invoice"])
 def test_the_largest_line_the_form_allows_is_refused_with_a_message_not_a_500(
-    owner_client, estimate, invoice, kind
+    owner_client, draft_estimate, draft_invoice, kind
 ):
-    doc = estimate if kind == "estimate" else invoice
+    doc = draft_estimate if kind == "estimate" else draft_invoice
     response = _post_line(
         owner_client, doc, kind, quantity=str(MAX_QUANTITY), unit_price=f"{MAX_MONEY:,}"
     )
@@ -51,24 +51,36 @@ def test_the_largest_line_the_form_allows_is_refused_with_a_message_not_a_500(
         assert Invoice.objects.get().total == 0
 
 
-def test_many_lines_stop_at_the_document_limit_and_change_nothing(estimate, actor):
+def test_many_lines_stop_at_the_document_limit_and_change_nothing(draft_estimate, actor):
     price = Decimal("40000000.00")
-    add_line(estimate, actor, quantity=Decimal("1"), unit_price=price, taxable=False)
-    add_line(estimate, actor, quantity=Decimal("1"), unit_price=price, taxable=False)
+    LineItemFactory(
+        doc=draft_estimate, actor=actor, quantity=Decimal("1"), unit_price=price, taxable=False
+    )
+    LineItemFactory(
+        doc=draft_estimate, actor=actor, quantity=Decimal("1"), unit_price=price, taxable=False
+    )
     with pytest.raises(ServiceError, match=r"would exceed \$99,999,999\.99"):
-        add_line(estimate, actor, quantity=Decimal("1"), unit_price=price, taxable=False)
+        LineItemFactory(
+            doc=draft_estimate, actor=actor, quantity=Decimal("1"), unit_price=price, taxable=False
+        )
     revision = Estimate.objects.get().current_revision
     assert revision.lines.count() == 2 and revision.total == Decimal("80000000.00")
 
 
-def test_options_count_towards_the_limit_even_when_not_picked_by_default(estimate, actor):
+def test_options_count_towards_the_limit_even_when_not_picked_by_default(draft_estimate, actor):
     # The customer may pick every option: the largest selection must fit too.
     one = Decimal("1")
-    add_line(estimate, actor, quantity=one, unit_price=Decimal("60000000.00"), taxable=False)
+    LineItemFactory(
+        doc=draft_estimate,
+        actor=actor,
+        quantity=one,
+        unit_price=Decimal("60000000.00"),
+        taxable=False,
+    )
     with pytest.raises(ServiceError):
-        add_line(
-            estimate,
-            actor,
+        LineItemFactory(
+            doc=draft_estimate,
+            actor=actor,
             quantity=one,
             kind="optional",
             unit_price=Decimal("60000000.00"),
@@ -78,22 +90,42 @@ def test_options_count_towards_the_limit_even_when_not_picked_by_default(estimat
     assert Estimate.objects.get().current_revision.lines.count() == 1
 
 
-def test_a_document_right_at_the_limit_is_saved_and_fits_its_columns(invoice, actor):
+def test_a_document_right_at_the_limit_is_saved_and_fits_its_columns(draft_invoice, actor):
     # $88,495,575.21 + 13% HST = $99,999,999.99 exactly.
-    add_line(invoice, actor, quantity=Decimal("1"), unit_price=Decimal("88495575.21"))
-    invoice.refresh_from_db()
-    assert invoice.total == MAX_DOCUMENT_TOTAL
-    assert invoice.balance == MAX_DOCUMENT_TOTAL
+    LineItemFactory(
+        doc=draft_invoice, actor=actor, quantity=Decimal("1"), unit_price=Decimal("88495575.21")
+    )
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.total == MAX_DOCUMENT_TOTAL
+    assert draft_invoice.balance == MAX_DOCUMENT_TOTAL
 
 
-def test_a_discount_does_not_make_room_for_a_line_beyond_the_limit(invoice, actor):
+def test_a_discount_does_not_make_room_for_a_line_beyond_the_limit(draft_invoice, actor):
     one = Decimal("1")
-    add_line(invoice, actor, quantity=one, unit_price=Decimal("90000000.00"), taxable=False)
-    add_line(invoice, actor, quantity=one, unit_price=Decimal("-90000000.00"), taxable=False)
+    LineItemFactory(
+        doc=draft_invoice,
+        actor=actor,
+        quantity=one,
+        unit_price=Decimal("90000000.00"),
+        taxable=False,
+    )
+    LineItemFactory(
+        doc=draft_invoice,
+        actor=actor,
+        quantity=one,
+        unit_price=Decimal("-90000000.00"),
+        taxable=False,
+    )
     with pytest.raises(ServiceError, match="would exceed"):
-        add_line(invoice, actor, quantity=one, unit_price=Decimal("90000000.00"), taxable=False)
-    invoice.refresh_from_db()
-    assert invoice.lines.count() == 2 and invoice.total == 0
+        LineItemFactory(
+            doc=draft_invoice,
+            actor=actor,
+            quantity=one,
+            unit_price=Decimal("90000000.00"),
+            taxable=False,
+        )
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.lines.count() == 2 and draft_invoice.total == 0
 
 
 @pytest.mark.parametrize(
@@ -117,15 +149,21 @@ def test_a_nul_byte_in_a_list_search_is_a_search_not_a_500(
     assert htmx.status_code == 200
 
 
-def test_a_document_already_over_the_limit_can_still_lose_lines(invoice, actor):
+def test_a_document_already_over_the_limit_can_still_lose_lines(draft_invoice, actor):
     # Documents saved before the limit existed may be above it: removing lines must stay
     # possible, or the owner could never bring them back under it.
     one, price = Decimal("1"), Decimal("60000000.00")
-    line = add_line(invoice, actor, quantity=one, unit_price=price, taxable=False)
+    line = LineItemFactory(
+        doc=draft_invoice, actor=actor, quantity=one, unit_price=price, taxable=False
+    )
     for position in (8, 9):
         LineItem.objects.create(
-            invoice=invoice, position=position, description="Old", unit_price=price, taxable=False
+            invoice=draft_invoice,
+            position=position,
+            description="Old",
+            unit_price=price,
+            taxable=False,
         )
-    services.line_delete(doc=invoice, actor=actor, line_id=line.public_id)
-    invoice.refresh_from_db()
-    assert invoice.lines.count() == 2 and invoice.total == Decimal("120000000.00")
+    services.line_delete(doc=draft_invoice, actor=actor, line_id=line.public_id)
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.lines.count() == 2 and draft_invoice.total == Decimal("120000000.00")

@@ -19,6 +19,7 @@ from django.utils import translation
 from PIL import Image
 from pypdf import PdfReader
 
+from billing import services as billing
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Role
 from documents import pdf
@@ -26,14 +27,13 @@ from documents.models import DepositKind, InvoiceStatus, LineKind
 from documents.services import (
     estimate_create,
     estimate_send,
-    estimate_update,
     invoice_create,
     invoice_send,
     invoice_void,
     line_save,
 )
 from documents.totals import Selection
-from tests.factories import CompanyFactory, CustomerFactory, MemberFactory
+from tests.factories import CompanyFactory, CustomerFactory, EstimateFactory, MemberFactory
 from tests.money_oracle import PROVINCES, cad, cents, expected
 
 D = Decimal
@@ -67,44 +67,49 @@ def actor(owner):
     return Actor.member(owner.user)
 
 
+HEATER_OPTIONS = (
+    {"description": "Remove old water heater", "unit_price": "285.00"},
+    {
+        "description": "50 gal tank heater",
+        "unit_price": "1895.00",
+        "kind": LineKind.CHOICE,
+        "group": "Water heater",
+    },
+    {
+        "description": "Tankless heater",
+        "unit_price": "4350.00",
+        "kind": LineKind.CHOICE,
+        "group": "Water heater",
+        "selected_by_default": False,
+    },
+    {"description": "Expansion tank", "unit_price": "245.00", "kind": LineKind.OPTIONAL},
+    {
+        "description": "Maintenance plan",
+        "unit_price": "189.00",
+        "kind": LineKind.OPTIONAL,
+        "selected_by_default": False,
+    },
+    {"description": "Plumbing permit", "unit_price": "150.00", "taxable": False},
+)
+
+
 @pytest.fixture
-def estimate(company, customer, job, actor):
-    """ON estimate: a package with two options, a picked and an unpicked add-on, an exempt
-    permit, and a 25% deposit."""
-    est = estimate_create(company=company, customer=customer, job=job, actor=actor)
-    add(est, actor, "Remove old water heater", "285.00")
-    add(est, actor, "50 gal tank heater", "1895.00", kind=LineKind.CHOICE, group="Water heater")
-    add(
-        est,
-        actor,
-        "Tankless heater",
-        "4350.00",
-        kind=LineKind.CHOICE,
-        group="Water heater",
-        selected_by_default=False,
-    )
-    add(est, actor, "Expansion tank", "245.00", kind=LineKind.OPTIONAL)
-    add(
-        est,
-        actor,
-        "Maintenance plan",
-        "189.00",
-        kind=LineKind.OPTIONAL,
-        selected_by_default=False,
-    )
-    add(est, actor, "Plumbing permit", "150.00", taxable=False)
-    estimate_update(
-        estimate=est,
+def draft_with_options(customer, job, actor):
+    """ON draft estimate: a package with two options, a picked and an unpicked add-on, an
+    exempt permit, and a 25% deposit."""
+    return EstimateFactory(
+        customer=customer,
+        job=job,
         actor=actor,
-        fields={
+        sent=False,
+        lines=HEATER_OPTIONS,
+        revision={
             "deposit_kind": DepositKind.PERCENT,
             "deposit_value": D("25"),
             "notes": "Work starts within 3 days.",
             "terms": "Balance due on completion.",
         },
     )
-    est.refresh_from_db()
-    return est
 
 
 def company_in(province: str, **fields):
@@ -144,11 +149,13 @@ DEFAULT_CHOICE = [("1", "285.00", True), ("1", "1895.00", True), ("1", "245.00",
 PERMIT = ("1", "150.00", False)
 
 
-def test_estimate_pdf_total_equals_an_independent_calculation_with_hst_and_deposit(estimate):
+def test_estimate_pdf_total_equals_an_independent_calculation_with_hst_and_deposit(
+    draft_with_options,
+):
     want = expected([*DEFAULT_CHOICE, PERMIT], "ON")
     assert (want.subtotal, want.total) == (D("2575.00"), D("2890.25"))
 
-    (page, *_rest) = pages_text(pdf.render_estimate_pdf(estimate=estimate))
+    (page, *_rest) = pages_text(pdf.render_estimate_pdf(estimate=draft_with_options))
 
     assert f"Total {cad(want.total)}" in page
     assert f"Subtotal {cad(want.subtotal)}" in page
@@ -163,8 +170,8 @@ def test_estimate_pdf_total_equals_an_independent_calculation_with_hst_and_depos
     assert "Tax exempt" in page
 
 
-def test_estimate_pdf_lists_unchosen_options_apart_from_the_totals(estimate):
-    text = "\n".join(pages_text(pdf.render_estimate_pdf(estimate=estimate)))
+def test_estimate_pdf_lists_unchosen_options_apart_from_the_totals(draft_with_options):
+    text = "\n".join(pages_text(pdf.render_estimate_pdf(estimate=draft_with_options)))
 
     chosen, _sep, options = text.partition("OPTIONS NOT SELECTED")
     assert "Tankless heater" in options and "Maintenance plan" in options
@@ -174,8 +181,8 @@ def test_estimate_pdf_lists_unchosen_options_apart_from_the_totals(estimate):
     assert "Balance due on completion." in text
 
 
-def test_estimate_pdf_follows_the_customers_selection(estimate):
-    revision = estimate.current_revision
+def test_estimate_pdf_follows_the_customers_selection(draft_with_options):
+    revision = draft_with_options.current_revision
     lines = {line.description: line for line in revision.lines.all()}
     selection = Selection(
         optional=frozenset({lines["Maintenance plan"].public_id}),
@@ -185,7 +192,9 @@ def test_estimate_pdf_follows_the_customers_selection(estimate):
     chosen = [("1", "285.00", True), ("1", "4350.00", True), ("1", "189.00", True), PERMIT]
     want = expected(chosen, "ON")
 
-    text = "\n".join(pages_text(pdf.render_estimate_pdf(estimate=estimate, selection=selection)))
+    text = "\n".join(
+        pages_text(pdf.render_estimate_pdf(estimate=draft_with_options, selection=selection))
+    )
 
     assert f"Total {cad(want.total)}" in text and cad(want.total) == "$5,601.12"
     chosen, _sep, options = text.partition("OPTIONS NOT SELECTED")
@@ -193,33 +202,33 @@ def test_estimate_pdf_follows_the_customers_selection(estimate):
     assert "50 gal tank heater" in options and "Expansion tank" in options
 
 
-def test_second_revision_is_labelled_and_the_first_stays_renderable(estimate, actor):
-    first = estimate.current_revision
-    estimate_send(estimate=estimate, actor=actor)
-    add(estimate, actor, "Drain pan", "95.00")
-    estimate.refresh_from_db()
-    second = estimate.current_revision
+def test_second_revision_is_labelled_and_the_first_stays_renderable(draft_with_options, actor):
+    first = draft_with_options.current_revision
+    estimate_send(estimate=draft_with_options, actor=actor)
+    add(draft_with_options, actor, "Drain pan", "95.00")
+    draft_with_options.refresh_from_db()
+    second = draft_with_options.current_revision
     assert second.number == 2
 
-    new_text = pages_text(pdf.render_estimate_pdf(estimate=estimate))[0]
-    old_text = pages_text(pdf.render_estimate_pdf(estimate=estimate, revision=first))[0]
+    new_text = pages_text(pdf.render_estimate_pdf(estimate=draft_with_options))[0]
+    old_text = pages_text(pdf.render_estimate_pdf(estimate=draft_with_options, revision=first))[0]
 
     assert "EST-0001 · Revision 2" in new_text and "Drain pan" in new_text
     want = expected([*DEFAULT_CHOICE, PERMIT, ("1", "95.00", True)], "ON")
     assert f"Total {cad(want.total)}" in new_text
     assert "Revision" not in old_text and "Drain pan" not in old_text
-    assert pdf.pdf_filename(estimate) == "EST-0001-r2.pdf"
+    assert pdf.pdf_filename(draft_with_options) == "EST-0001-r2.pdf"
     assert pdf.pdf_filename(first) == "EST-0001.pdf"
 
 
-def test_revision_of_another_estimate_is_refused(estimate, company, customer, actor):
+def test_revision_of_another_estimate_is_refused(draft_with_options, company, customer, actor):
     other = estimate_create(company=company, customer=customer, actor=actor)
     with pytest.raises(ValueError):
-        pdf.render_estimate_pdf(estimate=estimate, revision=other.current_revision)
+        pdf.render_estimate_pdf(estimate=draft_with_options, revision=other.current_revision)
 
 
-def test_certificate_page_carries_the_audit_trail_and_hash(estimate):
-    data = pdf.render_estimate_pdf(estimate=estimate, certificate=certificate())
+def test_certificate_page_carries_the_audit_trail_and_hash(draft_with_options):
+    data = pdf.render_estimate_pdf(estimate=draft_with_options, certificate=certificate())
     pages = pages_text(data)
     last = pages[-1]
 
@@ -237,37 +246,38 @@ def test_certificate_page_carries_the_audit_trail_and_hash(estimate):
     assert "Signed electronically by Alice Tremblay" in pages[0]
 
 
-def test_certificate_accepts_a_png_signature_and_survives_a_bad_one(estimate):
+def test_certificate_accepts_a_png_signature_and_survives_a_bad_one(draft_with_options):
     png_url = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
     good = pdf.render_estimate_pdf(
-        estimate=estimate,
+        estimate=draft_with_options,
         certificate=certificate(signature_svg=None, signature_png_data_url=png_url),
     )
     reader = PdfReader(io.BytesIO(good))
     assert len(reader.pages[-1].images) == 1
 
     bad = pdf.render_estimate_pdf(
-        estimate=estimate,
+        estimate=draft_with_options,
         certificate=certificate(signature_svg="<script>x</script>", signature_png_data_url="x"),
     )
     assert "Signature image unavailable." in pages_text(bad)[-1]
 
 
-def test_certificate_needs_an_aware_timestamp(estimate):
+def test_certificate_needs_an_aware_timestamp(draft_with_options):
     with pytest.raises(ValueError):
         pdf.render_estimate_pdf(
-            estimate=estimate, certificate=certificate(signed_at=dt.datetime(2026, 11, 4, 12))
+            estimate=draft_with_options,
+            certificate=certificate(signed_at=dt.datetime(2026, 11, 4, 12)),
         )
 
 
 def test_estimate_pdf_query_count_does_not_grow_with_lines(
-    estimate, actor, django_assert_max_num_queries
+    draft_with_options, actor, django_assert_max_num_queries
 ):
     for i in range(15):
-        add(estimate, actor, f"Extra {i}", "10.00")
-    estimate.refresh_from_db()
+        add(draft_with_options, actor, f"Extra {i}", "10.00")
+    draft_with_options.refresh_from_db()
     with django_assert_max_num_queries(6):
-        pdf.render_estimate_pdf(estimate=estimate)
+        pdf.render_estimate_pdf(estimate=draft_with_options)
 
 
 # --- Invoices ------------------------------------------------------------------------------------
@@ -311,15 +321,15 @@ def test_bc_invoice_shows_gst_and_pst(db):
 def test_invoice_shows_deposit_payments_and_balance(customer, actor):
     """A 25 % deposit paid on the signed estimate, the invoice made from it, $200 paid on that:
     all through the services."""
-    from billing import services as billing
-    from tests.billing.conftest import make_signed_estimate
+    from tests.billing.conftest import deposit, roof
+    from tests.factories import PaymentFactory, SignedEstimateFactory
 
     def pay(amount, **document):
-        billing.payment_record(
-            actor=actor, amount=D(amount), method="cash", received_on=dt.date.today(), **document
-        )
+        PaymentFactory(actor=actor, amount=amount, received_on=dt.date.today(), **document)
 
-    estimate = make_signed_estimate(customer, price="1895.00", deposit_percent="25")
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof("1895.00"), revision=deposit("25")
+    )
     total = expected([("1", "1895.00", True)], "ON").total  # 2141.35
     deposit = cents(total * 25 / 100)  # 535.3375 -> 535.34
     pay(str(deposit), estimate=estimate)

@@ -19,7 +19,7 @@ from documents import pdf, services
 from documents.models import Invoice, LineItem, TaxParts
 from portal import canonical
 from portal import services as portal_services
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 from tests.portal.helpers import issue, sign
 
 pytestmark = pytest.mark.django_db
@@ -36,17 +36,17 @@ def bc(company):
 
 def _bc_invoice(customer, actor) -> Invoice:
     invoice = services.invoice_create(company=customer.company, customer=customer, actor=actor)
-    add_line(
-        invoice,
-        actor,
+    LineItemFactory(
+        doc=invoice,
+        actor=actor,
         description="Install labour",
         unit_price=Decimal("500.00"),
         quantity=Decimal("2"),
         tax_parts=TaxParts.FEDERAL,
     )
-    add_line(
-        invoice,
-        actor,
+    LineItemFactory(
+        doc=invoice,
+        actor=actor,
         description="Heat pump",
         unit_price=Decimal("3000.00"),
         quantity=Decimal("1"),
@@ -145,8 +145,8 @@ def test_portal_and_pdf_say_which_taxes_apply_to_a_line(bc, client, customer, ac
 
 def test_a_signed_gst_only_line_is_in_the_snapshot_and_verifies(bc, customer, job, actor):
     estimate = services.estimate_create(company=bc, customer=customer, job=job, actor=actor)
-    add_line(estimate, actor, description="Labour", tax_parts=TaxParts.FEDERAL)
-    add_line(estimate, actor, description="Parts", unit_price=Decimal("100.00"))
+    LineItemFactory(doc=estimate, actor=actor, description="Labour", tax_parts=TaxParts.FEDERAL)
+    LineItemFactory(doc=estimate, actor=actor, description="Parts", unit_price=Decimal("100.00"))
     services.estimate_send(estimate=estimate, actor=actor)
     estimate.refresh_from_db()
     signature = sign(estimate, issue(customer, estimate))
@@ -167,8 +167,8 @@ def test_lines_with_every_tax_or_none_serialize_exactly_as_before(customer, job,
     estimate = services.estimate_create(
         company=customer.company, customer=customer, job=job, actor=actor
     )
-    add_line(estimate, actor, description="Taxed")
-    add_line(estimate, actor, description="Exempt", taxable=False)
+    LineItemFactory(doc=estimate, actor=actor, description="Taxed")
+    LineItemFactory(doc=estimate, actor=actor, description="Exempt", taxable=False)
     revision = estimate.current_revision
     from documents.totals import default_selection
 
@@ -199,8 +199,8 @@ def test_lines_with_every_tax_or_none_serialize_exactly_as_before(customer, job,
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_keeps_the_taxable_flag_meaning_all_or_nothing(customer, actor):
     invoice = services.invoice_create(company=customer.company, customer=customer, actor=actor)
-    add_line(invoice, actor, description="Taxed")
-    add_line(invoice, actor, description="Exempt", taxable=False)
+    LineItemFactory(doc=invoice, actor=actor, description="Taxed")
+    LineItemFactory(doc=invoice, actor=actor, description="Exempt", taxable=False)
     call_command("migrate", "documents", "0001", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -22,7 +22,7 @@ from documents.totals import (
     selected_lines,
     validate_selection,
 )
-from tests.portal.helpers import make_estimate
+from tests.factories import FURNACE_LINES, EstimateFactory, InvoiceFactory
 
 DAY = dt.date(2026, 6, 1)
 
@@ -116,7 +116,7 @@ class TestLimit:
 @pytest.mark.django_db
 class TestDepositsAndFigures:
     def test_percent_deposit_rounds_half_up(self, customer):
-        revision = make_estimate(customer).current_revision
+        revision = EstimateFactory(customer=customer).current_revision
         revision.deposit_kind, revision.deposit_value = DepositKind.PERCENT, Decimal("25.00")
         assert deposit_amount(revision, Decimal("2457.75")) == Decimal("614.44")  # 614.4375
         assert deposit_amount(revision, Decimal("0.02")) == Decimal("0.01")  # 0.005 -> 0.01
@@ -124,18 +124,18 @@ class TestDepositsAndFigures:
         assert deposit_amount(revision, Decimal("200.00")) == Decimal("200.00")  # capped
 
     def test_fixed_deposit_is_the_amount_capped_at_the_total(self, customer):
-        revision = make_estimate(customer).current_revision
+        revision = EstimateFactory(customer=customer).current_revision
         revision.deposit_kind, revision.deposit_value = DepositKind.FIXED, Decimal("500.00")
         assert deposit_amount(revision, Decimal("2457.75")) == Decimal("500.00")
         assert deposit_amount(revision, Decimal("300.00")) == Decimal("300.00")
 
     def test_no_deposit(self, customer):
-        revision = make_estimate(customer).current_revision
+        revision = EstimateFactory(customer=customer).current_revision
         revision.deposit_kind, revision.deposit_value = DepositKind.NONE, Decimal("25.00")
         assert str(deposit_amount(revision, Decimal("2457.75"))) == "0.00"
 
     def test_figures_before_and_after_acceptance(self, customer):
-        estimate = make_estimate(customer)
+        estimate = EstimateFactory(customer=customer)
         revision = estimate.current_revision
         lines = list(revision.lines.all())
         figures = estimate_figures(estimate)
@@ -164,7 +164,7 @@ class TestDepositsAndFigures:
         assert figures.totals.total == figures.total
 
     def test_an_estimate_without_a_revision_is_an_error(self, customer):
-        estimate = make_estimate(customer)
+        estimate = EstimateFactory(customer=customer)
         estimate.current_revision = None
         with pytest.raises(ValueError, match="has no revision"):
             estimate_figures(estimate)
@@ -173,7 +173,7 @@ class TestDepositsAndFigures:
 @pytest.mark.django_db
 class TestWhichRevisionAndLines:
     def _accepted(self, customer):
-        estimate = make_estimate(customer)
+        estimate = EstimateFactory(customer=customer)
         revision = estimate.current_revision
         lines = list(revision.lines.all())
         estimate.status = EstimateStatus.ACCEPTED
@@ -187,9 +187,8 @@ class TestWhichRevisionAndLines:
 
     def test_invoice_totals_read_the_invoice_lines(self, customer):
         from documents.totals import invoice_totals
-        from tests.portal.helpers import make_invoice
 
-        invoice = make_invoice(customer)
+        invoice = InvoiceFactory(customer=customer, lines=FURNACE_LINES)
         # 149.00 + 2 x 34.50 = 218.00; ON HST 13 % = 28.34; total 246.34.
         totals = invoice_totals(invoice)
         assert (totals.subtotal, totals.tax_total, totals.total) == (
@@ -200,10 +199,9 @@ class TestWhichRevisionAndLines:
 
     def test_prefetched_lines_cost_no_query(self, customer, django_assert_num_queries):
         from documents.totals import invoice_totals, revision_totals
-        from tests.portal.helpers import make_invoice
 
         estimate, revision, lines = self._accepted(customer)
-        invoice = make_invoice(customer)
+        invoice = InvoiceFactory(customer=customer, lines=FURNACE_LINES)
         invoice_lines = list(invoice.lines.all())
         with django_assert_num_queries(0):
             assert invoice_totals(invoice, invoice_lines).total == Decimal("246.34")

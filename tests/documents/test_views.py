@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from documents import services
 from documents.models import Estimate, Invoice, InvoiceStatus, LineItem
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -42,9 +42,9 @@ def test_job_of_another_customer_is_refused(owner_client, customer, company):
     assert not Estimate.objects.exists()
 
 
-def test_adding_a_line_with_htmx_returns_the_editor_with_live_totals(owner_client, estimate):
+def test_adding_a_line_with_htmx_returns_the_editor_with_live_totals(owner_client, draft_estimate):
     response = owner_client.post(
-        _line_url(estimate),
+        _line_url(draft_estimate),
         {
             "description": "Water heater",
             "quantity": "1",
@@ -79,7 +79,7 @@ def test_adding_a_line_with_htmx_returns_the_editor_with_live_totals(owner_clien
     ],
 )
 def test_bad_line_input_gets_a_message_and_changes_nothing(
-    owner_client, estimate, field, value, message
+    owner_client, draft_estimate, field, value, message
 ):
     data = {
         "description": "Labour",
@@ -88,15 +88,15 @@ def test_bad_line_input_gets_a_message_and_changes_nothing(
         "kind": "standard",
         field: value,
     }
-    response = owner_client.post(_line_url(estimate), data, headers=HX)
+    response = owner_client.post(_line_url(draft_estimate), data, headers=HX)
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not LineItem.objects.exists()
 
 
-def test_inline_edit_round_trip(owner_client, estimate, actor):
-    line = add_line(estimate, actor)
-    url = reverse("documents:estimate_line_edit", args=[estimate.public_id, line.public_id])
+def test_inline_edit_round_trip(owner_client, draft_estimate, actor):
+    line = LineItemFactory(doc=draft_estimate, actor=actor)
+    url = reverse("documents:estimate_line_edit", args=[draft_estimate.public_id, line.public_id])
     form = owner_client.get(url, headers=HX).content.decode()
     assert 'name="unit_price"' in form and "95.00" in form
     response = owner_client.post(
@@ -119,7 +119,9 @@ def test_taxes_for_ontario_quebec_and_british_columbia(owner_client, owner, cust
     for province, labels in expected.items():
         estimate = services.estimate_create(company=owner.company, customer=customer, actor=actor)
         services.estimate_update(estimate=estimate, actor=actor, fields={"province": province})
-        add_line(estimate, actor, quantity=Decimal("1"), unit_price=Decimal("300.00"))
+        LineItemFactory(
+            doc=estimate, actor=actor, quantity=Decimal("1"), unit_price=Decimal("300.00")
+        )
         body = owner_client.get(estimate.get_absolute_url()).content.decode()
         for label in labels:
             assert label in body, (province, label)
@@ -127,35 +129,39 @@ def test_taxes_for_ontario_quebec_and_british_columbia(owner_client, owner, cust
     assert quebec.current_revision.total == Decimal("344.93")
 
 
-def test_send_then_revise_shows_revisions(owner_client, estimate, actor):
-    add_line(estimate, actor)
-    owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "send"]))
-    owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "revise"]))
-    estimate.refresh_from_db()
-    assert estimate.current_revision.number == 2
-    body = owner_client.get(estimate.get_absolute_url()).content.decode()
+def test_send_then_revise_shows_revisions(owner_client, draft_estimate, actor):
+    LineItemFactory(doc=draft_estimate, actor=actor)
+    owner_client.post(reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]))
+    owner_client.post(
+        reverse("documents:estimate_action", args=[draft_estimate.public_id, "revise"])
+    )
+    draft_estimate.refresh_from_db()
+    assert draft_estimate.current_revision.number == 2
+    body = owner_client.get(draft_estimate.get_absolute_url()).content.decode()
     assert "Revision 1" in body and "Revision 2" in body
-    old = owner_client.get(reverse("documents:estimate_revision", args=[estimate.public_id, 1]))
+    old = owner_client.get(
+        reverse("documents:estimate_revision", args=[draft_estimate.public_id, 1])
+    )
     assert "read-only" in old.content.decode()
 
 
-def test_unknown_action_is_404_and_get_is_405(owner_client, estimate):
+def test_unknown_action_is_404_and_get_is_405(owner_client, draft_estimate):
     assert (
         owner_client.post(
-            reverse("documents:estimate_action", args=[estimate.public_id, "explode"])
+            reverse("documents:estimate_action", args=[draft_estimate.public_id, "explode"])
         ).status_code
         == 404
     )
     assert (
         owner_client.get(
-            reverse("documents:estimate_action", args=[estimate.public_id, "send"])
+            reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"])
         ).status_code
         == 405
     )
 
 
-def test_invoice_terms_set_the_due_date_and_custom_dates_are_checked(owner_client, invoice):
-    url = reverse("documents:invoice_settings", args=[invoice.public_id])
+def test_invoice_terms_set_the_due_date_and_custom_dates_are_checked(owner_client, draft_invoice):
+    url = reverse("documents:invoice_settings", args=[draft_invoice.public_id])
     today = timezone.localdate()
     data = {
         "province": "ON",
@@ -166,19 +172,25 @@ def test_invoice_terms_set_the_due_date_and_custom_dates_are_checked(owner_clien
         "terms_text": "",
     }
     owner_client.post(url, data)
-    invoice.refresh_from_db()
-    assert invoice.due_date == today + dt.timedelta(days=30)
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.due_date == today + dt.timedelta(days=30)
     bad = {**data, "terms": "custom", "due_date": (today - dt.timedelta(days=1)).isoformat()}
     response = owner_client.post(url, bad, headers=HX)
     assert "before the invoice date" in response.content.decode()
-    invoice.refresh_from_db()
-    assert invoice.terms == "net30"
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.terms == "net30"
 
 
 def test_invoice_list_filters_and_summary(owner_client, owner, customer, actor):
     def sent_invoice(amount, days_ago):
         invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
-        add_line(invoice, actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False)
+        LineItemFactory(
+            doc=invoice,
+            actor=actor,
+            quantity=Decimal("1"),
+            unit_price=Decimal(amount),
+            taxable=False,
+        )
         services.invoice_send(invoice=invoice, actor=actor)
         Invoice.objects.filter(pk=invoice.pk).update(
             issue_date=timezone.localdate() - dt.timedelta(days=days_ago + 30),
@@ -220,9 +232,9 @@ def test_lists_have_constant_query_counts(
         owner_client.get(reverse(name))
 
 
-def test_void_from_the_dashboard_keeps_the_invoice(owner_client, invoice, actor):
-    add_line(invoice, actor)
-    services.invoice_send(invoice=invoice, actor=actor)
-    owner_client.post(reverse("documents:invoice_action", args=[invoice.public_id, "void"]))
-    invoice.refresh_from_db()
-    assert invoice.status == InvoiceStatus.VOID
+def test_void_from_the_dashboard_keeps_the_invoice(owner_client, draft_invoice, actor):
+    LineItemFactory(doc=draft_invoice, actor=actor)
+    services.invoice_send(invoice=draft_invoice, actor=actor)
+    owner_client.post(reverse("documents:invoice_action", args=[draft_invoice.public_id, "void"]))
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.status == InvoiceStatus.VOID

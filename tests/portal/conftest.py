@@ -3,22 +3,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.portal.helpers import issue
 
 PHONE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
-
-
-@pytest.fixture
-def estimate(customer):
-    return make_estimate(customer)
-
-
-@pytest.fixture
-def invoice(customer):
-    return make_invoice(customer)
 
 
 @pytest.fixture

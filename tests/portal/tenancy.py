@@ -3,12 +3,13 @@ URL kwarg, owned by company A."""
 
 from __future__ import annotations
 
-from tests.portal.helpers import issue, make_estimate, sign
+from tests.factories import EstimateFactory
+from tests.portal.helpers import issue, sign
 from tests.urlwalk import EXTENSIONS
 
 
 def _portal_objects(owner, customer, job) -> dict:
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     signature = sign(estimate, issued)
     return {

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from crewcommand.models import Activity
 from documents.models import Estimate, EstimateRevision, EstimateStatus, LineItem
@@ -26,8 +27,9 @@ from portal import canonical, services
 from portal.forms import CONSENT_TEXT
 from portal.models import PortalLink, Signature
 from portal.signatures import typed_svg
+from tests.factories import EstimateFactory
 from tests.portal.conftest import PHONE_UA
-from tests.portal.helpers import accept_data, issue, make_estimate, sign, strokes
+from tests.portal.helpers import accept_data, issue, sign, strokes
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +201,9 @@ def test_an_estimate_being_revised_cannot_be_signed(phone, estimate, estimate_li
 
 
 def test_an_expired_estimate_cannot_be_signed(phone, customer):
-    estimate = make_estimate(customer, valid_days=-1)
+    estimate = EstimateFactory(
+        customer=customer, revision__valid_until=timezone.localdate() - dt.timedelta(days=1)
+    )
     issued = issue(customer, estimate)
     page = phone.get(_url("estimate", issued, estimate)).content.decode()
     assert "This estimate expired on" in page
@@ -303,7 +307,7 @@ def test_verify_confirms_an_untouched_signature_and_catches_a_change(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_acceptances_make_one_signature(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     url = _url("estimate_accept", issued, estimate)
     barrier = threading.Barrier(10)

@@ -17,15 +17,15 @@ from django.utils import timezone
 
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from documents.models import Estimate, EstimateRevision, EstimateStatus, InvoiceStatus
+from documents.models import Estimate, EstimateRevision, EstimateStatus
 from documents.totals import Selection
 from portal import services
 from portal.forms import CONSENT_TEXT
 from portal.models import PortalLink, Signature
 from portal.signatures import typed_svg
-from tests.factories import CompanyFactory, CustomerFactory
+from tests.factories import CompanyFactory, CustomerFactory, EstimateFactory, InvoiceFactory
 from tests.portal.conftest import PHONE_UA
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -71,9 +71,12 @@ def _unanswered(estimate) -> None:
 
 
 def test_draft_invoices_and_estimates_stay_off_a_customer_wide_link(customer):
-    sent_invoice, sent_estimate = make_invoice(customer), make_estimate(customer)
-    draft_invoice = make_invoice(customer, status=InvoiceStatus.DRAFT)
-    draft_estimate = make_estimate(customer, status=EstimateStatus.DRAFT)
+    sent_invoice, sent_estimate = (
+        InvoiceFactory(customer=customer),
+        EstimateFactory(customer=customer),
+    )
+    draft_invoice = InvoiceFactory(customer=customer, sent=False)
+    draft_estimate = EstimateFactory(customer=customer, sent=False)
     issued = issue(customer)
     phone = Client(HTTP_USER_AGENT=PHONE_UA)
 
@@ -101,7 +104,7 @@ def test_draft_invoices_and_estimates_stay_off_a_customer_wide_link(customer):
 
 @pytest.mark.parametrize("answer", ANSWERS)
 def test_answers_through_a_revoked_link_are_refused(customer, answer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     services.link_revoke(link=PortalLink.objects.get(pk=issued.link.pk), actor=Actor.system())
     # The caller's copy of the link was loaded before the revoke: the service must look again.
@@ -112,7 +115,7 @@ def test_answers_through_a_revoked_link_are_refused(customer, answer):
 
 @pytest.mark.parametrize("answer", ANSWERS)
 def test_answers_through_an_expired_link_are_refused(customer, answer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     PortalLink.objects.filter(pk=issued.link.pk).update(
         expires_at=timezone.now() - dt.timedelta(seconds=1)
@@ -128,7 +131,7 @@ def test_answers_to_another_customers_estimate_are_refused(
     company, customer, answer, owner_of_estimate
 ):
     other = CustomerFactory(company=company if owner_of_estimate == "sibling" else CompanyFactory())
-    theirs = make_estimate(other)
+    theirs = EstimateFactory(customer=other)
     issued = issue(customer)  # a customer-wide link of the first customer
     with pytest.raises(REFUSED):
         ANSWERS[answer](theirs, issued.link)
@@ -136,7 +139,7 @@ def test_answers_to_another_customers_estimate_are_refused(
 
 
 def test_accepting_a_revision_other_than_the_current_one_is_refused(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     # The contractor revised and re-sent: revision 2 is current and sent.
     first = estimate.current_revision
@@ -152,7 +155,7 @@ def test_accepting_a_revision_other_than_the_current_one_is_refused(customer):
 
 
 def test_accepting_a_current_revision_that_was_never_sent_is_refused(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     EstimateRevision.objects.filter(pk=estimate.current_revision_id).update(sent_at=None)
     estimate = Estimate.objects.select_related("current_revision").get(pk=estimate.pk)
@@ -185,7 +188,7 @@ def test_a_revoke_racing_an_accept_never_leaves_an_accept_on_a_revoked_link(cust
     on the estimate's row lock (taken here by a third connection) while the revoke runs. The
     revoke must either wait for the accept (which then happened first) or win, and then the
     accept must be refused. Never: a signature made after the link was revoked."""
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     pids, outcome = {}, {}
     holder_ready, release = threading.Event(), threading.Event()

@@ -20,7 +20,8 @@ from documents.models import EstimateStatus
 from portal import services
 from portal.models import Signature
 from tests.browser import PHONE
-from tests.portal.helpers import issue, make_estimate
+from tests.factories import EstimateFactory
+from tests.portal.helpers import issue
 from tests.worker import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,7 +48,7 @@ def _money(text: str) -> str:
 def test_customer_signs_on_a_phone_and_the_contractor_sees_it(
     live_server, page, browser, owner, customer, csp_violations, tmp_path, capsys
 ):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server.url}/p/{issued.token}/")
@@ -155,7 +156,7 @@ def test_customer_signs_on_a_phone_and_the_contractor_sees_it(
 def test_a_keyboard_only_customer_signs_with_the_typed_name(
     live_server, page, customer, csp_violations
 ):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     page.set_viewport_size(PHONE)
     page.goto(
@@ -182,7 +183,7 @@ def test_a_keyboard_only_customer_signs_with_the_typed_name(
 @pytest.mark.worker
 @pytest.mark.postgres
 def test_the_link_email_goes_through_a_real_worker_sealed(celery_worker_process, customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     link = services.share_document(document=estimate, actor=Actor.system())
     mail_dir = celery_worker_process["mail_dir"]
 
@@ -201,7 +202,7 @@ def test_the_link_email_goes_through_a_real_worker_sealed(celery_worker_process,
 def test_the_dashboard_badge_and_panel_update_without_a_reload(
     live_server, page, browser, owner, customer
 ):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     page.goto(f"{live_server.url}{reverse('login')}")
     page.get_by_label("Username").fill(owner.user.username)

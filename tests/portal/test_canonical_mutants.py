@@ -17,8 +17,7 @@ import pytest
 
 from documents.totals import Selection, default_selection
 from portal import canonical
-from tests.factories import JobFactory
-from tests.portal.helpers import make_estimate
+from tests.factories import EstimateFactory, JobFactory
 
 pytestmark = pytest.mark.django_db
 CONSENT = "I agree to sign this estimate electronically."
@@ -46,7 +45,7 @@ def test_serialization_is_compact_sorted_and_keeps_non_ascii():
 
 
 def test_the_snapshot_format(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     revision = estimate.current_revision
     content = json.loads(snapshot(estimate))
     assert content["format"] == "crewcommand.estimate.v2"
@@ -124,7 +123,7 @@ def _save(obj, **changes):
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_every_thing_the_customer_saw_is_in_the_signed_content(customer, edit):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     before = snapshot(estimate)
     EDITS[edit](estimate)
     estimate.refresh_from_db()
@@ -132,7 +131,7 @@ def test_every_thing_the_customer_saw_is_in_the_signed_content(customer, edit):
 
 
 def test_the_consent_text_and_the_selection_are_signed(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     lines = list(estimate.current_revision.lines.all())
     before = snapshot(estimate)
     assert snapshot(estimate, consent="Another text") != before
@@ -144,7 +143,7 @@ def test_the_consent_text_and_the_selection_are_signed(customer):
 
 
 def test_a_forged_selection_is_reduced_to_real_lines(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     lines = list(estimate.current_revision.lines.all())
     forged = Selection(optional=frozenset({"ln_not_there", lines[0].public_id}))
     content = json.loads(snapshot(estimate, forged))
@@ -152,7 +151,7 @@ def test_a_forged_selection_is_reduced_to_real_lines(customer):
 
 
 def test_a_job_is_signed_with_its_title_and_address(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     job = JobFactory(company=estimate.company, customer=customer, title="Basement heater")
     _save(estimate, job=job)
     content = json.loads(snapshot(estimate))
@@ -171,7 +170,7 @@ def test_the_document_part_of_any_version():
 
 
 def test_an_estimate_without_an_expiry_date_is_signed_with_null(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     _save(estimate.current_revision, valid_until=None)
     estimate.refresh_from_db()
     assert json.loads(snapshot(estimate))["revision"]["valid_until"] is None
@@ -180,7 +179,7 @@ def test_an_estimate_without_an_expiry_date_is_signed_with_null(customer):
 def test_the_lines_passed_in_are_the_ones_signed(customer):
     """``estimate_accept`` reads the lines once and checks the selection against them; the
     snapshot must be of those same lines, not of a second read that could differ."""
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     revision = estimate.current_revision
     lines = list(revision.lines.all())
     lines[1].unit_price = Decimal("100.00")  # as read, not saved

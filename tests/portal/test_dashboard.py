@@ -11,8 +11,8 @@ from crewcommand.lib.activity import Actor
 from crewcommand.models import Role
 from portal import services
 from portal.models import PortalLink
-from tests.factories import MemberFactory
-from tests.portal.helpers import issue, make_estimate, sign
+from tests.factories import EstimateFactory, MemberFactory
+from tests.portal.helpers import issue, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_technicians_see_links_but_cannot_change_them(company, estimate, estimat
 
 
 def test_a_draft_estimate_cannot_get_a_link(owner_client, customer):
-    draft = make_estimate(customer, status="draft")
+    draft = EstimateFactory(customer=customer, sent=False)
     response = owner_client.post(
         reverse("portal_dashboard:link_create", args=["estimate", draft.public_id]), **HTMX
     )

@@ -30,7 +30,8 @@ def test_a_tampered_signature_shows_mismatch_and_why(owner_client, estimate, est
     verify = reverse("portal_dashboard:signature_verify", args=[signature.public_id])
     assert "Verified" in _verification(owner_client.get(verify, **HTMX).content.decode())
 
-    LineItem.objects.filter(revision=signature.revision, position=0).update(unit_price="1.00")
+    first = signature.revision.lines.first()  # in position order
+    LineItem.objects.filter(pk=first.pk).update(unit_price="1.00")
 
     for headers in (HTMX, {}):
         response = owner_client.get(verify, **headers)

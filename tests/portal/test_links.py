@@ -16,8 +16,8 @@ from crewcommand.models import Activity
 from portal import services
 from portal.models import LinkChannel, PortalLink
 from portal.tokens import token_hash
-from tests.factories import CustomerFactory
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.factories import CustomerFactory, EstimateFactory, InvoiceFactory
+from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -63,17 +63,17 @@ def test_regenerate_revokes_the_old_link_and_keeps_the_scope(estimate, owner):
 
 def test_a_link_cannot_point_at_another_customers_document(customer, company):
     other = CustomerFactory(company=company)
-    estimate = make_estimate(other)
+    estimate = EstimateFactory(customer=other)
     with pytest.raises(ServiceError):
         issue(customer, estimate)
 
 
 def test_a_draft_document_cannot_be_linked(customer):
-    draft = make_estimate(customer, status="draft")
+    draft = EstimateFactory(customer=customer, sent=False)
     with pytest.raises(ServiceError):
         issue(customer, draft)
     with pytest.raises(ServiceError):
-        issue(customer, make_invoice(customer, status="draft"))
+        issue(customer, InvoiceFactory(customer=customer, sent=False))
 
 
 def test_share_document_emails_the_link_after_commit(estimate, django_capture_on_commit_callbacks):
@@ -135,7 +135,7 @@ def test_a_tampered_sealed_url_is_not_emailed(estimate):
 
 def test_share_document_without_email_makes_the_link_but_sends_nothing(company):
     customer = CustomerFactory(company=company, email="")
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     link = services.share_document(document=estimate, actor=Actor.system())
     assert link.sent_to == "" and mail.outbox == []
     with pytest.raises(ServiceError):

@@ -11,8 +11,9 @@ from crewcommand.models import Activity
 from documents.models import EstimateStatus, InvoiceStatus
 from documents.totals import Selection
 from portal.middleware import accent_colour
+from tests.factories import FURNACE_LINES, EstimateFactory, InvoiceFactory
 from tests.portal.conftest import PHONE_UA
-from tests.portal.helpers import issue, make_estimate, make_invoice
+from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def _assert_portal_headers(response) -> None:
 
 
 def test_every_portal_url_sends_the_privacy_headers(phone, estimate, estimate_link, customer):
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     whole = issue(customer)
     urls = [
         reverse("portal:home", args=[whole.token]),
@@ -56,8 +57,9 @@ def test_every_portal_url_sends_the_privacy_headers(phone, estimate, estimate_li
 
 
 def test_home_lists_the_customers_documents_with_status_and_balance(phone, customer):
-    estimate, invoice = make_estimate(customer), make_invoice(customer)
-    draft = make_estimate(customer, status="draft")
+    estimate = EstimateFactory(customer=customer)
+    invoice = InvoiceFactory(customer=customer, lines=FURNACE_LINES)
+    draft = EstimateFactory(customer=customer, sent=False)
     whole = issue(customer)
     body = phone.get(f"/p/{whole.token}/").content.decode()
     assert estimate.display_number in body and invoice.display_number in body
@@ -158,7 +160,8 @@ def test_link_scanners_and_head_requests_do_not_count_as_views(
 def test_invoice_page_shows_lines_balance_and_the_billing_slot(phone, invoice, invoice_link):
     url = reverse("portal:invoice", args=[invoice_link.token, invoice.public_id])
     body = phone.get(url).content.decode().replace("\xa0", " ")
-    assert "Furnace tune-up" in body and "$246.34" in body and 'id="pay"' in body
+    # One line, $1,200.00 + 13 % HST.
+    assert "Water heater" in body and "$1,356.00" in body and 'id="pay"' in body
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.VIEWED
 
@@ -176,14 +179,14 @@ def _queries(client, url) -> int:
 def test_portal_pages_use_a_constant_number_of_queries(
     phone, customer, django_assert_max_num_queries, name
 ):
-    estimate, invoice = make_estimate(customer), make_invoice(customer)
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
     whole = issue(customer)
     args = {"home": [], "estimate": [estimate.public_id], "invoice": [invoice.public_id]}[name]
     url = reverse(f"portal:{name}", args=[whole.token, *args])
     phone.get(url)  # the first view also writes an activity row
     few = _queries(phone, url)
     for _ in range(5):
-        make_estimate(customer), make_invoice(customer)
+        EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
     with django_assert_max_num_queries(9):
         many = _queries(phone, url)
     assert few == many, (few, many)
@@ -216,7 +219,7 @@ def test_home_shows_the_total_the_customer_signed_not_the_default_one(customer, 
     from documents.totals import revision_totals
     from tests.portal.helpers import sign
 
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     link = issue(customer)
     sign(estimate, issue(customer, estimate))
     estimate.refresh_from_db()

@@ -29,7 +29,8 @@ from crewcommand.lib.activity import Actor
 from crewcommand.lib.logging import redact
 from crewcommand.services import invitation_create, invitation_token
 from portal import services
-from tests.portal.helpers import accept_data, issue, make_estimate, make_invoice
+from tests.factories import EstimateFactory, InvoiceFactory
+from tests.portal.helpers import accept_data, issue
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -72,7 +73,7 @@ def _access_log(method: str, path: str, status: int) -> None:
 def test_a_hundred_visits_leave_no_token_in_the_database_or_logs(
     captured_logs, phone, customer, django_capture_on_commit_callbacks
 ):
-    estimate, invoice = make_estimate(customer), make_invoice(customer)
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
     links = [issue(customer), issue(customer, estimate), issue(customer, invoice)]
     with django_capture_on_commit_callbacks(execute=True):
         shared = services.share_document(document=estimate, actor=Actor.system())
@@ -141,7 +142,7 @@ def _free_port() -> int:
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_access_and_error_logs_redact_tokens(customer, owner_member):
     secrets_, secret_paths = _secrets_and_paths(customer, owner_member)
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     port = _free_port()
     db = settings.DATABASES["default"]
@@ -233,7 +234,7 @@ def test_django_security_logs_and_error_mail_redact_tokens(captured_logs, settin
 def _secrets_and_paths(customer, owner) -> tuple[list[str], list[str]]:
     """Live secrets (a portal token, an invitation token, a password reset token) and the odd
     URL shapes they reach the server in."""
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     portal = issue(customer, estimate).token
     invitation = invitation_create(
         company=customer.company, by=owner.user, email="new@example.com", role="technician"

@@ -8,9 +8,9 @@ from django.test import Client
 from django.urls import reverse
 
 from documents.models import EstimateStatus
-from tests.factories import CompanyFactory, CustomerFactory
+from tests.factories import CompanyFactory, CustomerFactory, EstimateFactory, InvoiceFactory
 from tests.portal.conftest import PHONE_UA
-from tests.portal.helpers import accept_data, issue, make_estimate, make_invoice
+from tests.portal.helpers import accept_data, issue
 from tests.urlwalk import _walk
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +46,14 @@ def world(company, customer):
     sibling = CustomerFactory(company=company)
     stranger = CustomerFactory(company=CompanyFactory())
     return {
-        "x_estimate": make_estimate(customer),
-        "x_invoice": make_invoice(customer),
-        "y_estimate": make_estimate(customer),
-        "y_invoice": make_invoice(customer),
-        "sibling_estimate": make_estimate(sibling),
-        "sibling_invoice": make_invoice(sibling),
-        "stranger_estimate": make_estimate(stranger),
-        "stranger_invoice": make_invoice(stranger),
+        "x_estimate": EstimateFactory(customer=customer),
+        "x_invoice": InvoiceFactory(customer=customer),
+        "y_estimate": EstimateFactory(customer=customer),
+        "y_invoice": InvoiceFactory(customer=customer),
+        "sibling_estimate": EstimateFactory(customer=sibling),
+        "sibling_invoice": InvoiceFactory(customer=sibling),
+        "stranger_estimate": EstimateFactory(customer=stranger),
+        "stranger_invoice": InvoiceFactory(customer=stranger),
     }
 
 

@@ -16,7 +16,8 @@ from documents.totals import Selection
 from portal import canonical, services
 from portal.forms import CONSENT_TEXT
 from portal.signatures import typed_svg
-from tests.portal.helpers import issue, make_estimate, sign
+from tests.factories import EstimateFactory
+from tests.portal.helpers import issue, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -27,19 +28,19 @@ def _problems(signature) -> tuple[str, ...]:
 
 
 def test_a_changed_line_description_is_a_mismatch(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     signature = sign(estimate, issue(customer, estimate))
     assert _problems(signature) == ()
     snapshot = json.loads(signature.canonical_json)
     assert snapshot["lines"][1]["description"] == "Installation labour"
-    LineItem.objects.filter(revision=signature.revision, position=1).update(
+    LineItem.objects.filter(revision=signature.revision, description="Installation labour").update(
         description="Installation labour (weekend rate)"
     )
     assert any("lines" in problem for problem in _problems(signature))
 
 
 def test_changed_revision_notes_are_a_mismatch(customer):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     signature = sign(estimate, issue(customer, estimate))
     assert json.loads(signature.canonical_json)["revision"]["notes"] == (
         "Parking in the driveway, please."
@@ -51,7 +52,7 @@ def test_changed_revision_notes_are_a_mismatch(customer):
 def test_a_signature_with_non_default_options_verifies_at_the_service_level(customer):
     """The customer picked the non-default package and added the non-default add-on, and
     dropped the default one: verification must recompute with *their* options."""
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     lines = {line.description: line for line in estimate.current_revision.lines.all()}
     selection = Selection(
