@@ -8,12 +8,12 @@ responses are ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from crewcommand.access import member_required
+from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Customer
@@ -50,7 +50,7 @@ def badge_context(subject: Estimate | Invoice | Customer) -> dict:
 
 
 def _panel(
-    request: HttpRequest,
+    request: ContractorRequest,
     subject: Estimate | Invoice | Customer,
     *,
     issued: IssuedLink | None = None,
@@ -84,14 +84,14 @@ def _panel(
 
 @member_required
 @require_GET
-def links_panel(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
+def links_panel(request: ContractorRequest, kind: str, doc_id: str) -> HttpResponse:
     subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
     return _panel(request, subject)
 
 
 @member_required(action="link.manage")
 @require_POST
-def link_create(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
+def link_create(request: ContractorRequest, kind: str, doc_id: str) -> HttpResponse:
     subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
     form = LinkCreateForm(request.POST)
     if not form.is_valid():
@@ -110,7 +110,7 @@ def link_create(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
     return _panel(request, subject, issued=issued)
 
 
-def _link_action(request: HttpRequest, link_id: str, *, regenerate: bool) -> HttpResponse:
+def _link_action(request: ContractorRequest, link_id: str, *, regenerate: bool) -> HttpResponse:
     link = selectors.link_get(company=request.company, public_id=link_id)
     subject = link.estimate or link.invoice or link.customer
     actor = Actor.member(request.user)
@@ -125,19 +125,19 @@ def _link_action(request: HttpRequest, link_id: str, *, regenerate: bool) -> Htt
 
 @member_required(action="link.manage")
 @require_POST
-def link_revoke(request: HttpRequest, link_id: str) -> HttpResponse:
+def link_revoke(request: ContractorRequest, link_id: str) -> HttpResponse:
     return _link_action(request, link_id, regenerate=False)
 
 
 @member_required(action="link.manage")
 @require_POST
-def link_regenerate(request: HttpRequest, link_id: str) -> HttpResponse:
+def link_regenerate(request: ContractorRequest, link_id: str) -> HttpResponse:
     return _link_action(request, link_id, regenerate=True)
 
 
 @member_required
 @require_GET
-def status_badge(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
+def status_badge(request: ContractorRequest, kind: str, doc_id: str) -> HttpResponse:
     """The status badge, polled every 10 s while the document awaits the customer. When the
     status differs from the one the page showed (``?was=``), the panel is told to refresh."""
     subject = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
@@ -151,7 +151,7 @@ def status_badge(request: HttpRequest, kind: str, doc_id: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def signature_verify(request: HttpRequest, signature_id: str) -> HttpResponse:
+def signature_verify(request: ContractorRequest, signature_id: str) -> HttpResponse:
     """Recompute the signed content's hash and compare (read-only)."""
     signature = selectors.signature_get(company=request.company, public_id=signature_id)
     verification = services.signature_verify(signature=signature)
@@ -162,7 +162,7 @@ def signature_verify(request: HttpRequest, signature_id: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def signature_pdf(request: HttpRequest, signature_id: str) -> HttpResponse:
+def signature_pdf(request: ContractorRequest, signature_id: str) -> HttpResponse:
     from documents import pdf
 
     signature = selectors.signature_get(company=request.company, public_id=signature_id)

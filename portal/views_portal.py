@@ -25,6 +25,7 @@ from crewcommand.errors import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http, selectors, services
 from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
+from portal.http import PortalRequest
 from portal.middleware import PortalContext
 
 CHANGE_REQUESTS_PER_HOUR = 10
@@ -47,7 +48,7 @@ def portal_view(view: Callable) -> Callable:
 
 
 def _record_visit(
-    request: HttpRequest, portal: PortalContext, document: Estimate | Invoice | None = None
+    request: PortalRequest, portal: PortalContext, document: Estimate | Invoice | None = None
 ) -> None:
     if http.is_prefetch(request) or request.htmx:
         return
@@ -57,7 +58,7 @@ def _record_visit(
         services.document_mark_viewed(document=document, link=portal.link)
 
 
-def _render(request: HttpRequest, portal: PortalContext, template: str, context: dict, **kw):
+def _render(request: PortalRequest, portal: PortalContext, template: str, context: dict, **kw):
     return render(request, template, {"portal": portal, "company": portal.company, **context}, **kw)
 
 
@@ -93,7 +94,7 @@ def too_many_attempts(request: HttpRequest) -> HttpResponse:
 
 @portal_view
 @require_safe
-def home(request: HttpRequest, portal: PortalContext) -> HttpResponse:
+def home(request: PortalRequest, portal: PortalContext) -> HttpResponse:
     if portal.scope == "estimate":
         return redirect(portal.url("estimate", portal.link.estimate.public_id))
     if portal.scope == "invoice":
@@ -104,7 +105,7 @@ def home(request: HttpRequest, portal: PortalContext) -> HttpResponse:
 
 @portal_view
 @require_safe
-def estimate(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+def estimate(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     _record_visit(request, portal, doc)
     context = selectors.estimate_context(portal=portal, estimate=doc)
@@ -114,7 +115,9 @@ def estimate(request: HttpRequest, portal: PortalContext, estimate_id: str) -> H
 
 @portal_view
 @require_safe
-def estimate_totals(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+def estimate_totals(
+    request: PortalRequest, portal: PortalContext, estimate_id: str
+) -> HttpResponse:
     """Totals for the picks in the query string (htmx, on every change). Read-only."""
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     context = selectors.estimate_context(portal=portal, estimate=doc, data=request.GET)
@@ -123,7 +126,9 @@ def estimate_totals(request: HttpRequest, portal: PortalContext, estimate_id: st
 
 @portal_view
 @require_POST
-def estimate_accept(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+def estimate_accept(
+    request: PortalRequest, portal: PortalContext, estimate_id: str
+) -> HttpResponse:
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
     form = AcceptForm(request.POST)
@@ -149,7 +154,7 @@ def estimate_accept(request: HttpRequest, portal: PortalContext, estimate_id: st
     )
 
 
-def _answer_view(request: HttpRequest, portal: PortalContext, estimate_id: str, *, kind: str):
+def _answer_view(request: PortalRequest, portal: PortalContext, estimate_id: str, *, kind: str):
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     if kind == "decline":
         form = DeclineForm(request.POST or None, company_name=portal.company.name)
@@ -182,19 +187,19 @@ def _answer_view(request: HttpRequest, portal: PortalContext, estimate_id: str, 
 
 @portal_view
 @require_http_methods(["GET", "HEAD", "POST"])
-def estimate_decline(request: HttpRequest, portal: PortalContext, estimate_id: str):
+def estimate_decline(request: PortalRequest, portal: PortalContext, estimate_id: str):
     return _answer_view(request, portal, estimate_id, kind="decline")
 
 
 @portal_view
 @require_http_methods(["GET", "HEAD", "POST"])
-def estimate_changes(request: HttpRequest, portal: PortalContext, estimate_id: str):
+def estimate_changes(request: PortalRequest, portal: PortalContext, estimate_id: str):
     return _answer_view(request, portal, estimate_id, kind="changes")
 
 
 @portal_view
 @require_safe
-def invoice(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
+def invoice(request: PortalRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
     doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
     _record_visit(request, portal, doc)
     return _render(request, portal, "portal/invoice.html", selectors.invoice_context(invoice=doc))
@@ -211,7 +216,7 @@ def _pdf_response(content: bytes, filename: str) -> HttpResponse:
 
 @portal_view
 @require_safe
-def estimate_pdf(request: HttpRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
+def estimate_pdf(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     from documents import pdf
 
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
@@ -226,7 +231,7 @@ def estimate_pdf(request: HttpRequest, portal: PortalContext, estimate_id: str) 
 
 @portal_view
 @require_safe
-def invoice_pdf(request: HttpRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
+def invoice_pdf(request: PortalRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
     from documents import pdf
 
     doc = selectors.invoice_get(portal=portal, public_id=invoice_id)

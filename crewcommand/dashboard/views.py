@@ -5,7 +5,7 @@ selectors; no app imports this package. URL names stay in the ``dashboard`` name
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from billing.selectors import job_payment_status
 from crewcommand import charts, selectors
-from crewcommand.access import member_required
+from crewcommand.access import ContractorRequest, member_required
 from crewcommand.models import JobStatus
 from crewcommand.views import paginate
 from documents import selectors as documents
@@ -22,7 +22,7 @@ from documents.selectors import documents_for_job
 
 @member_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: ContractorRequest) -> HttpResponse:
     company = request.company
     context = {
         "today_jobs": selectors.jobs_on_day(company=company, day=timezone.localdate()),
@@ -38,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+def customer_detail(request: ContractorRequest, customer_id: str) -> HttpResponse:
     customer = selectors.customer_get(company=request.company, public_id=customer_id)
     context = {
         "customer": customer,
@@ -50,7 +50,7 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
 
 @member_required
 @require_GET
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: ContractorRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = selectors.clean_query(request.GET.get("q"))
     jobs = job_payment_status(
@@ -70,7 +70,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_detail(request: ContractorRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(company=request.company, public_id=job_id)
     context = {
         "job": job,
