@@ -7,21 +7,24 @@ from __future__ import annotations
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 
 def test_a_burst_of_edits_by_one_person_is_one_row_and_another_persons_edit_its_own(
-    estimate, actor, office
+    draft_estimate, actor, office
 ):
-    add_line(estimate, actor)
-    add_line(estimate, actor, description="Parts")
+    LineItemFactory(doc=draft_estimate, actor=actor)
+    LineItemFactory(doc=draft_estimate, actor=actor, description="Parts")
     assert Activity.objects.filter(verb="estimate.updated").count() == 1
 
-    add_line(estimate, Actor.member(office.user), description="Disposal")
+    LineItemFactory(doc=draft_estimate, actor=Actor.member(office.user), description="Disposal")
     assert Activity.objects.filter(verb="estimate.updated").count() == 2
 
 
-def test_a_row_about_a_document_names_its_number_and_carries_its_company_and_customer(invoice):
+def test_a_row_about_a_document_names_its_number_and_carries_its_company_and_customer(
+    draft_invoice,
+):
+    invoice = draft_invoice
     row = Activity.objects.get(verb="invoice.created")
     assert row.data == {"number": invoice.display_number}
     assert row.company_id == invoice.company_id
