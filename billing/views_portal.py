@@ -43,11 +43,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 from billing import selectors, services
 from billing.forms import PayAmountForm
 from billing.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus
+from crewcommand.lib.colour import accent_on_white
 from crewcommand.services import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http
 from portal import selectors as portal_selectors
-from portal.middleware import PORTAL_HEADERS, PortalContext, accent_colour, resolve
+from portal.middleware import PORTAL_HEADERS, PortalContext, resolve
 from portal.models import PortalLink
 from portal.views import portal_view
 
@@ -225,7 +226,7 @@ class _Branding:
     """What the portal layout needs when there is no portal context: the accent colour."""
 
     def __init__(self, company) -> None:
-        self.accent = accent_colour(company.brand_color)
+        self.accent = accent_on_white(company.brand_color)
 
 
 def _private(response: HttpResponse) -> HttpResponse:
