@@ -4,6 +4,7 @@ forged id is a form error, never another company's row."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import PurePath
 
 from django import forms
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crewcommand import ratelimits
 from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
+from crewcommand.lib.money import active_locale, parse_money, parse_quantity
 from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
 
@@ -38,6 +40,68 @@ class SingleLineCharField(forms.CharField):
     def to_python(self, value) -> str:
         text = super().to_python(value)
         return single_line(text) if text not in self.empty_values else text
+
+
+class _TypedNumberField(forms.CharField):
+    """A number typed by a person in the active language (``crewcommand.lib.money``: the
+    locale's decimal mark, so ``1,5`` in French) → Decimal. Longer than ``MAX_LENGTH``
+    characters or unreadable: the ``invalid`` message, which says how to write it."""
+
+    MAX_LENGTH = 20
+
+    def widget_attrs(self, widget) -> dict:
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "autocomplete": "off", "maxlength": self.MAX_LENGTH})
+        return attrs
+
+    def to_python(self, value) -> Decimal | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        if len(text) > self.MAX_LENGTH:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return self.parse(text, active_locale())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def parse(self, text: str, locale: str) -> Decimal:
+        raise NotImplementedError
+
+
+class MoneyField(_TypedNumberField):
+    """A dollar amount (``1,234.56``, ``$80``; in French ``1 234,56 $``, ``1,5``) → Decimal to
+    the cent. The one field for every typed amount, in every app. Greater than zero unless
+    ``allow_negative`` (a discount line's price; zero allowed too)."""
+
+    default_error_messages = {
+        "invalid": _("Enter an amount like 125.50."),
+        "min": _("Enter an amount greater than zero."),
+    }
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs) -> None:
+        self.allow_negative = allow_negative
+        super().__init__(**kwargs)
+
+    def parse(self, text: str, locale: str) -> Decimal:
+        return parse_money(text, locale=locale, allow_negative=self.allow_negative)
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value is not None and not self.allow_negative and value <= 0:
+            raise forms.ValidationError(self.error_messages["min"], code="min")
+
+
+class QuantityField(_TypedNumberField):
+    """A quantity (``2``, ``2.5``; in French ``2,5``): above 0, at most 3 decimals, kept as
+    typed (``crewcommand.lib.money.parse_quantity``)."""
+
+    default_error_messages = {
+        "invalid": _("Enter a quantity above 0 with at most 3 decimals, like 1 or 2.5."),
+    }
+
+    def parse(self, text: str, locale: str) -> Decimal:
+        return parse_quantity(text, locale=locale)
 
 
 def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:

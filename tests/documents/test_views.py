@@ -94,6 +94,28 @@ def test_bad_line_input_gets_a_message_and_changes_nothing(
     assert not LineItem.objects.exists()
 
 
+def test_the_line_editor_in_french_takes_a_decimal_comma(owner_client, estimate):
+    """One money field everywhere: the active language's decimal mark is accepted (it used
+    to be refused in the line editor while the payment forms took it)."""
+    french = {**HX, "Accept-Language": "fr-ca"}
+    line = {"description": "Main-d'œuvre", "kind": "standard", "taxable": "on"}
+    response = owner_client.post(
+        _line_url(estimate),
+        {**line, "quantity": "2,5", "unit_price": "1\u00a0234,5"},
+        headers=french,
+    )
+    assert response.status_code == 200
+    added = LineItem.objects.get()
+    assert (added.quantity, added.unit_price) == (Decimal("2.5"), Decimal("1234.50"))
+    assert "1\u00a0234,50\u00a0$" in response.content.decode()  # shown back the French way
+    # English keeps refusing a comma that is not a thousands separator.
+    response = owner_client.post(
+        _line_url(estimate), {**line, "quantity": "1", "unit_price": "1,5"}, headers=HX
+    )
+    assert "Enter a price" in response.content.decode()
+    assert LineItem.objects.count() == 1
+
+
 def test_inline_edit_round_trip(owner_client, estimate, actor):
     line = add_line(estimate, actor)
     url = reverse("documents:estimate_line_edit", args=[estimate.public_id, line.public_id])
