@@ -135,8 +135,10 @@ class SignupForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
 
-class SignupPasswordForm(forms.Form):
-    """Step two of signup, behind the emailed link."""
+class NewPasswordForm(forms.Form):
+    """A password a person chooses for their new account, checked by Django's validators
+    (length, common, numeric, and not too like the account's email or name): the one rule for
+    signup and for accepting an invitation."""
 
     password = forms.CharField(
         label=_("Choose a password"),
@@ -151,8 +153,15 @@ class SignupPasswordForm(forms.Form):
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        password_validation.validate_password(password, user=get_user_model()(email=self.email))
+        full_name = self.cleaned_data.get("full_name", "")
+        first, _space, last = full_name.partition(" ")
+        user = get_user_model()(email=self.email, first_name=first, last_name=last)
+        password_validation.validate_password(password, user=user)
         return password
+
+
+class SignupPasswordForm(NewPasswordForm):
+    """Step two of signup, behind the emailed link."""
 
 
 class PasswordResetRequestForm(PasswordResetForm):
@@ -171,18 +180,13 @@ class PasswordResetRequestForm(PasswordResetForm):
         send_password_reset_email.delay_on_commit(email=email)
 
 
-class AcceptInvitationForm(forms.Form):
-    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
-    password = forms.CharField(
-        label=_("Choose a password"),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        max_length=128,
-    )
+class AcceptInvitationForm(NewPasswordForm):
+    """Someone invited without an account: their name and a password (``email``: the
+    invitation's address)."""
 
-    def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
-        password_validation.validate_password(password)
-        return password
+    field_order = ["full_name", "password"]
+
+    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
 
 
 class InviteForm(forms.Form):

@@ -136,7 +136,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         # Someone else's link: refuse before any form, and change nothing.
         context = {"invitation": invitation, "wrong_user": True}
         return render(request, "crewcommand/invitation_accept.html", context, status=403)
-    form = AcceptInvitationForm(request.POST or None) if user is None else None
+    form = (
+        AcceptInvitationForm(request.POST or None, email=invitation.email) if user is None else None
+    )
     if request.method == "POST" and (form is None or form.is_valid()):
         data = form.cleaned_data if form is not None else {"full_name": "", "password": None}
         try:
