@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -36,6 +35,7 @@ from crewcommand import selectors as core_selectors
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
+from crewcommand.lib.listing import is_partial, paginate, render_list
 from crewcommand.lib.money import format_cad
 from crewcommand.services import ServiceError
 from documents import selectors as documents_selectors
@@ -43,7 +43,6 @@ from documents.models import Estimate, Invoice
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
 PANEL_ID = "billing-panel"
 
 
@@ -55,10 +54,6 @@ def _document_url(document: Invoice | Estimate) -> str:
         return reverse("billing_dashboard:payment_list")
 
 
-def _fragment(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.boosted
-
-
 # --- Lists -------------------------------------------------------------------------------------
 
 
@@ -67,18 +62,15 @@ def _fragment(request: HttpRequest) -> bool:
 def payment_list(request: HttpRequest) -> HttpResponse:
     form = PaymentFilterForm(request.GET or None)
     payments = selectors.payment_list(company=request.company, filters=form.filters())
-    page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
-        "page": page,
         "query": query.urlencode(),
         "totals": selectors.payment_totals(payments=payments),
         "issue_count": selectors.open_issue_count(company=request.company),
     }
-    template = "billing/payment_list.html" + ("#results" if _fragment(request) else "")
-    return render(request, template, context)
+    return render_list(request, "billing/payment_list.html", payments, context)
 
 
 @member_required(action="payment.view")
@@ -99,9 +91,8 @@ def payment_detail(request: HttpRequest, payment_id: str) -> HttpResponse:
 def issue_list(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
     issues = selectors.issue_list(company=request.company, open_only=not show_all)
-    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "page": page,
+        "page": paginate(request, issues),
         "show_all": show_all,
         "open_count": selectors.open_issue_count(company=request.company),
     }
@@ -184,11 +175,11 @@ def _record(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
             form.add_error("amount", str(error))
         else:
             messages.success(request, _("Payment recorded."))
-            if _fragment(request):
+            if is_partial(request):
                 return _changed_panel(request, document)
             return redirect(_document_url(document))
     context = {**_panel_context(document), "form": form, "mode": "record"}
-    if _fragment(request):
+    if is_partial(request):
         return render(request, "billing/_invoice_payments_panel.html", context)
     return render(request, "billing/payment_form.html", context)
 
@@ -288,7 +279,7 @@ def _refund_confirmed(
         context = {"payment": payment, "form": form, "mode": "refund"}
         return _refund_page(request, payment, panel_document, context)
     messages.success(request, _("Refund recorded."))
-    if _fragment(request) and panel_document is not None:
+    if is_partial(request) and panel_document is not None:
         return _changed_panel(request, panel_document)
     return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
 
@@ -296,7 +287,7 @@ def _refund_confirmed(
 def _refund_page(
     request: HttpRequest, payment, panel_document: Invoice | Estimate | None, context: dict
 ) -> HttpResponse:
-    if _fragment(request) and panel_document is not None:
+    if is_partial(request) and panel_document is not None:
         return _render_panel(request, panel_document, **context)
     return render(request, "billing/refund_form.html", context)
 

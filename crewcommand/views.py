@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -31,14 +30,9 @@ from crewcommand.forms import (
     SignupPasswordForm,
 )
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.listing import render_list
 from crewcommand.models import JobStatus
 from crewcommand.notifications import send_invitation, send_signup
-
-PAGE_SIZE = 25
-
-
-def _page(request: HttpRequest, queryset) -> object:
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 @require_GET
@@ -176,11 +170,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = selectors.clean_query(request.GET.get("q"))
-    page = _page(request, selectors.customer_list(company=request.company, query=query))
-    template = "crewcommand/customer_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, {"page": page, "q": query})
+    customers = selectors.customer_list(company=request.company, query=query)
+    return render_list(request, "crewcommand/customer_list.html", customers, {"q": query})
 
 
 @member_required(action="customer.edit")
@@ -233,15 +224,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
         jobs=selectors.job_list(company=request.company, status=status, query=query)
     )
     context = {
-        "page": _page(request, jobs),
         "q": query,
         "status": status if status in JobStatus.values else "",
         "filters": [("", _("All")), *JobStatus.choices],
     }
-    template = "crewcommand/job_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
+    return render_list(request, "crewcommand/job_list.html", jobs, context)
 
 
 @member_required

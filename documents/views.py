@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.listing import render_list
 from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
 from crewcommand.services import ServiceError
@@ -27,12 +27,6 @@ from documents.forms import (
 )
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus, LineItem, LineKind
 from documents.totals import Selection, estimate_figures, invoice_totals, is_selected
-
-PAGE_SIZE = 25
-
-
-def _page(request: HttpRequest, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -66,16 +60,8 @@ def estimate_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = clean_query(request.GET.get("q"))
     estimates = selectors.estimate_list(company=request.company, status=status, query=query)
-    context = {
-        "page": _page(request, estimates),
-        "q": query,
-        "status": status,
-        "filters": ESTIMATE_FILTERS,
-    }
-    template = "documents/estimate_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
+    context = {"q": query, "status": status, "filters": ESTIMATE_FILTERS}
+    return render_list(request, "documents/estimate_list.html", estimates, context)
 
 
 @member_required
@@ -85,16 +71,12 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     query = clean_query(request.GET.get("q"))
     invoices = selectors.invoice_list(company=request.company, status=status, query=query)
     context = {
-        "page": _page(request, invoices),
         "q": query,
         "status": status,
         "filters": INVOICE_FILTERS,
         "summary": selectors.invoice_summary(company=request.company),
     }
-    template = "documents/invoice_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
+    return render_list(request, "documents/invoice_list.html", invoices, context)
 
 
 # --- Create --------------------------------------------------------------------------------------
