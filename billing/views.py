@@ -37,6 +37,7 @@ from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
 from crewcommand.lib.listing import is_partial, paginate, render_list
 from crewcommand.lib.money import format_cad
+from crewcommand.models import Job
 from crewcommand.services import ServiceError
 from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
@@ -126,8 +127,21 @@ def _panel_context(document: Invoice | Estimate) -> dict:
 
 
 def _render_panel(request: HttpRequest, document: Invoice | Estimate, **extra) -> HttpResponse:
+    """The panel for htmx; a plain GET (the document page's link without JavaScript, the
+    panel's own Cancel links) gets it inside a page of its own."""
     context = {**_panel_context(document), **extra}
+    if not is_partial(request):
+        return _panel_page(request, "billing/_invoice_payments_panel.html", context, document)
     return render(request, "billing/_invoice_payments_panel.html", context)
+
+
+def _panel_page(
+    request: HttpRequest, panel: str, context: dict, owner: Invoice | Estimate | Job
+) -> HttpResponse:
+    """A panel the page loads with htmx, as a whole page of its own, with a way back."""
+    name = owner.title if isinstance(owner, Job) else owner.display_number
+    page = {"panel": panel, "name": name, "back_url": _document_url(owner)}
+    return render(request, "billing/panel_page.html", {**context, **page})
 
 
 def _changed_panel(request: HttpRequest, document: Invoice | Estimate) -> HttpResponse:
@@ -158,6 +172,8 @@ def estimate_payments(request: HttpRequest, estimate_id: str) -> HttpResponse:
 def job_payments(request: HttpRequest, job_id: str) -> HttpResponse:
     job = core_selectors.job_get(company=request.company, public_id=job_id)
     context = {"job": job, "money": selectors.job_money(job=job)}
+    if not is_partial(request):
+        return _panel_page(request, "billing/_job_payments.html", context, job)
     return render(request, "billing/_job_payments.html", context)
 
 

@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from crewcommand.access import member_required
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.listing import render_list
+from crewcommand.lib.listing import is_partial, render_list
 from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
 from crewcommand.services import ServiceError
@@ -164,11 +164,7 @@ def _revisions(estimate: Estimate, shown: dict) -> list:
 @require_GET
 def estimate_detail(request: HttpRequest, estimate_id: str) -> HttpResponse:
     estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
-    context = estimate_context(estimate)
-    context["settings_form"] = EstimateForm(instance=estimate.current_revision)
-    context["revisions"] = _revisions(estimate, context)
-    context["activity"] = activity_for(company=request.company, target=estimate)
-    return render(request, "documents/estimate_detail.html", context)
+    return _detail_page(request, estimate)
 
 
 @member_required
@@ -201,10 +197,25 @@ def invoice_context(invoice: Invoice) -> dict:
 @require_GET
 def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
-    context = invoice_context(invoice)
-    context["settings_form"] = InvoiceForm(instance=invoice)
-    context["activity"] = activity_for(company=request.company, target=invoice)
-    return render(request, "documents/invoice_detail.html", context)
+    return _detail_page(request, invoice)
+
+
+def _detail_page(
+    request: HttpRequest, doc: Estimate | Invoice, *, settings_form=None, line_form=None
+) -> HttpResponse:
+    """The whole estimate or invoice page; with a bound form when a plain (no-JavaScript) POST
+    of the details or of a new line needs its errors shown in place."""
+    if isinstance(doc, Estimate):
+        context = estimate_context(doc)
+        context["settings_form"] = settings_form or EstimateForm(instance=doc.current_revision)
+        context["revisions"] = _revisions(doc, context)
+    else:
+        context = invoice_context(doc)
+        context["settings_form"] = settings_form or InvoiceForm(instance=doc)
+    if line_form is not None:
+        context["line_form"] = line_form
+    context["activity"] = activity_for(company=request.company, target=doc)
+    return render(request, f"documents/{context['kind']}_detail.html", context)
 
 
 # --- Document settings and actions --------------------------------------------------------------
@@ -233,6 +244,8 @@ def document_settings(request: HttpRequest, kind: str, **ids: str) -> HttpRespon
             messages.success(request, done)
             return _redirect(request, doc.get_absolute_url())
     doc.refresh_from_db()
+    if not is_partial(request):
+        return _detail_page(request, doc, settings_form=form)
     context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
     context["settings_form"] = form
     return render(request, f"documents/{kind}_detail.html#settings", context)
@@ -317,11 +330,24 @@ def document_pdf(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
 
 
 def _editor(request: HttpRequest, kind: str, doc_id: str, *, line_form=None) -> HttpResponse:
+    """The line editor again, for htmx; a plain POST (no JavaScript) gets the whole page, with
+    the bound form's errors in place."""
     doc = _document(request, kind, doc_id)
+    if not is_partial(request):
+        return _detail_page(request, doc, line_form=line_form)
     context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
     if line_form is not None:
         context["line_form"] = line_form
     return render(request, "documents/_editor.html#editor", context)
+
+
+def _lines_changed(request: HttpRequest, kind: str, doc: Estimate | Invoice) -> HttpResponse:
+    """After a line was added, moved or removed (or that failed, with a message): htmx gets
+    the editor with the new totals; a plain POST goes back to the document's page, where the
+    message shows."""
+    if is_partial(request):
+        return _editor(request, kind, doc.public_id)
+    return redirect(doc.get_absolute_url() + "#line-editor")
 
 
 @member_required(action=_edit_permission)
@@ -338,7 +364,7 @@ def line_add(request: HttpRequest, kind: str, **ids: str) -> HttpResponse:
         form.add_error(None, str(error))
         return _editor(request, kind, doc_id, line_form=form)
     messages.success(request, _("Line added."))
-    return _editor(request, kind, doc_id)
+    return _lines_changed(request, kind, doc)
 
 
 def _province(doc: Estimate | Invoice) -> str:
@@ -374,6 +400,8 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
             "selected_by_default": line.selected_by_default,
         }
         form = LineForm(initial=initial, allow_options=allow_options, province=_province(doc))
+        if not is_partial(request):
+            return render(request, "documents/line_edit.html", _row_context(line, form, doc, kind))
         template = "#row" if request.GET.get("cancel") else "#row_edit"
         return render(
             request, "documents/_editor.html" + template, _row_context(line, form, doc, kind)
@@ -387,9 +415,14 @@ def line_edit(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
         except ServiceError as error:
             form.add_error(None, str(error))
         else:
+            if not is_partial(request):
+                messages.success(request, _("Line saved."))
+                return redirect(doc.get_absolute_url() + "#line-editor")
             # The row was the target; a saved line can change totals, so swap the editor.
             return reswap(retarget(_editor(request, kind, doc_id), "#line-editor"), "outerHTML")
-    return render(request, "documents/_editor.html#row_edit", _row_context(line, form, doc, kind))
+    partial = is_partial(request)
+    template = "documents/_editor.html#row_edit" if partial else "documents/line_edit.html"
+    return render(request, template, _row_context(line, form, doc, kind))
 
 
 def _row_context(line, form, doc, kind: str) -> dict:
@@ -416,7 +449,7 @@ def line_delete(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Ht
         messages.error(request, str(error))
     else:
         messages.success(request, _("Line removed."))
-    return _editor(request, kind, doc_id)
+    return _lines_changed(request, kind, doc)
 
 
 @member_required(action=_edit_permission)
@@ -432,4 +465,4 @@ def line_move(request: HttpRequest, kind: str, line_id: str, **ids: str) -> Http
         )
     except ServiceError as error:
         messages.error(request, str(error))
-    return _editor(request, kind, doc_id)
+    return _lines_changed(request, kind, doc)

@@ -248,3 +248,47 @@ def test_void_from_the_dashboard_keeps_the_invoice(owner_client, invoice, actor)
     owner_client.post(reverse("documents:invoice_action", args=[invoice.public_id, "void"]))
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.VOID
+
+
+def test_a_plain_post_to_the_line_editor_comes_back_to_the_page(owner_client, estimate, actor):
+    """Without JavaScript the forms post as they are: each answer is the page, not a
+    fragment (htmx keeps getting the editor)."""
+    line = add_line(estimate, actor)
+    other = add_line(estimate, actor, description="Parts")
+    back = estimate.get_absolute_url() + "#line-editor"
+    ids = [estimate.public_id, line.public_id]
+    data = {"description": "Labour", "quantity": "1", "unit_price": "10", "kind": "standard"}
+    plain = [
+        owner_client.post(_line_url(estimate), data),
+        owner_client.post(reverse("documents:estimate_line_edit", args=ids), data),
+        owner_client.post(reverse("documents:estimate_line_move", args=ids), {"direction": "down"}),
+        owner_client.post(reverse("documents:estimate_line_delete", args=ids)),
+    ]
+    assert [(r.status_code, r["Location"]) for r in plain] == [(302, back)] * 4
+    assert list(estimate.current_revision.lines.values_list("description", flat=True)) == [
+        other.description,
+        "Labour",
+    ]
+    bad = owner_client.post(_line_url(estimate), {**data, "unit_price": "x"})
+    assert bad.status_code == 200 and "<html" in bad.content.decode()
+    assert "Enter a price" in bad.content.decode()
+    edit_page = owner_client.get(
+        reverse("documents:estimate_line_edit", args=[estimate.public_id, other.public_id])
+    )
+    assert "<html" in edit_page.content.decode() and "Edit line" in edit_page.content.decode()
+    fragment = owner_client.post(
+        reverse("documents:estimate_line_delete", args=[estimate.public_id, other.public_id]),
+        headers=HX,
+    )
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+
+
+def test_the_payments_panels_are_pages_of_their_own_without_htmx(owner_client, invoice, job):
+    for url in [
+        reverse("billing_dashboard:invoice_payments", args=[invoice.public_id]),
+        reverse("billing_dashboard:job_payments", args=[job.public_id]),
+    ]:
+        page = owner_client.get(url).content.decode()
+        panel = owner_client.get(url, headers=HX).content.decode()
+        assert "<html" in page and "Back to" in page
+        assert "<html" not in panel
