@@ -57,26 +57,31 @@ def _editable(request: HttpRequest, kind: str, doc_id: str) -> Estimate | Invoic
 @member_required
 @require_GET
 def estimate_list(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    query = clean_query(request.GET.get("q"))
-    estimates = selectors.estimate_list(company=request.company, status=status, query=query)
-    context = {"q": query, "status": status, "filters": ESTIMATE_FILTERS}
-    return render_list(request, "documents/estimate_list.html", estimates, context)
+    return _document_list(request, "estimate")
 
 
 @member_required
 @require_GET
 def invoice_list(request: HttpRequest) -> HttpResponse:
+    return _document_list(request, "invoice")
+
+
+def _document_list(request: HttpRequest, kind: str) -> HttpResponse:
+    """The estimates or invoices, searched (``q``) and filtered by ``status``."""
     status = request.GET.get("status", "")
     query = clean_query(request.GET.get("q"))
-    invoices = selectors.invoice_list(company=request.company, status=status, query=query)
-    context = {
-        "q": query,
-        "status": status,
-        "filters": INVOICE_FILTERS,
-        "summary": selectors.invoice_summary(company=request.company),
-    }
-    return render_list(request, "documents/invoice_list.html", invoices, context)
+    if kind == "estimate":
+        rows = selectors.estimate_list(company=request.company, status=status, query=query)
+        context = {"q": query, "status": status, "filters": ESTIMATE_FILTERS}
+    else:
+        rows = selectors.invoice_list(company=request.company, status=status, query=query)
+        context = {
+            "q": query,
+            "status": status,
+            "filters": INVOICE_FILTERS,
+            "summary": selectors.invoice_summary(company=request.company),
+        }
+    return render_list(request, f"documents/{kind}_list.html", rows, context)
 
 
 # --- Create --------------------------------------------------------------------------------------
