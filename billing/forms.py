@@ -12,35 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, RefundKind, StripeAccount
 from billing.selectors import PaymentFilters
-from crewcommand.forms import SingleLineCharField
-from crewcommand.lib.money import active_locale, parse_money
-
-
-class MoneyField(forms.CharField):
-    """A dollar amount typed by a person (``1,234.56``, ``$80``, ``1 234,56 $``) → Decimal."""
-
-    default_error_messages = {"invalid": _("Enter an amount like 125.50.")}
-
-    MAX_LENGTH = 20
-
-    def widget_attrs(self, widget) -> dict:
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off", "maxlength": self.MAX_LENGTH})
-        return attrs
-
-    def to_python(self, value) -> Decimal | None:
-        text = super().to_python(value)
-        if text in self.empty_values:
-            return None
-        if len(text) > self.MAX_LENGTH:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        try:
-            amount = parse_money(text, locale=active_locale())
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if amount <= 0:
-            raise forms.ValidationError(_("Enter an amount greater than zero."), code="min")
-        return amount
+from crewcommand.forms import MoneyField, SingleLineCharField
 
 
 class ManualPaymentForm(forms.Form):

@@ -20,8 +20,7 @@ from billing.models import (
     RefundStatus,
 )
 from crewcommand.lib.money import format_cad
-from crewcommand.models import Member, Role
-from crewcommand.notifications import deliver_email
+from crewcommand.notifications import company_recipients, deliver_email
 
 logger = logging.getLogger(__name__)
 
@@ -78,27 +77,19 @@ def deliver_receipt(*, payment_id: int) -> None:
             receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
             raise
         logger.info("receipt sent payment=%s", payment.public_id)
-    recipient = _company_recipient(payment)
-    if recipient and receipt_claim(payment_id=payment.pk, field="company_notified_at"):
+    recipients = company_recipients(payment.company)
+    if recipients and receipt_claim(payment_id=payment.pk, field="company_notified_at"):
         try:
-            deliver_email(
-                to=recipient, template="receipt_company", context=context, company=payment.company
-            )
+            for recipient in recipients:
+                deliver_email(
+                    to=recipient,
+                    template="receipt_company",
+                    context=context,
+                    company=payment.company,
+                )
         except Exception:
             receipt_unclaim(payment_id=payment.pk, field="company_notified_at")
             raise
-
-
-def _company_recipient(payment: Payment) -> str:
-    if payment.company.email:
-        return payment.company.email
-    owner = (
-        Member.objects.filter(company_id=payment.company_id, role=Role.OWNER)
-        .select_related("user")
-        .order_by("created_at")
-        .first()
-    )
-    return owner.user.email if owner else ""
 
 
 def refund_context(refund: Refund) -> dict[str, str]:

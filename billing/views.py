@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -36,13 +35,14 @@ from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.ids import new_public_id
+from crewcommand.lib.listing import is_partial, paginate, render_list
 from crewcommand.lib.money import format_cad
+from crewcommand.models import Job
 from documents import selectors as documents_selectors
 from documents.models import Estimate, Invoice
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
 PANEL_ID = "billing-panel"
 
 
@@ -54,10 +54,6 @@ def _document_url(document: Invoice | Estimate) -> str:
         return reverse("billing_dashboard:payment_list")
 
 
-def _fragment(request: ContractorRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.boosted
-
-
 # --- Lists -------------------------------------------------------------------------------------
 
 
@@ -66,18 +62,15 @@ def _fragment(request: ContractorRequest) -> bool:
 def payment_list(request: ContractorRequest) -> HttpResponse:
     form = PaymentFilterForm(request.GET or None)
     payments = selectors.payment_list(company=request.company, filters=form.filters())
-    page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
-        "page": page,
         "query": query.urlencode(),
         "totals": selectors.payment_totals(payments=payments),
         "issue_count": selectors.open_issue_count(company=request.company),
     }
-    template = "billing/payment_list.html" + ("#results" if _fragment(request) else "")
-    return render(request, template, context)
+    return render_list(request, "billing/payment_list.html", payments, context)
 
 
 @member_required(action="payment.view")
@@ -98,9 +91,8 @@ def payment_detail(request: ContractorRequest, payment_id: str) -> HttpResponse:
 def issue_list(request: ContractorRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
     issues = selectors.issue_list(company=request.company, open_only=not show_all)
-    page = Paginator(issues, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "page": page,
+        "page": paginate(request, issues),
         "show_all": show_all,
         "open_count": selectors.open_issue_count(company=request.company),
     }
@@ -136,8 +128,21 @@ def _panel_context(document: Invoice | Estimate) -> dict:
 def _render_panel(
     request: ContractorRequest, document: Invoice | Estimate, **extra
 ) -> HttpResponse:
+    """The panel for htmx; a plain GET (the document page's link without JavaScript, the
+    panel's own Cancel links) gets it inside a page of its own."""
     context = {**_panel_context(document), **extra}
+    if not is_partial(request):
+        return _panel_page(request, "billing/_invoice_payments_panel.html", context, document)
     return render(request, "billing/_invoice_payments_panel.html", context)
+
+
+def _panel_page(
+    request: ContractorRequest, panel: str, context: dict, owner: Invoice | Estimate | Job
+) -> HttpResponse:
+    """A panel the page loads with htmx, as a whole page of its own, with a way back."""
+    name = owner.title if isinstance(owner, Job) else owner.display_number
+    page = {"panel": panel, "name": name, "back_url": _document_url(owner)}
+    return render(request, "billing/panel_page.html", {**context, **page})
 
 
 def _changed_panel(request: ContractorRequest, document: Invoice | Estimate) -> HttpResponse:
@@ -168,6 +173,8 @@ def estimate_payments(request: ContractorRequest, estimate_id: str) -> HttpRespo
 def job_payments(request: ContractorRequest, job_id: str) -> HttpResponse:
     job = core_selectors.job_get(company=request.company, public_id=job_id)
     context = {"job": job, "money": selectors.job_money(job=job)}
+    if not is_partial(request):
+        return _panel_page(request, "billing/_job_payments.html", context, job)
     return render(request, "billing/_job_payments.html", context)
 
 
@@ -185,11 +192,11 @@ def _record(request: ContractorRequest, document: Invoice | Estimate) -> HttpRes
             form.add_error("amount", str(error))
         else:
             messages.success(request, _("Payment recorded."))
-            if _fragment(request):
+            if is_partial(request):
                 return _changed_panel(request, document)
             return redirect(_document_url(document))
     context = {**_panel_context(document), "form": form, "mode": "record"}
-    if _fragment(request):
+    if is_partial(request):
         return render(request, "billing/_invoice_payments_panel.html", context)
     return render(request, "billing/payment_form.html", context)
 
@@ -289,7 +296,7 @@ def _refund_confirmed(
         context = {"payment": payment, "form": form, "mode": "refund"}
         return _refund_page(request, payment, panel_document, context)
     messages.success(request, _("Refund recorded."))
-    if _fragment(request) and panel_document is not None:
+    if is_partial(request) and panel_document is not None:
         return _changed_panel(request, panel_document)
     return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
 
@@ -297,7 +304,7 @@ def _refund_confirmed(
 def _refund_page(
     request: HttpRequest, payment, panel_document: Invoice | Estimate | None, context: dict
 ) -> HttpResponse:
-    if _fragment(request) and panel_document is not None:
+    if is_partial(request) and panel_document is not None:
         return _render_panel(request, panel_document, **context)
     return render(request, "billing/refund_form.html", context)
 

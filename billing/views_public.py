@@ -42,8 +42,9 @@ from django.views.decorators.http import require_POST, require_safe
 from billing import selectors, services, stripe_client, webhooks
 from billing.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus
 from billing.views_portal import BACK_COOKIE, BACK_MAX_AGE, BACK_SALT, can_see, document_page
+from crewcommand.lib.colour import accent_on_white
 from documents.models import Invoice
-from portal.middleware import PORTAL_HEADERS, PortalContext, accent_colour, resolve
+from portal.middleware import PORTAL_HEADERS, PortalContext, resolve
 from portal.models import PortalLink
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class _Branding:
     """What the portal layout needs when there is no portal context: the accent colour."""
 
     def __init__(self, company) -> None:
-        self.accent = accent_colour(company.brand_color)
+        self.accent = accent_on_white(company.brand_color)
 
 
 def _private(response: HttpResponse) -> HttpResponse:

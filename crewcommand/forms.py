@@ -4,6 +4,7 @@ forged id is a form error, never another company's row."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import PurePath
 
 from django import forms
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crewcommand import ratelimits
 from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
+from crewcommand.lib.money import active_locale, parse_money, parse_quantity
 from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
 
@@ -38,6 +40,68 @@ class SingleLineCharField(forms.CharField):
     def to_python(self, value) -> str:
         text = super().to_python(value)
         return single_line(text) if text not in self.empty_values else text
+
+
+class _TypedNumberField(forms.CharField):
+    """A number typed by a person in the active language (``crewcommand.lib.money``: the
+    locale's decimal mark, so ``1,5`` in French) → Decimal. Longer than ``MAX_LENGTH``
+    characters or unreadable: the ``invalid`` message, which says how to write it."""
+
+    MAX_LENGTH = 20
+
+    def widget_attrs(self, widget) -> dict:
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "autocomplete": "off", "maxlength": self.MAX_LENGTH})
+        return attrs
+
+    def to_python(self, value) -> Decimal | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        if len(text) > self.MAX_LENGTH:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return self.parse(text, active_locale())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def parse(self, text: str, locale: str) -> Decimal:
+        raise NotImplementedError
+
+
+class MoneyField(_TypedNumberField):
+    """A dollar amount (``1,234.56``, ``$80``; in French ``1 234,56 $``, ``1,5``) → Decimal to
+    the cent. The one field for every typed amount, in every app. Greater than zero unless
+    ``allow_negative`` (a discount line's price; zero allowed too)."""
+
+    default_error_messages = {
+        "invalid": _("Enter an amount like 125.50."),
+        "min": _("Enter an amount greater than zero."),
+    }
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs) -> None:
+        self.allow_negative = allow_negative
+        super().__init__(**kwargs)
+
+    def parse(self, text: str, locale: str) -> Decimal:
+        return parse_money(text, locale=locale, allow_negative=self.allow_negative)
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value is not None and not self.allow_negative and value <= 0:
+            raise forms.ValidationError(self.error_messages["min"], code="min")
+
+
+class QuantityField(_TypedNumberField):
+    """A quantity (``2``, ``2.5``; in French ``2,5``): above 0, at most 3 decimals, kept as
+    typed (``crewcommand.lib.money.parse_quantity``)."""
+
+    default_error_messages = {
+        "invalid": _("Enter a quantity above 0 with at most 3 decimals, like 1 or 2.5."),
+    }
+
+    def parse(self, text: str, locale: str) -> Decimal:
+        return parse_quantity(text, locale=locale)
 
 
 def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
@@ -71,8 +135,10 @@ class SignupForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
 
-class SignupPasswordForm(forms.Form):
-    """Step two of signup, behind the emailed link."""
+class NewPasswordForm(forms.Form):
+    """A password a person chooses for their new account, checked by Django's validators
+    (length, common, numeric, and not too like the account's email or name): the one rule for
+    signup and for accepting an invitation."""
 
     password = forms.CharField(
         label=_("Choose a password"),
@@ -87,8 +153,15 @@ class SignupPasswordForm(forms.Form):
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        password_validation.validate_password(password, user=get_user_model()(email=self.email))
+        full_name = self.cleaned_data.get("full_name", "")
+        first, _space, last = full_name.partition(" ")
+        user = get_user_model()(email=self.email, first_name=first, last_name=last)
+        password_validation.validate_password(password, user=user)
         return password
+
+
+class SignupPasswordForm(NewPasswordForm):
+    """Step two of signup, behind the emailed link."""
 
 
 class PasswordResetRequestForm(PasswordResetForm):
@@ -107,18 +180,13 @@ class PasswordResetRequestForm(PasswordResetForm):
         send_password_reset_email.delay_on_commit(email=email)
 
 
-class AcceptInvitationForm(forms.Form):
-    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
-    password = forms.CharField(
-        label=_("Choose a password"),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        max_length=128,
-    )
+class AcceptInvitationForm(NewPasswordForm):
+    """Someone invited without an account: their name and a password (``email``: the
+    invitation's address)."""
 
-    def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
-        password_validation.validate_password(password)
-        return password
+    field_order = ["full_name", "password"]
+
+    full_name = SingleLineCharField(label=_("Your name"), max_length=150)
 
 
 class InviteForm(forms.Form):

@@ -16,7 +16,7 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
 from crewcommand.lib.text import single_line
-from crewcommand.models import Company, Invitation
+from crewcommand.models import Company, Invitation, Member, Role
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,16 @@ def mailbox(name: str, address: str) -> str:
     header is built."""
     name = single_line(name)
     return formataddr((name, address)) if name else address
+
+
+def company_recipients(company: Company) -> list[str]:
+    """Where mail for the company itself goes (a payment came in, a customer signed): the
+    company's own address when it has one, else every owner's address (sorted, each once).
+    The one rule for every app's company notices."""
+    if company.email:
+        return [company.email]
+    owners = Member.objects.filter(company=company, role=Role.OWNER).select_related("user")
+    return sorted({m.user.email for m in owners if m.user.email})
 
 
 def deliver_email(

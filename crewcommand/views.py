@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -34,15 +33,9 @@ from crewcommand.forms import (
     SignupPasswordForm,
 )
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.listing import render_list
 from crewcommand.models import JobStatus
 from crewcommand.notifications import send_invitation, send_signup
-
-PAGE_SIZE = 25
-
-
-def paginate(request: HttpRequest, queryset) -> object:
-    """The ``?page=`` page of a list (every contractor list, the composition pages' too)."""
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 @require_GET
@@ -140,7 +133,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         # Someone else's link: refuse before any form, and change nothing.
         context = {"invitation": invitation, "wrong_user": True}
         return render(request, "crewcommand/invitation_accept.html", context, status=403)
-    form = AcceptInvitationForm(request.POST or None) if user is None else None
+    form = (
+        AcceptInvitationForm(request.POST or None, email=invitation.email) if user is None else None
+    )
     if request.method == "POST" and (form is None or form.is_valid()):
         data = form.cleaned_data if form is not None else {"full_name": "", "password": None}
         try:
@@ -160,11 +155,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def customer_list(request: ContractorRequest) -> HttpResponse:
     query = selectors.clean_query(request.GET.get("q"))
-    page = paginate(request, selectors.customer_list(company=request.company, query=query))
-    template = "crewcommand/customer_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, {"page": page, "q": query})
+    customers = selectors.customer_list(company=request.company, query=query)
+    return render_list(request, "crewcommand/customer_list.html", customers, {"q": query})
 
 
 @member_required(action="customer.edit")

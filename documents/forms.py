@@ -9,8 +9,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crewcommand.forms import SingleLineCharField
-from crewcommand.lib.money import parse_money, parse_quantity
+from crewcommand.forms import MoneyField, QuantityField, SingleLineCharField
 from crewcommand.models import Company, Customer, Job
 from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
@@ -130,8 +129,14 @@ class InvoiceForm(forms.ModelForm):
 
 class LineForm(forms.Form):
     description = forms.CharField(label=_("Description"), max_length=500)
-    quantity = forms.CharField(label=_("Qty"), max_length=20, initial="1")
-    unit_price = forms.CharField(label=_("Unit price"), max_length=20)
+    quantity = QuantityField(label=_("Qty"), initial="1")
+    unit_price = MoneyField(
+        label=_("Unit price"),
+        allow_negative=True,
+        error_messages={
+            "invalid": _("Enter a price like 149.99: at most 2 decimals, below $100,000,000.")
+        },
+    )
     taxable = forms.BooleanField(label=_("Taxable"), required=False, initial=True)
     # Shown where the province has a provincial tax beside GST (BC, SK, MB, QC); elsewhere a
     # hidden field that keeps the line's value.
@@ -179,22 +184,6 @@ class LineForm(forms.Form):
 
     def clean_tax_parts(self) -> str:
         return self.cleaned_data.get("tax_parts") or TaxParts.ALL
-
-    def clean_quantity(self) -> Decimal:
-        try:
-            return parse_quantity(self.cleaned_data["quantity"])
-        except ValueError:
-            raise forms.ValidationError(
-                _("Enter a quantity above 0 with at most 3 decimals, like 1 or 2.5.")
-            ) from None
-
-    def clean_unit_price(self) -> Decimal:
-        try:
-            return parse_money(self.cleaned_data["unit_price"], allow_negative=True)
-        except ValueError:
-            raise forms.ValidationError(
-                _("Enter a price like 149.99: at most 2 decimals, below $100,000,000.")
-            ) from None
 
     def clean_description(self) -> str:
         text = self.cleaned_data["description"].strip()

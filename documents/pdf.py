@@ -43,6 +43,7 @@ from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from crewcommand.lib.colour import DEFAULT_ACCENT, accent_on_white, is_hex_colour
 from crewcommand.lib.images import logo_fits
 from crewcommand.lib.money import active_locale, format_cad
 from crewcommand.models import Company
@@ -81,8 +82,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STYLESHEET = "css/pdf.css"
-DEFAULT_ACCENT = "#1d4ed8"
-_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_SIGNATURE_SVG = 512 * 1024
@@ -394,7 +393,7 @@ class _Page:
         return path.as_uri()
 
     def context(self, number: str, revision_label: str) -> dict[str, Any]:
-        accent = _accent(self.company.brand_color)
+        accent = accent_on_white(self.company.brand_color)
         return {
             "company": self.company,
             "company_lines": _company_lines(self.company),
@@ -695,20 +694,6 @@ def _signature_src(cert: dict[str, Any]) -> str:
 # --- Per-document CSS (brand colour, translated page numbers) ----------------------------------
 
 
-def _relative_luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _accent(brand: str) -> str:
-    """The brand colour for text and rules when it reads on white (≥ 4.5:1), else ours."""
-    if not _HEX.match(brand or ""):
-        return DEFAULT_ACCENT
-    contrast = 1.05 / (_relative_luminance(brand) + 0.05)
-    return brand.lower() if contrast >= 4.5 else DEFAULT_ACCENT
-
-
 def _tint(hex_colour: str, share: float) -> str:
     """``share`` of the colour over white, e.g. 0.07 for a soft panel background."""
     channels = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
@@ -739,7 +724,7 @@ def _page_counter_content() -> str:
 
 
 def _page_css(brand: str, accent: str) -> SafeString:
-    bar = brand.lower() if _HEX.match(brand or "") else DEFAULT_ACCENT
+    bar = brand.lower() if is_hex_colour(brand) else DEFAULT_ACCENT
     css = (
         f"@page {{ @bottom-right {{ content: {_page_counter_content()}; }} }}\n"
         f".brand-bar {{ background: {bar}; }}\n"

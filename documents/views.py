@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.listing import is_partial, render_list
 from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
 from documents import selectors, services
@@ -28,12 +28,6 @@ from documents.forms import (
 )
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus, LineItem, LineKind
 from documents.totals import Selection, estimate_figures, invoice_totals, is_selected
-
-PAGE_SIZE = 25
-
-
-def _page(request: ContractorRequest, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _redirect(request: ContractorRequest, url: str) -> HttpResponse:
@@ -64,38 +58,31 @@ def _editable(request: ContractorRequest, kind: str, doc_id: str) -> Estimate | 
 @member_required
 @require_GET
 def estimate_list(request: ContractorRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    query = clean_query(request.GET.get("q"))
-    estimates = selectors.estimate_list(company=request.company, status=status, query=query)
-    context = {
-        "page": _page(request, estimates),
-        "q": query,
-        "status": status,
-        "filters": ESTIMATE_FILTERS,
-    }
-    template = "documents/estimate_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
+    return _document_list(request, "estimate")
 
 
 @member_required
 @require_GET
 def invoice_list(request: ContractorRequest) -> HttpResponse:
+    return _document_list(request, "invoice")
+
+
+def _document_list(request: ContractorRequest, kind: str) -> HttpResponse:
+    """The estimates or invoices, searched (``q``) and filtered by ``status``."""
     status = request.GET.get("status", "")
     query = clean_query(request.GET.get("q"))
-    invoices = selectors.invoice_list(company=request.company, status=status, query=query)
-    context = {
-        "page": _page(request, invoices),
-        "q": query,
-        "status": status,
-        "filters": INVOICE_FILTERS,
-        "summary": selectors.invoice_summary(company=request.company),
-    }
-    template = "documents/invoice_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
+    if kind == "estimate":
+        rows = selectors.estimate_list(company=request.company, status=status, query=query)
+        context = {"q": query, "status": status, "filters": ESTIMATE_FILTERS}
+    else:
+        rows = selectors.invoice_list(company=request.company, status=status, query=query)
+        context = {
+            "q": query,
+            "status": status,
+            "filters": INVOICE_FILTERS,
+            "summary": selectors.invoice_summary(company=request.company),
+        }
+    return render_list(request, f"documents/{kind}_list.html", rows, context)
 
 
 # --- Create --------------------------------------------------------------------------------------
@@ -183,11 +170,7 @@ def _revisions(estimate: Estimate, shown: dict) -> list:
 @require_GET
 def estimate_detail(request: ContractorRequest, estimate_id: str) -> HttpResponse:
     estimate = selectors.estimate_get(company=request.company, public_id=estimate_id)
-    context = estimate_context(estimate)
-    context["settings_form"] = EstimateForm(instance=estimate.current_revision)
-    context["revisions"] = _revisions(estimate, context)
-    context["activity"] = activity_for(company=request.company, target=estimate)
-    return render(request, "documents/estimate_detail.html", context)
+    return _detail_page(request, estimate)
 
 
 @member_required
@@ -220,10 +203,25 @@ def invoice_context(invoice: Invoice) -> dict:
 @require_GET
 def invoice_detail(request: ContractorRequest, invoice_id: str) -> HttpResponse:
     invoice = selectors.invoice_get(company=request.company, public_id=invoice_id)
-    context = invoice_context(invoice)
-    context["settings_form"] = InvoiceForm(instance=invoice)
-    context["activity"] = activity_for(company=request.company, target=invoice)
-    return render(request, "documents/invoice_detail.html", context)
+    return _detail_page(request, invoice)
+
+
+def _detail_page(
+    request: ContractorRequest, doc: Estimate | Invoice, *, settings_form=None, line_form=None
+) -> HttpResponse:
+    """The whole estimate or invoice page; with a bound form when a plain (no-JavaScript) POST
+    of the details or of a new line needs its errors shown in place."""
+    if isinstance(doc, Estimate):
+        context = estimate_context(doc)
+        context["settings_form"] = settings_form or EstimateForm(instance=doc.current_revision)
+        context["revisions"] = _revisions(doc, context)
+    else:
+        context = invoice_context(doc)
+        context["settings_form"] = settings_form or InvoiceForm(instance=doc)
+    if line_form is not None:
+        context["line_form"] = line_form
+    context["activity"] = activity_for(company=request.company, target=doc)
+    return render(request, f"documents/{context['kind']}_detail.html", context)
 
 
 # --- Document settings and actions --------------------------------------------------------------
@@ -252,6 +250,8 @@ def document_settings(request: ContractorRequest, kind: str, **ids: str) -> Http
             messages.success(request, done)
             return _redirect(request, doc.get_absolute_url())
     doc.refresh_from_db()
+    if not is_partial(request):
+        return _detail_page(request, doc, settings_form=form)
     context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
     context["settings_form"] = form
     return render(request, f"documents/{kind}_detail.html#settings", context)
@@ -322,11 +322,24 @@ def document_pdf(request: ContractorRequest, kind: str, **ids: str) -> HttpRespo
 
 
 def _editor(request: ContractorRequest, kind: str, doc_id: str, *, line_form=None) -> HttpResponse:
+    """The line editor again, for htmx; a plain POST (no JavaScript) gets the whole page, with
+    the bound form's errors in place."""
     doc = _document(request, kind, doc_id)
+    if not is_partial(request):
+        return _detail_page(request, doc, line_form=line_form)
     context = estimate_context(doc) if kind == "estimate" else invoice_context(doc)
     if line_form is not None:
         context["line_form"] = line_form
     return render(request, "documents/_editor.html#editor", context)
+
+
+def _lines_changed(request: ContractorRequest, kind: str, doc: Estimate | Invoice) -> HttpResponse:
+    """After a line was added, moved or removed (or that failed, with a message): htmx gets
+    the editor with the new totals; a plain POST goes back to the document's page, where the
+    message shows."""
+    if is_partial(request):
+        return _editor(request, kind, doc.public_id)
+    return redirect(doc.get_absolute_url() + "#line-editor")
 
 
 @member_required(action=_edit_permission)
@@ -343,7 +356,7 @@ def line_add(request: ContractorRequest, kind: str, **ids: str) -> HttpResponse:
         form.add_error(None, str(error))
         return _editor(request, kind, doc_id, line_form=form)
     messages.success(request, _("Line added."))
-    return _editor(request, kind, doc_id)
+    return _lines_changed(request, kind, doc)
 
 
 def _province(doc: Estimate | Invoice) -> str:
@@ -379,6 +392,8 @@ def line_edit(request: ContractorRequest, kind: str, line_id: str, **ids: str) -
             "selected_by_default": line.selected_by_default,
         }
         form = LineForm(initial=initial, allow_options=allow_options, province=_province(doc))
+        if not is_partial(request):
+            return render(request, "documents/line_edit.html", _row_context(line, form, doc, kind))
         template = "#row" if request.GET.get("cancel") else "#row_edit"
         return render(
             request, "documents/_editor.html" + template, _row_context(line, form, doc, kind)
@@ -392,9 +407,14 @@ def line_edit(request: ContractorRequest, kind: str, line_id: str, **ids: str) -
         except ServiceError as error:
             form.add_error(None, str(error))
         else:
+            if not is_partial(request):
+                messages.success(request, _("Line saved."))
+                return redirect(doc.get_absolute_url() + "#line-editor")
             # The row was the target; a saved line can change totals, so swap the editor.
             return reswap(retarget(_editor(request, kind, doc_id), "#line-editor"), "outerHTML")
-    return render(request, "documents/_editor.html#row_edit", _row_context(line, form, doc, kind))
+    partial = is_partial(request)
+    template = "documents/_editor.html#row_edit" if partial else "documents/line_edit.html"
+    return render(request, template, _row_context(line, form, doc, kind))
 
 
 def _row_context(line, form, doc, kind: str) -> dict:
@@ -421,7 +441,7 @@ def line_delete(request: ContractorRequest, kind: str, line_id: str, **ids: str)
         messages.error(request, str(error))
     else:
         messages.success(request, _("Line removed."))
-    return _editor(request, kind, doc_id)
+    return _lines_changed(request, kind, doc)
 
 
 @member_required(action=_edit_permission)
@@ -437,4 +457,4 @@ def line_move(request: ContractorRequest, kind: str, line_id: str, **ids: str) -
         )
     except ServiceError as error:
         messages.error(request, str(error))
-    return _editor(request, kind, doc_id)
+    return _lines_changed(request, kind, doc)

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from crewcommand.lib.colour import accent_on_white
 from crewcommand.models import Company, Customer
 from portal import http
 from portal.models import PortalLink
@@ -35,27 +36,11 @@ PREFIX = "/p/"
 # headers here rather than only on the responses billing's views build themselves.
 PRIVATE_PREFIXES = (PREFIX, "/pay/")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
-FALLBACK_ACCENT = "#1d4ed8"
 PORTAL_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
 }
-
-
-def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def accent_colour(brand: str) -> str:
-    """The company colour if white text on it reaches 4.5:1 (WCAG AA), else ours."""
-    try:
-        contrast = 1.05 / (_luminance(brand) + 0.05)
-    except (ValueError, IndexError, TypeError):
-        return FALLBACK_ACCENT
-    return brand.lower() if contrast >= 4.5 and len(brand) == 7 else FALLBACK_ACCENT
 
 
 @dataclass(frozen=True)
@@ -84,7 +69,7 @@ class PortalContext:
 
     @cached_property
     def accent(self) -> str:
-        return accent_colour(self.company.brand_color)
+        return accent_on_white(self.company.brand_color)
 
     def url(self, name: str, *args: str) -> str:
         return reverse(f"portal:{name}", args=[self.token, *args])

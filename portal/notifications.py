@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from crewcommand.lib.sealed import SealError, seal, unseal
-from crewcommand.models import Company, Member, Role
-from crewcommand.notifications import deliver_email
+from crewcommand.models import Company
+from crewcommand.notifications import company_recipients, deliver_email
 from portal.models import PortalLink
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,6 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
         company=company,
     )
     logger.info("portal link email sent link=%s", link.reference)
-
-
-def company_recipients(company: Company) -> list[str]:
-    """The company's own address, or else its owners' addresses."""
-    if company.email:
-        return [company.email]
-    owners = Member.objects.filter(company=company, role=Role.OWNER).select_related("user")
-    return sorted({m.user.email for m in owners if m.user.email})
 
 
 def queue_company_email(*, company: Company, template: str, context: dict[str, str]) -> None:

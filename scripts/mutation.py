@@ -74,6 +74,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/portal/test_seal_mutants.py",
         ],
     ),
+    "colour": (["crewcommand/lib/colour.py"], ["tests/core/test_colour.py"]),
     "portal-middleware": (
         ["portal/middleware.py"],
         [

@@ -54,3 +54,26 @@ def login_as(live_server, page):
         return page
 
     return login
+
+
+@pytest.fixture
+def login_without_js(live_server, browser, browser_context_args):
+    """Sign a member in (by session cookie) in a Chromium context with JavaScript turned off:
+    every page and action must work as plain links and forms."""
+    from django.conf import settings
+    from django.test import Client
+
+    contexts = []
+
+    def login(member):
+        context = browser.new_context(**browser_context_args, java_script_enabled=False)
+        contexts.append(context)
+        client = Client()
+        client.force_login(member.user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+        return context.new_page()
+
+    yield login
+    for context in contexts:
+        context.close()

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET
 from billing.selectors import job_payment_status
 from crewcommand import charts, selectors
 from crewcommand.access import ContractorRequest, member_required
+from crewcommand.lib.listing import render_list
 from crewcommand.models import JobStatus
-from crewcommand.views import paginate
 from documents import selectors as documents
 from documents.selectors import documents_for_job
 
@@ -57,15 +57,11 @@ def job_list(request: ContractorRequest) -> HttpResponse:
         jobs=selectors.job_list(company=request.company, status=status, query=query)
     )
     context = {
-        "page": paginate(request, jobs),
         "q": query,
         "status": status if status in JobStatus.values else "",
         "filters": [("", _("All")), *JobStatus.choices],
     }
-    template = "dashboard/job_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#results"
-    return render(request, template, context)
+    return render_list(request, "dashboard/job_list.html", jobs, context)
 
 
 @member_required

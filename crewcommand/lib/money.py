@@ -33,10 +33,14 @@ from decimal import (
     Context,
     Decimal,
     DivisionByZero,
+    Inexact,
     InvalidOperation,
     Overflow,
+    localcontext,
 )
 from typing import Final
+
+from babel.numbers import format_currency, get_decimal_symbol
 
 __all__ = [
     "CENT",
@@ -120,47 +124,30 @@ def from_cents(cents: int) -> Decimal:
 
 # --- formatting -------------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class _Style:
-    """How one locale writes a CAD amount."""
-
-    group: str
-    decimal: str
-    pattern: str  # "{number}" is replaced by the grouped digits
+# The locales money is written in, as Babel (CLDR) names them. Adding one here (and its
+# translations) is all a new language needs: separators and patterns come from CLDR.
+_LOCALES: Final = {"en-ca": "en_CA", "fr-ca": "fr_CA"}
 
 
-_STYLES: Final = {
-    "en-ca": _Style(group=",", decimal=".", pattern="${number}"),
-    "fr-ca": _Style(group=_NNBSP, decimal=",", pattern="{number}" + _NBSP + "$"),
-}
-
-
-def _style_for(locale: str) -> _Style:
+def _babel_locale(locale: str) -> str:
     """Look up a locale ("en-CA", "fr-CA"; case and ``_``/``-`` ignored)."""
-    style = _STYLES.get(locale.replace("_", "-").lower())
-    if style is None:
+    name = _LOCALES.get(locale.replace("_", "-").lower())
+    if name is None:
         raise ValueError(f"unsupported locale {locale!r}; use 'en-CA' or 'fr-CA'")
-    return style
+    return name
 
 
-def _plain_digits(value: Decimal) -> tuple[str, str]:
-    """Split ``|value|`` into integer and fraction digits, at least 2 decimals.
-
-    Rule: display never rounds; extra non-zero decimals (a unit price such as
-    0.335) are shown, trailing zeros beyond the cent are dropped.
-    """
-    text = format(value.copy_abs(), "f")
-    integer, _, fraction = text.partition(".")
-    fraction = fraction.rstrip("0").ljust(_MONEY_PLACES, "0")
-    return integer, fraction
-
-
-def _group(integer: str, separator: str) -> str:
-    """Insert ``separator`` between groups of three digits from the right."""
-    head = len(integer) % 3 or 3
-    groups = [integer[:head]] + [integer[i : i + 3] for i in range(head, len(integer), 3)]
-    return separator.join(groups)
+def _exact_context(value: Decimal) -> Context:
+    """A context in which ``value`` can be written out without losing a digit; any rounding
+    raises (``Inexact``) instead of happening silently."""
+    digits = value.as_tuple()
+    exponent = digits.exponent if isinstance(digits.exponent, int) else 0
+    needed = len(digits.digits) + abs(exponent) + _MONEY_PLACES + 1
+    return Context(
+        prec=max(MONEY_CONTEXT.prec, needed),
+        rounding=ROUND_HALF_UP,
+        traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+    )
 
 
 def active_locale() -> str:
@@ -171,17 +158,20 @@ def active_locale() -> str:
 
 
 def format_cad(amount: Decimal | int, locale: str = "en-CA") -> str:
-    """Format a CAD amount for display.
+    """Format a CAD amount for display with the locale's CLDR currency format (Babel).
 
-    en-CA: ``$1,234.56`` / ``-$1,234.56``. fr-CA: ``1 234,56 $`` with U+202F
-    (narrow no-break space) between groups and U+00A0 before ``$``.
+    en-CA: ``$1,234.56`` / ``-$1,234.56``. fr-CA: ``1 234,56 $`` (U+00A0, a no-break space,
+    between groups and before ``$``). Display never rounds: at least 2 decimals, and any
+    further non-zero decimals (a unit price such as 0.335) are shown; trailing zeros beyond
+    the cent are dropped, and a negative zero is written as zero.
     """
     value = ensure_decimal(amount, "amount")
-    style = _style_for(locale)
-    integer, fraction = _plain_digits(value)
-    number = f"{_group(integer, style.group)}{style.decimal}{fraction}"
-    sign = "-" if value < 0 else ""
-    return sign + style.pattern.format(number=number)
+    if value.is_zero():
+        value = value.copy_abs()
+    with localcontext(_exact_context(value)):
+        return format_currency(
+            value, "CAD", locale=_babel_locale(locale), decimal_quantization=False
+        )
 
 
 # --- parsing ------------------------------------------------------------------
@@ -224,10 +214,11 @@ def _strip_sign_and_currency(text: str, field: _Field) -> tuple[bool, str]:
 def _split_number(body: str, locale: str) -> tuple[str, str] | None:
     """Split a number into integer digits and fraction digits, or ``None``.
 
-    en-CA: ``1,234.56`` (commas only in complete groups of three).
-    fr-CA: ``1 234,56`` (spaces group; ``,`` or ``.`` is the decimal mark).
+    A locale whose (CLDR) decimal mark is ``.`` (en-CA): ``1,234.56``, commas only in complete
+    groups of three. One whose mark is ``,`` (fr-CA): ``1 234,56``, spaces (plain, no-break or
+    narrow no-break) group, and ``,`` or ``.`` is the decimal mark, never both.
     """
-    if _style_for(locale).decimal == ",":
+    if get_decimal_symbol(_babel_locale(locale)) == ",":
         if "," in body and "." in body:
             return None
         body = _FR_SPACES.sub("", body).replace(",", ".")

@@ -114,6 +114,24 @@ def test_owner_invites_a_member_who_joins_with_a_new_account(
     assert client.get(path).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("12345678", "entirely numeric"),
+        ("tessandra", "too similar"),
+        ("jolly-technician", "similar"),
+    ],
+)
+def test_an_invitee_s_password_follows_the_signup_rule(owner_client, client, password, message):
+    """One password rule for signup and invitations: also not like the invitee's own email
+    address or name (signup checked that; the invitation form did not)."""
+    path = "/" + _invite(owner_client, email="jolly-technician@example.com")
+    response = client.post(path, {"full_name": "Tessandra Tech", "password": password})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Member.objects.filter(user__email="jolly-technician@example.com").exists()
+
+
 def test_forged_expired_and_revoked_invitations_are_refused(owner_client, client, monkeypatch):
     path = "/" + _invite(owner_client)
     invitation = Invitation.objects.get()

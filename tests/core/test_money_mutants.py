@@ -1,7 +1,8 @@
 """The money helpers' edges that ``scripts/mutation money`` showed no test held.
 
 Each test states a rule of ``crewcommand/lib/money.py`` as a user or a payment sees it: what is
-refused and with which message, how a negative zero, a half cent or a French amount comes out.
+refused and with which message, how a negative zero, a half cent or a French amount comes out
+(display: CLDR formats through Babel, never rounded).
 No database.
 """
 
@@ -23,6 +24,8 @@ from crewcommand.lib.money import (
     to_cents,
 )
 
+# CLDR (through Babel) writes fr-CA amounts with U+00A0 between groups and before "$"; typed
+# amounts may also use U+202F or a plain space.
 NNBSP, NBSP = "\u202f", "\u00a0"
 
 
@@ -113,9 +116,9 @@ class TestFormat:
             (Decimal("0"), "$0.00", f"0,00{NBSP}$"),
             (Decimal("5"), "$5.00", f"5,00{NBSP}$"),
             (Decimal("999.5"), "$999.50", f"999,50{NBSP}$"),
-            (Decimal("1000"), "$1,000.00", f"1{NNBSP}000,00{NBSP}$"),
-            (Decimal("-1234.56"), "-$1,234.56", f"-1{NNBSP}234,56{NBSP}$"),
-            (Decimal("1234567.8"), "$1,234,567.80", f"1{NNBSP}234{NNBSP}567,80{NBSP}$"),
+            (Decimal("1000"), "$1,000.00", f"1{NBSP}000,00{NBSP}$"),
+            (Decimal("-1234.56"), "-$1,234.56", f"-1{NBSP}234,56{NBSP}$"),
+            (Decimal("1234567.8"), "$1,234,567.80", f"1{NBSP}234{NBSP}567,80{NBSP}$"),
             (Decimal("0.335"), "$0.335", f"0,335{NBSP}$"),
             (Decimal("2.500"), "$2.50", f"2,50{NBSP}$"),
         ],
@@ -124,6 +127,27 @@ class TestFormat:
         assert format_cad(amount) == en
         assert format_cad(amount, "en-CA") == en
         assert format_cad(amount, "fr-CA") == fr
+
+    @pytest.mark.parametrize(
+        "amount",
+        [
+            Decimal("0.1234567890123456789012345678901234"),  # 34 digits: more than Python's 28
+            Decimal("123456789012345678901234567890.12"),
+        ],
+    )
+    def test_display_never_rounds_whatever_the_callers_context(self, amount):
+        from decimal import ROUND_FLOOR, localcontext
+
+        with localcontext() as ctx:
+            ctx.rounding, ctx.prec = ROUND_FLOOR, 3
+            text = format_cad(amount)
+        assert Decimal(text.removeprefix("$").replace(",", "")) == amount
+
+    @pytest.mark.parametrize(
+        ("amount", "text"), [(Decimal("-0.00"), "$0.00"), (Decimal("-0.001"), "-$0.001")]
+    )
+    def test_negative_zero_is_zero_and_a_negative_fraction_keeps_its_sign(self, amount, text):
+        assert format_cad(amount) == text
 
     @pytest.mark.parametrize(
         ("amount", "text"),
@@ -139,7 +163,7 @@ class TestFormat:
 
     @pytest.mark.parametrize("locale", ["fr_CA", "FR-ca", "fr-ca"])
     def test_locale_spelling_is_forgiving(self, locale):
-        assert format_cad(Decimal("1000"), locale) == f"1{NNBSP}000,00{NBSP}$"
+        assert format_cad(Decimal("1000"), locale) == f"1{NBSP}000,00{NBSP}$"
 
     def test_unknown_locale_is_refused(self):
         with pytest.raises(

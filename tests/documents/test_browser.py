@@ -56,7 +56,7 @@ def test_contractor_writes_an_estimate_with_the_line_editor(
     expect(page.locator("#lines-body tr")).to_have_count(3)
 
     # Inline edit and reorder.
-    page.get_by_role("button", name="Edit Rough-in plumbing").click()
+    page.get_by_role("link", name="Edit Rough-in plumbing").click()
     page.locator("tr.row-editing").get_by_label("Unit price").fill("1,250.00")
     page.get_by_role("button", name="Save line").click()
     expect(page.locator("#lines-body")).to_contain_text("$1,250.00")

@@ -452,10 +452,15 @@ def test_missing_logo_falls_back_to_the_wordmark(company, customer, actor, setti
     assert pages_text(data)[0].startswith("Maple Plumbing")
 
 
-def test_brand_colour_too_light_for_text_falls_back_to_ours():
-    assert pdf._accent("#0f766e") == "#0f766e"
-    assert pdf._accent("#FACC15") == pdf.DEFAULT_ACCENT
-    assert pdf._accent("red") == pdf.DEFAULT_ACCENT
+@pytest.mark.parametrize(
+    ("brand", "accent"),
+    [("#0F766E", "#0f766e"), ("#FACC15", "#1d4ed8"), ("red", "#1d4ed8")],
+)
+def test_brand_colour_too_light_for_text_falls_back_to_ours(company, brand, accent):
+    """The PDF follows the one contrast rule (crewcommand.lib.colour), as the portal does."""
+    company.brand_color = brand
+    css = pdf._Page(company=company, locale="en_CA").context("INV-1", "")["page_css"]
+    assert f".accent, .wordmark, .summary .label {{ color: {accent}; }}" in css
 
 
 def test_page_counter_css_is_escaped():

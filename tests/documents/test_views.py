@@ -94,6 +94,28 @@ def test_bad_line_input_gets_a_message_and_changes_nothing(
     assert not LineItem.objects.exists()
 
 
+def test_the_line_editor_in_french_takes_a_decimal_comma(owner_client, draft_estimate):
+    """One money field everywhere: the active language's decimal mark is accepted (it used
+    to be refused in the line editor while the payment forms took it)."""
+    french = {**HX, "Accept-Language": "fr-ca"}
+    line = {"description": "Main-d'œuvre", "kind": "standard", "taxable": "on"}
+    response = owner_client.post(
+        _line_url(draft_estimate),
+        {**line, "quantity": "2,5", "unit_price": "1\u00a0234,5"},
+        headers=french,
+    )
+    assert response.status_code == 200
+    added = LineItem.objects.get()
+    assert (added.quantity, added.unit_price) == (Decimal("2.5"), Decimal("1234.50"))
+    assert "1\u00a0234,50\u00a0$" in response.content.decode()  # shown back the French way
+    # English keeps refusing a comma that is not a thousands separator.
+    response = owner_client.post(
+        _line_url(draft_estimate), {**line, "quantity": "1", "unit_price": "1,5"}, headers=HX
+    )
+    assert "Enter a price" in response.content.decode()
+    assert LineItem.objects.count() == 1
+
+
 def test_inline_edit_round_trip(owner_client, draft_estimate, actor):
     line = LineItemFactory(doc=draft_estimate, actor=actor)
     url = reverse("documents:estimate_line_edit", args=[draft_estimate.public_id, line.public_id])
@@ -234,7 +256,53 @@ def test_lists_have_constant_query_counts(
 
 def test_void_from_the_dashboard_keeps_the_invoice(owner_client, draft_invoice, actor):
     LineItemFactory(doc=draft_invoice, actor=actor)
-    services.invoice_send(invoice=draft_invoice, actor=actor)
+    services.invoice_send(draft_invoice=draft_invoice, actor=actor)
     owner_client.post(reverse("documents:invoice_action", args=[draft_invoice.public_id, "void"]))
     draft_invoice.refresh_from_db()
     assert draft_invoice.status == InvoiceStatus.VOID
+
+
+def test_a_plain_post_to_the_line_editor_comes_back_to_the_page(
+    owner_client, draft_estimate, actor
+):
+    """Without JavaScript the forms post as they are: each answer is the page, not a
+    fragment (htmx keeps getting the editor)."""
+    line = LineItemFactory(doc=draft_estimate, actor=actor)
+    other = LineItemFactory(doc=draft_estimate, actor=actor, description="Parts")
+    back = draft_estimate.get_absolute_url() + "#line-editor"
+    ids = [draft_estimate.public_id, line.public_id]
+    data = {"description": "Labour", "quantity": "1", "unit_price": "10", "kind": "standard"}
+    plain = [
+        owner_client.post(_line_url(draft_estimate), data),
+        owner_client.post(reverse("documents:estimate_line_edit", args=ids), data),
+        owner_client.post(reverse("documents:estimate_line_move", args=ids), {"direction": "down"}),
+        owner_client.post(reverse("documents:estimate_line_delete", args=ids)),
+    ]
+    assert [(r.status_code, r["Location"]) for r in plain] == [(302, back)] * 4
+    assert list(draft_estimate.current_revision.lines.values_list("description", flat=True)) == [
+        other.description,
+        "Labour",
+    ]
+    bad = owner_client.post(_line_url(draft_estimate), {**data, "unit_price": "x"})
+    assert bad.status_code == 200 and "<html" in bad.content.decode()
+    assert "Enter a price" in bad.content.decode()
+    edit_page = owner_client.get(
+        reverse("documents:estimate_line_edit", args=[draft_estimate.public_id, other.public_id])
+    )
+    assert "<html" in edit_page.content.decode() and "Edit line" in edit_page.content.decode()
+    fragment = owner_client.post(
+        reverse("documents:estimate_line_delete", args=[draft_estimate.public_id, other.public_id]),
+        headers=HX,
+    )
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+
+
+def test_the_payments_panels_are_pages_of_their_own_without_htmx(owner_client, draft_invoice, job):
+    for url in [
+        reverse("billing_dashboard:invoice_payments", args=[draft_invoice.public_id]),
+        reverse("billing_dashboard:job_payments", args=[job.public_id]),
+    ]:
+        page = owner_client.get(url).content.decode()
+        panel = owner_client.get(url, headers=HX).content.decode()
+        assert "<html" in page and "Back to" in page
+        assert "<html" not in panel

@@ -10,7 +10,6 @@ from crewcommand.lib.money import format_cad
 from crewcommand.models import Activity
 from documents.models import EstimateStatus, InvoiceStatus
 from documents.totals import Selection
-from portal.middleware import accent_colour
 from tests.factories import FURNACE_LINES, EstimateFactory, InvoiceFactory
 from tests.portal.conftest import PHONE_UA
 from tests.portal.helpers import issue
@@ -190,12 +189,6 @@ def test_portal_pages_use_a_constant_number_of_queries(
     with django_assert_max_num_queries(9):
         many = _queries(phone, url)
     assert few == many, (few, many)
-
-
-def test_brand_colour_is_used_only_with_enough_contrast():
-    assert accent_colour("#0F766E") == "#0f766e"
-    assert accent_colour("#fde047") == "#1d4ed8"  # yellow: white text unreadable
-    assert accent_colour("not a colour") == "#1d4ed8"
 
 
 def test_branding_and_contact_appear_on_portal_pages(phone, estimate, estimate_link):
