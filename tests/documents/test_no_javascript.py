@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from documents.models import InvoiceStatus, LineItem
-from tests.documents.conftest import add_line
+from tests.factories import LineItemFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,9 +25,9 @@ def _rows(page):
     return page.locator("#lines-body tr")
 
 
-def test_the_line_editor_without_javascript(live_server, login_without_js, owner, estimate):
+def test_the_line_editor_without_javascript(live_server, login_without_js, owner, draft_estimate):
     page = login_without_js(owner)
-    page.goto(live_server.url + estimate.get_absolute_url())
+    page.goto(live_server.url + draft_estimate.get_absolute_url())
     _no_js(page)
 
     form = page.locator("form.line-add")
@@ -38,7 +38,7 @@ def test_the_line_editor_without_javascript(live_server, login_without_js, owner
         form.get_by_role("button", name="Add line").click()
         expect(page.get_by_text("Line added.")).to_be_visible()
     expect(_rows(page)).to_have_count(2)
-    assert page.url.startswith(live_server.url + estimate.get_absolute_url())
+    assert page.url.startswith(live_server.url + draft_estimate.get_absolute_url())
 
     # Bad input: the whole page again, the message beside the field, nothing added.
     form.get_by_label("Description").fill("Oops")
@@ -62,7 +62,7 @@ def test_the_line_editor_without_javascript(live_server, login_without_js, owner
     expect(page.get_by_text("Line removed.")).to_be_visible()
     expect(_rows(page)).to_have_count(1)
 
-    revision = estimate.current_revision
+    revision = draft_estimate.current_revision
     assert [(line.description, line.unit_price) for line in LineItem.objects.all()] == [
         ("Rough-in plumbing", Decimal("1250.00"))
     ]
@@ -70,10 +70,14 @@ def test_the_line_editor_without_javascript(live_server, login_without_js, owner
     assert revision.subtotal == Decimal("1250.00")
 
 
-def test_an_invoice_page_without_javascript(live_server, login_without_js, owner, invoice, actor):
-    add_line(invoice, actor, unit_price=Decimal("100.00"), quantity=Decimal("1"))
+def test_an_invoice_page_without_javascript(
+    live_server, login_without_js, owner, draft_invoice, actor
+):
+    LineItemFactory(
+        doc=draft_invoice, actor=actor, unit_price=Decimal("100.00"), quantity=Decimal("1")
+    )
     page = login_without_js(owner)
-    page.goto(live_server.url + invoice.get_absolute_url())
+    page.goto(live_server.url + draft_invoice.get_absolute_url())
     _no_js(page)
 
     # Details with a mistake: the page again, the message in place.
@@ -85,8 +89,8 @@ def test_an_invoice_page_without_javascript(live_server, login_without_js, owner
 
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_text("Invoice sent.")).to_be_visible()
-    invoice.refresh_from_db()
-    assert invoice.status == InvoiceStatus.SENT
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.status == InvoiceStatus.SENT
 
     # No "Loading payments…" that never ends: a link to the panel's own page.
     expect(page.get_by_text("Loading payments…")).to_be_hidden()
@@ -96,9 +100,9 @@ def test_an_invoice_page_without_javascript(live_server, login_without_js, owner
     page.get_by_label("Amount received").fill("40")
     page.get_by_role("button", name="Record payment").click()
     expect(page.get_by_text("Payment recorded.")).to_be_visible()
-    invoice.refresh_from_db()
-    assert invoice.amount_paid == Decimal("40.00")
+    draft_invoice.refresh_from_db()
+    assert draft_invoice.amount_paid == Decimal("40.00")
 
-    page.goto(live_server.url + invoice.get_absolute_url())
+    page.goto(live_server.url + draft_invoice.get_absolute_url())
     page.locator("#links-panel").get_by_role("link", name="Customer links").click()
     expect(page.get_by_role("heading", name="Customer portal")).to_be_visible()
