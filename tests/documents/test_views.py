@@ -256,7 +256,7 @@ def test_lists_have_constant_query_counts(
 
 def test_void_from_the_dashboard_keeps_the_invoice(owner_client, draft_invoice, actor):
     LineItemFactory(doc=draft_invoice, actor=actor)
-    services.invoice_send(draft_invoice=draft_invoice, actor=actor)
+    services.invoice_send(invoice=draft_invoice, actor=actor)
     owner_client.post(reverse("documents:invoice_action", args=[draft_invoice.public_id, "void"]))
     draft_invoice.refresh_from_db()
     assert draft_invoice.status == InvoiceStatus.VOID
