@@ -7,8 +7,9 @@ import datetime as dt
 from pathlib import PurePath
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 from django.forms.renderers import TemplatesSetting
@@ -47,6 +48,40 @@ def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | Non
     if type(db_field) is models.CharField and not db_field.choices:
         kwargs.setdefault("form_class", SingleLineCharField)
     return db_field.formfield(**kwargs)
+
+
+def _email_login_field() -> forms.CharField:
+    # A CharField, not an EmailField: staff accounts made with a plain username still sign in
+    # to the admin. The backend (crewcommand.backends.EmailBackend) ignores case.
+    return forms.CharField(
+        label=_("Email"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """The login form: the account is named by its email, in any case."""
+
+    username = _email_login_field()
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "That email and password don't match an account. Check the password (it is "
+            "case-sensitive) or reset it."
+        ),
+    }
+
+
+class EmailAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login form, labelled and matched the same way as the app's."""
+
+    username = _email_login_field()
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": _(
+            "That email and password don't match a staff account. The password is case-sensitive."
+        ),
+    }
 
 
 class SignupForm(forms.Form):

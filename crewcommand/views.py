@@ -121,7 +121,7 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as error:
             form.add_error(None, str(error))
         else:
-            login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, member.user, backend="crewcommand.backends.EmailBackend")
             messages.success(request, _("Welcome to CrewCommand! Add your first customer."))
             return redirect("dashboard:home")
     return render(request, "crewcommand/signup_confirm.html", {"form": form, "signup": data})
@@ -149,7 +149,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             messages.error(request, str(error))
         else:
             if user is None:
-                login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, member.user, backend="crewcommand.backends.EmailBackend")
             messages.success(request, _("You joined %(company)s.") % {"company": member.company})
             return redirect("dashboard:home")
     context = {"invitation": invitation, "form": form}

@@ -146,6 +146,115 @@ def test_login_and_logout(client, owner):
     assert client.get(reverse("dashboard:home")).status_code == 302
 
 
+def test_the_login_field_is_labelled_email(client):
+    body = client.get(reverse("login")).content.decode()
+    assert '<label for="id_username">Email' in body
+    assert "Username" not in body
+    assert 'type="email"' in body and 'autocomplete="username"' in body
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        # An account made before signup lower-cased addresses, typed in lower case.
+        ("Etienne@CoteFils.example", "etienne@cotefils.example"),
+        ("Etienne@CoteFils.example", "  ETIENNE@cotefils.EXAMPLE "),
+        # An account stored in lower case, typed the way a phone capitalises it.
+        ("etienne@cotefils.example", "Etienne@CoteFils.example"),
+    ],
+)
+def test_login_matches_the_email_in_any_case(client, company, django_user_model, stored, typed):
+    user = django_user_model.objects.create_user(stored, stored, "correct-horse-battery")
+    Member.objects.create(user=user, company=company, role=Role.OWNER)
+    response = client.post(
+        reverse("login"), {"username": typed, "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("dashboard:home")).status_code == 200
+
+
+def test_login_refuses_a_wrong_password_or_unknown_email_with_a_clear_message(client, owner):
+    for username, password in [
+        (owner.user.email.upper(), "wrong-password"),
+        ("nobody@example.com", "correct-horse-battery"),
+        (owner.user.email, "CORRECT-HORSE-BATTERY"),  # the password keeps its case
+    ]:
+        response = client.post(reverse("login"), {"username": username, "password": password})
+        assert response.status_code == 200
+        assert "don&#x27;t match an account" in response.content.decode()
+    assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_accounts_differing_only_in_case_each_sign_in_with_their_own_password(
+    client, django_user_model
+):
+    """Old rows may hold the same address twice in different case: the password decides."""
+    django_user_model.objects.create_user("a@example.com", "a@example.com", "first-password-1")
+    second = django_user_model.objects.create_user("A@Example.com", "A@Example.com", "second-pw-2")
+    client.post(reverse("login"), {"username": "a@EXAMPLE.com", "password": "second-pw-2"})
+    assert int(client.session["_auth_user_id"]) == second.pk
+
+
+def test_the_admin_login_matches_the_email_in_any_case(client, django_user_model):
+    django_user_model.objects.create_superuser("Staff@Example.com", "Staff@Example.com", "pw-1234")
+    page = client.get(reverse("admin:login")).content.decode()
+    assert ">Email:</label>" in page
+    response = client.post(
+        reverse("admin:login"),
+        {"username": "staff@example.com", "password": "pw-1234", "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_an_inactive_account_cannot_log_in_in_any_case(client, owner):
+    owner.user.is_active = False
+    owner.user.save()
+    response = client.post(
+        reverse("login"),
+        {"username": owner.user.email.upper(), "password": "correct-horse-battery"},
+    )
+    assert response.status_code == 200
+    assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_password_reset_finds_a_mixed_case_account_from_any_case(
+    client, company, django_user_model, django_capture_on_commit_callbacks
+):
+    user = django_user_model.objects.create_user(
+        "Etienne@CoteFils.example", "Etienne@CoteFils.example", "pw"
+    )
+    Member.objects.create(user=user, company=company, role=Role.OWNER)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": "etienne@COTEFILS.example"})
+    assert mail.outbox[-1].to == [user.email]  # the address on file, as stored
+    assert "/accounts/password-reset/" in mail.outbox[-1].body
+
+
+def test_signup_with_a_mixed_case_registered_email_mails_the_owner(
+    client, company, django_user_model
+):
+    user = django_user_model.objects.create_user("Nora@Example.COM", "Nora@Example.COM", "pw")
+    Member.objects.create(user=user, company=company, role=Role.OWNER)
+    assert _signup(client, {**SIGNUP, "email": "nora@example.com"}) == ""
+    assert "tried to create a CrewCommand account" in mail.outbox[-1].body
+
+
+def test_an_invitation_to_a_mixed_case_address_is_refused_for_an_existing_account_in_any_case(
+    owner_client, django_user_model
+):
+    from crewcommand import services
+
+    django_user_model.objects.create_user("Crew@Example.com", "Crew@Example.com", "pw")
+    invitation = Invitation.objects.create(
+        company=Member.objects.get().company, email="CREW@example.com", role=Role.OFFICE
+    )
+    with pytest.raises(ServiceError, match="An account with this email exists"):
+        services.invitation_accept(
+            invitation=invitation, user=None, full_name="Crew", password="a-long-pass-123"
+        )
+
+
 def test_password_reset_link_is_built_from_site_url_not_host(
     client, owner, settings, django_capture_on_commit_callbacks
 ):
