@@ -89,10 +89,16 @@ class SignupForm(forms.Form):
     emailed link opens, so the answer here is the same whether the address has an account."""
 
     company_name = SingleLineCharField(label=_("Company name"), max_length=120)
+    # No default: a province chosen for you would set the wrong sales taxes without a word.
     province = forms.ChoiceField(
         label=_("Province"),
-        choices=Province.choices,
+        choices=[("", _("Choose a province")), *Province.choices],
+        initial="",
         help_text=_("Sets your default sales taxes."),
+        error_messages={
+            "required": _("Choose your province: it sets the sales taxes on your invoices."),
+            "invalid_choice": _("Choose your province from the list."),
+        },
     )
     full_name = SingleLineCharField(label=_("Your name"), max_length=150)
     email = forms.EmailField(

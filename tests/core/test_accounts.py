@@ -56,6 +56,35 @@ def test_signup_mails_a_link_that_creates_company_and_owner_and_logs_in(client):
     assert Company.objects.count() == 1
 
 
+def test_signup_has_no_province_until_one_is_chosen(client):
+    """A contractor who skips the province must not be charged Alberta's GST-only by default."""
+    body = client.get(reverse("signup")).content.decode()
+    select = re.search(r'<select name="province"[^>]*>(.*?)</select>', body, re.S)
+    assert select, body
+    options = re.findall(r"<option[^>]*>", select.group(1))
+    assert options[0] == '<option value="" selected>'
+    assert "Choose a province</option>" in select.group(1)
+    assert sum("selected" in option for option in options) == 1
+    assert re.search(r'<select name="province"[^>]*required', body)
+
+
+@pytest.mark.parametrize(
+    ("province", "message"),
+    [
+        ("", "Choose your province: it sets the sales taxes on your invoices."),
+        ("ZZ", "Choose your province from the list."),
+    ],
+)
+def test_signup_without_a_province_is_a_form_error_and_sends_nothing(client, province, message):
+    response = client.post(reverse("signup"), {**SIGNUP, "province": province})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert message in body.replace("&#x27;", "'")
+    assert 'id="id_province_error"' in body
+    assert not mail.outbox
+    assert not Company.objects.exists()
+
+
 def test_signup_refuses_weak_passwords_and_forged_links(client):
     path = _signup(client)
     response = client.post(path, {"password": "12345678"})
