@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand import ratelimits
+from crewcommand.lib import canada
 from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
 from crewcommand.lib.text import single_line
 from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
@@ -39,6 +40,59 @@ class SingleLineCharField(forms.CharField):
     def to_python(self, value) -> str:
         text = super().to_python(value)
         return single_line(text) if text not in self.empty_values else text
+
+
+class _CanadianField(SingleLineCharField):
+    """A one-line identifier checked and stored in one form (``crewcommand.lib.canada``)."""
+
+    normalise = staticmethod(lambda value: value)
+    message = ""
+
+    def to_python(self, value) -> str:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return ""
+        try:
+            return type(self).normalise(text)
+        except canada.InvalidValue:
+            raise forms.ValidationError(self.message, code="invalid") from None
+
+
+class TelInput(forms.TextInput):
+    input_type = "tel"
+
+
+class PhoneField(_CanadianField):
+    """A phone number, stored E.164 (``+15145550123``), shown and edited as ``(514) 555-0123``.
+    Use it for every phone a person types."""
+
+    widget = TelInput
+    normalise = staticmethod(canada.normalise_phone)
+    message = _("Enter a phone number with its area code, like 514 555 0123.")
+
+    def prepare_value(self, value):
+        return canada.display_phone(value) if isinstance(value, str) else value
+
+    def widget_attrs(self, widget) -> dict:
+        return {**super().widget_attrs(widget), "autocomplete": "tel"}
+
+
+class PostalCodeField(_CanadianField):
+    normalise = staticmethod(canada.normalise_postal_code)
+    message = _("Enter a Canadian postal code like H2X 1Y4.")
+
+    def widget_attrs(self, widget) -> dict:
+        return {**super().widget_attrs(widget), "autocomplete": "postal-code"}
+
+
+class GstNumberField(_CanadianField):
+    normalise = staticmethod(canada.normalise_gst_number)
+    message = _("Enter your GST/HST number as 9 digits, RT and 4 digits, like 123456789 RT0001.")
+
+
+class QstNumberField(_CanadianField):
+    normalise = staticmethod(canada.normalise_qst_number)
+    message = _("Enter your QST number as 10 digits, TQ and 4 digits, like 1234567890 TQ0001.")
 
 
 def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
@@ -237,6 +291,16 @@ class CompanyForm(forms.ModelForm):
             "payment_instructions",
             "portal_link_days",
         ]
+        field_classes = {
+            "phone": PhoneField,
+            "postal_code": PostalCodeField,
+            "gst_number": GstNumberField,
+            "qst_number": QstNumberField,
+        }
+        help_texts = {
+            "gst_number": _("Printed on your invoices, e.g. 123456789 RT0001."),
+            "qst_number": _("Quebec only, e.g. 1234567890 TQ0001."),
+        }
         widgets = {
             "brand_color": forms.TextInput(attrs={"type": "color"}),
             "payment_instructions": forms.Textarea(attrs={"rows": 3}),
@@ -263,25 +327,13 @@ class CustomerForm(forms.ModelForm):
             "postal_code",
             "notes",
         ]
+        field_classes = {"phone": PhoneField, "postal_code": PostalCodeField}
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
-            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
             "address_line1": forms.TextInput(attrs={"autocomplete": "street-address"}),
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
-            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
         }
-
-    def clean_phone(self) -> str:
-        phone = self.cleaned_data["phone"].strip()
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        if phone and not 10 <= len(digits) <= 15:
-            raise forms.ValidationError(
-                _("Enter a phone number with area code, like 416 555 0199.")
-            )
-        if phone and any(ch not in "0123456789+-() ." for ch in phone):
-            raise forms.ValidationError(_("Use only digits, spaces, and + - ( ) in phone numbers."))
-        return phone
 
 
 class JobForm(forms.ModelForm):
