@@ -288,7 +288,13 @@ def company_settings(request: HttpRequest) -> HttpResponse:
         services.company_update(company=company, by=request.user, fields=form.cleaned_data)
         messages.success(request, _("Settings saved."))
         return redirect("dashboard:settings")
-    return render(request, "crewcommand/settings.html", {"form": form})
+    context = {"form": form, "booking_url": booking_url(company)}
+    return render(request, "crewcommand/settings.html", context)
+
+
+def booking_url(company) -> str:
+    """The company's public booking page as a full address (``SITE_URL`` based), to share."""
+    return f"{settings.SITE_URL.rstrip('/')}/book/{company.slug}/"
 
 
 @member_required(action="team.manage")
