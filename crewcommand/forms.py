@@ -104,13 +104,12 @@ def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | Non
     return db_field.formfield(**kwargs)
 
 
-def _email_login_field() -> forms.CharField:
+def _email_login_field(*, input_type: str = "email") -> forms.CharField:
     # A CharField, not an EmailField: staff accounts made with a plain username still sign in
     # to the admin. The backend (crewcommand.backends.EmailBackend) ignores case.
-    return forms.CharField(
-        label=_("Email"),
-        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
-    )
+    widget = forms.EmailInput if input_type == "email" else forms.TextInput
+    attrs = {"autofocus": True, "autocomplete": "username", "inputmode": "email"}
+    return forms.CharField(label=_("Email"), widget=widget(attrs=attrs))
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -127,9 +126,10 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class EmailAdminAuthenticationForm(AdminAuthenticationForm):
-    """The admin's login form, labelled and matched the same way as the app's."""
+    """The admin's login form, labelled and matched the same way as the app's. A text input:
+    the admin's page has no ``novalidate``, and a staff username need not be an address."""
 
-    username = _email_login_field()
+    username = _email_login_field(input_type="text")
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "invalid_login": _(

@@ -228,6 +228,8 @@ def test_the_admin_login_matches_the_email_in_any_case(client, django_user_model
     django_user_model.objects.create_superuser("Staff@Example.com", "Staff@Example.com", "pw-1234")
     page = client.get(reverse("admin:login")).content.decode()
     assert ">Email:</label>" in page
+    # A text input: the admin's form has no novalidate, and "admin" must be typeable.
+    assert '<input type="text" name="username"' in page
     response = client.post(
         reverse("admin:login"),
         {"username": "staff@example.com", "password": "pw-1234", "next": "/admin/"},
