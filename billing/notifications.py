@@ -19,6 +19,7 @@ from billing.models import (
     RefundKind,
     RefundStatus,
 )
+from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
 from crewcommand.notifications import company_recipients, deliver_email
 
@@ -38,7 +39,7 @@ def receipt_context(payment: Payment) -> dict[str, str]:
     return {
         "company": company.name,
         "company_email": company.email,
-        "company_phone": company.phone,
+        "company_phone": display_phone(company.phone),
         "accent": company.brand_color,
         "customer": payment.customer.name,
         "amount": format_cad(payment.amount),

@@ -3,8 +3,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from crewcommand.forms import LogoField
+from crewcommand.forms import EmailAdminAuthenticationForm, LogoField
 from crewcommand.models import Activity, Company, Customer, Invitation, Job, Member
+
+# The admin's login names accounts by email, in any case, like the app's (crewcommand.backends).
+admin.site.login_form = EmailAdminAuthenticationForm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import PurePath
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 from django.forms.renderers import TemplatesSetting
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand import ratelimits
+from crewcommand.lib import canada
 from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
 from crewcommand.lib.money import active_locale, parse_money, parse_quantity
 from crewcommand.lib.text import single_line
@@ -104,6 +106,59 @@ class QuantityField(_TypedNumberField):
         return parse_quantity(text, locale=locale)
 
 
+class _CanadianField(SingleLineCharField):
+    """A one-line identifier checked and stored in one form (``crewcommand.lib.canada``)."""
+
+    normalise = staticmethod(lambda value: value)
+    message = ""
+
+    def to_python(self, value) -> str:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return ""
+        try:
+            return type(self).normalise(text)
+        except canada.InvalidValue:
+            raise forms.ValidationError(self.message, code="invalid") from None
+
+
+class TelInput(forms.TextInput):
+    input_type = "tel"
+
+
+class PhoneField(_CanadianField):
+    """A phone number, stored E.164 (``+15145550123``), shown and edited as ``(514) 555-0123``.
+    Use it for every phone a person types."""
+
+    widget = TelInput
+    normalise = staticmethod(canada.normalise_phone)
+    message = _("Enter a phone number with its area code, like 514 555 0123.")
+
+    def prepare_value(self, value):
+        return canada.display_phone(value) if isinstance(value, str) else value
+
+    def widget_attrs(self, widget) -> dict:
+        return {**super().widget_attrs(widget), "autocomplete": "tel"}
+
+
+class PostalCodeField(_CanadianField):
+    normalise = staticmethod(canada.normalise_postal_code)
+    message = _("Enter a Canadian postal code like H2X 1Y4.")
+
+    def widget_attrs(self, widget) -> dict:
+        return {**super().widget_attrs(widget), "autocomplete": "postal-code"}
+
+
+class GstNumberField(_CanadianField):
+    normalise = staticmethod(canada.normalise_gst_number)
+    message = _("Enter your GST/HST number as 9 digits, RT and 4 digits, like 123456789 RT0001.")
+
+
+class QstNumberField(_CanadianField):
+    normalise = staticmethod(canada.normalise_qst_number)
+    message = _("Enter your QST number as 10 digits, TQ and 4 digits, like 1234567890 TQ0001.")
+
+
 def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | None:
     """``Meta.formfield_callback`` for model forms: every plain model ``CharField`` without
     choices becomes a ``SingleLineCharField`` (email, URL and slug fields keep their own
@@ -113,15 +168,55 @@ def single_line_formfield(db_field: models.Field, **kwargs) -> forms.Field | Non
     return db_field.formfield(**kwargs)
 
 
+def _email_login_field(*, input_type: str = "email") -> forms.CharField:
+    # A CharField, not an EmailField: staff accounts made with a plain username still sign in
+    # to the admin. The backend (crewcommand.backends.EmailBackend) ignores case.
+    widget = forms.EmailInput if input_type == "email" else forms.TextInput
+    attrs = {"autofocus": True, "autocomplete": "username", "inputmode": "email"}
+    return forms.CharField(label=_("Email"), widget=widget(attrs=attrs))
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """The login form: the account is named by its email, in any case."""
+
+    username = _email_login_field()
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "That email and password don't match an account. Check the password (it is "
+            "case-sensitive) or reset it."
+        ),
+    }
+
+
+class EmailAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login form, labelled and matched the same way as the app's. A text input:
+    the admin's page has no ``novalidate``, and a staff username need not be an address."""
+
+    username = _email_login_field(input_type="text")
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": _(
+            "That email and password don't match a staff account. The password is case-sensitive."
+        ),
+    }
+
+
 class SignupForm(forms.Form):
     """Step one of signup: who you are. The password comes with step two, on the page the
     emailed link opens, so the answer here is the same whether the address has an account."""
 
     company_name = SingleLineCharField(label=_("Company name"), max_length=120)
+    # No default: a province chosen for you would set the wrong sales taxes without a word.
     province = forms.ChoiceField(
         label=_("Province"),
-        choices=Province.choices,
+        choices=[("", _("Choose a province")), *Province.choices],
+        initial="",
         help_text=_("Sets your default sales taxes."),
+        error_messages={
+            "required": _("Choose your province: it sets the sales taxes on your invoices."),
+            "invalid_choice": _("Choose your province from the list."),
+        },
     )
     full_name = SingleLineCharField(label=_("Your name"), max_length=150)
     email = forms.EmailField(
@@ -264,6 +359,16 @@ class CompanyForm(forms.ModelForm):
             "payment_instructions",
             "portal_link_days",
         ]
+        field_classes = {
+            "phone": PhoneField,
+            "postal_code": PostalCodeField,
+            "gst_number": GstNumberField,
+            "qst_number": QstNumberField,
+        }
+        help_texts = {
+            "gst_number": _("Printed on your invoices, e.g. 123456789 RT0001."),
+            "qst_number": _("Quebec only, e.g. 1234567890 TQ0001."),
+        }
         widgets = {
             "brand_color": forms.TextInput(attrs={"type": "color"}),
             "payment_instructions": forms.Textarea(attrs={"rows": 3}),
@@ -290,25 +395,13 @@ class CustomerForm(forms.ModelForm):
             "postal_code",
             "notes",
         ]
+        field_classes = {"phone": PhoneField, "postal_code": PostalCodeField}
         widgets = {
             "notes": forms.Textarea(attrs={"rows": 3}),
-            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
             "address_line1": forms.TextInput(attrs={"autocomplete": "street-address"}),
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
-            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
         }
-
-    def clean_phone(self) -> str:
-        phone = self.cleaned_data["phone"].strip()
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        if phone and not 10 <= len(digits) <= 15:
-            raise forms.ValidationError(
-                _("Enter a phone number with area code, like 416 555 0199.")
-            )
-        if phone and any(ch not in "0123456789+-() ." for ch in phone):
-            raise forms.ValidationError(_("Use only digits, spaces, and + - ( ) in phone numbers."))
-        return phone
 
 
 class JobForm(forms.ModelForm):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from crewcommand.backends import users_for_login
 from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
@@ -54,7 +55,7 @@ def company_signup(
     User = get_user_model()
     email = User.objects.normalize_email(email).lower()
     taken = ServiceError(_("An account with this email already exists. Try logging in."))
-    if User.objects.filter(email__iexact=email).exists():
+    if email_registered(email):
         raise taken
     first, _sep, last = full_name.strip().partition(" ")
     try:
@@ -93,7 +94,8 @@ def signup_from_token(token: str, *, max_age_hours: int) -> dict[str, str] | Non
 
 
 def email_registered(email: str) -> bool:
-    return get_user_model().objects.filter(email__iexact=email.strip()).exists()
+    """Whether an account already has this address (as its email or username), in any case."""
+    return bool(users_for_login(email))
 
 
 @transaction.atomic

@@ -180,6 +180,12 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing cost is irrelevant in tests and dominates their run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Sign-in by email in any case (crewcommand.backends). Django's ModelBackend stays second so
+# sessions made before the switch (which name it) stay signed in.
+AUTHENTICATION_BACKENDS = [
+    "crewcommand.backends.EmailBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"

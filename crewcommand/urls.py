@@ -8,7 +8,7 @@ from django.urls import include, path, register_converter
 
 from crewcommand import views
 from crewcommand.dashboard import views as dashboard
-from crewcommand.forms import PasswordResetRequestForm
+from crewcommand.forms import EmailAuthenticationForm, PasswordResetRequestForm
 from crewcommand.lib.ids import PublicIdConverter
 from crewcommand.ratelimits import login_guard, post_guard
 
@@ -38,7 +38,11 @@ dashboard_patterns = [
 auth_patterns = [
     path(
         "login/",
-        login_guard(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        login_guard(
+            auth_views.LoginView.as_view(
+                authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+            )
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

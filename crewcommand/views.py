@@ -114,7 +114,7 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as error:
             form.add_error(None, str(error))
         else:
-            login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, member.user, backend="crewcommand.backends.EmailBackend")
             messages.success(request, _("Welcome to CrewCommand! Add your first customer."))
             return redirect("dashboard:home")
     return render(request, "crewcommand/signup_confirm.html", {"form": form, "signup": data})
@@ -144,7 +144,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             messages.error(request, str(error))
         else:
             if user is None:
-                login(request, member.user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, member.user, backend="crewcommand.backends.EmailBackend")
             messages.success(request, _("You joined %(company)s.") % {"company": member.company})
             return redirect("dashboard:home")
     context = {"invitation": invitation, "form": form}
@@ -280,7 +280,13 @@ def company_settings(request: ContractorRequest) -> HttpResponse:
         services.company_update(company=company, by=request.user, fields=form.cleaned_data)
         messages.success(request, _("Settings saved."))
         return redirect("dashboard:settings")
-    return render(request, "crewcommand/settings.html", {"form": form})
+    context = {"form": form, "booking_url": booking_url(company)}
+    return render(request, "crewcommand/settings.html", context)
+
+
+def booking_url(company) -> str:
+    """The company's public booking page as a full address (``SITE_URL`` based), to share."""
+    return f"{settings.SITE_URL.rstrip('/')}/book/{company.slug}/"
 
 
 @member_required(action="team.manage")

@@ -43,6 +43,7 @@ from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from crewcommand.lib.canada import display_phone
 from crewcommand.lib.colour import DEFAULT_ACCENT, accent_on_white, is_hex_colour
 from crewcommand.lib.images import logo_fits
 from crewcommand.lib.money import active_locale, format_cad
@@ -525,7 +526,7 @@ def _revision_label(number: int) -> str:
 
 def _company_lines(company: Company) -> list[str]:
     city = " ".join(p for p in (company.city, company.province, company.postal_code) if p)
-    contact = " · ".join(p for p in (company.phone, company.email) if p)
+    contact = " · ".join(p for p in (display_phone(company.phone), company.email) if p)
     website = company.website.removeprefix("https://").removeprefix("http://").rstrip("/")
     return [line for line in (company.address_line1, city, contact, website) if line]
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from crewcommand.lib.canada import display_phone
 from crewcommand.lib.sealed import SealError, seal, unseal
 from crewcommand.models import Company
 from crewcommand.notifications import company_recipients, deliver_email
@@ -48,7 +49,7 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
     document = link.document
     context = {
         "company": company.name,
-        "company_phone": company.phone,
+        "company_phone": display_phone(company.phone),
         "company_email": company.email,
         "customer": link.customer.name,
         "document": document.display_number if document else "",

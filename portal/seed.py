@@ -1,8 +1,10 @@
 """Demo data hook (``seed_demo``): portal links to a demo customer's estimate and invoice.
 
 Raw tokens can't be recovered, so every run revokes the previous demo links and makes new ones,
-printing each as ``portal: <url>``. The documents seed (run before this hook) normally provides
-the estimate and invoice; if it hasn't, a small sent estimate and invoice are created here.
+printing each as ``portal: <url>``. Each run's links lead somewhere to act: an estimate that
+can still be signed and an invoice with a balance to pay. The documents seed (run before this
+hook) normally provides them; when it hasn't, or an earlier run's estimate was signed, declined
+or expired and its invoice paid, a small sent estimate or invoice is created here.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.money import format_cad
 from crewcommand.models import Company, Customer
 from documents import services as documents
 from documents.models import (
+    OPEN_INVOICE_STATUSES,
     DepositKind,
     Estimate,
     EstimateStatus,
     Invoice,
-    InvoiceStatus,
     LineKind,
 )
 from portal.models import LinkChannel, PortalLink
@@ -119,9 +123,17 @@ def _demo_invoice(company: Company, customer: Customer) -> Invoice:
 
 
 def _pick_documents(company: Company) -> tuple[Estimate, Invoice]:
-    open_estimates = Estimate.objects.filter(
-        company=company, status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED]
-    ).select_related("customer")
+    """An estimate the customer can still sign and an invoice with money still to pay: the
+    demo's own, or new ones when an earlier run's were signed, declined, expired or paid."""
+    today = timezone.localdate()
+    open_estimates = (
+        Estimate.objects.filter(
+            company=company, status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED]
+        )
+        .exclude(current_revision=None)
+        .filter(Q(current_revision__valid_until=None) | Q(current_revision__valid_until__gte=today))
+        .select_related("customer")
+    )
     estimate = (
         open_estimates.filter(customer__name=DEMO_CUSTOMER).order_by("-number").first()
         or open_estimates.order_by("-number").first()
@@ -134,8 +146,10 @@ def _pick_documents(company: Company) -> tuple[Estimate, Invoice]:
     )
     if estimate is None:
         estimate = _demo_estimate(company, customer)
-    invoices = Invoice.objects.filter(company=company).exclude(
-        status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID]
+    invoices = Invoice.objects.filter(
+        company=company,
+        status__in=OPEN_INVOICE_STATUSES,
+        total__gt=F("deposit_credit") + F("amount_paid"),
     )
     invoice = invoices.filter(customer=customer).order_by("-number").first() or _demo_invoice(
         company, customer
@@ -148,7 +162,13 @@ def seed_portal_links(*, company: Company, stdout) -> None:
     PortalLink.objects.filter(company=company, channel=LinkChannel.DEMO, revoked_at=None).update(
         revoked_at=timezone.now()
     )
+    about = {
+        estimate: f"{estimate.display_number} for {estimate.customer.name}, ready to sign",
+        invoice: f"{invoice.display_number} for {invoice.customer.name}, "
+        f"{format_cad(invoice.balance)} to pay",
+    }
     for document in (estimate, invoice):
+        stdout.write(f"{about[document]}:")
         issued = link_create(
             customer=document.customer,
             actor=Actor.system(),

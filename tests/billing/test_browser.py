@@ -46,7 +46,7 @@ def _login(browser, live_server, member):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{live_server.url}{reverse('login')}")
-    page.get_by_label("Username").fill(member.user.username)
+    page.get_by_label("Email").fill(member.user.username)
     page.get_by_label("Password").fill("correct-horse-battery")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/app/$"))

@@ -56,6 +56,35 @@ def test_signup_mails_a_link_that_creates_company_and_owner_and_logs_in(client):
     assert Company.objects.count() == 1
 
 
+def test_signup_has_no_province_until_one_is_chosen(client):
+    """A contractor who skips the province must not be charged Alberta's GST-only by default."""
+    body = client.get(reverse("signup")).content.decode()
+    select = re.search(r'<select name="province"[^>]*>(.*?)</select>', body, re.S)
+    assert select, body
+    options = re.findall(r"<option[^>]*>", select.group(1))
+    assert options[0] == '<option value="" selected>'
+    assert "Choose a province</option>" in select.group(1)
+    assert sum("selected" in option for option in options) == 1
+    assert re.search(r'<select name="province"[^>]*required', body)
+
+
+@pytest.mark.parametrize(
+    ("province", "message"),
+    [
+        ("", "Choose your province: it sets the sales taxes on your invoices."),
+        ("ZZ", "Choose your province from the list."),
+    ],
+)
+def test_signup_without_a_province_is_a_form_error_and_sends_nothing(client, province, message):
+    response = client.post(reverse("signup"), {**SIGNUP, "province": province})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert message in body.replace("&#x27;", "'")
+    assert 'id="id_province_error"' in body
+    assert not mail.outbox
+    assert not Company.objects.exists()
+
+
 def test_signup_refuses_weak_passwords_and_forged_links(client):
     path = _signup(client)
     response = client.post(path, {"password": "12345678"})
@@ -162,6 +191,117 @@ def test_login_and_logout(client, owner):
     assert client.get(reverse("dashboard:home")).status_code == 200
     client.post(reverse("logout"))
     assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_the_login_field_is_labelled_email(client):
+    body = client.get(reverse("login")).content.decode()
+    assert '<label for="id_username">Email' in body
+    assert "Username" not in body
+    assert 'type="email"' in body and 'autocomplete="username"' in body
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        # An account made before signup lower-cased addresses, typed in lower case.
+        ("Etienne@CoteFils.example", "etienne@cotefils.example"),
+        ("Etienne@CoteFils.example", "  ETIENNE@cotefils.EXAMPLE "),
+        # An account stored in lower case, typed the way a phone capitalises it.
+        ("etienne@cotefils.example", "Etienne@CoteFils.example"),
+    ],
+)
+def test_login_matches_the_email_in_any_case(client, company, django_user_model, stored, typed):
+    user = django_user_model.objects.create_user(stored, stored, "correct-horse-battery")
+    Member.objects.create(user=user, company=company, role=Role.OWNER)
+    response = client.post(
+        reverse("login"), {"username": typed, "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("dashboard:home")).status_code == 200
+
+
+def test_login_refuses_a_wrong_password_or_unknown_email_with_a_clear_message(client, owner):
+    for username, password in [
+        (owner.user.email.upper(), "wrong-password"),
+        ("nobody@example.com", "correct-horse-battery"),
+        (owner.user.email, "CORRECT-HORSE-BATTERY"),  # the password keeps its case
+    ]:
+        response = client.post(reverse("login"), {"username": username, "password": password})
+        assert response.status_code == 200
+        assert "don&#x27;t match an account" in response.content.decode()
+    assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_accounts_differing_only_in_case_each_sign_in_with_their_own_password(
+    client, django_user_model
+):
+    """Old rows may hold the same address twice in different case: the password decides."""
+    django_user_model.objects.create_user("a@example.com", "a@example.com", "first-password-1")
+    second = django_user_model.objects.create_user("A@Example.com", "A@Example.com", "second-pw-2")
+    client.post(reverse("login"), {"username": "a@EXAMPLE.com", "password": "second-pw-2"})
+    assert int(client.session["_auth_user_id"]) == second.pk
+
+
+def test_the_admin_login_matches_the_email_in_any_case(client, django_user_model):
+    django_user_model.objects.create_superuser("Staff@Example.com", "Staff@Example.com", "pw-1234")
+    page = client.get(reverse("admin:login")).content.decode()
+    assert ">Email:</label>" in page
+    # A text input: the admin's form has no novalidate, and "admin" must be typeable.
+    assert '<input type="text" name="username"' in page
+    response = client.post(
+        reverse("admin:login"),
+        {"username": "staff@example.com", "password": "pw-1234", "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_an_inactive_account_cannot_log_in_in_any_case(client, owner):
+    owner.user.is_active = False
+    owner.user.save()
+    response = client.post(
+        reverse("login"),
+        {"username": owner.user.email.upper(), "password": "correct-horse-battery"},
+    )
+    assert response.status_code == 200
+    assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_password_reset_finds_a_mixed_case_account_from_any_case(
+    client, company, django_user_model, django_capture_on_commit_callbacks
+):
+    user = django_user_model.objects.create_user(
+        "Etienne@CoteFils.example", "Etienne@CoteFils.example", "pw"
+    )
+    Member.objects.create(user=user, company=company, role=Role.OWNER)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": "etienne@COTEFILS.example"})
+    assert mail.outbox[-1].to == [user.email]  # the address on file, as stored
+    assert "/accounts/password-reset/" in mail.outbox[-1].body
+
+
+def test_signup_with_a_mixed_case_registered_email_mails_the_owner(
+    client, company, django_user_model
+):
+    user = django_user_model.objects.create_user("Nora@Example.COM", "Nora@Example.COM", "pw")
+    Member.objects.create(user=user, company=company, role=Role.OWNER)
+    assert _signup(client, {**SIGNUP, "email": "nora@example.com"}) == ""
+    assert "tried to create a CrewCommand account" in mail.outbox[-1].body
+
+
+def test_an_invitation_to_a_mixed_case_address_is_refused_for_an_existing_account_in_any_case(
+    owner_client, django_user_model
+):
+    from crewcommand import services
+
+    django_user_model.objects.create_user("Crew@Example.com", "Crew@Example.com", "pw")
+    invitation = Invitation.objects.create(
+        company=Member.objects.get().company, email="CREW@example.com", role=Role.OFFICE
+    )
+    with pytest.raises(ServiceError, match="An account with this email exists"):
+        services.invitation_accept(
+            invitation=invitation, user=None, full_name="Crew", password="a-long-pass-123"
+        )
 
 
 def test_password_reset_link_is_built_from_site_url_not_host(

@@ -38,7 +38,8 @@ def test_invitation_email_is_sent_by_a_real_worker_after_commit(celery_worker_pr
 @pytest.mark.django_db(transaction=True)
 def test_owner_logs_in_and_sees_the_dashboard(live_server, page, owner, job, csp_violations):
     page.goto(f"{live_server.url}{reverse('dashboard:home')}")
-    page.get_by_label("Username").fill(owner.user.username)
+    # The field says Email, and the address is matched in any case.
+    page.get_by_label("Email").fill(owner.user.email.upper())
     page.get_by_label("Password").fill("correct-horse-battery")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/app/$"))

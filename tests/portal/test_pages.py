@@ -203,7 +203,8 @@ def test_branding_and_contact_appear_on_portal_pages(phone, estimate, estimate_l
         reverse("portal:estimate", args=[estimate_link.token, estimate.public_id])
     ).content.decode()
     assert "--accent:#7c2d12" in body
-    assert 'href="tel:6135550100"' in body
+    assert 'href="tel:+16135550100"' in body  # E.164, whatever was typed
+    assert "(613) 555-0100" in body
     assert 'rel="noreferrer noopener"' in body
 
 
