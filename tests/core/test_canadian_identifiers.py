@@ -11,7 +11,8 @@ from crewcommand.lib import canada
 from crewcommand.models import Company, Customer
 from documents import pdf
 from tests.documents.test_pdf import pages_text
-from tests.portal.helpers import issue, make_invoice
+from tests.factories import InvoiceFactory
+from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +166,7 @@ def test_invoices_portal_and_pdf_show_phones_nationally(customer, company, clien
     Customer.objects.filter(pk=customer.pk).update(phone="+14165550199")
     company.refresh_from_db()
     customer.refresh_from_db()
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     issued = issue(customer, invoice)
     page = client.get(reverse("portal:invoice", args=[issued.token, invoice.public_id]))
     body = page.content.decode()
@@ -190,7 +191,7 @@ def test_bad_data_saved_before_the_checks_is_shown_as_it_is_never_a_500(
     detail = owner_client.get(customer.get_absolute_url())
     assert detail.status_code == 200 and "call the office" in detail.content.decode()
     assert owner_client.get(reverse("dashboard:customer_list")).status_code == 200
-    invoice = make_invoice(customer)
+    invoice = InvoiceFactory(customer=customer)
     issued = issue(customer, invoice)
     page = client.get(reverse("portal:invoice", args=[issued.token, invoice.public_id]))
     assert page.status_code == 200
