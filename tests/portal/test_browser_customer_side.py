@@ -1,0 +1,88 @@
+"""Issue 12, customer side, in real Chromium at 390 and 1280 px: asking for changes (point 13),
+dead links that say who to contact (14), and option picks that survive a reload (16).
+
+Screenshots go to ``$CC_SCREENSHOTS`` when set (for a person to look at), else to the test's
+temporary directory."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from documents.models import EstimateStatus
+from tests.portal.helpers import issue, make_estimate
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("CC_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _no_sideways_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], width
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_asking_for_changes_shows_on_both_sides(
+    live_server, page, login_as, owner, customer, csp_violations, shots, size
+):
+    estimate = make_estimate(customer)
+    issued = issue(customer, estimate)
+    page.set_viewport_size(WIDTHS[size])
+    page.goto(
+        f"{live_server.url}{reverse('portal:estimate', args=[issued.token, estimate.public_id])}"
+    )
+    page.get_by_role("link", name="Ask for changes").click()
+    page.get_by_label("What would you like changed?").fill(
+        "Could you quote copper pipe instead of PEX?"
+    )
+    page.get_by_role("button", name="Send message").click()
+    page.wait_for_url(re.compile(r"done=changes"))
+    notice = page.locator("#changes-sent")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Your request for changes was sent to Maple Plumbing.")
+    expect(notice).to_contain_text("Could you quote copper pipe instead of PEX?")
+    expect(notice).to_contain_text("What happens next")
+    expect(page.locator("h1 + .badge, .card-header .badge").first).to_have_text("Changes requested")
+    # The notice is where the customer lands (the #answer anchor), not below the fold.
+    box = notice.bounding_box()
+    assert box["y"] < WIDTHS[size]["height"], box
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(shots / f"13-portal-changes-sent-{size}.png"), full_page=True)
+
+    estimate.refresh_from_db()
+    assert estimate.status == EstimateStatus.CHANGES_REQUESTED
+
+    login_as(owner)
+    page.goto(f"{live_server.url}{estimate.get_absolute_url()}")
+    request = page.locator("#change-request")
+    expect(request).to_be_visible()
+    expect(request).to_contain_text("Alice Tremblay asked for changes on")
+    expect(request).to_contain_text("Could you quote copper pipe instead of PEX?")
+    assert request.bounding_box()["y"] < WIDTHS[size]["height"]  # above the fold
+    expect(page.locator("h1 .badge")).to_have_text("Changes requested")
+    # The detail page as a whole still scrolls sideways at 390 px (issue 12, point 9, not
+    # this one); the request itself fits the screen.
+    box = request.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS[size]["width"], box
+    page.screenshot(path=str(shots / f"13-dashboard-estimate-{size}.png"), full_page=True)
+
+    page.goto(f"{live_server.url}{reverse('documents:estimate_list')}")
+    page.get_by_role("link", name="Changes requested").click()
+    row = page.locator("#results tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator(".badge")).to_have_text("Changes requested")
+    page.screenshot(path=str(shots / f"13-dashboard-list-{size}.png"), full_page=True)
+    assert not [e for e in csp_violations if "Content Security Policy" in e], csp_violations
