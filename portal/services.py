@@ -240,8 +240,9 @@ def contact_matches(customer: Customer, contact: str) -> bool:
 
 
 def fresh_link_queue(*, link_id: int | None, contact: str) -> None:
-    """Queue a fresh-link request, whatever the link (even none): the response to the visitor
-    then costs the same whether or not a link will be sent. The contact travels sealed."""
+    """Queue a fresh-link request from an expired link's page, whatever the contact: the
+    response to the visitor then costs the same whether or not it matches and a link is sent
+    (the worker decides, ``fresh_link_request``). The contact travels sealed."""
     from portal.tasks import send_fresh_link
 
     send_fresh_link.delay_on_commit(link_id=link_id, sealed_contact=seal(contact))

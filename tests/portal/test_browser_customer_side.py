@@ -86,3 +86,54 @@ def test_asking_for_changes_shows_on_both_sides(
     expect(row.locator(".badge")).to_have_text("Changes requested")
     page.screenshot(path=str(shots / f"13-dashboard-list-{size}.png"), full_page=True)
     assert not [e for e in csp_violations if "Content Security Policy" in e], csp_violations
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_dead_links_say_who_to_contact_and_offer_only_what_comes(
+    live_server, page, customer, csp_violations, shots, size
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from crewcommand.lib.activity import Actor
+    from portal import services
+    from portal.models import PortalLink
+    from portal.tokens import new_token
+
+    company = customer.company
+    company.phone, company.email = "514 555 0142", "bureau@maple.example"
+    company.save(update_fields=["phone", "email"])
+    estimate = make_estimate(customer)
+    revoked, expired = issue(customer, estimate), issue(customer, estimate)
+    services.link_revoke(link=revoked.link, actor=Actor.system())
+    PortalLink.objects.filter(pk=expired.link.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    page.set_viewport_size(WIDTHS[size])
+
+    page.goto(f"{live_server.url}/p/{revoked.token}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link has been turned off")
+    contact = page.locator("#contact-business")
+    expect(contact.get_by_role("link", name=re.compile("Call 514 555 0142"))).to_be_visible()
+    expect(contact.get_by_role("link", name=re.compile("bureau@maple.example"))).to_be_visible()
+    expect(page.get_by_text("Send me a fresh link")).to_have_count(0)
+    for secret in (customer.name, estimate.display_number):
+        assert secret not in page.content()
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(shots / f"14-revoked-{size}.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/p/{expired.token}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link has expired")
+    page.get_by_label("Your email address or mobile number").fill(customer.email)
+    page.get_by_role("button", name="Send me a fresh link").click()
+    expect(page.locator("#fresh-link-sent")).to_contain_text("a fresh link is on its way")
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(shots / f"14-expired-sent-{size}.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/p/{new_token()}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link doesn't work")
+    assert company.name not in page.content() and "<form" not in page.content()
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(shots / f"14-unknown-{size}.png"), full_page=True)
+    assert not [e for e in csp_violations if "Content Security Policy" in e], csp_violations
