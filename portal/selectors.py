@@ -219,6 +219,29 @@ def estimate_context(
     }
 
 
+PICKS_PARAM = "picks"
+
+
+def picks_from_query(data: QueryDict) -> QueryDict | None:
+    """The customer's picks carried in the estimate page's URL (``picks_query``), so a reload
+    keeps them; None (the defaults, or the accepted picks) when the URL carries none."""
+    return data if PICKS_PARAM in data else None
+
+
+def picks_query(*, context: dict[str, Any]) -> str:
+    """The picks of an ``estimate_context`` as the page's query string: the same names the
+    options form uses (``choice-N``, ``optional``), marked with ``picks=1`` so that "no add-on
+    at all" is told apart from "nothing chosen yet"."""
+    query = QueryDict(mutable=True)
+    query[PICKS_PARAM] = "1"
+    selection: Selection = context["selection"]
+    for group in context["groups"]:
+        if picked := selection.choices.get(group.name):
+            query[group.field] = picked
+    query.setlist("optional", [line.public_id for line in context["optional"] if line.is_picked])
+    return query.urlencode()
+
+
 def invoice_context(*, invoice: Invoice) -> dict[str, Any]:
     lines = list(invoice.lines.all())
     return {"invoice": invoice, "lines": lines, "totals": invoice_totals(invoice, lines=lines)}

@@ -124,9 +124,26 @@ def home(request: PortalRequest, portal: PortalContext) -> HttpResponse:
 def estimate(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     _record_visit(request, portal, doc)
-    context = selectors.estimate_context(portal=portal, estimate=doc)
+    # The customer's picks travel in the URL (the options' script keeps it up to date, and
+    # "Update the total" without JavaScript redirects to it), so a reload keeps them.
+    picks = selectors.picks_from_query(request.GET)
+    context = selectors.estimate_context(portal=portal, estimate=doc, data=picks)
     context["form"] = AcceptForm(initial={"revision": context["revision"].number})
     return _render(request, portal, "portal/estimate.html", context)
+
+
+@portal_view
+@require_POST
+def estimate_choose(
+    request: PortalRequest, portal: PortalContext, estimate_id: str
+) -> HttpResponse:
+    """ "Update the total" without JavaScript: the options posted with the signing form come
+    back as the estimate page's URL (post/redirect/get), which shows them with their totals
+    and keeps them on reload. Writes nothing."""
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
+    query = selectors.picks_query(context=context)
+    return redirect(f"{portal.url('estimate', doc.public_id)}?{query}#totals")
 
 
 @portal_view

@@ -137,3 +137,67 @@ def test_dead_links_say_who_to_contact_and_offer_only_what_comes(
     _no_sideways_scroll(page)
     page.screenshot(path=str(shots / f"14-unknown-{size}.png"), full_page=True)
     assert not [e for e in csp_violations if "Content Security Policy" in e], csp_violations
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_option_picks_survive_a_reload(live_server, page, customer, csp_violations, shots, size):
+    from portal.models import Signature
+
+    estimate = make_estimate(customer)
+    issued = issue(customer, estimate)
+    page.set_viewport_size(WIDTHS[size])
+    page.goto(f"{live_server.url}/p/{issued.token}/")
+    page.wait_for_url(re.compile(rf"/estimates/{estimate.public_id}/$"))
+    expect(page.locator("#sticky-total")).to_contain_text("2,457.75")
+
+    page.get_by_label(re.compile("Tankless heater")).check()
+    expect(page.locator("#sticky-total")).to_contain_text("4,084.95")
+    page.get_by_label(re.compile("Water softener")).check()
+    page.get_by_label(re.compile("Expansion tank")).uncheck()
+    expect(page.locator("#sticky-total")).to_contain_text("5,248.85")
+    expect(page).to_have_url(re.compile(r"\?picks=1&choice-1=\w+&optional=\w+$"))
+
+    page.reload()
+    expect(page.get_by_label(re.compile("Tankless heater"))).to_be_checked()
+    expect(page.get_by_label(re.compile("Water softener"))).to_be_checked()
+    expect(page.get_by_label(re.compile("Expansion tank"))).not_to_be_checked()
+    expect(page.locator("#sticky-total")).to_contain_text("5,248.85")
+    assert "5,248.85" in page.locator("#totals").inner_text().replace("\xa0", " ")
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(shots / f"16-picks-after-reload-{size}.png"), full_page=True)
+
+    # …and what is signed is what is shown.
+    page.get_by_label("Your full name").fill("Alice Tremblay")
+    page.get_by_label("Use my typed name as my signature").check()
+    page.get_by_label(re.compile("I agree to sign this estimate electronically")).check()
+    page.get_by_role("button", name="Accept and sign").click()
+    page.get_by_text("Signed by Alice Tremblay").wait_for()
+    signature = Signature.objects.get(estimate=estimate)
+    assert '"total":"5248.85"' in signature.canonical_json
+    assert "Not added: Expansion tank" in signature.selection_summary
+    assert not [e for e in csp_violations if "Content Security Policy" in e], csp_violations
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_option_picks_without_javascript(live_server, browser, customer, shots, size):
+    estimate = make_estimate(customer)
+    issued = issue(customer, estimate)
+    context = browser.new_context(viewport=WIDTHS[size], java_script_enabled=False)
+    page = context.new_page()
+    page.goto(
+        f"{live_server.url}{reverse('portal:estimate', args=[issued.token, estimate.public_id])}"
+    )
+    # No promise of a live total without JavaScript: a button does it.
+    expect(page.get_by_text("The total updates as you choose.")).to_be_hidden()
+    page.get_by_label(re.compile("Tankless heater")).check()
+    page.get_by_label(re.compile("Water softener")).check()
+    page.get_by_role("button", name="Update the total").click()
+    page.wait_for_url(re.compile(r"\?picks=1&.*#totals$"))
+    assert "5,435.30" in page.locator("#totals").inner_text().replace("\xa0", " ")
+    page.reload()
+    expect(page.get_by_label(re.compile("Tankless heater"))).to_be_checked()
+    expect(page.get_by_label(re.compile("Water softener"))).to_be_checked()
+    assert "5,435.30" in page.locator("#sticky-total").inner_text().replace("\xa0", " ")
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(shots / f"16-no-js-updated-{size}.png"), full_page=True)
+    context.close()
