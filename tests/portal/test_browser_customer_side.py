@@ -15,7 +15,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from documents.models import EstimateStatus
-from tests.portal.helpers import issue, make_estimate
+from tests.factories import EstimateFactory
+from tests.portal.helpers import issue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +39,7 @@ def _no_sideways_scroll(page) -> None:
 def test_asking_for_changes_shows_on_both_sides(
     live_server, page, login_as, owner, customer, csp_violations, shots, size
 ):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     page.set_viewport_size(WIDTHS[size])
     page.goto(
@@ -104,7 +105,7 @@ def test_dead_links_say_who_to_contact_and_offer_only_what_comes(
     company = customer.company
     company.phone, company.email = "514 555 0142", "bureau@maple.example"
     company.save(update_fields=["phone", "email"])
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     revoked, expired = issue(customer, estimate), issue(customer, estimate)
     services.link_revoke(link=revoked.link, actor=Actor.system())
     PortalLink.objects.filter(pk=expired.link.pk).update(
@@ -143,7 +144,7 @@ def test_dead_links_say_who_to_contact_and_offer_only_what_comes(
 def test_option_picks_survive_a_reload(live_server, page, customer, csp_violations, shots, size):
     from portal.models import Signature
 
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     page.set_viewport_size(WIDTHS[size])
     page.goto(f"{live_server.url}/p/{issued.token}/")
@@ -180,7 +181,7 @@ def test_option_picks_survive_a_reload(live_server, page, customer, csp_violatio
 
 @pytest.mark.parametrize("size", WIDTHS)
 def test_option_picks_without_javascript(live_server, browser, customer, shots, size):
-    estimate = make_estimate(customer)
+    estimate = EstimateFactory(customer=customer)
     issued = issue(customer, estimate)
     context = browser.new_context(viewport=WIDTHS[size], java_script_enabled=False)
     page = context.new_page()

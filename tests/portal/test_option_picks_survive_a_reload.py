@@ -61,9 +61,9 @@ def test_no_add_on_at_all_is_a_choice_too(phone, estimate, estimate_link):
 
 
 def test_nonsense_picks_fall_back_to_the_defaults(phone, estimate, estimate_link, customer):
-    from tests.portal.helpers import make_estimate
+    from tests.factories import EstimateFactory
 
-    other = _lines(make_estimate(customer))["Tankless heater"].public_id
+    other = _lines(EstimateFactory(customer=customer))["Tankless heater"].public_id
     lines = _lines(estimate)
     url = _url("estimate", estimate_link, estimate)
     response = phone.get(
