@@ -52,9 +52,20 @@ class EstimateStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SENT = "sent", _("Sent")
     VIEWED = "viewed", _("Viewed")
+    # The customer asked for changes from the portal; it ends when a revised version is sent
+    # or the customer accepts or declines (the message is on the estimate, ``changes_message``).
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
     ACCEPTED = "accepted", _("Accepted")
     DECLINED = "declined", _("Declined")
     EXPIRED = "expired", _("Expired")
+
+
+# Sent estimates the customer may still answer (accept, decline, ask for changes).
+OPEN_ESTIMATE_STATUSES = (
+    EstimateStatus.SENT,
+    EstimateStatus.VIEWED,
+    EstimateStatus.CHANGES_REQUESTED,
+)
 
 
 class DepositKind(models.TextChoices):
@@ -71,7 +82,7 @@ class Estimate(TenantModel):
     )
     number = models.PositiveIntegerField()
     status = models.CharField(
-        max_length=10, choices=EstimateStatus.choices, default=EstimateStatus.DRAFT
+        max_length=20, choices=EstimateStatus.choices, default=EstimateStatus.DRAFT
     )
     # Null only inside estimate_create, which sets it in the same transaction: typed as always set.
     current_revision: models.ForeignKey[EstimateRevision | None, EstimateRevision] = (
@@ -81,6 +92,11 @@ class Estimate(TenantModel):
     viewed_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.TextField(blank=True, max_length=2000)
+    # The customer's open request for changes (status CHANGES_REQUESTED, or DRAFT while the
+    # contractor revises in answer to it); cleared when the next version is sent or the customer
+    # answers. Every request stays in the activity log.
+    changes_message = models.TextField(blank=True, max_length=2000)
+    changes_requested_at = models.DateTimeField(null=True, blank=True)
     # What the customer accepted: the revision and their picks (see documents.totals.Selection).
     accepted_revision = models.ForeignKey(
         "EstimateRevision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -108,10 +124,11 @@ class Estimate(TenantModel):
 
     @property
     def display_status(self) -> str:
-        """The status a person should see: sent or viewed estimates past their date are expired."""
+        """The status a person should see: open estimates (``OPEN_ESTIMATE_STATUSES``) past
+        their date are expired."""
         revision = self.current_revision
         if (
-            self.status in {EstimateStatus.SENT, EstimateStatus.VIEWED}
+            self.status in OPEN_ESTIMATE_STATUSES
             and revision is not None
             and revision.valid_until
             and revision.valid_until < timezone.localdate()
@@ -122,6 +139,14 @@ class Estimate(TenantModel):
     @property
     def display_status_label(self) -> str:
         return str(EstimateStatus(self.display_status).label)
+
+    @property
+    def open_change_request(self) -> bool:
+        """The customer asked for changes and no new version has answered it yet."""
+        return self.changes_requested_at is not None and self.status in {
+            EstimateStatus.CHANGES_REQUESTED,
+            EstimateStatus.DRAFT,
+        }
 
     @property
     def figures(self) -> EstimateFigures | None:

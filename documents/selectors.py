@@ -16,6 +16,7 @@ from crewcommand.lib.money import ZERO
 from crewcommand.models import Company, Job
 from crewcommand.selectors import clean_query
 from documents.models import (
+    OPEN_ESTIMATE_STATUSES,
     OPEN_INVOICE_STATUSES,
     Estimate,
     EstimateRevision,
@@ -37,11 +38,11 @@ def _search(qs: QuerySet, query: str) -> QuerySet:
 
 
 def _live_q() -> Q:
-    return Q(status__in=[EstimateStatus.SENT, EstimateStatus.VIEWED])
+    return Q(status__in=OPEN_ESTIMATE_STATUSES)
 
 
 def _expired_q() -> Q:
-    """Sent or viewed estimates past their valid-until date (``Estimate.display_status``)."""
+    """Open estimates (sent, viewed, changes requested) past their valid-until date (``Estimate.display_status``)."""
     return _live_q() & Q(current_revision__valid_until__lt=timezone.localdate())
 
 
@@ -59,7 +60,7 @@ def estimate_list(*, company: Company, status: str = "", query: str = "") -> Que
     expired = _expired_q()
     if status == EstimateStatus.EXPIRED:
         qs = qs.filter(expired)
-    elif status in {EstimateStatus.SENT, EstimateStatus.VIEWED}:
+    elif status in OPEN_ESTIMATE_STATUSES:
         qs = qs.filter(status=status).exclude(expired)
     elif status in EstimateStatus.values:
         qs = qs.filter(status=status)
@@ -167,7 +168,9 @@ def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:
         .aggregate(
             sent=Count("pk"),
             viewed=Count(
-                "pk", filter=Q(viewed_at__isnull=False) | Q(status=EstimateStatus.ACCEPTED)
+                "pk",
+                filter=Q(viewed_at__isnull=False)
+                | Q(status__in=[EstimateStatus.CHANGES_REQUESTED, EstimateStatus.ACCEPTED]),
             ),
             accepted=Count("pk", filter=Q(status=EstimateStatus.ACCEPTED)),
             paid=Count("pk", filter=Q(was_paid=True)),

@@ -228,8 +228,12 @@ def estimate_send(*, estimate: Estimate, actor: Actor) -> Estimate:
         revision.save(update_fields=["sent_at"])
     estimate.sent_at = now
     if estimate.status == EstimateStatus.DRAFT:
+        # A new version goes out: it answers the customer's request for changes, if any.
         estimate.status = EstimateStatus.SENT
-    estimate.save(update_fields=["sent_at", "status", "updated_at"])
+        estimate.changes_message, estimate.changes_requested_at = "", None
+    estimate.save(
+        update_fields=["sent_at", "status", "changes_message", "changes_requested_at", "updated_at"]
+    )
     activity.record_about(estimate, "estimate.sent", actor)
     return estimate
 

@@ -1,9 +1,11 @@
 """Resolve ``/p/<token>/…`` once into ``request.portal``, and protect every portal response.
 
 Unknown, malformed, revoked and expired tokens all take the same path: the token is hashed
-(whatever its shape), one indexed lookup runs, the attempt is counted against the client's IP,
-and the same page is rendered from the same context. Nothing in the answer depends on which
-case it was. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
+(whatever its shape), one indexed lookup runs and the attempt is counted against the client's
+IP. Unknown and malformed tokens then get one generic page, rendered from the same context:
+nothing in it depends on which token it was. A revoked or expired link was a real secret given
+to the customer, so its page names the business to contact (and, for an expired one, offers a
+fresh link): see ``views_portal.invalid_link``. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
 that address get 429; valid links keep working. Tokens carry 256 random bits, so the limit is
 not what stops guessing: it slows scanners down and keeps their noise out of the database, and
 it must never lock a customer out because someone else behind the same address mistyped.
@@ -150,7 +152,8 @@ class PortalMiddleware:
             logger.info("portal: invalid link attempt")
             if attempts > settings.PORTAL_INVALID_LINK_LIMIT:
                 return views_portal.too_many_attempts(request)
-            # A dead link's id only feeds the queued fresh-link check; it never shapes the answer.
+            # A dead link's id names its business on the page, and feeds the queued fresh-link
+            # check; an unknown token's answer is the generic page.
             return views_portal.invalid_link(request, dead_link_id=link_id)
         link = (
             PortalLink.objects.select_related("company", "customer", "estimate", "invoice")

@@ -36,7 +36,7 @@ from documents.totals import (
     revision_totals,
 )
 from portal.forms import selection_from_data
-from portal.models import PortalLink, Signature
+from portal.models import LinkStatus, PortalLink, Signature
 from portal.services import ANSWERABLE
 from portal.signatures import svg_data_url
 
@@ -47,6 +47,36 @@ if TYPE_CHECKING:
 
 
 # --- Customer side -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadLink:
+    """What the page for a revoked or expired link may say: the business (name and public
+    contact details, to ask for a new link) and whether a fresh link can really be sent to the
+    contact on file (only an expired link whose customer has an email address). Nothing about
+    the customer or the document."""
+
+    state: str  # LinkStatus.REVOKED or LinkStatus.EXPIRED
+    company: Company
+    can_refresh: bool
+
+
+def dead_link(*, link_id: int | None) -> DeadLink | None:
+    """The dead link behind a token the middleware found (revoked or expired), in one query;
+    None for an unknown token, or a link deleted or made usable since the lookup."""
+    if link_id is None:
+        return None
+    link = PortalLink.objects.select_related("company", "customer").filter(pk=link_id).first()
+    if link is None:
+        return None
+    state = link.status
+    if state == LinkStatus.ACTIVE:
+        return None
+    return DeadLink(
+        state=state,
+        company=link.company,
+        can_refresh=state == LinkStatus.EXPIRED and bool(link.customer.email),
+    )
 
 
 def portal_estimates(*, portal: PortalContext) -> QuerySet[Estimate]:
@@ -187,6 +217,29 @@ def estimate_context(
         "updating": updating,
         "can_answer": estimate.status in ANSWERABLE and not expired and not updating,
     }
+
+
+PICKS_PARAM = "picks"
+
+
+def picks_from_query(data: QueryDict) -> QueryDict | None:
+    """The customer's picks carried in the estimate page's URL (``picks_query``), so a reload
+    keeps them; None (the defaults, or the accepted picks) when the URL carries none."""
+    return data if PICKS_PARAM in data else None
+
+
+def picks_query(*, context: dict[str, Any]) -> str:
+    """The picks of an ``estimate_context`` as the page's query string: the same names the
+    options form uses (``choice-N``, ``optional``), marked with ``picks=1`` so that "no add-on
+    at all" is told apart from "nothing chosen yet"."""
+    query = QueryDict(mutable=True)
+    query[PICKS_PARAM] = "1"
+    selection: Selection = context["selection"]
+    for group in context["groups"]:
+        if picked := selection.choices.get(group.name):
+            query[group.field] = picked
+    query.setlist("optional", [line.public_id for line in context["optional"] if line.is_picked])
+    return query.urlencode()
 
 
 def invoice_context(*, invoice: Invoice) -> dict[str, Any]:

@@ -30,7 +30,13 @@ from crewcommand.lib.activity import Actor
 from crewcommand.lib.sealed import seal
 from crewcommand.models import Customer
 from documents import services as documents_services
-from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
+from documents.models import (
+    OPEN_ESTIMATE_STATUSES,
+    Estimate,
+    EstimateStatus,
+    Invoice,
+    InvoiceStatus,
+)
 from documents.tasks import warm_pdf
 from documents.totals import Selection, validate_selection
 from portal import canonical, notifications
@@ -40,7 +46,7 @@ from portal.tokens import new_reference, new_token, token_hash
 
 logger = logging.getLogger(__name__)
 
-ANSWERABLE = (EstimateStatus.SENT, EstimateStatus.VIEWED)
+ANSWERABLE = OPEN_ESTIMATE_STATUSES
 Document = Estimate | Invoice
 
 
@@ -234,8 +240,9 @@ def contact_matches(customer: Customer, contact: str) -> bool:
 
 
 def fresh_link_queue(*, link_id: int | None, contact: str) -> None:
-    """Queue a fresh-link request, whatever the link (even none): the response to the visitor
-    then costs the same whether or not a link will be sent. The contact travels sealed."""
+    """Queue a fresh-link request from an expired link's page, whatever the contact: the
+    response to the visitor then costs the same whether or not it matches and a link is sent
+    (the worker decides, ``fresh_link_request``). The contact travels sealed."""
     from portal.tasks import send_fresh_link
 
     send_fresh_link.delay_on_commit(link_id=link_id, sealed_contact=seal(contact))
@@ -431,12 +438,15 @@ def estimate_accept(
     estimate.accepted_revision = revision
     estimate.accepted_selection = selection.as_json()
     estimate.decided_at = now
+    estimate.changes_message, estimate.changes_requested_at = "", None
     estimate.save(
         update_fields=[
             "status",
             "accepted_revision",
             "accepted_selection",
             "decided_at",
+            "changes_message",
+            "changes_requested_at",
             "updated_at",
         ]
     )
@@ -463,7 +473,17 @@ def estimate_decline(*, estimate: Estimate, link: PortalLink, reason: str) -> Es
     estimate.status = EstimateStatus.DECLINED
     estimate.decline_reason = reason
     estimate.decided_at = timezone.now()
-    estimate.save(update_fields=["status", "decline_reason", "decided_at", "updated_at"])
+    estimate.changes_message, estimate.changes_requested_at = "", None
+    estimate.save(
+        update_fields=[
+            "status",
+            "decline_reason",
+            "decided_at",
+            "changes_message",
+            "changes_requested_at",
+            "updated_at",
+        ]
+    )
     activity.record(
         company=estimate.company,
         verb="estimate.declined",
@@ -478,8 +498,14 @@ def estimate_decline(*, estimate: Estimate, link: PortalLink, reason: str) -> Es
 
 @transaction.atomic
 def estimate_request_changes(*, estimate: Estimate, link: PortalLink, message: str) -> Estimate:
-    """Pass the customer's message to the contractor; the estimate's status does not change."""
+    """Pass the customer's message to the contractor and mark the estimate *changes
+    requested* until a revised version is sent or the customer answers. The customer may still
+    accept or decline the version they have; a later message replaces the open one."""
     estimate = _lock_answerable(estimate=estimate, link=link)
+    estimate.status = EstimateStatus.CHANGES_REQUESTED
+    estimate.changes_message = message
+    estimate.changes_requested_at = timezone.now()
+    estimate.save(update_fields=["status", "changes_message", "changes_requested_at", "updated_at"])
     activity.record(
         company=estimate.company,
         verb="estimate.changes_requested",

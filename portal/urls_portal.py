@@ -16,6 +16,7 @@ urlpatterns = [
     path("<str:token>/", views_portal.home, name="home"),
     path(estimate, views_portal.estimate, name="estimate"),
     path(f"{estimate}totals/", views_portal.estimate_totals, name="estimate_totals"),
+    path(f"{estimate}choose/", views_portal.estimate_choose, name="estimate_choose"),
     path(f"{estimate}accept/", views_portal.estimate_accept, name="estimate_accept"),
     path(f"{estimate}decline/", views_portal.estimate_decline, name="estimate_decline"),
     path(f"{estimate}changes/", views_portal.estimate_changes, name="estimate_changes"),

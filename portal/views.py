@@ -18,7 +18,7 @@ from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Customer
 from crewcommand.permissions import member_can
-from documents.models import OPEN_INVOICE_STATUSES, Estimate, EstimateStatus, Invoice
+from documents.models import OPEN_ESTIMATE_STATUSES, OPEN_INVOICE_STATUSES, Estimate, Invoice
 from portal import selectors, services
 from portal.forms import LinkCreateForm
 from portal.services import IssuedLink
@@ -37,7 +37,7 @@ def badge_context(subject: Estimate | Invoice | Customer) -> dict:
     if isinstance(subject, Customer):
         return {"badge": None}
     if isinstance(subject, Estimate):
-        polling = subject.status in {EstimateStatus.SENT, EstimateStatus.VIEWED}
+        polling = subject.status in OPEN_ESTIMATE_STATUSES
     else:
         polling = subject.status in OPEN_INVOICE_STATUSES
     return {

@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crewcommand.errors import ServiceError
+from crewcommand.lib.colour import accent_on_white
 from documents.models import Estimate, Invoice
 from portal import http, selectors, services
 from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
@@ -67,20 +68,35 @@ def _render(request: PortalRequest, portal: PortalContext, template: str, contex
 
 @csrf_protect
 def invalid_link(request: HttpRequest, *, dead_link_id: int | None) -> HttpResponse:
-    """The one answer for unknown, malformed, revoked and expired links (``dead_link_id`` is
-    the revoked or expired link's id, if any). Its fresh-link form answers the same whether or
-    not anything will be sent, and does the same work either way: the request is queued and
-    the worker decides (see services.fresh_link_request)."""
+    """The answer for a token that opens nothing (``dead_link_id``: the revoked or expired
+    link's id, if the token is one of ours).
+
+    An unknown or malformed token (or a link deleted since) gets one generic page, the same
+    for every such token, that names no business. A revoked or expired link was a real
+    secret handed to this customer, so its page names the business and its public contact
+    details, to ask for a new link, and nothing about the customer or the document. Only an
+    expired link offers "Send me a fresh link", because only there one is really sent (to the
+    contact on file): its form answers the same whether or not the contact matched, and does
+    the same work either way (the request is queued and the worker decides, see
+    services.fresh_link_request). A revoked link never gets a fresh link: its business
+    turned it off on purpose."""
+    dead = selectors.dead_link(link_id=dead_link_id)
+    if dead is None:
+        return render(request, "portal/invalid.html", {}, status=404)
     form = FreshLinkForm(request.POST if request.method == "POST" else None)
     sent = False
-    if request.method == "POST" and form.is_valid():
-        key = str(dead_link_id or "none")
-        if http.rate_hit("fresh", key, window=3600) <= FRESH_LINKS_PER_HOUR:
+    if dead.can_refresh and request.method == "POST" and form.is_valid():
+        if http.rate_hit("fresh", str(dead_link_id), window=3600) <= FRESH_LINKS_PER_HOUR:
             services.fresh_link_queue(link_id=dead_link_id, contact=form.cleaned_data["contact"])
         sent, form = True, FreshLinkForm()
-    return render(
-        request, "portal/invalid.html", {"form": form, "sent": sent}, status=200 if sent else 404
-    )
+    context = {
+        "dead": dead,
+        "company": dead.company,
+        "portal": {"accent": accent_on_white(dead.company.brand_color)},
+        "form": form if dead.can_refresh else None,
+        "sent": sent,
+    }
+    return render(request, "portal/dead_link.html", context, status=200 if sent else 404)
 
 
 def too_many_attempts(request: HttpRequest) -> HttpResponse:
@@ -108,9 +124,26 @@ def home(request: PortalRequest, portal: PortalContext) -> HttpResponse:
 def estimate(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     _record_visit(request, portal, doc)
-    context = selectors.estimate_context(portal=portal, estimate=doc)
+    # The customer's picks travel in the URL (the options' script keeps it up to date, and
+    # "Update the total" without JavaScript redirects to it), so a reload keeps them.
+    picks = selectors.picks_from_query(request.GET)
+    context = selectors.estimate_context(portal=portal, estimate=doc, data=picks)
     context["form"] = AcceptForm(initial={"revision": context["revision"].number})
     return _render(request, portal, "portal/estimate.html", context)
+
+
+@portal_view
+@require_POST
+def estimate_choose(
+    request: PortalRequest, portal: PortalContext, estimate_id: str
+) -> HttpResponse:
+    """ "Update the total" without JavaScript: the options posted with the signing form come
+    back as the estimate page's URL (post/redirect/get), which shows them with their totals
+    and keeps them on reload. Writes nothing."""
+    doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
+    context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
+    query = selectors.picks_query(context=context)
+    return redirect(f"{portal.url('estimate', doc.public_id)}?{query}#totals")
 
 
 @portal_view

@@ -265,6 +265,8 @@ def test_decline_with_a_reason_notifies_the_contractor(
 def test_asking_for_changes_notifies_the_contractor_and_keeps_the_estimate_open(
     phone, estimate, estimate_link, django_capture_on_commit_callbacks
 ):
+    """Open: the customer may still answer it; its status says changes were asked for
+    (issue 12: test_changes_requested.py)."""
     with django_capture_on_commit_callbacks(execute=True):
         response = phone.post(
             _url("estimate_changes", estimate_link, estimate),
@@ -272,7 +274,7 @@ def test_asking_for_changes_notifies_the_contractor_and_keeps_the_estimate_open(
         )
     assert response.status_code == 302 and "done=changes" in response["Location"]
     estimate.refresh_from_db()
-    assert estimate.status == EstimateStatus.SENT
+    assert estimate.status == EstimateStatus.CHANGES_REQUESTED
     activity = Activity.objects.get(verb="estimate.changes_requested")
     assert activity.data["message"] == "Can you use copper pipe?"
     assert mail.outbox[0].to == [estimate.company.email]

@@ -1,4 +1,7 @@
-"""Unknown, malformed, revoked and expired tokens: one answer, same work, rate-limited."""
+"""Unknown, malformed, revoked and expired tokens: rate-limited, one lookup each. Unknown and
+malformed tokens get one answer (same content, same time) that names nobody; a revoked or
+expired link, which was real, names its business to contact and nothing else, and only an
+expired one offers a fresh link (issue 12, point 14)."""
 
 from __future__ import annotations
 
@@ -65,53 +68,127 @@ def test_ten_thousand_random_tokens_hit_nothing(estimate):
     assert all(resolve(t) == (None, False) for t in tokens[:500])
 
 
+UNKNOWN = ("unknown", "malformed")
+
+
+def _secrets(estimate) -> list[str]:
+    customer = estimate.customer
+    return [
+        customer.name,
+        customer.email,
+        customer.phone,
+        estimate.display_number,
+        estimate.public_id,
+        "2,457.75",  # the estimate's total
+    ]
+
+
 @pytest.mark.parametrize("suffix", ["", "estimates/abcdefghijklmn/", "anything/else"])
-def test_dead_links_all_get_the_same_answer(dead_links, estimate, suffix):
-    answers = {}
-    for case, token in dead_links.items():
-        answers[case] = _normalized(Client().get(f"/p/{token}/{suffix}"))
-    reference = answers.pop("unknown")
-    assert reference[0] == 404
-    for case, answer in answers.items():
-        assert answer == reference, case
-    body = reference[-1]
-    for secret in (estimate.company.name, estimate.customer.name, estimate.display_number):
-        assert secret not in body
-
-
-def test_dead_links_answer_posts_the_same_way(dead_links, estimate):
+def test_unknown_tokens_all_get_the_same_answer_naming_nobody(dead_links, estimate, suffix):
     answers = {
-        case: _normalized(
-            Client().post(f"/p/{token}/estimates/{estimate.public_id}/accept/", {"x": "1"})
-        )
-        for case, token in dead_links.items()
+        case: _normalized(Client().get(f"/p/{dead_links[case]}/{suffix}")) for case in UNKNOWN
     }
-    reference = answers.pop("unknown")
-    assert all(answer == reference for answer in answers.values())
+    assert answers["malformed"] == answers["unknown"]
+    status, _headers, _csp, _cookies, body = answers["unknown"]
+    assert status == 404
+    assert "This link doesn't work" in body
+    for secret in (estimate.company.name, estimate.company.email, *_secrets(estimate)):
+        assert secret not in body
+    # Nothing is offered that would never come: no fresh link for a token we don't know.
+    assert "fresh link" not in body and "<form" not in body
 
 
-def test_fresh_link_form_answers_the_same_whether_or_not_it_matched(
+@pytest.mark.parametrize("suffix", ["", "estimates/abcdefghijklmn/", "anything/else"])
+def test_revoked_and_expired_links_name_the_business_and_nothing_else(dead_links, estimate, suffix):
+    company = estimate.company
+    company.phone, company.email = "514 555 0142", "bureau@maple.example"
+    company.save(update_fields=["phone", "email"])
+    for case in ("revoked", "expired"):
+        response = Client().get(f"/p/{dead_links[case]}/{suffix}")
+        body = response.content.decode()
+        assert response.status_code == 404, case
+        assert response["Cache-Control"] == "no-store" and response["X-Robots-Tag"]
+        for contact in (company.name, 'href="tel:5145550142"', "mailto:bureau@maple.example"):
+            assert contact in body, (case, contact)
+        for secret in _secrets(estimate):
+            assert secret not in body, (case, secret)
+    revoked = Client().get(f"/p/{dead_links['revoked']}/").content.decode()
+    assert "This link has been turned off" in revoked
+    assert "fresh link" not in revoked.lower() and "<form" not in revoked
+    expired = Client().get(f"/p/{dead_links['expired']}/").content.decode()
+    assert "This link has expired" in expired and "Send me a fresh link" in expired
+
+
+def test_no_fresh_link_is_offered_when_none_could_be_sent(dead_links, estimate):
+    """Fresh links go by email only: an expired link of a customer without an email address
+    says who to call instead."""
+    estimate.customer.email = ""
+    estimate.customer.save(update_fields=["email"])
+    body = Client().get(f"/p/{dead_links['expired']}/").content.decode()
+    assert "This link has expired" in body and "Contact Maple Plumbing" in body
+    assert "fresh link" not in body.lower() and "<form" not in body
+
+
+def test_dead_links_answer_posts_without_acting(
+    dead_links, estimate, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = {
+            case: _normalized(
+                Client().post(f"/p/{token}/estimates/{estimate.public_id}/accept/", {"x": "1"})
+            )
+            for case, token in dead_links.items()
+        }
+    assert answers["malformed"] == answers["unknown"]
+    assert {answer[0] for answer in answers.values()} == {404}
+    estimate.refresh_from_db()
+    assert estimate.status == "sent" and mail.outbox == []
+
+
+def test_the_fresh_link_form_answers_the_same_whether_or_not_it_matched(
     dead_links, estimate, django_capture_on_commit_callbacks
 ):
     from django.core import mail
 
     answers = {}
     with django_capture_on_commit_callbacks(execute=True):
-        for case, token in dead_links.items():
+        for contact in (estimate.customer.email, "someone@else.example", "416 555 0000"):
             client = Client(enforce_csrf_checks=True)
-            client.get(f"/p/{token}/")
+            client.get(f"/p/{dead_links['expired']}/")
             csrf = client.cookies["csrftoken"].value
-            answers[case] = _normalized(
+            answers[contact] = _normalized(
                 client.post(
-                    f"/p/{token}/",
-                    {"contact": estimate.customer.email, "csrfmiddlewaretoken": csrf},
+                    f"/p/{dead_links['expired']}/",
+                    {"contact": contact, "csrfmiddlewaretoken": csrf},
                 )
             )
-    assert len(mail.outbox) == 1  # only the expired link, to the address on file
+    assert len(mail.outbox) == 1  # only the matching contact, to the address on file
     assert mail.outbox[0].to == [estimate.customer.email]
-    reference = answers.pop("unknown")
-    assert reference[0] == 200
+    reference = answers.pop(estimate.customer.email)
+    assert reference[0] == 200 and "a fresh link is on its way" in reference[-1]
     assert all(answer == reference for answer in answers.values())
+
+
+def test_a_revoked_link_never_confirms_or_sends_a_fresh_link(
+    dead_links, estimate, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for case in ("revoked", "unknown", "malformed"):
+            client = Client(enforce_csrf_checks=True)
+            client.get(f"/p/{dead_links['expired']}/")  # a CSRF cookie from a real form
+            csrf = client.cookies["csrftoken"].value
+            response = client.post(
+                f"/p/{dead_links[case]}/",
+                {"contact": estimate.customer.email, "csrfmiddlewaretoken": csrf},
+            )
+            assert response.status_code == 404, case
+            body = response.content.decode()
+            assert "on its way" not in body and "Thank you" not in body, case
+    assert mail.outbox == []
 
 
 def test_fresh_link_form_requires_csrf(dead_links):
@@ -122,8 +199,10 @@ def test_fresh_link_form_requires_csrf(dead_links):
 
 
 @override_settings(PORTAL_INVALID_LINK_LIMIT=100_000)
-def test_dead_links_take_the_same_time(dead_links, capsys):
-    """Median response times of each case, interleaved; printed for the report."""
+def test_unknown_tokens_take_the_same_time(dead_links, capsys):
+    """Median response times of unknown and malformed tokens, interleaved, and of the lookup
+    for all four cases (revoked and expired pages say what they are, so their time need not
+    match: they load their business); printed for the report."""
     client = Client()
     samples = {case: [] for case in dead_links}
     for _ in range(150):
@@ -142,7 +221,8 @@ def test_dead_links_take_the_same_time(dead_links, capsys):
     with capsys.disabled():
         print("\ndead-link response median ms:", {k: round(v, 3) for k, v in medians.items()})
         print("dead-link lookup median µs:", {k: round(v, 1) for k, v in lookup_us.items()})
-    assert max(medians.values()) - min(medians.values()) < 0.15 * min(medians.values())
+    unknown = [medians[case] for case in UNKNOWN]
+    assert max(unknown) - min(unknown) < 0.15 * min(unknown)
     assert max(lookup_us.values()) - min(lookup_us.values()) < 0.15 * min(lookup_us.values())
 
 

@@ -112,7 +112,8 @@ def test_the_same_urls_work_within_scope(world, customer):
     issued = issue(customer)
     client = Client(HTTP_USER_AGENT=PHONE_UA)
     for route in portal_routes():
-        if "accept" in route.name or "pdf" in route.name or "payment_id" in route.kwargs:
+        post_only = "accept" in route.name or "choose" in route.name
+        if post_only or "pdf" in route.name or "payment_id" in route.kwargs:
             continue
         kwargs = {"token": issued.token}
         if "estimate_id" in route.kwargs:
