@@ -106,7 +106,11 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "access": (
         ["crewcommand/access.py", "crewcommand/permissions.py"],
-        ["tests/core/test_permissions.py", "tests/core/test_tenancy.py"],
+        [
+            "tests/core/test_permissions.py",
+            "tests/core/test_tenancy.py",
+            "tests/core/test_access_mutants.py",
+        ],
     ),
     "selectors": (
         [
@@ -121,6 +125,15 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/billing/test_dashboard.py",
             "tests/portal/test_dashboard.py",
             "tests/documents/test_views.py",
+            "tests/core/test_jobs.py",
+            "tests/core/test_tenancy_lists.py",
+            "tests/portal/test_pages.py",
+            "tests/billing/test_portal_pay.py",
+            "tests/billing/test_refunds.py",
+            "tests/core/test_selectors_mutants.py",
+            "tests/documents/test_selectors_mutants.py",
+            "tests/portal/test_selectors_mutants.py",
+            "tests/billing/test_selectors_mutants.py",
         ],
     ),
 }
