@@ -108,3 +108,111 @@ def test_money_by_week_splits_eight_weeks_of_invoicing_into_collected_and_outsta
         this_monday - dt.timedelta(weeks=3 - i) for i in range(4)
     ]
     assert four[-1]["outstanding"] == Decimal("60.00")
+
+
+def _numbers(rows) -> list[str]:
+    return [row.display_number for row in rows]
+
+
+def _open(owner, customer, amount, *, due_in, paid="0.00", credit="0.00", status=None):
+    today = timezone.localdate()
+    return _invoice(
+        owner,
+        customer,
+        amount,
+        issue_date=today - dt.timedelta(days=60),
+        due_date=today + dt.timedelta(days=due_in),
+        amount_paid=Decimal(paid),
+        deposit_credit=Decimal(credit),
+        status=status or InvoiceStatus.SENT,
+    )
+
+
+def test_the_invoice_list_and_summary_tell_overdue_from_open_by_status(owner, customer):
+    sent_overdue = _open(owner, customer, "100.00", due_in=-1)  # INV-0001
+    viewed_overdue = _open(
+        owner, customer, "200.00", due_in=-30, paid="50.00", credit="25.00", status="viewed"
+    )  # INV-0002: 125.00 left
+    due_today = _open(owner, customer, "40.00", due_in=0)  # INV-0003: not overdue yet
+    part_paid = _open(owner, customer, "80.00", due_in=5, paid="30.00", status="partially_paid")
+    settled_late = _open(owner, customer, "60.00", due_in=-3, paid="40.00", credit="20.00")
+    paid = _open(owner, customer, "70.00", due_in=-3, paid="70.00", status="paid")
+    company = owner.company
+
+    assert selectors.invoice_summary(company=company) == {
+        "outstanding": Decimal("100.00") + Decimal("125.00") + Decimal("40.00") + Decimal("50.00"),
+        "overdue": Decimal("225.00"),
+        "overdue_count": 2,
+    }
+    listed = {
+        status: _numbers(selectors.invoice_list(company=company, status=status))
+        for status in ("overdue", "sent", "viewed", "partially_paid", "paid", "", "bogus")
+    }
+    assert listed["overdue"] == _numbers([viewed_overdue, sent_overdue])
+    assert listed["sent"] == _numbers([settled_late, due_today])
+    assert listed["viewed"] == []
+    assert listed["partially_paid"] == _numbers([part_paid])
+    assert listed["paid"] == _numbers([paid])
+    everything = _numbers([paid, settled_late, part_paid, due_today, viewed_overdue, sent_overdue])
+    assert listed[""] == everything and listed["bogus"] == everything
+
+    attention = selectors.attention(company=company)
+    assert _numbers(attention["overdue"]) == _numbers([viewed_overdue, sent_overdue])
+
+
+def test_the_invoice_list_finds_an_invoice_by_number_or_customer(owner, customer):
+    first = _open(owner, customer, "10.00", due_in=1)
+    for _ in range(10):
+        _open(owner, customer, "10.00", due_in=1)
+    other = _open(owner, CustomerFactory(company=owner.company, name="Zed Roy"), "9.00", due_in=1)
+    company = owner.company
+    for query in ("INV-0001", "inv 1", "#1", "1", "  inv-#001 "):
+        found = selectors.invoice_list(company=company, query=query)
+        assert _numbers(found) == [first.display_number], query
+    assert _numbers(selectors.invoice_list(company=company, query="zed")) == ["INV-0012"]
+    assert other.display_number == "INV-0012"
+    assert selectors.invoice_list(company=company, query="   ").count() == 12
+
+
+def test_the_estimate_list_and_attention_tell_expired_estimates_from_live_ones(owner, customer):
+    today = timezone.localdate()
+    now = timezone.now()
+
+    def estimate(status, valid_until, sent_days_ago):
+        made = _estimate(owner, customer, status=status, sent_at=now - dt.timedelta(sent_days_ago))
+        made.current_revision.valid_until = valid_until
+        made.current_revision.save(update_fields=["valid_until"])
+        return made
+
+    sent_live = estimate("sent", today, 3)  # valid through today
+    viewed_live = estimate("viewed", None, 5)  # no end date
+    sent_expired = estimate("sent", today - dt.timedelta(days=1), 9)
+    viewed_expired = estimate("viewed", today - dt.timedelta(days=1), 8)
+    accepted_old = estimate("accepted", today - dt.timedelta(days=1), 7)  # signed: not expired
+    draft = estimate("draft", None, 1)
+    company = owner.company
+
+    def listed(status):
+        return _numbers(selectors.estimate_list(company=company, status=status))
+
+    assert listed("expired") == _numbers([viewed_expired, sent_expired])
+    assert listed("sent") == _numbers([sent_live])
+    assert listed("viewed") == _numbers([viewed_live])
+    assert listed("accepted") == _numbers([accepted_old])
+    assert listed("draft") == _numbers([draft])
+    assert len(listed("")) == len(listed("nonsense")) == 6
+
+    attention = selectors.attention(company=company)
+    assert _numbers(attention["awaiting"]) == _numbers([viewed_live, sent_live])  # oldest first
+    assert attention["awaiting_count"] == 2
+
+
+def test_attention_shows_the_first_eight_and_counts_them_all(owner, customer):
+    now = timezone.now()
+    for days in range(10):
+        _estimate(owner, customer, status="sent", sent_at=now - dt.timedelta(days=days))
+        _open(owner, customer, "10.00", due_in=-1 - days)
+    attention = selectors.attention(company=owner.company)
+    assert attention["awaiting_count"] == 10
+    assert _numbers(attention["awaiting"]) == [f"EST-{n:04d}" for n in range(10, 2, -1)]
+    assert _numbers(attention["overdue"]) == [f"INV-{n:04d}" for n in range(10, 2, -1)]
