@@ -41,7 +41,8 @@ def test_the_funnel_counts_estimates_sent_in_the_last_30_days_and_how_far_they_g
     now = timezone.now()
     recent = now - dt.timedelta(days=29)
     sent = EstimateStatus.SENT
-    _estimate(owner, customer, status=sent, sent_at=recent)  # sent only
+    _estimate(owner, customer, status=sent, sent_at=recent)  # sent only, twice
+    _estimate(owner, customer, status=sent, sent_at=recent)
     _estimate(owner, customer, status=EstimateStatus.VIEWED, sent_at=recent, viewed_at=now)
     # Accepted without a recorded view (signed from the email's PDF link): viewed all the same.
     accepted = _estimate(owner, customer, status=EstimateStatus.ACCEPTED, sent_at=recent)
@@ -53,12 +54,12 @@ def test_the_funnel_counts_estimates_sent_in_the_last_30_days_and_how_far_they_g
     _estimate(outsider, CustomerFactory(company=outsider.company), status=sent, sent_at=recent)
 
     assert selectors.funnel(company=owner.company) == [
-        ("Sent", 4),
+        ("Sent", 5),
         ("Viewed", 3),
         ("Accepted", 2),
         ("Paid", 1),
     ]
-    assert selectors.funnel(company=owner.company, days=31)[0] == ("Sent", 5)
+    assert selectors.funnel(company=owner.company, days=31)[0] == ("Sent", 6)
 
 
 def test_money_by_week_splits_eight_weeks_of_invoicing_into_collected_and_outstanding(
