@@ -310,3 +310,15 @@ def test_a_jobs_payment_state_counts_its_sent_invoices_and_their_deposits(custom
     assert money() == JobMoney(
         invoiced=Decimal("3616.00"), paid=Decimal("1921.00"), state="partially_paid"
     )
+
+
+def test_refunding_a_payment_on_a_void_invoice_changes_no_balance(invoice):
+    """An invoice refunded in full and then voided owes nothing: a further refund on its
+    payment (a goodwill gesture) moves no balance, and the page says so."""
+    payment = _record("100.00", invoice=invoice)
+    services.refund_create(payment=payment, amount=Decimal("100.00"), actor=Actor.system())
+    documents.invoice_void(invoice=Invoice.objects.get(pk=invoice.pk), actor=Actor.system())
+    payment = Payment.objects.select_related("invoice").get(pk=payment.pk)
+    effect = refund_effect(payment=payment, amount=Decimal("50.00"), kind=RefundKind.REVERSAL)
+    assert effect == RefundEffect(payment.invoice, "balance", ZERO, ZERO, True)
+    assert not effect.changes
