@@ -322,3 +322,15 @@ def test_refunding_a_payment_on_a_void_invoice_changes_no_balance(invoice):
     effect = refund_effect(payment=payment, amount=Decimal("50.00"), kind=RefundKind.REVERSAL)
     assert effect == RefundEffect(payment.invoice, "balance", ZERO, ZERO, True)
     assert not effect.changes
+
+
+def test_refunding_a_payment_on_an_invoice_with_a_deposit_credit_keeps_the_credit(customer):
+    estimate = make_signed_estimate(customer)  # asks $565.00
+    _record("565.00", estimate=estimate)
+    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    documents.invoice_send(invoice=invoice, actor=Actor.system())
+    payment = _record("695.00", invoice=Invoice.objects.get(pk=invoice.pk))
+    payment = Payment.objects.select_related("invoice").get(pk=payment.pk)
+    effect = refund_effect(payment=payment, amount=Decimal("100.00"), kind=RefundKind.REVERSAL)
+    # $2,260.00 - $565.00 credit - $695.00 paid = $1,000.00; $100.00 back on the balance.
+    assert (effect.before, effect.after) == (Decimal("1000.00"), Decimal("1100.00"))
