@@ -6,7 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -334,3 +336,16 @@ def test_refunding_a_payment_on_an_invoice_with_a_deposit_credit_keeps_the_credi
     effect = refund_effect(payment=payment, amount=Decimal("100.00"), kind=RefundKind.REVERSAL)
     # $2,260.00 - $565.00 credit - $695.00 paid = $1,000.00; $100.00 back on the balance.
     assert (effect.before, effect.after) == (Decimal("1000.00"), Decimal("1100.00"))
+
+
+def test_a_page_that_loaded_the_stripe_account_does_not_load_it_again(
+    signed_estimate, invoice, connected
+):
+    """The portal's pages pass the account they already have: no second query for it."""
+    for payable in (
+        lambda: deposit_payable(estimate=signed_estimate, account=connected),
+        lambda: invoice_payable(invoice=invoice, account=connected),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            payable()
+        assert not [q for q in queries if "stripeaccount" in q["sql"]]
