@@ -349,3 +349,13 @@ def test_a_page_that_loaded_the_stripe_account_does_not_load_it_again(
         with CaptureQueriesContext(connection) as queries:
             payable()
         assert not [q for q in queries if "stripeaccount" in q["sql"]]
+
+
+def test_a_deposit_of_a_dollar_or_a_dollar_left_can_still_be_paid(customer, connected):
+    small = make_signed_estimate(customer, deposit_fixed="1.00")
+    payable = deposit_payable(estimate=small)
+    assert (payable.asked, payable.due, payable.closed) == (Decimal("1.00"), Decimal("1.00"), "")
+    estimate = make_signed_estimate(customer)  # asks $565.00
+    _record("564.00", estimate=estimate)
+    payable = deposit_payable(estimate=estimate)
+    assert (payable.due, payable.closed) == (Decimal("1.00"), "")
