@@ -359,3 +359,16 @@ def test_a_deposit_of_a_dollar_or_a_dollar_left_can_still_be_paid(customer, conn
     _record("564.00", estimate=estimate)
     payable = deposit_payable(estimate=estimate)
     assert (payable.due, payable.closed) == (Decimal("1.00"), "")
+
+
+def test_a_deposit_with_nothing_to_pay_by_card_shows_no_unconfirmed_attempt(
+    signed_estimate, connected, settings
+):
+    attempt = start_checkout(signed_estimate).payment
+    Payment.objects.filter(pk=attempt.pk).update(returned_at=timezone.now())
+    assert deposit_payable(estimate=signed_estimate).unconfirmed == attempt
+    _record("565.00", estimate=signed_estimate)  # paid by hand meanwhile
+    paid = deposit_payable(estimate=signed_estimate)
+    assert paid.closed == "The deposit is paid." and paid.unconfirmed is None
+    settings.STRIPE_SECRET_KEY = ""
+    assert deposit_payable(estimate=signed_estimate).unconfirmed is None
