@@ -217,3 +217,12 @@ def test_attention_shows_the_first_eight_and_counts_them_all(owner, customer):
     assert attention["awaiting_count"] == 10
     assert _numbers(attention["awaiting"]) == [f"EST-{n:04d}" for n in range(10, 2, -1)]
     assert _numbers(attention["overdue"]) == [f"INV-{n:04d}" for n in range(10, 2, -1)]
+
+
+def test_the_estimate_list_finds_an_estimate_by_number_or_customer(owner, customer):
+    first = _estimate(owner, customer)
+    _estimate(owner, customer)
+    other = _estimate(owner, CustomerFactory(company=owner.company, name="Zed Roy"))
+    company = owner.company
+    assert _numbers(selectors.estimate_list(company=company, query="EST-0001")) == _numbers([first])
+    assert _numbers(selectors.estimate_list(company=company, query="zed")) == _numbers([other])
