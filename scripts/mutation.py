@@ -270,6 +270,14 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--max-children", type=int, default=1, help="mutants run at once")
     parser.add_argument("--score", action="store_true", help="print the scores only, run nothing")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="run only these mutants (names or globs, e.g. 'documents.selectors.x_funnel*'; "
+        "repeatable); mutmut re-runs them even if they were killed before",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -280,7 +288,7 @@ def main() -> int:
             work = prepare(name, args.fresh)
             print(f"== {name}: mutmut run in {work.relative_to(ROOT)}", flush=True)
             forget_unkilled(work)
-            run = ["run", "--max-children", str(args.max_children)]
+            run = ["run", "--max-children", str(args.max_children), *args.only]
             if mutmut(work, *run, check=False).returncode != 0:
                 # The first run of a module creates its test database, and mutmut's first pass
                 # over the tests (which maps tests to functions) can fail then: try once more.
