@@ -226,3 +226,22 @@ def test_the_estimate_list_finds_an_estimate_by_number_or_customer(owner, custom
     company = owner.company
     assert _numbers(selectors.estimate_list(company=company, query="EST-0001")) == _numbers([first])
     assert _numbers(selectors.estimate_list(company=company, query="zed")) == _numbers([other])
+
+
+def test_a_number_in_the_search_box_also_finds_customers_named_with_it(owner, customer):
+    for _ in range(3):
+        _open(owner, customer, "10.00", due_in=1)
+    suite = _open(owner, CustomerFactory(company=owner.company, name="Suite 2 Ltd"), "9.", due_in=1)
+    found = selectors.invoice_list(company=owner.company, query="2")
+    assert sorted(_numbers(found)) == ["INV-0002", suite.display_number]
+
+
+def test_attention_reads_each_customer_with_its_row(owner, customer, django_assert_num_queries):
+    now = timezone.now()
+    for days in range(3):
+        _estimate(owner, customer, status="sent", sent_at=now - dt.timedelta(days=days))
+        _open(owner, customer, "10.00", due_in=-1 - days)
+    attention = selectors.attention(company=owner.company)
+    with django_assert_num_queries(0):
+        names = [row.customer.name for row in attention["awaiting"] + attention["overdue"]]
+    assert names == ["Alice Tremblay"] * 6
