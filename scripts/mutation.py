@@ -33,6 +33,13 @@ ORDER_DEPENDENT = (
     "--deselect=tests/portal/test_invalid_links.py::"
     "test_the_limit_uses_the_forwarded_address_behind_a_trusted_proxy"
 )
+# Forty-odd seconds alone (a hundred races of the webhook and the return page), and it reaches
+# most payment reads: every surviving mutant of those would pay for it again. Races are
+# tests/billing/test_races.py's and test_portal_pay.py's own business, not the selectors'.
+SLOW_RACE = (
+    "--deselect=tests/billing/test_portal_pay.py::"
+    "test_webhook_racing_the_success_page_100_times_records_exactly_one_payment_each"
+)
 
 # module -> (files to mutate, tests that exercise them). Browser and worker tests are left out:
 # each mutant runs in a forked process, and those tests are too slow to run per mutant.
@@ -107,7 +114,11 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "access": (
         ["crewcommand/access.py", "crewcommand/permissions.py"],
-        ["tests/core/test_permissions.py", "tests/core/test_tenancy.py"],
+        [
+            "tests/core/test_permissions.py",
+            "tests/core/test_tenancy.py",
+            "tests/core/test_access_mutants.py",
+        ],
     ),
     "selectors": (
         [
@@ -122,6 +133,16 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/billing/test_dashboard.py",
             "tests/portal/test_dashboard.py",
             "tests/documents/test_views.py",
+            "tests/core/test_jobs.py",
+            "tests/core/test_tenancy_lists.py",
+            "tests/portal/test_pages.py",
+            "tests/billing/test_portal_pay.py",
+            "tests/billing/test_refunds.py",
+            "tests/core/test_selectors_mutants.py",
+            "tests/documents/test_selectors_mutants.py",
+            "tests/portal/test_selectors_mutants.py",
+            "tests/billing/test_selectors_mutants.py",
+            SLOW_RACE,
         ],
     ),
 }
@@ -250,6 +271,14 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--max-children", type=int, default=1, help="mutants run at once")
     parser.add_argument("--score", action="store_true", help="print the scores only, run nothing")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="run only these mutants (names or globs, e.g. 'documents.selectors.x_funnel*'; "
+        "repeatable); mutmut re-runs them even if they were killed before",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -260,7 +289,7 @@ def main() -> int:
             work = prepare(name, args.fresh)
             print(f"== {name}: mutmut run in {work.relative_to(ROOT)}", flush=True)
             forget_unkilled(work)
-            run = ["run", "--max-children", str(args.max_children)]
+            run = ["run", "--max-children", str(args.max_children), *args.only]
             if mutmut(work, *run, check=False).returncode != 0:
                 # The first run of a module creates its test database, and mutmut's first pass
                 # over the tests (which maps tests to functions) can fail then: try once more.
