@@ -35,7 +35,9 @@ from crewcommand.lib.activity import Actor
 from documents import services as documents
 from documents.models import Invoice
 from portal.services import link_create
-from tests.billing.conftest import make_invoice, make_signed_estimate, start_checkout
+from tests.billing.conftest import deposit as asks_deposit
+from tests.billing.conftest import roof, start_checkout
+from tests.factories import InvoiceFactory, SignedEstimateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +51,12 @@ def test_the_payment_link_in_a_message_opens_the_pay_page_of_its_document(
     token = link_create(customer=customer, actor=Actor.system()).token
     site = "https://crew.example"
     assert payment_link(token=token, document=invoice) == site + reverse(
-        "portal:pay_invoice", args=[token, invoice.public_id]
+        "billing_portal:pay_invoice", args=[token, invoice.public_id]
     )
     assert payment_link(token=token, document=signed_estimate) == site + reverse(
-        "portal:pay_deposit", args=[token, signed_estimate.public_id]
+        "billing_portal:pay_deposit", args=[token, signed_estimate.public_id]
     )
-    assert payment_link(token=token) == site + reverse("portal:pay", args=[token])
+    assert payment_link(token=token) == site + reverse("billing_portal:pay", args=[token])
     # And each opens the page it names for the customer.
     client = Client()
     for document in (invoice, signed_estimate):
@@ -148,9 +150,9 @@ def test_what_an_invoice_asks_for_as_it_is_paid(invoice, connected, settings):
 
 
 def test_a_draft_or_void_invoice_cannot_be_paid(customer, connected):
-    draft = make_invoice(customer, send=False)
+    draft = InvoiceFactory(customer=customer, sent=False)
     assert invoice_payable(invoice=draft).closed == "This invoice has not been sent yet."
-    void = make_invoice(customer)
+    void = InvoiceFactory(customer=customer)
     documents.invoice_void(invoice=void, actor=Actor.system())
     void.refresh_from_db()
     assert invoice_payable(invoice=void).closed == "This invoice was cancelled."
@@ -182,7 +184,9 @@ def test_a_card_payment_that_may_have_gone_through_gates_the_pay_button(
 
 
 def test_what_a_deposit_asks_for_from_signing_to_the_invoice(customer, connected):
-    estimate = make_signed_estimate(customer, price="2000.00", deposit_percent="25")
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof("2000.00"), revision=asks_deposit("25")
+    )
     asked = Decimal("565.00")  # 25 % of $2,260.00 with Ontario's HST
     payable = deposit_payable(estimate=estimate)
     assert payable == Payable(
@@ -209,7 +213,7 @@ def test_what_a_deposit_asks_for_from_signing_to_the_invoice(customer, connected
     _record("500.00", estimate=estimate)
     paid = deposit_payable(estimate=estimate)
     assert (paid.due, paid.closed) == (ZERO, "The deposit is paid.")
-    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     invoiced = deposit_payable(estimate=estimate)
     assert invoiced.closed == "This estimate has been invoiced; pay the invoice instead."
@@ -217,7 +221,7 @@ def test_what_a_deposit_asks_for_from_signing_to_the_invoice(customer, connected
 
 
 def test_an_unsigned_estimate_or_one_without_a_deposit_asks_for_nothing(customer, connected):
-    none = make_signed_estimate(customer, deposit_percent="0")
+    none = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit("0"))
     payable = deposit_payable(estimate=none)
     assert (payable.asked, payable.due, payable.closed) == (
         ZERO,
@@ -232,8 +236,8 @@ def test_an_unsigned_estimate_or_one_without_a_deposit_asks_for_nothing(customer
 
 
 def test_a_void_invoice_made_from_the_estimate_leaves_the_deposit_payable(customer, connected):
-    estimate = make_signed_estimate(customer)
-    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
     documents.invoice_void(invoice=invoice, actor=Actor.system())
     payable = deposit_payable(estimate=estimate)
     assert payable.closed == "" and payable.due == Decimal("565.00")
@@ -257,7 +261,9 @@ def test_the_refund_confirmation_says_what_the_balance_becomes(invoice):
 
 
 def test_refunding_a_deposit_moves_the_deposit_or_the_invoice_it_was_credited_on(customer):
-    estimate = make_signed_estimate(customer)  # asks $565.00
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof(), revision=asks_deposit()
+    )  # asks $565.00
     deposit = _record("565.00", estimate=estimate)
     deposit = Payment.objects.select_related("invoice", "estimate").get(pk=deposit.pk)
     before_invoice = refund_effect(
@@ -269,7 +275,7 @@ def test_refunding_a_deposit_moves_the_deposit_or_the_invoice_it_was_credited_on
     goodwill = refund_effect(payment=deposit, amount=Decimal("100.00"), kind=RefundKind.GOODWILL)
     assert (goodwill.before, goodwill.after) == (Decimal("565.00"), Decimal("565.00"))
 
-    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     deposit = Payment.objects.select_related("invoice", "estimate").get(pk=deposit.pk)
     on_invoice = refund_effect(payment=deposit, amount=Decimal("100.00"), kind=RefundKind.REVERSAL)
@@ -287,13 +293,15 @@ def test_a_jobs_payment_state_counts_its_sent_invoices_and_their_deposits(custom
         return job_money(job=job)
 
     assert money() == JobMoney(invoiced=ZERO, paid=ZERO, state="none")
-    make_invoice(customer, job=job, send=False)  # a draft is not a bill yet
-    void = make_invoice(customer, job=job, lines=(("Old", "1", "500.00"),))
+    InvoiceFactory(customer=customer, job=job, sent=False)  # a draft is not a bill yet
+    void = InvoiceFactory(
+        customer=customer, job=job, lines=({"description": "Old", "unit_price": "500.00"},)
+    )
     documents.invoice_void(invoice=void, actor=Actor.system())
-    make_invoice(customer)  # no job's bill
+    InvoiceFactory(customer=customer)  # no job's bill
     assert money().state == "none"
 
-    invoice = make_invoice(customer, job=job)  # $1,356.00
+    invoice = InvoiceFactory(customer=customer, job=job)  # $1,356.00
     assert money() == JobMoney(invoiced=Decimal("1356.00"), paid=ZERO, state="unpaid")
     assert money().outstanding == Decimal("1356.00")
     _record("356.00", invoice=invoice)
@@ -305,9 +313,11 @@ def test_a_jobs_payment_state_counts_its_sent_invoices_and_their_deposits(custom
     assert money().state == "paid" and money().outstanding == ZERO
 
     # A deposit credited on an invoice counts as paid on it.
-    estimate = make_signed_estimate(customer, job=job)
+    estimate = SignedEstimateFactory(
+        customer=customer, job=job, lines=roof(), revision=asks_deposit()
+    )
     _record("565.00", estimate=estimate)
-    credited = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    credited = services.estimate_convert(estimate=estimate, actor=Actor.system())
     documents.invoice_send(invoice=credited, actor=Actor.system())
     assert money() == JobMoney(
         invoiced=Decimal("3616.00"), paid=Decimal("1921.00"), state="partially_paid"
@@ -327,9 +337,11 @@ def test_refunding_a_payment_on_a_void_invoice_changes_no_balance(invoice):
 
 
 def test_refunding_a_payment_on_an_invoice_with_a_deposit_credit_keeps_the_credit(customer):
-    estimate = make_signed_estimate(customer)  # asks $565.00
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof(), revision=asks_deposit()
+    )  # asks $565.00
     _record("565.00", estimate=estimate)
-    invoice = documents.estimate_convert(estimate=estimate, actor=Actor.system())
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     payment = _record("695.00", invoice=Invoice.objects.get(pk=invoice.pk))
     payment = Payment.objects.select_related("invoice").get(pk=payment.pk)
@@ -352,10 +364,14 @@ def test_a_page_that_loaded_the_stripe_account_does_not_load_it_again(
 
 
 def test_a_deposit_of_a_dollar_or_a_dollar_left_can_still_be_paid(customer, connected):
-    small = make_signed_estimate(customer, deposit_fixed="1.00")
+    small = SignedEstimateFactory(
+        customer=customer, lines=roof(), revision=asks_deposit(fixed="1.00")
+    )
     payable = deposit_payable(estimate=small)
     assert (payable.asked, payable.due, payable.closed) == (Decimal("1.00"), Decimal("1.00"), "")
-    estimate = make_signed_estimate(customer)  # asks $565.00
+    estimate = SignedEstimateFactory(
+        customer=customer, lines=roof(), revision=asks_deposit()
+    )  # asks $565.00
     _record("564.00", estimate=estimate)
     payable = deposit_payable(estimate=estimate)
     assert (payable.due, payable.closed) == (Decimal("1.00"), "")

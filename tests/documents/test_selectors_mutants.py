@@ -12,8 +12,7 @@ from django.utils import timezone
 from crewcommand.lib.activity import Actor
 from documents import selectors, services
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
-from tests.documents.conftest import add_line
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, LineItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +28,9 @@ def _invoice(owner, customer, amount="100.00", **fields) -> Invoice:
     """A sent invoice for ``amount`` (no tax), then ``fields`` written as they stand."""
     actor = Actor.member(owner.user)
     invoice = services.invoice_create(company=owner.company, customer=customer, actor=actor)
-    add_line(invoice, actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False)
+    LineItemFactory(
+        doc=invoice, actor=actor, quantity=Decimal("1"), unit_price=Decimal(amount), taxable=False
+    )
     services.invoice_send(invoice=invoice, actor=actor)
     Invoice.objects.filter(pk=invoice.pk).update(**fields)
     return Invoice.objects.get(pk=invoice.pk)
@@ -93,7 +94,9 @@ def test_money_by_week_splits_eight_weeks_of_invoicing_into_collected_and_outsta
     draft = services.invoice_create(
         company=owner.company, customer=customer, actor=Actor.member(owner.user)
     )
-    add_line(draft, Actor.member(owner.user), unit_price=Decimal("300.00"))  # a draft: not yet
+    LineItemFactory(
+        doc=draft, actor=Actor.member(owner.user), unit_price=Decimal("300.00")
+    )  # a draft: not yet
 
     zero = Decimal("0.00")
     expected = [
