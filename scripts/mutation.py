@@ -140,7 +140,6 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/billing/test_refunds.py",
             "tests/core/test_selectors_mutants.py",
             "tests/documents/test_selectors_mutants.py",
-            "tests/portal/test_selectors_mutants.py",
             "tests/billing/test_selectors_mutants.py",
             SLOW_RACE,
         ],
