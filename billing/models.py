@@ -219,6 +219,33 @@ class Payment(TenantModel):
             return str(labels[self.display_status])
         return str(PaymentStatus(self.status).label)
 
+    @property
+    def not_applied(self) -> bool:
+        """Money that went through but does not count toward the document (a duplicate, a
+        mismatch): lists and the payment page badge it "Not applied"."""
+        return self.status == PaymentStatus.SUCCEEDED and not self.applied
+
+    @property
+    def not_applied_reason(self) -> str:
+        """A few words on why (from its issue; lists prefetch ``issues``), "" when applied."""
+        if not self.not_applied:
+            return ""
+        kinds = {issue.kind for issue in self.issues.all()}
+        if IssueKind.OVERPAID in kinds:
+            if self.refundable > 0:
+                return str(_("duplicate, to refund"))
+            return str(_("duplicate, refunded"))
+        reasons = {
+            IssueKind.AMOUNT_MISMATCH: _("amount differs from what was asked"),
+            IssueKind.CURRENCY_MISMATCH: _("paid in another currency"),
+            IssueKind.DOCUMENT_VOID: _("invoice was voided"),
+            IssueKind.DOCUMENT_CLOSED: _("estimate already invoiced"),
+        }
+        for kind, reason in reasons.items():
+            if kind in kinds:
+                return str(reason)
+        return str(_("not counted toward the document"))
+
 
 class RefundKind(models.TextChoices):
     """What a refund does to the document's balance (Balance = total - payments + refunds).

@@ -78,7 +78,9 @@ def deliver_receipt(*, payment_id: int) -> None:
             receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
             raise
         logger.info("receipt sent payment=%s", payment.public_id)
-    recipients = company_recipients(payment.company)
+    # A payment someone at the company recorded by hand (cash, a cheque) is their own entry:
+    # the company hears only of money that came in without them (card payments).
+    recipients = [] if payment.created_by_id else company_recipients(payment.company)
     if recipients and receipt_claim(payment_id=payment.pk, field="company_notified_at"):
         try:
             for recipient in recipients:

@@ -244,7 +244,11 @@ LEDGER_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING)
 
 
 def payment_list(*, company: Company, filters: PaymentFilters) -> QuerySet[Payment]:
-    qs = Payment.objects.filter(company=company).select_related("customer", "invoice", "estimate")
+    qs = (
+        Payment.objects.filter(company=company)
+        .select_related("customer", "invoice", "estimate")
+        .prefetch_related("issues")  # why a payment is not applied
+    )
     if filters.status in PaymentStatus.values:
         qs = qs.filter(status=filters.status)
     elif filters.status == "refunded":
@@ -276,7 +280,9 @@ def payment_totals(*, payments: QuerySet[Payment]) -> dict[str, Decimal]:
 
 def payment_get(*, company: Company, public_id: str) -> Payment:
     return get_object_or_404(
-        Payment.objects.select_related("customer", "invoice", "estimate", "created_by"),
+        Payment.objects.select_related(
+            "customer", "invoice", "estimate", "created_by"
+        ).prefetch_related("issues"),
         company=company,
         public_id=public_id,
     )

@@ -7,9 +7,11 @@ import datetime as dt
 from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand.forms import MoneyField, QuantityField, SingleLineCharField
+from crewcommand.lib.money import format_cad
 from crewcommand.models import Company, Customer, Job
 from crewcommand.templatetags.money import TAX_LABELS
 from documents.models import (
@@ -77,7 +79,16 @@ class EstimateForm(forms.ModelForm):
         help_texts = {"deposit_value": _("A percentage (e.g. 25) or an amount in dollars.")}
 
     def clean_valid_until(self):
-        return _check_date(self.cleaned_data.get("valid_until"))
+        value = _check_date(self.cleaned_data.get("valid_until"))
+        # A date already past is refused when it is entered; one that passed since (an expired
+        # estimate being edited) is kept as it is.
+        if (
+            value is not None
+            and value != self.instance.valid_until
+            and value < timezone.localdate()
+        ):
+            raise forms.ValidationError(_("“Valid until” can't be in the past."))
+        return value
 
     def clean(self) -> dict:
         data = super().clean()
@@ -88,6 +99,15 @@ class EstimateForm(forms.ModelForm):
             self.add_error("deposit_value", _("A percentage deposit must be between 1 and 100."))
         elif kind == DepositKind.FIXED and value <= 0:
             self.add_error("deposit_value", _("Enter the deposit amount in dollars."))
+        elif kind == DepositKind.FIXED and value > self.instance.total:
+            self.add_error(
+                "deposit_value",
+                _(
+                    "A fixed deposit can't be more than the estimate's total (%(total)s). "
+                    "Add the lines first, or ask for a percentage."
+                )
+                % {"total": format_cad(self.instance.total)},
+            )
         elif kind == DepositKind.NONE:
             data["deposit_value"] = Decimal("0.00")
         return data

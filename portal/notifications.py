@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from crewcommand.lib.canada import display_phone
+from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import SealError, seal, unseal
 from crewcommand.models import Company
 from crewcommand.notifications import company_recipients, deliver_email
@@ -33,7 +34,9 @@ def queue_link_email(*, link: PortalLink, url: str) -> None:
 
 def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
     link = (
-        PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+        PortalLink.objects.select_related(
+            "company", "customer", "estimate__current_revision", "invoice"
+        )
         .filter(pk=link_id)
         .first()
     )
@@ -59,6 +62,7 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
         if link.expires_at
         else "",
         "accent": company.brand_color,
+        **_document_context(link),
     }
     deliver_email(
         to=link.sent_to,
@@ -68,6 +72,24 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
         company=company,
     )
     logger.info("portal link email sent link=%s", link.reference)
+
+
+def _document_context(link: PortalLink) -> dict[str, str]:
+    """What the link email says of its document: that an estimate is a new version (revised
+    since it was first sent), and an invoice's amount due and due date (with a Pay button)."""
+    if link.estimate_id:
+        revision = link.estimate.current_revision
+        if revision is not None and revision.number > 1:
+            return {"version": str(revision.number)}
+    elif link.invoice_id:
+        invoice = link.invoice
+        balance = invoice.balance
+        if balance > 0:
+            return {
+                "amount_due": format_cad(balance),
+                "due": date_format(invoice.due_date, "DATE_FORMAT") if invoice.due_date else "",
+            }
+    return {}
 
 
 def queue_company_email(*, company: Company, template: str, context: dict[str, str]) -> None:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
+from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import seal
 from crewcommand.models import Customer
 from documents import services as documents_services
@@ -463,7 +464,17 @@ def estimate_accept(
             "sha256": record.content_sha256,
         },
     )
-    _notify(estimate, "portal_estimate_accepted", signer=signature.signer_name)
+    figures = estimate.figures  # the accepted revision with the customer's choices
+    _notify(
+        estimate,
+        "portal_estimate_accepted",
+        signer=signature.signer_name,
+        # The customer's name again after the signer's reads as a stutter: only when they differ.
+        signed_for=""
+        if signature.signer_name.strip().casefold() == estimate.customer.name.strip().casefold()
+        else estimate.customer.name,
+        total=format_cad(figures.total) if figures else "",
+    )
     return record
 
 

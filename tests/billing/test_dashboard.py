@@ -357,3 +357,34 @@ def test_job_lists_can_show_payment_status_in_the_same_query(
     with django_assert_num_queries(1):
         [row] = list(job_payment_status(jobs=Job.objects.filter(pk=job.pk)))
     assert row.invoiced == Decimal("1356.00") and row.settled == Decimal("356.00")
+
+
+def test_an_unapplied_duplicate_is_marked_in_the_list_and_on_its_page(owner_client, customer):
+    """Issue 12, point 12: a duplicate card payment recorded but not applied looked the same as
+    an applied one. It carries a "Not applied" badge with its reason; the applied one doesn't."""
+    invoice = InvoiceFactory(customer=customer)
+    applied = PaymentFactory(invoice=invoice, amount="100.00")
+    duplicate = Payment.objects.create(
+        company=customer.company,
+        customer=customer,
+        invoice=invoice,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.SUCCEEDED,
+        amount=Decimal("100.00"),
+    )
+    PaymentIssue.objects.create(
+        company=customer.company, payment=duplicate, kind=IssueKind.OVERPAID
+    )
+
+    body = owner_client.get(reverse("billing_dashboard:payment_list")).content.decode()
+    rows = re.findall(r"<tr>.*?</tr>", body, re.S)
+    [marked] = [row for row in rows if "Not applied" in row]
+    assert duplicate.public_id in marked and "duplicate, to refund" in marked
+    assert applied.public_id not in marked
+
+    page = owner_client.get(reverse("billing_dashboard:payment_detail", args=[duplicate.public_id]))
+    assert "Not applied" in page.content.decode()
+    assert "duplicate, to refund" in page.content.decode()
+    page = owner_client.get(reverse("billing_dashboard:payment_detail", args=[applied.public_id]))
+    assert "Not applied" not in page.content.decode()

@@ -9,9 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from crewcommand.lib.money import format_cad
 from documents import services
-from documents.models import Estimate, Invoice, InvoiceStatus, LineItem
-from tests.factories import LineItemFactory
+from documents.models import Estimate, EstimateRevision, Invoice, InvoiceStatus, LineItem
+from tests.factories import EstimateFactory, LineItemFactory
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -306,3 +307,66 @@ def test_the_payments_panels_are_pages_of_their_own_without_htmx(owner_client, d
         panel = owner_client.get(url, headers=HX).content.decode()
         assert "<html" in page and "Back to" in page
         assert "<html" not in panel
+
+
+def _estimate_details(estimate, **changes):
+    revision = estimate.current_revision
+    return {
+        "province": revision.province,
+        "valid_until": revision.valid_until.isoformat() if revision.valid_until else "",
+        "deposit_kind": revision.deposit_kind,
+        "deposit_value": str(revision.deposit_value),
+        "notes": revision.notes,
+        "terms": revision.terms,
+        **changes,
+    }
+
+
+def test_a_past_valid_until_and_a_deposit_over_the_total_are_form_errors(
+    owner_client, customer, actor
+):
+    """Issue 12, point 6: both are refused in place and nothing is saved (they were accepted,
+    and the deposit silently capped to the total)."""
+    estimate = EstimateFactory(customer=customer, actor=actor, sent=False)
+    revision = estimate.current_revision
+    before = (revision.valid_until, revision.deposit_kind, revision.deposit_value)
+    url = reverse("documents:estimate_settings", args=[estimate.public_id])
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+
+    response = owner_client.post(
+        url, _estimate_details(estimate, valid_until=yesterday), headers=HX
+    )
+    assert "can&#x27;t be in the past" in response.content.decode()
+
+    over = revision.total + Decimal("0.01")
+    response = owner_client.post(
+        url, _estimate_details(estimate, deposit_kind="fixed", deposit_value=str(over)), headers=HX
+    )
+    body = response.content.decode()
+    assert "can&#x27;t be more than the estimate&#x27;s total" in body
+    assert format_cad(revision.total) in body
+    response = owner_client.post(
+        url, _estimate_details(estimate, deposit_kind="percent", deposit_value="100.01"), headers=HX
+    )
+    assert "between 1 and 100" in response.content.decode()
+
+    revision.refresh_from_db()
+    assert (revision.valid_until, revision.deposit_kind, revision.deposit_value) == before
+
+    # The total itself, a date from today on, and a past date already on the estimate still save.
+    owner_client.post(
+        url,
+        _estimate_details(
+            estimate,
+            deposit_kind="fixed",
+            deposit_value=str(revision.total),
+            valid_until=timezone.localdate(),
+        ),
+    )
+    revision.refresh_from_db()
+    assert revision.deposit_value == revision.total and revision.valid_until == timezone.localdate()
+    EstimateRevision.objects.filter(pk=revision.pk).update(valid_until=yesterday)
+    estimate.refresh_from_db()
+    owner_client.post(url, _estimate_details(estimate, notes="Kept."))
+    revision.refresh_from_db()
+    assert revision.notes == "Kept." and revision.valid_until == yesterday
