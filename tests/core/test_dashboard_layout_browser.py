@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from billing import services as billing
 from billing.models import PaymentMethod
@@ -33,10 +34,10 @@ def _viewport(page, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
 
 
-def _shot(page, tmp_path: Path, name: str) -> None:
+def _shot(page, tmp_path: Path, name: str, *, full_page: bool = True) -> None:
     folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
 
 
 def _scroll_width(page) -> int:
@@ -133,3 +134,42 @@ def test_document_lines_show_their_amount(live_server, login_as, seeded, width, 
         )
         assert _scroll_width(page) <= width
         _shot(page, tmp_path, f"{name}-{width}")
+
+
+def _overlaps(a, b) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_toasts_cover_no_header_action_and_repeats_collapse(
+    live_server, login_as, seeded, width, tmp_path
+):
+    page = login_as(seeded["owner"])
+    _viewport(page, width)
+    page.goto(live_server.url + seeded["estimate"].get_absolute_url(), wait_until="networkidle")
+    form = page.locator("form.line-add")
+    for _ in range(3):
+        form.get_by_label("Description").fill("Shut-off valve")
+        form.get_by_label("Unit price").fill("25")
+        with page.expect_response(lambda r: "/lines/" in r.url and r.request.method == "POST"):
+            form.get_by_role("button", name="Add line").click()
+        page.wait_for_load_state("networkidle")
+    toasts = page.locator("#toasts .toast:not(.is-leaving)")
+    expect(toasts).to_have_count(1)
+    expect(toasts.first).to_contain_text("Line added.")
+    expect(toasts.first.locator(".toast-count")).to_have_text("×3")
+    page.evaluate("window.scrollTo(0, 0)")
+    toast = toasts.first.bounding_box()
+    controls = page.locator(".page-header a, .page-header button, .app-topbar a, .app-topbar button")
+    for i in range(controls.count()):
+        box = controls.nth(i).bounding_box()
+        if box and box["width"]:
+            assert not _overlaps(toast, box), controls.nth(i).inner_text()
+    # Bottom of the screen, clear of the header.
+    assert toast["y"] + toast["height"] > page.viewport_size["height"] / 2
+    _shot(page, tmp_path, f"toast-{width}", full_page=False)
