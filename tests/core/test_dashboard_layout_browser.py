@@ -162,10 +162,12 @@ def test_toasts_cover_no_header_action_and_repeats_collapse(
     toasts = page.locator("#toasts .toast:not(.is-leaving)")
     expect(toasts).to_have_count(1)
     expect(toasts.first).to_contain_text("Line added.")
-    expect(toasts.first.locator(".toast-count")).to_have_text("×3")
+    expect(toasts.first.locator(".toast-count")).to_have_text("\u00d73")
     page.evaluate("window.scrollTo(0, 0)")
     toast = toasts.first.bounding_box()
-    controls = page.locator(".page-header a, .page-header button, .app-topbar a, .app-topbar button")
+    controls = page.locator(
+        ".page-header a, .page-header button, .app-topbar a, .app-topbar button"
+    )
     for i in range(controls.count()):
         box = controls.nth(i).bounding_box()
         if box and box["width"]:
@@ -173,3 +175,85 @@ def test_toasts_cover_no_header_action_and_repeats_collapse(
     # Bottom of the screen, clear of the header.
     assert toast["y"] + toast["height"] > page.viewport_size["height"] / 2
     _shot(page, tmp_path, f"toast-{width}", full_page=False)
+
+
+GAPS = """() => {
+  const cards = [...document.querySelectorAll('.app-main .card')].filter(c => c.offsetParent);
+  const out = [];
+  for (const a of cards) for (const b of cards) {
+    if (a === b || a.contains(b) || b.contains(a)) continue;
+    const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+    const gap = s.top - r.bottom;
+    if (r.left < s.right - 1 && s.left < r.right - 1 && gap > -1 && gap < 8) out.push(gap);
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_stacked_cards_keep_apart(live_server, login_as, seeded, width):
+    page = login_as(seeded["owner"])
+    _viewport(page, width)
+    touching = {}
+    for name, url in _pages(seeded).items():
+        page.goto(live_server.url + url, wait_until="networkidle")
+        gaps = page.evaluate(GAPS)
+        if gaps:
+            touching[name] = gaps
+    assert not touching, touching
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@pytest.mark.parametrize("name", ["invoice", "paid_invoice", "estimate", "job", "customer"])
+def test_lazy_panels_keep_their_space_while_loading(live_server, login_as, seeded, width, name):
+    """The panels' requests are held until the page has been measured without them."""
+    page = login_as(seeded["owner"])
+    _viewport(page, width)
+    held = []
+    page.route(
+        lambda url: "/payments/" in url or "/links/" in url or "/portal/" in url,
+        lambda route: (
+            held.append(route) if route.request.headers.get("hx-request") else (route.continue_())
+        ),
+    )
+    page.goto(live_server.url + seeded[name].get_absolute_url(), wait_until="domcontentloaded")
+    panels = page.locator(".lazy-panel")
+    count = panels.count()
+    assert count
+    for _ in range(100):
+        if len(held) >= count:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == count
+    before = [panels.nth(i).bounding_box()["height"] for i in range(count)]
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("networkidle")
+    expect(panels.locator("> .card")).to_have_count(count)
+    after = [panels.nth(i).bounding_box()["height"] for i in range(count)]
+    for b, a in zip(before, after, strict=True):
+        assert abs(a - b) <= 48, (before, after)
+
+
+def test_payment_page_shows_its_refunds_whole_and_links_are_big_enough(
+    live_server, login_as, seeded, tmp_path
+):
+    page = login_as(seeded["owner"])
+    for width in (PHONE, DESKTOP):
+        _viewport(page, width)
+        page.goto(live_server.url + _pages(seeded)["payment"], wait_until="networkidle")
+        if width == DESKTOP:
+            wrap = page.locator("#ref-h").locator("xpath=ancestor::section").locator(".table-wrap")
+            assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+            expect(page.get_by_text(LONG_REASON)).to_be_visible()
+        _shot(page, tmp_path, f"payment-{width}")
+        page.goto(live_server.url + _pages(seeded)["payments"], wait_until="networkidle")
+        _shot(page, tmp_path, f"payments-{width}")
+        # WCAG 2.2 2.5.8: the payments panel's Refund and Details links are 24x24 or more.
+        page.goto(live_server.url + seeded["paid_invoice"].get_absolute_url())
+        links = page.locator("#billing-panel .plain-list a")
+        expect(links.first).to_be_visible()
+        assert links.count() >= 2
+        for i in range(links.count()):
+            box = links.nth(i).bounding_box()
+            assert box["width"] >= 24 and box["height"] >= 24, (links.nth(i).inner_text(), box)
