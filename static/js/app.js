@@ -13,6 +13,7 @@
  *             Server → client: `HX-Trigger: {"showToast": {"level": "success", "message": "Saved"}}`
  *             (also works with HX-Trigger-After-Swap/-Settle, or `{"showToast": "Saved"}` = info).
  *             From other scripts: CrewCommand.toast("Saved", "success").
+ *             A repeat of a message already showing is merged into it: a count (×2), timer restarted.
  *  3. htmx:responseError / htmx:sendError → error toast with body[data-error-text]
  *             (default "Something went wrong. Please try again."), unless the response
  *             already sent its own showToast.
@@ -78,8 +79,40 @@
     }, reduce ? 0 : 200);
   }
 
+  function toastText(toast) {
+    var first = toast.firstElementChild;
+    return first ? first.textContent.trim() : "";
+  }
+
+  // A toast that repeats one already showing (six "Line added.") is not stacked: the one on
+  // screen shows a count ("×6") and its timer starts again. Returns the toast that stays.
+  function mergeRepeat(toast) {
+    var box = toast.parentNode;
+    if (!box) return toast;
+    var others = box.querySelectorAll(".toast");
+    for (var i = 0; i < others.length; i++) {
+      var other = others[i];
+      if (other === toast || !other._ccScheduled || other.classList.contains("is-leaving")) continue;
+      if (other.className !== toast.className || toastText(other) !== toastText(toast)) continue;
+      toast.parentNode.removeChild(toast);
+      var count = (other._ccCount || 1) + 1;
+      other._ccCount = count;
+      var badge = other.querySelector(".toast-count");
+      if (!badge) {
+        badge = doc.createElement("span");
+        badge.className = "toast-count";
+        other.insertBefore(badge, other.querySelector(".toast-close"));
+      }
+      badge.textContent = "\u00d7" + count;
+      if (other._ccRestart) other._ccRestart();
+      return other;
+    }
+    return toast;
+  }
+
   function scheduleDismiss(toast) {
     if (toast._ccScheduled) return;
+    if (mergeRepeat(toast) !== toast) return;
     toast._ccScheduled = true;
     if (toast.hasAttribute("data-persist")) return;
     if (!toast.classList.contains("toast-success") && !toast.classList.contains("toast-info")) return;
@@ -95,6 +128,7 @@
       clearTimeout(toast._ccTimer);
       remaining = Math.max(1500, remaining - (Date.now() - started));
     }
+    toast._ccRestart = function () { remaining = AUTO_DISMISS_MS; start(); };
     toast.addEventListener("mouseenter", pause);
     toast.addEventListener("focusin", pause);
     toast.addEventListener("mouseleave", start);
@@ -135,8 +169,9 @@
     toast.appendChild(text);
     toast.appendChild(close);
     toastContainer().appendChild(toast);
-    scheduleDismiss(toast);
-    return toast;
+    var kept = mergeRepeat(toast);
+    scheduleDismiss(kept);
+    return kept;
   }
 
   // HX-Trigger: {"showToast": {...}} → htmx dispatches a bubbling "showToast" event.
