@@ -6,6 +6,7 @@ refund) gets exactly one of each however many times the task runs."""
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +30,9 @@ logger = logging.getLogger(__name__)
 def receipt_context(payment: Payment) -> dict[str, str]:
     document = payment.document
     company = payment.company
-    when = timezone.localtime(payment.succeeded_at or timezone.now(), timezone=_tz(company))
+    when = timezone.localtime(
+        payment.succeeded_at or timezone.now(), timezone=ZoneInfo(company.timezone)
+    )
     if payment.purpose == PaymentPurpose.INVOICE:
         what = _("Invoice %(number)s") % {"number": document.display_number}
         remaining = document.balance
@@ -54,52 +57,67 @@ def receipt_context(payment: Payment) -> dict[str, str]:
     }
 
 
-def _tz(company):
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(company.timezone)
-
-
 def deliver_receipt(*, payment_id: int) -> None:
     payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
         pk=payment_id
     )
     context = receipt_context(payment)
-    if payment.customer.email and receipt_claim(payment_id=payment.pk, field="receipt_sent_at"):
-        try:
+    if payment.customer.email:
+        _send_once(
+            payment,
+            field="receipt_sent_at",
+            recipients=[payment.customer.email],
+            template="receipt",
+            context=context,
+            from_name=payment.company.name,
+        )
+    # A payment someone at the company recorded by hand (cash, a cheque) is their own entry:
+    # the company hears only of money that came in without them (card payments).
+    if not payment.created_by_id:
+        _send_once(
+            payment,
+            field="company_notified_at",
+            recipients=company_recipients(payment.company),
+            template="receipt_company",
+            context=context,
+        )
+
+
+def _send_once(
+    payment: Payment,
+    *,
+    field: str,
+    recipients: list[str],
+    template: str,
+    context: dict[str, str],
+    from_name: str = "",
+) -> None:
+    """Send one of a payment's emails (``field`` names its exactly-once claim) to each
+    recipient; a failure gives the claim back so the task's retry sends again."""
+    if not recipients or not receipt_claim(payment_id=payment.pk, field=field):
+        return
+    try:
+        for recipient in recipients:
             deliver_email(
-                to=payment.customer.email,
-                from_name=payment.company.name,
-                template="receipt",
+                to=recipient,
+                from_name=from_name,
+                template=template,
                 context=context,
                 company=payment.company,
             )
-        except Exception:
-            receipt_unclaim(payment_id=payment.pk, field="receipt_sent_at")
-            raise
-        logger.info("receipt sent payment=%s", payment.public_id)
-    # A payment someone at the company recorded by hand (cash, a cheque) is their own entry:
-    # the company hears only of money that came in without them (card payments).
-    recipients = [] if payment.created_by_id else company_recipients(payment.company)
-    if recipients and receipt_claim(payment_id=payment.pk, field="company_notified_at"):
-        try:
-            for recipient in recipients:
-                deliver_email(
-                    to=recipient,
-                    template="receipt_company",
-                    context=context,
-                    company=payment.company,
-                )
-        except Exception:
-            receipt_unclaim(payment_id=payment.pk, field="company_notified_at")
-            raise
+    except Exception:
+        receipt_unclaim(payment_id=payment.pk, field=field)
+        raise
+    logger.info("%s sent payment=%s", template, payment.public_id)
 
 
 def refund_context(refund: Refund) -> dict[str, str]:
     payment = refund.payment
     context = receipt_context(payment)
     document = payment.document
-    when = timezone.localtime(refund.succeeded_at or timezone.now(), timezone=_tz(payment.company))
+    when = timezone.localtime(
+        refund.succeeded_at or timezone.now(), timezone=ZoneInfo(payment.company.timezone)
+    )
     balance = document.balance if payment.purpose == PaymentPurpose.INVOICE else None
     context.update(
         {
