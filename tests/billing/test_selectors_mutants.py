@@ -318,6 +318,8 @@ def test_a_jobs_payment_state_counts_its_sent_invoices_and_their_deposits(custom
     )
     _record("565.00", estimate=estimate)
     credited = services.estimate_convert(estimate=estimate, actor=Actor.system())
+    # Converted but not sent yet: a draft, whose deposit credit is not money on a bill.
+    assert money() == JobMoney(invoiced=Decimal("1356.00"), paid=Decimal("1356.00"), state="paid")
     documents.invoice_send(invoice=credited, actor=Actor.system())
     assert money() == JobMoney(
         invoiced=Decimal("3616.00"), paid=Decimal("1921.00"), state="partially_paid"

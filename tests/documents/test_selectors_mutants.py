@@ -164,6 +164,31 @@ def test_the_invoice_list_and_summary_tell_overdue_from_open_by_status(owner, cu
     assert _numbers(attention["overdue"]) == _numbers([viewed_overdue, sent_overdue])
 
 
+def test_the_summary_is_zero_without_open_invoices_and_leaves_drafts_and_voids_out(
+    owner, customer, outsider
+):
+    """A new company's dashboard reads $0.00 (not blank), and money nobody has been asked for
+    yet (a draft) or no longer owes (a void invoice) is neither outstanding nor overdue."""
+    company = owner.company
+    empty = selectors.invoice_summary(company=company)
+    assert empty == {"outstanding": Decimal("0.00"), "overdue": Decimal("0.00"), "overdue_count": 0}
+    assert [str(empty["outstanding"]), str(empty["overdue"])] == ["0.00", "0.00"]
+
+    overdue_due = {"due_in": -10}
+    _open(owner, customer, "300.00", status=InvoiceStatus.DRAFT, **overdue_due)
+    _open(owner, customer, "400.00", status=InvoiceStatus.VOID, **overdue_due)
+    _open(outsider, CustomerFactory(company=outsider.company), "500.00", **overdue_due)
+    assert selectors.invoice_summary(company=company) == empty
+
+    _open(owner, customer, "90.00", **overdue_due)
+    _open(owner, customer, "35.00", due_in=3)
+    assert selectors.invoice_summary(company=company) == {
+        "outstanding": Decimal("125.00"),
+        "overdue": Decimal("90.00"),
+        "overdue_count": 1,
+    }
+
+
 def test_the_invoice_list_finds_an_invoice_by_number_or_customer(owner, customer):
     first = _open(owner, customer, "10.00", due_in=1)
     for _ in range(10):
