@@ -163,6 +163,9 @@ if not DEBUG and (len(SIGNATURE_SEAL_KEY) < 32 or SIGNATURE_SEAL_KEY == SECRET_K
 # tokens from that address get 429; valid links keep working.
 PORTAL_INVALID_LINK_LIMIT = env_int("PORTAL_INVALID_LINK_LIMIT", 30, minimum=1)
 PORTAL_INVALID_LINK_WINDOW = env_int("PORTAL_INVALID_LINK_WINDOW", 900, minimum=1)
+# Portal views are counted in the cache and written in one UPDATE per link this many seconds
+# after the first of a burst (portal/visits.py): no database write on a customer's GET.
+PORTAL_VIEW_FLUSH_SECONDS = env_int("PORTAL_VIEW_FLUSH_SECONDS", 10, minimum=1)
 # Number of reverse proxies in front of the app that append to X-Forwarded-For (0: use
 # REMOTE_ADDR, and ignore X-Forwarded-For, which a client can forge). Behind a proxy or load
 # balancer, leave it at 0 and every client shares the proxy's address: one bucket for all rate

@@ -17,7 +17,7 @@ from typing import Literal, cast
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -278,26 +278,37 @@ def fresh_link_request(*, link: PortalLink | None, contact: str) -> bool:
 
 
 def link_record_view(*, link: PortalLink, device: str) -> None:
-    """Count one view of the link, in one UPDATE (first and last time, count, device)."""
+    """Count one view of the link now (the fallback when the cache is down)."""
     now = timezone.now()
-    PortalLink.objects.filter(pk=link.pk).update(
-        view_count=F("view_count") + 1,
-        first_viewed_at=Coalesce(F("first_viewed_at"), now),
-        last_viewed_at=now,
+    link_record_views(link_id=link.pk, count=1, first=now, last=now, device=device)
+
+
+def link_record_views(
+    *, link_id: int, count: int, first: dt.datetime, last: dt.datetime, device: str
+) -> None:
+    """Add ``count`` views of the link, in one UPDATE (first and last time, count, device);
+    called by ``portal.visits.flush`` with what the cache gathered."""
+    PortalLink.objects.filter(pk=link_id).update(
+        view_count=F("view_count") + count,
+        first_viewed_at=Coalesce(F("first_viewed_at"), first),
+        last_viewed_at=Greatest(Coalesce(F("last_viewed_at"), last), last),
         last_device=device,
     )
 
 
 @transaction.atomic
-def document_mark_viewed(*, document: Document, link: PortalLink) -> bool:
-    """Move a sent document to *viewed* the first time its customer opens it. Idempotent: a
-    conditional UPDATE, so concurrent first views record one activity row."""
+def document_mark_viewed(
+    *, document: Document, link: PortalLink, at: dt.datetime | None = None
+) -> bool:
+    """Move a sent document to *viewed* the first time its customer opens it (``at``: when
+    they did). Idempotent: a conditional UPDATE, so concurrent first views record one
+    activity row."""
     model = type(document)
     sent = EstimateStatus.SENT if model is Estimate else InvoiceStatus.SENT
     viewed = EstimateStatus.VIEWED if model is Estimate else InvoiceStatus.VIEWED
-    now = timezone.now()
+    now = at or timezone.now()
     changed = model.objects.filter(pk=document.pk, status=sent).update(
-        status=viewed, viewed_at=now, updated_at=now
+        status=viewed, viewed_at=now, updated_at=timezone.now()
     )
     if changed:
         document.status, document.viewed_at = viewed, now

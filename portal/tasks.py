@@ -32,3 +32,28 @@ def send_fresh_link(*, link_id: int | None, sealed_contact: str) -> None:
         return
     link = PortalLink.objects.select_related("company", "customer").filter(pk=link_id).first()
     fresh_link_request(link=link, contact=contact)
+
+
+@shared_task
+def flush_link_views(*, link_id: int) -> None:
+    """Write a link's views gathered in the cache (``portal.visits``)."""
+    from portal import visits
+
+    visits.flush(link_id=link_id)
+
+
+@shared_task
+def document_viewed(*, kind: str, document_id: int, link_id: int, at: str) -> None:
+    """The customer opened a sent document at ``at``: mark it viewed (once)."""
+    import datetime as dt
+
+    from documents.models import Estimate, Invoice
+    from portal.models import PortalLink
+    from portal.services import document_mark_viewed
+
+    model = Estimate if kind == "estimate" else Invoice
+    document = model.objects.filter(pk=document_id).first()
+    link = PortalLink.objects.select_related("company", "customer").filter(pk=link_id).first()
+    if document is None or link is None:
+        return
+    document_mark_viewed(document=document, link=link, at=dt.datetime.fromisoformat(at))

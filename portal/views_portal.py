@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from crewcommand.errors import ServiceError
 from crewcommand.lib.colour import accent_on_white
 from documents.models import Estimate, Invoice
-from portal import http, selectors, services
+from portal import http, selectors, services, visits
 from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
 from portal.http import PortalRequest
 from portal.middleware import PortalContext
@@ -54,9 +54,7 @@ def _record_visit(
     if http.is_prefetch(request) or request.htmx:
         return
     agent = http.user_agent(request)
-    services.link_record_view(link=portal.link, device=http.device_class(agent))
-    if document is not None:
-        services.document_mark_viewed(document=document, link=portal.link)
+    visits.note_view(link=portal.link, device=http.device_class(agent), document=document)
 
 
 def _render(request: PortalRequest, portal: PortalContext, template: str, context: dict, **kw):

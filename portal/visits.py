@@ -1,0 +1,127 @@
+"""Portal visits without a database write on the customer's request.
+
+A portal page view used to run two UPDATEs in a transaction on every GET (the link's view
+count, the document's "viewed" status). Now the request only touches the cache:
+
+- **View counts**: each view adds one to the link's counter in the cache and keeps its first
+  and last time and device there; the first view after a flush schedules
+  ``portal.tasks.flush_link_views`` (a few seconds later, so a burst of views is one
+  UPDATE). The flush moves the counts into ``PortalLink`` in one UPDATE and takes from the
+  counter exactly what it wrote, so views that arrive meanwhile wait for the next flush
+  instead of being lost.
+- **"Viewed"**: the page knows the document's status already; only while it is still *sent*
+  does the view queue ``portal.tasks.document_viewed`` (at most once per document per few
+  minutes), which makes the conditional UPDATE and writes the activity row with the time of
+  the view.
+
+With tasks run inline (the embedded default, tests) both happen at once, as before. If the
+cache cannot be reached, the view is written directly: a count is never dropped for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
+from portal.models import PortalLink
+
+log = logging.getLogger(__name__)
+
+# A document still "sent" queues its "viewed" task at most once per this many seconds.
+VIEWED_DEBOUNCE = 300
+# Pending counts outlive any flush delay by far; a day covers a broker outage.
+PENDING_TTL = 24 * 3600
+
+
+def _keys(link_id: int) -> dict[str, str]:
+    base = f"portal:views:{link_id}"
+    return {
+        "count": f"{base}:n",
+        "first": f"{base}:first",
+        "last": f"{base}:last",
+        "device": f"{base}:device",
+        "scheduled": f"{base}:scheduled",
+    }
+
+
+def note_view(*, link: PortalLink, device: str, document: Estimate | Invoice | None = None) -> None:
+    """Count one view of ``link`` (and of ``document``) without writing to the database."""
+    from portal import services, tasks
+
+    now = timezone.now()
+    keys = _keys(link.pk)
+    try:
+        cache.add(keys["count"], 0, PENDING_TTL)
+        cache.incr(keys["count"])
+        cache.add(keys["first"], now.isoformat(), PENDING_TTL)
+        cache.set_many({keys["last"]: now.isoformat(), keys["device"]: device}, PENDING_TTL)
+        delay = settings.PORTAL_VIEW_FLUSH_SECONDS
+        schedule = cache.add(keys["scheduled"], 1, delay * 6)
+    except Exception:  # the cache is down: write this one view directly
+        log.warning("portal view counted directly: cache unavailable", exc_info=True)
+        services.link_record_view(link=link, device=device)
+        schedule = False
+    if schedule:
+        tasks.flush_link_views.apply_async(
+            kwargs={"link_id": link.pk}, countdown=settings.PORTAL_VIEW_FLUSH_SECONDS
+        )
+    if document is not None and _still_sent(document):
+        kind = "estimate" if isinstance(document, Estimate) else "invoice"
+        try:
+            first = cache.add(f"portal:viewed:{kind}:{document.pk}", 1, VIEWED_DEBOUNCE)
+        except Exception:
+            first = True
+        if first:
+            tasks.document_viewed.delay(
+                kind=kind, document_id=document.pk, link_id=link.pk, at=now.isoformat()
+            )
+
+
+def _still_sent(document: Estimate | Invoice) -> bool:
+    if isinstance(document, Estimate):
+        return document.status == EstimateStatus.SENT
+    return document.status == InvoiceStatus.SENT
+
+
+def flush(*, link_id: int) -> int:
+    """Write the link's pending views in one UPDATE; returns how many were written."""
+    from portal import services
+
+    keys = _keys(link_id)
+    # Cleared first: a view arriving from here on schedules the next flush itself.
+    cache.delete(keys["scheduled"])
+    values = cache.get_many([keys["count"], keys["first"], keys["last"], keys["device"]])
+    count = int(values.get(keys["count"]) or 0)
+    if count <= 0:
+        return 0
+    first = _parse(values.get(keys["first"]))
+    last = _parse(values.get(keys["last"])) or timezone.now()
+    services.link_record_views(
+        link_id=link_id,
+        count=count,
+        first=first or last,
+        last=last,
+        device=values.get(keys["device"]) or "",
+    )
+    # Take away exactly what was written; views counted meanwhile stay for the next flush.
+    try:
+        left = cache.decr(keys["count"], count)
+    except ValueError:  # the counter expired meanwhile: nothing is left to keep
+        left = 0
+    if left <= 0:
+        cache.delete(keys["first"])
+    return count
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
