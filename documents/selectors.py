@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from crewcommand.lib.money import ZERO
-from crewcommand.models import Company, Job
+from crewcommand.models import Company, Customer, Job
 from crewcommand.selectors import clean_query
 from documents.models import (
     OPEN_ESTIMATE_STATUSES,
@@ -28,10 +28,13 @@ from documents.models import (
 _NUMBER = re.compile(r"^(?:est|inv)?[-\s#]*0*(\d{1,9})$", re.IGNORECASE)
 
 
-def _search(qs: QuerySet, query: str) -> QuerySet:
+def _search(qs: QuerySet, query: str, *, company: Company) -> QuerySet:
+    """By number or by the customer's name. The name is matched among the company's own
+    customers (a subquery on their company index), not joined across every tenant's."""
     if not (query := clean_query(query)):
         return qs
-    condition = Q(customer__name__icontains=query)
+    customers = Customer.objects.filter(company=company, name__icontains=query)
+    condition = Q(customer__in=customers.values("pk"))
     if match := _NUMBER.match(query):
         condition |= Q(number=int(match.group(1)))
     return qs.filter(condition)
@@ -64,7 +67,7 @@ def estimate_list(*, company: Company, status: str = "", query: str = "") -> Que
         qs = qs.filter(status=status).exclude(expired)
     elif status in EstimateStatus.values:
         qs = qs.filter(status=status)
-    return _search(qs, query).order_by("-number")
+    return _search(qs, query, company=company).order_by("-number")
 
 
 def estimate_get(*, company: Company, public_id: str) -> Estimate:
@@ -102,7 +105,7 @@ def invoice_list(*, company: Company, status: str = "", query: str = "") -> Quer
         qs = qs.filter(status=status).exclude(_overdue_q())
     elif status in InvoiceStatus.values:
         qs = qs.filter(status=status)
-    return _search(qs, query).order_by("-number")
+    return _search(qs, query, company=company).order_by("-number")
 
 
 def invoice_summary(*, company: Company) -> dict[str, Decimal]:
