@@ -1,9 +1,9 @@
 /*!
  * CrewCommand — app.js (no dependencies, CSP-safe: no eval, no inline handlers, no innerHTML).
  *
- * Load it in <head> WITHOUT defer (it is tiny and uses event delegation) so the
- * `js` class is on <html> before first paint and the mobile menu does not flash open:
- *   <script src="{% static 'js/app.js' %}"></script>
+ * Load it deferred in <head> (nothing blocks parsing): the stylesheet hides the closed
+ * mobile menu with `@media (scripting: enabled)`, so nothing waits for the `js` class:
+ *   <script src="{% static 'js/app.js' %}" defer></script>
  *
  * Features
  *  1. Menu:   button.menu-toggle[aria-controls="app-nav"][aria-expanded="false"] toggles
