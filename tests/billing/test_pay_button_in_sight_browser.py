@@ -1,4 +1,4 @@
-"""Issue 12, point 15: on a 1280 × 720 screen the customer sees the Pay button without
+"""Issue 12, point 15: on a 1280x720 screen the customer sees the Pay button without
 scrolling (beside the balance due), and the "Pay online" card carries its own Pay button; on a
 phone the sticky bar stays the one Pay button in sight. Real Chromium, real Stripe SDK against
 the fake."""
@@ -50,7 +50,11 @@ def _in_sight(page, locator) -> bool:
 
 def _pay_buttons_in_sight(page) -> list[str]:
     buttons = page.get_by_role("button", name=PAY)
-    return [buttons.nth(i).inner_text() for i in range(buttons.count()) if _in_sight(page, buttons.nth(i))]
+    return [
+        buttons.nth(i).inner_text()
+        for i in range(buttons.count())
+        if _in_sight(page, buttons.nth(i))
+    ]
 
 
 def test_at_1280_the_pay_button_is_in_sight_without_scrolling_and_the_card_has_its_own(
