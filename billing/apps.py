@@ -38,5 +38,6 @@ class BillingConfig(AppConfig):
         )
         # What the portal's pages show about paying (server-side, in the page's context).
         slots.fill("estimate_deposit", "billing/_portal_estimate_deposit.html")
+        slots.fill("invoice_summary", "billing/_portal_invoice_summary.html")
         slots.fill("invoice_pay", "billing/_portal_invoice_pay.html")
         slots.fill("invoice_payments", "billing/_portal_invoice_payments.html")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django import forms
@@ -25,6 +26,9 @@ from documents.models import (
     TaxParts,
 )
 from documents.tax import FEDERAL, LABOUR_PRESETS, PROVINCIAL, part_names
+
+# The package list's "New package…" entry (a package literally named so is not offered twice).
+NEW_PACKAGE = "__new__"
 
 MIN_DATE, MAX_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
@@ -164,22 +168,50 @@ class LineForm(forms.Form):
         label=_("Which taxes"), choices=TaxParts.choices, initial=TaxParts.ALL, required=False
     )
     kind = forms.ChoiceField(label=_("Type"), choices=LineKind.choices, initial=LineKind.STANDARD)
-    group = SingleLineCharField(
+    # A package is chosen from the ones already on the estimate, or created on purpose with
+    # "New package…" and a name: a typo can no longer start a second package by accident.
+    # A CharField with a list: the list is checked below, and only for package options, so a
+    # stale or odd value never blocks saving another kind of line.
+    group = forms.CharField(
         label=_("Package"),
+        required=False,
+        widget=forms.Select,
+        help_text=_("Package options only: the customer picks one option per package."),
+    )
+    new_group = SingleLineCharField(
+        label=_("New package name"),
         max_length=100,
         required=False,
-        help_text=_("Options with the same package name: the customer picks one."),
+        help_text=_("For example “Water heater”. A name already used joins that package."),
     )
     selected_by_default = forms.BooleanField(
-        label=_("Selected by default"), required=False, initial=True
+        label=_("Selected by default"),
+        required=False,
+        initial=True,
+        help_text=_("Add-ons and package options only."),
     )
 
-    def __init__(self, *args, allow_options: bool = True, province: str = "", **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        allow_options: bool = True,
+        province: str = "",
+        packages: Sequence[str] = (),
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._tax_parts_field(province)
+        self.packages = list(dict.fromkeys(n for n in packages if n and n != NEW_PACKAGE))
         if not allow_options:
-            for name in ("kind", "group", "selected_by_default"):
+            for name in ("kind", "group", "new_group", "selected_by_default"):
                 del self.fields[name]
+            return
+        field = self.fields["group"]
+        new = (NEW_PACKAGE, _("New package…"))
+        field.widget.choices = [*((name, name) for name in self.packages), new]
+        if not self.is_bound and not self.initial.get("group"):
+            # The first package on the estimate, or a new one when there is none yet.
+            self.initial["group"] = self.packages[0] if self.packages else NEW_PACKAGE
 
     def _tax_parts_field(self, province: str) -> None:
         """Name the choices after the province's taxes ("GST and PST", "GST only", "PST only"),
@@ -213,11 +245,51 @@ class LineForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("kind") == LineKind.CHOICE and not (data.get("group") or "").strip():
-            self.add_error("group", _("Name the package, e.g. “Water heater”."))
+        if "kind" in self.fields:
+            self._clean_options(data)
         if not data.get("taxable"):
             data["tax_parts"] = TaxParts.ALL  # no tax at all; one way to say it
         return data
+
+    def _clean_options(self, data: dict) -> None:
+        """Settle the package and the default of an option line. A typed new name wins over
+        the list (without JavaScript both are shown); one that matches a package already on
+        the estimate, ignoring case and spacing, joins it rather than starting a look-alike.
+        Standard lines carry neither: their package is cleared and "selected" kept at its
+        default, whatever was posted."""
+        kind = data.get("kind")
+        typed = " ".join((data.pop("new_group", "") or "").split())
+        if kind != LineKind.CHOICE:
+            data["group"] = ""
+            if kind == LineKind.STANDARD:
+                data["selected_by_default"] = True
+            return
+        chosen = data.get("group") or ""
+        if typed:
+            data["group"] = package_match(typed, self.packages) or typed
+        elif chosen == NEW_PACKAGE:
+            self.add_error("new_group", _("Name the new package, e.g. “Water heater”."))
+        elif not chosen:
+            self.add_error(
+                "group",
+                _("Name the package: choose one from the list, or “New package…” and its name."),
+            )
+        elif chosen not in self.packages:
+            self.add_error(
+                "group",
+                _("That package is no longer on this estimate: choose another, or “New package…”."),
+            )
+
+
+def package_key(name: str) -> str:
+    """What makes two package names the same package: case and spacing do not count."""
+    return " ".join(name.split()).casefold()
+
+
+def package_match(name: str, packages: Sequence[str]) -> str | None:
+    """The package already on the estimate that ``name`` means, spelt as it is there."""
+    key = package_key(name)
+    return next((package for package in packages if package_key(package) == key), None)
 
 
 ESTIMATE_FILTERS = [

@@ -23,6 +23,8 @@ from documents.models import (
     EstimateStatus,
     Invoice,
     InvoiceStatus,
+    LineItem,
+    LineKind,
 )
 
 _NUMBER = re.compile(r"^(?:est|inv)?[-\s#]*0*(\d{1,9})$", re.IGNORECASE)
@@ -82,6 +84,15 @@ def estimate_get(*, company: Company, public_id: str) -> Estimate:
 
 def revision_get(*, estimate: Estimate, number: int) -> EstimateRevision:
     return get_object_or_404(EstimateRevision, estimate=estimate, number=number)
+
+
+def package_names(*, revision_id: int | None) -> list[str]:
+    """The packages (groups of package options) on a revision's lines, in the order they first
+    appear: what the line editor offers to choose from."""
+    names = LineItem.objects.filter(revision_id=revision_id, kind=LineKind.CHOICE).order_by(
+        "position", "id"
+    )
+    return list(dict.fromkeys(names.values_list("group", flat=True)))
 
 
 def _balance() -> ExpressionWrapper:

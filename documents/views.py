@@ -148,7 +148,10 @@ def estimate_context(estimate: Estimate, revision=None) -> dict:
         "editable": editable,
         "allow_options": True,
         "province": revision.province,
-        "line_form": LineForm(province=revision.province),
+        "line_form": LineForm(
+            province=revision.province,
+            packages=[line.group for line in lines if line.kind == LineKind.CHOICE],
+        ),
     }
 
 
@@ -347,7 +350,12 @@ def _lines_changed(request: ContractorRequest, kind: str, doc: Estimate | Invoic
 def line_add(request: ContractorRequest, kind: str, **ids: str) -> HttpResponse:
     doc_id = _doc_id(ids)
     doc = _editable(request, kind, doc_id)
-    form = LineForm(request.POST, allow_options=kind == "estimate", province=_province(doc))
+    form = LineForm(
+        request.POST,
+        allow_options=kind == "estimate",
+        province=_province(doc),
+        packages=_packages(doc),
+    )
     if not form.is_valid():
         return _editor(request, kind, doc_id, line_form=form)
     try:
@@ -357,6 +365,13 @@ def line_add(request: ContractorRequest, kind: str, **ids: str) -> HttpResponse:
         return _editor(request, kind, doc_id, line_form=form)
     messages.success(request, _("Line added."))
     return _lines_changed(request, kind, doc)
+
+
+def _packages(doc: Estimate | Invoice) -> list[str]:
+    """The packages already on the lines being edited, to choose from (invoices have none)."""
+    if isinstance(doc, Invoice):
+        return []
+    return selectors.package_names(revision_id=doc.current_revision_id)
 
 
 def _province(doc: Estimate | Invoice) -> str:
@@ -391,14 +406,21 @@ def line_edit(request: ContractorRequest, kind: str, line_id: str, **ids: str) -
             "group": line.group,
             "selected_by_default": line.selected_by_default,
         }
-        form = LineForm(initial=initial, allow_options=allow_options, province=_province(doc))
+        form = LineForm(
+            initial=initial,
+            allow_options=allow_options,
+            province=_province(doc),
+            packages=_packages(doc),
+        )
         if not is_partial(request):
             return render(request, "documents/line_edit.html", _row_context(line, form, doc, kind))
         template = "#row" if request.GET.get("cancel") else "#row_edit"
         return render(
             request, "documents/_editor.html" + template, _row_context(line, form, doc, kind)
         )
-    form = LineForm(request.POST, allow_options=allow_options, province=_province(doc))
+    form = LineForm(
+        request.POST, allow_options=allow_options, province=_province(doc), packages=_packages(doc)
+    )
     if form.is_valid():
         try:
             services.line_save(

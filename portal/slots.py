@@ -7,6 +7,9 @@ request and no JavaScript, and an empty slot renders nothing.
 The slots:
 - ``estimate_deposit``: an accepted estimate's deposit (context: portal, company, estimate,
   deposit, totals);
+- ``invoice_summary``: beside the balance due at the top of an invoice with a balance that is
+  not void, so the way to pay is in sight without scrolling on a wide screen (context:
+  portal, company, invoice);
 - ``invoice_pay``: how to pay an invoice with a balance that is not void (context: portal,
   company, invoice); a direct child of the page's ``<main>``;
 - ``invoice_payments``: the payments received on an invoice (context: portal, invoice).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 SLOTS: dict[str, list[str]] = {
     "estimate_deposit": [],
+    "invoice_summary": [],
     "invoice_pay": [],
     "invoice_payments": [],
 }

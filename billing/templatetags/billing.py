@@ -14,7 +14,13 @@ register = template.Library()
 
 @register.simple_tag
 def invoice_payable(invoice) -> selectors.Payable:
-    return selectors.invoice_payable(invoice=invoice)
+    """Read once per invoice object: the portal's invoice page asks in two slots (the summary
+    at the top, the Pay card), and both must show the same thing for one query's price."""
+    payable = getattr(invoice, "_billing_payable", None)
+    if payable is None:
+        payable = selectors.invoice_payable(invoice=invoice)
+        invoice._billing_payable = payable
+    return payable
 
 
 @register.simple_tag

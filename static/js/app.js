@@ -19,6 +19,10 @@
  *             already sent its own showToast.
  *  4. button[data-copy="text"] copies the value, then toasts body/button[data-copied-text] ("Copied").
  *  5. form[data-confirm="Delete this job?"] / button[data-confirm] → window.confirm() before submit.
+ *  6. Line options: in form[data-line-form], [data-line-kinds="optional choice"] shows only while
+ *             the Type select (name=kind) is one of those; [data-line-new-package] only while the
+ *             Package select (name=group) is "__new__" (its input is disabled otherwise, so a
+ *             name typed and then abandoned is not sent). Without JS all show; the server decides.
  *  Optional text hooks on <body>: data-error-text, data-copied-text, data-dismiss-text.
  */
 (function () {
@@ -240,6 +244,42 @@
     }
   }
 
+  /* ---------------------------------------------------- 6. Line options */
+  var NEW_PACKAGE = "__new__";
+
+  function syncLineForm(form) {
+    var kind = form.querySelector("select[name=kind]");
+    if (!kind) return;
+    var pkg = form.querySelector("select[name=group]");
+    var wrappers = form.querySelectorAll("[data-line-kinds]");
+    for (var i = 0; i < wrappers.length; i++) {
+      var box = wrappers[i];
+      var show = (" " + box.getAttribute("data-line-kinds") + " ").indexOf(" " + kind.value + " ") !== -1;
+      if (show && box.hasAttribute("data-line-new-package")) show = !!pkg && pkg.value === NEW_PACKAGE;
+      box.hidden = !show;
+      var inputs = box.querySelectorAll("input, select, textarea");
+      // Only the new package's name is disabled when hidden: a disabled checkbox or select would
+      // drop out of the POST and change what the server keeps.
+      if (box.hasAttribute("data-line-new-package")) {
+        for (var j = 0; j < inputs.length; j++) inputs[j].disabled = !show;
+      }
+    }
+  }
+
+  function initLineForms(scope) {
+    var el = scope && scope.querySelectorAll ? scope : doc;
+    if (el.matches && el.matches("form[data-line-form]")) syncLineForm(el);
+    var forms = el.querySelectorAll("form[data-line-form]");
+    for (var i = 0; i < forms.length; i++) syncLineForm(forms[i]);
+  }
+
+  doc.addEventListener("change", function (e) {
+    var form = closest(e.target, "form[data-line-form]");
+    if (!form || !e.target.name || (e.target.name !== "kind" && e.target.name !== "group")) return;
+    syncLineForm(form);  // focus stays put: the name field comes next in the tab order
+  });
+  doc.addEventListener("htmx:load", function (e) { initLineForms(e.target); });
+
   /* -------------------------------------------------- Delegated listeners */
   // Capture phase so a cancelled confirm also stops htmx's own listeners.
   doc.addEventListener("click", function (e) {
@@ -305,9 +345,10 @@
   });
 
   if (doc.readyState === "loading") {
-    doc.addEventListener("DOMContentLoaded", function () { initToasts(doc); });
+    doc.addEventListener("DOMContentLoaded", function () { initToasts(doc); initLineForms(doc); });
   } else {
     initToasts(doc);
+    initLineForms(doc);
   }
 
   window.CrewCommand = { toast: showToast, dismissToast: dismissToast };
