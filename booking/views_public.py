@@ -21,7 +21,8 @@ from booking.models import RequestSource
 from booking.selectors import BookingPage
 from crewcommand.lib.http import client_bucket, client_ip
 
-PUBLIC_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+# The page holds a CSRF token and, after a failed post, what the visitor typed: not for caches.
+PUBLIC_HEADERS = {"Cache-Control": "no-store"}
 
 
 def _today(page: BookingPage):
@@ -64,7 +65,7 @@ def _submit(request: HttpRequest, page: BookingPage, form: RequestForm) -> None:
     limits.hit(request, "company", page.company.public_id)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def book(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.public_page(slug=slug)
     today = _today(page)
