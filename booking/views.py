@@ -85,10 +85,10 @@ def request_convert(request: ContractorRequest, request_id: str) -> HttpResponse
                 title=form.cleaned_data["title"],
             )
         except ServiceError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("Job created from the request."))
-            return redirect(job)
+            messages.error(request, str(error))
+            return redirect("booking:request_detail", request_id=request_id)
+        messages.success(request, _("Job created from the request."))
+        return redirect(job)
     return _detail(request, service_request, convert=form)
 
 
@@ -103,10 +103,10 @@ def request_dismiss(request: ContractorRequest, request_id: str) -> HttpResponse
                 request=service_request, member=request.member, reason=form.cleaned_data["reason"]
             )
         except ServiceError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("Request dismissed."))
-            return redirect("booking:inbox")
+            messages.error(request, str(error))
+            return redirect("booking:request_detail", request_id=request_id)
+        messages.success(request, _("Request dismissed."))
+        return redirect("booking:inbox")
     return _detail(request, service_request, dismiss=form)
 
 
