@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from booking import notifications
@@ -177,9 +178,10 @@ def request_convert(
 
 def _job_description(request: ServiceRequest) -> str:
     lines = [request.description.strip()] if request.description.strip() else []
-    if request.preferred:
+    if request.preferred_times:
         wanted = "; ".join(
-            f"{p.get('date', '')} {p.get('window', '')}".strip() for p in request.preferred
+            f"{date_format(day, 'D M j')}, {window.lower()}"
+            for day, window in request.preferred_times
         )
         lines.append(_("Preferred: %(times)s") % {"times": wanted})
     return "\n\n".join(lines)[:10000]
