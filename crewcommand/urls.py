@@ -26,7 +26,7 @@ dashboard_patterns = [
     path("jobs/<pid:job_id>/", dashboard.job_detail, name="job_detail"),
     path("jobs/<pid:job_id>/edit/", views.job_edit, name="job_edit"),
     path("jobs/<pid:job_id>/status/", views.job_status, name="job_status"),
-    path("settings/", views.company_settings, name="settings"),
+    path("settings/", dashboard.company_settings, name="settings"),
     path("settings/team/", views.team, name="team"),
     path(
         "settings/team/invitations/<pid:invitation_id>/revoke/",
