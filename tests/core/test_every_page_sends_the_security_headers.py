@@ -25,6 +25,7 @@ FILLERS = {
     "token": "x" * 43,
     "uidb64": "MQ",
     "payment_id": "a" * 14,
+    "slug": "no-such-company",  # booking pages (a 404 here)
     "object_id": "1",
     "content_type_id": "1",
     "id": "1",
@@ -100,6 +101,7 @@ def test_every_portal_page_sends_the_private_headers_for_live_and_dead_links(cus
                 "estimate_id": estimate.public_id,
                 "invoice_id": invoice.public_id,
                 "payment_id": "a" * 14,
+    "slug": "no-such-company",  # booking pages (a 404 here)
             }
             url = reverse(route.name, kwargs={k: kwargs[k] for k in route.kwargs})
             _check(url, phone.get(url))
