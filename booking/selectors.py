@@ -103,7 +103,7 @@ def _hour(value: dt.time) -> str:
 def page_from(company: Company) -> BookingPage:
     """The booking page of a company whose ``booking_settings`` is already loaded (or missing)."""
     try:
-        row: BookingSettings | None = company.booking_settings  # type: ignore[attr-defined]
+        row: BookingSettings | None = company.booking_settings
     except BookingSettings.DoesNotExist:
         row = None
     if row is None:

@@ -7,6 +7,7 @@ Each function is keyword-only, runs in one transaction and writes an activity ro
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ def request_submit(
     *,
     company: Company,
     data: RequestIn,
-    photos: list[tuple[bytes, int, int]] = (),  # type: ignore[assignment]
+    photos: Sequence[tuple[bytes, int, int]] = (),
     source: str = RequestSource.BOOKING_PAGE,
     customer: Customer | None = None,
     ip: str | None = None,
