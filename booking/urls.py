@@ -12,7 +12,7 @@ req = "<pid:request_id>/"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
-    path("settings/", views.booking_settings, name="settings"),
+    path("settings/", views.booking_settings, name="page_settings"),
     path(req, views.request_detail, name="request_detail"),
     path(f"{req}convert/", views.request_convert, name="request_convert"),
     path(f"{req}dismiss/", views.request_dismiss, name="request_dismiss"),

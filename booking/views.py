@@ -137,7 +137,7 @@ def booking_settings(request: ContractorRequest) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("Booking page saved."))
-            return redirect("booking:settings")
+            return redirect("booking:page_settings")
     timezone.activate(request.company.timezone)
     context = {"form": form, "booking_url": selectors.booking_url(request.company)}
     return render(request, "booking/settings.html", context)

@@ -57,4 +57,4 @@ def test_booking_pages_have_no_serious_violations(live_server, page, login_as, o
         page.set_viewport_size(size)
         _check(page, base + reverse("booking:inbox"))
         _check(page, base + reverse("booking:request_detail", args=[request.public_id]))
-        _check(page, base + reverse("booking:settings"))
+        _check(page, base + reverse("booking:page_settings"))

@@ -146,12 +146,12 @@ def test_a_technician_can_convert_but_not_change_booking_settings(company):
         {"customer": "new", "title": "Drain"},
     )
     assert response.status_code == 302
-    assert client.get(reverse("booking:settings")).status_code == 403
+    assert client.get(reverse("booking:page_settings")).status_code == 403
 
 
 def test_the_owner_sets_services_and_hours_and_the_page_follows(owner_client, client, company):
     response = owner_client.post(
-        reverse("booking:settings"),
+        reverse("booking:page_settings"),
         {
             "enabled": "on",
             "intro": "Since 1998",
@@ -172,7 +172,7 @@ def test_the_owner_sets_services_and_hours_and_the_page_follows(owner_client, cl
 
 def test_closing_before_opening_is_refused(owner_client, company):
     response = owner_client.post(
-        reverse("booking:settings"),
+        reverse("booking:page_settings"),
         {"enabled": "on", "open_days": ["0"], "opens_at": "17:00", "closes_at": "08:00"},
     )
     assert 'class="field-error"' in response.content.decode()
@@ -181,4 +181,4 @@ def test_closing_before_opening_is_refused(owner_client, company):
 
 def test_the_settings_page_links_to_the_booking_settings(owner_client):
     body = owner_client.get(reverse("dashboard:settings")).content.decode()
-    assert reverse("booking:settings") in body
+    assert reverse("booking:page_settings") in body
