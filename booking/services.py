@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -51,7 +52,6 @@ def _store_photo(company: Company, content: bytes) -> str:
     return default_storage.save(name, ContentFile(content))
 
 
-@transaction.atomic
 def request_submit(
     *,
     company: Company,
@@ -63,7 +63,37 @@ def request_submit(
     user_agent: str = "",
 ) -> ServiceRequest:
     """Record a request for service and, after commit, email the requester a confirmation and
-    the company a notice (each exactly once, ``booking.notifications``)."""
+    the company a notice (each exactly once, ``booking.notifications``). Photos are stored
+    with the request; if the request is not recorded, they are deleted again."""
+    stored: list[str] = []
+    try:
+        return _request_submit(company, data, photos, source, customer, ip, user_agent, stored)
+    except ValidationError as error:
+        _forget(stored)
+        raise ServiceError(
+            _("Please check the request: %(problem)s") % {"problem": error}
+        ) from None
+    except BaseException:
+        _forget(stored)
+        raise
+
+
+def _forget(stored: list[str]) -> None:
+    for name in stored:
+        default_storage.delete(name)
+
+
+@transaction.atomic
+def _request_submit(
+    company: Company,
+    data: RequestIn,
+    photos: Sequence[tuple[bytes, int, int]],
+    source: str,
+    customer: Customer | None,
+    ip: str | None,
+    user_agent: str,
+    stored: list[str],
+) -> ServiceRequest:
     if customer is not None and customer.company_id != company.pk:
         raise ServiceError(_("That customer is not in this company."))
     request = ServiceRequest(
@@ -85,8 +115,10 @@ def request_submit(
     request.full_clean()
     request.save()
     for content, width, height in photos:
-        stored = _store_photo(company, content)
-        ServiceRequestPhoto.objects.create(request=request, file=stored, width=width, height=height)
+        stored.append(_store_photo(company, content))
+        ServiceRequestPhoto.objects.create(
+            request=request, file=stored[-1], width=width, height=height
+        )
     activity.record(
         company=company,
         verb="service_request.received",

@@ -14,6 +14,7 @@ from booking import selectors, services
 from booking.forms import RequestForm
 from booking.models import RequestSource
 from booking.views_public import request_in
+from crewcommand.errors import ServiceError
 from crewcommand.lib.canada import display_phone
 from portal import http
 from portal.http import PortalRequest
@@ -47,16 +48,20 @@ def request_service(request: PortalRequest, portal: PortalContext) -> HttpRespon
         if http.rate_hit("booking", str(portal.link.pk), window=3600) > REQUESTS_PER_HOUR:
             form.add_error(None, _("Too many requests. Please call us instead."))
         else:
-            services.request_submit(
-                company=portal.company,
-                data=request_in(form),
-                photos=form.cleaned_data.get("photos") or [],
-                source=RequestSource.PORTAL,
-                customer=customer,
-                ip=http.client_ip(request),
-                user_agent=http.user_agent(request),
-            )
-            return redirect("booking_portal:sent", token=portal.token)
+            try:
+                services.request_submit(
+                    company=portal.company,
+                    data=request_in(form),
+                    photos=form.cleaned_data.get("photos") or [],
+                    source=RequestSource.PORTAL,
+                    customer=customer,
+                    ip=http.client_ip(request),
+                    user_agent=http.user_agent(request),
+                )
+            except ServiceError as error:
+                form.add_error(None, str(error))
+            else:
+                return redirect("booking_portal:sent", token=portal.token)
     context = {"form": form, "page": page}
     return _render(request, portal, "booking/portal_request.html", context)
 

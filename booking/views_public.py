@@ -19,6 +19,7 @@ from booking import limits, selectors, services
 from booking.forms import RequestForm
 from booking.models import RequestSource
 from booking.selectors import BookingPage
+from crewcommand.errors import ServiceError
 from crewcommand.lib.http import client_bucket, client_ip
 
 # The page holds a CSRF token and, after a failed post, what the visitor typed: not for caches.
@@ -85,7 +86,11 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
                 None, _("We've received many requests just now. Please call us or try later.")
             )
             return _page(request, page, form, status=429)
-        _submit(request, page, form)
+        try:
+            _submit(request, page, form)
+        except ServiceError as error:
+            form.add_error(None, str(error))
+            return _page(request, page, form)
         return redirect("booking_public:sent", slug=page.company.slug)
     return _page(request, page, form)
 

@@ -192,3 +192,27 @@ def test_the_booking_link_comes_from_site_url_never_the_host_header(
     body = owner_client.get(reverse("dashboard:settings"), HTTP_HOST="evil.example").content
     assert b"https://crewcommand.example/book/maple/" in body
     assert b"evil.example/book" not in body
+
+
+def test_a_request_that_is_not_recorded_leaves_no_photo_behind(company, outsider, media):
+    from booking import services
+    from booking.photos import normalise_photo
+    from crewcommand.errors import ServiceError
+
+    data = services.RequestIn(
+        name="Sam",
+        phone="+14165550123",
+        email="",
+        address="1 Main St",
+        service="x" * 500,  # longer than the column: the model refuses it
+        description="",
+        preferred=[],
+        marketing_email=False,
+        marketing_sms=False,
+    )
+    with pytest.raises(ServiceError):
+        services.request_submit(
+            company=company, data=data, photos=[normalise_photo(io.BytesIO(picture()))]
+        )
+    assert not ServiceRequest.objects.exists()
+    assert not [p for p in media.rglob("*") if p.is_file()]
