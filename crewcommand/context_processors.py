@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.http import HttpRequest
 
+from crewcommand.lib import nav
+
 
 def app(request: HttpRequest) -> dict:
+    member = getattr(request, "member", None)
+    match = getattr(request, "resolver_match", None)
     return {
         "company": getattr(request, "company", None),
-        "member": getattr(request, "member", None),
+        "member": member,
         "SITE_URL": settings.SITE_URL,
+        # A callable: templates call it only where the sidebar is drawn.
+        "nav_entries": partial(nav.entries_for, member, match.namespace if match else None),
     }

@@ -53,6 +53,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "payment.record": MANAGERS,
     "payment.refund": MANAGERS,
     "payment.resolve_issue": MANAGERS,
+    # Service requests (booking): anyone who may add customers and jobs may turn a request
+    # into one, or dismiss it; the booking page's settings are the company's.
+    "request.convert": EVERYONE,
+    "request.dismiss": EVERYONE,
+    "booking.settings": OWNERS,
     # The company.
     "company.settings": OWNERS,
     "team.manage": OWNERS,

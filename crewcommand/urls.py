@@ -26,7 +26,7 @@ dashboard_patterns = [
     path("jobs/<pid:job_id>/", dashboard.job_detail, name="job_detail"),
     path("jobs/<pid:job_id>/edit/", views.job_edit, name="job_edit"),
     path("jobs/<pid:job_id>/status/", views.job_status, name="job_status"),
-    path("settings/", views.company_settings, name="settings"),
+    path("settings/", dashboard.company_settings, name="settings"),
     path("settings/team/", views.team, name="team"),
     path(
         "settings/team/invitations/<pid:invitation_id>/revoke/",
@@ -82,9 +82,12 @@ urlpatterns = [
     path("app/", include("documents.urls")),
     path("app/portal/", include("portal.urls")),
     path("app/billing/", include("billing.urls")),
+    path("app/requests/", include("booking.urls")),
     path("p/", include("portal.urls_portal")),
     path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
+    path("p/", include("booking.urls_portal")),  # /p/<token>/request/…
     path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
+    path("", include("booking.urls_public")),  # /book/<company-slug>/
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),

@@ -25,7 +25,6 @@ from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.forms import (
     AcceptInvitationForm,
-    CompanyForm,
     CustomerForm,
     InviteForm,
     JobForm,
@@ -269,24 +268,6 @@ def job_status(request: ContractorRequest, job_id: str) -> HttpResponse:
             {"job": job, "statuses": JobStatus.choices},
         )
     return redirect(job)
-
-
-@member_required(action="company.settings")
-@require_http_methods(["GET", "POST"])
-def company_settings(request: ContractorRequest) -> HttpResponse:
-    company = request.company
-    form = CompanyForm(request.POST or None, request.FILES or None, instance=company)
-    if request.method == "POST" and form.is_valid():
-        services.company_update(company=company, by=request.user, fields=form.cleaned_data)
-        messages.success(request, _("Settings saved."))
-        return redirect("dashboard:settings")
-    context = {"form": form, "booking_url": booking_url(company)}
-    return render(request, "crewcommand/settings.html", context)
-
-
-def booking_url(company) -> str:
-    """The company's public booking page as a full address (``SITE_URL`` based), to share."""
-    return f"{settings.SITE_URL.rstrip('/')}/book/{company.slug}/"
 
 
 @member_required(action="team.manage")

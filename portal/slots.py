@@ -12,7 +12,9 @@ The slots:
   portal, company, invoice);
 - ``invoice_pay``: how to pay an invoice with a balance that is not void (context: portal,
   company, invoice); a direct child of the page's ``<main>``;
-- ``invoice_payments``: the payments received on an invoice (context: portal, invoice).
+- ``invoice_payments``: the payments received on an invoice (context: portal, invoice);
+- ``home_actions``: actions on the portal's home, above the documents (context: portal,
+  company).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ SLOTS: dict[str, list[str]] = {
     "invoice_summary": [],
     "invoice_pay": [],
     "invoice_payments": [],
+    "home_actions": [],
 }
 
 

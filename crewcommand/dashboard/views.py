@@ -5,15 +5,18 @@ selectors; no app imports this package. URL names stay in the ``dashboard`` name
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.selectors import job_payment_status
-from crewcommand import charts, selectors
+from booking.selectors import booking_url
+from crewcommand import charts, selectors, services
 from crewcommand.access import ContractorRequest, member_required
+from crewcommand.forms import CompanyForm
 from crewcommand.lib.listing import render_list
 from crewcommand.models import JobStatus
 from documents import selectors as documents
@@ -75,3 +78,16 @@ def job_detail(request: ContractorRequest, job_id: str) -> HttpResponse:
         **documents_for_job(job=job),
     }
     return render(request, "dashboard/job_detail.html", context)
+
+
+@member_required(action="company.settings")
+@require_http_methods(["GET", "POST"])
+def company_settings(request: ContractorRequest) -> HttpResponse:
+    company = request.company
+    form = CompanyForm(request.POST or None, request.FILES or None, instance=company)
+    if request.method == "POST" and form.is_valid():
+        services.company_update(company=company, by=request.user, fields=form.cleaned_data)
+        messages.success(request, _("Settings saved."))
+        return redirect("dashboard:settings")
+    context = {"form": form, "booking_url": booking_url(company)}
+    return render(request, "crewcommand/settings.html", context)

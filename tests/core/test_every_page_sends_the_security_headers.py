@@ -25,6 +25,7 @@ FILLERS = {
     "token": "x" * 43,
     "uidb64": "MQ",
     "payment_id": "a" * 14,
+    "slug": "no-such-company",  # booking pages (a 404 here)
     "object_id": "1",
     "content_type_id": "1",
     "id": "1",
