@@ -175,7 +175,7 @@ class SendForm(forms.Form):
     (``portal.services.sent_stamp``): sending checks it, so one preview sends once."""
 
     note = forms.CharField(
-        label=_("Personal note (optional)"),
+        label=_("Personal note"),
         required=False,
         max_length=MAX_NOTE,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -158,6 +158,21 @@ class EmailPreview:
         return "".join(out)
 
 
+    @property
+    def shown_parts(self) -> tuple[tuple[str, str], ...]:
+        """``parts`` for the page: the note's field is a box of its own, so the blank lines
+        around it in the text are left to the box's margins."""
+        shown = []
+        for i, (kind, value) in enumerate(self.parts):
+            if kind == "text":
+                if i + 1 < len(self.parts) and self.parts[i + 1][0] == "note":
+                    value = value.rstrip("\n")
+                if i and self.parts[i - 1][0] == "note":
+                    value = value.lstrip("\n")
+            shown.append((kind, value))
+        return tuple(shown)
+
+
 def document_email_preview(*, document: Estimate | Invoice) -> EmailPreview:
     """The email ``share_document`` will send for ``document``, for the contractor to check (and
     add a note to) before it goes. Read-only: the link's address is shown by its shape."""
