@@ -33,9 +33,9 @@ SEALED_URL_MAX_AGE = 3 * 86400
 def queue_link_email(*, link: PortalLink, url: str, note: str = "") -> None:
     from portal.tasks import send_portal_link_email
 
-    send_portal_link_email.delay_on_commit(
-        link_id=link.pk, sealed_url=seal(url), sealed_note=seal(note) if note else ""
-    )
+    # The note is the contractor's words to the customer: sealed too, kept out of task logs.
+    extra = {"sealed_note": seal(note)} if note else {}
+    send_portal_link_email.delay_on_commit(link_id=link.pk, sealed_url=seal(url), **extra)
 
 
 def deliver_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") -> None:
@@ -156,7 +156,6 @@ class EmailPreview:
             else:
                 out.append(value)
         return "".join(out)
-
 
     @property
     def shown_parts(self) -> tuple[tuple[str, str], ...]:

@@ -239,6 +239,13 @@ def sent_stamp(document: Document) -> str:
     return str((document.sent_at - _EPOCH) // dt.timedelta(microseconds=1))
 
 
+class AlreadySent(ServiceError):
+    """The document went out since the preview was shown: nothing is sent again. Not a
+    failure to the contractor (the customer has the email), so the page shows it as a warning."""
+
+    level = "warning"
+
+
 def _check_not_sent_since(document: Document, last_sent: str | None) -> None:
     if last_sent is None:
         return
@@ -251,13 +258,6 @@ def _check_not_sent_since(document: Document, last_sent: str | None) -> None:
             if current.sent_at
             else _("Open the preview again before sending.")
         )
-
-
-class AlreadySent(ServiceError):
-    """The document went out since the preview was shown: nothing is sent again. Not a
-    failure to the contractor (the customer has the email), so the page shows it as a warning."""
-
-    level = "warning"
 
 
 @transaction.atomic

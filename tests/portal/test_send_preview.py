@@ -92,7 +92,10 @@ def test_the_email_sent_is_the_preview_with_the_note(
             assert value.strip() in _text(preview)
     # The HTML part carries the note as text, its line break kept.
     [(html_part, _kind)] = message.alternatives
-    assert "Thanks for having us over on Tuesday.<br>Here is the quote for the water heater &amp; valve." in html_part
+    assert (
+        "Thanks for having us over on Tuesday.<br>Here is the quote for the water heater &amp; valve."
+        in html_part
+    )
     draft.refresh_from_db()
     assert draft.status == EstimateStatus.SENT
 
@@ -225,3 +228,18 @@ def test_the_note_form_keeps_line_breaks_and_trims():
     assert form.cleaned_data["note"] == "Line one\nLine two"
     assert SendForm({"note": "", "last_sent": "0"}).is_valid()
     assert not SendForm({"note": "ok", "last_sent": "yesterday"}).is_valid()
+
+
+def test_the_note_travels_to_the_email_task_sealed(draft, monkeypatch):
+    from crewcommand.lib.activity import Actor
+    from crewcommand.lib.sealed import unseal
+    from portal import services, tasks
+
+    sent = {}
+    monkeypatch.setattr(
+        tasks.send_portal_link_email, "delay_on_commit", lambda **kwargs: sent.update(kwargs)
+    )
+    services.estimate_deliver(estimate=draft, actor=Actor.system(), note=NOTE)
+    assert set(sent) == {"link_id", "sealed_url", "sealed_note"}
+    assert "Tuesday" not in sent["sealed_note"]
+    assert unseal(sent["sealed_note"], 60) == NOTE

@@ -158,7 +158,9 @@ def test_a_bad_note_gets_a_message_in_the_dialog_and_nothing_is_sent(
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
-def test_convert_shows_a_spinner_and_converts_once(live_server, login_as, owner, customer, viewport):
+def test_convert_shows_a_spinner_and_converts_once(
+    live_server, login_as, owner, customer, viewport
+):
     estimate = SignedEstimateFactory(customer=customer)
     page = login_as(owner)
     page.set_viewport_size(viewport)
@@ -210,7 +212,9 @@ def test_without_javascript_send_is_a_preview_page(live_server, login_without_js
     page.set_viewport_size(PHONE)
     page.goto(live_server.url + estimate.get_absolute_url())
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_role("heading", name=f"Send estimate {estimate.display_number}")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=f"Send estimate {estimate.display_number}")
+    ).to_be_visible()
     _shot(page, "preview-page-nojs-390", full_page=True)
     page.get_by_label("Personal note").fill(NOTE)
     page.get_by_role("button", name=f"Send to {customer.email}").click()
