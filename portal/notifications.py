@@ -168,6 +168,8 @@ class EmailPreview:
                     value = value.rstrip("\n")
                 if i and self.parts[i - 1][0] == "note":
                     value = value.lstrip("\n")
+                if i == len(self.parts) - 1:
+                    value = value.rstrip()
             shown.append((kind, value))
         return tuple(shown)
 
