@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +17,7 @@ from crewcommand.lib.listing import is_partial, render_list
 from crewcommand.permissions import require
 from crewcommand.selectors import activity_for, clean_query
 from documents import selectors, services
-from documents.actions import ACTIONS
+from documents.actions import ACTIONS, CONFIRMATIONS
 from documents.forms import (
     ESTIMATE_FILTERS,
     INVOICE_FILTERS,
@@ -270,18 +270,36 @@ def _document(request: ContractorRequest, kind: str, doc_id: str) -> Estimate | 
     return selectors.invoice_get(company=request.company, public_id=doc_id)
 
 
+MESSAGE_LEVELS = {"warning": messages.WARNING, "info": messages.INFO}
+
+
 @member_required(action=_action_permission)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def document_action(request: ContractorRequest, kind: str, action: str, **ids: str) -> HttpResponse:
-    doc_id = _doc_id(ids)
+    """Run a registered action (``documents.actions``). One that asks first shows its
+    confirmation on GET (a dialog for htmx, a page without JavaScript) and runs only from a
+    POST whose form is valid; a POST with a bad form shows the confirmation again, its errors
+    next to the fields, and changes nothing."""
     if (kind, action) not in ACTIONS:
         raise Http404
-    doc = _document(request, kind, doc_id)
+    confirm = CONFIRMATIONS.get((kind, action))
+    if request.method == "GET" and confirm is None:
+        return HttpResponseNotAllowed(["POST"])
+    doc = _document(request, kind, _doc_id(ids))
     service, done = ACTIONS[(kind, action)]
+    options: dict = {}
+    if confirm is not None:
+        form, context = confirm.prepare(doc, request.POST if request.method == "POST" else None)
+        if request.method == "GET" or not form.is_valid():
+            context.update(form=form, document=doc, action_url=request.path)
+            template = f"{confirm.template}#dialog" if request.htmx else confirm.template
+            return render(request, template, context)
+        options = form.cleaned_data
     try:
-        result = service(**{kind: doc}, actor=Actor.member(request.user))
+        result = service(**{kind: doc}, actor=Actor.member(request.user), **options)
     except ServiceError as error:
-        messages.error(request, str(error))
+        level = MESSAGE_LEVELS.get(getattr(error, "level", ""), messages.ERROR)
+        messages.add_message(request, level, str(error))
         return _redirect(request, doc.get_absolute_url())
     if action == "send" and not doc.customer.email:
         messages.warning(

@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 ACTIVITY_SENTENCES = {
     "portal_link.created": _("%(actor)s created portal link %(reference)s"),
     "portal_link.emailed": _("%(actor)s emailed portal link %(reference)s to %(to)s"),
+    "portal_link.emailed_with_note": _(
+        "%(actor)s emailed portal link %(reference)s to %(to)s with a note: “%(excerpt)s”"
+    ),
     "portal_link.revoked": _("%(actor)s revoked portal link %(reference)s"),
     "portal_link.regenerated": _("%(actor)s replaced portal link %(reference)s with %(new)s"),
     "portal_link.reissued": _(
@@ -27,9 +30,15 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from crewcommand.lib import activity
         from documents import actions
-        from portal import services
+        from portal import services, views
 
         activity.register(ACTIVITY_SENTENCES)
-        # Sending a document is the portal's: mark it sent, make its link, email it.
-        actions.register("estimate", "send", services.estimate_deliver, _("Estimate sent."))
-        actions.register("invoice", "send", services.invoice_deliver, _("Invoice sent."))
+        # Sending a document is the portal's: mark it sent, make its link, email it. The
+        # contractor first sees the email (and may add a note): the send preview.
+        preview = actions.Confirm(template="portal/send_preview.html", prepare=views.send_prepare)
+        actions.register(
+            "estimate", "send", services.estimate_deliver, _("Estimate sent."), confirm=preview
+        )
+        actions.register(
+            "invoice", "send", services.invoice_deliver, _("Invoice sent."), confirm=preview
+        )

@@ -163,3 +163,37 @@ class LinkCreateForm(forms.Form):
 
     def clean_sent_to(self) -> str:
         return clean_text(self.cleaned_data["sent_to"])
+
+
+MAX_NOTE = 1000
+
+
+class SendForm(forms.Form):
+    """Dashboard: confirm sending a document from its email preview, with an optional note.
+
+    ``last_sent`` is when the document was last sent as the preview saw it
+    (``portal.services.sent_stamp``): sending checks it, so one preview sends once."""
+
+    note = forms.CharField(
+        label=_("Personal note"),
+        required=False,
+        max_length=MAX_NOTE,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Plain text, up to 1,000 characters. It appears in the email right here."),
+        error_messages={
+            "max_length": _(
+                "Keep the note to %(limit_value)d characters or fewer (it has %(show_value)d)."
+            )
+        },
+    )
+    last_sent = forms.RegexField(
+        regex=r"^[0-9]{1,20}$",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Check the email below, then press Send."),
+            "invalid": _("Check the email below, then press Send."),
+        },
+    )
+
+    def clean_note(self) -> str:
+        return clean_text(self.cleaned_data["note"], multiline=True)

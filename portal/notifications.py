@@ -7,7 +7,10 @@ readable in the broker, in task arguments shown by monitoring tools, or in logs.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
@@ -16,8 +19,9 @@ from django.utils.formats import date_format
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import SealError, seal, unseal
-from crewcommand.models import Company
-from crewcommand.notifications import company_recipients, deliver_email
+from crewcommand.models import Company, Customer
+from crewcommand.notifications import company_recipients, deliver_email, render_email
+from documents.models import Estimate, Invoice
 from portal.models import PortalLink
 
 logger = logging.getLogger(__name__)
@@ -26,13 +30,15 @@ logger = logging.getLogger(__name__)
 SEALED_URL_MAX_AGE = 3 * 86400
 
 
-def queue_link_email(*, link: PortalLink, url: str) -> None:
+def queue_link_email(*, link: PortalLink, url: str, note: str = "") -> None:
     from portal.tasks import send_portal_link_email
 
-    send_portal_link_email.delay_on_commit(link_id=link.pk, sealed_url=seal(url))
+    # The note is the contractor's words to the customer: sealed too, kept out of task logs.
+    extra = {"sealed_note": seal(note)} if note else {}
+    send_portal_link_email.delay_on_commit(link_id=link.pk, sealed_url=seal(url), **extra)
 
 
-def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
+def deliver_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") -> None:
     link = (
         PortalLink.objects.select_related(
             "company", "customer", "estimate__current_revision", "invoice"
@@ -45,51 +51,158 @@ def deliver_link_email(*, link_id: int, sealed_url: str) -> None:
         return
     try:
         url = unseal(sealed_url, SEALED_URL_MAX_AGE)
+        note = unseal(sealed_note, SEALED_URL_MAX_AGE) if sealed_note else ""
     except SealError:
         logger.warning("portal link email dropped: sealed URL rejected link=%s", link_id)
         return
-    company = link.company
-    document = link.document
-    context = {
-        "company": company.name,
-        "company_phone": display_phone(company.phone),
-        "company_email": company.email,
-        "customer": link.customer.name,
-        "document": document.display_number if document else "",
-        "kind": "estimate" if link.estimate_id else "invoice" if link.invoice_id else "",
-        "url": url,
-        "expires": date_format(timezone.localtime(link.expires_at), "DATE_FORMAT")
-        if link.expires_at
-        else "",
-        "accent": company.brand_color,
-        **_document_context(link),
-    }
+    context = link_email_context(
+        company=link.company,
+        customer=link.customer,
+        document=link.document,
+        url=url,
+        expires_at=link.expires_at,
+        note=note,
+    )
     deliver_email(
         to=link.sent_to,
-        from_name=company.name,
-        template="portal_link",
+        from_name=link.company.name,
+        template=LINK_TEMPLATE,
         context=context,
-        company=company,
+        company=link.company,
     )
     logger.info("portal link email sent link=%s", link.reference)
 
 
-def _document_context(link: PortalLink) -> dict[str, str]:
+LINK_TEMPLATE = "portal_link"
+
+
+def link_email_context(
+    *,
+    company: Company,
+    customer: Customer,
+    document: Estimate | Invoice | None,
+    url: str,
+    expires_at: dt.datetime | None,
+    note: str = "",
+) -> dict[str, str]:
+    """Everything the link email says: the one source of its subject and body, for the email
+    itself and for the preview the contractor sees before sending (``document_email_preview``).
+    ``note`` is the contractor's own words, plain text (escaped in the HTML part)."""
+    return {
+        "company": company.name,
+        "company_phone": display_phone(company.phone),
+        "company_email": company.email,
+        "customer": customer.name,
+        "document": document.display_number if document else "",
+        "kind": "estimate"
+        if isinstance(document, Estimate)
+        else "invoice"
+        if isinstance(document, Invoice)
+        else "",
+        "url": url,
+        "expires": date_format(timezone.localtime(expires_at), "DATE_FORMAT") if expires_at else "",
+        "accent": company.brand_color,
+        "note": note,
+        **_document_context(document),
+    }
+
+
+def _document_context(document: Estimate | Invoice | None) -> dict[str, str]:
     """What the link email says of its document: that an estimate is a new version (revised
     since it was first sent), and an invoice's amount due and due date (with a Pay button)."""
-    if link.estimate_id:
-        revision = link.estimate.current_revision
+    if isinstance(document, Estimate):
+        revision = document.current_revision
         if revision is not None and revision.number > 1:
             return {"version": str(revision.number)}
-    elif link.invoice_id:
-        invoice = link.invoice
-        balance = invoice.balance
+    elif isinstance(document, Invoice):
+        balance = document.balance
         if balance > 0:
             return {
                 "amount_due": format_cad(balance),
-                "due": date_format(invoice.due_date, "DATE_FORMAT") if invoice.due_date else "",
+                "due": date_format(document.due_date, "DATE_FORMAT") if document.due_date else "",
             }
     return {}
+
+
+# Stand-ins for the note and the link while the preview renders the email: private-use
+# characters, which no template text or name contains, so the text splits exactly there.
+NOTE_MARK = "\ue000note\ue000"
+LINK_MARK = "\ue000link\ue000"
+
+
+@dataclass(frozen=True)
+class EmailPreview:
+    """A document's link email as its customer will get it, rendered by the same templates and
+    context as the real one, before any link exists (nothing is written). ``parts`` is the
+    plain-text body cut where the note and the link go: ``("text", …)``, ``("note", "")``,
+    ``("link", url_shape)``."""
+
+    to: str
+    from_name: str
+    reply_to: str
+    subject: str
+    parts: tuple[tuple[str, str], ...]
+
+    def body(self, *, note: str, url: str) -> str:
+        """The body the email will have with this note and link (what the preview shows)."""
+        out = []
+        for i, (kind, value) in enumerate(self.parts):
+            if kind == "note":
+                out.append(note)
+            elif kind == "link":
+                out.append(url)
+            elif i and self.parts[i - 1][0] == "note" and not note:
+                out.append(value.lstrip("\n"))  # no note: no empty paragraph where it goes
+            else:
+                out.append(value)
+        return "".join(out)
+
+    @property
+    def shown_parts(self) -> tuple[tuple[str, str], ...]:
+        """``parts`` for the page: the note's field is a box of its own, so the blank lines
+        around it in the text are left to the box's margins."""
+        shown = []
+        for i, (kind, value) in enumerate(self.parts):
+            if kind == "text":
+                if i + 1 < len(self.parts) and self.parts[i + 1][0] == "note":
+                    value = value.rstrip("\n")
+                if i and self.parts[i - 1][0] == "note":
+                    value = value.lstrip("\n")
+                if i == len(self.parts) - 1:
+                    value = value.rstrip()
+            shown.append((kind, value))
+        return tuple(shown)
+
+
+def document_email_preview(*, document: Estimate | Invoice) -> EmailPreview:
+    """The email ``share_document`` will send for ``document``, for the contractor to check (and
+    add a note to) before it goes. Read-only: the link's address is shown by its shape."""
+    company, customer = document.company, document.customer
+    days = company.portal_link_days
+    context = link_email_context(
+        company=company,
+        customer=customer,
+        document=document,
+        url=LINK_MARK,
+        expires_at=timezone.now() + dt.timedelta(days=days) if days else None,
+        note=NOTE_MARK,
+    )
+    subject, text, _html = render_email(template=LINK_TEMPLATE, context=context)
+    parts: list[tuple[str, str]] = []
+    for chunk in re.split(f"({NOTE_MARK}|{LINK_MARK})", text):
+        if chunk == NOTE_MARK:
+            parts.append(("note", ""))
+        elif chunk == LINK_MARK:
+            parts.append(("link", settings.SITE_URL + "/p/…/"))
+        elif chunk:
+            parts.append(("text", chunk))
+    return EmailPreview(
+        to=customer.email,
+        from_name=company.name,
+        reply_to=company.email,
+        subject=subject,
+        parts=tuple(parts),
+    )
 
 
 def queue_company_email(*, company: Company, template: str, context: dict[str, str]) -> None:

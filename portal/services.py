@@ -184,9 +184,12 @@ def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
 
 
 @transaction.atomic
-def share_document(*, document: Document, actor: Actor, channel: str = "email") -> PortalLink:
+def share_document(
+    *, document: Document, actor: Actor, channel: str = "email", note: str = ""
+) -> PortalLink:
     """Make a link to one sent estimate or invoice for its customer and email it to them after
-    commit. The token travels sealed to the email task and is never stored.
+    commit, with the contractor's ``note`` (plain text, already validated) if any. The token
+    and the note travel sealed to the email task; neither is stored in it.
 
     If the customer has no email address the link is still made (``link.sent_to == ""``) and
     nothing is sent; the dashboard can copy a fresh link instead."""
@@ -201,26 +204,85 @@ def share_document(*, document: Document, actor: Actor, channel: str = "email") 
         sent_to=customer.email,
     )
     if customer.email:
-        notifications.queue_link_email(link=issued.link, url=issued.url)
-        _log_link(issued.link, "portal_link.emailed", actor, to=customer.email)
+        notifications.queue_link_email(link=issued.link, url=issued.url, note=note)
+        if note:
+            _log_link(
+                issued.link,
+                "portal_link.emailed_with_note",
+                actor,
+                to=customer.email,
+                note=note,
+                excerpt=_excerpt(note),
+            )
+        else:
+            _log_link(issued.link, "portal_link.emailed", actor, to=customer.email)
     return issued.link
 
 
+def _excerpt(note: str, limit: int = 120) -> str:
+    """The note on one line, cut at a word near ``limit`` characters, for the timeline."""
+    flat = " ".join(note.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + "…"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def sent_stamp(document: Document) -> str:
+    """When the document was last sent, as the send preview saw it (``"0"``: never). Sending
+    checks it under the document's row lock, so a second Send from the same preview (a double
+    click, a resubmitted form, two tabs) finds the document sent since and emails nobody."""
+    if document.sent_at is None:
+        return "0"
+    return str((document.sent_at - _EPOCH) // dt.timedelta(microseconds=1))
+
+
+class AlreadySent(ServiceError):
+    """The document went out since the preview was shown: nothing is sent again. Not a
+    failure to the contractor (the customer has the email), so the page shows it as a warning."""
+
+    level = "warning"
+
+
+def _check_not_sent_since(document: Document, last_sent: str | None) -> None:
+    if last_sent is None:
+        return
+    current = type(document).objects.select_for_update().only("sent_at").get(pk=document.pk)
+    if sent_stamp(current) != last_sent:
+        when = timezone.localtime(cast(dt.datetime, current.sent_at))
+        raise AlreadySent(
+            _("This was sent at %(time)s, after you opened the preview, so it was not sent twice.")
+            % {"time": date_format(when, "TIME_FORMAT")}
+            if current.sent_at
+            else _("Open the preview again before sending.")
+        )
+
+
 @transaction.atomic
-def estimate_deliver(*, estimate: Estimate, actor: Actor) -> Estimate:
+def estimate_deliver(
+    *, estimate: Estimate, actor: Actor, note: str = "", last_sent: str | None = None
+) -> Estimate:
     """Send an estimate to its customer: mark it sent (``documents``), make its link and email
-    it (``share_document``), and render its PDF in the background."""
+    it with ``note`` (``share_document``), and render its PDF in the background. With
+    ``last_sent`` (``sent_stamp`` as the preview saw it), refuses with ``AlreadySent`` when the
+    estimate was sent since."""
+    _check_not_sent_since(estimate, last_sent)
     estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
-    share_document(document=estimate, actor=actor)
+    share_document(document=estimate, actor=actor, note=note)
     warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
     return estimate
 
 
 @transaction.atomic
-def invoice_deliver(*, invoice: Invoice, actor: Actor) -> Invoice:
+def invoice_deliver(
+    *, invoice: Invoice, actor: Actor, note: str = "", last_sent: str | None = None
+) -> Invoice:
     """Send an invoice to its customer, as ``estimate_deliver`` does an estimate."""
+    _check_not_sent_since(invoice, last_sent)
     invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
-    share_document(document=invoice, actor=actor)
+    share_document(document=invoice, actor=actor, note=note)
     warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
     return invoice
 

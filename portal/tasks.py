@@ -8,8 +8,10 @@ from portal import notifications
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_portal_link_email(*, link_id: int, sealed_url: str) -> None:
-    notifications.deliver_link_email(link_id=link_id, sealed_url=sealed_url)
+def send_portal_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") -> None:
+    notifications.deliver_link_email(
+        link_id=link_id, sealed_url=sealed_url, sealed_note=sealed_note
+    )
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

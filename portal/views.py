@@ -19,8 +19,8 @@ from crewcommand.lib.activity import Actor
 from crewcommand.models import Customer
 from crewcommand.permissions import member_can
 from documents.models import OPEN_ESTIMATE_STATUSES, OPEN_INVOICE_STATUSES, Estimate, Invoice
-from portal import selectors, services
-from portal.forms import LinkCreateForm
+from portal import notifications, selectors, services
+from portal.forms import LinkCreateForm, SendForm
 from portal.services import IssuedLink
 from portal.signatures import svg_data_url
 
@@ -133,6 +133,19 @@ def link_revoke(request: ContractorRequest, link_id: str) -> HttpResponse:
 @require_POST
 def link_regenerate(request: ContractorRequest, link_id: str) -> HttpResponse:
     return _link_action(request, link_id, regenerate=True)
+
+
+def send_prepare(document: Estimate | Invoice, data) -> tuple[SendForm, dict]:
+    """The send preview (``documents.actions.Confirm``): the email exactly as the customer will
+    get it, rendered by the code that sends it, and the form that confirms it with a note.
+    Reads only: no link is made until the contractor presses Send."""
+    form = SendForm(data, initial={"last_sent": services.sent_stamp(document)})
+    context = {
+        "preview": notifications.document_email_preview(document=document),
+        "kind": _kind(document),
+        "note_max": SendForm.base_fields["note"].max_length,
+    }
+    return form, context
 
 
 @member_required

@@ -23,6 +23,11 @@
  *             the Type select (name=kind) is one of those; [data-line-new-package] only while the
  *             Package select (name=group) is "__new__" (its input is disabled otherwise, so a
  *             name typed and then abandoned is not sent). Without JS all show; the server decides.
+ *  7. Busy buttons: a plain POST form, once submitted, disables its submit button and shows its
+ *             spinner (span.spinner.htmx-indicator, added if missing), and refuses a second
+ *             submit, so a double click sends once. htmx forms use hx-disabled-elt instead.
+ *  8. Dialogs: a dialog[data-modal] swapped in by htmx opens as a modal; [data-dialog-close]
+ *             (a link back, without JavaScript) and Escape close it; a closed one is removed.
  *  Optional text hooks on <body>: data-error-text, data-copied-text, data-dismiss-text.
  */
 (function () {
@@ -342,6 +347,69 @@
       setMenu(open, false);
       open.focus();
     }
+  });
+
+  /* ------------------------------------------------------ 6. Busy buttons */
+  function setBusy(btn) {
+    if (!btn.querySelector(".spinner")) {
+      var spin = doc.createElement("span");
+      spin.className = "spinner htmx-indicator";
+      spin.setAttribute("aria-hidden", "true");
+      btn.appendChild(document.createTextNode(" "));
+      btn.appendChild(spin);
+    }
+    btn.classList.add("is-busy");
+    btn.setAttribute("aria-disabled", "true");
+    // Disabled after the submit has read the button's name and value, not before.
+    setTimeout(function () { btn.disabled = true; }, 0);
+  }
+
+  doc.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form || form.nodeName !== "FORM") return; // htmx, or cancelled
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return;
+    if (form._ccBusy) {
+      e.preventDefault();
+      return;
+    }
+    form._ccBusy = true;
+    var btn = e.submitter || form.querySelector("button[type=submit], button:not([type])");
+    if (btn && btn.nodeName === "BUTTON") setBusy(btn);
+  });
+
+  // Back to a page from the browser's cache: its buttons work again.
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) return;
+    var busy = doc.querySelectorAll(".btn.is-busy");
+    for (var i = 0; i < busy.length; i++) {
+      busy[i].classList.remove("is-busy");
+      busy[i].removeAttribute("aria-disabled");
+      busy[i].disabled = false;
+      if (busy[i].form) busy[i].form._ccBusy = false;
+    }
+  });
+
+  /* ----------------------------------------------------------- 7. Dialogs */
+  doc.addEventListener("htmx:load", function (e) {
+    var el = e.target;
+    if (!el || !el.querySelector) return;
+    var dialog = el.matches && el.matches("dialog[data-modal]") ? el : el.querySelector("dialog[data-modal]");
+    if (dialog && !dialog.open && dialog.showModal) {
+      dialog.addEventListener("close", function () {
+        if (dialog.parentNode) dialog.parentNode.removeChild(dialog);
+      });
+      dialog.showModal();
+    }
+    var invalid = el.querySelector('[aria-invalid="true"]');
+    if (invalid && invalid.focus) invalid.focus();
+  });
+
+  doc.addEventListener("click", function (e) {
+    var close = closest(e.target, "[data-dialog-close]");
+    var dialog = close && closest(close, "dialog[open]");
+    if (!dialog) return;
+    e.preventDefault();
+    dialog.close();
   });
 
   if (doc.readyState === "loading") {

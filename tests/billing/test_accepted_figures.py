@@ -18,7 +18,7 @@ from crewcommand.lib.money import format_cad
 from documents.models import DepositKind, Estimate, EstimateStatus, LineKind
 from portal.services import link_create
 from tests.factories import EstimateFactory, SignedEstimateFactory
-from tests.portal.helpers import accept_data
+from tests.portal.helpers import accept_data, send_data
 
 D = Decimal
 CENT = D("0.01")
@@ -116,7 +116,7 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     default_total, default_deposit = format_cad(DEFAULT_TOTAL), format_cad(DEFAULT_DEPOSIT)
     detail_url = reverse("documents:estimate_detail", args=[draft_with_options.public_id])
     send = reverse("documents:estimate_action", args=[draft_with_options.public_id, "send"])
-    assert owner_client.post(send).status_code == 302
+    assert owner_client.post(send, send_data(draft_with_options)).status_code == 302
     draft_with_options.refresh_from_db()
     assert default_total in _text(owner_client.get(detail_url))  # before: the defaults
 
@@ -181,7 +181,7 @@ def test_one_figure_everywhere_once_the_customer_accepts_non_default_options(
     invoice = draft_with_options.invoices.get()
     assert invoice.total == CHOSEN_TOTAL
     invoice_send = reverse("documents:invoice_action", args=[invoice.public_id, "send"])
-    assert owner_client.post(invoice_send).status_code == 302
+    assert owner_client.post(invoice_send, send_data(invoice)).status_code == 302
     assert total in _text(owner_client.get(invoice.get_absolute_url()))
     job_page = _text(owner_client.get(job.get_absolute_url()))
     assert job_page.count(total) >= 2 and default_total not in job_page  # estimate and invoice
@@ -197,7 +197,7 @@ def test_before_acceptance_the_estimate_page_shows_one_deposit(owner_client, dra
     deposit panel: nothing is asked until the customer accepts, so the panel waits for that
     and the details card states the rule instead of a second figure."""
     send = reverse("documents:estimate_action", args=[draft_with_options.public_id, "send"])
-    assert owner_client.post(send).status_code == 302
+    assert owner_client.post(send, send_data(draft_with_options)).status_code == 302
     body = _text(owner_client.get(draft_with_options.get_absolute_url()))
     default_deposit = format_cad(DEFAULT_DEPOSIT)
     assert f'Deposit requested</dt><dd class="num money">{default_deposit}' in body

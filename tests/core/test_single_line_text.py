@@ -15,6 +15,7 @@ from crewcommand.lib.text import single_line
 from crewcommand.models import Customer
 from documents import services as documents
 from tests.factories import LineItemFactory
+from tests.portal.helpers import send_data
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,10 @@ def test_email_to_a_customer_whose_name_predates_the_fix_still_goes_out(
     type(company).objects.filter(pk=company.pk).update(name="Maple\r\nBcc: y@evil Plumbing")
     LineItemFactory(doc=estimate, actor=actor)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        owner_client.post(reverse("documents:estimate_action", args=[estimate.public_id, "send"]))
+        owner_client.post(
+            reverse("documents:estimate_action", args=[estimate.public_id, "send"]),
+            send_data(estimate),
+        )
     (message,) = mail.outbox
     assert message.to == [customer.email]
     assert message.from_email == '"Maple Bcc: y@evil Plumbing" <no-reply@crewcommand.localhost>'

@@ -12,6 +12,7 @@ from django.urls import reverse
 from documents.models import EstimateStatus
 from portal.models import PortalLink
 from tests.factories import LineItemFactory
+from tests.portal.helpers import send_data
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,8 @@ def test_sending_an_estimate_emails_a_portal_link_that_opens_it(
     LineItemFactory(doc=draft_estimate, actor=actor)
     with TestCase.captureOnCommitCallbacks(execute=True):
         owner_client.post(
-            reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"])
+            reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]),
+            send_data(draft_estimate),
         )
     draft_estimate.refresh_from_db()
     link = PortalLink.objects.get()
@@ -40,7 +42,9 @@ def test_sending_to_a_customer_without_email_says_so(owner_client, draft_estimat
     customer.save()
     LineItemFactory(doc=draft_estimate, actor=actor)
     response = owner_client.post(
-        reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]), follow=True
+        reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]),
+        send_data(draft_estimate),
+        follow=True,
     )
     assert "has no email address" in response.content.decode()
     assert PortalLink.objects.get().sent_to == ""

@@ -13,6 +13,7 @@ from crewcommand.lib.money import format_cad
 from documents import services
 from documents.models import Estimate, EstimateRevision, Invoice, InvoiceStatus, LineItem
 from tests.factories import EstimateFactory, LineItemFactory
+from tests.portal.helpers import send_data
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -154,7 +155,10 @@ def test_taxes_for_ontario_quebec_and_british_columbia(owner_client, owner, cust
 
 def test_send_then_revise_shows_revisions(owner_client, draft_estimate, actor):
     LineItemFactory(doc=draft_estimate, actor=actor)
-    owner_client.post(reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]))
+    owner_client.post(
+        reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"]),
+        send_data(draft_estimate),
+    )
     owner_client.post(
         reverse("documents:estimate_action", args=[draft_estimate.public_id, "revise"])
     )
@@ -168,7 +172,7 @@ def test_send_then_revise_shows_revisions(owner_client, draft_estimate, actor):
     assert "read-only" in old.content.decode()
 
 
-def test_unknown_action_is_404_and_get_is_405(owner_client, draft_estimate):
+def test_unknown_action_is_404_and_get_is_405_unless_it_asks_first(owner_client, draft_estimate):
     assert (
         owner_client.post(
             reverse("documents:estimate_action", args=[draft_estimate.public_id, "explode"])
@@ -177,10 +181,15 @@ def test_unknown_action_is_404_and_get_is_405(owner_client, draft_estimate):
     )
     assert (
         owner_client.get(
-            reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"])
+            reverse("documents:estimate_action", args=[draft_estimate.public_id, "duplicate"])
         ).status_code
         == 405
     )
+    # Send shows the email first (its preview), and changes nothing.
+    preview = owner_client.get(
+        reverse("documents:estimate_action", args=[draft_estimate.public_id, "send"])
+    )
+    assert preview.status_code == 200 and "Check the email, then send it" in preview.text
 
 
 def test_invoice_terms_set_the_due_date_and_custom_dates_are_checked(owner_client, draft_invoice):

@@ -42,3 +42,8 @@ def accept_data(estimate: Estimate, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def send_data(document, note: str = "") -> dict[str, str]:
+    """What the send preview posts to send ``document`` (as loaded when the preview opened)."""
+    return {"last_sent": services.sent_stamp(document), "note": note}
