@@ -54,16 +54,22 @@ def review_settings(request: ContractorRequest) -> HttpResponse:
     return render(request, "reviews/settings.html", {"form": form})
 
 
-def _panel(request: ContractorRequest, customer: Customer, job: Job | None) -> HttpResponse:
+def _panel(
+    request: ContractorRequest, customer: Customer, job: Job | None, *, error: str = ""
+) -> HttpResponse:
+    """The panel (an htmx fragment), or the panel as a page: without JavaScript, and for a
+    refused send or opt-out, which answers 409 with the reason in the panel (not a message
+    left for a later page)."""
     context = {
         "customer": customer,
         "job": job,
         "reviews": selectors.customer_reviews(company=request.company, customer=customer),
         "verdict": selectors.eligibility(customer=customer),
         "google_set": bool(request.company.google_review_url),
+        "error": error,
     }
     template = "reviews/_panel.html" if is_partial(request) else "reviews/panel_page.html"
-    return render(request, template, context)
+    return render(request, template, context, status=409 if error else 200)
 
 
 @member_required
@@ -84,11 +90,8 @@ def _send(request: ContractorRequest, customer: Customer, job: Job | None) -> Ht
     try:
         services.review_request_send(customer=customer, job=job, actor=Actor.member(request.user))
     except ServiceError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request, _("Review request sent to %(email)s.") % {"email": customer.email}
-        )
+        return _panel(request, customer, job, error=str(error))
+    messages.success(request, _("Review request sent to %(email)s.") % {"email": customer.email})
     return redirect(job or customer)
 
 
@@ -112,8 +115,7 @@ def customer_opt_out(request: ContractorRequest, customer_id: str) -> HttpRespon
     customer = core_selectors.customer_get(company=request.company, public_id=customer_id)
     form = OptOutForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("That didn't work. Please try again."))
-        return redirect(customer)
+        return _panel(request, customer, None, error=_("That didn't work. Please try again."))
     opted_out = form.cleaned_data["opted_out"]
     services.review_opt_out_set(
         customer=customer, opted_out=opted_out, actor=Actor.member(request.user)

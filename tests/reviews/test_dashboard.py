@@ -81,7 +81,9 @@ def test_the_customer_panel_sends_a_request_then_shows_the_throttle(
     body = office_client.get(panel).content.decode()
     assert "Ask for a review by email" not in body
     assert "Already asked on" in body
-    response = office_client.post(send, follow=True)
+    response = office_client.post(send)
+    assert response.status_code == 409
+    assert 'class="form-errors"' in response.content.decode()
     assert "Already asked on" in response.content.decode()
     assert ReviewRequest.objects.get(customer=customer).send_count == 1
 
@@ -101,7 +103,7 @@ def test_opting_out_and_back_in(office_client, customer):
     assert "asked not to be asked" in office_client.get(panel).content.decode()
     office_client.post(url, {"opted_out": "0"})
     assert not ReviewOptOut.objects.filter(customer=customer).exists()
-    office_client.post(url, {"opted_out": "<script>"})
+    assert office_client.post(url, {"opted_out": "<script>"}).status_code == 409
     assert not ReviewOptOut.objects.filter(customer=customer).exists()
 
 
