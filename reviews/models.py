@@ -106,5 +106,7 @@ class ReviewRequest(TenantModel):
 
     def in_window(self, now: dt.datetime, days: int) -> bool:
         """Whether this request still covers the customer: clicked (never ask again), or
-        created less than ``days`` ago."""
-        return self.click_count > 0 or self.created_at > now - dt.timedelta(days=days)
+        made or last sent less than ``days`` ago."""
+        cutoff = now - dt.timedelta(days=days)
+        recent_send = self.sent_at is not None and self.sent_at > cutoff
+        return self.click_count > 0 or self.created_at > cutoff or recent_send

@@ -42,19 +42,22 @@ def eligibility(*, customer: Customer, now: dt.datetime | None = None) -> Eligib
     now = now or timezone.now()
     if ReviewOptOut.objects.filter(customer=customer).exists():
         return Eligibility(False, _("This customer asked not to be asked for reviews."))
-    latest = latest_request(customer)
-    if latest is None:
-        return Eligibility(True)
-    if latest.click_count:
+    # Across all the customer's requests, not only the latest: an older request may have been
+    # sent late in its window, and a click on any of them ends the asking.
+    history = ReviewRequest.objects.filter(customer=customer).aggregate(
+        last_sent=Max("sent_at"), clicks=Count("pk", filter=Q(click_count__gt=0))
+    )
+    if history["clicks"]:
         return Eligibility(False, _("This customer already followed your review link."))
     days = request_every_days(customer.company)
-    if latest.sent_at is not None and latest.sent_at > now - dt.timedelta(days=days):
-        again = timezone.localtime(latest.sent_at + dt.timedelta(days=days))
+    last_sent = history["last_sent"]
+    if last_sent is not None and last_sent > now - dt.timedelta(days=days):
+        again = timezone.localtime(last_sent + dt.timedelta(days=days))
         return Eligibility(
             False,
             _("Already asked on %(sent)s; you can ask again from %(again)s.")
             % {
-                "sent": date_format(timezone.localtime(latest.sent_at), "DATE_FORMAT"),
+                "sent": date_format(timezone.localtime(last_sent), "DATE_FORMAT"),
                 "again": date_format(again, "DATE_FORMAT"),
             },
         )

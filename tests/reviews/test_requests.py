@@ -175,3 +175,34 @@ def test_opens_and_clicks_are_counted_with_first_and_last_times(customer):
     # One timeline row for the first opening and one for the first click, not one per visit.
     assert Activity.objects.filter(verb="review_request.clicked").count() == 1
     assert Activity.objects.filter(verb="review_request.opened").count() == 1
+
+
+def test_a_request_sent_late_in_its_window_still_holds_the_next_one_back(owner, customer, send):
+    """Made on day 0 (a {review_link} preview), sent on day 80: day 91 is too early to ask
+    again, and the link stays the same."""
+    actor = Actor.member(owner.user)
+    url = services.review_link_for(customer=customer)
+    request = ReviewRequest.objects.get(customer=customer)
+    ReviewRequest.objects.filter(pk=request.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=91),
+        sent_at=timezone.now() - dt.timedelta(days=11),
+        send_count=1,
+    )
+    assert services.review_link_for(customer=customer) == url
+    with pytest.raises(ServiceError, match="Already asked on"):
+        send(customer=customer, actor=actor)
+    assert ReviewRequest.objects.filter(customer=customer).count() == 1
+
+
+def test_a_click_on_an_older_request_ends_the_asking(owner, customer, send):
+    actor = Actor.member(owner.user)
+    first = send(customer=customer, actor=actor)
+    services.review_record_click(request_id=first.pk, at=timezone.now())
+    ReviewRequest.objects.create(
+        company=customer.company,
+        customer=customer,
+        token_nonce="0" * 32,
+        token_hash="0" * 64,
+    )
+    with pytest.raises(ServiceError, match="already followed"):
+        send(customer=customer, actor=actor)
