@@ -64,12 +64,30 @@ def eligibility(*, customer: Customer, now: dt.datetime | None = None) -> Eligib
     return Eligibility(True)
 
 
+# What the landing page shows of the company (layouts/portal.html): only these are read, so the
+# page's one query stays small.
+LANDING_COMPANY_FIELDS = (
+    "name",
+    "logo",
+    "brand_color",
+    "google_review_url",
+    "phone",
+    "email",
+    "website",
+    "address_line1",
+    "city",
+)
+
+
 @sensitive_variables("token")
 def request_for_token(token: str) -> ReviewRequest | None:
     """The request a token opens, with its company; None for any other token. Whatever the
     token's shape, it is hashed and one indexed query runs, so every miss costs the same."""
     return (
-        ReviewRequest.objects.select_related("company").filter(token_hash=token_hash(token)).first()
+        ReviewRequest.objects.select_related("company")
+        .only("pk", *(f"company__{name}" for name in LANDING_COMPANY_FIELDS))
+        .filter(token_hash=token_hash(token))
+        .first()
     )
 
 
