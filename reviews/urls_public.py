@@ -9,7 +9,11 @@ from reviews import views_public
 
 app_name = "reviews"
 
+# The same views without the trailing slash (unnamed): Django's APPEND_SLASH would otherwise
+# answer with a redirect that carries the token in its Location, without the private headers.
 urlpatterns = [
     path("<str:token>/", views_public.landing, name="landing"),
+    path("<str:token>", views_public.landing),
     path("<str:token>/go/", views_public.go, name="go"),
+    path("<str:token>/go", views_public.go),
 ]

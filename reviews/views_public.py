@@ -20,6 +20,9 @@ Review gating is not done, on purpose: everyone gets the same button to the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -40,11 +43,19 @@ PRIVATE_HEADERS = {
 }
 
 
-def _private(response: HttpResponse, referrer: str = "no-referrer") -> HttpResponse:
-    for name, value in PRIVATE_HEADERS.items():
-        response[name] = value
-    response["Referrer-Policy"] = referrer
-    return response
+def private(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every answer under /r/ (pages, 404s, 405s, the redirect to Google) is private: not
+    cached, not indexed, and without a Referer, unless the view chose a policy itself (the
+    redirect to Google, which may show our origin)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+        response = view(request, token)
+        for name, value in PRIVATE_HEADERS.items():
+            response.setdefault(name, value)
+        return response
+
+    return wrapper
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -54,8 +65,8 @@ def _not_found(request: HttpRequest) -> HttpResponse:
     if attempts > settings.PORTAL_INVALID_LINK_LIMIT:
         response = render(request, "portal/invalid.html", {"limited": True}, status=429)
         response["Retry-After"] = str(settings.PORTAL_INVALID_LINK_WINDOW)
-        return _private(response)
-    return _private(render(request, "portal/invalid.html", {}, status=404))
+        return response
+    return render(request, "portal/invalid.html", {}, status=404)
 
 
 def _google_url(review: ReviewRequest) -> str:
@@ -68,6 +79,7 @@ def _later(task, request: HttpRequest, review: ReviewRequest) -> None:
         task.delay_on_commit(request_id=review.pk, at=timezone.now().isoformat())
 
 
+@private
 @require_safe
 @sensitive_variables("token")
 def landing(request: HttpRequest, token: str) -> HttpResponse:
@@ -82,9 +94,10 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
         "google_url": _google_url(review),
         "go_url": reverse("reviews:go", args=[token]),
     }
-    return _private(render(request, "reviews/landing.html", context))
+    return render(request, "reviews/landing.html", context)
 
 
+@private
 @require_safe
 @sensitive_variables("token")
 def go(request: HttpRequest, token: str) -> HttpResponse:
@@ -95,6 +108,8 @@ def go(request: HttpRequest, token: str) -> HttpResponse:
         return _not_found(request)
     google = _google_url(review)
     if not google:  # no Google page set: back to the thank-you page, nothing recorded
-        return _private(HttpResponseRedirect(reverse("reviews:landing", args=[token])))
+        return HttpResponseRedirect(reverse("reviews:landing", args=[token]))
     _later(tasks.record_review_click, request, review)
-    return _private(HttpResponseRedirect(google), referrer="origin")
+    response = HttpResponseRedirect(google)
+    response["Referrer-Policy"] = "origin"
+    return response

@@ -129,3 +129,27 @@ def test_the_landing_page_runs_the_same_queries_whatever_the_company_size(client
         services.review_link_for(customer=CustomerFactory(company=company))
     assert queries() == small
     assert page_alone() == 1
+
+
+def test_every_answer_under_r_is_private_and_none_redirects_with_the_token(link):
+    token = link.split("/")[2]
+    answers = {
+        "page": Client().get(link),
+        "page without slash": Client().get(link.rstrip("/")),
+        "go without slash": Client().get(f"{link}go"),
+        "post": Client().post(link),
+        "post to go": Client().post(f"{link}go/"),
+        "unknown": Client().get("/r/" + "z" * 43 + "/"),
+        "unknown without slash": Client().get("/r/" + "z" * 43),
+    }
+    assert answers["page without slash"].status_code == 200
+    assert answers["post"].status_code == 405
+    for name, response in answers.items():
+        assert response["Cache-Control"] == "no-store", name
+        assert "noindex" in response["X-Robots-Tag"], name
+        location = response.get("Location", "")
+        assert token not in location or location.startswith("/r/"), name
+        if location != GOOGLE:
+            assert response["Referrer-Policy"] == "no-referrer", name
+    assert answers["go without slash"]["Location"] == GOOGLE
+    assert answers["go without slash"]["Referrer-Policy"] == "origin"
