@@ -58,8 +58,8 @@ def _panel(
     request: ContractorRequest, customer: Customer, job: Job | None, *, error: str = ""
 ) -> HttpResponse:
     """The panel (an htmx fragment), or the panel as a page: without JavaScript, and for a
-    refused send or opt-out, which answers 409 with the reason in the panel (not a message
-    left for a later page)."""
+    refused send or opt-out, which shows the reason in the panel like a form error (not as a
+    message left for a later page)."""
     context = {
         "customer": customer,
         "job": job,
@@ -69,7 +69,7 @@ def _panel(
         "error": error,
     }
     template = "reviews/_panel.html" if is_partial(request) else "reviews/panel_page.html"
-    return render(request, template, context, status=409 if error else 200)
+    return render(request, template, context)
 
 
 @member_required
