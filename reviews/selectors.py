@@ -57,8 +57,8 @@ def eligibility(*, customer: Customer, now: dt.datetime | None = None) -> Eligib
             False,
             _("Already asked on %(sent)s; you can ask again from %(again)s.")
             % {
-                "sent": date_format(timezone.localtime(last_sent), "DATE_FORMAT"),
-                "again": date_format(again, "DATE_FORMAT"),
+                "sent": date_format(timezone.localtime(last_sent), "M j, Y"),
+                "again": date_format(again, "M j, Y"),
             },
         )
     return Eligibility(True)

@@ -135,3 +135,29 @@ def test_the_landing_page_at_1280_and_without_a_google_link(
     expect(page.get_by_role("link", name="Leave a review on Google")).to_have_count(0)
     page.screenshot(path=shots / "review-landing-no-google-1280.png", full_page=True)
     assert not csp_violations
+
+
+def test_a_job_page_asks_for_a_review_and_the_dashboard_warns_without_a_google_link(
+    live_server, page, login_as, owner, job, shots, csp_violations
+):
+    login_as(owner)
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + job.get_absolute_url())
+    panel = page.locator("#reviews-panel")
+    expect(panel).to_contain_text("Not asked for a review yet.")
+    expect(panel).to_contain_text("Set your Google review link in Settings")
+    panel.get_by_role("button", name="Ask for a review by email").click()
+    expect(page.locator("#reviews-panel")).to_contain_text("Already asked on")
+    _no_sideways_scroll(page)
+    page.locator("#reviews-panel").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "review-job-panel-390.png", full_page=True)
+    page.goto(live_server.url + reverse("reviews_dashboard:review_list"))
+    warning = page.locator("#no-google-url")
+    expect(warning).to_be_visible()
+    expect(
+        warning.get_by_role("link", name="Set your Google review link in Settings")
+    ).to_have_attribute("href", reverse("dashboard:settings"))
+    expect(page.locator("#total-sent")).to_have_text("1")
+    _no_sideways_scroll(page)
+    page.screenshot(path=shots / "review-dashboard-warning-390.png", full_page=True)
+    assert not csp_violations
