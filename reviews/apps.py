@@ -7,6 +7,7 @@ ACTIVITY_SENTENCES = {
     "review_request.sent": _("%(actor)s asked for a Google review by email (%(to)s)"),
     "review_request.opened": _("%(actor)s opened the review link"),
     "review_request.clicked": _("%(actor)s went on to the Google review page"),
+    "review_request.feedback": _("%(actor)s sent private feedback from the review page"),
     "review_request.opted_out": _("%(actor)s noted that the customer doesn't want review requests"),
     "review_request.opted_in": _(
         "%(actor)s noted that the customer may be asked for reviews again"

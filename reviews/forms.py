@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.forms import MAX_MESSAGE, clean_text
 from reviews.models import ReviewSettings
 
 
@@ -23,3 +24,19 @@ class OptOutForm(forms.Form):
         coerce=lambda value: value == "1",
         widget=forms.HiddenInput,
     )
+
+
+class FeedbackForm(forms.Form):
+    """The customer's optional private note to the company (the Google button stays beside)."""
+
+    message = forms.CharField(
+        label=_("Your message to us"),
+        max_length=MAX_MESSAGE,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def clean_message(self) -> str:
+        message = clean_text(self.cleaned_data["message"], multiline=True)
+        if not message:
+            raise forms.ValidationError(_("Write a short message."))
+        return message

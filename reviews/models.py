@@ -95,6 +95,9 @@ class ReviewRequest(TenantModel):
     first_clicked_at = models.DateTimeField(_("first click"), null=True, blank=True)
     last_clicked_at = models.DateTimeField(_("last click"), null=True, blank=True)
     click_count = models.PositiveIntegerField(_("clicks"), default=0)
+    # Optional private feedback, beside the Google button (never instead of it).
+    feedback = models.TextField(_("private feedback"), blank=True, max_length=2000)
+    feedback_at = models.DateTimeField(_("feedback given"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("review request")

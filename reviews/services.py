@@ -198,3 +198,15 @@ def _record_first(request_id: int, field: str, at: dt.datetime, verb: str) -> No
     if getattr(request, field) == at:
         name = request.customer.name
         activity.record_about(request.customer, verb, Actor.customer(name))
+
+
+@transaction.atomic
+def review_feedback_record(*, request: ReviewRequest, message: str) -> None:
+    """Keep the customer's private note (the latest one) and put it on the timeline."""
+    locked = ReviewRequest.objects.select_for_update().select_related("customer").get(pk=request.pk)
+    locked.feedback = message[:2000]
+    locked.feedback_at = timezone.now()
+    locked.save(update_fields=["feedback", "feedback_at", "updated_at"])
+    activity.record_about(
+        locked.customer, "review_request.feedback", Actor.customer(locked.customer.name)
+    )

@@ -16,4 +16,5 @@ urlpatterns = [
     path("<str:token>", views_public.landing),
     path("<str:token>/go/", views_public.go, name="go"),
     path("<str:token>/go", views_public.go),
+    path("<str:token>/feedback/", views_public.feedback, name="feedback"),
 ]

@@ -16,6 +16,12 @@ portal's per-address limit of misses, a 429. There is no dead-but-known state: a
 works for as long as its row exists.
 
 Review gating is not done, on purpose: everyone gets the same button to the same Google page.
+The optional private feedback page (``/r/<token>/feedback/``, linked *below* the button) shows
+the same Google button again; writing to the company there never replaces it. It is the one
+page here with a form, so it is the one with ``Referrer-Policy: same-origin`` instead of
+``no-referrer``: under no-referrer browsers post with ``Origin: null``, which Django's CSRF check
+refuses, while same-origin sends the page's URL only back to us (whose logs redact it) and
+nothing to any other site. Its POST is CSRF-protected and limited per link.
 """
 
 from __future__ import annotations
@@ -28,14 +34,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from crewcommand.lib.colour import accent_on_white
 from portal import http
-from reviews import selectors, tasks
+from reviews import selectors, services, tasks
+from reviews.forms import FeedbackForm
 from reviews.models import ReviewRequest
 
+FEEDBACK_PER_HOUR = 5
 PRIVATE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -87,14 +96,40 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
     if review is None:
         return _not_found(request)
     _later(tasks.record_review_open, request, review)
+    return render(request, "reviews/landing.html", _context(review, token))
+
+
+def _context(review: ReviewRequest, token: str) -> dict:
     company = review.company
-    context = {
+    return {
         "company": company,
         "portal": {"accent": accent_on_white(company.brand_color)},
         "google_url": _google_url(review),
         "go_url": reverse("reviews:go", args=[token]),
+        "feedback_url": reverse("reviews:feedback", args=[token]),
     }
-    return render(request, "reviews/landing.html", context)
+
+
+@private
+@require_http_methods(["GET", "HEAD", "POST"])
+@sensitive_variables("token")
+def feedback(request: HttpRequest, token: str) -> HttpResponse:
+    """The optional private note to the company, with the Google button kept beside it."""
+    review = selectors.request_for_token(token)
+    if review is None:
+        return _not_found(request)
+    form = FeedbackForm(request.POST if request.method == "POST" else None)
+    sent = False
+    if request.method == "POST" and form.is_valid():
+        if http.rate_hit("review-feedback", str(review.pk), window=3600) <= FEEDBACK_PER_HOUR:
+            services.review_feedback_record(request=review, message=form.cleaned_data["message"])
+            sent, form = True, FeedbackForm()
+        else:
+            form.add_error(None, _("Thanks, we have your messages. Please call or email us."))
+    context = {**_context(review, token), "form": form, "sent": sent}
+    response = render(request, "reviews/feedback.html", context)
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 @private

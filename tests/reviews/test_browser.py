@@ -161,3 +161,24 @@ def test_a_job_page_asks_for_a_review_and_the_dashboard_warns_without_a_google_l
     _no_sideways_scroll(page)
     page.screenshot(path=shots / "review-dashboard-warning-390.png", full_page=True)
     assert not csp_violations
+
+
+def test_a_customer_sends_private_feedback_with_the_google_button_still_beside(
+    live_server, phone, owner, customer, fake_google, shots
+):
+    """Real Chromium, real CSRF check: the feedback page's form posts with our Origin."""
+    owner.company.google_review_url = fake_google
+    owner.company.save(update_fields=["google_review_url"])
+    path = "/" + services.review_link_for(customer=customer).split("://", 1)[1].split("/", 1)[1]
+    customer_page, customer_errors = phone
+    customer_page.goto(live_server.url + path)
+    customer_page.get_by_role("link", name="Or send us a private message").tap()
+    customer_page.get_by_label("Your message to us").fill("Great work, but please call first.")
+    customer_page.get_by_role("button", name="Send the message").tap()
+    expect(customer_page.locator("#feedback-sent")).to_be_visible()
+    expect(customer_page.get_by_role("link", name="Leave a review on Google")).to_be_visible()
+    _no_sideways_scroll(customer_page)
+    customer_page.screenshot(path=shots / "review-feedback-390.png", full_page=True)
+    assert not customer_errors
+    customer.refresh_from_db()
+    assert customer.review_requests.get().feedback == "Great work, but please call first."

@@ -153,3 +153,32 @@ def test_every_answer_under_r_is_private_and_none_redirects_with_the_token(link)
             assert response["Referrer-Policy"] == "no-referrer", name
     assert answers["go without slash"]["Location"] == GOOGLE
     assert answers["go without slash"]["Referrer-Policy"] == "origin"
+
+
+def test_private_feedback_sits_beside_the_google_button_and_reaches_the_company(
+    client, link, customer
+):
+    feedback = f"{link}feedback/"
+    assert f'href="{feedback}"' in client.get(link).content.decode()
+    page = client.get(feedback)
+    assert page.status_code == 200
+    assert page["Referrer-Policy"] == "same-origin"  # its form must post with our Origin
+    assert f'href="{link}go/"' in page.content.decode()  # Google is still one tap away
+    response = client.post(feedback, {"message": "The tech left mud on the carpet."})
+    assert "feedback-sent" in response.content.decode()
+    assert f'href="{link}go/"' in response.content.decode()
+    request = ReviewRequest.objects.get(customer=customer)
+    assert request.feedback == "The tech left mud on the carpet."
+
+
+def test_bad_feedback_changes_nothing_and_floods_are_capped(client, link, customer):
+    feedback = f"{link}feedback/"
+    for bad in ("", "   ", "a\x00b", "x" * 5000):
+        response = client.post(feedback, {"message": bad})
+        assert response.status_code == 200
+        assert 'class="form-errors"' in response.content.decode(), bad
+    assert ReviewRequest.objects.get(customer=customer).feedback == ""
+    for i in range(8):
+        client.post(feedback, {"message": f"message {i}"})
+    assert ReviewRequest.objects.get(customer=customer).feedback == "message 4"
+    assert Client().post("/r/" + "q" * 43 + "/feedback/", {"message": "hi"}).status_code == 404

@@ -30,6 +30,7 @@ def test_review_pages_have_no_serious_violations(live_server, page, login_as, ow
     path = "/" + services.review_link_for(customer=customer).split("://", 1)[1].split("/", 1)[1]
     page.set_viewport_size({"width": 390, "height": 844})
     _check(page, live_server.url + path)
+    _check(page, live_server.url + path + "feedback/")
     _check(page, live_server.url + "/r/this-is-not-a-real-link-at-all-0000000000000/")
     login_as(owner)
     page.set_viewport_size({"width": 1280, "height": 900})
