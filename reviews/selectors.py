@@ -160,3 +160,16 @@ def per_customer(*, company: Company) -> QuerySet[Customer]:
         )
         .order_by("-reviews_latest", "name")
     )
+
+
+def panel(*, company: Company, customer: Customer, job=None) -> dict:
+    """What the review panel of a customer or job page shows (``reviews/_panel.html``): the
+    customer's latest request, whether they opted out, whether they may be asked now, and
+    whether the company has a Google review link. Constant queries."""
+    return {
+        "customer": customer,
+        "job": job,
+        "reviews": customer_reviews(company=company, customer=customer),
+        "verdict": eligibility(customer=customer),
+        "google_set": bool(company.google_review_url),
+    }

@@ -61,11 +61,7 @@ def _panel(
     refused send or opt-out, which shows the reason in the panel like a form error (not as a
     message left for a later page)."""
     context = {
-        "customer": customer,
-        "job": job,
-        "reviews": selectors.customer_reviews(company=request.company, customer=customer),
-        "verdict": selectors.eligibility(customer=customer),
-        "google_set": bool(request.company.google_review_url),
+        **selectors.panel(company=request.company, customer=customer, job=job),
         "error": error,
     }
     template = "reviews/_panel.html" if is_partial(request) else "reviews/panel_page.html"
