@@ -58,6 +58,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "request.convert": EVERYONE,
     "request.dismiss": EVERYONE,
     "booking.settings": OWNERS,
+    # Review requests: asking a customer for a review (and recording that they'd rather not be
+    # asked) speaks for the company, like sending a document; the throttle is a company setting.
+    "review.send": MANAGERS,
+    "review.settings": OWNERS,
     # The company.
     "company.settings": OWNERS,
     "team.manage": OWNERS,

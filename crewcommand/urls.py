@@ -83,11 +83,13 @@ urlpatterns = [
     path("app/portal/", include("portal.urls")),
     path("app/billing/", include("billing.urls")),
     path("app/requests/", include("booking.urls")),
+    path("app/reviews/", include("reviews.urls")),
     path("p/", include("portal.urls_portal")),
     path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
     path("p/", include("booking.urls_portal")),  # /p/<token>/request/…
     path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     path("", include("booking.urls_public")),  # /book/<company-slug>/
+    path("r/", include("reviews.urls_public")),  # /r/<token>/: review links
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),

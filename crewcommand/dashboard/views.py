@@ -21,6 +21,7 @@ from crewcommand.lib.listing import render_list
 from crewcommand.models import JobStatus
 from documents import selectors as documents
 from documents.selectors import documents_for_job
+from reviews import selectors as reviews
 
 
 @member_required
@@ -47,6 +48,7 @@ def customer_detail(request: ContractorRequest, customer_id: str) -> HttpRespons
         "customer": customer,
         "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
         "activity": selectors.activity_for_customer(customer=customer),
+        "review_panel": reviews.panel(company=request.company, customer=customer),
     }
     return render(request, "dashboard/customer_detail.html", context)
 
@@ -76,6 +78,7 @@ def job_detail(request: ContractorRequest, job_id: str) -> HttpResponse:
         "activity": selectors.activity_for(company=request.company, target=job),
         "statuses": JobStatus.choices,
         **documents_for_job(job=job),
+        "review_panel": reviews.panel(company=request.company, customer=job.customer, job=job),
     }
     return render(request, "dashboard/job_detail.html", context)
 
