@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import GZipMiddleware
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 
@@ -57,3 +58,26 @@ class PrivateNoStoreMiddleware:
         ):
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class CustomerPageGZipMiddleware(GZipMiddleware):
+    """Gzip the pages customers open from an SMS (portal ``/p/``, booking ``/book/``, review
+    links ``/r/``), and nothing else.
+
+    Compression is unsafe where a page holds a secret *and* reflects what a cross-site attacker
+    puts in the request (BREACH): the attacker makes the victim's browser ask for the page many
+    times and reads the secret from the compressed lengths. On these pages it can't be done:
+    a portal or review page is only reached with its secret token in the URL, so whoever can
+    make the browser ask for it knows the secret already; the booking page holds no secret but
+    Django's CSRF token, which is masked afresh on every response; and Django's
+    ``GZipMiddleware`` pads each response with random bytes ("Heal The Breach") besides. The
+    dashboard (logged-in pages whose lists echo a search box) stays uncompressed here: put it
+    behind a proxy that compresses it if you accept that trade, see README "Security".
+    """
+
+    PREFIXES = ("/p/", "/book/", "/r/")
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not request.path.startswith(self.PREFIXES):
+            return response
+        return super().process_response(request, response)
