@@ -49,37 +49,76 @@ def _keys(link_id: int) -> dict[str, str]:
     }
 
 
+def _redis():
+    """The Redis client behind the cache, when it is Redis: the whole view then costs one
+    round trip (a pipeline) instead of one per cache call."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
+        return cache._cache.get_client(write=True)
+    return None
+
+
 def note_view(*, link: PortalLink, device: str, document: Estimate | Invoice | None = None) -> None:
     """Count one view of ``link`` (and of ``document``) without writing to the database."""
     from portal import services, tasks
 
     now = timezone.now()
-    keys = _keys(link.pk)
+    delay = settings.PORTAL_VIEW_FLUSH_SECONDS
+    first_view = None
+    if document is not None and _still_sent(document):
+        kind = "estimate" if isinstance(document, Estimate) else "invoice"
+        first_view = f"portal:viewed:{kind}:{document.pk}"
     try:
-        cache.add(keys["count"], 0, PENDING_TTL)
-        cache.incr(keys["count"])
-        cache.add(keys["first"], now.isoformat(), PENDING_TTL)
-        cache.set_many({keys["last"]: now.isoformat(), keys["device"]: device}, PENDING_TTL)
-        delay = settings.PORTAL_VIEW_FLUSH_SECONDS
-        schedule = cache.add(keys["scheduled"], 1, delay * 6)
+        client = _redis()
+        if client is not None:
+            schedule, first = _note_in_redis(client, link.pk, now, device, first_view)
+        else:
+            schedule, first = _note_in_cache(link.pk, now, device, first_view)
     except Exception:  # the cache is down: write this one view directly
         log.warning("portal view counted directly: cache unavailable", exc_info=True)
         services.link_record_view(link=link, device=device)
-        schedule = False
+        schedule, first = False, first_view is not None
     if schedule:
-        tasks.flush_link_views.apply_async(
-            kwargs={"link_id": link.pk}, countdown=settings.PORTAL_VIEW_FLUSH_SECONDS
+        tasks.flush_link_views.apply_async(kwargs={"link_id": link.pk}, countdown=delay)
+    if first:
+        assert document is not None
+        tasks.document_viewed.delay(
+            kind="estimate" if isinstance(document, Estimate) else "invoice",
+            document_id=document.pk,
+            link_id=link.pk,
+            at=now.isoformat(),
         )
-    if document is not None and _still_sent(document):
-        kind = "estimate" if isinstance(document, Estimate) else "invoice"
-        try:
-            first = cache.add(f"portal:viewed:{kind}:{document.pk}", 1, VIEWED_DEBOUNCE)
-        except Exception:
-            first = True
-        if first:
-            tasks.document_viewed.delay(
-                kind=kind, document_id=document.pk, link_id=link.pk, at=now.isoformat()
-            )
+
+
+def _note_in_redis(
+    client, link_id: int, now: dt.datetime, device: str, first_view: str | None
+) -> tuple[bool, bool]:
+    key = f"portal:views:{link_id}"
+    at = now.isoformat()
+    pipe = client.pipeline(transaction=False)
+    pipe.hincrby(key, "n", 1)
+    pipe.hsetnx(key, "first", at)
+    pipe.hset(key, mapping={"last": at, "device": device})
+    pipe.expire(key, PENDING_TTL)
+    pipe.set(f"{key}:scheduled", 1, nx=True, ex=settings.PORTAL_VIEW_FLUSH_SECONDS * 6)
+    if first_view:
+        pipe.set(first_view, 1, nx=True, ex=VIEWED_DEBOUNCE)
+    results = pipe.execute()
+    return bool(results[4]), bool(first_view and results[5])
+
+
+def _note_in_cache(
+    link_id: int, now: dt.datetime, device: str, first_view: str | None
+) -> tuple[bool, bool]:
+    keys = _keys(link_id)
+    cache.add(keys["count"], 0, PENDING_TTL)
+    cache.incr(keys["count"])
+    cache.add(keys["first"], now.isoformat(), PENDING_TTL)
+    cache.set_many({keys["last"]: now.isoformat(), keys["device"]: device}, PENDING_TTL)
+    schedule = cache.add(keys["scheduled"], 1, settings.PORTAL_VIEW_FLUSH_SECONDS * 6)
+    first = bool(first_view and cache.add(first_view, 1, VIEWED_DEBOUNCE))
+    return schedule, first
 
 
 def _still_sent(document: Estimate | Invoice) -> bool:
@@ -90,32 +129,41 @@ def _still_sent(document: Estimate | Invoice) -> bool:
 
 def flush(*, link_id: int) -> int:
     """Write the link's pending views in one UPDATE; returns how many were written."""
-    from portal import services
-
-    keys = _keys(link_id)
-    # Cleared first: a view arriving from here on schedules the next flush itself.
-    cache.delete(keys["scheduled"])
-    values = cache.get_many([keys["count"], keys["first"], keys["last"], keys["device"]])
-    count = int(values.get(keys["count"]) or 0)
+    client = _redis()
+    if client is not None:
+        key = f"portal:views:{link_id}"
+        # Cleared first: a view arriving from here on schedules the next flush itself.
+        client.delete(f"{key}:scheduled")
+        pending = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
+    else:
+        keys = _keys(link_id)
+        cache.delete(keys["scheduled"])
+        found = cache.get_many([keys["count"], keys["first"], keys["last"], keys["device"]])
+        pending = {name: found.get(keys[name]) for name in ("count", "first", "last", "device")}
+        pending["n"] = pending.pop("count")
+    count = int(pending.get("n") or 0)
     if count <= 0:
         return 0
-    first = _parse(values.get(keys["first"]))
-    last = _parse(values.get(keys["last"])) or timezone.now()
-    services.link_record_views(
-        link_id=link_id,
-        count=count,
-        first=first or last,
-        last=last,
-        device=values.get(keys["device"]) or "",
-    )
+    last = _parse(pending.get("last")) or timezone.now()
+    _write(link_id, count, _parse(pending.get("first")) or last, last, pending.get("device") or "")
     # Take away exactly what was written; views counted meanwhile stay for the next flush.
-    try:
-        left = cache.decr(keys["count"], count)
-    except ValueError:  # the counter expired meanwhile: nothing is left to keep
-        left = 0
-    if left <= 0:
-        cache.delete(keys["first"])
+    if client is not None:
+        if client.hincrby(key, "n", -count) <= 0:
+            client.hdel(key, "first")
+    else:
+        try:
+            left = cache.decr(keys["count"], count)
+        except ValueError:  # the counter expired meanwhile: nothing is left to keep
+            left = 0
+        if left <= 0:
+            cache.delete(keys["first"])
     return count
+
+
+def _write(link_id: int, count: int, first: dt.datetime, last: dt.datetime, device: str) -> None:
+    from portal import services
+
+    services.link_record_views(link_id=link_id, count=count, first=first, last=last, device=device)
 
 
 def _parse(value: str | None) -> dt.datetime | None:
