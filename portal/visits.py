@@ -52,10 +52,12 @@ def _keys(link_id: int) -> dict[str, str]:
 def _redis():
     """The Redis client behind the cache, when it is Redis: the whole view then costs one
     round trip (a pipeline) instead of one per cache call."""
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    if isinstance(cache, RedisCache):
-        return cache._cache.get_client(write=True)
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(write=True)
     return None
 
 

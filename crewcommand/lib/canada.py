@@ -17,6 +17,7 @@ before validation existed, and never fail: a value they cannot read is shown as 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -51,6 +52,7 @@ def normalise_phone(value: str) -> str:
     return stored
 
 
+@lru_cache(maxsize=4096)
 def display_phone(value: str | None) -> str:
     """A stored phone as people read it: ``(514) 555-0123`` in North America, ``+44 20 7946
     0958`` elsewhere; anything unreadable as it is."""
@@ -64,6 +66,7 @@ def display_phone(value: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+@lru_cache(maxsize=4096)
 def phone_uri(value: str | None) -> str:
     """A ``tel:`` link target for a stored phone (``+15145550123``), or "" when unreadable."""
     if not value:

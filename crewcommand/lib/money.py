@@ -38,6 +38,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from functools import lru_cache
 from typing import Final
 
 from babel.numbers import format_currency, get_decimal_symbol
@@ -165,7 +166,14 @@ def format_cad(amount: Decimal | int, locale: str = "en-CA") -> str:
     further non-zero decimals (a unit price such as 0.335) are shown; trailing zeros beyond
     the cent are dropped, and a negative zero is written as zero.
     """
-    value = ensure_decimal(amount, "amount")
+    return _format_cad(ensure_decimal(amount, "amount"), locale)
+
+
+@lru_cache(maxsize=4096)
+def _format_cad(value: Decimal, locale: str) -> str:
+    """``format_cad`` once per value and locale (a page writes the same few amounts many
+    times, and Babel's formatting is the costly part). Equal decimals format alike (trailing
+    zeros past the cent are dropped), so ``1.0`` and ``1.00`` may share an entry."""
     if value.is_zero():
         value = value.copy_abs()
     with localcontext(_exact_context(value)):
