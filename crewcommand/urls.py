@@ -81,6 +81,7 @@ urlpatterns = [
     path("app/", include((dashboard_patterns, "dashboard"))),
     path("app/", include("documents.urls")),
     path("app/portal/", include("portal.urls")),
+    path("app/billing/quickbooks/", include("billing.quickbooks.urls")),
     path("app/billing/", include("billing.urls")),
     path("p/", include("portal.urls_portal")),
     path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
