@@ -11,10 +11,20 @@ from billing.quickbooks.taxes import tax_keys
 class TaxMappingForm(forms.Form):
     """One select per tax situation, listing the company's QuickBooks tax codes."""
 
-    def __init__(self, *args: Any, codes: list[dict[str, Any]], initial_map: dict[str, str], **kwargs: Any):
+    def __init__(
+        self, *args: Any, codes: list[dict[str, Any]], initial_map: dict[str, str], **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         choices = [("", _("— Not chosen —"))] + [
-            (str(code["id"]), f"{code['name']}" + (f" ({', '.join(r + '%' for r in code['rates'] if r)})" if code.get("rates") else ""))
+            (
+                str(code["id"]),
+                f"{code['name']}"
+                + (
+                    f" ({', '.join(r + '%' for r in code['rates'] if r)})"
+                    if code.get("rates")
+                    else ""
+                ),
+            )
             for code in codes
         ]
         for key, label in tax_keys():
@@ -24,11 +34,16 @@ class TaxMappingForm(forms.Form):
 
 
 class MatchForm(forms.Form):
-    choice = forms.ChoiceField(label=_("Which QuickBooks customer is it?"), widget=forms.RadioSelect)
+    choice = forms.ChoiceField(
+        label=_("Which QuickBooks customer is it?"), widget=forms.RadioSelect
+    )
 
     def __init__(self, *args: Any, candidates: list[dict[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["choice"].choices = [
-            (c["id"], f"{c['name']}" + (f" <{c['email']}>" if c.get("email") else "") + f" · #{c['id']}")
+            (
+                c["id"],
+                f"{c['name']}" + (f" <{c['email']}>" if c.get("email") else "") + f" · #{c['id']}",
+            )
             for c in candidates
         ] + [("new", _("None of these: create a new customer in QuickBooks"))]

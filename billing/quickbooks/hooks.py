@@ -23,5 +23,6 @@ def payment_applied(payment: Payment) -> None:
         company_id=payment.company_id,
         kind="payment",
         local_id=payment.pk,
-        label=_("Payment %(amount)s on %(number)s") % {"amount": format_cad(payment.amount), "number": number},
+        label=_("Payment %(amount)s on %(number)s")
+        % {"amount": format_cad(payment.amount), "number": number},
     )

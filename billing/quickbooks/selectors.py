@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from billing.quickbooks.models import QuickBooksConnection, SyncLog, SyncRecord, SyncStatus, TaxMapping
+from billing.quickbooks.models import (
+    QuickBooksConnection,
+    SyncLog,
+    SyncRecord,
+    SyncStatus,
+    TaxMapping,
+)
 from crewcommand.models import Company
 
 

@@ -4,6 +4,7 @@ company's timeline should show it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from typing import Any
@@ -139,10 +140,9 @@ def disconnect(*, company: Company, actor: Actor) -> None:
         return
     token = crypto.decrypt(connection.refresh_token_encrypted)
     if token and client.is_enabled():
-        try:
+        # Intuit unreachable: the tokens are forgotten here all the same.
+        with contextlib.suppress(QuickBooksError):
             client.revoke(token=token)
-        except QuickBooksError:
-            pass  # Intuit unreachable: the tokens are forgotten here all the same
     with transaction.atomic():
         connection.status = ConnectionStatus.DISCONNECTED
         connection.access_token_encrypted = connection.refresh_token_encrypted = ""
@@ -152,7 +152,11 @@ def disconnect(*, company: Company, actor: Actor) -> None:
 
 
 def tax_codes_refresh(*, company: Company) -> QuickBooksConnection:
-    connection = QuickBooksConnection.objects.get(company=company)
+    connection = QuickBooksConnection.objects.filter(
+        company=company, status=ConnectionStatus.CONNECTED
+    ).first()
+    if connection is None:
+        raise ServiceError(_("Connect QuickBooks first."))
     try:
         connection.tax_codes = _read_tax_codes(Session(connection))
     except QuickBooksError as error:
@@ -193,9 +197,11 @@ def match_resolve(*, record: SyncRecord, actor: Actor, choice: str) -> SyncRecor
     record.save()
     if not record.create_new:
         # The SyncToken is read fresh on the first update (a stale one is retried once).
-        record.sync_token = "0"
+        record.sync_token = "0"  # noqa: S105 - a SyncToken, not a secret
         record.save(update_fields=["sync_token"])
-    sync.log(record.company_id, _("%(label)s: matched by hand.") % {"label": record.label}, record=record)
+    sync.log(
+        record.company_id, _("%(label)s: matched by hand.") % {"label": record.label}, record=record
+    )
     _push_after_commit(record)
     return record
 

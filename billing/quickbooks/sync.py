@@ -55,7 +55,9 @@ class NeedsAttention(Exception):
 
 
 def log(company_id: int, message: str, *, record: SyncRecord | None = None, level: str = "info"):
-    SyncLog.objects.create(company_id=company_id, record=record, message=message[:1000], level=level)
+    SyncLog.objects.create(
+        company_id=company_id, record=record, message=message[:1000], level=level
+    )
 
 
 def connection_for(company_id: int) -> QuickBooksConnection | None:
@@ -117,15 +119,14 @@ def enqueue(*, company_id: int, kind: str, local_id: int, label: str = "") -> No
 def claim(record_id: int) -> SyncRecord | None:
     """Take the record for this worker, or None when another worker has it or it isn't due."""
     now = timezone.now()
-    taken = (
-        SyncRecord.objects.filter(pk=record_id, status__in=CLAIMABLE, next_attempt_at__lte=now)
-        .update(
-            status=SyncStatus.SYNCING,
-            claimed_at=now,
-            attempts=F("attempts") + 1,
-            dirty=False,
-            updated_at=now,
-        )
+    taken = SyncRecord.objects.filter(
+        pk=record_id, status__in=CLAIMABLE, next_attempt_at__lte=now
+    ).update(
+        status=SyncStatus.SYNCING,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        dirty=False,
+        updated_at=now,
     )
     return SyncRecord.objects.get(pk=record_id) if taken else None
 
@@ -138,9 +139,11 @@ def _finish(record: SyncRecord, status: str, message: str = "", **fields: Any) -
     values.update(fields)
     SyncRecord.objects.filter(pk=record.pk, status=SyncStatus.SYNCING).update(**values)
     # Changed while we pushed: push again with the new data.
-    again = SyncRecord.objects.filter(pk=record.pk, dirty=True).exclude(
-        status=SyncStatus.SYNCING
-    ).update(status=SyncStatus.PENDING, dirty=False, attempts=0, next_attempt_at=now)
+    again = (
+        SyncRecord.objects.filter(pk=record.pk, dirty=True)
+        .exclude(status=SyncStatus.SYNCING)
+        .update(status=SyncStatus.PENDING, dirty=False, attempts=0, next_attempt_at=now)
+    )
     if again:
         from billing.quickbooks.tasks import push_record
 
@@ -162,16 +165,25 @@ def push(record_id: int) -> str | None:
 def _push_claimed(record: SyncRecord, session: Session | None = None) -> str:
     connection = connection_for(record.company_id)
     if connection is None:
-        _finish(record, SyncStatus.PENDING, _("Waiting for QuickBooks to be connected."),
-                next_attempt_at=None)
+        _finish(
+            record,
+            SyncStatus.PENDING,
+            _("Waiting for QuickBooks to be connected."),
+            next_attempt_at=None,
+        )
         return SyncStatus.PENDING
     try:
         session = session or Session(connection)
         PUSHERS[record.kind](session, record)
     except NeedsAttention as problem:
         log(record.company_id, f"{record.label}: {problem.message}", record=record, level="warning")
-        _finish(record, SyncStatus.ATTENTION, problem.message, candidates=problem.candidates,
-                next_attempt_at=None)
+        _finish(
+            record,
+            SyncStatus.ATTENTION,
+            problem.message,
+            candidates=problem.candidates,
+            next_attempt_at=None,
+        )
         return SyncStatus.ATTENTION
     except QuickBooksError as error:
         return _failed(record, error)
@@ -207,10 +219,14 @@ def _request_id(record: SyncRecord, body: dict[str, Any]) -> str:
 def _link(record: SyncRecord, obj: dict[str, Any]) -> None:
     """Remember QuickBooks' id and SyncToken at once (before anything else can fail)."""
     record.qbo_id, record.sync_token = str(obj["Id"]), str(obj.get("SyncToken", "0"))
-    SyncRecord.objects.filter(pk=record.pk).update(qbo_id=record.qbo_id, sync_token=record.sync_token)
+    SyncRecord.objects.filter(pk=record.pk).update(
+        qbo_id=record.qbo_id, sync_token=record.sync_token
+    )
 
 
-def _save(session: Session, record: SyncRecord, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+def _save(
+    session: Session, record: SyncRecord, entity: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """Create or update; an update uses the stored Id and SyncToken, and when QuickBooks says
     the SyncToken is stale (someone edited it there) reads the current one and tries once more."""
     if record.qbo_id:
@@ -227,10 +243,14 @@ def _save(session: Session, record: SyncRecord, entity: str, body: dict[str, Any
     return obj
 
 
-def _dependency(session: Session, *, company_id: int, kind: str, local_id: int, label: str) -> SyncRecord:
+def _dependency(
+    session: Session, *, company_id: int, kind: str, local_id: int, label: str
+) -> SyncRecord:
     """The customer of an invoice (or the invoice of a payment), pushed first when needed."""
     record, _created = SyncRecord.objects.get_or_create(
-        company_id=company_id, kind=kind, local_id=local_id,
+        company_id=company_id,
+        kind=kind,
+        local_id=local_id,
         defaults={"label": label, "next_attempt_at": timezone.now()},
     )
     if record.status == SyncStatus.SYNCED and record.qbo_id:
@@ -248,10 +268,15 @@ def _dependency(session: Session, *, company_id: int, kind: str, local_id: int, 
         return record
     if record.status == SyncStatus.PENDING and record.next_attempt_at is None:
         raise QuickBooksError(record.message, permanent=True, reconnect=True)  # waits to reconnect
-    if record.status == SyncStatus.SYNCING or (record.status == SyncStatus.ERROR and record.next_attempt_at):
-        raise QuickBooksError(_("%(label)s is still being synced.") % {"label": label}, permanent=False)
+    if record.status == SyncStatus.SYNCING or (
+        record.status == SyncStatus.ERROR and record.next_attempt_at
+    ):
+        raise QuickBooksError(
+            _("%(label)s is still being synced.") % {"label": label}, permanent=False
+        )
     raise NeedsAttention(
-        _("%(label)s must be synced first: %(message)s") % {"label": label, "message": record.message}
+        _("%(label)s must be synced first: %(message)s")
+        % {"label": label, "message": record.message}
     )
 
 
@@ -318,8 +343,12 @@ def push_customer(session: Session, record: SyncRecord) -> None:
         found = match_customer(session, customer)
         if found is not None:
             _link(record, found)
-            log(record.company_id, _("%(label)s matched QuickBooks customer %(id)s.")
-                % {"label": record.label, "id": found["Id"]}, record=record)
+            log(
+                record.company_id,
+                _("%(label)s matched QuickBooks customer %(id)s.")
+                % {"label": record.label, "id": found["Id"]},
+                record=record,
+            )
     if record.create_new and not record.qbo_id:
         try:
             _save(session, record, "Customer", body)
@@ -327,7 +356,12 @@ def push_customer(session: Session, record: SyncRecord) -> None:
             if error.code != DUPLICATE_NAME:
                 raise
             suffix = customer.email or customer.public_id
-            _save(session, record, "Customer", {**body, "DisplayName": f"{customer.name} ({suffix})"[:500]})
+            _save(
+                session,
+                record,
+                "Customer",
+                {**body, "DisplayName": f"{customer.name} ({suffix})"[:500]},
+            )
         return
     _save(session, record, "Customer", body)
 
@@ -337,7 +371,9 @@ def push_customer(session: Session, record: SyncRecord) -> None:
 
 def _tax_codes(record: SyncRecord, session: Session) -> dict[str, str]:
     chosen = dict(
-        TaxMapping.objects.filter(company_id=record.company_id).values_list("tax_key", "tax_code_id")
+        TaxMapping.objects.filter(company_id=record.company_id).values_list(
+            "tax_key", "tax_code_id"
+        )
     )
     return taxes.effective_mapping(session.connection.tax_codes, chosen)
 
@@ -357,8 +393,10 @@ def _invoice_lines(
             )
         if code not in known:
             raise NeedsAttention(
-                _("The QuickBooks tax code chosen for “%(tax)s” (id %(id)s) is missing in "
-                  "QuickBooks. Choose another on the tax codes page.")
+                _(
+                    "The QuickBooks tax code chosen for “%(tax)s” (id %(id)s) is missing in "
+                    "QuickBooks. Choose another on the tax codes page."
+                )
                 % {"tax": labels.get(key, key), "id": code}
             )
         lines.append(
@@ -384,20 +422,26 @@ def push_invoice(session: Session, record: SyncRecord) -> None:
     if invoice.status == InvoiceStatus.DRAFT:
         raise NeedsAttention(_("Drafts are not sent to QuickBooks; send the invoice first."))
     customer = _dependency(
-        session, company_id=record.company_id, kind=RecordKind.CUSTOMER,
-        local_id=invoice.customer_id, label=invoice.customer.name,
+        session,
+        company_id=record.company_id,
+        kind=RecordKind.CUSTOMER,
+        local_id=invoice.customer_id,
+        label=invoice.customer.name,
     )
     known = {str(code["id"]) for code in session.connection.tax_codes}
     lines = _invoice_lines(
         invoice, _tax_codes(record, session), session.connection.item_id or "1", known
     )
     if not record.qbo_id:
+        # Our numbers are "INV-" and digits: nothing in them can change the query.
         number = invoice.display_number.replace("'", "")
-        existing = session.query(f"select * from Invoice where DocNumber = '{number}'")
+        existing = session.query(f"select * from Invoice where DocNumber = '{number}'")  # noqa: S608
         if existing:
             raise NeedsAttention(
-                _("Invoice %(number)s already exists in QuickBooks (id %(id)s). It was not created "
-                  "again; rename or delete the one in QuickBooks, then resync.")
+                _(
+                    "Invoice %(number)s already exists in QuickBooks (id %(id)s). It was not created "
+                    "again; rename or delete the one in QuickBooks, then resync."
+                )
                 % {"number": invoice.display_number, "id": existing[0]["Id"]}
             )
     body = {
@@ -416,16 +460,20 @@ def push_invoice(session: Session, record: SyncRecord) -> None:
     except QuickBooksError as error:
         if error.code == INVALID_REFERENCE and "TaxCode" in error.message:
             raise NeedsAttention(
-                _("A tax code on this invoice is missing in QuickBooks (%(detail)s). Read the "
-                  "tax codes again and choose another on the tax codes page.")
+                _(
+                    "A tax code on this invoice is missing in QuickBooks (%(detail)s). Read the "
+                    "tax codes again and choose another on the tax codes page."
+                )
                 % {"detail": error.message}
             ) from None
         raise
     theirs = Decimal(str(obj.get("TotalAmt", "0")))
     if theirs != invoice.total:
         raise NeedsAttention(
-            _("QuickBooks computed a total of %(theirs)s, CrewCommand %(ours)s. Check the tax "
-              "codes mapped for this invoice's province.")
+            _(
+                "QuickBooks computed a total of %(theirs)s, CrewCommand %(ours)s. Check the tax "
+                "codes mapped for this invoice's province."
+            )
             % {"theirs": format_cad(theirs), "ours": format_cad(invoice.total)}
         )
 
@@ -442,8 +490,11 @@ def push_payment(session: Session, record: SyncRecord) -> None:
     if payment.status != PaymentStatus.SUCCEEDED or payment.invoice is None:
         raise NeedsAttention(_("Only payments applied to an invoice are sent to QuickBooks."))
     invoice = _dependency(
-        session, company_id=record.company_id, kind=RecordKind.INVOICE,
-        local_id=payment.invoice_id, label=payment.invoice.display_number,
+        session,
+        company_id=record.company_id,
+        kind=RecordKind.INVOICE,
+        local_id=payment.invoice_id,
+        label=payment.invoice.display_number,
     )
     customer = SyncRecord.objects.get(
         company_id=record.company_id, kind=RecordKind.CUSTOMER, local_id=payment.invoice.customer_id
@@ -456,7 +507,10 @@ def push_payment(session: Session, record: SyncRecord) -> None:
         "PaymentRefNum": (payment.reference or payment.public_id)[:21],
         "PrivateNote": f"CrewCommand {payment.public_id}",
         "Line": [
-            {"Amount": payment.amount, "LinkedTxn": [{"TxnId": invoice.qbo_id, "TxnType": "Invoice"}]}
+            {
+                "Amount": payment.amount,
+                "LinkedTxn": [{"TxnId": invoice.qbo_id, "TxnType": "Invoice"}],
+            }
         ],
     }
     _save(session, record, "Payment", body)
@@ -503,8 +557,9 @@ def queue_changed_invoices(limit: int = 500) -> int:
     )
     count = 0
     for pk, company_id, number in changed:
-        mark_pending(company_id=company_id, kind=RecordKind.INVOICE, local_id=pk,
-                     label=f"INV-{number:04d}")
+        mark_pending(
+            company_id=company_id, kind=RecordKind.INVOICE, local_id=pk, label=f"INV-{number:04d}"
+        )
         count += 1
     return count
 
@@ -543,8 +598,14 @@ def pull_payments(connection: QuickBooksConnection) -> int:
                 continue
             qbo_payment = session.read("Payment", str(link["TxnId"]))
             applied = sum(
-                (Decimal(str(line["Amount"])) for line in qbo_payment.get("Line", [])
-                 if any(str(t.get("TxnId")) == by_local[invoice.pk].qbo_id for t in line.get("LinkedTxn", []))),
+                (
+                    Decimal(str(line["Amount"]))
+                    for line in qbo_payment.get("Line", [])
+                    if any(
+                        str(t.get("TxnId")) == by_local[invoice.pk].qbo_id
+                        for t in line.get("LinkedTxn", [])
+                    )
+                ),
                 Decimal(0),
             )
             invoice.refresh_from_db()
@@ -562,17 +623,24 @@ def pull_payments(connection: QuickBooksConnection) -> int:
                     note=_("Recorded in QuickBooks"),
                 )
                 SyncRecord.objects.update_or_create(
-                    company_id=connection.company_id, kind=RecordKind.PAYMENT, local_id=payment.pk,
+                    company_id=connection.company_id,
+                    kind=RecordKind.PAYMENT,
+                    local_id=payment.pk,
                     defaults={
-                        "label": _("Payment %(amount)s on %(number)s") % {
-                            "amount": format_cad(amount), "number": invoice.display_number},
-                        "status": SyncStatus.SYNCED, "qbo_id": str(link["TxnId"]),
+                        "label": _("Payment %(amount)s on %(number)s")
+                        % {"amount": format_cad(amount), "number": invoice.display_number},
+                        "status": SyncStatus.SYNCED,
+                        "qbo_id": str(link["TxnId"]),
                         "sync_token": str(qbo_payment.get("SyncToken", "0")),
-                        "from_quickbooks": True, "synced_at": timezone.now(),
+                        "from_quickbooks": True,
+                        "synced_at": timezone.now(),
                     },
                 )
-                log(connection.company_id, _("Payment of %(amount)s entered in QuickBooks recorded on %(number)s.")
-                    % {"amount": format_cad(amount), "number": invoice.display_number})
+                log(
+                    connection.company_id,
+                    _("Payment of %(amount)s entered in QuickBooks recorded on %(number)s.")
+                    % {"amount": format_cad(amount), "number": invoice.display_number},
+                )
             known.add(str(link["TxnId"]))
             recorded += 1
     QuickBooksConnection.objects.filter(pk=connection.pk).update(last_pull_at=timezone.now())

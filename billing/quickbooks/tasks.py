@@ -35,5 +35,7 @@ def pull_payments() -> int:
         try:
             recorded += sync.pull_payments(connection)
         except QuickBooksError as error:
-            logger.warning("QuickBooks pull for company %s failed: %s", connection.company_id, error.message)
+            logger.warning(
+                "QuickBooks pull for company %s failed: %s", connection.company_id, error.message
+            )
     return recorded

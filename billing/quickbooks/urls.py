@@ -9,7 +9,7 @@ from billing.quickbooks import views
 app_name = "quickbooks"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.home, name="overview"),
     path("connect/", views.connect, name="connect"),
     path("callback/", views.callback, name="callback"),
     path("disconnect/", views.disconnect, name="disconnect"),

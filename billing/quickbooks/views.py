@@ -47,7 +47,7 @@ def connect(request: ContractorRequest) -> HttpResponse:
         url, state = services.connect_start()
     except ServiceError as error:
         messages.error(request, str(error))
-        return redirect("quickbooks:home")
+        return redirect("quickbooks:overview")
     request.session[SESSION_STATE] = services.state_hash(state)
     return redirect(url)
 
@@ -60,7 +60,7 @@ def callback(request: ContractorRequest) -> HttpResponse:
     given = services.state_hash(request.GET.get("state", ""))
     if request.GET.get("error"):
         messages.warning(request, _("QuickBooks was not connected: the connection was declined."))
-        return redirect("quickbooks:home")
+        return redirect("quickbooks:overview")
     try:
         services.connect_finish(
             company=request.company,
@@ -73,7 +73,7 @@ def callback(request: ContractorRequest) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, _("QuickBooks is connected."))
-    return redirect("quickbooks:home")
+    return redirect("quickbooks:overview")
 
 
 @member_required(action="quickbooks.manage")
@@ -81,7 +81,7 @@ def callback(request: ContractorRequest) -> HttpResponse:
 def disconnect(request: ContractorRequest) -> HttpResponse:
     services.disconnect(company=request.company, actor=Actor.member(request.user))
     messages.success(request, _("QuickBooks is disconnected. Nothing is sent to it any more."))
-    return redirect("quickbooks:home")
+    return redirect("quickbooks:overview")
 
 
 @never_cache
@@ -108,8 +108,8 @@ def tax_codes(request: ContractorRequest) -> HttpResponse:
 def tax_codes_refresh(request: ContractorRequest) -> HttpResponse:
     try:
         services.tax_codes_refresh(company=request.company)
-    except (ServiceError, SyncRecord.DoesNotExist, Exception) as error:  # noqa: BLE001
-        messages.error(request, str(error) or _("QuickBooks could not be reached."))
+    except ServiceError as error:
+        messages.error(request, str(error))
     else:
         messages.success(request, _("Tax codes read from QuickBooks again."))
     return redirect("quickbooks:tax_codes")
@@ -143,7 +143,9 @@ def _record(request: ContractorRequest, record_id: str) -> SyncRecord:
 @require_POST
 def resync(request: ContractorRequest, record_id: str) -> HttpResponse:
     record = services.resync(record=_record(request, record_id))
-    messages.success(request, _("%(label)s will be sent to QuickBooks again.") % {"label": record.label})
+    messages.success(
+        request, _("%(label)s will be sent to QuickBooks again.") % {"label": record.label}
+    )
     return redirect("quickbooks:log")
 
 
@@ -163,6 +165,8 @@ def resolve(request: ContractorRequest, record_id: str) -> HttpResponse:
         except ServiceError as error:
             form.add_error("choice", str(error))
         else:
-            messages.success(request, _("Thanks. %(label)s will be synced.") % {"label": record.label})
-            return redirect("quickbooks:home")
+            messages.success(
+                request, _("Thanks. %(label)s will be synced.") % {"label": record.label}
+            )
+            return redirect("quickbooks:overview")
     return render(request, "billing/quickbooks/resolve.html", {"record": record, "form": form})

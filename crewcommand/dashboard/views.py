@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from billing.quickbooks import selectors as quickbooks
 from billing.selectors import job_payment_status
 from crewcommand import charts, selectors
 from crewcommand.access import ContractorRequest, member_required
@@ -44,6 +45,9 @@ def customer_detail(request: ContractorRequest, customer_id: str) -> HttpRespons
         "customer": customer,
         "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
         "activity": selectors.activity_for_customer(customer=customer),
+        "qbo_record": quickbooks.record_for(
+            company=request.company, kind="customer", local_id=customer.pk
+        ),
     }
     return render(request, "dashboard/customer_detail.html", context)
 

@@ -62,9 +62,7 @@ def add_canadian_codes(fake: QuickBooksFake, realm: str) -> None:
     """Give the fake company the tax codes of every province (as a real Canadian file has)."""
     company = fake.companies[realm]
     with fake.lock:
-        rate_ids: dict[str, str] = {
-            row["Name"]: row["Id"] for row in company.all("TaxRate")
-        }
+        rate_ids: dict[str, str] = {row["Name"]: row["Id"] for row in company.all("TaxRate")}
         for name, parts in EXTRA_CODES.items():
             details = []
             for rate_name, value in parts:

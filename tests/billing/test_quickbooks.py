@@ -11,6 +11,7 @@ import pytest
 from django.db import connection as db_connection
 from django.urls import reverse
 
+from billing.models import Payment
 from billing.quickbooks import crypto, sync
 from billing.quickbooks.models import (
     ConnectionStatus,
@@ -22,9 +23,8 @@ from billing.quickbooks.models import (
 )
 from billing.quickbooks.services import tax_codes_refresh
 from billing.quickbooks.tasks import pull_payments, sweep
-from billing.models import Payment
 from documents.models import InvoiceStatus
-from tests.billing.qbo import add_canadian_codes, connect, qbo_on  # noqa: F401
+from tests.billing.qbo import add_canadian_codes, connect
 from tests.factories import CustomerFactory, InvoiceFactory, PaymentFactory
 from tests.fakes.quickbooks_server import TAX_CODE_HST_ON
 
@@ -36,7 +36,9 @@ def connected(owner_client, qbo_on):
 
 def push_invoice(invoice) -> SyncRecord:
     record = sync.mark_pending(
-        company_id=invoice.company_id, kind=RecordKind.INVOICE, local_id=invoice.pk,
+        company_id=invoice.company_id,
+        kind=RecordKind.INVOICE,
+        local_id=invoice.pk,
         label=invoice.display_number,
     )
     sync.push(record.pk)
@@ -60,7 +62,7 @@ def test_connect_stores_the_realm_and_encrypted_tokens(owner_client, qbo_on):
     refresh = crypto.decrypt(conn.refresh_token_encrypted)
     assert refresh in qbo_on.refresh_tokens  # the live token, readable only with the key
     assert refresh not in conn.refresh_token_encrypted
-    page = owner_client.get(reverse("quickbooks:home"))
+    page = owner_client.get(reverse("quickbooks:overview"))
     assert conn.realm_id in page.content.decode()
 
 
@@ -91,13 +93,15 @@ def test_office_staff_cannot_connect(office_client, qbo_on):
 
 def test_without_credentials_the_page_explains_the_setup(owner_client, settings):
     settings.QUICKBOOKS_ENABLED = False
-    page = owner_client.get(reverse("quickbooks:home"))
+    page = owner_client.get(reverse("quickbooks:overview"))
     assert page.status_code == 200
     assert "QUICKBOOKS_CLIENT_ID" in page.content.decode()
     assert owner_client.post(reverse("quickbooks:connect")).status_code == 302
 
 
-def test_disconnect_revokes_and_reconnect_reuses_the_same_records(owner_client, connected, qbo_on, invoice):
+def test_disconnect_revokes_and_reconnect_reuses_the_same_records(
+    owner_client, connected, qbo_on, invoice
+):
     assert push_invoice(invoice).status == SyncStatus.SYNCED
     owner_client.post(reverse("quickbooks:disconnect"))
     conn = QuickBooksConnection.objects.get()
@@ -225,9 +229,9 @@ def test_a_tax_code_missing_in_quickbooks_needs_attention_and_the_rest_keeps_syn
     assert len(qbo_invoices(qbo_on, connected.realm_id)) == 1
 
 
-
-
-def test_local_invoice_number_already_in_quickbooks_is_reported(connected, qbo_on, invoice, customer):
+def test_local_invoice_number_already_in_quickbooks_is_reported(
+    connected, qbo_on, invoice, customer
+):
     first = push_invoice(invoice)
     # Another CrewCommand-unknown invoice with our next number already sits in QuickBooks.
     SyncRecord.objects.filter(pk=first.pk).update(qbo_id="", sync_token="")
@@ -241,7 +245,12 @@ def test_local_invoice_number_already_in_quickbooks_is_reported(connected, qbo_o
 
 
 def _qbo_customer(fake, realm, name, email=""):
-    body = {"DisplayName": name, "Active": True, "Balance": Decimal(0), "BalanceWithJobs": Decimal(0)}
+    body = {
+        "DisplayName": name,
+        "Active": True,
+        "Balance": Decimal(0),
+        "BalanceWithJobs": Decimal(0),
+    }
     if email:
         body["PrimaryEmailAddr"] = {"Address": email}
     with fake.lock:
@@ -302,7 +311,9 @@ def test_an_expired_access_token_is_refreshed_once_and_the_call_retried(connecte
     assert len(refreshes) == 1
 
 
-def test_a_revoked_refresh_token_asks_for_reconnection_and_stops_retrying(connected, qbo_on, invoice):
+def test_a_revoked_refresh_token_asks_for_reconnection_and_stops_retrying(
+    connected, qbo_on, invoice
+):
     with qbo_on.lock:
         qbo_on.refresh_tokens.clear()
         qbo_on.access_tokens.clear()
@@ -342,17 +353,22 @@ def test_a_payment_recorded_here_is_applied_to_its_invoice_in_quickbooks(
     assert Decimal(str(qbo_invoice["Balance"])) == 0
 
 
-def test_a_payment_entered_in_quickbooks_marks_the_invoice_paid_here(
-    connected, qbo_on, invoice
-):
+def test_a_payment_entered_in_quickbooks_marks_the_invoice_paid_here(connected, qbo_on, invoice):
     record = push_invoice(invoice)
-    customer_id = qbo_on.entity(connected.realm_id, "Invoice", record.qbo_id)["CustomerRef"]["value"]
+    customer_id = qbo_on.entity(connected.realm_id, "Invoice", record.qbo_id)["CustomerRef"][
+        "value"
+    ]
     with qbo_on.lock:
         company = qbo_on.companies[connected.realm_id]
         pay = {
             "CustomerRef": {"value": customer_id},
             "TotalAmt": Decimal("1356.00"),
-            "Line": [{"Amount": Decimal("1356.00"), "LinkedTxn": [{"TxnId": record.qbo_id, "TxnType": "Invoice"}]}],
+            "Line": [
+                {
+                    "Amount": Decimal("1356.00"),
+                    "LinkedTxn": [{"TxnId": record.qbo_id, "TxnType": "Invoice"}],
+                }
+            ],
         }
         saved = qbo_on._create(company, "Payment", pay)
     assert pull_payments() == 1
@@ -391,3 +407,11 @@ def test_the_log_and_tax_code_pages_show_statuses_and_save_choices(
     assert TaxMapping.objects.get(company=company, tax_key="ON:all").tax_code_id == "4"
     bad = owner_client.post(reverse("quickbooks:tax_codes"), {"ON:all": "nope"})
     assert bad.status_code == 200 and TaxMapping.objects.get(tax_key="ON:all").tax_code_id == "4"
+
+
+def test_invoice_and_customer_pages_show_a_sync_badge(owner_client, connected, qbo_on, invoice):
+    push_invoice(invoice)
+    panel = owner_client.get(reverse("billing_dashboard:invoice_payments", args=[invoice.public_id]))
+    assert "QuickBooks" in panel.content.decode() and "Synced" in panel.content.decode()
+    page = owner_client.get(reverse("dashboard:customer_detail", args=[invoice.customer.public_id]))
+    assert "Synced" in page.content.decode()
