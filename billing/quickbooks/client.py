@@ -288,3 +288,13 @@ class Session:
         else:
             result = self._call(lambda qb: qb.create_object(entity, payload, request_id=request_id))
         return result[entity]
+
+    def void(self, entity: str, body: dict[str, Any], *, request_id: str) -> dict[str, Any]:
+        """Void a transaction (``Id`` + ``SyncToken``): QuickBooks keeps it, at zero."""
+        payload = json.dumps(body, default=str)
+        result = self._call(
+            lambda qb: qb.update_object(
+                entity, payload, request_id=request_id, params={"operation": "void"}
+            )
+        )
+        return result[entity]

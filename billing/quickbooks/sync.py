@@ -36,6 +36,9 @@ from billing.quickbooks.models import (
     SyncStatus,
     TaxMapping,
 )
+from billing.services import payment_record
+from crewcommand.errors import ServiceError
+from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Customer
 from documents.models import Invoice, InvoiceStatus
@@ -421,6 +424,9 @@ def push_invoice(session: Session, record: SyncRecord) -> None:
     )
     if invoice.status == InvoiceStatus.DRAFT:
         raise NeedsAttention(_("Drafts are not sent to QuickBooks; send the invoice first."))
+    if invoice.status == InvoiceStatus.VOID:
+        _void_invoice(session, record)
+        return
     customer = _dependency(
         session,
         company_id=record.company_id,
@@ -476,6 +482,19 @@ def push_invoice(session: Session, record: SyncRecord) -> None:
             )
             % {"theirs": format_cad(theirs), "ours": format_cad(invoice.total)}
         )
+
+
+def _void_invoice(session: Session, record: SyncRecord) -> None:
+    """Voided here: voided in QuickBooks too (kept there at zero, as QuickBooks does), once.
+    An invoice never sent to QuickBooks stays out of it."""
+    if not record.qbo_id:
+        return
+    current = session.read("Invoice", record.qbo_id)
+    if current.get("PrivateNote") == "Voided" and Decimal(str(current.get("TotalAmt", 0))) == 0:
+        _link(record, current)
+        return
+    body = {"Id": record.qbo_id, "SyncToken": str(current["SyncToken"])}
+    _link(record, session.void("Invoice", body, request_id=_request_id(record, body)))
 
 
 # -- payments -------------------------------------------------------------------------------
@@ -570,9 +589,6 @@ def queue_changed_invoices(limit: int = 500) -> int:
 def pull_payments(connection: QuickBooksConnection) -> int:
     """Payments entered in QuickBooks against synced, unpaid invoices are recorded here (as
     "other" payments, at most the open balance). Nothing local is ever deleted or lowered."""
-    from billing.services import payment_record
-    from crewcommand.lib.activity import Actor
-
     synced = SyncRecord.objects.filter(
         company_id=connection.company_id, kind=RecordKind.INVOICE, status=SyncStatus.SYNCED
     ).exclude(qbo_id="")
@@ -612,36 +628,55 @@ def pull_payments(connection: QuickBooksConnection) -> int:
             amount = min(applied, invoice.balance)
             if amount <= 0:
                 continue
-            with transaction.atomic():
-                payment = payment_record(
-                    actor=Actor.system(),
-                    amount=amount,
-                    method="other",
-                    received_on=dt.date.fromisoformat(str(qbo_payment.get("TxnDate"))[:10]),
-                    invoice=invoice,
-                    reference=f"QuickBooks {link['TxnId']}",
-                    note=_("Recorded in QuickBooks"),
-                )
-                SyncRecord.objects.update_or_create(
-                    company_id=connection.company_id,
-                    kind=RecordKind.PAYMENT,
-                    local_id=payment.pk,
-                    defaults={
-                        "label": _("Payment %(amount)s on %(number)s")
-                        % {"amount": format_cad(amount), "number": invoice.display_number},
-                        "status": SyncStatus.SYNCED,
-                        "qbo_id": str(link["TxnId"]),
-                        "sync_token": str(qbo_payment.get("SyncToken", "0")),
-                        "from_quickbooks": True,
-                        "synced_at": timezone.now(),
-                    },
-                )
+            try:
+                _record_pulled(connection, invoice, link, qbo_payment, amount)
+            except ServiceError as error:
                 log(
                     connection.company_id,
-                    _("Payment of %(amount)s entered in QuickBooks recorded on %(number)s.")
-                    % {"amount": format_cad(amount), "number": invoice.display_number},
+                    _("A QuickBooks payment on %(number)s was not recorded: %(error)s")
+                    % {"number": invoice.display_number, "error": error},
+                    level="error",
                 )
+                continue
             known.add(str(link["TxnId"]))
             recorded += 1
     QuickBooksConnection.objects.filter(pk=connection.pk).update(last_pull_at=timezone.now())
     return recorded
+
+
+def _record_pulled(
+    connection: QuickBooksConnection,
+    invoice: Invoice,
+    link: dict[str, Any],
+    qbo_payment: dict[str, Any],
+    amount: Decimal,
+) -> None:
+    with transaction.atomic():
+        payment = payment_record(
+            actor=Actor.system(),
+            amount=amount,
+            method="other",
+            received_on=dt.date.fromisoformat(str(qbo_payment.get("TxnDate"))[:10]),
+            invoice=invoice,
+            reference=f"QuickBooks {link['TxnId']}",
+            note=_("Recorded in QuickBooks"),
+        )
+        SyncRecord.objects.update_or_create(
+            company_id=connection.company_id,
+            kind=RecordKind.PAYMENT,
+            local_id=payment.pk,
+            defaults={
+                "label": _("Payment %(amount)s on %(number)s")
+                % {"amount": format_cad(amount), "number": invoice.display_number},
+                "status": SyncStatus.SYNCED,
+                "qbo_id": str(link["TxnId"]),
+                "sync_token": str(qbo_payment.get("SyncToken", "0")),
+                "from_quickbooks": True,
+                "synced_at": timezone.now(),
+            },
+        )
+        log(
+            connection.company_id,
+            _("Payment of %(amount)s entered in QuickBooks recorded on %(number)s.")
+            % {"amount": format_cad(amount), "number": invoice.display_number},
+        )

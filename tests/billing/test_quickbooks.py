@@ -411,7 +411,52 @@ def test_the_log_and_tax_code_pages_show_statuses_and_save_choices(
 
 def test_invoice_and_customer_pages_show_a_sync_badge(owner_client, connected, qbo_on, invoice):
     push_invoice(invoice)
-    panel = owner_client.get(reverse("billing_dashboard:invoice_payments", args=[invoice.public_id]))
+    panel = owner_client.get(
+        reverse("billing_dashboard:invoice_payments", args=[invoice.public_id])
+    )
     assert "QuickBooks" in panel.content.decode() and "Synced" in panel.content.decode()
     page = owner_client.get(reverse("dashboard:customer_detail", args=[invoice.customer.public_id]))
     assert "Synced" in page.content.decode()
+
+
+def test_voiding_an_invoice_here_voids_it_in_quickbooks_once(connected, qbo_on, invoice):
+    from crewcommand.lib.activity import Actor
+    from documents import services as documents
+
+    record = push_invoice(invoice)
+    documents.invoice_void(invoice=invoice, actor=Actor.system())
+    again = push_invoice(invoice)
+    assert again.status == SyncStatus.SYNCED, again.message
+    theirs = qbo_on.entity(connected.realm_id, "Invoice", record.qbo_id)
+    assert Decimal(str(theirs["TotalAmt"])) == 0 and theirs["PrivateNote"] == "Voided"
+    assert push_invoice(invoice).sync_token == again.sync_token  # not voided a second time
+    assert len(qbo_invoices(qbo_on, connected.realm_id)) == 1
+
+
+def test_a_quickbooks_payment_larger_than_the_balance_records_only_the_balance(
+    connected, qbo_on, invoice
+):
+    record = push_invoice(invoice)
+    PaymentFactory(invoice=invoice, amount=Decimal("1000.00"))  # not pushed: no on_commit here
+    customer_id = qbo_on.entity(connected.realm_id, "Invoice", record.qbo_id)["CustomerRef"][
+        "value"
+    ]
+    with qbo_on.lock:
+        company = qbo_on.companies[connected.realm_id]
+        qbo_on._create(
+            company,
+            "Payment",
+            {
+                "CustomerRef": {"value": customer_id},
+                "TotalAmt": Decimal("1356.00"),
+                "Line": [
+                    {
+                        "Amount": Decimal("1356.00"),
+                        "LinkedTxn": [{"TxnId": record.qbo_id, "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
+    assert pull_payments() == 1
+    invoice.refresh_from_db()
+    assert invoice.balance == 0 and invoice.amount_paid == invoice.total

@@ -40,9 +40,7 @@ def test_a_paid_invoice_reaches_quickbooks_through_a_real_worker(
     PaymentFactory(invoice=invoice, amount=invoice.total)  # the hook enqueues after commit
 
     def payment_synced():
-        return SyncRecord.objects.filter(
-            kind=RecordKind.PAYMENT, status=SyncStatus.SYNCED
-        ).first()
+        return SyncRecord.objects.filter(kind=RecordKind.PAYMENT, status=SyncStatus.SYNCED).first()
 
     record = wait_for(payment_synced, timeout=30)
     realm = conn.realm_id
