@@ -460,3 +460,29 @@ def test_a_quickbooks_payment_larger_than_the_balance_records_only_the_balance(
     assert pull_payments() == 1
     invoice.refresh_from_db()
     assert invoice.balance == 0 and invoice.amount_paid == invoice.total
+
+
+def test_a_429_from_quickbooks_is_retried_later_and_then_syncs_once(connected, qbo_on, invoice):
+    import re
+
+    from tests.fakes.base import Response, Route
+
+    throttled = []
+
+    def too_many(request, match):
+        throttled.append(request.path)
+        body = b'{"fault": {"error": [{"message": "ThrottleExceeded"}]}}'
+        return Response(429, body, {"Content-Type": "application/json"})
+
+    route = Route("POST", re.compile(r"/v3/company/[^/]+/invoice"), too_many)
+    qbo_on._routes.insert(0, route)  # the fake has no switch for 429s: answer them first
+    try:
+        record = push_invoice(invoice)
+    finally:
+        qbo_on._routes.remove(route)
+    assert throttled
+    assert record.status == SyncStatus.ERROR and "429" in record.message
+    assert record.next_attempt_at > record.updated_at  # later, with backoff
+    SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=record.created_at)
+    assert sync.push(record.pk) == SyncStatus.SYNCED
+    assert len(qbo_invoices(qbo_on, connected.realm_id)) == 1
