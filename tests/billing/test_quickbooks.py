@@ -486,3 +486,12 @@ def test_a_429_from_quickbooks_is_retried_later_and_then_syncs_once(connected, q
     SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=record.created_at)
     assert sync.push(record.pk) == SyncStatus.SYNCED
     assert len(qbo_invoices(qbo_on, connected.realm_id)) == 1
+
+
+def test_the_callbacks_code_and_state_never_reach_the_logs():
+    from crewcommand.lib.logging import redact
+
+    line = "GET /app/billing/quickbooks/callback/?code=AB11secret&state=s3cr3t&realmId=93 200"
+    assert redact(line) == (
+        "GET /app/billing/quickbooks/callback/?code=[redacted]&state=[redacted]&realmId=93 200"
+    )
