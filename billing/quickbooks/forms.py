@@ -40,7 +40,9 @@ class MatchForm(forms.Form):
 
     def __init__(self, *args: Any, candidates: list[dict[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["choice"].choices = [
+        field = self.fields["choice"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
             (
                 c["id"],
                 f"{c['name']}" + (f" <{c['email']}>" if c.get("email") else "") + f" · #{c['id']}",

@@ -136,7 +136,7 @@ class SyncRecord(TenantModel):
         return BADGE_STATUS[self.status]
 
 
-BADGE_STATUS = {
+BADGE_STATUS: dict[str, str] = {
     SyncStatus.PENDING: "processing",
     SyncStatus.SYNCING: "processing",
     SyncStatus.SYNCED: "paid",

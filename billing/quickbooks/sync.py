@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -506,17 +507,18 @@ def push_payment(session: Session, record: SyncRecord) -> None:
     )
     if record.qbo_id:
         return  # payments don't change once recorded; a payment from QuickBooks is already there
-    if payment.status != PaymentStatus.SUCCEEDED or payment.invoice is None:
+    local_invoice = payment.invoice
+    if payment.status != PaymentStatus.SUCCEEDED or local_invoice is None:
         raise NeedsAttention(_("Only payments applied to an invoice are sent to QuickBooks."))
     invoice = _dependency(
         session,
         company_id=record.company_id,
         kind=RecordKind.INVOICE,
-        local_id=payment.invoice_id,
-        label=payment.invoice.display_number,
+        local_id=local_invoice.pk,
+        label=local_invoice.display_number,
     )
     customer = SyncRecord.objects.get(
-        company_id=record.company_id, kind=RecordKind.CUSTOMER, local_id=payment.invoice.customer_id
+        company_id=record.company_id, kind=RecordKind.CUSTOMER, local_id=local_invoice.customer_id
     )
     day = payment.received_on or timezone.localdate(payment.succeeded_at or timezone.now())
     body = {
@@ -535,7 +537,7 @@ def push_payment(session: Session, record: SyncRecord) -> None:
     _save(session, record, "Payment", body)
 
 
-PUSHERS = {
+PUSHERS: dict[str, Callable[[Session, SyncRecord], None]] = {
     RecordKind.CUSTOMER: push_customer,
     RecordKind.INVOICE: push_invoice,
     RecordKind.PAYMENT: push_payment,
