@@ -404,6 +404,10 @@ QUICKBOOKS_TOKEN_SECRET = env_str("QUICKBOOKS_TOKEN_SECRET")
 QUICKBOOKS_REFRESH_MARGIN_SECONDS = env_int("QUICKBOOKS_REFRESH_MARGIN_SECONDS", 300, minimum=0)
 QUICKBOOKS_MINOR_VERSION = env_int("QUICKBOOKS_MINOR_VERSION", 75, minimum=75)
 QUICKBOOKS_MAX_ATTEMPTS = env_int("QUICKBOOKS_MAX_ATTEMPTS", 8, minimum=1)
+# Intuit webhooks (optional): the app's "verifier token". Set, /webhooks/quickbooks/ accepts
+# signed notifications and pulls the company's payments at once; unset, it answers 404 and the
+# periodic pull alone brings payments back.
+QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN = env_str("QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN")
 
 # --- Logging ----------------------------------------------------------------------------------
 

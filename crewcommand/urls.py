@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from billing.quickbooks import views_public as quickbooks_public
 from crewcommand import views
 from crewcommand.dashboard import views as dashboard
 from crewcommand.forms import EmailAuthenticationForm, PasswordResetRequestForm
@@ -85,6 +86,7 @@ urlpatterns = [
     path("app/billing/", include("billing.urls")),
     path("p/", include("portal.urls_portal")),
     path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
+    path("webhooks/quickbooks/", quickbooks_public.webhook, name="quickbooks_webhook"),
     path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),

@@ -23,6 +23,7 @@ from billing.quickbooks.models import (
     SyncStatus,
     TaxMapping,
 )
+from billing.quickbooks.tasks import pull_company, push_record
 from billing.quickbooks.taxes import tax_keys
 from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
@@ -223,6 +224,16 @@ def resync_invoice(*, company: Company, invoice_id: int, label: str) -> None:
 
 
 def _push_after_commit(record: SyncRecord) -> None:
-    from billing.quickbooks.tasks import push_record
-
     push_record.delay_on_commit(record_id=record.pk)
+
+
+def webhook_received(*, realm_ids: set[str]) -> int:
+    """Pull payments now for each connected company a notification named (after commit)."""
+    connections = list(
+        QuickBooksConnection.objects.filter(
+            realm_id__in=realm_ids, status=ConnectionStatus.CONNECTED
+        ).values_list("pk", flat=True)
+    )
+    for connection_id in connections:
+        pull_company.delay_on_commit(connection_id=connection_id)
+    return len(connections)

@@ -39,3 +39,20 @@ def pull_payments() -> int:
                 "QuickBooks pull for company %s failed: %s", connection.company_id, error.message
             )
     return recorded
+
+
+@shared_task
+def pull_company(*, connection_id: int) -> int:
+    """One company's pull, as a webhook asks for it."""
+    connection = QuickBooksConnection.objects.filter(
+        pk=connection_id, status=ConnectionStatus.CONNECTED
+    ).first()
+    if connection is None:
+        return 0
+    try:
+        return sync.pull_payments(connection)
+    except QuickBooksError as error:
+        logger.warning(
+            "QuickBooks pull for company %s failed: %s", connection.company_id, error.message
+        )
+        return 0

@@ -495,3 +495,84 @@ def test_the_callbacks_code_and_state_never_reach_the_logs():
     assert redact(line) == (
         "GET /app/billing/quickbooks/callback/?code=[redacted]&state=[redacted]&realmId=93 200"
     )
+
+
+def _signed(body: bytes, verifier: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(verifier.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def test_a_signed_intuit_webhook_pulls_the_payment_at_once(
+    client, connected, qbo_on, invoice, settings, django_capture_on_commit_callbacks
+):
+    import json
+
+    settings.QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN = "verifier-token-from-intuit"
+    record = push_invoice(invoice)
+    customer_id = qbo_on.entity(connected.realm_id, "Invoice", record.qbo_id)["CustomerRef"][
+        "value"
+    ]
+    with qbo_on.lock:
+        saved = qbo_on._create(
+            qbo_on.companies[connected.realm_id],
+            "Payment",
+            {
+                "CustomerRef": {"value": customer_id},
+                "TotalAmt": Decimal("1356.00"),
+                "Line": [
+                    {
+                        "Amount": Decimal("1356.00"),
+                        "LinkedTxn": [{"TxnId": record.qbo_id, "TxnType": "Invoice"}],
+                    }
+                ],
+            },
+        )
+    body = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": connected.realm_id,
+                    "dataChangeEvent": {
+                        "entities": [{"name": "Payment", "id": saved["Id"], "operation": "Create"}]
+                    },
+                }
+            ]
+        }
+    ).encode()
+    url = reverse("quickbooks_webhook")
+    forged = client.post(
+        url, body, content_type="application/json", headers={"intuit-signature": "AAAA"}
+    )
+    assert forged.status_code == 401
+    invoice.refresh_from_db()
+    assert invoice.balance > 0
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url,
+            body,
+            content_type="application/json",
+            headers={"intuit-signature": _signed(body, "verifier-token-from-intuit")},
+        )
+    assert response.status_code == 200
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+    garbage = client.post(
+        url,
+        b"[1]",
+        content_type="application/json",
+        headers={"intuit-signature": _signed(b"[1]", "verifier-token-from-intuit")},
+    )
+    assert garbage.status_code == 400
+
+
+def test_the_webhook_is_off_without_a_verifier_token(client, settings):
+    settings.QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN = ""
+    assert (
+        client.post(
+            reverse("quickbooks_webhook"), b"{}", content_type="application/json"
+        ).status_code
+        == 404
+    )
