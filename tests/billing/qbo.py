@@ -11,20 +11,12 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.quickbooks.models import QuickBooksConnection
-from tests.billing.qbo_codes import TOKEN_KEY, add_canadian_codes  # noqa: F401 (re-exported)
+from tests.billing.qbo_codes import (  # noqa: F401 (re-exported)
+    TOKEN_KEY,
+    add_canadian_codes,
+    quickbooks_env,
+)
 from tests.fakes.quickbooks_server import CLIENT_ID, CLIENT_SECRET, QuickBooksFake
-
-
-def quickbooks_env(fake: QuickBooksFake) -> dict[str, str]:
-    """Environment variables that aim a separate process (a Celery worker) at the fake."""
-    return {
-        "QUICKBOOKS_CLIENT_ID": CLIENT_ID,
-        "QUICKBOOKS_CLIENT_SECRET": CLIENT_SECRET,
-        "QUICKBOOKS_DISCOVERY_URL": fake.discovery_url,
-        "QUICKBOOKS_API_BASE": fake.api_url_v3,
-        "QUICKBOOKS_TOKEN_KEYS": TOKEN_KEY,
-        "OAUTHLIB_INSECURE_TRANSPORT": "1",
-    }
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from cryptography.fernet import Fernet
 
-from tests.fakes.quickbooks_server import QuickBooksFake
+from tests.fakes.quickbooks_server import CLIENT_ID, CLIENT_SECRET, QuickBooksFake
 
 TOKEN_KEY = Fernet.generate_key().decode()
 
@@ -61,3 +61,15 @@ def add_canadian_codes(fake: QuickBooksFake, realm: str) -> None:
                     "PurchaseTaxRateList": {"TaxRateDetail": []},
                 },
             )
+
+
+def quickbooks_env(fake: QuickBooksFake) -> dict[str, str]:
+    """Environment variables that aim a separate process (a Celery worker) at the fake."""
+    return {
+        "QUICKBOOKS_CLIENT_ID": CLIENT_ID,
+        "QUICKBOOKS_CLIENT_SECRET": CLIENT_SECRET,
+        "QUICKBOOKS_DISCOVERY_URL": fake.discovery_url,
+        "QUICKBOOKS_API_BASE": fake.api_url_v3,
+        "QUICKBOOKS_TOKEN_KEYS": TOKEN_KEY,
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }

@@ -1,31 +1,24 @@
 """End to end with a real Celery worker: an invoice paid in CrewCommand reaches the fake
-QuickBooks (customer, invoice, payment) through tasks enqueued after commit."""
+QuickBooks (customer, invoice, payment) through tasks enqueued after commit. The session's
+worker is started aimed at the fake QuickBooks (tests/worker.py)."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import pytest
 
 from billing.quickbooks.models import RecordKind, SyncRecord, SyncStatus
 from billing.quickbooks.tasks import sweep
-from tests.billing.qbo import connect, quickbooks_env
+from tests.billing.qbo import connect
 from tests.factories import InvoiceFactory, PaymentFactory
 from tests.worker import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="session")
-def qbo_worker_env(fake_quickbooks_server):
-    """Before the session's worker starts: aim it at the fake QuickBooks. (If another test
-    started the worker first, the settings can't reach it; run this file on its own then.)"""
-    os.environ.update(quickbooks_env(fake_quickbooks_server))
-
-
 def test_a_paid_invoice_reaches_quickbooks_through_a_real_worker(
-    qbo_worker_env, celery_worker_process, qbo_on, client, owner, customer
+    celery_worker_process, qbo_on, client, owner, customer
 ):
     client.force_login(owner.user)
     conn = connect(client, qbo_on)
