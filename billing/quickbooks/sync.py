@@ -585,6 +585,28 @@ def queue_changed_invoices(limit: int = 500) -> int:
     return count
 
 
+def queue_changed_customers(limit: int = 500) -> int:
+    """Customers already in QuickBooks whose details changed here since their last push."""
+    from django.db.models import OuterRef, Subquery
+
+    updated = Customer.objects.filter(pk=OuterRef("local_id")).values("updated_at")[:1]
+    changed = (
+        SyncRecord.objects.filter(
+            kind=RecordKind.CUSTOMER,
+            status=SyncStatus.SYNCED,
+            company__quickbooks_connection__status=ConnectionStatus.CONNECTED,
+        )
+        .annotate(customer_updated=Subquery(updated))
+        .filter(customer_updated__gt=F("synced_at"))
+        .values_list("company_id", "local_id")[:limit]
+    )
+    count = 0
+    for company_id, local_id in changed:
+        mark_pending(company_id=company_id, kind=RecordKind.CUSTOMER, local_id=local_id)
+        count += 1
+    return count
+
+
 # -- pulling payments -----------------------------------------------------------------------
 
 

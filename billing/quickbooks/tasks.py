@@ -20,8 +20,8 @@ def push_record(*, record_id: int) -> str | None:
 
 @shared_task
 def sweep() -> dict[str, int]:
-    """Queue sent invoices that changed, then push every record that is due."""
-    queued = sync.queue_changed_invoices()
+    """Queue sent invoices and synced customers that changed, then push what is due."""
+    queued = sync.queue_changed_invoices() + sync.queue_changed_customers()
     due = sync.due_record_ids()
     for record_id in due:
         push_record.delay(record_id=record_id)

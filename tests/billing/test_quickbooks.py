@@ -576,3 +576,17 @@ def test_the_webhook_is_off_without_a_verifier_token(client, settings):
         ).status_code
         == 404
     )
+
+
+def test_a_customer_edited_here_is_updated_in_quickbooks_by_the_sweep(connected, qbo_on, invoice):
+    push_invoice(invoice)
+    assert sweep()["queued"] == 0
+    customer = invoice.customer
+    customer.email = "new-address@example.com"
+    customer.save()
+    assert sweep()["queued"] == 1
+    record = SyncRecord.objects.get(kind=RecordKind.CUSTOMER)
+    assert record.status == SyncStatus.SYNCED
+    theirs = qbo_on.entity(connected.realm_id, "Customer", record.qbo_id)
+    assert theirs["PrimaryEmailAddr"]["Address"] == "new-address@example.com"
+    assert len(qbo_on.entities(connected.realm_id, "Customer")) == 1
