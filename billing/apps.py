@@ -15,6 +15,9 @@ ACTIVITY_SENTENCES = {
     "stripe.disconnected": _("%(actor)s disconnected Stripe"),
     "stripe.options_updated": _("%(actor)s changed online payment options"),
     "payment_issue.resolved": _("%(actor)s resolved a payment issue on %(number)s: %(resolution)s"),
+    "quickbooks.connected": _("%(actor)s connected QuickBooks company %(realm)s"),
+    "quickbooks.disconnected": _("%(actor)s disconnected QuickBooks"),
+    "quickbooks.tax_codes": _("%(actor)s changed the QuickBooks tax codes"),
 }
 
 

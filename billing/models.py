@@ -360,3 +360,12 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+# QuickBooks models live in their own module; importing them here registers them with the app.
+from billing.quickbooks.models import (  # noqa: E402, F401
+    QuickBooksConnection,
+    SyncLog,
+    SyncRecord,
+    TaxMapping,
+)

@@ -45,3 +45,7 @@ def reconcile_payments() -> dict[str, int]:
 @shared_task
 def reconcile_returned_payments() -> dict[str, int]:
     return reconcile.reconcile_returned().as_dict()
+
+
+# QuickBooks tasks live in their own module; importing it here lets the worker find them.
+from billing.quickbooks import tasks as quickbooks_tasks  # noqa: E402, F401

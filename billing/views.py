@@ -30,6 +30,7 @@ from billing.forms import (
     StripeOptionsForm,
 )
 from billing.models import PaymentPurpose, StripeAccount
+from billing.quickbooks import selectors as quickbooks_selectors
 from crewcommand import selectors as core_selectors
 from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
@@ -122,7 +123,21 @@ def _panel_context(document: Invoice | Estimate) -> dict:
         payments = selectors.estimate_deposit_payments(estimate=document)
         payable = selectors.deposit_payable(estimate=document)
         kind = "estimate"
-    return {"document": document, "payments": payments, "payable": payable, "kind": kind}
+    # QuickBooks sync status of the invoice (a small badge; None when never synced).
+    qbo_record = (
+        quickbooks_selectors.record_for(
+            company=document.company, kind="invoice", local_id=document.pk
+        )
+        if kind == "invoice"
+        else None
+    )
+    return {
+        "document": document,
+        "payments": payments,
+        "payable": payable,
+        "kind": kind,
+        "qbo_record": qbo_record,
+    }
 
 
 def _render_panel(

@@ -66,6 +66,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "company.settings": OWNERS,
     "team.manage": OWNERS,
     "stripe.manage": OWNERS,
+    # QuickBooks: owners connect it and choose tax codes; managers see the sync and resync.
+    "quickbooks.manage": OWNERS,
+    "quickbooks.view": MANAGERS,
+    "quickbooks.resync": MANAGERS,
 }
 
 

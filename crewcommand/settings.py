@@ -345,6 +345,16 @@ CELERY_BEAT_SCHEDULE["billing-reconcile-returned-payments"] = {
     "task": "billing.tasks.reconcile_returned_payments",
     "schedule": 30.0,
 }
+# QuickBooks: push records that are due (retries with backoff, claims left by a dead worker)
+# and pull payments entered in QuickBooks against synced invoices.
+CELERY_BEAT_SCHEDULE["quickbooks-sweep"] = {
+    "task": "billing.quickbooks.tasks.sweep",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["quickbooks-pull-payments"] = {
+    "task": "billing.quickbooks.tasks.pull_payments",
+    "schedule": 600.0,
+}
 
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------
 
@@ -383,6 +393,23 @@ QUICKBOOKS_ENVIRONMENT = env_str("QUICKBOOKS_ENVIRONMENT", "sandbox")
 QUICKBOOKS_DISCOVERY_URL = env_url("QUICKBOOKS_DISCOVERY_URL")
 QUICKBOOKS_API_BASE = env_url("QUICKBOOKS_API_BASE")
 QUICKBOOKS_ENABLED = bool(QUICKBOOKS_CLIENT_ID and QUICKBOOKS_CLIENT_SECRET)
+# Where Intuit sends the owner back after consent; must be listed in the Intuit app's
+# redirect URIs. Empty: SITE_URL + /app/billing/quickbooks/callback/.
+QUICKBOOKS_REDIRECT_URI = env_url("QUICKBOOKS_REDIRECT_URI")
+# QuickBooks tokens are encrypted at rest (Fernet). QUICKBOOKS_TOKEN_KEYS: Fernet keys, comma
+# separated, newest first (rotation: prepend a new key, keep the old one until re-encrypted).
+# Without them a key is derived (HKDF) from QUICKBOOKS_TOKEN_SECRET. Never from SECRET_KEY:
+# with neither set, connecting refuses with a clear message.
+QUICKBOOKS_TOKEN_KEYS = env_list("QUICKBOOKS_TOKEN_KEYS")
+QUICKBOOKS_TOKEN_SECRET = env_str("QUICKBOOKS_TOKEN_SECRET")
+# Refresh the access token this many seconds before it expires.
+QUICKBOOKS_REFRESH_MARGIN_SECONDS = env_int("QUICKBOOKS_REFRESH_MARGIN_SECONDS", 300, minimum=0)
+QUICKBOOKS_MINOR_VERSION = env_int("QUICKBOOKS_MINOR_VERSION", 75, minimum=75)
+QUICKBOOKS_MAX_ATTEMPTS = env_int("QUICKBOOKS_MAX_ATTEMPTS", 8, minimum=1)
+# Intuit webhooks (optional): the app's "verifier token". Set, /webhooks/quickbooks/ accepts
+# signed notifications and pulls the company's payments at once; unset, it answers 404 and the
+# periodic pull alone brings payments back.
+QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN = env_str("QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN")
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from billing.quickbooks import views_public as quickbooks_public
 from crewcommand import views
 from crewcommand.dashboard import views as dashboard
 from crewcommand.forms import EmailAuthenticationForm, PasswordResetRequestForm
@@ -81,12 +82,14 @@ urlpatterns = [
     path("app/", include((dashboard_patterns, "dashboard"))),
     path("app/", include("documents.urls")),
     path("app/portal/", include("portal.urls")),
+    path("app/billing/quickbooks/", include("billing.quickbooks.urls")),
     path("app/billing/", include("billing.urls")),
     path("app/requests/", include("booking.urls")),
     path("app/reviews/", include("reviews.urls")),
     path("p/", include("portal.urls_portal")),
     path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
     path("p/", include("booking.urls_portal")),  # /p/<token>/request/…
+    path("webhooks/quickbooks/", quickbooks_public.webhook, name="quickbooks_webhook"),
     path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     path("", include("booking.urls_public")),  # /book/<company-slug>/
     path("r/", include("reviews.urls_public")),  # /r/<token>/: review links

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.billing.qbo_codes import quickbooks_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,7 +31,7 @@ def _database_url(settings_dict: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def _celery_worker_process(django_db_setup, django_db_blocker):
+def _celery_worker_process(django_db_setup, django_db_blocker, fake_quickbooks_server):
     """The worker process, started once per session. Tests use ``celery_worker_process``."""
     from django.db import connection
 
@@ -43,6 +45,8 @@ def _celery_worker_process(django_db_setup, django_db_blocker):
         "EMAIL_URL": f"file://{mail_dir}",
         "CREWCOMMAND_TESTING": "false",
         "PYTHONUNBUFFERED": "1",
+        # QuickBooks aimed at the session's fake (inert for companies that never connect).
+        **quickbooks_env(fake_quickbooks_server),
     }
     log_path = Path(tempfile.mkdtemp(prefix="cc-worker-")) / "worker.log"
     log = log_path.open("w")

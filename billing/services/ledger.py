@@ -20,6 +20,7 @@ from billing.models import (
     RefundKind,
     RefundStatus,
 )
+from billing.quickbooks import hooks as quickbooks_hooks
 from billing.selectors import (
     applied_net,
 )
@@ -153,6 +154,8 @@ def enqueue_receipt(payment: Payment) -> None:
     from billing.tasks import send_payment_receipt
 
     send_payment_receipt.delay_on_commit(payment_id=payment.pk)
+    # QuickBooks (when connected): the payment is pushed after commit.
+    quickbooks_hooks.payment_applied(payment)
 
 
 def enqueue_refund_notice(refund: Refund) -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from billing.quickbooks import selectors as quickbooks
 from billing.selectors import job_payment_status
 from booking.selectors import booking_url
 from crewcommand import charts, selectors, services
@@ -49,6 +50,9 @@ def customer_detail(request: ContractorRequest, customer_id: str) -> HttpRespons
         "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
         "activity": selectors.activity_for_customer(customer=customer),
         "review_panel": reviews.panel(company=request.company, customer=customer),
+        "qbo_record": quickbooks.record_for(
+            company=request.company, kind="customer", local_id=customer.pk
+        ),
     }
     return render(request, "dashboard/customer_detail.html", context)
 

@@ -51,6 +51,9 @@ SECRET_URL_SHAPES: tuple[re.Pattern[str], ...] = tuple(
         # id and the reset token. ``sent/`` and ``done/`` are the only non-secret pages there.
         rf"(?P<keep>{_SEP}{_word('password-reset')}{_GAP})"
         rf"(?!(?:sent|done)(?:{_SEP}|[\s?#\"']|$)){_SEGMENT}(?:{_GAP}{_SEGMENT})?",
+        # /app/billing/quickbooks/callback/?code=…&state=…&realmId=…: Intuit's single-use
+        # authorization code and our OAuth state (any ``code``/``state`` query parameter).
+        r"(?P<keep>(?:[?&]|%3f|%26)(?:code|state)(?:=|%3d))[^&\s#\"'<>]+",
         # Bare secrets, wherever they stand (a query string, a frame variable in an error
         # report, a decoded path): portal tokens and signed invitation signatures are 43
         # URL-safe characters (secrets.token_urlsafe(32), a base64 HMAC-SHA256); Django's

@@ -12,6 +12,7 @@ from billing.models import (
     StripeAccount,
 )
 from documents.models import DepositKind, Estimate
+from tests.billing.qbo import qbo_on  # noqa: F401 (the QuickBooks fixture, for tests/billing)
 from tests.factories import SignedEstimateFactory
 from tests.fakes.stripe_server import DEFAULT_WEBHOOK_SECRET, StripeFake
 

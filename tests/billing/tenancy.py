@@ -16,6 +16,7 @@ from billing.models import (
     PaymentPurpose,
     PaymentStatus,
 )
+from billing.quickbooks.models import RecordKind, SyncRecord, SyncStatus
 from crewcommand.lib.activity import Actor
 from tests.factories import InvoiceFactory
 from tests.urlwalk import EXTENSIONS
@@ -42,7 +43,20 @@ def _billing_for_tenancy(owner, customer, job):
     issue = PaymentIssue.objects.create(
         company=owner.company, payment=card, kind=IssueKind.OVERPAID
     )
-    return {"payment_id": payment.public_id, "issue_id": issue.public_id}
+    # A QuickBooks sync record with an ambiguous customer match (resync and resolve pages).
+    record = SyncRecord.objects.create(
+        company=owner.company,
+        kind=RecordKind.CUSTOMER,
+        local_id=customer.pk,
+        label=customer.name,
+        status=SyncStatus.ATTENTION,
+        candidates=[{"id": "1", "name": customer.name, "email": ""}],
+    )
+    return {
+        "payment_id": payment.public_id,
+        "issue_id": issue.public_id,
+        "record_id": record.public_id,
+    }
 
 
 EXTENSIONS.append(_billing_for_tenancy)
