@@ -129,8 +129,23 @@ class StripeOptionsForm(forms.ModelForm):
 
     class Meta:
         model = StripeAccount
-        fields = ["allow_partial_payments", "minimum_partial_amount", "refund_duplicate_payments"]
+        fields = [
+            "allow_partial_payments",
+            "minimum_partial_amount",
+            "refund_duplicate_payments",
+            "accept_bank_debit",
+            "bank_debit_transaction_type",
+        ]
         help_texts = {
+            "accept_bank_debit": _(
+                "Stripe's page also offers Canadian pre-authorized debit from a bank account "
+                "and collects the debit agreement. A bank payment takes 3 to 5 business days to "
+                "clear; the invoice shows it as processing until then."
+            ),
+            "bank_debit_transaction_type": _(
+                "Personal for homeowners, business for commercial customers: it sets the "
+                "wording of the debit agreement."
+            ),
             "refund_duplicate_payments": _(
                 "If a customer pays an invoice twice by card, give the second payment back "
                 "through Stripe at once. Otherwise it waits for you under Payments → Needs attention."

@@ -53,6 +53,16 @@ class StripeAccount(models.Model):
     refund_duplicate_payments = models.BooleanField(
         _("refund duplicate card payments automatically"), default=False
     )
+    accept_bank_debit = models.BooleanField(
+        _("let customers pay CAD invoices by pre-authorized debit (bank account)"),
+        default=False,
+    )
+    bank_debit_transaction_type = models.CharField(
+        _("pre-authorized debits are"),
+        max_length=10,
+        choices=[("personal", _("personal (homeowners)")), ("business", _("business"))],
+        default="personal",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -147,6 +157,13 @@ class Payment(TenantModel):
     returned_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     company_notified_at = models.DateTimeField(null=True, blank=True)
+    # What Stripe charged: "card", "acss_debit" (pre-authorized debit), with the wallet
+    # ("apple_pay", "google_pay", "link") a card came through, and its last four digits.
+    method_type = models.CharField(max_length=30, blank=True)
+    wallet = models.CharField(max_length=30, blank=True)
+    method_last4 = models.CharField(max_length=4, blank=True)
+    # Claimed once when a bank payment that was processing failed: both sides are told.
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -195,8 +212,33 @@ class Payment(TenantModel):
 
     @property
     def refundable(self) -> Decimal:
-        """What may still be refunded (pending refunds are already spoken for)."""
-        return self.amount - self.amount_refunded
+        """What may still be refunded: pending refunds are already spoken for. Uses the
+        prefetched ``refunds`` when the caller loaded them."""
+        pending = sum(
+            (r.amount for r in self.refunds.all() if r.status == RefundStatus.PENDING), ZERO
+        )
+        return max(ZERO, self.amount - self.amount_refunded - pending)
+
+    @property
+    def is_bank_debit(self) -> bool:
+        return self.method_type == "acss_debit"
+
+    @property
+    def method_label(self) -> str:
+        """How it was paid, for receipts and lists: "Visa ····4242 (Apple Pay)",
+        "Pre-authorized debit ····6789", or the method's label."""
+        if self.method_type == "acss_debit":
+            label = str(_("Pre-authorized debit"))
+        elif self.method_type == "card":
+            label = str(_("Card"))
+        else:
+            return str(PaymentMethod(self.method).label)
+        if self.method_last4:
+            label = f"{label} ····{self.method_last4}"
+        wallets = {"apple_pay": "Apple Pay", "google_pay": "Google Pay", "link": "Link"}
+        if self.wallet:
+            label = f"{label} ({wallets.get(self.wallet, self.wallet)})"
+        return label
 
     @property
     def is_open(self) -> bool:
@@ -360,3 +402,25 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class PaymentTransfer(TenantModel):
+    """A payment moved from the invoice it landed on to another open invoice of the same
+    customer: the ledger's record of the move (amounts and both invoices, who and why)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="transfers")
+    from_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    to_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    amount = money_field(_("amount"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("payment transfer")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"move {self.amount} of payment {self.payment_id}"

@@ -102,14 +102,15 @@ def checkout_session_create(
 def checkout_session_retrieve(
     *, account: str, session_id: str, interactive: bool = False
 ) -> dict[str, Any]:
-    """The session as Stripe knows it now, with its PaymentIntent expanded. ``interactive``:
+    """The session as Stripe knows it now, with its PaymentIntent and that intent's latest
+    charge expanded (how it was paid: card, wallet, bank debit). ``interactive``:
     a customer's page is waiting (short timeout, see ``client``)."""
     sessions = client(interactive=interactive).v1.checkout.sessions
     return _call(
         "checkout.retrieve",
         sessions.retrieve,
         session_id,
-        {"expand": ["payment_intent"]},
+        {"expand": ["payment_intent.latest_charge"]},
         options=_options(account),
     )
 
@@ -119,7 +120,7 @@ def checkout_session_for_intent(*, account: str, intent_id: str) -> dict[str, An
     found = _call(
         "checkout.list",
         sessions.list,
-        {"payment_intent": intent_id, "limit": 1, "expand": ["data.payment_intent"]},
+        {"payment_intent": intent_id, "limit": 1, "expand": ["data.payment_intent.latest_charge"]},
         options=_options(account),
     )
     return found["data"][0] if found.get("data") else None

@@ -20,6 +20,11 @@ def send_payment_receipt(*, payment_id: int) -> None:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_payment_failed_notice(*, payment_id: int) -> None:
+    notifications.deliver_payment_failed(payment_id=payment_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_refund_notice(*, refund_id: int) -> None:
     notifications.deliver_refund_notice(refund_id=refund_id)
 

@@ -53,6 +53,16 @@ def _payable_locked(locked: Locked, account: StripeAccount | None) -> Payable:
     return invoice_payable(invoice=cast(Invoice, locked.invoice), account=account)
 
 
+def processing_message(payment: Payment) -> str:
+    return _(
+        "Bank payment processing, usually 3 to 5 business days: %(amount)s started on %(date)s. "
+        "You can pay again only if it fails."
+    ) % {
+        "amount": format_cad(payment.amount),
+        "date": date_format(timezone.localtime(payment.created_at), "M j"),
+    }
+
+
 def unconfirmed_message(payment: Payment) -> str:
     started = timezone.localtime(payment.created_at)
     return _(
@@ -69,6 +79,8 @@ def _charge_amount(payable: Payable, amount: Decimal | None, *, pay_again: bool 
     """The amount to charge: the whole amount due, or a partial amount where allowed."""
     if payable.closed:
         raise ServiceError(payable.closed)
+    if payable.held:
+        raise ServiceError(processing_message(cast(Payment, payable.unconfirmed)))
     if payable.unconfirmed is not None and not pay_again:
         raise ServiceError(unconfirmed_message(payable.unconfirmed))
     if not payable.online:
@@ -169,6 +181,7 @@ def checkout_start(
         "submit_type": "pay",
         "locale": "auto",
     }
+    params.update(bank_debit_params(payment))
     email = payment.customer.email if customer_email is None else customer_email
     if email:
         params["customer_email"] = email
@@ -188,6 +201,36 @@ def checkout_start(
     )
     payment.stripe_session_id = session["id"]
     return CheckoutStart(payment=payment, url=session["url"])
+
+
+def bank_debit_params(payment: Payment) -> dict[str, Any]:
+    """Checkout parameters that offer Canadian pre-authorized debit (``acss_debit``) beside the
+    card, for CAD invoice payments of a company that accepts it; {} otherwise.
+
+    Stripe collects the PAD mandate on its page. An invoice paid once is a one-off debit:
+    ``payment_schedule`` "sporadic" (no interval); ``transaction_type`` is the company's
+    (personal for homeowners, business for commercial customers). Cards, Apple Pay and Google
+    Pay stay available through the ``card`` type."""
+    account = StripeAccount.objects.filter(company_id=payment.company_id).first()
+    if (
+        account is None
+        or not account.accept_bank_debit
+        or payment.purpose != PaymentPurpose.INVOICE
+        or payment.currency != "cad"
+    ):
+        return {}
+    return {
+        "payment_method_types": ["card", "acss_debit"],
+        "payment_method_options": {
+            "acss_debit": {
+                "mandate_options": {
+                    "payment_schedule": "sporadic",
+                    "transaction_type": account.bank_debit_transaction_type,
+                },
+                "verification_method": "automatic",
+            }
+        },
+    }
 
 
 RECHECK_LIMIT = 3

@@ -496,7 +496,6 @@ class StripeFake(FakeServer):
             customer_details=None,
             locale=params.get("locale"),
             submit_type=params.get("submit_type"),
-            payment_method_types=params.get("payment_method_types") or ["card"],
             # Neutralise the template's example values for features the fake does not model.
             adaptive_pricing=None,
             after_expiration=None,
@@ -524,6 +523,9 @@ class StripeFake(FakeServer):
             "application_fee_amount",
             path="payment_intent_data[application_fee_amount]",
         )
+        types, options = _payment_method_settings(params, currency)
+        session["payment_method_types"] = types
+        session["payment_method_options"] = options
         self._line_items[session_id] = items
         self._intent_data[session_id] = intent_data
         return copy.deepcopy(self._store(session, call.account))
@@ -616,16 +618,18 @@ class StripeFake(FakeServer):
     # -- payments (what the hosted page and helpers do) -----------------------------------
 
     def _create_payment(
-        self, session: dict[str, Any], *, outcome: str, email: str
+        self, session: dict[str, Any], *, outcome: str, email: str, method: str = "card"
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Make the PaymentIntent and Charge for ``session``.
 
-        ``outcome`` is "succeeded", "processing" (async methods) or "failed".
+        ``outcome`` is "succeeded", "processing" (async methods) or "failed"; ``method`` is
+        "card", "apple_pay", "google_pay" (cards through a wallet) or "acss_debit".
         """
         account = self.owners[session["id"]]
         intent_data = self._intent_data[session["id"]]
         intent_id = new_id("pi_")
         charge = self._new_charge(session, intent_id, intent_data, email, outcome)
+        charge["payment_method_details"] = self._method_details(session, method)
         intent = copy.deepcopy(self.templates["payment_intent"])
         intent.update(
             id=intent_id,
@@ -643,6 +647,8 @@ class StripeFake(FakeServer):
             metadata=dict(intent_data.get("metadata") or {}),
             latest_charge=charge["id"],
             payment_method=charge["payment_method"],
+            payment_method_types=list(session["payment_method_types"]),
+            payment_method_options=copy.deepcopy(session["payment_method_options"]),
             receipt_email=intent_data.get("receipt_email"),
             last_payment_error=None,
             next_action=None,
@@ -704,8 +710,35 @@ class StripeFake(FakeServer):
         charge["billing_details"]["email"] = email
         return charge
 
+    def _method_details(self, session: dict[str, Any], method: str) -> dict[str, Any]:
+        """The charge's ``payment_method_details`` for ``method``, in Stripe's shapes."""
+        if method == "acss_debit":
+            if "acss_debit" not in session["payment_method_types"]:
+                raise ValueError("this session does not offer acss_debit")
+            return {
+                "type": "acss_debit",
+                "acss_debit": {
+                    "bank_name": "STRIPE TEST BANK",
+                    "fingerprint": new_id("", 16),
+                    "institution_number": "000",
+                    "last4": "6789",
+                    "mandate": new_id("mandate_"),
+                    "transit_number": "11000",
+                },
+            }
+        if "card" not in session["payment_method_types"]:
+            raise ValueError("this session does not offer card")
+        details = copy.deepcopy(self.templates["charge"]["payment_method_details"])
+        details["type"] = "card"
+        wallet = {"apple_pay": "apple_pay", "google_pay": "google_pay"}.get(method)
+        details["card"]["wallet"] = (
+            {"dynamic_last4": "4242", "type": wallet, wallet: {}} if wallet else None
+        )
+        details["card"]["last4"] = "4242"
+        return details
+
     def _finish_session(
-        self, session_id: str, *, outcome: str, email: str | None
+        self, session_id: str, *, outcome: str, email: str | None, method: str = "card"
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Complete an open session under the lock; returns it and its completed event."""
         session = self.objects.get(session_id)
@@ -713,7 +746,7 @@ class StripeFake(FakeServer):
             raise KeyError(f"no checkout session {session_id!r}")
         self._require_open(session)
         email = email or session["customer_email"] or "customer@example.com"
-        intent, _charge = self._create_payment(session, outcome=outcome, email=email)
+        intent, _charge = self._create_payment(session, outcome=outcome, email=email, method=method)
         details = copy.deepcopy(self.templates["checkout.session"]["customer_details"])
         details.update(email=email, name="Test Customer")
         session.update(
@@ -852,15 +885,23 @@ class StripeFake(FakeServer):
         *,
         async_payment: bool = False,
         customer_email: str | None = None,
+        method: str | None = None,
     ) -> dict[str, Any]:
         """Pay an open session as the hosted page would; returns the session.
 
         With ``async_payment`` (bank debits etc.) the session completes unpaid and the
-        intent stays "processing" until ``settle_async_payment``.
+        intent stays "processing" until ``settle_async_payment``. ``method``: "card"
+        (default), "apple_pay", "google_pay", or "acss_debit" (the default with
+        ``async_payment`` when the session offers it).
         """
         outcome = "processing" if async_payment else "succeeded"
         with self.lock:
-            session, event = self._finish_session(session_id, outcome=outcome, email=customer_email)
+            if method is None:
+                offered = self.objects[session_id].get("payment_method_types") or []
+                method = "acss_debit" if async_payment and "acss_debit" in offered else "card"
+            session, event = self._finish_session(
+                session_id, outcome=outcome, email=customer_email, method=method
+            )
             session = copy.deepcopy(session)
         if send_webhook and self.webhook_url:
             self.send_event(event)
@@ -887,7 +928,7 @@ class StripeFake(FakeServer):
                 charge.update(status="failed", failure_code="insufficient_funds")
                 charge["failure_message"] = "The customer's account has insufficient funds."
                 intent.update(
-                    status="requires_payment_method", last_payment_error=_card_declined(charge)
+                    status="requires_payment_method", last_payment_error=_async_failed(charge)
                 )
             kind = "succeeded" if succeeded else "failed"
             event = self.build_event(f"checkout.session.async_payment_{kind}", session)
@@ -1084,8 +1125,14 @@ class StripeFake(FakeServer):
                 if not session["cancel_url"]:
                     return html_response("<h1>Payment cancelled</h1>")
                 return redirect(session["cancel_url"])
+            action = request.form.get("action") or "pay"
+            bank = action == "acss_debit" and "acss_debit" in session["payment_method_types"]
+            wallet = action if action in ("apple_pay", "google_pay") else "card"
             session, event = self._finish_session(
-                session["id"], outcome="succeeded", email=request.form.get("email")
+                session["id"],
+                outcome="processing" if bank else "succeeded",
+                email=request.form.get("email"),
+                method="acss_debit" if bank else wallet,
             )
             success_url = _success_url(session)
         # Deliver before redirecting, so the app has the webhook when the browser lands on
@@ -1104,6 +1151,97 @@ class StripeFake(FakeServer):
 
 
 # -- small pure helpers -----------------------------------------------------------------------
+
+
+PAYMENT_METHOD_TYPES = frozenset(
+    ["acss_debit", "affirm", "afterpay_clearpay", "card", "klarna", "link", "us_bank_account"]
+)
+PAYMENT_SCHEDULES = ("combined", "interval", "sporadic")
+TRANSACTION_TYPES = ("business", "personal")
+
+
+def _payment_method_settings(
+    params: dict[str, Any], currency: str
+) -> tuple[list[str], dict[str, Any]]:
+    """``payment_method_types`` and ``payment_method_options`` as Stripe checks them for a
+    payment-mode session (only the ``acss_debit`` options are modelled)."""
+    types = params.get("payment_method_types") or ["card"]
+    if not isinstance(types, list) or not types:
+        raise StripeError(400, "Invalid array", param="payment_method_types")
+    for kind in types:
+        if kind not in PAYMENT_METHOD_TYPES:
+            raise StripeError(
+                400,
+                f"Invalid payment_method_types[]: must be one of {sorted(PAYMENT_METHOD_TYPES)}",
+                param="payment_method_types",
+            )
+    options = params.get("payment_method_options") or {}
+    if not isinstance(options, dict):
+        raise StripeError(400, "Invalid object", param="payment_method_options")
+    acss = options.get("acss_debit")
+    if "acss_debit" not in types:
+        if acss is not None:
+            raise StripeError(
+                400,
+                "payment_method_options[acss_debit] was given but acss_debit is not in "
+                "payment_method_types.",
+                param="payment_method_options[acss_debit]",
+            )
+        return types, {}
+    if currency not in ("cad", "usd"):
+        raise StripeError(
+            400,
+            f"The currency provided ({currency}) is invalid for acss_debit.",
+            param="payment_method_types",
+        )
+    if not isinstance(acss, dict):
+        acss = {}
+    where = "payment_method_options[acss_debit]"
+    if "currency" in acss:
+        raise StripeError(
+            400,
+            f"{where}[currency] is only accepted for Checkout Sessions in setup mode.",
+            param=f"{where}[currency]",
+        )
+    mandate = acss.get("mandate_options") if isinstance(acss.get("mandate_options"), dict) else {}
+    schedule = mandate.get("payment_schedule")
+    if schedule not in PAYMENT_SCHEDULES:
+        raise StripeError(
+            400,
+            f"Missing or invalid {where}[mandate_options][payment_schedule].",
+            param=f"{where}[mandate_options][payment_schedule]",
+        )
+    if mandate.get("transaction_type") not in TRANSACTION_TYPES:
+        raise StripeError(
+            400,
+            f"Missing or invalid {where}[mandate_options][transaction_type].",
+            param=f"{where}[mandate_options][transaction_type]",
+        )
+    if schedule in ("interval", "combined") and not mandate.get("interval_description"):
+        raise StripeError(
+            400,
+            f"{where}[mandate_options][interval_description] is required when "
+            "payment_schedule is interval or combined.",
+            param=f"{where}[mandate_options][interval_description]",
+        )
+    verification = acss.get("verification_method", "automatic")
+    if verification not in ("automatic", "instant", "microdeposits"):
+        raise StripeError(
+            400, f"Invalid {where}[verification_method].", param=f"{where}[verification_method]"
+        )
+    return types, {
+        "acss_debit": {
+            "currency": currency,
+            "mandate_options": {
+                "custom_mandate_url": mandate.get("custom_mandate_url"),
+                "default_for": [],
+                "interval_description": mandate.get("interval_description"),
+                "payment_schedule": schedule,
+                "transaction_type": mandate["transaction_type"],
+            },
+            "verification_method": verification,
+        }
+    }
 
 
 def _check_amount(amount: int, currency: str) -> None:
@@ -1184,6 +1322,20 @@ def _card_declined(charge: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _async_failed(charge: dict[str, Any]) -> dict[str, Any]:
+    """The intent's ``last_payment_error`` when a bank debit bounces (a card keeps its decline)."""
+    if (charge.get("payment_method_details") or {}).get("type") != "acss_debit":
+        return _card_declined(charge)
+    return {
+        "charge": charge["id"],
+        "code": "insufficient_funds",
+        "doc_url": "https://stripe.com/docs/error-codes/insufficient-funds",
+        "message": "The customer's account has insufficient funds to cover this payment.",
+        "payment_method": {"id": charge["payment_method"], "object": "payment_method"},
+        "type": "invalid_request_error",
+    }
+
+
 def _money(amount: int, currency: str | None = None) -> str:
     text = f"${amount / 100:,.2f}"
     return f"{text} {currency.upper()}" if currency else text
@@ -1202,6 +1354,15 @@ def _checkout_html(session: dict[str, Any], items: list[dict[str, Any]]) -> str:
         for item in items
     )
     email = session["customer_email"] or ""
+    bank = ""
+    if "acss_debit" in session["payment_method_types"]:
+        mandate = session["payment_method_options"]["acss_debit"]["mandate_options"]
+        bank = (
+            '\n  <p id="pad-mandate">Pre-authorized debit agreement: '
+            f"{esc(mandate['payment_schedule'])}, {esc(mandate['transaction_type'])}</p>"
+            '\n  <button type="submit" id="pay-bank" name="action" value="acss_debit">'
+            "Pay by bank account (pre-authorized debit)</button>"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fake Stripe Checkout</title></head>
 <body>
@@ -1210,7 +1371,7 @@ def _checkout_html(session: dict[str, Any], items: list[dict[str, Any]]) -> str:
 <p>Total: <strong id="amount">{esc(_money(session["amount_total"], session["currency"]))}</strong></p>
 <form method="post" action="/pay/{esc(session["id"])}">
   <label>Email <input name="email" type="email" value="{esc(email)}"></label>
-  <button type="submit" id="pay" name="action" value="pay">Pay</button>
+  <button type="submit" id="pay" name="action" value="pay">Pay</button>{bank}
   <button type="submit" id="cancel" name="action" value="cancel">Cancel</button>
 </form>
 </body></html>
