@@ -14,6 +14,8 @@ ACTIVITY_SENTENCES = {
     "stripe.connected": _("%(actor)s connected Stripe account %(account)s"),
     "stripe.disconnected": _("%(actor)s disconnected Stripe"),
     "stripe.options_updated": _("%(actor)s changed online payment options"),
+    "payment.moved_out": _("%(actor)s moved a %(amount)s payment from %(number)s to %(to)s"),
+    "payment.moved_in": _("%(actor)s moved a %(amount)s payment from %(from)s to %(number)s"),
     "payment_issue.resolved": _("%(actor)s resolved a payment issue on %(number)s: %(resolution)s"),
 }
 

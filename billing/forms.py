@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, RefundKind, StripeAccount
 from billing.selectors import PaymentFilters
 from crewcommand.forms import MoneyField, SingleLineCharField
+from crewcommand.lib.money import format_cad
 
 
 class ManualPaymentForm(forms.Form):
@@ -157,6 +158,35 @@ class StripeOptionsForm(forms.ModelForm):
         if amount < Decimal("0.50"):
             raise forms.ValidationError(_("Stripe can't charge less than $0.50."))
         return amount
+
+
+class PaymentMoveForm(forms.Form):
+    """Where a misapplied payment goes: one of the customer's other open invoices."""
+
+    to_invoice = forms.ChoiceField(
+        label=_("Move it to"),
+        error_messages={
+            "required": _("Choose the invoice the payment belongs to."),
+            "invalid_choice": _("Choose one of this customer's open invoices."),
+        },
+    )
+    reason = SingleLineCharField(
+        label=_("Why?"),
+        max_length=200,
+        required=False,
+        help_text=_("For example: the customer paid the wrong invoice."),
+    )
+
+    def __init__(self, *args, targets=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_invoice"].choices = [("", _("Choose an invoice"))] + [
+            (
+                invoice.public_id,
+                _("%(number)s · %(balance)s due")
+                % {"number": invoice.display_number, "balance": format_cad(invoice.balance)},
+            )
+            for invoice in targets
+        ]
 
 
 class IssueResolveForm(forms.Form):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("payments/", views.payment_list, name="payment_list"),
     path("payments/<pid:payment_id>/", views.payment_detail, name="payment_detail"),
     path("payments/<pid:payment_id>/refund/", views.refund, name="refund"),
+    path("payments/<pid:payment_id>/move/", views.payment_move, name="payment_move"),
     path("issues/", views.issue_list, name="issue_list"),
     path("issues/<pid:issue_id>/resolve/", views.issue_resolve, name="issue_resolve"),
     path("invoices/<pid:invoice_id>/payments/", views.invoice_payments, name="invoice_payments"),

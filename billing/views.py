@@ -25,6 +25,7 @@ from billing.forms import (
     IssueResolveForm,
     ManualPaymentForm,
     PaymentFilterForm,
+    PaymentMoveForm,
     RefundForm,
     StripeAccountIdForm,
     StripeOptionsForm,
@@ -213,6 +214,38 @@ def payment_record(request: ContractorRequest, invoice_id: str) -> HttpResponse:
 def deposit_record(request: ContractorRequest, estimate_id: str) -> HttpResponse:
     estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _record(request, estimate)
+
+
+@member_required(action="payment.resolve_issue")
+@require_http_methods(["GET", "POST"])
+def payment_move(request: ContractorRequest, payment_id: str) -> HttpResponse:
+    """Move a payment that landed on the wrong invoice (or a flagged duplicate) to another open
+    invoice of the same customer."""
+    payment = selectors.payment_get(company=request.company, public_id=payment_id)
+    targets = services.move_targets(payment=payment)
+    form = PaymentMoveForm(request.POST if request.method == "POST" else None, targets=targets)
+    if request.method == "POST" and form.is_valid():
+        target = next(i for i in targets if i.public_id == form.cleaned_data["to_invoice"])
+        try:
+            services.payment_move(
+                payment=payment,
+                to_invoice=target,
+                actor=Actor.member(request.user),
+                reason=form.cleaned_data["reason"],
+            )
+        except ServiceError as error:
+            form.add_error("to_invoice", str(error))
+        else:
+            messages.success(
+                request,
+                _("Payment moved to %(number)s.") % {"number": target.display_number},
+            )
+            return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
+    return render(
+        request,
+        "billing/payment_move.html",
+        {"payment": payment, "form": form, "targets": targets},
+    )
 
 
 REFUND_SALT = "billing.refund-confirm"
