@@ -10,7 +10,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, RefundKind, StripeAccount
+from billing.models import (
+    MANUAL_METHODS,
+    TIP_PRESETS,
+    PaymentMethod,
+    PaymentStatus,
+    RefundKind,
+    StripeAccount,
+)
 from billing.selectors import PaymentFilters
 from crewcommand.forms import MoneyField, SingleLineCharField
 from crewcommand.lib.money import format_cad
@@ -111,6 +118,22 @@ class PaymentFilterForm(forms.Form):
         )
 
 
+class TipsFilterForm(forms.Form):
+    is_filter = True
+
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def dates(self) -> tuple[dt.date | None, dt.date | None]:
+        if not self.is_valid():
+            return None, None
+        return self.cleaned_data["start"], self.cleaned_data["end"]
+
+
 class StripeAccountIdForm(forms.Form):
     account_id = forms.CharField(
         label=_("Stripe account ID"),
@@ -136,6 +159,7 @@ class StripeOptionsForm(forms.ModelForm):
             "refund_duplicate_payments",
             "accept_bank_debit",
             "bank_debit_transaction_type",
+            "tips_enabled",
         ]
         help_texts = {
             "accept_bank_debit": _(
@@ -212,6 +236,25 @@ class PayAmountForm(forms.Form):
     pay_again = forms.BooleanField(
         label=_("Yes, start a new payment anyway"), required=False, initial=False
     )
+    # Offered only where the company takes tips: none, a preset percent, or a custom amount.
+    tip = forms.ChoiceField(
+        label=_("Add a tip (optional)"),
+        choices=[("", _("No tip"))]
+        + [(str(p), f"{p} %") for p in TIP_PRESETS]
+        + [("custom", _("Other amount"))],
+        required=False,
+        error_messages={"invalid_choice": _("Choose a tip from the list.")},
+    )
+    tip_custom = MoneyField(label=_("Tip amount"), required=False)
+
+    def chosen_tip(self, base: Decimal) -> Decimal:
+        """The tip in dollars on ``base`` (the amount paid toward the invoice)."""
+        choice = self.cleaned_data.get("tip") or ""
+        if choice == "custom":
+            return self.cleaned_data.get("tip_custom") or Decimal("0.00")
+        if choice.isdigit():
+            return (base * Decimal(choice) / 100).quantize(Decimal("0.01"))
+        return Decimal("0.00")
 
     def chosen_amount(self) -> Decimal | None:
         """None means everything due."""
@@ -223,4 +266,10 @@ class PayAmountForm(forms.Form):
         data = super().clean()
         if data.get("choice") == "part" and not data.get("amount"):
             self.add_error("amount", _("Enter the amount you want to pay."))
+        if data.get("tip") == "custom":
+            custom = data.get("tip_custom")
+            if custom is None:
+                self.add_error("tip_custom", _("Enter the tip, or choose No tip."))
+            elif custom < 0:
+                self.add_error("tip_custom", _("A tip can't be negative."))
         return data

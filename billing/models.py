@@ -26,6 +26,8 @@ STRIPE_MINIMUM_CAD = Decimal("0.50")
 # https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
 STRIPE_MAXIMUM_CENTS = 99_999_999
 STRIPE_MAXIMUM_CAD = Decimal("999999.99")
+# Tip presets offered on the pay page, in percent of the amount paid.
+TIP_PRESETS = (10, 15, 20)
 
 
 class StripeAccount(models.Model):
@@ -62,6 +64,9 @@ class StripeAccount(models.Model):
         max_length=10,
         choices=[("personal", _("personal (homeowners)")), ("business", _("business"))],
         default="personal",
+    )
+    tips_enabled = models.BooleanField(
+        _("let customers add an optional tip when they pay online"), default=False
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,6 +136,9 @@ class Payment(TenantModel):
         max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
     )
     amount = money_field(_("amount"))
+    # A voluntary tip paid with it (its own Stripe line): never part of the document's total,
+    # taxes or balance, and not in ``amount``. Stripe charged ``amount + tip_amount``.
+    tip_amount = money_field(_("tip"), default=ZERO)
     currency = models.CharField(max_length=3, default="cad")
     applied = models.BooleanField(default=False)
     # Every succeeded refund on this payment, and of that the part given as goodwill (see
@@ -170,6 +178,7 @@ class Payment(TenantModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(tip_amount__gte=0), name="payment_tip_not_negative"),
             models.CheckConstraint(
                 condition=Q(amount_refunded__gte=0, amount_refunded__lte=F("amount")),
                 name="payment_refunds_within_amount",

@@ -54,6 +54,8 @@ def receipt_context(payment: Payment) -> dict[str, str]:
         "remaining": format_cad(remaining) if remaining is not None else "",
         "paid_in_full": "yes" if remaining is not None and remaining <= 0 else "",
         "customer_emailed": "yes" if payment.customer.email else "",
+        "tip": format_cad(payment.tip_amount) if payment.tip_amount else "",
+        "charged": format_cad(payment.amount + payment.tip_amount),
     }
 
 

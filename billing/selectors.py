@@ -104,6 +104,8 @@ class Payable:
     unconfirmed: Payment | None = None
     # The company takes pre-authorized debit (CAD invoices) beside cards.
     bank_debit: bool = False
+    # The company takes optional tips on invoices paid online.
+    tips: bool = False
 
     @property
     def held(self) -> bool:
@@ -213,6 +215,7 @@ def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -
         # Only gates the Pay button: without online payment there is none to gate.
         unconfirmed=unconfirmed_payment(document=invoice) if online and not closed else None,
         bank_debit=bool(online and account and account.accept_bank_debit),
+        tips=bool(online and account and account.tips_enabled),
     )
 
 
@@ -294,6 +297,22 @@ def payment_totals(*, payments: QuerySet[Payment]) -> dict[str, Decimal]:
     )
     totals["net"] = totals["collected"] - totals["refunded"]
     return totals
+
+
+def tips_report(
+    *, company: Company, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[QuerySet[Payment], Decimal]:
+    """Tips customers added to payments that went through, newest first, and their total.
+    Tips are kept apart from invoices: not in any document's total, taxes or balance."""
+    qs = Payment.objects.filter(
+        company=company, status=PaymentStatus.SUCCEEDED, tip_amount__gt=0
+    ).select_related("customer", "invoice")
+    if start:
+        qs = qs.filter(succeeded_at__date__gte=start)
+    if end:
+        qs = qs.filter(succeeded_at__date__lte=end)
+    total = qs.order_by().aggregate(t=_sum("tip_amount"))["t"]
+    return qs.order_by("-succeeded_at", "-id"), total
 
 
 def payment_get(*, company: Company, public_id: str) -> Payment:

@@ -29,6 +29,7 @@ from billing.forms import (
     RefundForm,
     StripeAccountIdForm,
     StripeOptionsForm,
+    TipsFilterForm,
 )
 from billing.models import PaymentPurpose, StripeAccount
 from crewcommand import selectors as core_selectors
@@ -72,6 +73,19 @@ def payment_list(request: ContractorRequest) -> HttpResponse:
         "issue_count": selectors.open_issue_count(company=request.company),
     }
     return render_list(request, "billing/payment_list.html", payments, context)
+
+
+@member_required(action="payment.view")
+@require_GET
+def tips(request: ContractorRequest) -> HttpResponse:
+    """The tips report: every tip customers added when paying online, and the total."""
+    form = TipsFilterForm(request.GET or None)
+    start, end = form.dates()
+    payments, total = selectors.tips_report(company=request.company, start=start, end=end)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "total": total, "query": query.urlencode()}
+    return render_list(request, "billing/tips_report.html", payments, context)
 
 
 @member_required(action="payment.view")

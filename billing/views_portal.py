@@ -11,6 +11,7 @@ The pages Stripe sends the customer back to (``/pay/<attempt>/``, no token) are 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from billing import selectors, services
 from billing.forms import PayAmountForm
-from billing.models import Payment, PaymentMethod, PaymentPurpose
+from billing.models import TIP_PRESETS, Payment, PaymentMethod, PaymentPurpose
 from crewcommand.errors import ServiceError
 from documents.models import Estimate, Invoice
 from portal import http
@@ -101,12 +102,15 @@ def _pay(
         elif form.is_valid() and payable.unconfirmed and not form.cleaned_data["pay_again"]:
             form.add_error("pay_again", _("Tick the box to start a new payment anyway."))
         elif form.is_valid():
+            amount = form.chosen_amount()
+            tip = form.chosen_tip(amount or payable.due) if payable.tips else None
             try:
                 started = services.checkout_start(
                     document=document,
-                    amount=form.chosen_amount(),
+                    amount=amount,
                     return_urls=_return_urls,
                     pay_again=form.cleaned_data["pay_again"],
+                    tip=tip,
                 )
             except ServiceError as error:
                 form.add_error(None, str(error))
@@ -119,6 +123,9 @@ def _pay(
         "payable": payable,
         "form": form,
         "back_url": document_page(portal, document),
+        "tip_presets": [
+            (p, (payable.due * p / 100).quantize(Decimal("0.01"))) for p in TIP_PRESETS
+        ],
         "unconfirmed_message": (
             services.unconfirmed_message(payable.unconfirmed) if payable.unconfirmed else ""
         ),

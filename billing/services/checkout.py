@@ -35,7 +35,7 @@ from billing.services.ledger import Locked, lock_documents, lock_payment
 from billing.services.metadata import META_COMPANY, META_ESTIMATE, META_INVOICE, META_PAYMENT
 from billing.services.stripe_state import payment_refresh
 from crewcommand.errors import ServiceError
-from crewcommand.lib.money import format_cad, quantize_money, to_cents
+from crewcommand.lib.money import ZERO, format_cad, quantize_money, to_cents
 from documents.models import Estimate, Invoice
 
 logger = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ def checkout_start(
     return_urls: Callable[[Payment], tuple[str, str]],
     customer_email: str | None = None,
     pay_again: bool = False,
+    tip: Decimal | None = None,
 ) -> CheckoutStart:
     """Start a card payment: write the attempt (created), then create its Checkout Session on
     the company's connected account for exactly the amount written.
@@ -150,12 +151,17 @@ def checkout_start(
     While an earlier card payment on the document is unconfirmed (the customer came back from
     Stripe, or a bank payment is processing) a new one is refused unless ``pay_again``: the
     customer saw that payment and chose to pay again.
+    ``tip``: a voluntary tip on an invoice where the company takes them, charged as its own
+    line and kept apart from the invoice (``Payment.tip_amount``).
     Raises ServiceError with a message for the customer when nothing can be charged."""
     _recheck_open_attempts(document)
-    payment = _attempt_create(document=document, amount=amount, pay_again=pay_again)
+    payment = _attempt_create(document=document, amount=amount, pay_again=pay_again, tip=tip)
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
-    if cents > STRIPE_MAXIMUM_CENTS:  # _charge_amount refuses it first; never ask Stripe
+    tip_cents = to_cents(payment.tip_amount)
+    if (
+        cents + tip_cents > STRIPE_MAXIMUM_CENTS
+    ):  # _charge_amount refuses it first; never ask Stripe
         _attempt_fail(payment_id=payment.pk, message="amount above Stripe's maximum")
         raise ServiceError(_("This amount is too large for one card payment."))
     metadata = _metadata(payment, document)
@@ -181,6 +187,19 @@ def checkout_start(
         "submit_type": "pay",
         "locale": "auto",
     }
+    if tip_cents:
+        params["line_items"].append(
+            {
+                "price_data": {
+                    "currency": "cad",
+                    "unit_amount": tip_cents,
+                    "product_data": {
+                        "name": (_("Tip for %(company)s") % {"company": payment.company.name})[:250]
+                    },
+                },
+                "quantity": 1,
+            }
+        )
     params.update(bank_debit_params(payment))
     email = payment.customer.email if customer_email is None else customer_email
     if email:
@@ -279,7 +298,11 @@ def _document_label(payment: Payment) -> str:
 
 @transaction.atomic
 def _attempt_create(
-    *, document: Invoice | Estimate, amount: Decimal | None, pay_again: bool
+    *,
+    document: Invoice | Estimate,
+    amount: Decimal | None,
+    pay_again: bool,
+    tip: Decimal | None = None,
 ) -> Payment:
     is_deposit = isinstance(document, Estimate)
     locked = lock_documents(
@@ -289,6 +312,7 @@ def _attempt_create(
     )
     account = stripe_account_for(company=document.company)
     charge = _charge_amount(_payable_locked(locked, account), amount, pay_again=pay_again)
+    tip_amount = _tip_amount(tip, charge=charge, account=account, is_deposit=is_deposit)
     doc = locked.document
     payment = Payment(
         company=doc.company,
@@ -299,13 +323,35 @@ def _attempt_create(
         method=PaymentMethod.CARD,
         status=PaymentStatus.CREATED,
         amount=charge,
+        tip_amount=tip_amount,
         stripe_account_id=cast(str, cast(StripeAccount, account).account_id),
         stripe_expires_at=checkout_expires_at(timezone.now()),
     )
     # The amount is part of the key: a replay with another amount must not reuse a session.
-    payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
+    payment.idempotency_key = (
+        f"cc-checkout-{payment.public_id}-{to_cents(charge)}-{to_cents(tip_amount)}"
+    )
     payment.save()
     return payment
+
+
+def _tip_amount(
+    tip: Decimal | None, *, charge: Decimal, account: StripeAccount | None, is_deposit: bool
+) -> Decimal:
+    """The tip to charge beside ``charge``: none unless the company takes tips (invoices only);
+    never negative, at most the amount paid, and the whole charge within Stripe's maximum."""
+    if not tip:
+        return ZERO
+    tip = quantize_money(tip)
+    if tip < 0:
+        raise ServiceError(_("A tip can't be negative."))
+    if is_deposit or account is None or not account.tips_enabled:
+        raise ServiceError(_("This business doesn't take tips online."))
+    if tip > charge:
+        raise ServiceError(_("A tip can be at most %(max)s here.") % {"max": format_cad(charge)})
+    if charge + tip > STRIPE_MAXIMUM_CAD:
+        raise ServiceError(_("This amount is too large for one card payment."))
+    return tip
 
 
 # Stripe takes ``expires_at`` from 30 minutes to 24 hours after it creates the session, measured

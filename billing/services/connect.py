@@ -136,6 +136,7 @@ def stripe_options_update(
         "refund_duplicate_payments",
         "accept_bank_debit",
         "bank_debit_transaction_type",
+        "tips_enabled",
     ):
         if name in fields:
             setattr(account, name, fields[name])

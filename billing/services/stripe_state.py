@@ -40,7 +40,7 @@ from billing.services.ledger import (
 from billing.services.metadata import META_REFUND
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.logging import redact
-from crewcommand.lib.money import format_cad, from_cents, to_cents
+from crewcommand.lib.money import ZERO, format_cad, from_cents, to_cents
 from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _problem(payment: Payment, locked: Locked, *, cents: int, currency: str) -> 
     """Why money that arrived cannot be applied, or None when it fits."""
     if currency.lower() != "cad":
         return IssueKind.CURRENCY_MISMATCH
-    if cents != to_cents(payment.amount):
+    if cents != to_cents(payment.amount + payment.tip_amount):
         return IssueKind.AMOUNT_MISMATCH
     if payment.purpose == PaymentPurpose.INVOICE:
         invoice = cast(Invoice, locked.invoice)
@@ -82,8 +82,12 @@ def _apply_success(
     problem = _problem(payment, locked, cents=cents, currency=currency)
     if problem is not None and cents > 0:
         # The row records the money that was actually taken; what was asked stays in the issue.
-        expected = to_cents(payment.amount)
-        payment.amount, payment.currency = from_cents(cents), currency.lower()[:3]
+        expected = to_cents(payment.amount + payment.tip_amount)
+        taken = from_cents(cents)
+        if taken <= payment.tip_amount:
+            payment.tip_amount = ZERO
+        payment.amount = taken - payment.tip_amount
+        payment.currency = currency.lower()[:3]
     else:
         expected = cents
     payment.status = PaymentStatus.SUCCEEDED
