@@ -177,6 +177,15 @@ class StripeOptionsForm(forms.ModelForm):
             ),
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only asked about once bank debit is on; a form without it keeps what was saved.
+        self.fields["bank_debit_transaction_type"].required = False
+
+    def clean_bank_debit_transaction_type(self) -> str:
+        value = self.cleaned_data.get("bank_debit_transaction_type")
+        return value or self.instance.bank_debit_transaction_type or "personal"
+
     def clean_minimum_partial_amount(self) -> Decimal:
         amount = self.cleaned_data["minimum_partial_amount"]
         if amount < Decimal("0.50"):

@@ -328,9 +328,9 @@ def _attempt_create(
         stripe_expires_at=checkout_expires_at(timezone.now()),
     )
     # The amount is part of the key: a replay with another amount must not reuse a session.
-    payment.idempotency_key = (
-        f"cc-checkout-{payment.public_id}-{to_cents(charge)}-{to_cents(tip_amount)}"
-    )
+    payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
+    if tip_amount:
+        payment.idempotency_key += f"-tip{to_cents(tip_amount)}"
     payment.save()
     return payment
 

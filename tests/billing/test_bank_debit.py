@@ -277,3 +277,28 @@ def test_the_processing_notice_is_signed_json_free(invoice, pad, hooks):
     good = hooks.send_event(json.loads(json.dumps(event)), secret=DEFAULT_WEBHOOK_SECRET)
     assert good.status == 200
     assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.SUCCEEDED
+
+
+def test_the_owner_turns_on_bank_debit_and_tips_in_the_options(owner_client, company):
+    from billing.models import StripeAccount
+
+    url = reverse("billing_dashboard:stripe")
+    page = owner_client.get(url).content.decode()
+    assert "pre-authorized debit" in page and "optional tip" in page
+    owner_client.post(
+        url,
+        {
+            "minimum_partial_amount": "50",
+            "accept_bank_debit": "on",
+            "bank_debit_transaction_type": "business",
+            "tips_enabled": "on",
+        },
+    )
+    row = StripeAccount.objects.get(company=company)
+    assert row.accept_bank_debit and row.tips_enabled
+    assert row.bank_debit_transaction_type == "business"
+    bad = owner_client.post(
+        url, {"minimum_partial_amount": "50", "bank_debit_transaction_type": "weekly"}
+    )
+    assert bad.status_code == 200 and "valid choice" in bad.content.decode()
+    assert StripeAccount.objects.get(company=company).bank_debit_transaction_type == "business"
