@@ -222,6 +222,13 @@ class PaymentMoveForm(forms.Form):
         ]
 
 
+class AutopayForm(forms.Form):
+    autopay = forms.BooleanField(
+        label=_("Charge this customer's sent invoices to the saved card on their due date"),
+        required=False,
+    )
+
+
 class IssueResolveForm(forms.Form):
     resolution = SingleLineCharField(
         label=_("What did you do?"),
@@ -255,6 +262,9 @@ class PayAmountForm(forms.Form):
         error_messages={"invalid_choice": _("Choose a tip from the list.")},
     )
     tip_custom = MoneyField(label=_("Tip amount"), required=False)
+    # Explicit consent to keep the card for later invoices (and autopay, if the company turns
+    # it on): unticked unless the customer ticks it.
+    save_card = forms.BooleanField(required=False, initial=False)
 
     def chosen_tip(self, base: Decimal) -> Decimal:
         """The tip in dollars on ``base`` (the amount paid toward the invoice)."""

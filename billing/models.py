@@ -172,6 +172,16 @@ class Payment(TenantModel):
     method_last4 = models.CharField(max_length=4, blank=True)
     # Claimed once when a bank payment that was processing failed: both sides are told.
     failure_notified_at = models.DateTimeField(null=True, blank=True)
+    # The customer ticked "save this card for future invoices" on the pay page.
+    save_card = models.BooleanField(default=False)
+    # A charge on a saved card (no Checkout): the card, and for autopay the one key per
+    # invoice and amount (unique: ten concurrent runs make one row, one charge).
+    saved_card = models.ForeignKey(
+        "SavedCard", on_delete=models.SET_NULL, null=True, blank=True, related_name="charges"
+    )
+    autopay_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # Who made a saved-card charge happen: "autopay" (the due-date run) or a member's name.
+    triggered_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -433,3 +443,67 @@ class PaymentTransfer(TenantModel):
 
     def __str__(self) -> str:
         return f"move {self.amount} of payment {self.payment_id}"
+
+
+class SavedCard(TenantModel):
+    """A card a customer saved, with explicit consent on the pay page, for future invoices from
+    one company: a Stripe Customer and PaymentMethod on the company's connected account.
+    Removed cards keep their row (``removed_at``) for the charges that used them."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="saved_cards")
+    stripe_account_id = models.CharField(max_length=64)
+    stripe_customer_id = models.CharField(max_length=64)
+    stripe_payment_method_id = models.CharField(max_length=64)
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    consent_text = models.CharField(max_length=300)
+    consent_at = models.DateTimeField()
+    consent_payment = models.ForeignKey(
+        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    autopay = models.BooleanField(_("charge sent invoices on their due date"), default=False)
+    autopay_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("saved card")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(removed_at__isnull=True),
+                name="one_saved_card_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} ····{self.last4}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.brand.title() or _('Card')} ····{self.last4}"
+
+
+class StripeCustomer(models.Model):
+    """Our customer's Stripe Customer on the company's connected account (made when they first
+    save a card)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    stripe_account_id = models.CharField(max_length=64)
+    stripe_customer_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "stripe_account_id"], name="one_stripe_customer_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_customer_id

@@ -171,9 +171,9 @@ def deliver_payment_failed(*, payment_id: int) -> None:
     ).update(failure_notified_at=timezone.now())
     if claimed != 1:
         return
-    payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
-        pk=payment_id
-    )
+    payment = Payment.objects.select_related(
+        "company", "customer", "invoice", "estimate", "saved_card"
+    ).get(pk=payment_id)
     document = payment.document
     context = receipt_context(payment)
     context.update(
@@ -181,6 +181,7 @@ def deliver_payment_failed(*, payment_id: int) -> None:
             "reason": payment.failure_message,
             "balance": format_cad(document.balance) if payment.invoice_id else "",
             "invoice_url": settings.SITE_URL + document.get_absolute_url(),
+            "saved_card": payment.saved_card.label if payment.saved_card_id else "",
         }
     )
     try:

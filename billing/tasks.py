@@ -50,3 +50,12 @@ def reconcile_payments() -> dict[str, int]:
 @shared_task
 def reconcile_returned_payments() -> dict[str, int]:
     return reconcile.reconcile_returned().as_dict()
+
+
+@shared_task
+def autopay_due_invoices() -> int:
+    """Charge sent invoices due today (or earlier) to their customers' saved cards, where the
+    company turned autopay on. Idempotent per invoice and amount."""
+    from billing.services import autopay
+
+    return autopay.autopay_due()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("payments/<pid:payment_id>/move/", views.payment_move, name="payment_move"),
     path("issues/", views.issue_list, name="issue_list"),
     path("tips/", views.tips, name="tips"),
+    path("customers/<pid:customer_id>/autopay/", views.customer_autopay, name="customer_autopay"),
     path("issues/<pid:issue_id>/resolve/", views.issue_resolve, name="issue_resolve"),
     path("invoices/<pid:invoice_id>/payments/", views.invoice_payments, name="invoice_payments"),
     path("invoices/<pid:invoice_id>/payments/new/", views.payment_record, name="payment_record"),

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing import selectors, services, stripe_client
 from billing.forms import (
+    AutopayForm,
     IssueResolveForm,
     ManualPaymentForm,
     PaymentFilterForm,
@@ -31,7 +32,8 @@ from billing.forms import (
     StripeOptionsForm,
     TipsFilterForm,
 )
-from billing.models import PaymentPurpose, StripeAccount
+from billing.models import Payment, PaymentPurpose, StripeAccount
+from billing.services import autopay
 from crewcommand import selectors as core_selectors
 from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
@@ -73,6 +75,37 @@ def payment_list(request: ContractorRequest) -> HttpResponse:
         "issue_count": selectors.open_issue_count(company=request.company),
     }
     return render_list(request, "billing/payment_list.html", payments, context)
+
+
+@member_required(action="payment.record")
+@require_http_methods(["GET", "POST"])
+def customer_autopay(request: ContractorRequest, customer_id: str) -> HttpResponse:
+    """A customer's saved card: turn autopay on or off, or remove the card."""
+    customer = core_selectors.customer_get(company=request.company, public_id=customer_id)
+    card = autopay.saved_card_of(customer=customer)
+    form = AutopayForm(
+        request.POST if request.method == "POST" else None,
+        initial={"autopay": bool(card and card.autopay)},
+    )
+    if request.method == "POST" and card is not None and form.is_valid():
+        actor = Actor.member(request.user)
+        try:
+            if "remove" in request.POST:
+                autopay.card_remove(card=card, actor=actor)
+                messages.success(request, _("Card removed."))
+            else:
+                autopay.autopay_set(card=card, enabled=form.cleaned_data["autopay"], actor=actor)
+                messages.success(request, _("Autopay saved."))
+        except ServiceError as error:
+            messages.error(request, str(error))
+        return redirect("billing_dashboard:customer_autopay", customer_id=customer.public_id)
+    charges = (
+        Payment.objects.filter(company=request.company, customer=customer, saved_card__isnull=False)
+        .select_related("invoice")
+        .order_by("-created_at", "-id")[:20]
+    )
+    context = {"customer": customer, "card": card, "form": form, "charges": charges}
+    return render(request, "billing/customer_autopay.html", context)
 
 
 @member_required(action="payment.view")

@@ -25,7 +25,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from billing import selectors, services
 from billing.forms import PayAmountForm
 from billing.models import TIP_PRESETS, Payment, PaymentMethod, PaymentPurpose
+from billing.services import autopay
 from crewcommand.errors import ServiceError
+from crewcommand.lib.activity import Actor
 from documents.models import Estimate, Invoice
 from portal import http
 from portal import selectors as portal_selectors
@@ -111,6 +113,8 @@ def _pay(
                     return_urls=_return_urls,
                     pay_again=form.cleaned_data["pay_again"],
                     tip=tip,
+                    save_card=bool(form.cleaned_data.get("save_card"))
+                    and isinstance(document, Invoice),
                 )
             except ServiceError as error:
                 form.add_error(None, str(error))
@@ -145,6 +149,23 @@ def pay_invoice(request: PortalRequest, portal: PortalContext, invoice_id: str) 
 def pay_deposit(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     estimate = portal_selectors.estimate_get(portal=portal, public_id=estimate_id)
     return _pay(request, portal, estimate)
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def saved_card(request: PortalRequest, portal: PortalContext) -> HttpResponse:
+    """``/p/<token>/pay/card/``: the card the customer saved with this company, and a button to
+    remove it (detached at Stripe; autopay stops)."""
+    card = autopay.saved_card_of(customer=portal.customer)
+    if request.method == "POST" and card is not None:
+        try:
+            autopay.card_remove(card=card, actor=Actor.customer(portal.customer.name))
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Your card was removed. It won't be charged again."))
+        return redirect("billing_portal:saved_card", portal.token)
+    return _render(request, portal, "billing/portal_saved_card.html", {"card": card})
 
 
 @portal_view

@@ -31,6 +31,7 @@ from billing.selectors import (
     invoice_payable,
     stripe_account_for,
 )
+from billing.services.autopay import save_card_params
 from billing.services.ledger import Locked, lock_documents, lock_payment
 from billing.services.metadata import META_COMPANY, META_ESTIMATE, META_INVOICE, META_PAYMENT
 from billing.services.stripe_state import payment_refresh
@@ -141,6 +142,7 @@ def checkout_start(
     customer_email: str | None = None,
     pay_again: bool = False,
     tip: Decimal | None = None,
+    save_card: bool = False,
 ) -> CheckoutStart:
     """Start a card payment: write the attempt (created), then create its Checkout Session on
     the company's connected account for exactly the amount written.
@@ -155,7 +157,9 @@ def checkout_start(
     line and kept apart from the invoice (``Payment.tip_amount``).
     Raises ServiceError with a message for the customer when nothing can be charged."""
     _recheck_open_attempts(document)
-    payment = _attempt_create(document=document, amount=amount, pay_again=pay_again, tip=tip)
+    payment = _attempt_create(
+        document=document, amount=amount, pay_again=pay_again, tip=tip, save_card=save_card
+    )
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
     tip_cents = to_cents(payment.tip_amount)
@@ -200,10 +204,23 @@ def checkout_start(
                 "quantity": 1,
             }
         )
-    params.update(bank_debit_params(payment))
     email = payment.customer.email if customer_email is None else customer_email
-    if email:
-        params["customer_email"] = email
+    if payment.save_card:
+        # The customer consented to keep the card: pay as their Stripe Customer and set the
+        # card up for off-session use (Stripe takes customer or customer_email, not both).
+        try:
+            saving = save_card_params(payment)
+        except stripe_client.StripeFailure as error:
+            _attempt_fail(payment_id=payment.pk, message=str(error)[:300])
+            raise ServiceError(
+                _("Online payment is not available right now. Please try again in a few minutes.")
+            ) from error
+        params["customer"] = saving["customer"]
+        params["payment_intent_data"]["setup_future_usage"] = saving["setup_future_usage"]
+    else:
+        params.update(bank_debit_params(payment))
+        if email:
+            params["customer_email"] = email
     try:
         session = stripe_client.checkout_session_create(
             account=payment.stripe_account_id,
@@ -303,6 +320,7 @@ def _attempt_create(
     amount: Decimal | None,
     pay_again: bool,
     tip: Decimal | None = None,
+    save_card: bool = False,
 ) -> Payment:
     is_deposit = isinstance(document, Estimate)
     locked = lock_documents(
@@ -324,6 +342,7 @@ def _attempt_create(
         status=PaymentStatus.CREATED,
         amount=charge,
         tip_amount=tip_amount,
+        save_card=save_card and not is_deposit,
         stripe_account_id=cast(str, cast(StripeAccount, account).account_id),
         stripe_expires_at=checkout_expires_at(timezone.now()),
     )

@@ -275,6 +275,10 @@ def _apply_session(payment: Payment, locked: Locked, session: dict[str, Any]) ->
             currency=str(session.get("currency") or ""),
             intent_id=intent.get("id"),
         )
+        if payment.save_card and payment.status == PaymentStatus.SUCCEEDED:
+            from billing.services.autopay import card_save_from
+
+            card_save_from(payment, intent)
     elif status == "complete":
         if intent.get("status") in ("requires_payment_method", "canceled"):
             _apply_failure(payment, intent)

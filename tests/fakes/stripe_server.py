@@ -151,6 +151,26 @@ REFUND_CREATE_PARAMS = frozenset(
     ]
 )
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+CUSTOMER_CREATE_PARAMS = frozenset(
+    ["address", "description", "email", "expand", "metadata", "name", "phone", "payment_method"]
+)
+INTENT_CREATE_PARAMS = frozenset(
+    [
+        "amount",
+        "confirm",
+        "currency",
+        "customer",
+        "description",
+        "error_on_requires_action",
+        "expand",
+        "metadata",
+        "off_session",
+        "payment_method",
+        "payment_method_types",
+        "receipt_email",
+        "statement_descriptor_suffix",
+    ]
+)
 ACCOUNT_CREATE_PARAMS = frozenset(
     [
         "business_type",
@@ -304,6 +324,9 @@ class StripeFake(FakeServer):
         self._intent_data: dict[str, dict[str, Any]] = {}
         self._idempotency: dict[tuple[str, str | None, str], _Remembered] = {}
         self._account_links: dict[str, dict[str, Any]] = {}
+        # Saved cards' behaviour off-session, by payment method id: "succeeded" (default),
+        # "authentication_required" or "card_declined".
+        self.off_session_outcomes: dict[str, str] = {}
 
     def parse_params(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         return decode_form(pairs)
@@ -317,6 +340,13 @@ class StripeFake(FakeServer):
         api("GET", rf"/v1/checkout/sessions/{sid}/line_items", self._list_line_items)
         api("POST", rf"/v1/checkout/sessions/{sid}/expire", self._expire_session_api)
         api("GET", rf"/v1/payment_intents/{sid}", self._retrieve("payment_intent", "intent"))
+        api("POST", r"/v1/payment_intents", self._create_intent)
+        api("POST", r"/v1/customers", self._create_customer)
+        api("GET", rf"/v1/customers/{sid}", self._retrieve("customer", "customer"))
+        api(
+            "GET", rf"/v1/payment_methods/{sid}", self._retrieve("payment_method", "payment_method")
+        )
+        api("POST", rf"/v1/payment_methods/{sid}/detach", self._detach_payment_method)
         api("GET", rf"/v1/charges/{sid}", self._retrieve("charge", "charge"))
         api("POST", r"/v1/refunds", self._create_refund)
         api("GET", rf"/v1/refunds/{sid}", self._retrieve("refund", "refund"))
@@ -661,9 +691,157 @@ class StripeFake(FakeServer):
         )
         if outcome == "failed":
             intent["last_payment_error"] = _card_declined(charge)
+        intent["setup_future_usage"] = intent_data.get("setup_future_usage")
         self._store(intent, account)
         self._store(charge, account)
+        saving = intent_data.get("setup_future_usage") == "off_session" and session.get("customer")
+        self._store_payment_method(
+            charge, customer=session.get("customer") if saving else None, account=account
+        )
         return intent, charge
+
+    def _store_payment_method(
+        self, charge: dict[str, Any], *, customer: str | None, account: str | None
+    ) -> dict[str, Any]:
+        """The PaymentMethod a charge used (Stripe's shape), attached to ``customer`` when the
+        payment saved it for later (``setup_future_usage``)."""
+        details = charge.get("payment_method_details") or {}
+        pm = copy.deepcopy(self.templates["payment_method"])
+        pm.update(
+            id=charge["payment_method"],
+            created=_now(),
+            customer=customer,
+            metadata={},
+            type=details.get("type") or "card",
+            allow_redisplay="always" if customer else "unspecified",
+        )
+        pm["billing_details"]["email"] = charge.get("receipt_email")
+        if pm["type"] == "card":
+            pm["card"]["last4"] = "4242"
+            pm["card"]["wallet"] = None
+        return self._store(pm, account)
+
+    # -- Customers, saved payment methods, off-session PaymentIntents -------------------------
+
+    def _create_customer(self, call: ApiCall, _args: dict[str, str]) -> dict[str, Any]:
+        params = call.params
+        _reject_unknown(params, CUSTOMER_CREATE_PARAMS)
+        customer = copy.deepcopy(self.templates["customer"])
+        customer.update(
+            id=new_id("cus_", 14),
+            created=_now(),
+            email=params.get("email"),
+            name=params.get("name"),
+            description=params.get("description"),
+            metadata=_metadata(params),
+            livemode=False,
+        )
+        return copy.deepcopy(self._store(customer, call.account))
+
+    def _detach_payment_method(self, call: ApiCall, args: dict[str, str]) -> dict[str, Any]:
+        pm = self._owned("payment_method", args["id"], call.account, "payment_method")
+        if not pm.get("customer"):
+            raise StripeError(
+                400,
+                "The payment method you provided is not attached to a customer so detachment "
+                "is impossible.",
+            )
+        pm["customer"] = None
+        return copy.deepcopy(pm)
+
+    def _create_intent(self, call: ApiCall, _args: dict[str, str]) -> dict[str, Any]:
+        """A PaymentIntent confirmed at once off-session on a saved card (what autopay does)."""
+        params = call.params
+        _reject_unknown(params, INTENT_CREATE_PARAMS)
+        amount = to_int(params, "amount")
+        currency = str(_required(params, "currency")).lower()
+        if amount is None:
+            raise StripeError(400, "Missing required param: amount.", param="amount")
+        _check_amount(amount, currency)
+        customer_id = params.get("customer")
+        if customer_id:
+            self._owned("customer", customer_id, call.account, "customer")
+        pm_id = params.get("payment_method")
+        if not pm_id:
+            raise StripeError(
+                400, "Missing required param: payment_method.", param="payment_method"
+            )
+        pm = self._owned("payment_method", pm_id, call.account, "payment_method")
+        if params.get("off_session") in ("true", True) and pm.get("customer") != customer_id:
+            raise StripeError(
+                400,
+                "The provided PaymentMethod was previously used with a PaymentIntent without "
+                "Customer attachment, shared with a connected account without Customer "
+                "attachment, or was detached from a Customer. It may not be used again.",
+                param="payment_method",
+            )
+        outcome = self.off_session_outcomes.get(pm_id, "succeeded")
+        pseudo = {
+            "id": "",
+            "amount_total": amount,
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method_types": ["card"],
+        }
+        intent_data = {
+            "metadata": _metadata(params),
+            "description": params.get("description"),
+        }
+        intent_id = new_id("pi_")
+        charge = self._new_charge(
+            pseudo, intent_id, intent_data, pm["billing_details"].get("email") or "", "succeeded"
+        )
+        charge["payment_method"] = pm_id
+        charge["payment_method_details"] = self._method_details(pseudo, "card")
+        intent = copy.deepcopy(self.templates["payment_intent"])
+        intent.update(
+            id=intent_id,
+            amount=amount,
+            amount_received=amount,
+            currency=currency,
+            created=_now(),
+            canceled_at=None,
+            client_secret=f"{intent_id}_secret_{new_id('', 25)}",
+            customer=customer_id,
+            description=params.get("description"),
+            metadata=_metadata(params),
+            latest_charge=charge["id"],
+            payment_method=pm_id,
+            payment_method_types=["card"],
+            last_payment_error=None,
+            next_action=None,
+            processing=None,
+            status="succeeded",
+            confirmation_method="automatic",
+            setup_future_usage=None,
+        )
+        if outcome != "succeeded":
+            charge.update(
+                status="failed",
+                paid=False,
+                captured=False,
+                amount_captured=0,
+                balance_transaction=None,
+                failure_code=outcome,
+                failure_message="Your card was declined."
+                if outcome == "card_declined"
+                else "This payment requires authentication.",
+            )
+            error = {
+                **_card_declined(charge),
+                "code": outcome,
+                "message": charge["failure_message"],
+            }
+            intent.update(
+                status="requires_payment_method", amount_received=0, last_payment_error=error
+            )
+            self._store(charge, call.account)
+            self._store(intent, call.account)
+            exc = StripeError(402, charge["failure_message"], type_="card_error", code=outcome)
+            exc.payload["payment_intent"] = copy.deepcopy(intent)
+            raise exc
+        self._store(charge, call.account)
+        return copy.deepcopy(self._store(intent, call.account))
 
     def _new_charge(
         self,
