@@ -83,10 +83,10 @@ def _apply_success(
     if problem is not None and cents > 0:
         # The row records the money that was actually taken; what was asked stays in the issue.
         expected = to_cents(payment.amount + payment.tip_amount)
-        taken = from_cents(cents)
-        if taken <= payment.tip_amount:
+        received = from_cents(cents)
+        if received <= payment.tip_amount:
             payment.tip_amount = ZERO
-        payment.amount = taken - payment.tip_amount
+        payment.amount = received - payment.tip_amount
         payment.currency = currency.lower()[:3]
     else:
         expected = cents
@@ -244,8 +244,10 @@ def method_details(intent: dict[str, Any]) -> tuple[str, str, str]:
     if not isinstance(details, dict):
         return "", "", ""
     kind = str(details.get("type") or "")[:30]
-    sub = details.get(kind) if isinstance(details.get(kind), dict) else {}
-    wallet = sub.get("wallet") if isinstance(sub.get("wallet"), dict) else {}
+    found = details.get(kind)
+    sub: dict[str, Any] = found if isinstance(found, dict) else {}
+    found = sub.get("wallet")
+    wallet: dict[str, Any] = found if isinstance(found, dict) else {}
     return kind, str(wallet.get("type") or "")[:30], str(sub.get("last4") or "")[:4]
 
 

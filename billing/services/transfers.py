@@ -3,6 +3,8 @@ invoice of the same customer: a ledger transfer, with activity on both invoices.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +31,7 @@ def move_targets(*, payment: Payment) -> list[Invoice]:
         return []
     return list(
         Invoice.objects.filter(company_id=payment.company_id, customer_id=payment.customer_id)
-        .exclude(pk=payment.invoice_id)
+        .exclude(pk=cast(int, payment.invoice_id))
         .exclude(status__in=[InvoiceStatus.VOID, InvoiceStatus.DRAFT, InvoiceStatus.PAID])
         .order_by("-created_at", "-id")
     )
@@ -56,7 +58,7 @@ def payment_move(
         .order_by("pk")
     }
     payment = Payment.objects.select_related("company", "customer").get(pk=payment.pk)
-    source, target = locked[payment.invoice_id], locked.get(to_invoice.pk)
+    source, target = locked[cast(int, payment.invoice_id)], locked.get(to_invoice.pk)
     if target is None or target.company_id != payment.company_id:
         raise ServiceError(_("Choose one of this customer's open invoices."))
     if target.pk == source.pk:
