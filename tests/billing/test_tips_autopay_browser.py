@@ -119,3 +119,40 @@ def test_a_misapplied_payment_is_moved(live_server, browser, owner, customer, jo
     assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.SUCCEEDED
     assert Invoice.objects.get(pk=wrong.pk).balance == Decimal("1356.00")
     assert Invoice.objects.get(pk=right.pk).status == InvoiceStatus.PAID
+
+
+def test_the_new_pages_have_no_serious_accessibility_violations(
+    live_server, browser, owner, customer, job, live_stripe
+):
+    from django.conf import settings
+    from django.test import Client
+
+    from tests.test_accessibility import serious_violations
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    issued = link_create(customer=customer, actor=Actor.system(), document=invoice)
+    payment = services.payment_record(
+        actor=Actor.member(owner.user),
+        invoice=invoice,
+        amount=Decimal("100.00"),
+        method=PaymentMethod.CHEQUE,
+        received_on=timezone.localdate(),
+    )
+    InvoiceFactory(customer=customer, job=job)  # somewhere to move it
+    staff = Client()
+    staff.force_login(owner.user)
+    cookie = staff.cookies[settings.SESSION_COOKIE_NAME]
+    context = browser.new_context(bypass_csp=True, viewport=PHONE)  # axe is injected
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    page = context.new_page()
+    for url in [
+        f"/p/{issued.token}/pay/invoices/{invoice.public_id}/",
+        f"/p/{issued.token}/pay/card/",
+        reverse("billing_dashboard:tips"),
+        reverse("billing_dashboard:customer_autopay", args=[customer.public_id]),
+        reverse("billing_dashboard:payment_move", args=[payment.public_id]),
+        reverse("billing_dashboard:stripe"),
+    ]:
+        page.goto(live_server.url + url, wait_until="networkidle")
+        assert not serious_violations(page), url
+    context.close()
