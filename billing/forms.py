@@ -20,7 +20,7 @@ from billing.models import (
 )
 from billing.selectors import PaymentFilters
 from crewcommand.forms import MoneyField, SingleLineCharField
-from crewcommand.lib.money import format_cad
+from crewcommand.lib.money import format_cad, quantize_money
 
 
 class ManualPaymentForm(forms.Form):
@@ -238,6 +238,11 @@ class IssueResolveForm(forms.Form):
     )
 
 
+def tip_for(base: Decimal, percent: int) -> Decimal:
+    """A preset tip: ``percent`` of ``base``, to the cent (half up, like every amount here)."""
+    return quantize_money(base * percent / 100)
+
+
 class PayAmountForm(forms.Form):
     """The customer's choice on the pay page: everything due, or part of it where allowed."""
 
@@ -272,7 +277,7 @@ class PayAmountForm(forms.Form):
         if choice == "custom":
             return self.cleaned_data.get("tip_custom") or Decimal("0.00")
         if choice.isdigit():
-            return (base * Decimal(choice) / 100).quantize(Decimal("0.01"))
+            return tip_for(base, int(choice))
         return Decimal("0.00")
 
     def chosen_amount(self) -> Decimal | None:

@@ -11,7 +11,6 @@ The pages Stripe sends the customer back to (``/pay/<attempt>/``, no token) are 
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,7 +22,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_safe
 
 from billing import selectors, services
-from billing.forms import PayAmountForm
+from billing.forms import PayAmountForm, tip_for
 from billing.models import TIP_PRESETS, Payment, PaymentMethod, PaymentPurpose
 from billing.services import autopay
 from crewcommand.errors import ServiceError
@@ -127,9 +126,7 @@ def _pay(
         "payable": payable,
         "form": form,
         "back_url": document_page(portal, document),
-        "tip_presets": [
-            (p, (payable.due * p / 100).quantize(Decimal("0.01"))) for p in TIP_PRESETS
-        ],
+        "tip_presets": [(p, tip_for(payable.due, p)) for p in TIP_PRESETS],
         "unconfirmed_message": (
             services.unconfirmed_message(payable.unconfirmed) if payable.unconfirmed else ""
         ),

@@ -105,3 +105,11 @@ def test_the_tips_report_lists_tips_apart(invoice, tipping, hooks, owner_client,
     assert 'id="total-collected">$1,356.00' in listing  # collected on invoices, tips apart
     bad = owner_client.get(reverse("billing_dashboard:tips"), {"start": "not-a-date"})
     assert bad.status_code == 200
+
+
+def test_a_preset_tip_is_rounded_half_up_to_the_cent():
+    from billing.forms import tip_for
+
+    assert tip_for(Decimal("1.50"), 15) == Decimal("0.23")  # 0.225: half up, not half even
+    assert tip_for(Decimal("1356.00"), 15) == Decimal("203.40")
+    assert tip_for(Decimal("0.01"), 10) == Decimal("0.00")
