@@ -14,6 +14,15 @@ ACTIVITY_SENTENCES = {
     "stripe.connected": _("%(actor)s connected Stripe account %(account)s"),
     "stripe.disconnected": _("%(actor)s disconnected Stripe"),
     "stripe.options_updated": _("%(actor)s changed online payment options"),
+    "payment.moved_out": _("%(actor)s moved a %(amount)s payment from %(number)s to %(to)s"),
+    "payment.moved_in": _("%(actor)s moved a %(amount)s payment from %(from)s to %(number)s"),
+    "payment.saved_card_charge": _(
+        "%(by)s charged %(amount)s to the saved card %(card)s for %(number)s"
+    ),
+    "card.saved": _("%(actor)s saved card %(card)s for future invoices (%(number)s)"),
+    "card.removed": _("%(actor)s removed the saved card %(card)s"),
+    "autopay.on": _("%(actor)s turned on autopay to card %(card)s"),
+    "autopay.off": _("%(actor)s turned off autopay"),
     "payment_issue.resolved": _("%(actor)s resolved a payment issue on %(number)s: %(resolution)s"),
     "quickbooks.connected": _("%(actor)s connected QuickBooks company %(realm)s"),
     "quickbooks.disconnected": _("%(actor)s disconnected QuickBooks"),

@@ -10,9 +10,17 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import MANUAL_METHODS, PaymentMethod, PaymentStatus, RefundKind, StripeAccount
+from billing.models import (
+    MANUAL_METHODS,
+    TIP_PRESETS,
+    PaymentMethod,
+    PaymentStatus,
+    RefundKind,
+    StripeAccount,
+)
 from billing.selectors import PaymentFilters
 from crewcommand.forms import MoneyField, SingleLineCharField
+from crewcommand.lib.money import format_cad, quantize_money
 
 
 class ManualPaymentForm(forms.Form):
@@ -110,6 +118,22 @@ class PaymentFilterForm(forms.Form):
         )
 
 
+class TipsFilterForm(forms.Form):
+    is_filter = True
+
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def dates(self) -> tuple[dt.date | None, dt.date | None]:
+        if not self.is_valid():
+            return None, None
+        return self.cleaned_data["start"], self.cleaned_data["end"]
+
+
 class StripeAccountIdForm(forms.Form):
     account_id = forms.CharField(
         label=_("Stripe account ID"),
@@ -129,19 +153,80 @@ class StripeOptionsForm(forms.ModelForm):
 
     class Meta:
         model = StripeAccount
-        fields = ["allow_partial_payments", "minimum_partial_amount", "refund_duplicate_payments"]
+        fields = [
+            "allow_partial_payments",
+            "minimum_partial_amount",
+            "refund_duplicate_payments",
+            "accept_bank_debit",
+            "bank_debit_transaction_type",
+            "tips_enabled",
+        ]
         help_texts = {
+            "accept_bank_debit": _(
+                "Stripe's page also offers Canadian pre-authorized debit from a bank account "
+                "and collects the debit agreement. A bank payment takes 3 to 5 business days to "
+                "clear; the invoice shows it as processing until then."
+            ),
+            "bank_debit_transaction_type": _(
+                "Personal for homeowners, business for commercial customers: it sets the "
+                "wording of the debit agreement."
+            ),
             "refund_duplicate_payments": _(
                 "If a customer pays an invoice twice by card, give the second payment back "
                 "through Stripe at once. Otherwise it waits for you under Payments → Needs attention."
             ),
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only asked about once bank debit is on; a form without it keeps what was saved.
+        self.fields["bank_debit_transaction_type"].required = False
+
+    def clean_bank_debit_transaction_type(self) -> str:
+        value = self.cleaned_data.get("bank_debit_transaction_type")
+        return value or self.instance.bank_debit_transaction_type or "personal"
+
     def clean_minimum_partial_amount(self) -> Decimal:
         amount = self.cleaned_data["minimum_partial_amount"]
         if amount < Decimal("0.50"):
             raise forms.ValidationError(_("Stripe can't charge less than $0.50."))
         return amount
+
+
+class PaymentMoveForm(forms.Form):
+    """Where a misapplied payment goes: one of the customer's other open invoices."""
+
+    to_invoice = forms.ChoiceField(
+        label=_("Move it to"),
+        error_messages={
+            "required": _("Choose the invoice the payment belongs to."),
+            "invalid_choice": _("Choose one of this customer's open invoices."),
+        },
+    )
+    reason = SingleLineCharField(
+        label=_("Why?"),
+        max_length=200,
+        required=False,
+        help_text=_("For example: the customer paid the wrong invoice."),
+    )
+
+    def __init__(self, *args, targets=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_invoice"].choices = [("", _("Choose an invoice"))] + [
+            (
+                invoice.public_id,
+                _("%(number)s · %(balance)s due")
+                % {"number": invoice.display_number, "balance": format_cad(invoice.balance)},
+            )
+            for invoice in targets
+        ]
+
+
+class AutopayForm(forms.Form):
+    autopay = forms.BooleanField(
+        label=_("Charge this customer's sent invoices to the saved card on their due date"),
+        required=False,
+    )
 
 
 class IssueResolveForm(forms.Form):
@@ -151,6 +236,11 @@ class IssueResolveForm(forms.Form):
         required=False,
         help_text=_("For example: applied to invoice INV-0042, or refunded by cheque."),
     )
+
+
+def tip_for(base: Decimal, percent: int) -> Decimal:
+    """A preset tip: ``percent`` of ``base``, to the cent (half up, like every amount here)."""
+    return quantize_money(base * percent / 100)
 
 
 class PayAmountForm(forms.Form):
@@ -167,6 +257,28 @@ class PayAmountForm(forms.Form):
     pay_again = forms.BooleanField(
         label=_("Yes, start a new payment anyway"), required=False, initial=False
     )
+    # Offered only where the company takes tips: none, a preset percent, or a custom amount.
+    tip = forms.ChoiceField(
+        label=_("Add a tip (optional)"),
+        choices=[("", _("No tip"))]
+        + [(str(p), f"{p} %") for p in TIP_PRESETS]
+        + [("custom", _("Other amount"))],
+        required=False,
+        error_messages={"invalid_choice": _("Choose a tip from the list.")},
+    )
+    tip_custom = MoneyField(label=_("Tip amount"), required=False)
+    # Explicit consent to keep the card for later invoices (and autopay, if the company turns
+    # it on): unticked unless the customer ticks it.
+    save_card = forms.BooleanField(required=False, initial=False)
+
+    def chosen_tip(self, base: Decimal) -> Decimal:
+        """The tip in dollars on ``base`` (the amount paid toward the invoice)."""
+        choice = self.cleaned_data.get("tip") or ""
+        if choice == "custom":
+            return self.cleaned_data.get("tip_custom") or Decimal("0.00")
+        if choice.isdigit():
+            return tip_for(base, int(choice))
+        return Decimal("0.00")
 
     def chosen_amount(self) -> Decimal | None:
         """None means everything due."""
@@ -178,4 +290,10 @@ class PayAmountForm(forms.Form):
         data = super().clean()
         if data.get("choice") == "part" and not data.get("amount"):
             self.add_error("amount", _("Enter the amount you want to pay."))
+        if data.get("tip") == "custom":
+            custom = data.get("tip_custom")
+            if custom is None:
+                self.add_error("tip_custom", _("Enter the tip, or choose No tip."))
+            elif custom < 0:
+                self.add_error("tip_custom", _("A tip can't be negative."))
         return data

@@ -26,6 +26,8 @@ STRIPE_MINIMUM_CAD = Decimal("0.50")
 # https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
 STRIPE_MAXIMUM_CENTS = 99_999_999
 STRIPE_MAXIMUM_CAD = Decimal("999999.99")
+# Tip presets offered on the pay page, in percent of the amount paid.
+TIP_PRESETS = (10, 15, 20)
 
 
 class StripeAccount(models.Model):
@@ -52,6 +54,19 @@ class StripeAccount(models.Model):
     )
     refund_duplicate_payments = models.BooleanField(
         _("refund duplicate card payments automatically"), default=False
+    )
+    accept_bank_debit = models.BooleanField(
+        _("let customers pay CAD invoices by pre-authorized debit (bank account)"),
+        default=False,
+    )
+    bank_debit_transaction_type = models.CharField(
+        _("pre-authorized debits are"),
+        max_length=10,
+        choices=[("personal", _("personal (homeowners)")), ("business", _("business"))],
+        default="personal",
+    )
+    tips_enabled = models.BooleanField(
+        _("let customers add an optional tip when they pay online"), default=False
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,6 +136,9 @@ class Payment(TenantModel):
         max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
     )
     amount = money_field(_("amount"))
+    # A voluntary tip paid with it (its own Stripe line): never part of the document's total,
+    # taxes or balance, and not in ``amount``. Stripe charged ``amount + tip_amount``.
+    tip_amount = money_field(_("tip"), default=ZERO)
     currency = models.CharField(max_length=3, default="cad")
     applied = models.BooleanField(default=False)
     # Every succeeded refund on this payment, and of that the part given as goodwill (see
@@ -147,12 +165,30 @@ class Payment(TenantModel):
     returned_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     company_notified_at = models.DateTimeField(null=True, blank=True)
+    # What Stripe charged: "card", "acss_debit" (pre-authorized debit), with the wallet
+    # ("apple_pay", "google_pay", "link") a card came through, and its last four digits.
+    method_type = models.CharField(max_length=30, blank=True)
+    wallet = models.CharField(max_length=30, blank=True)
+    method_last4 = models.CharField(max_length=4, blank=True)
+    # Claimed once when a bank payment that was processing failed: both sides are told.
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+    # The customer ticked "save this card for future invoices" on the pay page.
+    save_card = models.BooleanField(default=False)
+    # A charge on a saved card (no Checkout): the card, and for autopay the one key per
+    # invoice and amount (unique: ten concurrent runs make one row, one charge).
+    saved_card = models.ForeignKey(
+        "SavedCard", on_delete=models.SET_NULL, null=True, blank=True, related_name="charges"
+    )
+    autopay_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # Who made a saved-card charge happen: "autopay" (the due-date run) or a member's name.
+    triggered_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("payment")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(tip_amount__gte=0), name="payment_tip_not_negative"),
             models.CheckConstraint(
                 condition=Q(amount_refunded__gte=0, amount_refunded__lte=F("amount")),
                 name="payment_refunds_within_amount",
@@ -195,8 +231,33 @@ class Payment(TenantModel):
 
     @property
     def refundable(self) -> Decimal:
-        """What may still be refunded (pending refunds are already spoken for)."""
-        return self.amount - self.amount_refunded
+        """What may still be refunded: pending refunds are already spoken for. Uses the
+        prefetched ``refunds`` when the caller loaded them."""
+        pending = sum(
+            (r.amount for r in self.refunds.all() if r.status == RefundStatus.PENDING), ZERO
+        )
+        return max(ZERO, self.amount - self.amount_refunded - pending)
+
+    @property
+    def is_bank_debit(self) -> bool:
+        return self.method_type == "acss_debit"
+
+    @property
+    def method_label(self) -> str:
+        """How it was paid, for receipts and lists: "Visa ····4242 (Apple Pay)",
+        "Pre-authorized debit ····6789", or the method's label."""
+        if self.method_type == "acss_debit":
+            label = str(_("Pre-authorized debit"))
+        elif self.method_type == "card":
+            label = str(_("Card"))
+        else:
+            return str(PaymentMethod(self.method).label)
+        if self.method_last4:
+            label = f"{label} ····{self.method_last4}"
+        wallets = {"apple_pay": "Apple Pay", "google_pay": "Google Pay", "link": "Link"}
+        if self.wallet:
+            label = f"{label} ({wallets.get(self.wallet, self.wallet)})"
+        return label
 
     @property
     def is_open(self) -> bool:
@@ -360,6 +421,92 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class PaymentTransfer(TenantModel):
+    """A payment moved from the invoice it landed on to another open invoice of the same
+    customer: the ledger's record of the move (amounts and both invoices, who and why)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="transfers")
+    from_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    to_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    amount = money_field(_("amount"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("payment transfer")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"move {self.amount} of payment {self.payment_id}"
+
+
+class SavedCard(TenantModel):
+    """A card a customer saved, with explicit consent on the pay page, for future invoices from
+    one company: a Stripe Customer and PaymentMethod on the company's connected account.
+    Removed cards keep their row (``removed_at``) for the charges that used them."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="saved_cards")
+    stripe_account_id = models.CharField(max_length=64)
+    stripe_customer_id = models.CharField(max_length=64)
+    stripe_payment_method_id = models.CharField(max_length=64)
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    consent_text = models.CharField(max_length=300)
+    consent_at = models.DateTimeField()
+    consent_payment = models.ForeignKey(
+        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    autopay = models.BooleanField(_("charge sent invoices on their due date"), default=False)
+    autopay_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("saved card")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(removed_at__isnull=True),
+                name="one_saved_card_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} ····{self.last4}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.brand.title() or _('Card')} ····{self.last4}"
+
+
+class StripeCustomer(models.Model):
+    """Our customer's Stripe Customer on the company's connected account (made when they first
+    save a card)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    stripe_account_id = models.CharField(max_length=64)
+    stripe_customer_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "stripe_account_id"], name="one_stripe_customer_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_customer_id
 
 
 # QuickBooks models live in their own module; importing them here registers them with the app.

@@ -46,7 +46,7 @@ def receipt_context(payment: Payment) -> dict[str, str]:
         "accent": company.brand_color,
         "customer": payment.customer.name,
         "amount": format_cad(payment.amount),
-        "method": str(PaymentMethod(payment.method).label),
+        "method": payment.method_label,
         "date": when.strftime("%Y-%m-%d %H:%M"),
         "document": what,
         "reference": payment.reference,
@@ -54,6 +54,8 @@ def receipt_context(payment: Payment) -> dict[str, str]:
         "remaining": format_cad(remaining) if remaining is not None else "",
         "paid_in_full": "yes" if remaining is not None and remaining <= 0 else "",
         "customer_emailed": "yes" if payment.customer.email else "",
+        "tip": format_cad(payment.tip_amount) if payment.tip_amount else "",
+        "charged": format_cad(payment.amount + payment.tip_amount),
     }
 
 
@@ -152,6 +154,68 @@ def deliver_refund_notice(*, refund_id: int) -> None:
         refund_notice_unclaim(refund_id=refund.pk)
         raise
     logger.info("refund notice sent refund=%s", refund.public_id)
+
+
+def deliver_payment_failed(*, payment_id: int) -> None:
+    """A bank payment that was processing failed: tell the customer, with a fresh link to pay
+    (a new portal link to the invoice; the token travels only in this email), and the company,
+    with a link to the invoice. Claimed once through ``Payment.failure_notified_at``."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from crewcommand.lib.activity import Actor
+    from portal import services as portal_services
+
+    claimed = Payment.objects.filter(
+        pk=payment_id, status=PaymentStatus.FAILED, failure_notified_at=None
+    ).update(failure_notified_at=timezone.now())
+    if claimed != 1:
+        return
+    payment = Payment.objects.select_related(
+        "company", "customer", "invoice", "estimate", "saved_card"
+    ).get(pk=payment_id)
+    document = payment.document
+    context = receipt_context(payment)
+    context.update(
+        {
+            "reason": payment.failure_message,
+            "balance": format_cad(document.balance) if payment.invoice_id else "",
+            "invoice_url": settings.SITE_URL + document.get_absolute_url(),
+            "saved_card": payment.saved_card.label if payment.saved_card_id else "",
+        }
+    )
+    try:
+        if payment.customer.email:
+            issued = portal_services.link_create(
+                customer=payment.customer,
+                actor=Actor.system(),
+                document=document,
+                sent_to=payment.customer.email,
+            )
+            pay_path = reverse(
+                "billing_portal:pay_invoice"
+                if payment.purpose == PaymentPurpose.INVOICE
+                else "billing_portal:pay_deposit",
+                args=[issued.token, document.public_id],
+            )
+            deliver_email(
+                to=payment.customer.email,
+                from_name=payment.company.name,
+                template="payment_failed",
+                context={**context, "pay_url": settings.SITE_URL + pay_path},
+                company=payment.company,
+            )
+        for recipient in company_recipients(payment.company):
+            deliver_email(
+                to=recipient,
+                template="payment_failed_company",
+                context=context,
+                company=payment.company,
+            )
+    except Exception:
+        Payment.objects.filter(pk=payment_id).update(failure_notified_at=None)
+        raise
+    logger.info("payment failed notice sent payment=%s", payment.public_id)
 
 
 # --- Exactly once: each message is claimed with a conditional update before it is sent ---------

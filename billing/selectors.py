@@ -102,6 +102,16 @@ class Payable:
     # A card payment that may have taken money but is not confirmed yet: paying again needs
     # the customer's explicit confirmation.
     unconfirmed: Payment | None = None
+    # The company takes pre-authorized debit (CAD invoices) beside cards.
+    bank_debit: bool = False
+    # The company takes optional tips on invoices paid online.
+    tips: bool = False
+
+    @property
+    def held(self) -> bool:
+        """A bank payment is processing (days, at Stripe): no Pay button, no new payment,
+        until it succeeds or fails."""
+        return self.unconfirmed is not None and self.unconfirmed.status == PaymentStatus.PROCESSING
 
     @property
     def over_card_limit(self) -> bool:
@@ -117,14 +127,23 @@ class Payable:
     def can_pay_online(self) -> bool:
         """The whole amount due can be paid by card now (the Pay button)."""
         return (
-            self.online and not self.closed and STRIPE_MINIMUM_CAD <= self.due <= STRIPE_MAXIMUM_CAD
+            self.online
+            and not self.closed
+            and not self.held
+            and STRIPE_MINIMUM_CAD <= self.due <= STRIPE_MAXIMUM_CAD
         )
 
     @property
     def can_pay_in_parts_only(self) -> bool:
         """Too much for one card payment, but the company takes partial payments: the customer
         can pay by card in parts of at most ``card_maximum``."""
-        return self.online and not self.closed and self.over_card_limit and self.partial_allowed
+        return (
+            self.online
+            and not self.closed
+            and not self.held
+            and self.over_card_limit
+            and self.partial_allowed
+        )
 
     @property
     def partial_allowed(self) -> bool:
@@ -195,6 +214,8 @@ def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -
         closed=closed,
         # Only gates the Pay button: without online payment there is none to gate.
         unconfirmed=unconfirmed_payment(document=invoice) if online and not closed else None,
+        bank_debit=bool(online and account and account.accept_bank_debit),
+        tips=bool(online and account and account.tips_enabled),
     )
 
 
@@ -247,7 +268,7 @@ def payment_list(*, company: Company, filters: PaymentFilters) -> QuerySet[Payme
     qs = (
         Payment.objects.filter(company=company)
         .select_related("customer", "invoice", "estimate")
-        .prefetch_related("issues")  # why a payment is not applied
+        .prefetch_related("issues", "refunds")  # why a payment is not applied
     )
     if filters.status in PaymentStatus.values:
         qs = qs.filter(status=filters.status)
@@ -278,11 +299,27 @@ def payment_totals(*, payments: QuerySet[Payment]) -> dict[str, Decimal]:
     return totals
 
 
+def tips_report(
+    *, company: Company, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[QuerySet[Payment], Decimal]:
+    """Tips customers added to payments that went through, newest first, and their total.
+    Tips are kept apart from invoices: not in any document's total, taxes or balance."""
+    qs = Payment.objects.filter(
+        company=company, status=PaymentStatus.SUCCEEDED, tip_amount__gt=0
+    ).select_related("customer", "invoice")
+    if start:
+        qs = qs.filter(succeeded_at__date__gte=start)
+    if end:
+        qs = qs.filter(succeeded_at__date__lte=end)
+    total = qs.order_by().aggregate(t=_sum("tip_amount"))["t"]
+    return qs.order_by("-succeeded_at", "-id"), total
+
+
 def payment_get(*, company: Company, public_id: str) -> Payment:
     return get_object_or_404(
         Payment.objects.select_related(
             "customer", "invoice", "estimate", "created_by"
-        ).prefetch_related("issues"),
+        ).prefetch_related("issues", "refunds"),
         company=company,
         public_id=public_id,
     )
@@ -332,8 +369,10 @@ def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
 
 
 def issue_list(*, company: Company, open_only: bool = True) -> QuerySet[PaymentIssue]:
-    qs = PaymentIssue.objects.filter(company=company).select_related(
-        "payment__customer", "payment__invoice", "payment__estimate", "resolved_by"
+    qs = (
+        PaymentIssue.objects.filter(company=company)
+        .select_related("payment__customer", "payment__invoice", "payment__estimate", "resolved_by")
+        .prefetch_related("payment__refunds", "payment__issues")
     )
     if open_only:
         qs = qs.filter(resolved_at=None)
@@ -363,7 +402,7 @@ def invoice_payments(*, invoice: Invoice) -> list[Payment]:
         Payment.objects.filter(belongs)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
         .select_related("created_by")
-        .prefetch_related("issues")
+        .prefetch_related("issues", "refunds")
         .order_by("-created_at", "-id")
     )
 
@@ -373,7 +412,7 @@ def estimate_deposit_payments(*, estimate: Estimate) -> list[Payment]:
         Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
         .select_related("created_by")
-        .prefetch_related("issues")
+        .prefetch_related("issues", "refunds")
         .order_by("-created_at", "-id")
     )
 

@@ -102,14 +102,15 @@ def checkout_session_create(
 def checkout_session_retrieve(
     *, account: str, session_id: str, interactive: bool = False
 ) -> dict[str, Any]:
-    """The session as Stripe knows it now, with its PaymentIntent expanded. ``interactive``:
+    """The session as Stripe knows it now, with its PaymentIntent and that intent's latest
+    charge expanded (how it was paid: card, wallet, bank debit). ``interactive``:
     a customer's page is waiting (short timeout, see ``client``)."""
     sessions = client(interactive=interactive).v1.checkout.sessions
     return _call(
         "checkout.retrieve",
         sessions.retrieve,
         session_id,
-        {"expand": ["payment_intent"]},
+        {"expand": ["payment_intent.latest_charge"]},
         options=_options(account),
     )
 
@@ -119,7 +120,7 @@ def checkout_session_for_intent(*, account: str, intent_id: str) -> dict[str, An
     found = _call(
         "checkout.list",
         sessions.list,
-        {"payment_intent": intent_id, "limit": 1, "expand": ["data.payment_intent"]},
+        {"payment_intent": intent_id, "limit": 1, "expand": ["data.payment_intent.latest_charge"]},
         options=_options(account),
     )
     return found["data"][0] if found.get("data") else None
@@ -265,3 +266,68 @@ def _parse_event(payload: bytes) -> VerifiedEvent:
     if not isinstance(obj, dict) or not event.id.startswith("evt_") or len(event.id) > 255:
         raise BadWebhook("body is not a Stripe event")
     return event
+
+
+# --- Saved cards and off-session charges -------------------------------------------------------
+
+
+def customer_create(
+    *, account: str, email: str, name: str, metadata: dict[str, str], idempotency_key: str
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": name[:256], "metadata": metadata}
+    if email:
+        params["email"] = email
+    return _call(
+        "customers.create",
+        client().v1.customers.create,
+        params,
+        options=_options(account, idempotency_key),
+    )
+
+
+def payment_method_retrieve(*, account: str, payment_method_id: str) -> dict[str, Any]:
+    return _call(
+        "payment_methods.retrieve",
+        client().v1.payment_methods.retrieve,
+        payment_method_id,
+        options=_options(account),
+    )
+
+
+def payment_method_detach(*, account: str, payment_method_id: str) -> dict[str, Any]:
+    return _call(
+        "payment_methods.detach",
+        client().v1.payment_methods.detach,
+        payment_method_id,
+        options=_options(account),
+    )
+
+
+def off_session_charge(
+    *, account: str, params: dict[str, Any], idempotency_key: str
+) -> dict[str, Any]:
+    """Create and confirm a PaymentIntent on a saved card, the customer not present. A declined
+    card or one that needs authentication is not an exception here: Stripe answers 402 with the
+    failed intent, which is returned (status ``requires_payment_method``). The idempotency key
+    makes a repeat (a worker killed mid-call, a retry) return the first answer, never charge
+    again."""
+    try:
+        intent = client().v1.payment_intents.create(
+            params, options=_options(account, idempotency_key)
+        )
+    except stripe.CardError as error:
+        failed = getattr(error.error, "payment_intent", None)
+        if failed is not None:
+            return failed.to_dict()
+        raise StripeFailure(
+            str(error.user_message or error), permanent=True, code=error.code or ""
+        ) from error
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        logger.warning("stripe off_session failed (transient): %s", type(error).__name__)
+        raise StripeFailure(str(error.user_message or error), permanent=False) from error
+    except stripe.StripeError as error:
+        logger.warning("stripe off_session failed: %s %s", type(error).__name__, error.code)
+        raise StripeFailure(
+            str(error.user_message or error), permanent=True, code=error.code or ""
+        ) from error
+    return intent.to_dict()

@@ -20,6 +20,11 @@ def send_payment_receipt(*, payment_id: int) -> None:
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_payment_failed_notice(*, payment_id: int) -> None:
+    notifications.deliver_payment_failed(payment_id=payment_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_refund_notice(*, refund_id: int) -> None:
     notifications.deliver_refund_notice(refund_id=refund_id)
 
@@ -45,6 +50,15 @@ def reconcile_payments() -> dict[str, int]:
 @shared_task
 def reconcile_returned_payments() -> dict[str, int]:
     return reconcile.reconcile_returned().as_dict()
+
+
+@shared_task
+def autopay_due_invoices() -> int:
+    """Charge sent invoices due today (or earlier) to their customers' saved cards, where the
+    company turned autopay on. Idempotent per invoice and amount."""
+    from billing.services import autopay
+
+    return autopay.autopay_due()
 
 
 # QuickBooks tasks live in their own module; importing it here lets the worker find them.

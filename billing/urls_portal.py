@@ -14,6 +14,7 @@ pay = "<str:token>/pay/"
 
 urlpatterns = [
     path(pay, views_portal.pay_link, name="pay"),
+    path(f"{pay}card/", views_portal.saved_card, name="saved_card"),
     path(f"{pay}invoices/<pid:invoice_id>/", views_portal.pay_invoice, name="pay_invoice"),
     path(f"{pay}deposits/<pid:estimate_id>/", views_portal.pay_deposit, name="pay_deposit"),
     # Return URLs of Checkout Sessions made before they stopped carrying the token: they

@@ -22,15 +22,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing import selectors, services, stripe_client
 from billing.forms import (
+    AutopayForm,
     IssueResolveForm,
     ManualPaymentForm,
     PaymentFilterForm,
+    PaymentMoveForm,
     RefundForm,
     StripeAccountIdForm,
     StripeOptionsForm,
+    TipsFilterForm,
 )
-from billing.models import PaymentPurpose, StripeAccount
+from billing.models import Payment, PaymentPurpose, StripeAccount
 from billing.quickbooks import selectors as quickbooks_selectors
+from billing.services import autopay
 from crewcommand import selectors as core_selectors
 from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
@@ -72,6 +76,50 @@ def payment_list(request: ContractorRequest) -> HttpResponse:
         "issue_count": selectors.open_issue_count(company=request.company),
     }
     return render_list(request, "billing/payment_list.html", payments, context)
+
+
+@member_required(action="payment.record")
+@require_http_methods(["GET", "POST"])
+def customer_autopay(request: ContractorRequest, customer_id: str) -> HttpResponse:
+    """A customer's saved card: turn autopay on or off, or remove the card."""
+    customer = core_selectors.customer_get(company=request.company, public_id=customer_id)
+    card = autopay.saved_card_of(customer=customer)
+    form = AutopayForm(
+        request.POST if request.method == "POST" else None,
+        initial={"autopay": bool(card and card.autopay)},
+    )
+    if request.method == "POST" and card is not None and form.is_valid():
+        actor = Actor.member(request.user)
+        try:
+            if "remove" in request.POST:
+                autopay.card_remove(card=card, actor=actor)
+                messages.success(request, _("Card removed."))
+            else:
+                autopay.autopay_set(card=card, enabled=form.cleaned_data["autopay"], actor=actor)
+                messages.success(request, _("Autopay saved."))
+        except ServiceError as error:
+            messages.error(request, str(error))
+        return redirect("billing_dashboard:customer_autopay", customer_id=customer.public_id)
+    charges = (
+        Payment.objects.filter(company=request.company, customer=customer, saved_card__isnull=False)
+        .select_related("invoice")
+        .order_by("-created_at", "-id")[:20]
+    )
+    context = {"customer": customer, "card": card, "form": form, "charges": charges}
+    return render(request, "billing/customer_autopay.html", context)
+
+
+@member_required(action="payment.view")
+@require_GET
+def tips(request: ContractorRequest) -> HttpResponse:
+    """The tips report: every tip customers added when paying online, and the total."""
+    form = TipsFilterForm(request.GET or None)
+    start, end = form.dates()
+    payments, total = selectors.tips_report(company=request.company, start=start, end=end)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "total": total, "query": query.urlencode()}
+    return render_list(request, "billing/tips_report.html", payments, context)
 
 
 @member_required(action="payment.view")
@@ -228,6 +276,38 @@ def payment_record(request: ContractorRequest, invoice_id: str) -> HttpResponse:
 def deposit_record(request: ContractorRequest, estimate_id: str) -> HttpResponse:
     estimate = documents_selectors.estimate_get(company=request.company, public_id=estimate_id)
     return _record(request, estimate)
+
+
+@member_required(action="payment.resolve_issue")
+@require_http_methods(["GET", "POST"])
+def payment_move(request: ContractorRequest, payment_id: str) -> HttpResponse:
+    """Move a payment that landed on the wrong invoice (or a flagged duplicate) to another open
+    invoice of the same customer."""
+    payment = selectors.payment_get(company=request.company, public_id=payment_id)
+    targets = services.move_targets(payment=payment)
+    form = PaymentMoveForm(request.POST if request.method == "POST" else None, targets=targets)
+    if request.method == "POST" and form.is_valid():
+        target = next(i for i in targets if i.public_id == form.cleaned_data["to_invoice"])
+        try:
+            services.payment_move(
+                payment=payment,
+                to_invoice=target,
+                actor=Actor.member(request.user),
+                reason=form.cleaned_data["reason"],
+            )
+        except ServiceError as error:
+            form.add_error("to_invoice", str(error))
+        else:
+            messages.success(
+                request,
+                _("Payment moved to %(number)s.") % {"number": target.display_number},
+            )
+            return redirect("billing_dashboard:payment_detail", payment_id=payment.public_id)
+    return render(
+        request,
+        "billing/payment_move.html",
+        {"payment": payment, "form": form, "targets": targets},
+    )
 
 
 REFUND_SALT = "billing.refund-confirm"

@@ -22,9 +22,11 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_safe
 
 from billing import selectors, services
-from billing.forms import PayAmountForm
-from billing.models import Payment, PaymentMethod, PaymentPurpose
+from billing.forms import PayAmountForm, tip_for
+from billing.models import TIP_PRESETS, Payment, PaymentMethod, PaymentPurpose
+from billing.services import autopay
 from crewcommand.errors import ServiceError
+from crewcommand.lib.activity import Actor
 from documents.models import Estimate, Invoice
 from portal import http
 from portal import selectors as portal_selectors
@@ -101,12 +103,17 @@ def _pay(
         elif form.is_valid() and payable.unconfirmed and not form.cleaned_data["pay_again"]:
             form.add_error("pay_again", _("Tick the box to start a new payment anyway."))
         elif form.is_valid():
+            amount = form.chosen_amount()
+            tip = form.chosen_tip(amount or payable.due) if payable.tips else None
             try:
                 started = services.checkout_start(
                     document=document,
-                    amount=form.chosen_amount(),
+                    amount=amount,
                     return_urls=_return_urls,
                     pay_again=form.cleaned_data["pay_again"],
+                    tip=tip,
+                    save_card=bool(form.cleaned_data.get("save_card"))
+                    and isinstance(document, Invoice),
                 )
             except ServiceError as error:
                 form.add_error(None, str(error))
@@ -119,6 +126,7 @@ def _pay(
         "payable": payable,
         "form": form,
         "back_url": document_page(portal, document),
+        "tip_presets": [(p, tip_for(payable.due, p)) for p in TIP_PRESETS],
         "unconfirmed_message": (
             services.unconfirmed_message(payable.unconfirmed) if payable.unconfirmed else ""
         ),
@@ -138,6 +146,23 @@ def pay_invoice(request: PortalRequest, portal: PortalContext, invoice_id: str) 
 def pay_deposit(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     estimate = portal_selectors.estimate_get(portal=portal, public_id=estimate_id)
     return _pay(request, portal, estimate)
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def saved_card(request: PortalRequest, portal: PortalContext) -> HttpResponse:
+    """``/p/<token>/pay/card/``: the card the customer saved with this company, and a button to
+    remove it (detached at Stripe; autopay stops)."""
+    card = autopay.saved_card_of(customer=portal.customer)
+    if request.method == "POST" and card is not None:
+        try:
+            autopay.card_remove(card=card, actor=Actor.customer(portal.customer.name))
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Your card was removed. It won't be charged again."))
+        return redirect("billing_portal:saved_card", portal.token)
+    return _render(request, portal, "billing/portal_saved_card.html", {"card": card})
 
 
 @portal_view

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from billing import services, stripe_client
-from billing.models import Payment
+from billing.models import Payment, PaymentTransfer
 from billing.services import (
     META_COMPANY,
     META_ESTIMATE,
@@ -160,7 +160,9 @@ def _check(event: VerifiedEvent, payment: Payment, ours: dict[str, str]) -> None
         document_key = (
             META_INVOICE if payment.invoice_id and payment.purpose == "invoice" else META_ESTIMATE
         )
-        if ours.get(document_key) != payment.document.public_id:
+        if ours.get(document_key) != payment.document.public_id and not _moved_from(
+            payment, ours.get(document_key)
+        ):
             raise Rejected("document differs")
         other_key = META_ESTIMATE if document_key == META_INVOICE else META_INVOICE
         if other_key in ours:
@@ -175,6 +177,17 @@ def _check(event: VerifiedEvent, payment: Payment, ours: dict[str, str]) -> None
         intent_id,
     ):
         raise Rejected("payment intent differs")
+
+
+def _moved_from(payment: Payment, invoice_public_id: str | None) -> bool:
+    """The payment was moved (``PaymentTransfer``) away from the invoice Stripe's metadata
+    still names: that invoice is where it started, not a contradiction."""
+    return (
+        bool(invoice_public_id)
+        and PaymentTransfer.objects.filter(
+            payment=payment, from_invoice__public_id=invoice_public_id
+        ).exists()
+    )
 
 
 def _intent_id(obj: dict[str, Any]) -> str | None:

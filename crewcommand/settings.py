@@ -341,6 +341,11 @@ CELERY_BEAT_SCHEDULE["billing-reconcile-payments"] = {
 }
 # …and, every 30 s, about attempts the customer came back from but that are not confirmed yet
 # (one indexed query when there are none), so a lost webhook is healed within a minute.
+# Autopay: sent invoices due today charged to saved cards (idempotent per invoice and amount).
+CELERY_BEAT_SCHEDULE["billing-autopay-due-invoices"] = {
+    "task": "billing.tasks.autopay_due_invoices",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["billing-reconcile-returned-payments"] = {
     "task": "billing.tasks.reconcile_returned_payments",
     "schedule": 30.0,

@@ -65,6 +65,7 @@ from billing.services.stripe_state import (
     payment_refresh,
     stripe_state_apply,
 )
+from billing.services.transfers import move_targets, payment_move
 
 __all__ = [
     "AUTO_REFUND_REASON",
@@ -84,6 +85,8 @@ __all__ = [
     "estimate_convert",
     "event_record",
     "issue_resolve",
+    "move_targets",
+    "payment_move",
     "payment_record",
     "payment_refresh",
     "refund_create",

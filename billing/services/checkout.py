@@ -31,11 +31,12 @@ from billing.selectors import (
     invoice_payable,
     stripe_account_for,
 )
+from billing.services.autopay import save_card_params
 from billing.services.ledger import Locked, lock_documents, lock_payment
 from billing.services.metadata import META_COMPANY, META_ESTIMATE, META_INVOICE, META_PAYMENT
 from billing.services.stripe_state import payment_refresh
 from crewcommand.errors import ServiceError
-from crewcommand.lib.money import format_cad, quantize_money, to_cents
+from crewcommand.lib.money import ZERO, format_cad, quantize_money, to_cents
 from documents.models import Estimate, Invoice
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,16 @@ def _payable_locked(locked: Locked, account: StripeAccount | None) -> Payable:
     if locked.estimate is not None:
         return deposit_payable(estimate=locked.estimate, account=account)
     return invoice_payable(invoice=cast(Invoice, locked.invoice), account=account)
+
+
+def processing_message(payment: Payment) -> str:
+    return _(
+        "Bank payment processing, usually 3 to 5 business days: %(amount)s started on %(date)s. "
+        "You can pay again only if it fails."
+    ) % {
+        "amount": format_cad(payment.amount),
+        "date": date_format(timezone.localtime(payment.created_at), "M j"),
+    }
 
 
 def unconfirmed_message(payment: Payment) -> str:
@@ -69,6 +80,8 @@ def _charge_amount(payable: Payable, amount: Decimal | None, *, pay_again: bool 
     """The amount to charge: the whole amount due, or a partial amount where allowed."""
     if payable.closed:
         raise ServiceError(payable.closed)
+    if payable.held:
+        raise ServiceError(processing_message(cast(Payment, payable.unconfirmed)))
     if payable.unconfirmed is not None and not pay_again:
         raise ServiceError(unconfirmed_message(payable.unconfirmed))
     if not payable.online:
@@ -128,6 +141,8 @@ def checkout_start(
     return_urls: Callable[[Payment], tuple[str, str]],
     customer_email: str | None = None,
     pay_again: bool = False,
+    tip: Decimal | None = None,
+    save_card: bool = False,
 ) -> CheckoutStart:
     """Start a card payment: write the attempt (created), then create its Checkout Session on
     the company's connected account for exactly the amount written.
@@ -138,12 +153,19 @@ def checkout_start(
     While an earlier card payment on the document is unconfirmed (the customer came back from
     Stripe, or a bank payment is processing) a new one is refused unless ``pay_again``: the
     customer saw that payment and chose to pay again.
+    ``tip``: a voluntary tip on an invoice where the company takes them, charged as its own
+    line and kept apart from the invoice (``Payment.tip_amount``).
     Raises ServiceError with a message for the customer when nothing can be charged."""
     _recheck_open_attempts(document)
-    payment = _attempt_create(document=document, amount=amount, pay_again=pay_again)
+    payment = _attempt_create(
+        document=document, amount=amount, pay_again=pay_again, tip=tip, save_card=save_card
+    )
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
-    if cents > STRIPE_MAXIMUM_CENTS:  # _charge_amount refuses it first; never ask Stripe
+    tip_cents = to_cents(payment.tip_amount)
+    if (
+        cents + tip_cents > STRIPE_MAXIMUM_CENTS
+    ):  # _charge_amount refuses it first; never ask Stripe
         _attempt_fail(payment_id=payment.pk, message="amount above Stripe's maximum")
         raise ServiceError(_("This amount is too large for one card payment."))
     metadata = _metadata(payment, document)
@@ -169,9 +191,36 @@ def checkout_start(
         "submit_type": "pay",
         "locale": "auto",
     }
+    if tip_cents:
+        params["line_items"].append(
+            {
+                "price_data": {
+                    "currency": "cad",
+                    "unit_amount": tip_cents,
+                    "product_data": {
+                        "name": (_("Tip for %(company)s") % {"company": payment.company.name})[:250]
+                    },
+                },
+                "quantity": 1,
+            }
+        )
     email = payment.customer.email if customer_email is None else customer_email
-    if email:
-        params["customer_email"] = email
+    if payment.save_card:
+        # The customer consented to keep the card: pay as their Stripe Customer and set the
+        # card up for off-session use (Stripe takes customer or customer_email, not both).
+        try:
+            saving = save_card_params(payment)
+        except stripe_client.StripeFailure as error:
+            _attempt_fail(payment_id=payment.pk, message=str(error)[:300])
+            raise ServiceError(
+                _("Online payment is not available right now. Please try again in a few minutes.")
+            ) from error
+        params["customer"] = saving["customer"]
+        params["payment_intent_data"]["setup_future_usage"] = saving["setup_future_usage"]
+    else:
+        params.update(bank_debit_params(payment))
+        if email:
+            params["customer_email"] = email
     try:
         session = stripe_client.checkout_session_create(
             account=payment.stripe_account_id,
@@ -188,6 +237,36 @@ def checkout_start(
     )
     payment.stripe_session_id = session["id"]
     return CheckoutStart(payment=payment, url=session["url"])
+
+
+def bank_debit_params(payment: Payment) -> dict[str, Any]:
+    """Checkout parameters that offer Canadian pre-authorized debit (``acss_debit``) beside the
+    card, for CAD invoice payments of a company that accepts it; {} otherwise.
+
+    Stripe collects the PAD mandate on its page. An invoice paid once is a one-off debit:
+    ``payment_schedule`` "sporadic" (no interval); ``transaction_type`` is the company's
+    (personal for homeowners, business for commercial customers). Cards, Apple Pay and Google
+    Pay stay available through the ``card`` type."""
+    account = StripeAccount.objects.filter(company_id=payment.company_id).first()
+    if (
+        account is None
+        or not account.accept_bank_debit
+        or payment.purpose != PaymentPurpose.INVOICE
+        or payment.currency != "cad"
+    ):
+        return {}
+    return {
+        "payment_method_types": ["card", "acss_debit"],
+        "payment_method_options": {
+            "acss_debit": {
+                "mandate_options": {
+                    "payment_schedule": "sporadic",
+                    "transaction_type": account.bank_debit_transaction_type,
+                },
+                "verification_method": "automatic",
+            }
+        },
+    }
 
 
 RECHECK_LIMIT = 3
@@ -236,7 +315,12 @@ def _document_label(payment: Payment) -> str:
 
 @transaction.atomic
 def _attempt_create(
-    *, document: Invoice | Estimate, amount: Decimal | None, pay_again: bool
+    *,
+    document: Invoice | Estimate,
+    amount: Decimal | None,
+    pay_again: bool,
+    tip: Decimal | None = None,
+    save_card: bool = False,
 ) -> Payment:
     is_deposit = isinstance(document, Estimate)
     locked = lock_documents(
@@ -246,6 +330,7 @@ def _attempt_create(
     )
     account = stripe_account_for(company=document.company)
     charge = _charge_amount(_payable_locked(locked, account), amount, pay_again=pay_again)
+    tip_amount = _tip_amount(tip, charge=charge, account=account, is_deposit=is_deposit)
     doc = locked.document
     payment = Payment(
         company=doc.company,
@@ -256,13 +341,36 @@ def _attempt_create(
         method=PaymentMethod.CARD,
         status=PaymentStatus.CREATED,
         amount=charge,
+        tip_amount=tip_amount,
+        save_card=save_card and not is_deposit,
         stripe_account_id=cast(str, cast(StripeAccount, account).account_id),
         stripe_expires_at=checkout_expires_at(timezone.now()),
     )
     # The amount is part of the key: a replay with another amount must not reuse a session.
     payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
+    if tip_amount:
+        payment.idempotency_key += f"-tip{to_cents(tip_amount)}"
     payment.save()
     return payment
+
+
+def _tip_amount(
+    tip: Decimal | None, *, charge: Decimal, account: StripeAccount | None, is_deposit: bool
+) -> Decimal:
+    """The tip to charge beside ``charge``: none unless the company takes tips (invoices only);
+    never negative, at most the amount paid, and the whole charge within Stripe's maximum."""
+    if not tip:
+        return ZERO
+    tip = quantize_money(tip)
+    if tip < 0:
+        raise ServiceError(_("A tip can't be negative."))
+    if is_deposit or account is None or not account.tips_enabled:
+        raise ServiceError(_("This business doesn't take tips online."))
+    if tip > charge:
+        raise ServiceError(_("A tip can be at most %(max)s here.") % {"max": format_cad(charge)})
+    if charge + tip > STRIPE_MAXIMUM_CAD:
+        raise ServiceError(_("This amount is too large for one card payment."))
+    return tip
 
 
 # Stripe takes ``expires_at`` from 30 minutes to 24 hours after it creates the session, measured

@@ -130,7 +130,14 @@ def stripe_options_update(
     *, company: Company, actor: Actor, fields: dict[str, Any]
 ) -> StripeAccount:
     account = _account_row(company)
-    for name in ("allow_partial_payments", "minimum_partial_amount", "refund_duplicate_payments"):
+    for name in (
+        "allow_partial_payments",
+        "minimum_partial_amount",
+        "refund_duplicate_payments",
+        "accept_bank_debit",
+        "bank_debit_transaction_type",
+        "tips_enabled",
+    ):
         if name in fields:
             setattr(account, name, fields[name])
     account.full_clean(exclude=["company", "account_id"])

@@ -125,8 +125,10 @@ def recompute_refunds(payment: Payment, locked: Locked) -> None:
     totals = payment.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(
         all=Sum("amount"), goodwill=Sum("amount", filter=Q(kind=RefundKind.GOODWILL))
     )
-    payment.amount_refunded = totals["all"] or ZERO
-    payment.amount_refunded_goodwill = totals["goodwill"] or ZERO
+    # A refund in Stripe's dashboard can reach into a tip (charged beside ``amount``): what
+    # counts against the document stops at the payment's own amount.
+    payment.amount_refunded = min(totals["all"] or ZERO, payment.amount)
+    payment.amount_refunded_goodwill = min(totals["goodwill"] or ZERO, payment.amount_refunded)
     payment.save(update_fields=["amount_refunded", "amount_refunded_goodwill", "updated_at"])
     recompute_invoice(locked.invoice)
     if payment.applied or payment.amount_refunded < payment.amount:

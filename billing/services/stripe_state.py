@@ -40,7 +40,7 @@ from billing.services.ledger import (
 from billing.services.metadata import META_REFUND
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.logging import redact
-from crewcommand.lib.money import format_cad, from_cents, to_cents
+from crewcommand.lib.money import ZERO, format_cad, from_cents, to_cents
 from documents.models import Estimate, Invoice, InvoiceStatus
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _problem(payment: Payment, locked: Locked, *, cents: int, currency: str) -> 
     """Why money that arrived cannot be applied, or None when it fits."""
     if currency.lower() != "cad":
         return IssueKind.CURRENCY_MISMATCH
-    if cents != to_cents(payment.amount):
+    if cents != to_cents(payment.amount + payment.tip_amount):
         return IssueKind.AMOUNT_MISMATCH
     if payment.purpose == PaymentPurpose.INVOICE:
         invoice = cast(Invoice, locked.invoice)
@@ -82,8 +82,12 @@ def _apply_success(
     problem = _problem(payment, locked, cents=cents, currency=currency)
     if problem is not None and cents > 0:
         # The row records the money that was actually taken; what was asked stays in the issue.
-        expected = to_cents(payment.amount)
-        payment.amount, payment.currency = from_cents(cents), currency.lower()[:3]
+        expected = to_cents(payment.amount + payment.tip_amount)
+        received = from_cents(cents)
+        if received <= payment.tip_amount:
+            payment.tip_amount = ZERO
+        payment.amount = received - payment.tip_amount
+        payment.currency = currency.lower()[:3]
     else:
         expected = cents
     payment.status = PaymentStatus.SUCCEEDED
@@ -178,7 +182,8 @@ def payment_refresh(
     )
     charge = None
     intent = session.get("payment_intent")
-    charge_id = intent.get("latest_charge") if isinstance(intent, dict) else None
+    latest = intent.get("latest_charge") if isinstance(intent, dict) else None
+    charge_id = latest.get("id") if isinstance(latest, dict) else latest
     if with_refunds and charge_id:
         charge = stripe_client.charge_retrieve(account=account, charge_id=charge_id)
     stripe_state_apply(payment_id=payment.pk, session=session, charge=charge)
@@ -232,11 +237,37 @@ def _intent(session: dict[str, Any]) -> dict[str, Any]:
     return intent if isinstance(intent, dict) else {"id": intent} if intent else {}
 
 
+def method_details(intent: dict[str, Any]) -> tuple[str, str, str]:
+    """(type, wallet, last4) of what paid: from the intent's expanded latest charge."""
+    charge = intent.get("latest_charge")
+    details = charge.get("payment_method_details") if isinstance(charge, dict) else None
+    if not isinstance(details, dict):
+        return "", "", ""
+    kind = str(details.get("type") or "")[:30]
+    found = details.get(kind)
+    sub: dict[str, Any] = found if isinstance(found, dict) else {}
+    found = sub.get("wallet")
+    wallet: dict[str, Any] = found if isinstance(found, dict) else {}
+    return kind, str(wallet.get("type") or "")[:30], str(sub.get("last4") or "")[:4]
+
+
+def _record_method(payment: Payment, intent: dict[str, Any]) -> None:
+    kind, wallet, last4 = method_details(intent)
+    if kind and (kind, wallet, last4) != (
+        payment.method_type,
+        payment.wallet,
+        payment.method_last4,
+    ):
+        payment.method_type, payment.wallet, payment.method_last4 = kind, wallet, last4
+        payment.save(update_fields=["method_type", "wallet", "method_last4", "updated_at"])
+
+
 def _apply_session(payment: Payment, locked: Locked, session: dict[str, Any]) -> None:
     if payment.stripe_session_id is None:
         payment.stripe_session_id = session["id"]
         payment.save(update_fields=["stripe_session_id", "updated_at"])
     intent = _intent(session)
+    _record_method(payment, intent)
     status, paid = session.get("status"), session.get("payment_status")
     if status == "complete" and paid in ("paid", "no_payment_required"):
         _apply_success(
@@ -246,6 +277,10 @@ def _apply_session(payment: Payment, locked: Locked, session: dict[str, Any]) ->
             currency=str(session.get("currency") or ""),
             intent_id=intent.get("id"),
         )
+        if payment.save_card and payment.status == PaymentStatus.SUCCEEDED:
+            from billing.services.autopay import card_save_from
+
+            card_save_from(payment, intent)
     elif status == "complete":
         if intent.get("status") in ("requires_payment_method", "canceled"):
             _apply_failure(payment, intent)
@@ -273,12 +308,19 @@ def _apply_processing(payment: Payment, intent_id: str | None) -> None:
 def _apply_failure(payment: Payment, intent: dict[str, Any]) -> None:
     if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PROCESSING):
         return
+    was_processing = payment.status == PaymentStatus.PROCESSING
     error = intent.get("last_payment_error") or {}
     payment.status = PaymentStatus.FAILED
     payment.failure_message = str(error.get("message") or _("The payment failed."))[:300]
     payment.finished_at = timezone.now()
     payment.save()
     log_payment(payment, "payment.failed", Actor.system())
+    if was_processing:
+        # A bank debit that bounced after days of processing: nothing was ever applied, so
+        # the balance is as before the attempt; both sides hear of it, with a fresh pay link.
+        from billing.tasks import send_payment_failed_notice
+
+        send_payment_failed_notice.delay_on_commit(payment_id=payment.pk)
 
 
 def _apply_cancelled(payment: Payment) -> None:

@@ -151,6 +151,26 @@ REFUND_CREATE_PARAMS = frozenset(
     ]
 )
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+CUSTOMER_CREATE_PARAMS = frozenset(
+    ["address", "description", "email", "expand", "metadata", "name", "phone", "payment_method"]
+)
+INTENT_CREATE_PARAMS = frozenset(
+    [
+        "amount",
+        "confirm",
+        "currency",
+        "customer",
+        "description",
+        "error_on_requires_action",
+        "expand",
+        "metadata",
+        "off_session",
+        "payment_method",
+        "payment_method_types",
+        "receipt_email",
+        "statement_descriptor_suffix",
+    ]
+)
 ACCOUNT_CREATE_PARAMS = frozenset(
     [
         "business_type",
@@ -304,6 +324,9 @@ class StripeFake(FakeServer):
         self._intent_data: dict[str, dict[str, Any]] = {}
         self._idempotency: dict[tuple[str, str | None, str], _Remembered] = {}
         self._account_links: dict[str, dict[str, Any]] = {}
+        # Saved cards' behaviour off-session, by payment method id: "succeeded" (default),
+        # "authentication_required" or "card_declined".
+        self.off_session_outcomes: dict[str, str] = {}
 
     def parse_params(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         return decode_form(pairs)
@@ -317,6 +340,13 @@ class StripeFake(FakeServer):
         api("GET", rf"/v1/checkout/sessions/{sid}/line_items", self._list_line_items)
         api("POST", rf"/v1/checkout/sessions/{sid}/expire", self._expire_session_api)
         api("GET", rf"/v1/payment_intents/{sid}", self._retrieve("payment_intent", "intent"))
+        api("POST", r"/v1/payment_intents", self._create_intent)
+        api("POST", r"/v1/customers", self._create_customer)
+        api("GET", rf"/v1/customers/{sid}", self._retrieve("customer", "customer"))
+        api(
+            "GET", rf"/v1/payment_methods/{sid}", self._retrieve("payment_method", "payment_method")
+        )
+        api("POST", rf"/v1/payment_methods/{sid}/detach", self._detach_payment_method)
         api("GET", rf"/v1/charges/{sid}", self._retrieve("charge", "charge"))
         api("POST", r"/v1/refunds", self._create_refund)
         api("GET", rf"/v1/refunds/{sid}", self._retrieve("refund", "refund"))
@@ -496,7 +526,6 @@ class StripeFake(FakeServer):
             customer_details=None,
             locale=params.get("locale"),
             submit_type=params.get("submit_type"),
-            payment_method_types=params.get("payment_method_types") or ["card"],
             # Neutralise the template's example values for features the fake does not model.
             adaptive_pricing=None,
             after_expiration=None,
@@ -524,6 +553,9 @@ class StripeFake(FakeServer):
             "application_fee_amount",
             path="payment_intent_data[application_fee_amount]",
         )
+        types, options = _payment_method_settings(params, currency)
+        session["payment_method_types"] = types
+        session["payment_method_options"] = options
         self._line_items[session_id] = items
         self._intent_data[session_id] = intent_data
         return copy.deepcopy(self._store(session, call.account))
@@ -616,16 +648,18 @@ class StripeFake(FakeServer):
     # -- payments (what the hosted page and helpers do) -----------------------------------
 
     def _create_payment(
-        self, session: dict[str, Any], *, outcome: str, email: str
+        self, session: dict[str, Any], *, outcome: str, email: str, method: str = "card"
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Make the PaymentIntent and Charge for ``session``.
 
-        ``outcome`` is "succeeded", "processing" (async methods) or "failed".
+        ``outcome`` is "succeeded", "processing" (async methods) or "failed"; ``method`` is
+        "card", "apple_pay", "google_pay" (cards through a wallet) or "acss_debit".
         """
         account = self.owners[session["id"]]
         intent_data = self._intent_data[session["id"]]
         intent_id = new_id("pi_")
         charge = self._new_charge(session, intent_id, intent_data, email, outcome)
+        charge["payment_method_details"] = self._method_details(session, method)
         intent = copy.deepcopy(self.templates["payment_intent"])
         intent.update(
             id=intent_id,
@@ -643,6 +677,8 @@ class StripeFake(FakeServer):
             metadata=dict(intent_data.get("metadata") or {}),
             latest_charge=charge["id"],
             payment_method=charge["payment_method"],
+            payment_method_types=list(session["payment_method_types"]),
+            payment_method_options=copy.deepcopy(session["payment_method_options"]),
             receipt_email=intent_data.get("receipt_email"),
             last_payment_error=None,
             next_action=None,
@@ -655,9 +691,157 @@ class StripeFake(FakeServer):
         )
         if outcome == "failed":
             intent["last_payment_error"] = _card_declined(charge)
+        intent["setup_future_usage"] = intent_data.get("setup_future_usage")
         self._store(intent, account)
         self._store(charge, account)
+        saving = intent_data.get("setup_future_usage") == "off_session" and session.get("customer")
+        self._store_payment_method(
+            charge, customer=session.get("customer") if saving else None, account=account
+        )
         return intent, charge
+
+    def _store_payment_method(
+        self, charge: dict[str, Any], *, customer: str | None, account: str | None
+    ) -> dict[str, Any]:
+        """The PaymentMethod a charge used (Stripe's shape), attached to ``customer`` when the
+        payment saved it for later (``setup_future_usage``)."""
+        details = charge.get("payment_method_details") or {}
+        pm = copy.deepcopy(self.templates["payment_method"])
+        pm.update(
+            id=charge["payment_method"],
+            created=_now(),
+            customer=customer,
+            metadata={},
+            type=details.get("type") or "card",
+            allow_redisplay="always" if customer else "unspecified",
+        )
+        pm["billing_details"]["email"] = charge.get("receipt_email")
+        if pm["type"] == "card":
+            pm["card"]["last4"] = "4242"
+            pm["card"]["wallet"] = None
+        return self._store(pm, account)
+
+    # -- Customers, saved payment methods, off-session PaymentIntents -------------------------
+
+    def _create_customer(self, call: ApiCall, _args: dict[str, str]) -> dict[str, Any]:
+        params = call.params
+        _reject_unknown(params, CUSTOMER_CREATE_PARAMS)
+        customer = copy.deepcopy(self.templates["customer"])
+        customer.update(
+            id=new_id("cus_", 14),
+            created=_now(),
+            email=params.get("email"),
+            name=params.get("name"),
+            description=params.get("description"),
+            metadata=_metadata(params),
+            livemode=False,
+        )
+        return copy.deepcopy(self._store(customer, call.account))
+
+    def _detach_payment_method(self, call: ApiCall, args: dict[str, str]) -> dict[str, Any]:
+        pm = self._owned("payment_method", args["id"], call.account, "payment_method")
+        if not pm.get("customer"):
+            raise StripeError(
+                400,
+                "The payment method you provided is not attached to a customer so detachment "
+                "is impossible.",
+            )
+        pm["customer"] = None
+        return copy.deepcopy(pm)
+
+    def _create_intent(self, call: ApiCall, _args: dict[str, str]) -> dict[str, Any]:
+        """A PaymentIntent confirmed at once off-session on a saved card (what autopay does)."""
+        params = call.params
+        _reject_unknown(params, INTENT_CREATE_PARAMS)
+        amount = to_int(params, "amount")
+        currency = str(_required(params, "currency")).lower()
+        if amount is None:
+            raise StripeError(400, "Missing required param: amount.", param="amount")
+        _check_amount(amount, currency)
+        customer_id = params.get("customer")
+        if customer_id:
+            self._owned("customer", customer_id, call.account, "customer")
+        pm_id = params.get("payment_method")
+        if not pm_id:
+            raise StripeError(
+                400, "Missing required param: payment_method.", param="payment_method"
+            )
+        pm = self._owned("payment_method", pm_id, call.account, "payment_method")
+        if params.get("off_session") in ("true", True) and pm.get("customer") != customer_id:
+            raise StripeError(
+                400,
+                "The provided PaymentMethod was previously used with a PaymentIntent without "
+                "Customer attachment, shared with a connected account without Customer "
+                "attachment, or was detached from a Customer. It may not be used again.",
+                param="payment_method",
+            )
+        outcome = self.off_session_outcomes.get(pm_id, "succeeded")
+        pseudo = {
+            "id": "",
+            "amount_total": amount,
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method_types": ["card"],
+        }
+        intent_data = {
+            "metadata": _metadata(params),
+            "description": params.get("description"),
+        }
+        intent_id = new_id("pi_")
+        charge = self._new_charge(
+            pseudo, intent_id, intent_data, pm["billing_details"].get("email") or "", "succeeded"
+        )
+        charge["payment_method"] = pm_id
+        charge["payment_method_details"] = self._method_details(pseudo, "card")
+        intent = copy.deepcopy(self.templates["payment_intent"])
+        intent.update(
+            id=intent_id,
+            amount=amount,
+            amount_received=amount,
+            currency=currency,
+            created=_now(),
+            canceled_at=None,
+            client_secret=f"{intent_id}_secret_{new_id('', 25)}",
+            customer=customer_id,
+            description=params.get("description"),
+            metadata=_metadata(params),
+            latest_charge=charge["id"],
+            payment_method=pm_id,
+            payment_method_types=["card"],
+            last_payment_error=None,
+            next_action=None,
+            processing=None,
+            status="succeeded",
+            confirmation_method="automatic",
+            setup_future_usage=None,
+        )
+        if outcome != "succeeded":
+            charge.update(
+                status="failed",
+                paid=False,
+                captured=False,
+                amount_captured=0,
+                balance_transaction=None,
+                failure_code=outcome,
+                failure_message="Your card was declined."
+                if outcome == "card_declined"
+                else "This payment requires authentication.",
+            )
+            error = {
+                **_card_declined(charge),
+                "code": outcome,
+                "message": charge["failure_message"],
+            }
+            intent.update(
+                status="requires_payment_method", amount_received=0, last_payment_error=error
+            )
+            self._store(charge, call.account)
+            self._store(intent, call.account)
+            exc = StripeError(402, charge["failure_message"], type_="card_error", code=outcome)
+            exc.payload["payment_intent"] = copy.deepcopy(intent)
+            raise exc
+        self._store(charge, call.account)
+        return copy.deepcopy(self._store(intent, call.account))
 
     def _new_charge(
         self,
@@ -704,8 +888,35 @@ class StripeFake(FakeServer):
         charge["billing_details"]["email"] = email
         return charge
 
+    def _method_details(self, session: dict[str, Any], method: str) -> dict[str, Any]:
+        """The charge's ``payment_method_details`` for ``method``, in Stripe's shapes."""
+        if method == "acss_debit":
+            if "acss_debit" not in session["payment_method_types"]:
+                raise ValueError("this session does not offer acss_debit")
+            return {
+                "type": "acss_debit",
+                "acss_debit": {
+                    "bank_name": "STRIPE TEST BANK",
+                    "fingerprint": new_id("", 16),
+                    "institution_number": "000",
+                    "last4": "6789",
+                    "mandate": new_id("mandate_"),
+                    "transit_number": "11000",
+                },
+            }
+        if "card" not in session["payment_method_types"]:
+            raise ValueError("this session does not offer card")
+        details = copy.deepcopy(self.templates["charge"]["payment_method_details"])
+        details["type"] = "card"
+        wallet = {"apple_pay": "apple_pay", "google_pay": "google_pay"}.get(method)
+        details["card"]["wallet"] = (
+            {"dynamic_last4": "4242", "type": wallet, wallet: {}} if wallet else None
+        )
+        details["card"]["last4"] = "4242"
+        return details
+
     def _finish_session(
-        self, session_id: str, *, outcome: str, email: str | None
+        self, session_id: str, *, outcome: str, email: str | None, method: str = "card"
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Complete an open session under the lock; returns it and its completed event."""
         session = self.objects.get(session_id)
@@ -713,7 +924,7 @@ class StripeFake(FakeServer):
             raise KeyError(f"no checkout session {session_id!r}")
         self._require_open(session)
         email = email or session["customer_email"] or "customer@example.com"
-        intent, _charge = self._create_payment(session, outcome=outcome, email=email)
+        intent, _charge = self._create_payment(session, outcome=outcome, email=email, method=method)
         details = copy.deepcopy(self.templates["checkout.session"]["customer_details"])
         details.update(email=email, name="Test Customer")
         session.update(
@@ -852,15 +1063,23 @@ class StripeFake(FakeServer):
         *,
         async_payment: bool = False,
         customer_email: str | None = None,
+        method: str | None = None,
     ) -> dict[str, Any]:
         """Pay an open session as the hosted page would; returns the session.
 
         With ``async_payment`` (bank debits etc.) the session completes unpaid and the
-        intent stays "processing" until ``settle_async_payment``.
+        intent stays "processing" until ``settle_async_payment``. ``method``: "card"
+        (default), "apple_pay", "google_pay", or "acss_debit" (the default with
+        ``async_payment`` when the session offers it).
         """
         outcome = "processing" if async_payment else "succeeded"
         with self.lock:
-            session, event = self._finish_session(session_id, outcome=outcome, email=customer_email)
+            if method is None:
+                offered = self.objects[session_id].get("payment_method_types") or []
+                method = "acss_debit" if async_payment and "acss_debit" in offered else "card"
+            session, event = self._finish_session(
+                session_id, outcome=outcome, email=customer_email, method=method
+            )
             session = copy.deepcopy(session)
         if send_webhook and self.webhook_url:
             self.send_event(event)
@@ -887,7 +1106,7 @@ class StripeFake(FakeServer):
                 charge.update(status="failed", failure_code="insufficient_funds")
                 charge["failure_message"] = "The customer's account has insufficient funds."
                 intent.update(
-                    status="requires_payment_method", last_payment_error=_card_declined(charge)
+                    status="requires_payment_method", last_payment_error=_async_failed(charge)
                 )
             kind = "succeeded" if succeeded else "failed"
             event = self.build_event(f"checkout.session.async_payment_{kind}", session)
@@ -1084,8 +1303,14 @@ class StripeFake(FakeServer):
                 if not session["cancel_url"]:
                     return html_response("<h1>Payment cancelled</h1>")
                 return redirect(session["cancel_url"])
+            action = request.form.get("action") or "pay"
+            bank = action == "acss_debit" and "acss_debit" in session["payment_method_types"]
+            wallet = action if action in ("apple_pay", "google_pay") else "card"
             session, event = self._finish_session(
-                session["id"], outcome="succeeded", email=request.form.get("email")
+                session["id"],
+                outcome="processing" if bank else "succeeded",
+                email=request.form.get("email"),
+                method="acss_debit" if bank else wallet,
             )
             success_url = _success_url(session)
         # Deliver before redirecting, so the app has the webhook when the browser lands on
@@ -1104,6 +1329,97 @@ class StripeFake(FakeServer):
 
 
 # -- small pure helpers -----------------------------------------------------------------------
+
+
+PAYMENT_METHOD_TYPES = frozenset(
+    ["acss_debit", "affirm", "afterpay_clearpay", "card", "klarna", "link", "us_bank_account"]
+)
+PAYMENT_SCHEDULES = ("combined", "interval", "sporadic")
+TRANSACTION_TYPES = ("business", "personal")
+
+
+def _payment_method_settings(
+    params: dict[str, Any], currency: str
+) -> tuple[list[str], dict[str, Any]]:
+    """``payment_method_types`` and ``payment_method_options`` as Stripe checks them for a
+    payment-mode session (only the ``acss_debit`` options are modelled)."""
+    types = params.get("payment_method_types") or ["card"]
+    if not isinstance(types, list) or not types:
+        raise StripeError(400, "Invalid array", param="payment_method_types")
+    for kind in types:
+        if kind not in PAYMENT_METHOD_TYPES:
+            raise StripeError(
+                400,
+                f"Invalid payment_method_types[]: must be one of {sorted(PAYMENT_METHOD_TYPES)}",
+                param="payment_method_types",
+            )
+    options = params.get("payment_method_options") or {}
+    if not isinstance(options, dict):
+        raise StripeError(400, "Invalid object", param="payment_method_options")
+    acss = options.get("acss_debit")
+    if "acss_debit" not in types:
+        if acss is not None:
+            raise StripeError(
+                400,
+                "payment_method_options[acss_debit] was given but acss_debit is not in "
+                "payment_method_types.",
+                param="payment_method_options[acss_debit]",
+            )
+        return types, {}
+    if currency not in ("cad", "usd"):
+        raise StripeError(
+            400,
+            f"The currency provided ({currency}) is invalid for acss_debit.",
+            param="payment_method_types",
+        )
+    if not isinstance(acss, dict):
+        acss = {}
+    where = "payment_method_options[acss_debit]"
+    if "currency" in acss:
+        raise StripeError(
+            400,
+            f"{where}[currency] is only accepted for Checkout Sessions in setup mode.",
+            param=f"{where}[currency]",
+        )
+    mandate = acss.get("mandate_options") if isinstance(acss.get("mandate_options"), dict) else {}
+    schedule = mandate.get("payment_schedule")
+    if schedule not in PAYMENT_SCHEDULES:
+        raise StripeError(
+            400,
+            f"Missing or invalid {where}[mandate_options][payment_schedule].",
+            param=f"{where}[mandate_options][payment_schedule]",
+        )
+    if mandate.get("transaction_type") not in TRANSACTION_TYPES:
+        raise StripeError(
+            400,
+            f"Missing or invalid {where}[mandate_options][transaction_type].",
+            param=f"{where}[mandate_options][transaction_type]",
+        )
+    if schedule in ("interval", "combined") and not mandate.get("interval_description"):
+        raise StripeError(
+            400,
+            f"{where}[mandate_options][interval_description] is required when "
+            "payment_schedule is interval or combined.",
+            param=f"{where}[mandate_options][interval_description]",
+        )
+    verification = acss.get("verification_method", "automatic")
+    if verification not in ("automatic", "instant", "microdeposits"):
+        raise StripeError(
+            400, f"Invalid {where}[verification_method].", param=f"{where}[verification_method]"
+        )
+    return types, {
+        "acss_debit": {
+            "currency": currency,
+            "mandate_options": {
+                "custom_mandate_url": mandate.get("custom_mandate_url"),
+                "default_for": [],
+                "interval_description": mandate.get("interval_description"),
+                "payment_schedule": schedule,
+                "transaction_type": mandate["transaction_type"],
+            },
+            "verification_method": verification,
+        }
+    }
 
 
 def _check_amount(amount: int, currency: str) -> None:
@@ -1184,6 +1500,20 @@ def _card_declined(charge: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _async_failed(charge: dict[str, Any]) -> dict[str, Any]:
+    """The intent's ``last_payment_error`` when a bank debit bounces (a card keeps its decline)."""
+    if (charge.get("payment_method_details") or {}).get("type") != "acss_debit":
+        return _card_declined(charge)
+    return {
+        "charge": charge["id"],
+        "code": "insufficient_funds",
+        "doc_url": "https://stripe.com/docs/error-codes/insufficient-funds",
+        "message": "The customer's account has insufficient funds to cover this payment.",
+        "payment_method": {"id": charge["payment_method"], "object": "payment_method"},
+        "type": "invalid_request_error",
+    }
+
+
 def _money(amount: int, currency: str | None = None) -> str:
     text = f"${amount / 100:,.2f}"
     return f"{text} {currency.upper()}" if currency else text
@@ -1202,6 +1532,15 @@ def _checkout_html(session: dict[str, Any], items: list[dict[str, Any]]) -> str:
         for item in items
     )
     email = session["customer_email"] or ""
+    bank = ""
+    if "acss_debit" in session["payment_method_types"]:
+        mandate = session["payment_method_options"]["acss_debit"]["mandate_options"]
+        bank = (
+            '\n  <p id="pad-mandate">Pre-authorized debit agreement: '
+            f"{esc(mandate['payment_schedule'])}, {esc(mandate['transaction_type'])}</p>"
+            '\n  <button type="submit" id="pay-bank" name="action" value="acss_debit">'
+            "Pay by bank account (pre-authorized debit)</button>"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fake Stripe Checkout</title></head>
 <body>
@@ -1210,7 +1549,7 @@ def _checkout_html(session: dict[str, Any], items: list[dict[str, Any]]) -> str:
 <p>Total: <strong id="amount">{esc(_money(session["amount_total"], session["currency"]))}</strong></p>
 <form method="post" action="/pay/{esc(session["id"])}">
   <label>Email <input name="email" type="email" value="{esc(email)}"></label>
-  <button type="submit" id="pay" name="action" value="pay">Pay</button>
+  <button type="submit" id="pay" name="action" value="pay">Pay</button>{bank}
   <button type="submit" id="cancel" name="action" value="cancel">Cancel</button>
 </form>
 </body></html>

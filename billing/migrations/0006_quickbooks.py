@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0004_refund_kind_and_notice'),
+        ('billing', '0005_payments_beyond_card'),
         ('crewcommand', '0002_reencode_company_logos'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
