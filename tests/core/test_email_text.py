@@ -16,11 +16,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from billing import notifications as billing_notifications
 from billing import services as billing
-from billing.models import PaymentMethod
+from billing.models import Payment, PaymentMethod, PaymentStatus
 from crewcommand import notifications
 from crewcommand.lib.activity import Actor
 from portal import services as portal
+from reviews import services as reviews
+from tests.booking.helpers import valid_post
 from tests.factories import EstimateFactory, InvoiceFactory
 from tests.portal.helpers import accept_data, issue
 
@@ -85,6 +88,29 @@ def _send_every_email(company, customer, owner_client, capture) -> None:
         billing.refund_create(
             payment=payment, amount=Decimal("25.00"), actor=Actor.system(), reason="Geste & merci"
         )
+    # A bank debit that bounced: the customer gets a fresh pay link, the company a notice.
+    bounced = billing.payment_record(
+        actor=Actor.system(),
+        invoice=invoice,
+        amount=Decimal("10.00"),
+        method=PaymentMethod.ETRANSFER,
+        received_on=timezone.localdate(),
+    )
+    Payment.objects.filter(pk=bounced.pk).update(
+        status=PaymentStatus.FAILED, applied=False, failure_message="Compte & fermé <x>"
+    )
+    with capture(execute=True):
+        billing_notifications.deliver_payment_failed(payment_id=bounced.pk)
+    # A visitor's service request (their confirmation, the company's notice), and a review
+    # request to the customer.
+    with capture(execute=True):
+        response = Client().post(
+            reverse("booking_public:book", args=[company.slug]),
+            valid_post(name=NAME, description=f"Fuite & dégât <eau> — {NAME}"),
+        )
+        assert response.status_code == 302
+    with capture(execute=True):
+        reviews.review_request_send(customer=customer, actor=Actor.system())
     with capture(execute=True):
         Client().post(reverse("password_reset"), {"email": owner_client.owner_email})
     # Signup, for a new address and for one that has an account: no company yet, so no Reply-To.
