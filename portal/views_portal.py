@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -268,3 +269,20 @@ def invoice_pdf(request: PortalRequest, portal: PortalContext, invoice_id: str) 
     doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
     _record_visit(request, portal)
     return _pdf_response(pdf.render_invoice_pdf(invoice=doc), pdf.pdf_filename(doc))
+
+
+@portal_view
+@require_POST
+@csrf_protect
+def choose_language(request: PortalRequest, portal: PortalContext) -> HttpResponse:
+    """The switcher on every portal page: saves the customer's language, then back to the page
+    it was posted from (only a page of this same link)."""
+    try:
+        services.choose_language(link=portal.link, language=request.POST.get("language", ""))
+    except ServiceError as error:
+        messages.error(request, str(error))
+    back = request.POST.get("next", "")
+    home = portal.url("home")
+    if not back.startswith(home) or "//" in back or "\\" in back:
+        back = home
+    return redirect(back)
