@@ -87,6 +87,17 @@ CUSTOMER_MODULES = (
     "crewcommand/templatetags/money.py",
 )
 
+# Choices whose labels customers read (statuses, payment methods, time windows, languages):
+# "module:Class" names, checked like the marked strings.
+CUSTOMER_CHOICES = (
+    "crewcommand.models:Language",
+    "documents.models:EstimateStatus",
+    "documents.models:InvoiceStatus",
+    "billing.models:PaymentMethod",
+    "billing.models:PaymentStatus",
+    "booking.models:Window",
+)
+
 # Not words of a language: names, symbols and units shown as they are in both languages.
 ALLOWED_WORDS = {"CrewCommand", "SHA-256", "UTC", "PDF", "Stripe", "Google", "CAD", "English", "Français"}
 
@@ -151,7 +162,19 @@ def marked_strings() -> list[Marked]:
     for name in CUSTOMER_MODULES:
         path = ROOT / name
         found.extend(_extract(path.read_text("utf-8"), name))
+    found.extend(_choice_labels())
     return found
+
+
+def _choice_labels() -> Iterator[Marked]:
+    import importlib
+
+    for name in CUSTOMER_CHOICES:
+        module, cls = name.split(":")
+        choices = getattr(importlib.import_module(module), cls)
+        for _value, label in choices.choices:
+            msgid = getattr(label, "_proxy____args", (str(label),))[0]
+            yield Marked(msgid, None, name)
 
 
 def _rel(path: Path) -> str:
