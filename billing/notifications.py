@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -74,17 +75,18 @@ def deliver_receipt(*, payment_id: int) -> None:
                 context=receipt_context(payment),
                 from_name=payment.company.name,
             )
-    context = receipt_context(payment)
     # A payment someone at the company recorded by hand (cash, a cheque) is their own entry:
     # the company hears only of money that came in without them (card payments).
     if not payment.created_by_id:
-        _send_once(
-            payment,
-            field="company_notified_at",
-            recipients=company_recipients(payment.company),
-            template="receipt_company",
-            context=context,
-        )
+        # The company's notice is English (the dashboard's language), whatever page led here.
+        with translation.override(settings.LANGUAGE_CODE):
+            _send_once(
+                payment,
+                field="company_notified_at",
+                recipients=company_recipients(payment.company),
+                template="receipt_company",
+                context=receipt_context(payment),
+            )
 
 
 def _send_once(

@@ -106,7 +106,6 @@ def _send_once(
 
 def deliver_request_emails(*, request_id: int) -> None:
     request = ServiceRequest.objects.select_related("company").get(pk=request_id)
-    context = request_context(request)
     if request.email:
         # The requester's confirmation is in the language of the page they used.
         with translation.override(request.language):
@@ -118,10 +117,12 @@ def deliver_request_emails(*, request_id: int) -> None:
                 context=request_context(request),
                 from_name=request.company.name,
             )
-    _send_once(
-        request,
-        field="company_notified_at",
-        recipients=company_recipients(request.company),
-        template="booking_new_request",
-        context=context,
-    )
+    # The company's notice is English (the dashboard's language), whatever the page's was.
+    with translation.override(settings.LANGUAGE_CODE):
+        _send_once(
+            request,
+            field="company_notified_at",
+            recipients=company_recipients(request.company),
+            template="booking_new_request",
+            context=request_context(request),
+        )

@@ -218,13 +218,15 @@ def deliver_company_email(*, company_id: int, template: str, context: dict[str, 
     company = Company.objects.filter(pk=company_id).first()
     if company is None:
         return
-    for address in company_recipients(company):
-        deliver_email(
-            to=address,
-            template=template,
-            context={**context, "company": company.name, "accent": company.brand_color},
-            company=company,
-        )
+    # Mail to the company is English (the dashboard's language), whatever page triggered it.
+    with translation.override(settings.LANGUAGE_CODE):
+        for address in company_recipients(company):
+            deliver_email(
+                to=address,
+                template=template,
+                context={**context, "company": company.name, "accent": company.brand_color},
+                company=company,
+            )
 
 
 def dashboard_url(path: str) -> str:

@@ -549,7 +549,7 @@ def estimate_accept(
         signed_for=""
         if signature.signer_name.strip().casefold() == estimate.customer.name.strip().casefold()
         else estimate.customer.name,
-        total=format_cad(figures.total) if figures else "",
+        total=format_cad(figures.total, "en-CA") if figures else "",
     )
     return record
 

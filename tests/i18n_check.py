@@ -74,9 +74,12 @@ CUSTOMER_TEMPLATES = (
 CUSTOMER_MODULES = (
     "portal/views_portal.py",
     "portal/forms.py",
+    "portal/services.py",
+    "portal/selectors.py",
     "billing/views_portal.py",
     "billing/views_public.py",
     "billing/notifications.py",
+    "billing/services/checkout.py",
     "booking/views_portal.py",
     "booking/views_public.py",
     "booking/forms.py",
@@ -84,6 +87,7 @@ CUSTOMER_MODULES = (
     "reviews/views_public.py",
     "reviews/forms.py",
     "documents/pdf.py",
+    "documents/totals.py",
     "crewcommand/templatetags/money.py",
 )
 
@@ -99,7 +103,17 @@ CUSTOMER_CHOICES = (
 )
 
 # Not words of a language: names, symbols and units shown as they are in both languages.
-ALLOWED_WORDS = {"CrewCommand", "SHA-256", "UTC", "PDF", "Stripe", "Google", "CAD", "English", "Français"}
+ALLOWED_WORDS = {
+    "CrewCommand",
+    "SHA-256",
+    "UTC",
+    "PDF",
+    "Stripe",
+    "Google",
+    "CAD",
+    "English",
+    "Français",
+}
 
 KEYWORDS = {
     "_": None,
@@ -211,7 +225,7 @@ _BLOCK = re.compile(
     r"{%\s*(blocktranslate|blocktrans|comment)\b.*?%}.*?{%\s*end(blocktranslate|blocktrans|comment)\s*%}",
     re.DOTALL,
 )
-_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+_WORD = re.compile(r"[^\W\d_][\w'\u2019.-]*")
 _READ_ATTRIBUTES = {"alt", "title", "placeholder", "aria-label"}
 
 
@@ -250,7 +264,7 @@ def unmarked_words(source: str, *, html: bool = True) -> list[str]:
     words = []
     for chunk in chunks:
         for word in _WORD.findall(chunk):
-            if word.strip(".-'’") and word.strip(".") not in ALLOWED_WORDS:
+            if word.strip(".-'\u2019") and word.strip(".") not in ALLOWED_WORDS:
                 words.append(word)
     return words
 

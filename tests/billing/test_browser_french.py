@@ -79,7 +79,7 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     body = page.locator("main").inner_text()
     assert f"1{NBSP}234,56{NBSP}$" in body
     assert FRENCH_DATE.search(body), body
-    assert "Valide jusqu’au" in body and "Accepter et signer" in body and "TVQ" in body
+    assert "Valide jusqu\u2019au" in body and "Accepter et signer" in body and "TVQ" in body
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=f"{SHOTS}/estimate-fr-390.png", full_page=True)
 
@@ -96,7 +96,7 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     # Sign with the typed name.
     page.get_by_label("Votre nom complet").fill("Chantal Roy")
     page.get_by_label("Utiliser mon nom saisi comme signature").check()
-    page.get_by_label(re.compile("J’accepte de signer cette soumission")).check()
+    page.get_by_label(re.compile("J\u2019accepte de signer cette soumission")).check()
     page.get_by_role("button", name="Accepter et signer").click()
     expect(page.get_by_text("Merci — cette soumission est acceptée.")).to_be_visible()
     page.screenshot(path=f"{SHOTS}/signed-fr-390.png", full_page=True)
@@ -104,7 +104,7 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     signature = Signature.objects.get(estimate=estimate)
     snapshot = json.loads(signature.canonical_json)
     assert snapshot["format"] == "crewcommand.estimate.v3" and snapshot["language"] == "fr-ca"
-    assert signature.consent_text.startswith("J’accepte de signer cette soumission")
+    assert signature.consent_text.startswith("J\u2019accepte de signer cette soumission")
     assert snapshot["consent_text"] == signature.consent_text
     assert services.signature_verify(signature=signature).ok
     certificate = PdfReader(io.BytesIO(selectors.signed_estimate_pdf(signature=signature)))
@@ -116,7 +116,7 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     # Pay the deposit on the fake Stripe page.
     due = f"354,86{NBSP}$"  # 25 % of 1 234,56 $ + TPS 61,73 $ + TVQ 123,15 $ = 1 419,44 $
     pay = page.locator("#pay-deposit-button")
-    expect(pay).to_have_text(f"Payer l’acompte de {due}")
+    expect(pay).to_have_text(f"Payer l\u2019acompte de {due}")
     pay.click()
     page.wait_for_url(re.compile(rf"^{re.escape(stripe_on.url)}/pay/cs_"))
     page.locator("#pay").click()
