@@ -273,7 +273,6 @@ def invoice_pdf(request: PortalRequest, portal: PortalContext, invoice_id: str) 
 
 @portal_view
 @require_POST
-@csrf_protect
 def choose_language(request: PortalRequest, portal: PortalContext) -> HttpResponse:
     """The switcher on every portal page: saves the customer's language, then back to the page
     it was posted from (only a page of this same link)."""

@@ -97,6 +97,7 @@ CUSTOMER_CHOICES = (
     "crewcommand.models:Language",
     "documents.models:EstimateStatus",
     "documents.models:InvoiceStatus",
+    "documents.models:PaymentTerms",
     "billing.models:PaymentMethod",
     "billing.models:PaymentStatus",
     "booking.models:Window",
