@@ -28,7 +28,7 @@ def test_a_french_browser_gets_the_page_the_email_and_the_customer_in_french(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             _url(company),
-            valid_post(first_date="2026-11-25", first_window="morning"),
+            valid_post(),
             HTTP_ACCEPT_LANGUAGE="fr-CA",
         )
     assert response.status_code == 302

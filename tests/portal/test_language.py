@@ -116,7 +116,7 @@ def test_the_link_email_and_the_pdf_are_in_the_customers_language(
     assert preview.subject == email.subject
     pdf = render_estimate_pdf(estimate=estimate)
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert f"Soumission {estimate.display_number}" in text and "Sous-total" in text
+    assert "Soumission" in text and "PRÉPARÉE POUR" in text and "Sous-total" in text
     assert "TVH" in text or "TPS" in text
     assert FRENCH_DATE.search(text), text
 
