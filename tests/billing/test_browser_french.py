@@ -41,7 +41,7 @@ FRENCH_DATE = re.compile(
 @pytest.fixture
 def demo_customer(stripe_on, live_server, settings):
     """The demo company (``seed_demo``) with Stripe connected in the fake, and its French
-    customer with a $1,234.56 water heater estimate asking a 25 % deposit."""
+    customer, for whom the test makes a $1,234.56 water heater estimate asking a 25 % deposit."""
     call_command("seed_demo", allow_production=True, stdout=io.StringIO())
     company = Company.objects.get(slug="demo")
     account = stripe_on.add_account()
@@ -79,7 +79,9 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     body = page.locator("main").inner_text()
     assert f"1{NBSP}234,56{NBSP}$" in body
     assert FRENCH_DATE.search(body), body
-    assert "Valide jusqu\u2019au" in body and "Accepter et signer" in body and "TVQ" in body
+    assert "Valide jusqu\u2019au" in body, body
+    assert "Accepter et signer" in body and "Sous-total" in body
+    assert f"TVH 13{NBSP}%" in body, body  # an Ontario company: HST, in French TVH
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=f"{SHOTS}/estimate-fr-390.png", full_page=True)
 
@@ -114,7 +116,7 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     assert signature.content_sha256 in last.replace("\n", "")
 
     # Pay the deposit on the fake Stripe page.
-    due = f"354,86{NBSP}$"  # 25 % of 1 234,56 $ + TPS 61,73 $ + TVQ 123,15 $ = 1 419,44 $
+    due = f"348,76{NBSP}$"  # 25 % of 1 234,56 $ + TVH 160,49 $ = 1 395,05 $
     pay = page.locator("#pay-deposit-button")
     expect(pay).to_have_text(f"Payer l\u2019acompte de {due}")
     pay.click()
@@ -130,7 +132,8 @@ def test_a_french_customer_reads_signs_and_pays_in_french(
     receipts = [m for m in mail.outbox if m.to == [chantal.email]]
     assert len(receipts) == 1
     receipt = receipts[0]
-    assert receipt.subject == f"Reçu de Maple Leaf Plumbing & Heating{NBSP}: {due} reçu"
+    # Subjects are flattened to plain spaces (crewcommand.notifications.render_email).
+    assert receipt.subject == "Reçu de Maple Leaf Plumbing & Heating : 348,76 $ reçu"
     assert receipt.body.startswith("Bonjour Chantal Roy,")
     assert f"Merci. Maple Leaf Plumbing & Heating a reçu votre paiement de {due}." in receipt.body
     assert f"Acompte pour la soumission {estimate.display_number}" in receipt.body
