@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from billing.models import (
@@ -22,6 +24,7 @@ from billing.models import (
 )
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
+from crewcommand.models import customer_language
 from crewcommand.notifications import company_recipients, deliver_email
 
 logger = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ def receipt_context(payment: Payment) -> dict[str, str]:
         "customer": payment.customer.name,
         "amount": format_cad(payment.amount),
         "method": payment.method_label,
-        "date": when.strftime("%Y-%m-%d %H:%M"),
+        "date": date_format(when, "DATETIME_FORMAT"),
         "document": what,
         "reference": payment.reference,
         "receipt_number": payment.public_id.upper(),
@@ -63,26 +66,29 @@ def deliver_receipt(*, payment_id: int) -> None:
     payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
         pk=payment_id
     )
-    context = receipt_context(payment)
     if payment.customer.email:
-        _send_once(
-            payment,
-            field="receipt_sent_at",
-            recipients=[payment.customer.email],
-            template="receipt",
-            context=context,
-            from_name=payment.company.name,
-        )
+        # The customer's receipt is in the customer's language; the company's notice English.
+        with translation.override(customer_language(payment.customer, payment.company)):
+            _send_once(
+                payment,
+                field="receipt_sent_at",
+                recipients=[payment.customer.email],
+                template="receipt",
+                context=receipt_context(payment),
+                from_name=payment.company.name,
+            )
     # A payment someone at the company recorded by hand (cash, a cheque) is their own entry:
     # the company hears only of money that came in without them (card payments).
     if not payment.created_by_id:
-        _send_once(
-            payment,
-            field="company_notified_at",
-            recipients=company_recipients(payment.company),
-            template="receipt_company",
-            context=context,
-        )
+        # The company's notice is English (the dashboard's language), whatever page led here.
+        with translation.override(settings.LANGUAGE_CODE):
+            _send_once(
+                payment,
+                field="company_notified_at",
+                recipients=company_recipients(payment.company),
+                template="receipt_company",
+                context=receipt_context(payment),
+            )
 
 
 def _send_once(
@@ -124,7 +130,7 @@ def refund_context(refund: Refund) -> dict[str, str]:
     context.update(
         {
             "refund_amount": format_cad(refund.amount),
-            "refund_date": when.strftime("%Y-%m-%d %H:%M"),
+            "refund_date": date_format(when, "DATETIME_FORMAT"),
             "refund_number": refund.public_id.upper(),
             "to_card": "yes" if payment.method == PaymentMethod.CARD else "",
             "goodwill": "yes" if refund.kind == RefundKind.GOODWILL else "",
@@ -143,13 +149,16 @@ def deliver_refund_notice(*, refund_id: int) -> None:
     if not email or not refund_notice_claim(refund_id=refund.pk):
         return
     try:
-        deliver_email(
-            to=email,
-            from_name=refund.payment.company.name,
-            template="refund_notice",
-            context=refund_context(refund),
-            company=refund.payment.company,
-        )
+        with translation.override(
+            customer_language(refund.payment.customer, refund.payment.company)
+        ):
+            deliver_email(
+                to=email,
+                from_name=refund.payment.company.name,
+                template="refund_notice",
+                context=refund_context(refund),
+                company=refund.payment.company,
+            )
     except Exception:
         refund_notice_unclaim(refund_id=refund.pk)
         raise

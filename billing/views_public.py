@@ -32,7 +32,7 @@ from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -104,8 +104,13 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _customer_language(payment: Payment) -> None:
+    translation.activate(payment.customer.language or payment.company.default_language)
+
+
 def _return_page(request: HttpRequest, payment: Payment, template: str) -> HttpResponse:
     timezone.activate(payment.company.timezone)
+    _customer_language(payment)
     session_status = services.attempt_return(payment=payment)
     payment.refresh_from_db(fields=["status", "applied", "amount", "failure_message"])
     portal = _way_back(request, payment)
@@ -158,6 +163,7 @@ def checkout_cancelled(request: HttpRequest, payment_id: str) -> HttpResponse:
     nothing; but the URL can be opened again after the attempt was paid (an old tab, history),
     and then "nothing was charged" would be false."""
     payment = _attempt(payment_id, None)
+    _customer_language(payment)
     charged = payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING)
     portal = _way_back(request, payment)
     if portal is not None:

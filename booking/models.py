@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.ids import new_public_id
-from crewcommand.models import Company, Customer, Job, Member, TenantModel
+from crewcommand.models import Company, Customer, Job, Language, Member, TenantModel
 
 DEFAULT_OPEN_DAYS = [0, 1, 2, 3, 4]  # Monday to Friday (date.weekday())
 DEFAULT_OPENS_AT = dt.time(8)
@@ -127,6 +127,11 @@ class ServiceRequest(TenantModel):
     marketing_sms = models.BooleanField(default=False)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
+    # The language of the booking page the requester used (their browser's): their
+    # confirmation email is in it, and so is the customer made from the request.
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
     job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     handled_by = models.ForeignKey(
         Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from booking.models import ServiceRequest, Window
 from crewcommand.lib.canada import display_phone
@@ -32,7 +33,8 @@ def _preferred_text(request: ServiceRequest) -> str:
     parts = []
     for entry in request.preferred or []:
         try:
-            day = date_format(dt.date.fromisoformat(entry["date"]), "l, F j")
+            # Translators: a date format (Django's "date" filter): French "l j F".
+            day = date_format(dt.date.fromisoformat(entry["date"]), _("l, F j"))
         except (KeyError, TypeError, ValueError):
             continue
         window = entry.get("window", Window.ANY)
@@ -57,7 +59,7 @@ def request_context(request: ServiceRequest) -> dict[str, str]:
         "description": request.description,
         "preferred": _preferred_text(request),
         "photos": str(request.photos.count()) if request.pk else "0",
-        "date": when.strftime("%Y-%m-%d %H:%M"),
+        "date": date_format(when, "DATETIME_FORMAT"),
         "inbox_url": settings.SITE_URL
         + reverse("booking:request_detail", args=[request.public_id]),
     }
@@ -104,20 +106,23 @@ def _send_once(
 
 def deliver_request_emails(*, request_id: int) -> None:
     request = ServiceRequest.objects.select_related("company").get(pk=request_id)
-    context = request_context(request)
     if request.email:
+        # The requester's confirmation is in the language of the page they used.
+        with translation.override(request.language):
+            _send_once(
+                request,
+                field="requester_notified_at",
+                recipients=[request.email],
+                template="booking_received",
+                context=request_context(request),
+                from_name=request.company.name,
+            )
+    # The company's notice is English (the dashboard's language), whatever the page's was.
+    with translation.override(settings.LANGUAGE_CODE):
         _send_once(
             request,
-            field="requester_notified_at",
-            recipients=[request.email],
-            template="booking_received",
-            context=context,
-            from_name=request.company.name,
+            field="company_notified_at",
+            recipients=company_recipients(request.company),
+            template="booking_new_request",
+            context=request_context(request),
         )
-    _send_once(
-        request,
-        field="company_notified_at",
-        recipients=company_recipients(request.company),
-        template="booking_new_request",
-        context=context,
-    )

@@ -31,7 +31,7 @@ from crewcommand import services as core
 from crewcommand.errors import ServiceError
 from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
-from crewcommand.models import Company, Customer, Job, Member
+from crewcommand.models import Company, Customer, Job, Language, Member
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class RequestIn:
     preferred: list[dict[str, str]]
     marketing_email: bool
     marketing_sms: bool
+    language: str = Language.ENGLISH
 
 
 def _store_photo(company: Company, content: bytes) -> str:
@@ -111,6 +112,7 @@ def _request_submit(
         marketing_sms=data.marketing_sms,
         ip=ip,
         user_agent=user_agent[:300],
+        language=data.language,
     )
     request.full_clean()
     request.save()
@@ -172,6 +174,7 @@ def request_convert(
             email=request.email,
             phone=request.phone,
             address_line1=request.address[:200],
+            language=request.language,
         )
     if (request.marketing_email or request.marketing_sms) and not customer.marketing_consent_at:
         core.customer_update(

@@ -9,9 +9,10 @@ to the confirmation page (POST-redirect-GET)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -43,6 +44,8 @@ def request_in(form: RequestForm) -> services.RequestIn:
         preferred=form.preferred(),
         marketing_email=bool(data.get("marketing_email")),
         marketing_sms=bool(data.get("marketing_sms")),
+        # The page's language (the browser's, see crewcommand.middleware.LanguageMiddleware).
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
 
 

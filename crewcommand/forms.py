@@ -23,7 +23,7 @@ from crewcommand.lib import canada
 from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
 from crewcommand.lib.money import active_locale, parse_money, parse_quantity
 from crewcommand.lib.text import single_line
-from crewcommand.models import Company, Customer, Job, JobStatus, Member, Province, Role
+from crewcommand.models import Company, Customer, Job, JobStatus, Language, Member, Province, Role
 
 
 class FormRenderer(TemplatesSetting):
@@ -358,6 +358,7 @@ class CompanyForm(forms.ModelForm):
             "qst_number",
             "payment_instructions",
             "portal_link_days",
+            "default_language",
         ]
         field_classes = {
             "phone": PhoneField,
@@ -382,6 +383,13 @@ class CompanyForm(forms.ModelForm):
 
 
 class CustomerForm(forms.ModelForm):
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("The company's default")), *Language.choices],
+        help_text=_("Emails, portal pages and documents are in this language."),
+    )
+
     class Meta:
         model = Customer
         formfield_callback = single_line_formfield
@@ -393,6 +401,7 @@ class CustomerForm(forms.ModelForm):
             "city",
             "province",
             "postal_code",
+            "language",
             "notes",
         ]
         field_classes = {"phone": PhoneField, "postal_code": PostalCodeField}

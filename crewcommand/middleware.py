@@ -9,7 +9,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.middleware.gzip import GZipMiddleware
 from django.template.loader import render_to_string
-from django.utils.cache import patch_cache_control
+from django.utils import translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 
 class HtmxMessagesMiddleware:
@@ -81,3 +82,33 @@ class CustomerPageGZipMiddleware(GZipMiddleware):
         if not request.path.startswith(self.PREFIXES):
             return response
         return super().process_response(request, response)
+
+
+# Public pages a visitor reaches with no customer known yet: they follow the browser's
+# Accept-Language. Portal pages (/p/) switch to the customer's language in
+# portal.middleware; /pay/ and /r/ pages to their customer's in their views.
+BROWSER_LANGUAGE_PREFIXES = ("/book/", "/p/", "/pay/", "/r/")
+
+
+class LanguageMiddleware:
+    """English everywhere (the dashboard stays English for now), except where a customer is
+    served: public pages before we know the customer follow ``Accept-Language``; the pages of a
+    known customer then switch to that customer's language (``customer_language``). Unlike
+    Django's LocaleMiddleware, a French browser never turns the dashboard half-French."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        browser = request.path_info.startswith(BROWSER_LANGUAGE_PREFIXES)
+        language = (
+            translation.get_language_from_request(request) if browser else settings.LANGUAGE_CODE
+        )
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        if browser:
+            patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        translation.deactivate()
+        return response

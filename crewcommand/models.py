@@ -56,6 +56,19 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
 
 
+class Language(models.TextChoices):
+    """The languages customers can be served in (``settings.LANGUAGES``)."""
+
+    ENGLISH = "en-ca", _("English")
+    FRENCH = "fr-ca", _("French")
+
+
+def customer_language(customer: Customer, company: Company | None = None) -> str:
+    """The language a customer is served in: their own choice, else their company's default
+    (``company``, when the caller has it loaded, saves reading ``customer.company``)."""
+    return customer.language or (company or customer.company).default_language
+
+
 class Company(models.Model):
     public_id = models.CharField(max_length=20, unique=True, default=new_public_id, editable=False)
     name = models.CharField(_("name"), max_length=120)
@@ -92,6 +105,13 @@ class Company(models.Model):
     )
     portal_link_days = models.PositiveSmallIntegerField(
         _("portal links expire after (days)"), default=60
+    )
+    default_language = models.CharField(
+        _("customers' language"),
+        max_length=5,
+        choices=Language.choices,
+        default=Language.ENGLISH,
+        help_text=_("Used for customers who have not chosen a language."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -184,6 +204,8 @@ class Customer(TenantModel):
         _("postal code"), max_length=7, blank=True, validators=[postal_code]
     )
     notes = models.TextField(_("notes"), blank=True, max_length=5000)
+    # Blank: the company's default (``customer_language``).
+    language = models.CharField(_("language"), max_length=5, choices=Language.choices, blank=True)
     # CASL: transactional messages need no consent; marketing needs express consent, recorded.
     marketing_consent_at = models.DateTimeField(_("marketing consent given"), null=True, blank=True)
     marketing_consent_source = models.CharField(max_length=200, blank=True)

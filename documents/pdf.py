@@ -42,6 +42,7 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.colour import DEFAULT_ACCENT, accent_on_white, is_hex_colour
@@ -113,6 +114,23 @@ def render_estimate_pdf(
     def render() -> bytes:
         return _render_estimate(estimate, revision, selection, certificate)
 
+    with translation.override(document_language(estimate)):
+        return _render_estimate_cached(estimate, revision, selection, certificate, render)
+
+
+def document_language(document: Estimate | Invoice) -> str:
+    """A customer's documents are in the customer's language (their choice, else their
+    company's default), wherever the PDF is made (portal, dashboard, email, worker)."""
+    return document.customer.language or document.company.default_language
+
+
+def _render_estimate_cached(
+    estimate: Estimate,
+    revision: EstimateRevision,
+    selection: Selection | None,
+    certificate: dict[str, Any] | None,
+    render: Callable[[], bytes],
+) -> bytes:
     if not revision.is_frozen:
         return render()
     key = [
@@ -179,7 +197,10 @@ def render_signed_estimate_pdf(
         company.logo.name if company.logo else "",
         company.brand_color,
     ]
-    return _cached(key, lambda: _render_snapshot(company, snapshot, certificate))
+    # In the language the customer signed in: recorded in the snapshot since format v3; before
+    # it, every page was English.
+    with translation.override(snapshot.get("language") or settings.LANGUAGE_CODE):
+        return _cached(key, lambda: _render_snapshot(company, snapshot, certificate))
 
 
 def _render_snapshot(company: Company, snapshot: dict[str, Any], certificate: dict) -> bytes:
@@ -276,6 +297,11 @@ def render_invoice_pdf(*, invoice: Invoice) -> bytes:
 
     A sent invoice's lines never change and every payment bumps ``updated_at``, so its PDF is
     cached under that timestamp (and the day, since "overdue" depends on it)."""
+    with translation.override(document_language(invoice)):
+        return _render_invoice_cached(invoice)
+
+
+def _render_invoice_cached(invoice: Invoice) -> bytes:
     if invoice.status == InvoiceStatus.DRAFT:
         return _render_invoice(invoice)
     key = [
@@ -656,12 +682,22 @@ def _certificate_context(
         "user_agent": cert.get("user_agent") or "",
         "link_reference": cert.get("link_reference") or "",
         "consent_text": cert.get("consent_text") or "",
+        "language": _language_name(cert.get("language") or ""),
         "selection_summary": [str(item) for item in cert.get("selection_summary") or []],
         "sha256": cert["sha256"],
         "revision_number": cert.get("revision_number") or revision_number,
         "verify_hint": cert.get("verify_hint") or "",
         "signature_src": _signature_src(cert),
     }
+
+
+LANGUAGE_NAMES = {"en-ca": _lazy("English"), "fr-ca": _lazy("French")}
+
+
+def _language_name(code: str) -> str:
+    """The name of the language the signer saw, as the certificate states it ("" if unknown)."""
+    name = LANGUAGE_NAMES.get(code.lower())
+    return f"{name} ({code})" if name else ""
 
 
 def _local_timestamp(local: dt.datetime) -> str:

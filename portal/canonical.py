@@ -29,6 +29,12 @@ numbers as printed, and the time zone of the certificate's local time), ``custom
 address, or null) and ``consent_text``. The signed PDF is rendered from this snapshot, so later
 edits to the customer, the company or the job do not change what the signed PDF says.
 
+Version 3 (``"format": "crewcommand.estimate.v3"``, signatures made since French pages exist) is
+version 2 plus ``language``: the language code of the pages the customer read and signed
+(``"en-ca"`` or ``"fr-ca"``); the consent text is then in that language, word for word as shown.
+Versions 1 and 2 have no ``language`` key (everything was English then) and are verified as
+they were stored: a version is never re-serialized in a later format.
+
 The hash is ``sha256(canonical_json.encode("utf-8")).hexdigest()``: public, printed on the
 certificate, so a customer can check it. Verification recomputes the document part from the
 stored revision and the stored selection and compares it with the snapshot; the keyed seal
@@ -51,8 +57,14 @@ from documents.totals import (
     is_selected,
 )
 
-CANONICAL_VERSION = 2
-FORMATS = {1: "crewcommand.estimate.v1", 2: "crewcommand.estimate.v2"}
+CANONICAL_VERSION = 3
+FORMATS = {
+    1: "crewcommand.estimate.v1",
+    2: "crewcommand.estimate.v2",
+    3: "crewcommand.estimate.v3",
+}
+# The language of snapshots that do not name one (versions 1 and 2: English only then).
+LEGACY_LANGUAGE = "en-ca"
 FORMAT = FORMATS[CANONICAL_VERSION]
 # The keys of the document part, the same in every version (compared against the revision).
 DOCUMENT_KEYS = ("currency", "estimate", "revision", "lines", "selection", "totals", "deposit")
@@ -160,12 +172,14 @@ def canonical_content(
     revision: EstimateRevision,
     selection: Selection,
     consent_text: str,
+    language: str,
     lines: Sequence[LineItem] | None = None,
 ) -> dict[str, Any]:
-    """The version-2 snapshot: the document part plus the company, customer and job as they
-    are printed now (at signing) and the consent text shown."""
+    """The version-3 snapshot: the document part plus the company, customer and job as they
+    are printed now (at signing), the consent text shown and the language of the pages."""
     return {
-        "format": FORMATS[2],
+        "format": FORMATS[3],
+        "language": language,
         **document_content(estimate=estimate, revision=revision, selection=selection, lines=lines),
         "company": _company(estimate.company),
         "customer": _customer(estimate.customer),
@@ -188,6 +202,7 @@ def canonical_json(
     revision: EstimateRevision,
     selection: Selection,
     consent_text: str,
+    language: str,
     lines: Sequence[LineItem] | None = None,
 ) -> str:
     return serialize(
@@ -196,6 +211,7 @@ def canonical_json(
             revision=revision,
             selection=selection,
             consent_text=consent_text,
+            language=language,
             lines=lines,
         )
     )
@@ -204,3 +220,8 @@ def canonical_json(
 def document_part(content: dict[str, Any]) -> dict[str, Any]:
     """The document part of a stored snapshot of any version (missing keys stay missing)."""
     return {key: content[key] for key in DOCUMENT_KEYS if key in content}
+
+
+def snapshot_language(content: dict[str, Any]) -> str:
+    """The language a stored snapshot was signed in (English before version 3)."""
+    return content.get("language") or LEGACY_LANGUAGE

@@ -6,8 +6,10 @@ from __future__ import annotations
 import unicodedata
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from documents.models import LineItem, LineKind
@@ -83,6 +85,7 @@ class AcceptForm(forms.Form):
             method=self.cleaned_data["method"],
             image_svg=self.cleaned_data["image_svg"],
             consent_text=str(CONSENT_TEXT),
+            language=translation.get_language() or settings.LANGUAGE_CODE,
         )
 
 

@@ -21,7 +21,7 @@ from functools import cached_property
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.debug import sensitive_variables
 
 from crewcommand.lib.colour import accent_on_white
@@ -72,6 +72,10 @@ class PortalContext:
     @cached_property
     def accent(self) -> str:
         return accent_on_white(self.company.brand_color)
+
+    @property
+    def url_language(self) -> str:
+        return self.url("language")
 
     def url(self, name: str, *args: str) -> str:
         return reverse(f"portal:{name}", args=[self.token, *args])
@@ -163,4 +167,7 @@ class PortalMiddleware:
         if link is None:  # deleted since the lookup (its customer was removed)
             return views_portal.invalid_link(request, dead_link_id=None)
         request.portal = PortalContext(link=link, token=token)
+        # Every portal page is in the customer's language (their choice, else the company's).
+        translation.activate(link.customer.language or link.company.default_language)
+        request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)

@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import SealError, seal, unseal
-from crewcommand.models import Company, Customer
+from crewcommand.models import Company, Customer, customer_language
 from crewcommand.notifications import company_recipients, deliver_email, render_email
 from documents.models import Estimate, Invoice
 from portal.models import PortalLink
@@ -55,21 +55,22 @@ def deliver_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") 
     except SealError:
         logger.warning("portal link email dropped: sealed URL rejected link=%s", link_id)
         return
-    context = link_email_context(
-        company=link.company,
-        customer=link.customer,
-        document=link.document,
-        url=url,
-        expires_at=link.expires_at,
-        note=note,
-    )
-    deliver_email(
-        to=link.sent_to,
-        from_name=link.company.name,
-        template=LINK_TEMPLATE,
-        context=context,
-        company=link.company,
-    )
+    with translation.override(customer_language(link.customer, link.company)):
+        context = link_email_context(
+            company=link.company,
+            customer=link.customer,
+            document=link.document,
+            url=url,
+            expires_at=link.expires_at,
+            note=note,
+        )
+        deliver_email(
+            to=link.sent_to,
+            from_name=link.company.name,
+            template=LINK_TEMPLATE,
+            context=context,
+            company=link.company,
+        )
     logger.info("portal link email sent link=%s", link.reference)
 
 
@@ -179,15 +180,17 @@ def document_email_preview(*, document: Estimate | Invoice) -> EmailPreview:
     add a note to) before it goes. Read-only: the link's address is shown by its shape."""
     company, customer = document.company, document.customer
     days = company.portal_link_days
-    context = link_email_context(
-        company=company,
-        customer=customer,
-        document=document,
-        url=LINK_MARK,
-        expires_at=timezone.now() + dt.timedelta(days=days) if days else None,
-        note=NOTE_MARK,
-    )
-    subject, text, _html = render_email(template=LINK_TEMPLATE, context=context)
+    # The preview shows the email as the customer gets it: in the customer's language.
+    with translation.override(customer_language(customer, company)):
+        context = link_email_context(
+            company=company,
+            customer=customer,
+            document=document,
+            url=LINK_MARK,
+            expires_at=timezone.now() + dt.timedelta(days=days) if days else None,
+            note=NOTE_MARK,
+        )
+        subject, text, _html = render_email(template=LINK_TEMPLATE, context=context)
     parts: list[tuple[str, str]] = []
     for chunk in re.split(f"({NOTE_MARK}|{LINK_MARK})", text):
         if chunk == NOTE_MARK:
@@ -215,13 +218,15 @@ def deliver_company_email(*, company_id: int, template: str, context: dict[str, 
     company = Company.objects.filter(pk=company_id).first()
     if company is None:
         return
-    for address in company_recipients(company):
-        deliver_email(
-            to=address,
-            template=template,
-            context={**context, "company": company.name, "accent": company.brand_color},
-            company=company,
-        )
+    # Mail to the company is English (the dashboard's language), whatever page triggered it.
+    with translation.override(settings.LANGUAGE_CODE):
+        for address in company_recipients(company):
+            deliver_email(
+                to=address,
+                template=template,
+                context={**context, "company": company.name, "accent": company.brand_color},
+                company=company,
+            )
 
 
 def dashboard_url(path: str) -> str:

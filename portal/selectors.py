@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 from django.db.models import QuerySet
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from crewcommand.models import Activity, Company, Customer
 from documents import pdf
@@ -35,6 +37,7 @@ from documents.totals import (
     is_selected,
     revision_totals,
 )
+from portal import canonical
 from portal.forms import selection_from_data
 from portal.models import LinkStatus, PortalLink, Signature
 from portal.services import ANSWERABLE
@@ -247,6 +250,30 @@ def invoice_context(*, invoice: Invoice) -> dict[str, Any]:
     return {"invoice": invoice, "lines": lines, "totals": invoice_totals(invoice, lines=lines)}
 
 
+def signed_language(signature: Signature) -> str:
+    """The language of the pages the customer signed on (in the signed snapshot since
+    format v3; English before)."""
+    try:
+        return canonical.snapshot_language(json.loads(signature.canonical_json))
+    except (ValueError, TypeError, AttributeError):
+        return canonical.LEGACY_LANGUAGE
+
+
+def _verify_hint(signature: Signature) -> str:
+    """How to re-check the signature, in the language it was signed in."""
+    with translation.override(signed_language(signature)):
+        return _(
+            "Signature %(id)s: SHA-256 of the canonical JSON (format "
+            "crewcommand.estimate.v%(version)s) of the signed content; the whole record is also "
+            "sealed with a keyed HMAC-SHA256 (key %(key)s). Re-verify with: "
+            "manage.py verify_signature %(id)s"
+        ) % {
+            "id": signature.public_id,
+            "version": signature.canonical_version,
+            "key": signature.seal_key_id or "-",
+        }
+
+
 def certificate(*, signature: Signature) -> dict[str, Any]:
     """The audit trail as the PDF's certificate page takes it (documents.pdf)."""
     return {
@@ -260,13 +287,8 @@ def certificate(*, signature: Signature) -> dict[str, Any]:
         "sha256": signature.content_sha256,
         "revision_number": signature.revision.number,
         "signature_svg": signature.image_svg,
-        "verify_hint": (
-            f"Signature {signature.public_id}: SHA-256 of the canonical JSON "
-            f"(format crewcommand.estimate.v{signature.canonical_version}) of the signed "
-            f"content; the whole record is also sealed with a keyed HMAC-SHA256 "
-            f"(key {signature.seal_key_id or '-'}). "
-            f"Re-verify with: manage.py verify_signature {signature.public_id}"
-        ),
+        "language": signed_language(signature),
+        "verify_hint": _verify_hint(signature),
     }
 
 

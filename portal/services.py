@@ -29,7 +29,7 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import seal
-from crewcommand.models import Customer
+from crewcommand.models import Customer, Language
 from documents import services as documents_services
 from documents.models import (
     OPEN_ESTIMATE_STATUSES,
@@ -75,6 +75,8 @@ class SignatureIn:
     method: str
     image_svg: str
     consent_text: str
+    # The language of the pages the customer read and signed (the consent text is in it).
+    language: str = "en-ca"
 
 
 def _member_user(actor: Actor):
@@ -483,6 +485,7 @@ def estimate_accept(
         revision=revision,
         selection=selection,
         consent_text=signature.consent_text,
+        language=signature.language,
         lines=lines,
     )
     now = timezone.now()
@@ -546,7 +549,7 @@ def estimate_accept(
         signed_for=""
         if signature.signer_name.strip().casefold() == estimate.customer.name.strip().casefold()
         else estimate.customer.name,
-        total=format_cad(figures.total) if figures else "",
+        total=format_cad(figures.total, "en-CA") if figures else "",
     )
     return record
 
@@ -684,3 +687,21 @@ def signature_verify(*, signature: Signature) -> Verification:
         computed_sha256=canonical.sha256_hex(signature.canonical_json),
         problems=tuple(problems),
     )
+
+
+@transaction.atomic
+def choose_language(*, link: PortalLink, language: str) -> Customer:
+    """The customer picked the language of their pages (and of what we send them next)."""
+    if language not in Language.values:
+        raise ServiceError(_("Choose English or French."))
+    customer = Customer.objects.select_for_update().get(pk=link.customer_id)
+    if customer.language != language:
+        customer.language = language
+        customer.save(update_fields=["language"])
+        activity.record_about(
+            customer,
+            "customer.updated",
+            Actor.customer(customer.name),
+            data={"name": customer.name},
+        )
+    return customer

@@ -8,6 +8,7 @@ decline, request changes) are POST-only with CSRF.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import wraps
 
@@ -268,3 +269,19 @@ def invoice_pdf(request: PortalRequest, portal: PortalContext, invoice_id: str) 
     doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
     _record_visit(request, portal)
     return _pdf_response(pdf.render_invoice_pdf(invoice=doc), pdf.pdf_filename(doc))
+
+
+@portal_view
+@require_POST
+def choose_language(request: PortalRequest, portal: PortalContext) -> HttpResponse:
+    """The switcher on every portal page: saves the customer's language, then back to the page
+    it was posted from (only a page of this same link)."""
+    # Only a forged post names another language (the switcher's buttons name ours): the page
+    # then comes back unchanged, in the language it was.
+    with contextlib.suppress(ServiceError):
+        services.choose_language(link=portal.link, language=request.POST.get("language", ""))
+    back = request.POST.get("next", "")
+    home = portal.url("home")
+    if not back.startswith(home) or "//" in back or "\\" in back:
+        back = home
+    return redirect(back)

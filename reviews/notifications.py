@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from django.utils import translation
+
 from crewcommand.lib.canada import display_phone
+from crewcommand.models import Company, Customer, customer_language
 from crewcommand.notifications import deliver_email
 from reviews.models import ReviewOptOut, ReviewRequest
 from reviews.tokens import review_url
@@ -37,6 +40,12 @@ def deliver_request_email(*, request_id: int) -> None:
         logger.info("review request email skipped (opted out) request=%s", request_id)
         return
     company = request.company
+    with translation.override(customer_language(customer, company)):
+        _deliver(request, customer, company)
+    logger.info("review request email sent request=%s", request.public_id)
+
+
+def _deliver(request: ReviewRequest, customer: Customer, company: Company) -> None:
     context = {
         "company": company.name,
         "company_phone": display_phone(company.phone),
@@ -53,4 +62,3 @@ def deliver_request_email(*, request_id: int) -> None:
         context=context,
         company=company,
     )
-    logger.info("review request email sent request=%s", request.public_id)

@@ -84,8 +84,12 @@ def request_for_token(token: str) -> ReviewRequest | None:
     """The request a token opens, with its company; None for any other token. Whatever the
     token's shape, it is hashed and one indexed query runs, so every miss costs the same."""
     return (
-        ReviewRequest.objects.select_related("company")
-        .only("pk", *(f"company__{name}" for name in LANDING_COMPANY_FIELDS))
+        ReviewRequest.objects.select_related("company", "customer")
+        .only(
+            "pk",
+            "customer__language",
+            *(f"company__{name}" for name in (*LANDING_COMPANY_FIELDS, "default_language")),
+        )
         .filter(token_hash=token_hash(token))
         .first()
     )

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_safe
@@ -101,6 +101,8 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
 
 def _context(review: ReviewRequest, token: str) -> dict:
     company = review.company
+    # The page is in the customer's language (their choice, else the company's).
+    translation.activate(review.customer.language or company.default_language)
     return {
         "company": company,
         "portal": {"accent": accent_on_white(company.brand_color)},

@@ -71,7 +71,7 @@ def unconfirmed_message(payment: Payment) -> str:
         "Pay again anyway?"
     ) % {
         "amount": format_cad(payment.amount),
-        "date": date_format(started, "M j"),
+        "date": date_format(started, _("M j")),
         "time": time_format(started, "TIME_FORMAT"),
     }
 

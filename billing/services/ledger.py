@@ -147,7 +147,7 @@ def log_payment(payment: Payment, verb: str, actor: Actor, **data: Any) -> None:
         actor,
         company=payment.company,
         customer=payment.customer,
-        data={"amount": format_cad(payment.amount), "payment": payment.public_id, **data},
+        data={"amount": format_cad(payment.amount, "en-CA"), "payment": payment.public_id, **data},
     )
 
 

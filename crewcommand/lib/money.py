@@ -158,8 +158,9 @@ def active_locale() -> str:
     return "fr-CA" if (get_language() or "").lower().startswith("fr") else "en-CA"
 
 
-def format_cad(amount: Decimal | int, locale: str = "en-CA") -> str:
-    """Format a CAD amount for display with the locale's CLDR currency format (Babel).
+def format_cad(amount: Decimal | int, locale: str | None = None) -> str:
+    """Format a CAD amount for display with the locale's CLDR currency format (Babel); with no
+    locale, the active language's (``active_locale``: emails render in the customer's).
 
     en-CA: ``$1,234.56`` / ``-$1,234.56``. fr-CA: ``1 234,56 $`` (U+00A0, a no-break space,
     between groups and before ``$``). Display never rounds: at least 2 decimals, and any
@@ -178,7 +179,10 @@ def _format_cad(value: Decimal, locale: str) -> str:
         value = value.copy_abs()
     with localcontext(_exact_context(value)):
         return format_currency(
-            value, "CAD", locale=_babel_locale(locale), decimal_quantization=False
+            value,
+            "CAD",
+            locale=_babel_locale(locale or active_locale()),
+            decimal_quantization=False,
         )
 
 

@@ -21,8 +21,10 @@ def cad(amount: Decimal | int | None) -> str:
 
 @register.filter
 def percent(rate: Decimal) -> str:
-    """13.000 → "13%", 9.975 → "9.975%"."""
+    """13.000 → "13%", 9.975 → "9.975%"; in French "13\u00a0%", "9,975\u00a0%"."""
     text = format(Decimal(rate).normalize(), "f")
+    if active_locale() == "fr-CA":
+        return f"{text.replace('.', ',')}\u00a0%"
     return f"{text}%"
 
 

@@ -398,11 +398,18 @@ def test_french_pdf_formats_money_the_french_way(company, customer, actor):
     invoice = invoice_create(company=company, customer=customer, actor=actor)
     add(invoice, actor, "Chauffe-eau", "1895.00")
     invoice.refresh_from_db()
-    with translation.override("fr-ca"):
-        text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
+    # The PDF is in the customer's language, whatever language is active where it is made.
+    customer.language = "fr-ca"
+    customer.save(update_fields=["language"])
+    text = pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
     total = expected([("1", "1895.00", True)], "ON").total
     assert f"{total:,.2f}".replace(",", " ").replace(".", ",") + " $" in text  # 2 141,35 $
-    assert "HST 13 %" in text
+    assert "TVH 13 %" in text and "Facture" in text and "Sous-total" in text
+    with translation.override("fr-ca"):  # an English customer's PDF stays English
+        customer.language = "en-ca"
+        customer.save(update_fields=["language"])
+        invoice.refresh_from_db()
+        assert "HST 13%" in pages_text(pdf.render_invoice_pdf(invoice=invoice))[0]
 
 
 @pytest.mark.parametrize("province", PROVINCES)

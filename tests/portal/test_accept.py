@@ -88,11 +88,16 @@ def test_a_customer_signs_with_a_drawing_and_picked_options(
 def test_the_canonical_form_is_documented_json(estimate):
     revision = estimate.current_revision
     text = canonical.canonical_json(
-        estimate=estimate, revision=revision, selection=Selection(), consent_text="I agree."
+        estimate=estimate,
+        revision=revision,
+        selection=Selection(),
+        consent_text="I agree.",
+        language="en-ca",
     )
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert data["format"] == "crewcommand.estimate.v2" and data["currency"] == "CAD"
+    assert data["format"] == "crewcommand.estimate.v3" and data["currency"] == "CAD"
+    assert data["language"] == "en-ca"
     assert data["customer"]["name"] == estimate.customer.name
     assert data["company"]["name"] == estimate.company.name and data["consent_text"] == "I agree."
     assert data["lines"][1]["quantity"] == "4.000" and data["lines"][1]["unit_price"] == "95.00"
@@ -467,7 +472,11 @@ def test_a_tamper_rehashed_with_the_public_sha256_is_still_a_mismatch(estimate, 
     cheaper = Selection()  # the defaults: $1,450 tank, no softener
     revision = estimate.current_revision
     forged = canonical.canonical_json(
-        estimate=estimate, revision=revision, selection=cheaper, consent_text=str(CONSENT_TEXT)
+        estimate=estimate,
+        revision=revision,
+        selection=cheaper,
+        consent_text=str(CONSENT_TEXT),
+        language="en-ca",
     )
     lines = list(revision.lines.all())
     Signature.objects.filter(pk=signature.pk).update(

@@ -31,6 +31,7 @@ def snapshot(estimate, selection=None, consent=CONSENT) -> str:
         revision=revision,
         selection=selection if selection is not None else default_selection(lines),
         consent_text=consent,
+        language="en-ca",
     )
 
 
@@ -48,7 +49,7 @@ def test_the_snapshot_format(customer):
     estimate = EstimateFactory(customer=customer)
     revision = estimate.current_revision
     content = json.loads(snapshot(estimate))
-    assert content["format"] == "crewcommand.estimate.v2"
+    assert content["format"] == "crewcommand.estimate.v3"
     assert content["currency"] == "CAD"
     assert content["estimate"] == {"id": estimate.public_id, "number": estimate.display_number}
     assert content["revision"] == {
@@ -164,9 +165,13 @@ def test_the_document_part_of_any_version():
     assert canonical.document_part(v2) == {key: key.upper() for key in canonical.DOCUMENT_KEYS}
     v1 = {"lines": [], "totals": {}, "format": "crewcommand.estimate.v1"}
     assert canonical.document_part(v1) == {"lines": [], "totals": {}}
-    assert canonical.FORMATS == {1: "crewcommand.estimate.v1", 2: "crewcommand.estimate.v2"}
-    assert canonical.FORMAT == "crewcommand.estimate.v2"
-    assert canonical.CANONICAL_VERSION == 2
+    assert canonical.FORMATS == {
+        1: "crewcommand.estimate.v1",
+        2: "crewcommand.estimate.v2",
+        3: "crewcommand.estimate.v3",
+    }
+    assert canonical.FORMAT == "crewcommand.estimate.v3"
+    assert canonical.CANONICAL_VERSION == 3
 
 
 def test_an_estimate_without_an_expiry_date_is_signed_with_null(customer):
@@ -190,6 +195,7 @@ def test_the_lines_passed_in_are_the_ones_signed(customer):
             revision=revision,
             selection=default_selection(lines),
             consent_text=CONSENT,
+            language="en-ca",
             lines=lines,
         )
     )

@@ -88,6 +88,7 @@ def test_a_signature_with_non_default_options_verifies_at_the_service_level(cust
 # 3.5 x 95.00 = 1782.50; GST 5 % = 89.125 -> 89.13; QST 9.975 % = 177.80; total 2049.43;
 # deposit 25 % = 512.3575 -> 512.36. A change here is a new canonical version, never an edit.
 PINNED_SHA256 = "052a2fe71fc84f923d82da16333e63b7781b4b06c3084e88eefccc21c5919b29"
+PINNED_V3_SHA256 = "cd2dd713d81f1a3b31e4293123d4f669dd8266f7e8f571518eb1110f33bec0be"
 
 
 def _fixed_estimate():
@@ -164,6 +165,7 @@ def test_the_canonical_json_of_a_fixed_french_estimate_is_pinned_to_the_byte():
         revision=revision,
         selection=Selection(),
         consent_text="J'accepte de signer électroniquement.",
+        language="fr-ca",
         lines=lines,
     )
     # Non-ASCII is written as itself, in UTF-8, never as \\u escapes.
@@ -173,4 +175,10 @@ def test_the_canonical_json_of_a_fixed_french_estimate_is_pinned_to_the_byte():
     assert text.startswith('{"company":{"address_line1":"12, rue Saint-Édouard","city":"Québec"')
     data = json.loads(text)
     assert data["totals"]["total"] == "2049.43" and data["deposit"]["amount"] == "512.36"
-    assert canonical.sha256_hex(text) == PINNED_SHA256, text
+    assert data["format"] == "crewcommand.estimate.v3" and data["language"] == "fr-ca"
+    assert canonical.sha256_hex(text) == PINNED_V3_SHA256, text
+    # Format v2 is v3 without the language: its bytes, and so the hashes of signatures made
+    # before v3, are unchanged (verification never re-serializes a stored snapshot anyway).
+    del data["language"]
+    data["format"] = "crewcommand.estimate.v2"
+    assert canonical.sha256_hex(canonical.serialize(data)) == PINNED_SHA256

@@ -182,3 +182,13 @@ def test_bad_feedback_changes_nothing_and_floods_are_capped(client, link, custom
         client.post(feedback, {"message": f"message {i}"})
     assert ReviewRequest.objects.get(customer=customer).feedback == "message 4"
     assert Client().post("/r/" + "q" * 43 + "/feedback/", {"message": "hi"}).status_code == 404
+
+
+def test_the_review_page_is_in_the_customers_language(client, link, customer):
+    customer.language = "fr-ca"
+    customer.save(update_fields=["language"])
+    response = client.get(link, HTTP_ACCEPT_LANGUAGE="en-CA")
+    body = response.content.decode()
+    assert response["Content-Language"] == "fr-ca" and '<html lang="fr-ca">' in body
+    assert "Merci d\u2019avoir choisi Maple Plumbing!" in body
+    assert "Laisser un avis sur Google" in body

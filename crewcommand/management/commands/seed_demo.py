@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from crewcommand.models import Company, Customer, Job, JobStatus, Member, Role
+from crewcommand.models import Company, Customer, Job, JobStatus, Language, Member, Role
 
 DEMO_EMAIL = "owner@demo.crewcommand.ca"
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - a published demo login, local only
@@ -61,6 +61,9 @@ CUSTOMERS = [
     ),
     ("Emma Clarke", "", "403 555 0105", "301 Bow Trail SW", "Calgary", "AB", "T3C 2G4"),
 ]
+
+# Demo customers served in French (portal, emails, documents); the others follow the company.
+FRENCH_CUSTOMERS = {"Chantal Roy"}
 
 JOBS = [
     ("Replace water heater", 0, JobStatus.SCHEDULED, 1, 9, 12),
@@ -154,6 +157,7 @@ class Command(BaseCommand):
                 "city": city,
                 "province": province,
                 "postal_code": postal,
+                "language": Language.FRENCH if name in FRENCH_CUSTOMERS else "",
             },
         )
         return customer
