@@ -122,9 +122,8 @@ def test_a_revoked_link_is_not_emailed(estimate, django_capture_on_commit_callba
 
 def test_a_tampered_sealed_url_is_not_emailed(estimate):
     from crewcommand.lib.sealed import seal
-    from portal import notifications
-
     from crewcommand.models import Message
+    from portal import notifications
 
     link = services.share_document(document=estimate, actor=Actor.system())
     queued = Message.objects.count()  # the share's own email
