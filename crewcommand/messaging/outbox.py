@@ -140,8 +140,8 @@ def enqueue(message_id: int, due: dt.datetime | None = None) -> None:
         elif due - now <= ETA_HORIZON:
             send_message.apply_async(kwargs={"message_id": message_id}, eta=due)
     except Exception:  # broker down: the beat task will find the row
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            raise
+        if send_message.app.conf.task_always_eager:
+            raise  # inline (tests): a failure is the task's own error
         logger.warning("outbox enqueue failed message=%s; beat will retry", message_id)
 
 
