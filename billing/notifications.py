@@ -1,7 +1,8 @@
 """Receipts: an email to the customer for each payment that went through, and a notice to the
-company; and a refund notice to the customer for each refund that went through. Sent from a
-Celery task after commit; each is claimed with a conditional update first, so a payment (or a
-refund) gets exactly one of each however many times the task runs."""
+company; and a refund notice to the customer for each refund that went through. Each goes into
+the outbox (``crewcommand.messaging``) in the transaction that applied the money, claimed with a
+conditional update on the payment (or refund) row first, so a payment gets exactly one of each
+however many times it is applied, reconciled or retried."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -24,8 +26,9 @@ from billing.models import (
 )
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
+from crewcommand.messaging.consent import record_purchase
 from crewcommand.models import customer_language
-from crewcommand.notifications import company_recipients, deliver_email
+from crewcommand.notifications import company_recipients, queue_email
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,9 @@ def deliver_receipt(*, payment_id: int) -> None:
     payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
         pk=payment_id
     )
+    if payment.purpose == PaymentPurpose.INVOICE:
+        # CASL: a purchase gives implied consent to commercial messages for two years.
+        record_purchase(customer=payment.customer, at=payment.succeeded_at)
     if payment.customer.email:
         # The customer's receipt is in the customer's language; the company's notice English.
         with translation.override(customer_language(payment.customer, payment.company)):
@@ -100,23 +106,23 @@ def _send_once(
     context: dict[str, str],
     from_name: str = "",
 ) -> None:
-    """Send one of a payment's emails (``field`` names its exactly-once claim) to each
-    recipient; a failure gives the claim back so the task's retry sends again."""
-    if not recipients or not receipt_claim(payment_id=payment.pk, field=field):
+    """Queue one of a payment's emails (``field`` names its exactly-once claim) to each
+    recipient, in the same transaction as the claim."""
+    if not recipients:
         return
-    try:
+    with transaction.atomic():
+        if not receipt_claim(payment_id=payment.pk, field=field):
+            return
         for recipient in recipients:
-            deliver_email(
+            queue_email(
+                company=payment.company,
                 to=recipient,
-                from_name=from_name,
                 template=template,
                 context=context,
-                company=payment.company,
+                customer=payment.customer if field == "receipt_sent_at" else None,
+                concerning=payment.document,
             )
-    except Exception:
-        receipt_unclaim(payment_id=payment.pk, field=field)
-        raise
-    logger.info("%s sent payment=%s", template, payment.public_id)
+    logger.info("%s queued payment=%s", template, payment.public_id)
 
 
 def refund_context(refund: Refund) -> dict[str, str]:
@@ -146,54 +152,58 @@ def deliver_refund_notice(*, refund_id: int) -> None:
         "payment__company", "payment__customer", "payment__invoice", "payment__estimate"
     ).get(pk=refund_id)
     email = refund.payment.customer.email
-    if not email or not refund_notice_claim(refund_id=refund.pk):
+    if not email:
         return
-    try:
-        with translation.override(
-            customer_language(refund.payment.customer, refund.payment.company)
-        ):
-            deliver_email(
-                to=email,
-                from_name=refund.payment.company.name,
-                template="refund_notice",
-                context=refund_context(refund),
-                company=refund.payment.company,
-            )
-    except Exception:
-        refund_notice_unclaim(refund_id=refund.pk)
-        raise
-    logger.info("refund notice sent refund=%s", refund.public_id)
+    with (
+        translation.override(customer_language(refund.payment.customer, refund.payment.company)),
+        transaction.atomic(),
+    ):
+        if not refund_notice_claim(refund_id=refund.pk):
+            return
+        queue_email(
+            company=refund.payment.company,
+            to=email,
+            template="refund_notice",
+            context=refund_context(refund),
+            customer=refund.payment.customer,
+            concerning=refund.payment.document,
+        )
+    logger.info("refund notice queued refund=%s", refund.public_id)
 
 
 def deliver_payment_failed(*, payment_id: int) -> None:
     """A bank payment that was processing failed: tell the customer, with a fresh link to pay
-    (a new portal link to the invoice; the token travels only in this email), and the company,
-    with a link to the invoice. Claimed once through ``Payment.failure_notified_at``."""
-    from django.conf import settings
+    (a new portal link to the invoice; the token travels only in this email, sealed in the
+    outbox), and the company, with a link to the invoice. Claimed once through
+    ``Payment.failure_notified_at``, in the transaction that queues both messages."""
     from django.urls import reverse
 
     from crewcommand.lib.activity import Actor
     from portal import services as portal_services
 
-    claimed = Payment.objects.filter(
-        pk=payment_id, status=PaymentStatus.FAILED, failure_notified_at=None
-    ).update(failure_notified_at=timezone.now())
-    if claimed != 1:
-        return
-    payment = Payment.objects.select_related(
-        "company", "customer", "invoice", "estimate", "saved_card"
-    ).get(pk=payment_id)
-    document = payment.document
-    context = receipt_context(payment)
-    context.update(
-        {
-            "reason": payment.failure_message,
-            "balance": format_cad(document.balance) if payment.invoice_id else "",
-            "invoice_url": settings.SITE_URL + document.get_absolute_url(),
-            "saved_card": payment.saved_card.label if payment.saved_card_id else "",
-        }
-    )
-    try:
+    with transaction.atomic():
+        claimed = Payment.objects.filter(
+            pk=payment_id, status=PaymentStatus.FAILED, failure_notified_at=None
+        ).update(failure_notified_at=timezone.now())
+        if claimed != 1:
+            return
+        payment = Payment.objects.select_related(
+            "company", "customer", "invoice", "estimate", "saved_card"
+        ).get(pk=payment_id)
+        document = payment.document
+
+        def context() -> dict[str, str]:
+            values = receipt_context(payment)
+            values.update(
+                {
+                    "reason": payment.failure_message,
+                    "balance": format_cad(document.balance) if payment.invoice_id else "",
+                    "invoice_url": settings.SITE_URL + document.get_absolute_url(),
+                    "saved_card": payment.saved_card.label if payment.saved_card_id else "",
+                }
+            )
+            return values
+
         if payment.customer.email:
             issued = portal_services.link_create(
                 customer=payment.customer,
@@ -207,24 +217,25 @@ def deliver_payment_failed(*, payment_id: int) -> None:
                 else "billing_portal:pay_deposit",
                 args=[issued.token, document.public_id],
             )
-            deliver_email(
-                to=payment.customer.email,
-                from_name=payment.company.name,
-                template="payment_failed",
-                context={**context, "pay_url": settings.SITE_URL + pay_path},
-                company=payment.company,
-            )
-        for recipient in company_recipients(payment.company):
-            deliver_email(
-                to=recipient,
-                template="payment_failed_company",
-                context=context,
-                company=payment.company,
-            )
-    except Exception:
-        Payment.objects.filter(pk=payment_id).update(failure_notified_at=None)
-        raise
-    logger.info("payment failed notice sent payment=%s", payment.public_id)
+            with translation.override(customer_language(payment.customer, payment.company)):
+                queue_email(
+                    company=payment.company,
+                    to=payment.customer.email,
+                    template="payment_failed",
+                    context={**context(), "pay_url": settings.SITE_URL + pay_path},
+                    customer=payment.customer,
+                    concerning=document,
+                )
+        with translation.override(settings.LANGUAGE_CODE):
+            for recipient in company_recipients(payment.company):
+                queue_email(
+                    company=payment.company,
+                    to=recipient,
+                    template="payment_failed_company",
+                    context=context(),
+                    concerning=document,
+                )
+    logger.info("payment failed notice queued payment=%s", payment.public_id)
 
 
 # --- Exactly once: each message is claimed with a conditional update before it is sent ---------

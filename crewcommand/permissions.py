@@ -62,6 +62,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # asked) speaks for the company, like sending a document; the throttle is a company setting.
     "review.send": MANAGERS,
     "review.settings": OWNERS,
+    # Messages: writing to a customer from their page speaks for the company.
+    "message.send": MANAGERS,
     # The company.
     "company.settings": OWNERS,
     "team.manage": OWNERS,

@@ -361,6 +361,17 @@ CELERY_BEAT_SCHEDULE["quickbooks-pull-payments"] = {
     "schedule": 600.0,
 }
 
+# Messaging: a row left "sending" this long was abandoned by a killed worker and is sent again
+# (longer than a task may run, so a live worker is never overtaken).
+MESSAGING_SENDING_LEASE_SECONDS = env_int(
+    "MESSAGING_SENDING_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1
+)
+# Messaging: re-enqueue outbox rows that never left (broker down at commit, worker killed).
+CELERY_BEAT_SCHEDULE["messaging-requeue"] = {
+    "task": "crewcommand.tasks.requeue_messages",
+    "schedule": env_int("MESSAGING_REQUEUE_SECONDS", 30, minimum=1) * 1.0,
+}
+
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")

@@ -8,6 +8,7 @@ from django.urls import include, path, register_converter
 
 from billing.quickbooks import views_public as quickbooks_public
 from crewcommand import views
+from crewcommand.dashboard import messages as dashboard_messages
 from crewcommand.dashboard import views as dashboard
 from crewcommand.forms import EmailAuthenticationForm, PasswordResetRequestForm
 from crewcommand.lib.ids import PublicIdConverter
@@ -21,6 +22,11 @@ dashboard_patterns = [
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<pid:customer_id>/", dashboard.customer_detail, name="customer_detail"),
     path("customers/<pid:customer_id>/edit/", views.customer_edit, name="customer_edit"),
+    path(
+        "customers/<pid:customer_id>/message/",
+        dashboard_messages.customer_message,
+        name="customer_message",
+    ),
     path("jobs/", dashboard.job_list, name="job_list"),
     path("jobs/new/", views.job_create, name="job_create"),
     path("jobs/week/", views.job_week, name="job_week"),
@@ -34,6 +40,11 @@ dashboard_patterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
+]
+
+message_patterns = [
+    path("", dashboard_messages.message_list, name="message_list"),
+    path("<pid:message_id>/", dashboard_messages.message_detail, name="message_detail"),
 ]
 
 auth_patterns = [
@@ -80,6 +91,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
+    path("app/messages/", include((message_patterns, "messages"))),
     path("app/", include("documents.urls")),
     path("app/portal/", include("portal.urls")),
     path("app/billing/quickbooks/", include("billing.quickbooks.urls")),
@@ -93,6 +105,7 @@ urlpatterns = [
     path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     path("", include("booking.urls_public")),  # /book/<company-slug>/
     path("r/", include("reviews.urls_public")),  # /r/<token>/: review links
+    path("", include("crewcommand.messaging.urls")),  # /webhooks/twilio/…, /u/<token>/
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crewcommand', '0002_reencode_company_logos'),
+        ('crewcommand', '0003_messaging_outbox_consent'),
     ]
 
     operations = [
