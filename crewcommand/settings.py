@@ -343,6 +343,12 @@ CELERY_BEAT_SCHEDULE["billing-reconcile-returned-payments"] = {
     "task": "billing.tasks.reconcile_returned_payments",
     "schedule": 30.0,
 }
+# Automations: fire the time triggers that are due (estimate follow-ups, overdue invoices, job
+# reminders); each fires once per object, so a late or repeated scan is harmless.
+CELERY_BEAT_SCHEDULE["automations-scan-due"] = {
+    "task": "automations.tasks.scan_due",
+    "schedule": 300.0,
+}
 
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------
 
