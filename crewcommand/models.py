@@ -3,6 +3,7 @@ activity log every service writes to."""
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils.timezone import now as timezone_now
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.ids import new_public_id
@@ -93,6 +95,29 @@ class Company(models.Model):
     portal_link_days = models.PositiveSmallIntegerField(
         _("portal links expire after (days)"), default=60
     )
+    # Messaging (crewcommand.messaging): the company's own Twilio sender, else the platform's.
+    sms_from_number = models.CharField(
+        _("SMS sender number"),
+        max_length=16,
+        blank=True,
+        validators=[RegexValidator(r"^\+[1-9]\d{6,14}$", _("Enter a number like +16135550123."))],
+        help_text=_("Your Twilio number, like +16135550123. Leave empty to use ours."),
+    )
+    sms_messaging_service_sid = models.CharField(
+        _("Twilio messaging service"),
+        max_length=34,
+        blank=True,
+        validators=[
+            RegexValidator(r"^MG[0-9a-fA-F]{32}$", _("A messaging service id starts with MG."))
+        ],
+        help_text=_("Used instead of the sender number when set (starts with MG)."),
+    )
+    quiet_hours_start = models.TimeField(
+        _("no texts from"),
+        default=dt.time(21, 0),
+        help_text=_("Texts due in quiet hours wait until they end (your time zone)."),
+    )
+    quiet_hours_end = models.TimeField(_("no texts until"), default=dt.time(9, 0))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -296,3 +321,151 @@ class Activity(models.Model):
         from crewcommand.lib.activity import describe
 
         return describe(self)
+
+
+# --- Messaging (crewcommand.messaging): the outbox, consent and opt-outs -----------------------
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class MessageKind(models.TextChoices):
+    # CASL: what the customer asked for (an estimate, an invoice, a receipt, appointment
+    # details) needs no consent; anything promoting the business (review requests, rebooking
+    # reminders) needs consent, express or implied.
+    TRANSACTIONAL = "transactional", _("Transactional")
+    COMMERCIAL = "commercial", _("Commercial")
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    BLOCKED = "blocked", _("Blocked")
+
+
+class Message(TenantModel):
+    """One outgoing email or SMS: the outbox row. Written by ``crewcommand.messaging.queue`` in
+    the transaction of the change that caused it, sent by ``crewcommand.tasks.send_message``.
+
+    ``subject``/``body``/``html`` are the readable copies shown in the message log, with every
+    secret link redacted (``crewcommand.lib.logging.redact``); when the text held a secret link
+    the full text is kept only in ``sealed`` (Fernet, ``crewcommand.lib.sealed``) and opened by
+    the worker at send time."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    to = models.CharField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("message"))
+    html = models.TextField(blank=True)
+    sealed = models.TextField(blank=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    concerning_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    concerning_id = models.PositiveBigIntegerField(null=True, blank=True)
+    concerning = GenericForeignKey("concerning_type", "concerning_id")
+    kind = models.CharField(
+        _("kind"), max_length=15, choices=MessageKind.choices, default=MessageKind.TRANSACTIONAL
+    )
+    template = models.CharField(max_length=60, blank=True)
+    # Idempotency: a second queue() with the same non-empty key for the company returns the
+    # first row instead of writing another.
+    key = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    send_after = models.DateTimeField(_("due"), default=timezone_now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=20, blank=True)
+    last_error = models.TextField(blank=True)
+    blocked_reason = models.CharField(max_length=300, blank=True)
+    unsubscribe_hash = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "key"],
+                condition=~models.Q(key=""),
+                name="message_company_key_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["company", "-created_at"]),
+            models.Index(fields=["customer", "-created_at"]),
+            models.Index(fields=["status", "send_after"]),
+            models.Index(fields=["provider_id"]),
+            models.Index(fields=["unsubscribe_hash"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to} ({self.status})"
+
+
+class ConsentKind(models.TextChoices):
+    EXPRESS = "express", _("Express")
+    IMPLIED = "implied", _("Implied")
+
+
+class Consent(models.Model):
+    """A customer's CASL consent to commercial messages on one channel. Express consent lasts
+    until withdrawn; implied consent (a purchase) expires two years after ``given_at``."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    kind = models.CharField(max_length=10, choices=ConsentKind.choices)
+    source = models.CharField(max_length=200, blank=True)
+    given_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "channel"], name="consent_customer_channel_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.channel} {self.kind}"
+
+
+class SmsOptOut(models.Model):
+    """A number that replied STOP. ``company`` is the company whose sender got the reply, or
+    null when it came to the platform's shared sender (then no company may text the number).
+    Opted-out numbers are never sent to; START removes the row."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    phone = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SMS opt-out")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "phone"],
+                nulls_distinct=False,
+                name="smsoptout_company_phone_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["phone"])]
+
+    def __str__(self) -> str:
+        return self.phone

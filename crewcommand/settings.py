@@ -350,6 +350,12 @@ CELERY_BEAT_SCHEDULE["automations-scan-due"] = {
     "schedule": 300.0,
 }
 
+# Messaging: re-enqueue outbox rows that never left (broker down at commit, worker killed).
+CELERY_BEAT_SCHEDULE["messaging-requeue"] = {
+    "task": "crewcommand.tasks.requeue_messages",
+    "schedule": env_int("MESSAGING_REQUEUE_SECONDS", 30, minimum=1) * 1.0,
+}
+
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")

@@ -22,3 +22,19 @@ def send_password_reset_email(*, email: str) -> None:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_invitation_email(*, invitation_id: int) -> None:
     notifications.deliver_invitation(invitation_id=invitation_id)
+
+
+@shared_task(acks_late=True)
+def send_message(*, message_id: int) -> str:
+    """Send one outbox row (claimed with a conditional UPDATE; see crewcommand.messaging)."""
+    from crewcommand.messaging import outbox
+
+    return outbox.send(message_id)
+
+
+@shared_task
+def requeue_messages() -> int:
+    """Beat: re-enqueue outbox rows that never left (broker down, worker killed)."""
+    from crewcommand.messaging import outbox
+
+    return outbox.requeue_due()

@@ -91,6 +91,7 @@ urlpatterns = [
     path("", include("billing.urls_public")),  # /pay/… and /webhooks/…
     path("", include("booking.urls_public")),  # /book/<company-slug>/
     path("r/", include("reviews.urls_public")),  # /r/<token>/: review links
+    path("", include("crewcommand.messaging.urls")),  # /webhooks/twilio/…, /u/<token>/
     # The admin's login, behind the same brute-force limits as ours (same URL, matched first).
     path("admin/login/", login_guard(admin.site.login)),
     path("admin/", admin.site.urls),

@@ -43,8 +43,9 @@ SECRET_URL_SHAPES: tuple[re.Pattern[str], ...] = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
         # /p/<token>/… (portal, and /p/<token>/pay/… for payments), /r/<token>/ (reviews),
-        # /invite/<token>/ (team invitations): the first segment after the prefix is the secret.
-        rf"(?P<keep>{_SEP}{_after('p', 'r', 'invite')}{_GAP}){_SEGMENT}",
+        # /invite/<token>/ (team invitations), /u/<token>/ (one-click email unsubscribe): the
+        # first segment after the prefix is the secret.
+        rf"(?P<keep>{_SEP}{_after('p', 'r', 'u', 'invite')}{_GAP}){_SEGMENT}",
         # /signup/confirm/<token>/: the signed signup link (email, company, expiry).
         rf"(?P<keep>{_SEP}{_word('signup')}{_GAP}{_word('confirm')}{_GAP}){_SEGMENT}",
         # /accounts/password-reset/<uidb64>/<token>/ (and …/<uidb64>/set-password/): the user's

@@ -1,0 +1,275 @@
+"""The outbox: write a Message row now, send it from a worker after commit, exactly once.
+
+Claiming: the task turns ``queued`` into ``sending`` with one conditional UPDATE (``attempts``
++1, ``claimed_at`` now); only the worker whose UPDATE matched sends, so two workers (a
+redelivered task, a beat re-enqueue, a second press) never send one row. After the provider
+accepted it the row becomes ``sent`` at once, in autocommit.
+
+Recovery: ``requeue_due`` (beat) enqueues rows still ``queued`` a little past their time (the
+broker was down at commit, or the task was lost) and puts rows left in ``sending`` longer than
+the lease (the worker was killed) back to ``queued``. The only window where a message can go out
+twice is a worker killed after the provider accepted the message and before the one-row UPDATE
+that records it (one round trip to PostgreSQL); see README, "Messaging".
+
+Retries: transient errors (network, provider 5xx/429) go back to ``queued`` with exponential
+backoff, up to ``MAX_ATTEMPTS``; permanent ones (invalid number, unsubscribed, refused
+recipient) are ``failed`` at once with the provider's code and message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crewcommand.lib.logging import redact
+from crewcommand.lib.sealed import SealError, seal, unseal
+from crewcommand.models import Channel, Company, Customer, Message, MessageKind, MessageStatus
+
+logger = logging.getLogger(__name__)
+
+SEAL_PURPOSE = "crewcommand.messaging.outbox.v1"
+# A sealed message older than this is not sent (its links would be long expired anyway).
+SEAL_MAX_AGE = 90 * 24 * 3600
+MAX_ATTEMPTS = 8
+# A task is queued with a countdown only for messages due this soon; later ones wait for beat.
+ETA_HORIZON = dt.timedelta(hours=1)
+# Beat re-enqueues queued rows this late (their own task normally takes them sooner).
+REQUEUE_GRACE = dt.timedelta(seconds=30)
+
+
+class TransientError(Exception):
+    """The provider may accept the message later: retry with backoff."""
+
+
+class PermanentError(Exception):
+    """The provider will never accept this message: fail it now."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def lease() -> dt.timedelta:
+    """How long a row may stay ``sending`` before it is presumed abandoned (longer than a
+    task may run, so a live worker is never overtaken)."""
+    return dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+
+
+def queue(
+    *,
+    company: Company,
+    channel: str,
+    to: str,
+    subject: str = "",
+    body: str,
+    html: str = "",
+    customer: Customer | None = None,
+    concerning: models.Model | None = None,
+    kind: str = MessageKind.TRANSACTIONAL,
+    template: str = "",
+    send_after: dt.datetime | None = None,
+    key: str = "",
+) -> Message:
+    """Write an outbox row and send it after commit (see ``crewcommand.messaging``)."""
+    from crewcommand.messaging import channels
+
+    if channel not in Channel.values:
+        raise ValueError(f"Unknown channel {channel!r}")
+    if kind not in MessageKind.values:
+        raise ValueError(f"Unknown message kind {kind!r}")
+    now = timezone.now()
+    due = max(send_after or now, now)
+    if channel == Channel.SMS:
+        to = channels.sms_address(to)
+        due = channels.after_quiet_hours(company, due)
+    else:
+        to = to.strip()
+    readable = {"subject": redact(subject), "body": redact(body), "html": redact(html)}
+    full = {"subject": subject, "body": body, "html": html}
+    sealed = "" if readable == full else seal(json.dumps(full), purpose=SEAL_PURPOSE)
+    fields: dict[str, Any] = {
+        "company": company,
+        "channel": channel,
+        "to": to,
+        "subject": readable["subject"][:300],
+        "body": readable["body"],
+        "html": readable["html"],
+        "sealed": sealed,
+        "customer": customer,
+        "kind": kind,
+        "template": template,
+        "key": key,
+        "send_after": due,
+    }
+    if concerning is not None:
+        fields["concerning_type"] = ContentType.objects.get_for_model(concerning)
+        fields["concerning_id"] = concerning.pk
+    with transaction.atomic():
+        if key:
+            existing = Message.objects.filter(company=company, key=key).first()
+            if existing is not None:
+                return existing
+            try:
+                with transaction.atomic():
+                    message = Message.objects.create(**fields)
+            except IntegrityError:
+                return Message.objects.get(company=company, key=key)
+        else:
+            message = Message.objects.create(**fields)
+        transaction.on_commit(lambda: enqueue(message.pk, due))
+    return message
+
+
+def enqueue(message_id: int, due: dt.datetime | None = None) -> None:
+    """Schedule the send task. A broker that is down only delays the message: beat re-enqueues
+    it (``requeue_due``), so the error is logged, not raised into the request."""
+    from crewcommand.tasks import send_message
+
+    now = timezone.now()
+    try:
+        if due is None or due <= now:
+            send_message.delay(message_id=message_id)
+        elif due - now <= ETA_HORIZON:
+            send_message.apply_async(kwargs={"message_id": message_id}, eta=due)
+    except Exception:  # broker down: the beat task will find the row
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise
+        logger.warning("outbox enqueue failed message=%s; beat will retry", message_id)
+
+
+def claim(message_id: int) -> Message | None:
+    """Take the row for this worker: queued → sending, one conditional UPDATE."""
+    now = timezone.now()
+    taken = Message.objects.filter(
+        pk=message_id, status=MessageStatus.QUEUED, send_after__lte=now
+    ).update(
+        status=MessageStatus.SENDING,
+        attempts=F("attempts") + 1,
+        claimed_at=now,
+        updated_at=now,
+    )
+    if not taken:
+        return None
+    return Message.objects.select_related("company", "customer").get(pk=message_id)
+
+
+def _finish(message: Message, **fields: Any) -> None:
+    """Record the outcome, only if this worker still holds the row."""
+    fields["updated_at"] = timezone.now()
+    Message.objects.filter(
+        pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
+    ).update(**fields)
+
+
+def full_text(message: Message) -> dict[str, str]:
+    if not message.sealed:
+        return {"subject": message.subject, "body": message.body, "html": message.html}
+    return json.loads(unseal(message.sealed, SEAL_MAX_AGE, purpose=SEAL_PURPOSE))
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """30 s, 1 min, 2 min, … capped at 1 h."""
+    return dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def send(message_id: int) -> str:
+    """Claim and send one message; returns the row's resulting status (or "skipped")."""
+    from crewcommand.messaging import channels, consent
+
+    message = claim(message_id)
+    if message is None:
+        return "skipped"
+    now = timezone.now()
+    reason = consent.blocked_reason(message)
+    if reason:
+        _finish(message, status=MessageStatus.BLOCKED, blocked_reason=reason)
+        logger.info("outbox blocked message=%s", message.pk)
+        return MessageStatus.BLOCKED
+    if message.channel == Channel.SMS:
+        later = channels.after_quiet_hours(message.company, now)
+        if later > now:
+            _finish(
+                message,
+                status=MessageStatus.QUEUED,
+                send_after=later,
+                attempts=F("attempts") - 1,
+            )
+            return MessageStatus.QUEUED
+    try:
+        text = full_text(message)
+        if message.channel == Channel.SMS:
+            provider_id = channels.send_sms(message, text)
+        else:
+            provider_id = channels.send_email(message, text)
+    except SealError:
+        _finish(
+            message,
+            status=MessageStatus.FAILED,
+            last_error="The message's links expired before it could be sent.",
+        )
+        return MessageStatus.FAILED
+    except PermanentError as error:
+        _finish(
+            message,
+            status=MessageStatus.FAILED,
+            error_code=error.code,
+            last_error=redact(str(error))[:2000],
+        )
+        if message.channel == Channel.SMS and error.code == "21610":
+            consent.opt_out_number(company=message.company, phone=message.to, everywhere=False)
+        logger.info("outbox failed permanently message=%s code=%s", message.pk, error.code)
+        return MessageStatus.FAILED
+    except Exception as error:  # transient: network, provider 5xx, broker hiccup
+        description = redact(f"{type(error).__name__}: {error}")[:2000]
+        if message.attempts >= MAX_ATTEMPTS:
+            _finish(message, status=MessageStatus.FAILED, last_error=description)
+            return MessageStatus.FAILED
+        retry_at = now + backoff(message.attempts)
+        _finish(
+            message,
+            status=MessageStatus.QUEUED,
+            send_after=retry_at,
+            next_retry_at=retry_at,
+            last_error=description,
+        )
+        logger.warning("outbox transient error message=%s attempt=%s", message.pk, message.attempts)
+        transaction.on_commit(lambda: enqueue(message.pk, retry_at))
+        return MessageStatus.QUEUED
+    _finish(
+        message,
+        status=MessageStatus.SENT,
+        provider_id=provider_id[:100],
+        sent_at=timezone.now(),
+        next_retry_at=None,
+        last_error="",
+    )
+    return MessageStatus.SENT
+
+
+def requeue_due(limit: int = 5000) -> int:
+    """Beat: re-enqueue rows that never left. Returns how many were enqueued."""
+    now = timezone.now()
+    # Rows abandoned in "sending" (worker killed) go back to the queue.
+    Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - lease()).update(
+        status=MessageStatus.QUEUED, updated_at=now
+    )
+    due = list(
+        Message.objects.filter(
+            Q(status=MessageStatus.QUEUED) & Q(send_after__lte=now - REQUEUE_GRACE)
+        )
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:limit]
+    )
+    # Queued rows due within the horizon but never scheduled with a countdown (queued for
+    # "tomorrow 9:00" by beat's earlier runs) are picked up once due, by the query above.
+    for pk in due:
+        enqueue(pk)
+    return len(due)
