@@ -29,9 +29,9 @@ def recent_runs(*, automation: Automation, limit: int = 10) -> list[AutomationRu
 def preview_customers(*, company: Company, limit: int = 50) -> list[Customer]:
     """Customers to preview a template for: the most recent ones."""
     return list(
-        Customer.objects.filter(company=company).order_by("-created_at").only("public_id", "name")[
-            :limit
-        ]
+        Customer.objects.filter(company=company)
+        .order_by("-created_at")
+        .only("public_id", "name")[:limit]
     )
 
 

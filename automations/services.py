@@ -37,6 +37,7 @@ from automations.models import (
     Trigger,
 )
 from billing import selectors as billing_selectors
+from crewcommand import messaging
 from crewcommand.lib import activity, variables
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
@@ -334,8 +335,6 @@ def fire(
 ) -> AutomationRun | None:
     """Fire ``automation`` once for an object: queue its messages in the outbox, or record why
     not. Returns the run, or None when it had already fired for that object."""
-    from crewcommand import messaging  # the outbox (w-outbox); module-level once merged
-
     if not _claim(automation, kind, object_id, occurrence):
         return None
     queued, reasons = 0, []
@@ -354,6 +353,9 @@ def fire(
             kind=automation.kind,
             template=f"automation:{automation.public_id}",
             send_after=send_after,
+            # The run row already makes this once; the key makes it so in the outbox too.
+            key=f"automation:{automation.pk}:{kind}:{object_id}:"
+            f"{occurrence.isoformat() if occurrence else ''}:{item.channel}",
         )
         queued += 1
     run = AutomationRun.objects.get(

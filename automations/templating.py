@@ -1,14 +1,15 @@
-"""Message templates: the variables they may use, checking a template, rendering it, and the
-SMS segment count shown while editing (pure functions; no database)."""
+"""Message templates: the variables they may use, checking a template and rendering it (pure
+functions; no database)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from crewcommand import messaging
 
 # Every variable a template may use, with what it becomes (shown in the editor).
 VARIABLES: dict[str, object] = {
@@ -59,34 +60,5 @@ def render(text: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-# GSM 03.38: the basic set (one septet each) and the extension table (two: escape + char).
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
-
-
-@dataclass(frozen=True)
-class Segments:
-    encoding: str  # "GSM-7" or "UCS-2"
-    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
-    segments: int
-    per_segment: int
-
-
-def sms_segments(text: str) -> Segments:
-    """How many SMS parts ``text`` takes: GSM-7 (160 in one part, 153 per part when split)
-    unless a character is outside it, then UCS-2 (70, or 67 per part, counted in UTF-16 code
-    units so an emoji counts two)."""
-    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text):
-        units = sum(2 if c in _GSM_EXTENDED else 1 for c in text)
-        single, multi, encoding = 160, 153, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi, encoding = 70, 67, "UCS-2"
-    if units == 0:
-        return Segments(encoding, 0, 0, single)
-    if units <= single:
-        return Segments(encoding, units, 1, single)
-    return Segments(encoding, units, -(-units // multi), multi)
+# The SMS segment count shown while editing is the outbox's (``crewcommand.messaging``).
+sms_segments = messaging.sms_segments

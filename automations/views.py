@@ -90,7 +90,11 @@ def automation_new(request: ContractorRequest) -> HttpResponse:
         services.automation_save(company=request.company, by=request.user, fields=form.cleaned_data)
         messages.success(request, _("Automation saved."))
         return redirect("automations:list")
-    return _editor(request, form, None, )
+    return _editor(
+        request,
+        form,
+        None,
+    )
 
 
 @member_required(action="automation.edit")
