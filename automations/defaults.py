@@ -35,8 +35,8 @@ DEFAULTS: list[dict[str, object]] = [
         "name": "Invoice sent (SMS)",
         "trigger": "invoice_sent",
         "channel": "sms",
-        "body": "Hi {customer_name}, invoice {document_number} from {company_name}: "
-        "{amount_due} due {due_date}. Pay online: {payment_link}",
+        "body": "{company_name}: invoice {document_number}, {amount_due} due {due_date}. "
+        "Pay: {payment_link}",
     },
     {
         "key": "invoice_overdue_3",

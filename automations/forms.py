@@ -61,7 +61,7 @@ class AutomationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        valid = " ".join("{%s}" % name for name in templating.VARIABLES)
+        valid = " ".join("{" + name + "}" for name in templating.VARIABLES)
         self.fields["body"].help_text = _("Variables you can use: %(valid)s") % {"valid": valid}
         self.fields["body"].max_length = MAX_BODY
 

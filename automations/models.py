@@ -65,7 +65,7 @@ class Automation(TenantModel):
     wait_unit = models.CharField(
         _("unit"), max_length=5, choices=WaitUnit.choices, default=WaitUnit.HOURS
     )
-    # wait × unit, kept by save() so the beat scan compares it in SQL.
+    # wait times unit, kept by save() so the beat scan compares it in SQL.
     offset = models.DurationField(default=dt.timedelta, editable=False)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     recipient = models.CharField(

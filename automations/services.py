@@ -171,7 +171,7 @@ class _Values:
                 if not self.subject.preview:
                     raise
                 self.missing[name] = str(unavailable.reason)
-                self.cache[name] = "{%s}" % name
+                self.cache[name] = "{" + name + "}"
         return self.cache[name]
 
     def _portal_token(self) -> str:
@@ -193,7 +193,7 @@ class _Values:
             self.token = issued.token
         return self.token
 
-    def _compute(self, name: str) -> str:  # noqa: C901 (one branch per variable reads best)
+    def _compute(self, name: str) -> str:
         s = self.subject
         doc = s.document
         if name == "customer_name":

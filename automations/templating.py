@@ -39,13 +39,13 @@ def used(text: str) -> list[str]:
 
 def validate(text: str) -> None:
     """Refuse unknown variables (naming the valid ones) and stray braces."""
-    valid = ", ".join("{%s}" % name for name in VARIABLES)
+    valid = ", ".join("{" + name + "}" for name in VARIABLES)
     unknown = [name for name in used(text) if name not in VARIABLES]
     if unknown:
         raise ValidationError(
             _("Unknown variable %(unknown)s. You can use: %(valid)s."),
             code="unknown_variable",
-            params={"unknown": ", ".join("{%s}" % n for n in unknown), "valid": valid},
+            params={"unknown": ", ".join("{" + n + "}" for n in unknown), "valid": valid},
         )
     if "{" in _PLACEHOLDER.sub("", text) or "}" in _PLACEHOLDER.sub("", text):
         raise ValidationError(

@@ -22,7 +22,7 @@ def test_unknown_variable_is_refused_naming_the_valid_ones():
     message = " ".join(caught.value.messages)
     assert "{first_name}" in message
     for name in templating.VARIABLES:
-        assert "{%s}" % name in message
+        assert "{" + name + "}" in message
 
 
 @pytest.mark.parametrize("text", ["Hi {customer_name", "50% off }", "{{customer_name}}", "{}"])
