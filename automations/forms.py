@@ -57,6 +57,11 @@ class AutomationForm(forms.ModelForm):
                 "reminders; for the other triggers, an optional delay (0: at once)."
             ),
             "subject": _("Email only. Variables work here too."),
+            "kind": _(
+                "Transactional: about work the customer asked for (estimates, invoices, "
+                "receipts, appointments). Commercial: reviews, rebooking, promotions; sent only "
+                "with the customer's consent, with an unsubscribe link."
+            ),
         }
 
     def __init__(self, *args, **kwargs) -> None:

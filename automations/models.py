@@ -45,8 +45,8 @@ class Recipient(models.TextChoices):
 
 
 class Kind(models.TextChoices):
-    TRANSACTIONAL = "transactional", _("Transactional (about work the customer asked for)")
-    COMMERCIAL = "commercial", _("Commercial (needs consent: reviews, rebooking, promotions)")
+    TRANSACTIONAL = "transactional", _("Transactional")
+    COMMERCIAL = "commercial", _("Commercial (needs consent)")
 
 
 class WaitUnit(models.TextChoices):

@@ -59,7 +59,9 @@ def test_owner_edits_an_automation_with_a_live_preview(
     automation.refresh_from_db()
     assert automation.body.startswith("{company_name}: invoice")
 
-    page.get_by_role("textbox", name="Message", exact=True).fill("{company_name}: invoice {document_number} {payment_link}")
+    page.get_by_role("textbox", name="Message", exact=True).fill(
+        "{company_name}: invoice {document_number} {payment_link}"
+    )
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Automation saved.")).to_be_visible()
     automation.refresh_from_db()

@@ -32,7 +32,9 @@ def _invoice_sms(company) -> Automation:
     return Automation.objects.get(company=company, key="invoice_sent_sms")
 
 
-def test_list_shows_every_automation_with_switches_for_owners(owner_client, company, django_assert_max_num_queries):
+def test_list_shows_every_automation_with_switches_for_owners(
+    owner_client, company, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(12):
         response = owner_client.get(reverse("automations:list"))
     html = response.content.decode()
@@ -170,7 +172,12 @@ def test_preview_of_a_bad_template_says_to_fix_the_form(owner_client, company, c
 def test_another_companys_automation_is_a_404(outsider_client, company):
     automation = _invoice_sms(company)
     for name in ("detail",):
-        assert outsider_client.get(reverse(f"automations:{name}", args=[automation.public_id])).status_code == 404
+        assert (
+            outsider_client.get(
+                reverse(f"automations:{name}", args=[automation.public_id])
+            ).status_code
+            == 404
+        )
     response = outsider_client.post(
         reverse("automations:toggle", args=[automation.public_id]), {"enabled": "0"}
     )
