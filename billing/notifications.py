@@ -1,13 +1,15 @@
 """Receipts: an email to the customer for each payment that went through, and a notice to the
-company; and a refund notice to the customer for each refund that went through. Sent from a
-Celery task after commit; each is claimed with a conditional update first, so a payment (or a
-refund) gets exactly one of each however many times the task runs."""
+company; and a refund notice to the customer for each refund that went through. Each goes into
+the outbox (``crewcommand.messaging``) in the transaction that applied the money, claimed with a
+conditional update on the payment (or refund) row first, so a payment gets exactly one of each
+however many times it is applied, reconciled or retried."""
 
 from __future__ import annotations
 
 import logging
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +24,8 @@ from billing.models import (
 )
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
-from crewcommand.notifications import company_recipients, deliver_email
+from crewcommand.messaging.consent import record_purchase
+from crewcommand.notifications import company_recipients, queue_email
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ def deliver_receipt(*, payment_id: int) -> None:
         pk=payment_id
     )
     context = receipt_context(payment)
+    if payment.purpose == PaymentPurpose.INVOICE:
+        # CASL: a purchase gives implied consent to commercial messages for two years.
+        record_purchase(customer=payment.customer, at=payment.succeeded_at)
     if payment.customer.email:
         _send_once(
             payment,
@@ -92,23 +98,23 @@ def _send_once(
     context: dict[str, str],
     from_name: str = "",
 ) -> None:
-    """Send one of a payment's emails (``field`` names its exactly-once claim) to each
-    recipient; a failure gives the claim back so the task's retry sends again."""
-    if not recipients or not receipt_claim(payment_id=payment.pk, field=field):
+    """Queue one of a payment's emails (``field`` names its exactly-once claim) to each
+    recipient, in the same transaction as the claim."""
+    if not recipients:
         return
-    try:
+    with transaction.atomic():
+        if not receipt_claim(payment_id=payment.pk, field=field):
+            return
         for recipient in recipients:
-            deliver_email(
+            queue_email(
+                company=payment.company,
                 to=recipient,
-                from_name=from_name,
                 template=template,
                 context=context,
-                company=payment.company,
+                customer=payment.customer if field == "receipt_sent_at" else None,
+                concerning=payment.document,
             )
-    except Exception:
-        receipt_unclaim(payment_id=payment.pk, field=field)
-        raise
-    logger.info("%s sent payment=%s", template, payment.public_id)
+    logger.info("%s queued payment=%s", template, payment.public_id)
 
 
 def refund_context(refund: Refund) -> dict[str, str]:
@@ -138,20 +144,20 @@ def deliver_refund_notice(*, refund_id: int) -> None:
         "payment__company", "payment__customer", "payment__invoice", "payment__estimate"
     ).get(pk=refund_id)
     email = refund.payment.customer.email
-    if not email or not refund_notice_claim(refund_id=refund.pk):
+    if not email:
         return
-    try:
-        deliver_email(
+    with transaction.atomic():
+        if not refund_notice_claim(refund_id=refund.pk):
+            return
+        queue_email(
+            company=refund.payment.company,
             to=email,
-            from_name=refund.payment.company.name,
             template="refund_notice",
             context=refund_context(refund),
-            company=refund.payment.company,
+            customer=refund.payment.customer,
+            concerning=refund.payment.document,
         )
-    except Exception:
-        refund_notice_unclaim(refund_id=refund.pk)
-        raise
-    logger.info("refund notice sent refund=%s", refund.public_id)
+    logger.info("refund notice queued refund=%s", refund.public_id)
 
 
 # --- Exactly once: each message is claimed with a conditional update before it is sent ---------

@@ -1,7 +1,7 @@
 """Booking's outgoing mail: a confirmation to the requester (when they gave an email) and a
 notice to the company, for each new request. Sent from a Celery task after commit; each is
-claimed with a conditional update first, so a request gets exactly one of each however many
-times the task runs. (A confirmation by SMS waits for the automations' messaging path.)"""
+claimed with a conditional update first and put in the outbox in the request's transaction, so
+a request gets exactly one of each. (A confirmation by SMS waits for the automations' messaging path.)"""
 
 from __future__ import annotations
 
@@ -10,22 +10,21 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from booking.models import ServiceRequest, Window
 from crewcommand.lib.canada import display_phone
-from crewcommand.notifications import company_recipients, deliver_email
+from crewcommand.notifications import company_recipients, queue_email
 
 logger = logging.getLogger(__name__)
 
 
 def send_request_emails(*, request: ServiceRequest) -> None:
-    """Queue both emails once the request's transaction commits."""
-    from booking.tasks import send_request_emails as task
-
-    task.delay_on_commit(request_id=request.pk)
+    """Both emails into the outbox, in the request's transaction (each claimed once)."""
+    deliver_request_emails(request_id=request.pk)
 
 
 def _preferred_text(request: ServiceRequest) -> str:
@@ -85,21 +84,21 @@ def _send_once(
     context: dict[str, str],
     from_name: str = "",
 ) -> None:
-    if not recipients or not _claim(request.pk, field):
+    if not recipients:
         return
-    try:
+    with transaction.atomic():
+        if not _claim(request.pk, field):
+            return
         for recipient in recipients:
-            deliver_email(
+            queue_email(
+                company=request.company,
                 to=recipient,
                 template=template,
                 context=context,
-                company=request.company,
-                from_name=from_name,
+                customer=request.customer if field == "requester_notified_at" else None,
+                concerning=request,
             )
-    except Exception:
-        _unclaim(request.pk, field)
-        raise
-    logger.info("%s sent request=%s", template, request.public_id)
+    logger.info("%s queued request=%s", template, request.public_id)
 
 
 def deliver_request_emails(*, request_id: int) -> None:

@@ -13,6 +13,7 @@ ACTIVITY_SENTENCES = {
     "job.created": _("%(actor)s created job “%(title)s”"),
     "job.updated": _("%(actor)s updated job “%(title)s”"),
     "job.status_changed": _("%(actor)s moved job “%(title)s” to %(status)s"),
+    "message.queued": _("%(actor)s sent a message"),
 }
 
 
@@ -23,6 +24,12 @@ class CrewcommandConfig(AppConfig):
 
     def ready(self) -> None:
         from crewcommand import checks  # noqa: F401 - registers the system checks
-        from crewcommand.lib import activity
+        from crewcommand.lib import activity, nav
 
         activity.register(ACTIVITY_SENTENCES)
+        # The dashboard's sidebar: every email and text sent (the outbox).
+        nav.register(
+            nav.NavEntry(
+                label=_("Messages"), url_name="messages:message_list", namespace="messages"
+            )
+        )

@@ -358,6 +358,10 @@ class CompanyForm(forms.ModelForm):
             "qst_number",
             "payment_instructions",
             "portal_link_days",
+            "sms_from_number",
+            "sms_messaging_service_sid",
+            "quiet_hours_start",
+            "quiet_hours_end",
         ]
         field_classes = {
             "phone": PhoneField,
@@ -372,6 +376,8 @@ class CompanyForm(forms.ModelForm):
         widgets = {
             "brand_color": forms.TextInput(attrs={"type": "color"}),
             "payment_instructions": forms.Textarea(attrs={"rows": 3}),
+            "quiet_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
 
     def clean_portal_link_days(self) -> int:

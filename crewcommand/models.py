@@ -415,6 +415,9 @@ class Message(TenantModel):
     def __str__(self) -> str:
         return f"{self.channel} to {self.to} ({self.status})"
 
+    def get_absolute_url(self) -> str:
+        return reverse("messages:message_detail", args=[self.public_id])
+
 
 class ConsentKind(models.TextChoices):
     EXPRESS = "express", _("Express")

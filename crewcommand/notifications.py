@@ -1,6 +1,8 @@
 """Email for the core (invitations, signup, password reset). Messages are rendered from
-``templates/emails/<name>.{subject,txt,html}`` and sent by a Celery task after the transaction
-commits, so a rolled-back change never sends mail."""
+``templates/emails/<name>.{subject,txt,html}``. Mail about a company (invitations, and every
+app's customer and company mail through ``queue_email``) is an outbox row
+(``crewcommand.messaging``) written in the caller's transaction; signup and password-reset mail
+(no company yet, or an account secret) still go straight from a Celery task after commit."""
 
 from __future__ import annotations
 
@@ -11,22 +13,62 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.mail import EmailMultiAlternatives
+from django.db import models, transaction
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
 from crewcommand.lib.text import single_line
-from crewcommand.models import Company, Invitation, Member, Role
+from crewcommand.models import (
+    Channel,
+    Company,
+    Customer,
+    Invitation,
+    Member,
+    Message,
+    MessageKind,
+    Role,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def send_invitation(*, invitation: Invitation) -> None:
-    """Queue the invitation email after commit. The task re-signs the link itself, so the token
-    never travels through the broker or appears in task logs."""
-    from crewcommand.tasks import send_invitation_email
+def queue_email(
+    *,
+    company: Company,
+    to: str,
+    template: str,
+    context: dict[str, str],
+    customer: Customer | None = None,
+    concerning: models.Model | None = None,
+    kind: str = MessageKind.TRANSACTIONAL,
+    key: str = "",
+) -> Message:
+    """Render ``templates/emails/<template>.*`` now and put it in the outbox (sent after the
+    caller's transaction commits, from the company's name, reply-to the company). Links with
+    secrets in ``context`` are sealed at rest by the outbox."""
+    from crewcommand.messaging import queue
 
-    send_invitation_email.delay_on_commit(invitation_id=invitation.pk)
+    subject, text, html = render_email(template=template, context=context)
+    return queue(
+        company=company,
+        channel=Channel.EMAIL,
+        to=to,
+        subject=subject,
+        body=text,
+        html=html,
+        customer=customer,
+        concerning=concerning,
+        kind=kind,
+        template=template,
+        key=key,
+    )
+
+
+def send_invitation(*, invitation: Invitation) -> None:
+    """Put the invitation email in the outbox (its signed link sealed at rest)."""
+    with transaction.atomic():
+        deliver_invitation(invitation_id=invitation.pk)
 
 
 def deliver_invitation(*, invitation_id: int) -> None:
@@ -43,8 +85,12 @@ def deliver_invitation(*, invitation_id: int) -> None:
         "url": settings.SITE_URL + reverse("invitation_accept", args=[token]),
         "days": str(settings.INVITATION_MAX_AGE_DAYS),
     }
-    deliver_email(
-        to=invitation.email, template="invitation", context=context, company=invitation.company
+    queue_email(
+        company=invitation.company,
+        to=invitation.email,
+        template="invitation",
+        context=context,
+        concerning=invitation,
     )
 
 

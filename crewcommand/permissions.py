@@ -65,6 +65,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Automations (automated SMS and email): everyone sees them; owners write them, since they
     # speak for the company to every customer.
     "automation.edit": OWNERS,
+    # Messages: writing to a customer from their page speaks for the company.
+    "message.send": MANAGERS,
     # The company.
     "company.settings": OWNERS,
     "team.manage": OWNERS,

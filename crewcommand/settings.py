@@ -350,6 +350,11 @@ CELERY_BEAT_SCHEDULE["automations-scan-due"] = {
     "schedule": 300.0,
 }
 
+# Messaging: a row left "sending" this long was abandoned by a killed worker and is sent again
+# (longer than a task may run, so a live worker is never overtaken).
+MESSAGING_SENDING_LEASE_SECONDS = env_int(
+    "MESSAGING_SENDING_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1
+)
 # Messaging: re-enqueue outbox rows that never left (broker down at commit, worker killed).
 CELERY_BEAT_SCHEDULE["messaging-requeue"] = {
     "task": "crewcommand.tasks.requeue_messages",

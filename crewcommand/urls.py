@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from crewcommand import views
+from crewcommand.dashboard import messages as dashboard_messages
 from crewcommand.dashboard import views as dashboard
 from crewcommand.forms import EmailAuthenticationForm, PasswordResetRequestForm
 from crewcommand.lib.ids import PublicIdConverter
@@ -20,6 +21,11 @@ dashboard_patterns = [
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<pid:customer_id>/", dashboard.customer_detail, name="customer_detail"),
     path("customers/<pid:customer_id>/edit/", views.customer_edit, name="customer_edit"),
+    path(
+        "customers/<pid:customer_id>/message/",
+        dashboard_messages.customer_message,
+        name="customer_message",
+    ),
     path("jobs/", dashboard.job_list, name="job_list"),
     path("jobs/new/", views.job_create, name="job_create"),
     path("jobs/week/", views.job_week, name="job_week"),
@@ -33,6 +39,11 @@ dashboard_patterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
+]
+
+message_patterns = [
+    path("", dashboard_messages.message_list, name="message_list"),
+    path("<pid:message_id>/", dashboard_messages.message_detail, name="message_detail"),
 ]
 
 auth_patterns = [
@@ -79,6 +90,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("accounts/", include(auth_patterns)),
     path("app/", include((dashboard_patterns, "dashboard"))),
+    path("app/messages/", include((message_patterns, "messages"))),
     path("app/", include("documents.urls")),
     path("app/portal/", include("portal.urls")),
     path("app/billing/", include("billing.urls")),

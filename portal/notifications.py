@@ -18,9 +18,9 @@ from django.utils.formats import date_format
 
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
-from crewcommand.lib.sealed import SealError, seal, unseal
+from crewcommand.lib.sealed import SealError, unseal
 from crewcommand.models import Company, Customer
-from crewcommand.notifications import company_recipients, deliver_email, render_email
+from crewcommand.notifications import company_recipients, queue_email, render_email
 from documents.models import Estimate, Invoice
 from portal.models import PortalLink
 
@@ -31,14 +31,32 @@ SEALED_URL_MAX_AGE = 3 * 86400
 
 
 def queue_link_email(*, link: PortalLink, url: str, note: str = "") -> None:
-    from portal.tasks import send_portal_link_email
-
-    # The note is the contractor's words to the customer: sealed too, kept out of task logs.
-    extra = {"sealed_note": seal(note)} if note else {}
-    send_portal_link_email.delay_on_commit(link_id=link.pk, sealed_url=seal(url), **extra)
+    """Put the link email in the outbox, in the caller's transaction. The outbox keeps the raw
+    link (and the note) sealed at rest and shows a redacted copy in the message log."""
+    if not link.is_usable() or not link.sent_to:
+        logger.info("portal link email skipped link=%s", link.pk)
+        return
+    context = link_email_context(
+        company=link.company,
+        customer=link.customer,
+        document=link.document,
+        url=url,
+        expires_at=link.expires_at,
+        note=note,
+    )
+    queue_email(
+        company=link.company,
+        to=link.sent_to,
+        template=LINK_TEMPLATE,
+        context=context,
+        customer=link.customer,
+        concerning=link.document,
+    )
+    logger.info("portal link email queued link=%s", link.reference)
 
 
 def deliver_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") -> None:
+    """Tasks queued before the outbox existed: put their email in the outbox."""
     link = (
         PortalLink.objects.select_related(
             "company", "customer", "estimate__current_revision", "invoice"
@@ -55,22 +73,7 @@ def deliver_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") 
     except SealError:
         logger.warning("portal link email dropped: sealed URL rejected link=%s", link_id)
         return
-    context = link_email_context(
-        company=link.company,
-        customer=link.customer,
-        document=link.document,
-        url=url,
-        expires_at=link.expires_at,
-        note=note,
-    )
-    deliver_email(
-        to=link.sent_to,
-        from_name=link.company.name,
-        template=LINK_TEMPLATE,
-        context=context,
-        company=link.company,
-    )
-    logger.info("portal link email sent link=%s", link.reference)
+    queue_link_email(link=link, url=url, note=note)
 
 
 LINK_TEMPLATE = "portal_link"
@@ -206,9 +209,8 @@ def document_email_preview(*, document: Estimate | Invoice) -> EmailPreview:
 
 
 def queue_company_email(*, company: Company, template: str, context: dict[str, str]) -> None:
-    from portal.tasks import send_company_email
-
-    send_company_email.delay_on_commit(company_id=company.pk, template=template, context=context)
+    """A notice to the company itself, into the outbox in the caller's transaction."""
+    deliver_company_email(company_id=company.pk, template=template, context=context)
 
 
 def deliver_company_email(*, company_id: int, template: str, context: dict[str, str]) -> None:
@@ -216,11 +218,11 @@ def deliver_company_email(*, company_id: int, template: str, context: dict[str, 
     if company is None:
         return
     for address in company_recipients(company):
-        deliver_email(
+        queue_email(
+            company=company,
             to=address,
             template=template,
             context={**context, "company": company.name, "accent": company.brand_color},
-            company=company,
         )
 
 

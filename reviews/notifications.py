@@ -1,8 +1,8 @@
 """Review email: the request to the customer, with its link.
 
-Queued after commit by a task that takes the request's id only. The task re-derives the link
-from the row (``reviews.tokens``), so the raw token never travels through the broker or sits in
-task arguments and logs.
+Put in the outbox in the transaction that sends it; the link (re-derived from the row by
+``reviews.tokens``) is sealed at rest by the outbox, so the raw token is never readable in the
+database, the broker, task arguments or logs.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from crewcommand.lib.canada import display_phone
-from crewcommand.notifications import deliver_email
+from crewcommand.models import MessageKind
+from crewcommand.notifications import queue_email
 from reviews.models import ReviewOptOut, ReviewRequest
 from reviews.tokens import review_url
 
@@ -18,9 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 def queue_request_email(*, request: ReviewRequest) -> None:
-    from reviews.tasks import send_review_request_email
-
-    send_review_request_email.delay_on_commit(request_id=request.pk)
+    """The review request into the outbox, in the caller's transaction. It is a commercial
+    message (CASL): the outbox blocks it, with the reason, without the customer's consent."""
+    deliver_request_email(request_id=request.pk)
 
 
 def deliver_request_email(*, request_id: int) -> None:
@@ -46,11 +47,13 @@ def deliver_request_email(*, request_id: int) -> None:
         "url": review_url(nonce=request.token_nonce),
         "accent": company.brand_color,
     }
-    deliver_email(
+    queue_email(
+        company=company,
         to=request.sent_to,
-        from_name=company.name,
         template="review_request",
         context=context,
-        company=company,
+        customer=customer,
+        concerning=request.job or request,
+        kind=MessageKind.COMMERCIAL,
     )
-    logger.info("review request email sent request=%s", request.public_id)
+    logger.info("review request email queued request=%s", request.public_id)

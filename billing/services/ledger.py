@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -149,15 +150,20 @@ def log_payment(payment: Payment, verb: str, actor: Actor, **data: Any) -> None:
 
 
 def enqueue_receipt(payment: Payment) -> None:
-    """Money was applied: the customer's receipt goes out after commit (claimed once)."""
-    from billing.tasks import send_payment_receipt
+    """Money was applied: the customer's receipt (and the company's notice) go into the outbox
+    in this transaction, each claimed once on the payment row."""
+    from billing import notifications
 
-    send_payment_receipt.delay_on_commit(payment_id=payment.pk)
+    notifications.deliver_receipt(payment_id=payment.pk)
 
 
 def enqueue_refund_notice(refund: Refund) -> None:
     """A refund went through: the customer's notice goes out after commit (claimed once)."""
-    from billing.tasks import send_refund_notice
+    from billing import notifications
 
+    # The notice states the balance after the refund, which the callers recompute after this
+    # call in the same transaction: so it is claimed and queued right after commit (in its own
+    # transaction), not here.
     if refund.status == RefundStatus.SUCCEEDED:
-        send_refund_notice.delay_on_commit(refund_id=refund.pk)
+        refund_id = refund.pk
+        transaction.on_commit(lambda: notifications.deliver_refund_notice(refund_id=refund_id))

@@ -5,6 +5,8 @@ selectors; no app imports this package. URL names stay in the ``dashboard`` name
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +20,7 @@ from crewcommand import charts, selectors, services
 from crewcommand.access import ContractorRequest, member_required
 from crewcommand.forms import CompanyForm
 from crewcommand.lib.listing import render_list
-from crewcommand.models import JobStatus
+from crewcommand.models import Customer, JobStatus
 from documents import selectors as documents
 from documents.selectors import documents_for_job
 from reviews import selectors as reviews
@@ -44,13 +46,21 @@ def home(request: ContractorRequest) -> HttpResponse:
 @require_GET
 def customer_detail(request: ContractorRequest, customer_id: str) -> HttpResponse:
     customer = selectors.customer_get(company=request.company, public_id=customer_id)
-    context = {
+    return render(request, "dashboard/customer_detail.html", customer_context(request, customer))
+
+
+def customer_context(request: ContractorRequest, customer: Customer) -> dict[str, Any]:
+    from crewcommand.messaging.forms import MessageForm
+    from crewcommand.messaging.selectors import customer_messages
+
+    return {
         "customer": customer,
         "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
         "activity": selectors.activity_for_customer(customer=customer),
         "review_panel": reviews.panel(company=request.company, customer=customer),
+        "customer_messages": customer_messages(customer=customer),
+        "message_form": MessageForm(),
     }
-    return render(request, "dashboard/customer_detail.html", context)
 
 
 @member_required

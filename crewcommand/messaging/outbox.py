@@ -60,7 +60,7 @@ class PermanentError(Exception):
 def lease() -> dt.timedelta:
     """How long a row may stay ``sending`` before it is presumed abandoned (longer than a
     task may run, so a live worker is never overtaken)."""
-    return dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    return dt.timedelta(seconds=settings.MESSAGING_SENDING_LEASE_SECONDS)
 
 
 def queue(

@@ -40,11 +40,14 @@ def test_the_company_payment_notice_goes_to_every_owner(
     assert to_company == expected and len(expected) >= 2
 
 
-def test_a_failed_send_gives_its_claim_back_so_the_retry_sends_once(invoice, settings):
-    """The receipt and the company notice are each claimed before sending; a mail server that
-    refuses must leave them unclaimed (the task retries), and the retry sends each once."""
+def test_a_failed_send_is_retried_from_the_outbox_and_sends_once(invoice, settings):
+    """The receipt and the company notice are claimed on the payment and put in the outbox in
+    the payment's transaction; a mail server that refuses leaves the rows queued for a retry
+    (with the error shown), and the retry sends each once."""
     from billing import notifications
     from billing.models import Payment
+    from crewcommand.messaging import outbox
+    from crewcommand.models import Message, MessageStatus
 
     payment = services.payment_record(
         actor=Actor.system(),
@@ -52,21 +55,30 @@ def test_a_failed_send_gives_its_claim_back_so_the_retry_sends_once(invoice, set
         amount=Decimal("100.00"),
         method=PaymentMethod.CASH,
         received_on=timezone.localdate(),
-    )  # its receipt task waits for a commit that never comes in this test
+    )  # its outbox tasks wait for a commit that never comes in this test
+    payment = Payment.objects.get(pk=payment.pk)
+    assert payment.receipt_sent_at is not None and payment.company_notified_at is not None
+    rows = list(Message.objects.filter(template__in=["receipt", "receipt_company"]))
+    assert len(rows) == 2
+    notifications.deliver_receipt(payment_id=payment.pk)  # claimed: nothing more queued
+    assert Message.objects.filter(template__in=["receipt", "receipt_company"]).count() == 2
+
     locmem = settings.MAILERS
     refused = {"host": "127.0.0.1", "port": 9, "use_tls": False, "timeout": 2}  # nothing listens
     settings.MAILERS = {
         "default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": refused}
     }
-    with pytest.raises(OSError):
-        notifications.deliver_receipt(payment_id=payment.pk)
-    payment = Payment.objects.get(pk=payment.pk)
-    assert payment.receipt_sent_at is None and payment.company_notified_at is None
+    for row in rows:
+        assert outbox.send(row.pk) == MessageStatus.QUEUED
+        row.refresh_from_db()
+        assert row.last_error and row.next_retry_at is not None
 
     settings.MAILERS = locmem
     mail.outbox.clear()
-    notifications.deliver_receipt(payment_id=payment.pk)
-    notifications.deliver_receipt(payment_id=payment.pk)
+    Message.objects.filter(pk__in=[r.pk for r in rows]).update(send_after=timezone.now())
+    for row in rows:
+        assert outbox.send(row.pk) == MessageStatus.SENT
+        assert outbox.send(row.pk) == "skipped"
     templates = sorted(
         "customer" if m.to == [invoice.customer.email] else "company" for m in mail.outbox
     )

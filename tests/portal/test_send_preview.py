@@ -230,16 +230,18 @@ def test_the_note_form_keeps_line_breaks_and_trims():
     assert not SendForm({"note": "ok", "last_sent": "yesterday"}).is_valid()
 
 
-def test_the_note_travels_to_the_email_task_sealed(draft, monkeypatch):
+def test_the_note_travels_in_the_outbox_row_and_the_task_carries_only_its_id(
+    draft, monkeypatch, django_capture_on_commit_callbacks
+):
+    from crewcommand import tasks
     from crewcommand.lib.activity import Actor
-    from crewcommand.lib.sealed import unseal
-    from portal import services, tasks
+    from crewcommand.models import Message
+    from portal import services
 
-    sent = {}
-    monkeypatch.setattr(
-        tasks.send_portal_link_email, "delay_on_commit", lambda **kwargs: sent.update(kwargs)
-    )
-    services.estimate_deliver(estimate=draft, actor=Actor.system(), note=NOTE)
-    assert set(sent) == {"link_id", "sealed_url", "sealed_note"}
-    assert "Tuesday" not in sent["sealed_note"]
-    assert unseal(sent["sealed_note"], 60) == NOTE
+    sent = []
+    monkeypatch.setattr(tasks.send_message, "delay", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.estimate_deliver(estimate=draft, actor=Actor.system(), note=NOTE)
+    message = Message.objects.get(template="portal_link")
+    assert NOTE in message.body
+    assert sent == [{"message_id": message.pk}]

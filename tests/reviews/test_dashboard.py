@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crewcommand.lib.activity import Actor
+from crewcommand.messaging.consent import record_consent
 from reviews import services
 from reviews.models import ReviewOptOut, ReviewRequest, ReviewSettings
 from tests.factories import CustomerFactory
@@ -74,6 +75,8 @@ def test_the_customer_panel_sends_a_request_then_shows_the_throttle(
     panel = reverse("reviews_dashboard:customer_panel", args=[customer.public_id])
     assert "Ask for a review by email" in office_client.get(panel).content.decode()
     send = reverse("reviews_dashboard:customer_send", args=[customer.public_id])
+    # A review request is commercial (CASL): sent only with the customer's consent.
+    record_consent(customer=customer, channel="email", kind="express", source="test")
     with django_capture_on_commit_callbacks(execute=True):
         response = office_client.post(send)
     assert response.status_code == 302 and response["Location"] == customer.get_absolute_url()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
+from crewcommand.messaging.consent import record_consent
 from crewcommand.models import Activity
 from reviews import services
 from reviews.models import ReviewRequest, ReviewSettings
@@ -25,9 +26,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def send(django_capture_on_commit_callbacks):
-    """``review_request_send``, then what it queued after commit (the email task)."""
+    """``review_request_send``, then what it queued after commit (the outbox task). A review
+    request is a commercial message (CASL): the customer has consented to email here; the
+    outbox's own tests cover the blocked case."""
 
     def call(**kwargs) -> ReviewRequest:
+        record_consent(customer=kwargs["customer"], channel="email", kind="express", source="test")
         with django_capture_on_commit_callbacks(execute=True):
             return services.review_request_send(**kwargs)
 
