@@ -136,14 +136,15 @@ def automation_preview(request: ContractorRequest) -> HttpResponse:
 def automation_toggle(request: ContractorRequest, automation_id: str) -> HttpResponse:
     automation = selectors.automation_get(company=request.company, public_id=automation_id)
     form = ToggleForm(request.POST)
-    if form.is_valid():
-        enabled = form.cleaned_data["enabled"]
-        services.automation_set_enabled(automation=automation, enabled=enabled, by=request.user)
-        messages.success(
-            request,
-            (_("“%(name)s” is on.") if enabled else _("“%(name)s” is off."))
-            % {"name": automation.name},
-        )
-    else:
-        messages.error(request, _("That didn't work. Please try again."))
+    if not form.is_valid():
+        # Shown on the page itself (not left as a message for a later one).
+        automations = selectors.automation_list(company=request.company)
+        context = {"automations": automations, "error": _("That didn't work. Please try again.")}
+        return render(request, "automations/list.html", context, status=400)
+    enabled = form.cleaned_data["enabled"]
+    services.automation_set_enabled(automation=automation, enabled=enabled, by=request.user)
+    messages.success(
+        request,
+        (_("“%(name)s” is on.") if enabled else _("“%(name)s” is off.")) % {"name": automation.name},
+    )
     return redirect("automations:list")
