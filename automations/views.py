@@ -145,6 +145,7 @@ def automation_toggle(request: ContractorRequest, automation_id: str) -> HttpRes
     services.automation_set_enabled(automation=automation, enabled=enabled, by=request.user)
     messages.success(
         request,
-        (_("“%(name)s” is on.") if enabled else _("“%(name)s” is off.")) % {"name": automation.name},
+        (_("“%(name)s” is on.") if enabled else _("“%(name)s” is off."))
+        % {"name": automation.name},
     )
     return redirect("automations:list")
