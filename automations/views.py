@@ -140,7 +140,7 @@ def automation_toggle(request: ContractorRequest, automation_id: str) -> HttpRes
         # Shown on the page itself (not left as a message for a later one).
         automations = selectors.automation_list(company=request.company)
         context = {"automations": automations, "error": _("That didn't work. Please try again.")}
-        return render(request, "automations/list.html", context, status=400)
+        return render(request, "automations/list.html", context)
     enabled = form.cleaned_data["enabled"]
     services.automation_set_enabled(automation=automation, enabled=enabled, by=request.user)
     messages.success(
