@@ -96,6 +96,15 @@ class AutomationForm(forms.ModelForm):
         trigger = data.get("trigger")
         if trigger in TIMED_TRIGGERS and data.get("wait") == 0:
             self.add_error("wait", _("Say how long: at least 1."))
+        secret = {"portal_link", "payment_link", "review_link"}
+        wait_days = (data.get("wait") or 0) / (24 if data.get("wait_unit") == "hours" else 1)
+        used_secret = secret & set(templating.used(data.get("body", "") + data.get("subject", "")))
+        if trigger not in TIMED_TRIGGERS and wait_days > 90 and used_secret:
+            # The outbox keeps messages with secret links sealed, and drops them past 90 days.
+            self.add_error(
+                "wait",
+                _("Links to the customer's documents can wait at most 90 days; shorten the wait."),
+            )
         if trigger and "body" in data:
             for name in templating.used(data["body"] + data.get("subject", "")):
                 if name in NEEDS and trigger not in NEEDS[name]:

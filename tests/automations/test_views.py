@@ -184,3 +184,14 @@ def test_another_companys_automation_is_a_404(outsider_client, company):
     assert response.status_code == 404
     automation.refresh_from_db()
     assert automation.enabled
+
+
+def test_a_secret_link_cannot_wait_longer_than_the_outbox_keeps_it(owner_client, company):
+    automation = Automation.objects.get(company=company, key="review_request")
+    response = owner_client.post(
+        reverse("automations:save", args=[automation.public_id]),
+        _form(automation, wait=120, wait_unit="days"),
+    )
+    assert "at most 90 days" in response.content.decode()
+    automation.refresh_from_db()
+    assert automation.wait == 2
