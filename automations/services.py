@@ -129,10 +129,10 @@ def defaults_create(*, company: Company) -> int:
     rows = [Automation(**row) for row in rows_for(company.pk)]
     for row in rows:
         row.offset = row.compute_offset()
-    made = Automation.objects.bulk_create(
-        rows, ignore_conflicts=True, unique_fields=None, update_fields=None
-    )
-    return len([r for r in made if r.pk])
+    mine = Automation.objects.filter(company=company).exclude(key="")
+    before = mine.count()
+    Automation.objects.bulk_create(rows, ignore_conflicts=True)
+    return mine.count() - before
 
 
 # --- Rendering ---------------------------------------------------------------------------------

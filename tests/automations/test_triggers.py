@@ -39,6 +39,8 @@ def test_a_new_company_gets_the_default_automations():
     keys = set(Automation.objects.filter(company=member.company).values_list("key", flat=True))
     assert keys == {d["key"] for d in DEFAULTS}
     assert services.defaults_create(company=member.company) == 0  # idempotent
+    Automation.objects.filter(company=member.company, key="review_request").delete()
+    assert services.defaults_create(company=member.company) == 1
 
 
 def test_defaults_do_not_double_the_send_emails():
@@ -210,3 +212,20 @@ def test_service_request_notifies_the_company(company):
     message = Message.objects.get()
     assert message.to == company.email
     assert message.subject == f"New request for {company.name}"
+
+
+def test_the_migration_backfills_companies_that_existed_before(company):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "automations.migrations.0002_default_automations_for_existing_companies"
+    )
+    Automation.objects.filter(company=company).delete()
+    keep = Automation.objects.count()
+    migration.backfill(apps, None)
+    assert Automation.objects.filter(company=company).count() == len(DEFAULTS)
+    assert Automation.objects.count() == keep + len(DEFAULTS)  # the others already had them
+    overdue = Automation.objects.get(company=company, key="invoice_overdue_10")
+    assert overdue.offset == dt.timedelta(days=10)
