@@ -19,10 +19,12 @@ class BookingConfig(AppConfig):
 
     def ready(self) -> None:
         from booking import selectors
-        from crewcommand.lib import activity, nav
+        from crewcommand.lib import activity, nav, variables
         from portal import slots
 
         activity.register(ACTIVITY_SENTENCES)
+        # Message templates' {booking_link} (automations; the core's registry).
+        variables.register("booking_link", lambda subject: selectors.booking_url(subject.company))
         # The dashboard's sidebar: the inbox, with the count of requests nobody handled yet.
         nav.register(
             nav.NavEntry(

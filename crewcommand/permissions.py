@@ -62,6 +62,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # asked) speaks for the company, like sending a document; the throttle is a company setting.
     "review.send": MANAGERS,
     "review.settings": OWNERS,
+    # Automations (automated SMS and email): everyone sees them; owners write them, since they
+    # speak for the company to every customer.
+    "automation.edit": OWNERS,
     # Messages: writing to a customer from their page speaks for the company.
     "message.send": MANAGERS,
     # The company.

@@ -360,6 +360,12 @@ CELERY_BEAT_SCHEDULE["quickbooks-pull-payments"] = {
     "task": "billing.quickbooks.tasks.pull_payments",
     "schedule": 600.0,
 }
+# Automations: fire the time triggers that are due (estimate follow-ups, overdue invoices, job
+# reminders); each fires once per object, so a late or repeated scan is harmless.
+CELERY_BEAT_SCHEDULE["automations-scan-due"] = {
+    "task": "automations.tasks.scan_due",
+    "schedule": 300.0,
+}
 
 # Messaging: a row left "sending" this long was abandoned by a killed worker and is sent again
 # (longer than a task may run, so a live worker is never overtaken).

@@ -98,6 +98,7 @@ urlpatterns = [
     path("app/billing/", include("billing.urls")),
     path("app/requests/", include("booking.urls")),
     path("app/reviews/", include("reviews.urls")),
+    path("app/automations/", include("automations.urls")),
     path("p/", include("portal.urls_portal")),
     path("p/", include("billing.urls_portal")),  # /p/<token>/pay/…
     path("p/", include("booking.urls_portal")),  # /p/<token>/request/…

@@ -25,9 +25,12 @@ class ReviewsConfig(AppConfig):
     demo_seed = "reviews.seed.seed_review_requests"
 
     def ready(self) -> None:
-        from crewcommand.lib import activity, nav
+        from crewcommand.lib import activity, nav, variables
+        from reviews.services import review_link_variable
 
         activity.register(ACTIVITY_SENTENCES)
+        # Message templates' {review_link} (automations; the core's registry).
+        variables.register("review_link", review_link_variable)
         # The dashboard's sidebar: requests sent, opened and clicked.
         nav.register(
             nav.NavEntry(

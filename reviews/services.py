@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crewcommand.errors import ServiceError
-from crewcommand.lib import activity
+from crewcommand.lib import activity, variables
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Company, Customer, Job
 from reviews import notifications
@@ -210,3 +210,24 @@ def review_feedback_record(*, request: ReviewRequest, message: str) -> None:
     activity.record_about(
         locked.customer, "review_request.feedback", Actor.customer(locked.customer.name)
     )
+
+
+def review_link_variable(subject: variables.Subject) -> str:
+    """``{review_link}`` in automated messages (registered in the core's variable registry):
+    the customer's link if the throttle allows asking now (``eligibility``), counted as sent so
+    the throttle sees it; ``Unavailable`` with the reason otherwise, and the message is not
+    sent. A preview writes nothing and shows the link's shape."""
+    if subject.customer is None:
+        raise variables.Unavailable(_("There is no customer to ask for a review."))
+    if subject.preview:
+        return review_url(nonce="preview-link")
+    verdict = eligibility(customer=subject.customer)
+    if not verdict.ok:
+        raise variables.Unavailable(verdict.reason)
+    with transaction.atomic():
+        _lock(subject.customer)
+        request = _current(customer=subject.customer, job=subject.job, actor=Actor.system())
+        request.sent_at = timezone.now()
+        request.send_count = F("send_count") + 1
+        request.save(update_fields=["sent_at", "send_count", "updated_at"])
+    return url_for(request)

@@ -9,11 +9,13 @@ verbs from its ``AppConfig.ready()`` with ``register`` (the sentences sit in the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -22,7 +24,11 @@ if TYPE_CHECKING:
 
     from crewcommand.models import Activity, Company, Customer
 
+logger = logging.getLogger(__name__)
+
 SENTENCES: dict[str, Any] = {}
+# Callbacks of apps above the core that act on some verbs (automations' triggers), by verb.
+SUBSCRIBERS: dict[str, list[Callable[[Activity], None]]] = {}
 
 
 def register(sentences: Mapping[str, Any]) -> None:
@@ -33,6 +39,27 @@ def register(sentences: Mapping[str, Any]) -> None:
         if verb in SENTENCES and SENTENCES[verb] is not sentence:
             raise ValueError(f"Activity verb {verb!r} is already registered.")
         SENTENCES[verb] = sentence
+
+
+def subscribe(verbs: Iterable[str], callback: Callable[[Activity], None]) -> None:
+    """Call ``callback(activity)`` each time a row with one of ``verbs`` is recorded, from an
+    app's ``AppConfig.ready()`` (automations' triggers). It runs inside the recording service's
+    transaction, in a savepoint, so what it writes (an outbox message) commits or rolls back
+    with the change that caused it; if it fails, its writes are undone and logged and the
+    service goes on: a trigger never breaks the change it follows."""
+    for verb in verbs:
+        callbacks = SUBSCRIBERS.setdefault(verb, [])
+        if callback not in callbacks:
+            callbacks.append(callback)
+
+
+def _notify_subscribers(row: Activity) -> None:
+    for callback in SUBSCRIBERS.get(row.verb, ()):
+        try:
+            with transaction.atomic():
+                callback(row)
+        except Exception:
+            logger.exception("Activity subscriber failed for verb %s (row %s)", row.verb, row.pk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +101,7 @@ def record(
         raise ValueError(
             f"Unknown activity verb {verb!r}: register it in its app's AppConfig.ready()."
         )
-    return Activity.objects.create(
+    row = Activity.objects.create(
         company=company,
         verb=verb,
         actor_kind=actor.kind,
@@ -85,6 +112,8 @@ def record(
         customer=customer,
         data=data or {},
     )
+    _notify_subscribers(row)
+    return row
 
 
 def record_about(

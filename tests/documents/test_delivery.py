@@ -27,7 +27,7 @@ def test_sending_an_estimate_emails_a_portal_link_that_opens_it(
             send_data(draft_estimate),
         )
     draft_estimate.refresh_from_db()
-    link = PortalLink.objects.get()
+    link = PortalLink.objects.get(channel="email")  # (the SMS companion has its own)
     assert draft_estimate.status == EstimateStatus.SENT
     assert link.estimate_id == draft_estimate.pk and link.sent_to == draft_estimate.customer.email
     (message,) = mail.outbox
@@ -47,7 +47,7 @@ def test_sending_to_a_customer_without_email_says_so(owner_client, draft_estimat
         follow=True,
     )
     assert "has no email address" in response.content.decode()
-    assert PortalLink.objects.get().sent_to == ""
+    assert PortalLink.objects.get(channel="email").sent_to == ""
     assert not mail.outbox
 
 
