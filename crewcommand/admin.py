@@ -4,7 +4,17 @@ from django import forms
 from django.contrib import admin
 
 from crewcommand.forms import EmailAdminAuthenticationForm, LogoField
-from crewcommand.models import Activity, Company, Customer, Invitation, Job, Member
+from crewcommand.models import (
+    Activity,
+    Company,
+    Consent,
+    Customer,
+    Invitation,
+    Job,
+    Member,
+    Message,
+    SmsOptOut,
+)
 
 # The admin's login names accounts by email, in any case, like the app's (crewcommand.backends).
 admin.site.login_form = EmailAdminAuthenticationForm
@@ -93,3 +103,27 @@ class ActivityAdmin(ReadOnlyAdmin):
     search_fields = ["verb", "actor_label", "company__name"]
     list_select_related = ["company", "customer"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    """The outbox: read-only (the worker owns its status). The sealed text and the
+    unsubscribe hash stay out of the admin; the readable copy has its secret links redacted."""
+
+    list_display = ["public_id", "company", "channel", "to", "kind", "status", "created_at"]
+    list_filter = ["status", "channel", "kind"]
+    search_fields = ["public_id", "to", "company__name", "customer__name"]
+    exclude = ["sealed", "unsubscribe_hash"]
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "company", "channel", "kind", "source", "given_at", "withdrawn_at"]
+    list_filter = ["channel", "kind"]
+    search_fields = ["customer__name", "company__name"]
+
+
+@admin.register(SmsOptOut)
+class SmsOptOutAdmin(ReadOnlyAdmin):
+    list_display = ["phone", "company", "created_at"]
+    search_fields = ["phone"]
