@@ -22,6 +22,9 @@ SETTINGS = {
     "timezone": "America/Toronto",
     "brand_color": "#0f766e",
     "portal_link_days": "60",
+    "default_language": "en-ca",
+    "quiet_hours_start": "21:00",
+    "quiet_hours_end": "09:00",
 }
 CUSTOMER = {"name": "Bob Singh", "province": "BC"}
 

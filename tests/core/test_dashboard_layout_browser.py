@@ -62,6 +62,11 @@ def seeded(settings, capsys):
         reference="Cheque 1042",
     )
     billing.refund_create(payment=payment, amount=Decimal("10.00"), actor=actor, reason=LONG_REASON)
+    # The demo's SMS automations gave the sent documents a second link (the text's own): the
+    # panels' reserved height is for the usual one link, so those are left out here.
+    from portal.models import LinkChannel, PortalLink
+
+    PortalLink.objects.filter(company=company, channel=LinkChannel.SMS).delete()
     return {
         "owner": owner,
         "customer": Customer.objects.filter(company=company).order_by("pk").first(),

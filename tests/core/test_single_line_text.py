@@ -53,6 +53,9 @@ def test_company_and_signup_names_are_normalised_too(company):
             "timezone": "America/Toronto",
             "brand_color": "#1d4ed8",
             "portal_link_days": "60",
+            "default_language": "en-ca",
+            "quiet_hours_start": "21:00",
+            "quiet_hours_end": "09:00",
         },
         instance=company,
     )

@@ -96,25 +96,35 @@ def test_bad_line_input_gets_a_message_and_changes_nothing(
     assert not LineItem.objects.exists()
 
 
-def test_the_line_editor_in_french_takes_a_decimal_comma(owner_client, draft_estimate):
-    """One money field everywhere: the active language's decimal mark is accepted (it used
-    to be refused in the line editor while the payment forms took it)."""
-    french = {**HX, "Accept-Language": "fr-ca"}
+def test_the_line_editor_takes_the_active_languages_decimal_mark(owner_client, draft_estimate):
+    """One money field everywhere: the active language's decimal mark is accepted. The
+    dashboard is English whatever the browser asks (``crewcommand.middleware.LanguageMiddleware``),
+    so a French browser's "1,5" is refused there with the English message; the same form in
+    French (as on a French customer's pages) takes "2,5" and "1 234,5"."""
+    from django.utils import translation
+
+    from documents.forms import LineForm
+
     line = {"description": "Main-d'œuvre", "kind": "standard", "taxable": "on"}
+    french_browser = {**HX, "Accept-Language": "fr-ca"}
     response = owner_client.post(
         _line_url(draft_estimate),
-        {**line, "quantity": "2,5", "unit_price": "1\u00a0234,5"},
-        headers=french,
+        {**line, "quantity": "1", "unit_price": "1,5"},
+        headers=french_browser,
     )
     assert response.status_code == 200
-    added = LineItem.objects.get()
-    assert (added.quantity, added.unit_price) == (Decimal("2.5"), Decimal("1234.50"))
-    assert "1\u00a0234,50\u00a0$" in response.content.decode()  # shown back the French way
-    # English keeps refusing a comma that is not a thousands separator.
-    response = owner_client.post(
-        _line_url(draft_estimate), {**line, "quantity": "1", "unit_price": "1,5"}, headers=HX
-    )
     assert "Enter a price" in response.content.decode()
+    assert not LineItem.objects.exists()
+    with translation.override("fr-ca"):
+        form = LineForm(data={**line, "quantity": "2,5", "unit_price": "1\u00a0234,5"})
+        assert form.is_valid(), form.errors
+    assert (form.cleaned_data["quantity"], form.cleaned_data["unit_price"]) == (
+        Decimal("2.5"),
+        Decimal("1234.50"),
+    )
+    response = owner_client.post(
+        _line_url(draft_estimate), {**line, "quantity": "2.5", "unit_price": "1234.5"}, headers=HX
+    )
     assert LineItem.objects.count() == 1
 
 
