@@ -39,6 +39,8 @@ CUSTOMER_TEMPLATES = (
     "templates/layouts/portal.html",
     "templates/layouts/public.html",
     "templates/components/badge.html",
+    "templates/components/company_contact.html",
+    "templates/components/company_header.html",
     "templates/components/field.html",
     "templates/components/form.html",
     "templates/components/toast.html",
