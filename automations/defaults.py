@@ -6,6 +6,11 @@ use it as it is.
 (``portal.services.estimate_deliver`` / ``invoice_deliver``) and billing already emails a
 receipt for every payment, so the defaults for those three events are their SMS companions:
 SMS only, and an email never goes out twice.
+
+Each default has a Quebec French version (``FRENCH``: *vous*, *soumission*, *courriel*; the
+variables render amounts and dates the Canadian French way, ``1 234,56 $``, ``25 novembre``).
+Apostrophes are straight and there is no non-breaking space before a colon, so a text costs no
+more than it must (accented letters other than é è à ù already make most of them UCS-2).
 """
 
 from __future__ import annotations
@@ -106,8 +111,59 @@ DEFAULTS: list[dict[str, object]] = [
 ]
 
 
-def rows_for(company_id: int) -> list[dict[str, object]]:
-    """The default automations' field values for one company (offset left to the caller)."""
+# The French subject and body of each default, by key.
+FRENCH: dict[str, dict[str, str]] = {
+    "estimate_sent_sms": {
+        "body_fr": "Bonjour {customer_name}, {company_name} vous a envoyé la soumission "
+        "{document_number} : {portal_link}",
+    },
+    "estimate_followup_3": {
+        "subject_fr": "Des questions sur la soumission {document_number}?",
+        "body_fr": "Bonjour {customer_name}, nous faisons un suivi de la soumission "
+        "{document_number} de {company_name}. Vous pouvez l'accepter ou demander des "
+        "changements ici : {portal_link}",
+    },
+    "invoice_sent_sms": {
+        "body_fr": "{company_name} : facture {document_number}, {amount_due} à payer d'ici le "
+        "{due_date}. Pour payer : {payment_link}",
+    },
+    "invoice_overdue_3": {
+        "subject_fr": "La facture {document_number} est en retard",
+        "body_fr": "Bonjour {customer_name}, petit rappel : la facture {document_number} "
+        "({amount_due}) était due le {due_date}. Vous pouvez la payer en ligne : {payment_link}",
+    },
+    "invoice_overdue_10": {
+        "subject_fr": "La facture {document_number} est en retard de 10 jours",
+        "body_fr": "Bonjour {customer_name}, la facture {document_number} de {company_name} "
+        "({amount_due}) est maintenant en retard de 10 jours. Veuillez la payer ici : "
+        "{payment_link}",
+    },
+    "payment_receipt_sms": {
+        "body_fr": "Merci {customer_name}! {company_name} a bien reçu votre paiement pour "
+        "{document_number}. Votre reçu vous sera envoyé par courriel.",
+    },
+    "job_reminder_24h": {
+        "subject_fr": "Rappel : visite de {company_name} le {job_date}",
+        "body_fr": "Bonjour {customer_name}, petit rappel : {company_name} doit passer chez "
+        "vous le {job_date}. Détails : {portal_link}",
+    },
+    "review_request": {
+        "subject_fr": "Comment s'est passée la visite de {company_name}?",
+        "body_fr": "Merci d'avoir choisi {company_name}, {customer_name}! Auriez-vous un moment "
+        "pour nous laisser un avis Google? {review_link}",
+    },
+    "rebooking_reminder": {
+        "subject_fr": "Le temps d'une prochaine visite de {company_name}?",
+        "body_fr": "Bonjour {customer_name}, la dernière visite de {company_name} remonte à "
+        "6 mois. Vous pouvez réserver la prochaine ici : {booking_link}",
+    },
+}
+
+
+def rows_for(company_id: int, *, french: bool = False) -> list[dict[str, object]]:
+    """The default automations' field values for one company (offset left to the caller),
+    with their French subject and body when ``french`` (migration ``0002`` ran before those
+    fields existed, so it asks without)."""
     return [
         {
             "company_id": company_id,
@@ -118,6 +174,7 @@ def rows_for(company_id: int) -> list[dict[str, object]]:
             "enabled": True,
             "subject": "",
             **default,
+            **(FRENCH[str(default["key"])] if french else {}),
         }
         for default in DEFAULTS
     ]

@@ -46,10 +46,20 @@ class AutomationForm(forms.ModelForm):
             "kind",
             "subject",
             "body",
+            "subject_fr",
+            "body_fr",
         ]
+        labels = {
+            "subject": _("Email subject (English)"),
+            "body": _("Message (English)"),
+            "subject_fr": _("Email subject (French)"),
+            "body_fr": _("Message (French)"),
+        }
         widgets = {
             "wait": forms.NumberInput(attrs={"min": 0, "max": 24 * 3650}),
             "body": forms.Textarea(attrs={"rows": 5, "maxlength": MAX_BODY}),
+            "body_fr": forms.Textarea(attrs={"rows": 5, "maxlength": MAX_BODY, "lang": "fr-CA"}),
+            "subject_fr": forms.TextInput(attrs={"lang": "fr-CA"}),
         }
         help_texts = {
             "wait": _(
@@ -57,6 +67,7 @@ class AutomationForm(forms.ModelForm):
                 "reminders; for the other triggers, an optional delay (0: at once)."
             ),
             "subject": _("Email only. Variables work here too."),
+            "subject_fr": _("Email only. Variables work here too."),
             "kind": _(
                 "Transactional: about work the customer asked for (estimates, invoices, "
                 "receipts, appointments). Commercial: reviews, rebooking, promotions; sent only "
@@ -67,23 +78,52 @@ class AutomationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         valid = " ".join("{" + name + "}" for name in templating.VARIABLES)
-        self.fields["body"].help_text = _("Variables you can use: %(valid)s") % {"valid": valid}
-        self.fields["body"].max_length = MAX_BODY
+        for name in ("body", "body_fr"):
+            self.fields[name].help_text = _("Variables you can use: %(valid)s") % {"valid": valid}
+            self.fields[name].max_length = MAX_BODY
+
+    @property
+    def language_fields(self) -> list[tuple[str, str, list[forms.BoundField]]]:
+        """Each language's fields, for the editor's two columns: (code, label, fields)."""
+        return [
+            ("en", str(_("English")), [self["subject"], self["body"]]),
+            ("fr", str(_("French")), [self["subject_fr"], self["body_fr"]]),
+        ]
+
+    @property
+    def missing_languages(self) -> list[str]:
+        """The languages with no message (``"en"``, ``"fr"``) as the form has them now, valid
+        or not: the editor warns about each."""
+        if self.is_bound:
+            bodies = {"en": self.data.get("body", ""), "fr": self.data.get("body_fr", "")}
+        else:
+            bodies = {"en": self.instance.body, "fr": self.instance.body_fr}
+        return [code for code, body in bodies.items() if not str(body).strip()]
 
     def clean_name(self) -> str:
         return clean_text(self.cleaned_data["name"])
 
-    def clean_subject(self) -> str:
-        subject = clean_text(self.cleaned_data["subject"])
+    def _clean_subject(self, name: str) -> str:
+        subject = clean_text(self.cleaned_data[name])
         templating.validate(subject)
         return subject
 
-    def clean_body(self) -> str:
-        body = clean_text(self.cleaned_data["body"], multiline=True)
-        if not body:
-            raise ValidationError(_("Write the message."), code="required")
+    def clean_subject(self) -> str:
+        return self._clean_subject("subject")
+
+    def clean_subject_fr(self) -> str:
+        return self._clean_subject("subject_fr")
+
+    def _clean_body(self, name: str) -> str:
+        body = clean_text(self.cleaned_data[name], multiline=True)
         templating.validate(body)
         return body
+
+    def clean_body(self) -> str:
+        return self._clean_body("body")
+
+    def clean_body_fr(self) -> str:
+        return self._clean_body("body_fr")
 
     def clean_wait(self) -> int:
         wait = self.cleaned_data["wait"]
@@ -96,23 +136,32 @@ class AutomationForm(forms.ModelForm):
         trigger = data.get("trigger")
         if trigger in TIMED_TRIGGERS and data.get("wait") == 0:
             self.add_error("wait", _("Say how long: at least 1."))
+        if "body" in data and "body_fr" in data and not data["body"] and not data["body_fr"]:
+            self.add_error("body", ValidationError(_("Write the message."), code="required"))
+        texts = "".join(data.get(name, "") for name in ("body", "subject", "body_fr", "subject_fr"))
         secret = {"portal_link", "payment_link", "review_link"}
         wait_days = (data.get("wait") or 0) / (24 if data.get("wait_unit") == "hours" else 1)
-        used_secret = secret & set(templating.used(data.get("body", "") + data.get("subject", "")))
+        used_secret = secret & set(templating.used(texts))
         if trigger not in TIMED_TRIGGERS and wait_days > 90 and used_secret:
             # The outbox keeps messages with secret links sealed, and drops them past 90 days.
             self.add_error(
                 "wait",
                 _("Links to the customer's documents can wait at most 90 days; shorten the wait."),
             )
-        if trigger and "body" in data:
-            for name in templating.used(data["body"] + data.get("subject", "")):
-                if name in NEEDS and trigger not in NEEDS[name]:
-                    self.add_error(
-                        "body",
-                        _("{%(name)s} has no value for “%(trigger)s”; remove it.")
-                        % {"name": name, "trigger": Trigger(trigger).label},
-                    )
+        if trigger:
+            for field, texts in (
+                ("body", data.get("body", "") + data.get("subject", "")),
+                ("body_fr", data.get("body_fr", "") + data.get("subject_fr", "")),
+            ):
+                if field not in data:
+                    continue
+                for name in templating.used(texts):
+                    if name in NEEDS and trigger not in NEEDS[name]:
+                        self.add_error(
+                            field,
+                            _("{%(name)s} has no value for “%(trigger)s”; remove it.")
+                            % {"name": name, "trigger": Trigger(trigger).label},
+                        )
         return data
 
 

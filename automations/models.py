@@ -5,6 +5,7 @@ for an object, so nothing fires twice (``AutomationRun``)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +55,17 @@ class WaitUnit(models.TextChoices):
     DAYS = "days", _("days")
 
 
+@dataclass(frozen=True)
+class Texts:
+    """The message an automation sends in one language: ``language`` is the one used (``"en"``
+    or ``"fr"``); ``fallback`` says it is not the recipient's (theirs was left empty)."""
+
+    language: str
+    subject: str
+    body: str
+    fallback: bool
+
+
 class Automation(TenantModel):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="automations")
     # Which default this is ("invoice_overdue_3"): lets the backfill and new companies get each
@@ -75,8 +87,12 @@ class Automation(TenantModel):
         _("kind of message"), max_length=15, choices=Kind.choices, default=Kind.TRANSACTIONAL
     )
     enabled = models.BooleanField(_("on"), default=True)
+    # The message in English and in French: each customer gets the one in their language
+    # (``crewcommand.models.customer_language``); an empty one falls back to the other.
     subject = models.CharField(_("email subject"), max_length=200, blank=True)
-    body = models.TextField(_("message"), max_length=1600)
+    body = models.TextField(_("message"), max_length=1600, blank=True)
+    subject_fr = models.CharField(_("email subject (French)"), max_length=200, blank=True)
+    body_fr = models.TextField(_("message (French)"), max_length=1600, blank=True)
     last_fired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -91,11 +107,29 @@ class Automation(TenantModel):
             models.CheckConstraint(
                 condition=models.Q(wait__lte=24 * 3650), name="automation_wait_bounded"
             ),
+            models.CheckConstraint(
+                condition=~models.Q(body="", body_fr=""), name="automation_has_a_message"
+            ),
         ]
         indexes = [models.Index(fields=["trigger", "enabled"])]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def missing_languages(self) -> list[str]:
+        """The languages (``"en"``, ``"fr"``) this automation has no message in."""
+        return [code for code, body in (("en", self.body), ("fr", self.body_fr)) if not body]
+
+    def texts(self, language: str) -> Texts:
+        """The subject and body for a recipient served in ``language`` (``"fr-ca"``…): that
+        language's, else the other one's (``fallback`` set)."""
+        french = language.lower().startswith("fr")
+        mine = (self.subject_fr, self.body_fr) if french else (self.subject, self.body)
+        other = (self.subject, self.body) if french else (self.subject_fr, self.body_fr)
+        if mine[1]:
+            return Texts("fr" if french else "en", mine[0] or other[0], mine[1], False)
+        return Texts("en" if french else "fr", other[0] or mine[0], other[1], True)
 
     @property
     def is_timed(self) -> bool:

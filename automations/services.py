@@ -23,9 +23,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import TruncDate
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from automations import formats as automation_formats
 from automations import templating
 from automations.defaults import rows_for
 from automations.models import (
@@ -41,7 +42,17 @@ from crewcommand import messaging
 from crewcommand.lib import activity, variables
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
-from crewcommand.models import Activity, Company, Customer, Job, JobStatus
+from crewcommand.messaging import consent
+from crewcommand.models import (
+    Activity,
+    Company,
+    Customer,
+    Job,
+    JobStatus,
+    Language,
+    PreferredChannel,
+    customer_language,
+)
 from documents.models import (
     OPEN_ESTIMATE_STATUSES,
     OPEN_INVOICE_STATUSES,
@@ -49,7 +60,7 @@ from documents.models import (
     Invoice,
 )
 from portal import services as portal_services
-from portal.models import LinkChannel
+from portal.models import LinkChannel, PortalLink
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +94,14 @@ EDITABLE = (
     "enabled",
     "subject",
     "body",
+    "subject_fr",
+    "body_fr",
 )
+
+# Triggers whose message can go either way: the Send's own email, or billing's receipt, goes
+# with them, so an automation that only texts (or only emails) on them follows the customer's
+# preferred channel, as "The customer's preferred channel" automations always do.
+EITHER_WAY = frozenset({Trigger.ESTIMATE_SENT, Trigger.INVOICE_SENT, Trigger.PAYMENT_RECEIVED})
 
 
 @transaction.atomic
@@ -126,7 +144,7 @@ def automation_set_enabled(*, automation: Automation, enabled: bool, by: User) -
 def defaults_create(*, company: Company) -> int:
     """Give ``company`` the default automations it does not have yet (by key). Idempotent;
     returns how many were made."""
-    rows = [Automation(**row) for row in rows_for(company.pk)]
+    rows = [Automation(**row) for row in rows_for(company.pk, french=True)]
     for row in rows:
         row.offset = row.compute_offset()
     mine = Automation.objects.filter(company=company).exclude(key="")
@@ -147,6 +165,10 @@ class Rendered:
     subject: str = ""
     body: str = ""
     skipped: str = ""
+    # The language the text is in ("en", "fr"), and whether it is not the recipient's (their
+    # language's message is empty, so the other one goes).
+    language: str = "en"
+    fallback: bool = False
 
 
 @dataclass
@@ -158,6 +180,7 @@ class _Values:
     link_channel: str
     cache: dict[str, str] = field(default_factory=dict)
     token: str | None = None
+    link: PortalLink | None = None
 
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -182,15 +205,15 @@ class _Values:
             return "preview-link"
         if self.token is None:
             document = s.document if _document_visible(s.document) else None
-            issued = portal_services.link_create(
+            # Inside a Send of this document, the Send's own link (the one its email carries).
+            issued = portal_services.send_link(
                 customer=s.customer,
-                actor=Actor.system(),
                 document=document,
                 channel=self.link_channel,
                 sent_to=(s.customer.phone if self.link_channel == LinkChannel.SMS else "")
                 or s.customer.email,
             )
-            self.token = issued.token
+            self.token, self.link = issued.token, issued.link
         return self.token
 
     def _compute(self, name: str) -> str:
@@ -219,12 +242,12 @@ class _Values:
         if name == "due_date":
             if not isinstance(doc, Invoice):
                 raise variables.Unavailable(_("{due_date} needs an invoice."))
-            return formats.date_format(doc.due_date, "M j, Y")
+            return formats.date_format(doc.due_date, automation_formats.due_date_format())
         if name == "job_date":
             if s.job is None or s.job.scheduled_start is None:
                 raise variables.Unavailable(_("{job_date} needs a scheduled job."))
             when = timezone.localtime(s.job.scheduled_start, ZoneInfo(s.company.timezone))
-            return formats.date_format(when, "l M j, g:i A")
+            return automation_formats.job_date(when)
         return variables.provide(name, s)
 
 
@@ -236,18 +259,47 @@ def _document_visible(document: Any) -> bool:
     return False
 
 
-def _channels_for(automation: Automation, customer: Customer | None) -> list[str]:
-    if automation.channel == Channel.BOTH:
-        return [Channel.SMS, Channel.EMAIL]
-    if automation.channel != Channel.PREFERRED:
-        return [automation.channel]
-    preferred = getattr(customer, "preferred_channel", "") if customer else ""
-    if preferred == Channel.BOTH:
-        return [Channel.SMS, Channel.EMAIL]
-    if preferred in (Channel.SMS, Channel.EMAIL):
-        return [preferred]
-    # No preference recorded: SMS when there is a mobile number, else email.
-    return [Channel.SMS] if customer is not None and customer.phone else [Channel.EMAIL]
+def _channels_for(automation: Automation, customer: Customer | None) -> list[tuple[str, str]]:
+    """The channels the automation's message takes, each with the reason it is left out
+    (empty when it goes): a preferred-channel automation takes the customer's channels
+    (``consent.customer_channels``: their preference among those that can reach them); a
+    one-channel automation on an either-way trigger is left out when the customer's channels
+    do not include it. Messages to the company go where the automation says."""
+    channel = automation.channel
+    if channel == Channel.BOTH:
+        return [(Channel.SMS, ""), (Channel.EMAIL, "")]
+    if automation.recipient != Recipient.CUSTOMER or customer is None:
+        return [(Channel.EMAIL if channel == Channel.PREFERRED else channel, "")]
+    if channel == Channel.PREFERRED:
+        return [(c, "") for c in consent.customer_channels(customer, automation.kind)]
+    if (
+        automation.trigger in EITHER_WAY
+        and consent.reachable(customer, channel, automation.kind)
+        and channel not in consent.customer_channels(customer, automation.kind)
+    ):
+        # (A channel that can't reach them at all is recorded with its own reason below.)
+        return [(channel, _preference_reason(customer))]
+    return [(channel, "")]
+
+
+def _preference_reason(customer: Customer) -> str:
+    if customer.preferred_channel == PreferredChannel.SMS:
+        return _("The customer prefers texts.")
+    return _("The customer prefers email.")
+
+
+def _link_channel(automation: Automation, customer: Customer | None) -> str:
+    """What a link made for this firing is recorded as sent by: SMS when a text goes."""
+    going = [c for c, left_out in _channels_for(automation, customer) if not left_out]
+    return LinkChannel.SMS if Channel.SMS in going else LinkChannel.EMAIL
+
+
+def message_language(automation: Automation, subject: variables.Subject) -> str:
+    """The language the recipient is served in: the customer's (their own choice, else the
+    company's default); English for the company itself (the dashboard's language)."""
+    if automation.recipient == Recipient.CUSTOMER and subject.customer is not None:
+        return customer_language(subject.customer, subject.company)
+    return str(Language.ENGLISH)
 
 
 def _address(automation: Automation, subject: variables.Subject, channel: str) -> str:
@@ -261,45 +313,64 @@ def _address(automation: Automation, subject: variables.Subject, channel: str) -
 
 
 def render(
-    automation: Automation, subject: variables.Subject, values: _Values | None = None
+    automation: Automation,
+    subject: variables.Subject,
+    values: _Values | None = None,
+    *,
+    language: str | None = None,
 ) -> list[Rendered]:
     """The messages ``automation`` makes for ``subject``, one per channel, each with its
-    address, or the reason it is skipped (no address, a variable without a value)."""
+    address, or the reason it is skipped (no address, not the customer's channel, a variable
+    without a value). In the recipient's language (``language`` forces one: the editor's
+    previews), or the other one when that language's message is empty (``fallback``); the
+    variables (amounts, dates) read the way the text's language writes them."""
+    texts = automation.texts(language or message_language(automation, subject))
     channels = _channels_for(automation, subject.customer)
-    link_channel = LinkChannel.SMS if Channel.SMS in channels else LinkChannel.EMAIL
-    values = values or _Values(subject=subject, link_channel=link_channel)
+    values = values or _Values(
+        subject=subject, link_channel=_link_channel(automation, subject.customer)
+    )
     out = []
-    for channel in channels:
-        to = _address(automation, subject, channel)
-        item = Rendered(channel=channel, to=to)
-        if not to and not subject.preview:
-            item.skipped = (
-                _("No mobile number to text.") if channel == Channel.SMS else _("No email address.")
+    with translation.override(Language.FRENCH if texts.language == "fr" else Language.ENGLISH):
+        for channel, left_out in channels:
+            to = _address(automation, subject, channel)
+            item = Rendered(
+                channel=channel, to=to, language=texts.language, fallback=texts.fallback
             )
+            if left_out:
+                item.skipped = left_out
+                if not subject.preview:  # (the preview still shows the text)
+                    out.append(item)
+                    continue
+            elif not to and not subject.preview:
+                item.skipped = (
+                    _("No mobile number to text.")
+                    if channel == Channel.SMS
+                    else _("No email address.")
+                )
+                out.append(item)
+                continue
+            try:
+                parts = [texts.body] + ([texts.subject] if channel == Channel.EMAIL else [])
+                found = {n: values.get(n) for t in parts for n in templating.used(t)}
+            except variables.Unavailable as missing:
+                item.skipped = str(missing.reason)
+                out.append(item)
+                continue
+            item.body = templating.render(texts.body, found)
+            if channel == Channel.EMAIL:
+                item.subject = templating.render(texts.subject or automation.name, found)
             out.append(item)
-            continue
-        try:
-            texts = [automation.body] + ([automation.subject] if channel == Channel.EMAIL else [])
-            found = {n: values.get(n) for t in texts for n in templating.used(t)}
-        except variables.Unavailable as missing:
-            item.skipped = str(missing.reason)
-            out.append(item)
-            continue
-        item.body = templating.render(automation.body, found)
-        if channel == Channel.EMAIL:
-            item.subject = templating.render(automation.subject or automation.name, found)
-        out.append(item)
     return out
 
 
 def preview(
-    automation: Automation, subject: variables.Subject
+    automation: Automation, subject: variables.Subject, *, language: str | None = None
 ) -> tuple[list[Rendered], dict[str, str]]:
-    """The editor's preview: the messages as ``subject``'s customer would get them, and the
-    variables that would have no value (by name, with the reason). Writes nothing: links are
-    shown by their shape."""
+    """The editor's preview: the messages as ``subject``'s customer would get them (in
+    ``language`` when given: the editor shows each language's), and the variables that would
+    have no value (by name, with the reason). Writes nothing: links are shown by their shape."""
     values = _Values(subject=subject, link_channel=LinkChannel.SMS)
-    return render(automation, subject, values), values.missing
+    return render(automation, subject, values, language=language), values.missing
 
 
 # --- Firing ------------------------------------------------------------------------------------
@@ -338,10 +409,20 @@ def fire(
     if not _claim(automation, kind, object_id, occurrence):
         return None
     queued, reasons = 0, []
-    for item in render(automation, subject):
+    values = _Values(subject=subject, link_channel=_link_channel(automation, subject.customer))
+    for item in render(automation, subject, values):
         if item.skipped:
             reasons.append(f"{item.channel}: {item.skipped}")
             continue
+        if item.fallback:
+            reasons.append(
+                f"{item.channel}: "
+                + (
+                    _("no French message, sent in English")
+                    if item.language == "en"
+                    else _("no English message, sent in French")
+                )
+            )
         messaging.queue(
             company=subject.company,
             channel=item.channel,
@@ -358,6 +439,10 @@ def fire(
             f"{occurrence.isoformat() if occurrence else ''}:{item.channel}",
         )
         queued += 1
+        if item.channel == Channel.SMS and values.link is not None and send_after is None:
+            # The text carries the Send's link now: a customer who prefers texts gets no
+            # email of it too (``portal.services.share_document``).
+            portal_services.send_texted(document=subject.document, link=values.link)
     run = AutomationRun.objects.get(
         automation=automation, object_kind=kind, object_id=object_id, occurrence=occurrence
     )

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from automations import selectors, services, templating
@@ -27,23 +28,42 @@ def automation_list(request: ContractorRequest) -> HttpResponse:
     return render(request, "automations/list.html", {"automations": automations})
 
 
+LANGUAGES = (("en", _l("English")), ("fr", _l("French")))
+
+
 def _preview_context(request: ContractorRequest, automation: Automation) -> dict[str, Any]:
-    """The preview of ``automation`` (maybe unsaved) for the chosen or latest customer."""
+    """The preview of ``automation`` (maybe unsaved) for the chosen or latest customer: one
+    per language (each with its SMS segment count), and which one that customer gets."""
     customer = selectors.preview_customer(
         company=request.company,
         public_id=request.POST.get("preview_customer") or request.GET.get("customer"),
     )
     if customer is None:
-        return {"preview": None, "preview_customer": None}
+        return {"previews": None, "preview_customer": None}
     subject = services.preview_subject(
         company=request.company, customer=customer, trigger=automation.trigger
     )
-    rendered, missing = services.preview(automation, subject)
-    for item in rendered:
-        item.segments = (  # type: ignore[attr-defined]
-            templating.sms_segments(item.body) if item.channel == Channel.SMS else None
-        )
-    return {"preview": rendered, "missing": missing, "preview_customer": customer}
+    gets = automation.texts(services.message_language(automation, subject))
+    previews, missing = [], {}
+    for code, label in LANGUAGES:
+        body = automation.body_fr if code == "fr" else automation.body
+        if not body:
+            previews.append({"code": code, "label": label, "items": [], "empty": True})
+            continue
+        rendered, unavailable = services.preview(automation, subject, language=code)
+        for item in rendered:
+            item.segments = (  # type: ignore[attr-defined]
+                templating.sms_segments(item.body) if item.channel == Channel.SMS else None
+            )
+        missing.update(unavailable)
+        previews.append({"code": code, "label": label, "items": rendered, "empty": False})
+    return {
+        "previews": previews,
+        "missing": missing,
+        "preview_customer": customer,
+        "customer_gets": gets.language,
+        "customer_fallback": gets.fallback,
+    }
 
 
 def _editor(
@@ -60,6 +80,7 @@ def _editor(
         "runs": selectors.recent_runs(automation=automation) if automation else [],
         "can_edit": member_can(request.member, "automation.edit"),
         "variables": templating.VARIABLES,
+        "missing_languages": form.missing_languages,
     }
     shown = form.instance if form.is_bound is False else _draft(form, automation)
     if shown is not None:
@@ -116,7 +137,12 @@ def automation_save(request: ContractorRequest, automation_id: str) -> HttpRespo
 def automation_preview(request: ContractorRequest) -> HttpResponse:
     """The preview of the editor's current text (htmx fragment); writes nothing."""
     form = AutomationForm(request.POST, instance=Automation(company=request.company))
-    context: dict[str, Any] = {"form": form, "preview": None, "preview_customer": None}
+    context: dict[str, Any] = {
+        "form": form,
+        "previews": None,
+        "preview_customer": None,
+        "missing_languages": form.missing_languages,
+    }
     if form.is_valid():
         context.update(_preview_context(request, form.save(commit=False)))
     template = "automations/edit.html#preview" if is_partial(request) else "automations/edit.html"

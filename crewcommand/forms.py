@@ -408,6 +408,7 @@ class CustomerForm(forms.ModelForm):
             "province",
             "postal_code",
             "language",
+            "preferred_channel",
             "notes",
         ]
         field_classes = {"phone": PhoneField, "postal_code": PostalCodeField}

@@ -65,6 +65,14 @@ class Language(models.TextChoices):
     FRENCH = "fr-ca", _("French")
 
 
+class PreferredChannel(models.TextChoices):
+    """How a customer likes to get their messages (``Customer.preferred_channel``)."""
+
+    SMS = "sms", _("Text (SMS)")
+    EMAIL = "email", _("Email")
+    BOTH = "both", _("Text and email")
+
+
 def customer_language(customer: Customer, company: Company | None = None) -> str:
     """The language a customer is served in: their own choice, else their company's default
     (``company``, when the caller has it loaded, saves reading ``customer.company``)."""
@@ -231,6 +239,18 @@ class Customer(TenantModel):
     notes = models.TextField(_("notes"), blank=True, max_length=5000)
     # Blank: the company's default (``customer_language``).
     language = models.CharField(_("language"), max_length=5, choices=Language.choices, blank=True)
+    # Where messages that can go either way go (a document sent, reminders): see
+    # ``crewcommand.messaging.consent.customer_channels``. Consent and opt-outs still win.
+    preferred_channel = models.CharField(
+        _("preferred channel"),
+        max_length=5,
+        choices=PreferredChannel.choices,
+        default=PreferredChannel.BOTH,
+        help_text=_(
+            "Estimates, invoices and reminders go this way; the other way only when this one "
+            "can't be used (no address, or opted out)."
+        ),
+    )
     # CASL: transactional messages need no consent; marketing needs express consent, recorded.
     marketing_consent_at = models.DateTimeField(_("marketing consent given"), null=True, blank=True)
     marketing_consent_source = models.CharField(max_length=200, blank=True)

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 ACTIVITY_SENTENCES = {
     "portal_link.created": _("%(actor)s created portal link %(reference)s"),
     "portal_link.emailed": _("%(actor)s emailed portal link %(reference)s to %(to)s"),
+    "portal_link.texted": _("%(actor)s texted portal link %(reference)s to %(to)s"),
     "portal_link.emailed_with_note": _(
         "%(actor)s emailed portal link %(reference)s to %(to)s with a note: “%(excerpt)s”"
     ),

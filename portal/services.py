@@ -11,6 +11,9 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -29,7 +32,7 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import seal
-from crewcommand.models import Customer, Language
+from crewcommand.models import Customer, Language, PreferredChannel
 from documents import services as documents_services
 from documents.models import (
     OPEN_ESTIMATE_STATUSES,
@@ -185,6 +188,85 @@ def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
     return issued
 
 
+# --- One link per Send ------------------------------------------------------------------------
+
+
+@dataclass
+class _Sending:
+    """A Send in progress (``estimate_deliver`` / ``invoice_deliver``): the one link made for
+    it, shared by the email and by the texts that automations queue in the same transaction
+    (``send_link``), and whether a text carrying it was queued to go now (``send_texted``)."""
+
+    document: Document
+    actor: Actor
+    issued: IssuedLink | None = None
+    texted: bool = False
+
+
+# Holds the Send's raw token in memory only, for the duration of the Send (its transaction):
+# never stored, so tokens stay random and stored hashed, and a later message mints its own.
+_sending: ContextVar[_Sending | None] = ContextVar("portal_sending", default=None)
+
+
+@contextmanager
+def _send_scope(document: Document, actor: Actor) -> Iterator[_Sending]:
+    scope = _Sending(document=document, actor=actor)
+    reset = _sending.set(scope)
+    try:
+        yield scope
+    finally:
+        _sending.reset(reset)
+
+
+def _scope_for(document: Document | None) -> _Sending | None:
+    scope = _sending.get()
+    if scope is None or document is None:
+        return None
+    same = type(scope.document) is type(document) and scope.document.pk == document.pk
+    return scope if same else None
+
+
+def _send_issue(scope: _Sending, document: Document) -> IssuedLink:
+    """The Send's link, made on first use from ``document`` (the caller's copy, marked sent:
+    the scope's own copy is from before the Send)."""
+    if scope.issued is None:
+        customer = document.customer
+        scope.issued = link_create(
+            customer=customer,
+            actor=scope.actor,
+            document=document,
+            channel=LinkChannel.EMAIL,
+            sent_to=customer.email,
+        )
+    return scope.issued
+
+
+def send_link(
+    *, customer: Customer, document: Document | None, channel: str, sent_to: str
+) -> IssuedLink:
+    """A link for an automated message about ``document``. Inside a Send of that document
+    (the SMS that goes with the Send's email), the Send's own link: one link, not two.
+    Otherwise a new link (``link_create``), made for ``channel`` and ``sent_to``."""
+    scope = _scope_for(document)
+    if scope is not None and document is not None and document.customer_id == customer.pk:
+        return _send_issue(scope, document)
+    return link_create(
+        customer=customer,
+        actor=Actor.system(),
+        document=document,
+        channel=channel,
+        sent_to=sent_to,
+    )
+
+
+def send_texted(*, document: Document | None, link: PortalLink) -> None:
+    """An SMS carrying the Send's link was queued to go now: a customer who prefers texts
+    then gets no email of the same link (``share_document``)."""
+    scope = _scope_for(document)
+    if scope is not None and scope.issued is not None and scope.issued.link.pk == link.pk:
+        scope.texted = True
+
+
 @transaction.atomic
 def share_document(
     *, document: Document, actor: Actor, channel: str = "email", note: str = ""
@@ -194,17 +276,29 @@ def share_document(
     and the note travel sealed to the email task; neither is stored in it.
 
     If the customer has no email address the link is still made (``link.sent_to == ""``) and
-    nothing is sent; the dashboard can copy a fresh link instead."""
+    nothing is sent; the dashboard can copy a fresh link instead. Inside a Send, the link is
+    the Send's (the one its SMS carries, if an automation texted it), and a customer whose
+    preferred channel is SMS, and who was texted that link, gets no email of it."""
     if channel != "email":
         raise ServiceError(_("Only email delivery is available for now."))
     customer = document.customer
-    issued = link_create(
-        customer=customer,
-        actor=actor,
-        document=document,
-        channel=LinkChannel.EMAIL,
-        sent_to=customer.email,
-    )
+    scope = _scope_for(document)
+    if scope is not None:
+        issued = _send_issue(scope, document)
+    else:
+        issued = link_create(
+            customer=customer,
+            actor=actor,
+            document=document,
+            channel=LinkChannel.EMAIL,
+            sent_to=customer.email,
+        )
+    if scope is not None and scope.texted and customer.preferred_channel == PreferredChannel.SMS:
+        link = issued.link
+        link.channel, link.sent_to = LinkChannel.SMS, customer.phone[:254]
+        link.save(update_fields=["channel", "sent_to", "updated_at"])
+        _log_link(link, "portal_link.texted", actor, to=customer.phone)
+        return link
     if customer.email:
         notifications.queue_link_email(link=issued.link, url=issued.url, note=note)
         if note:
@@ -271,8 +365,9 @@ def estimate_deliver(
     ``last_sent`` (``sent_stamp`` as the preview saw it), refuses with ``AlreadySent`` when the
     estimate was sent since."""
     _check_not_sent_since(estimate, last_sent)
-    estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
-    share_document(document=estimate, actor=actor, note=note)
+    with _send_scope(estimate, actor):
+        estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
+        share_document(document=estimate, actor=actor, note=note)
     warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
     return estimate
 
@@ -283,8 +378,9 @@ def invoice_deliver(
 ) -> Invoice:
     """Send an invoice to its customer, as ``estimate_deliver`` does an estimate."""
     _check_not_sent_since(invoice, last_sent)
-    invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
-    share_document(document=invoice, actor=actor, note=note)
+    with _send_scope(invoice, actor):
+        invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
+        share_document(document=invoice, actor=actor, note=note)
     warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
     return invoice
 

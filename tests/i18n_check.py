@@ -70,6 +70,7 @@ CUSTOMER_TEMPLATES = (
     "templates/emails/receipt.*",
     "templates/emails/refund_notice.*",
     "templates/emails/review_request.*",
+    "templates/messaging/commercial_footer.*",
 )
 
 # Modules whose marked strings reach customers (pages, forms and their errors, emails, PDFs).
@@ -91,6 +92,7 @@ CUSTOMER_MODULES = (
     "documents/pdf.py",
     "documents/totals.py",
     "crewcommand/templatetags/money.py",
+    "automations/formats.py",
 )
 
 # Choices whose labels customers read (statuses, payment methods, time windows, languages):

@@ -16,12 +16,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crewcommand.lib.canada import normalise_phone
 from crewcommand.messaging.outbox import PermanentError
-from crewcommand.models import Company, Message, MessageKind
+from crewcommand.models import Company, Message, MessageKind, customer_language
 
 # Twilio error codes that will never succeed on retry: invalid or unreachable "To", the number
 # unsubscribed (replied STOP to this sender), landline, blocked, no sender configured.
@@ -213,15 +213,22 @@ def send_email(message: Message, text: dict[str, str]) -> str:
         headers["List-Unsubscribe"] = f"<{url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         identification = sender_identification(company)
-        body = render_to_string(
-            "messaging/commercial_footer.txt",
-            {"body": body, "url": url, "identification": identification},
+        # The footer in the customer's language, like the message above it.
+        language = (
+            customer_language(message.customer, company)
+            if message.customer is not None
+            else settings.LANGUAGE_CODE
         )
-        if html:
-            html = html + render_to_string(
-                "messaging/commercial_footer.html",
-                {"url": url, "identification": identification},
+        with translation.override(language):
+            body = render_to_string(
+                "messaging/commercial_footer.txt",
+                {"body": body, "url": url, "identification": identification},
             )
+            if html:
+                html = html + render_to_string(
+                    "messaging/commercial_footer.html",
+                    {"url": url, "identification": identification},
+                )
     sender = mailbox(company.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
     email = EmailMultiAlternatives(
         subject=text["subject"],

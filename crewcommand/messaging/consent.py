@@ -145,3 +145,29 @@ def blocked_reason(message: Message) -> str:
             "implied consent older than two years)."
         )
     return ""
+
+
+def reachable(customer: Customer, channel: str, kind: str = MessageKind.TRANSACTIONAL) -> bool:
+    """Whether a message of ``kind`` could reach ``customer`` on ``channel`` now: an address,
+    no opt-out, and for a commercial message, consent (what ``blocked_reason`` will check)."""
+    if channel == Channel.SMS:
+        if not customer.phone or customer.sms_opted_out_at is not None:
+            return False
+    elif not customer.email or customer.email_opted_out_at is not None:
+        return False
+    return kind != MessageKind.COMMERCIAL or consent_for(customer, channel) is not None
+
+
+def customer_channels(customer: Customer, kind: str = MessageKind.TRANSACTIONAL) -> list[str]:
+    """The channels a message that can go either way takes to ``customer``: their preferred
+    ones (``Customer.preferred_channel``) that can reach them; when none can, the other one if
+    it can (a customer who prefers texts but has no mobile number still gets the email). Never
+    a channel they opted out of, nor one without consent for a commercial message, unless none
+    can reach them: then the preferred ones, for the outbox to record why each was not sent."""
+    preferred = (
+        [Channel.SMS, Channel.EMAIL]
+        if customer.preferred_channel == "both"
+        else [customer.preferred_channel]
+    )
+    usable = [c for c in (Channel.SMS, Channel.EMAIL) if reachable(customer, c, kind)]
+    return [c for c in usable if c in preferred] or usable or preferred

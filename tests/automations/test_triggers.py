@@ -91,6 +91,8 @@ def test_missing_phone_is_recorded_as_the_reason(company):
 
 def test_job_completed_asks_for_a_review_after_the_delay_once(company, customer):
     _only(company, "review_request")
+    customer.preferred_channel = "sms"  # one message (the default, both, sends two)
+    customer.save(update_fields=["preferred_channel"])
     job = JobFactory(customer=customer)
     before = timezone.now()
     core_services.job_update(job=job, actor=Actor.system(), fields={"status": JobStatus.COMPLETED})
@@ -143,6 +145,8 @@ def test_estimate_follow_up_stops_once_answered(company, customer):
 
 def test_job_reminder_fires_once_per_start_time(company, customer):
     _only(company, "job_reminder_24h")
+    customer.preferred_channel = "sms"  # one message per reminder (both: two)
+    customer.save(update_fields=["preferred_channel"])
     start = timezone.now() + dt.timedelta(hours=20)
     job = JobFactory(customer=customer, status=JobStatus.SCHEDULED, scheduled_start=start)
     JobFactory(
