@@ -153,6 +153,10 @@ def defaults_create(*, company: Company) -> int:
     return mine.count() - before
 
 
+# No-break spaces (U+00A0, U+202F) become plain spaces in texts.
+_SMS_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
+
+
 # --- Rendering ---------------------------------------------------------------------------------
 
 
@@ -357,6 +361,10 @@ def render(
                 out.append(item)
                 continue
             item.body = templating.render(texts.body, found)
+            if channel == Channel.SMS:
+                # French amounts carry no-break spaces (1 356,00 $), which GSM-7 lacks: one
+                # would make the whole text UCS-2 (70 characters a part instead of 160).
+                item.body = item.body.translate(_SMS_SPACES)
             if channel == Channel.EMAIL:
                 item.subject = templating.render(texts.subject or automation.name, found)
             out.append(item)
@@ -439,7 +447,13 @@ def fire(
             f"{occurrence.isoformat() if occurrence else ''}:{item.channel}",
         )
         queued += 1
-        if item.channel == Channel.SMS and values.link is not None and send_after is None:
+        if (
+            item.channel == Channel.SMS
+            and values.link is not None
+            and send_after is None
+            and subject.customer is not None
+            and consent.reachable(subject.customer, Channel.SMS, automation.kind)
+        ):
             # The text carries the Send's link now: a customer who prefers texts gets no
             # email of it too (``portal.services.share_document``).
             portal_services.send_texted(document=subject.document, link=values.link)

@@ -23,7 +23,17 @@ from crewcommand.lib import canada
 from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
 from crewcommand.lib.money import active_locale, parse_money, parse_quantity
 from crewcommand.lib.text import single_line
-from crewcommand.models import Company, Customer, Job, JobStatus, Language, Member, Province, Role
+from crewcommand.models import (
+    Company,
+    Customer,
+    Job,
+    JobStatus,
+    Language,
+    Member,
+    PreferredChannel,
+    Province,
+    Role,
+)
 
 
 class FormRenderer(TemplatesSetting):
@@ -395,6 +405,21 @@ class CustomerForm(forms.ModelForm):
         choices=[("", _("The company's default")), *Language.choices],
         help_text=_("Emails, portal pages and documents are in this language."),
     )
+    # Not required: a post without it (an older form) keeps what the customer had.
+    preferred_channel = forms.ChoiceField(
+        label=_("Preferred channel"),
+        required=False,
+        choices=PreferredChannel.choices,
+        initial=PreferredChannel.BOTH,
+        help_text=Customer._meta.get_field("preferred_channel").help_text,
+    )
+
+    def clean_preferred_channel(self) -> str:
+        return (
+            self.cleaned_data.get("preferred_channel")
+            or self.instance.preferred_channel
+            or PreferredChannel.BOTH
+        )
 
     class Meta:
         model = Customer

@@ -167,7 +167,9 @@ def format_cad(amount: Decimal | int, locale: str | None = None) -> str:
     further non-zero decimals (a unit price such as 0.335) are shown; trailing zeros beyond
     the cent are dropped, and a negative zero is written as zero.
     """
-    return _format_cad(ensure_decimal(amount, "amount"), locale)
+    # The locale is resolved before the cache: cached under ``None``, the first caller's
+    # language would be every later caller's (a French amount in an English message).
+    return _format_cad(ensure_decimal(amount, "amount"), locale or active_locale())
 
 
 @lru_cache(maxsize=4096)
@@ -181,7 +183,7 @@ def _format_cad(value: Decimal, locale: str) -> str:
         return format_currency(
             value,
             "CAD",
-            locale=_babel_locale(locale or active_locale()),
+            locale=_babel_locale(locale),
             decimal_quantization=False,
         )
 

@@ -153,6 +153,10 @@ def reachable(customer: Customer, channel: str, kind: str = MessageKind.TRANSACT
     if channel == Channel.SMS:
         if not customer.phone or customer.sms_opted_out_at is not None:
             return False
+        from crewcommand.messaging.channels import sms_address
+
+        if number_opted_out(company=customer.company, phone=sms_address(customer.phone)):
+            return False
     elif not customer.email or customer.email_opted_out_at is not None:
         return False
     return kind != MessageKind.COMMERCIAL or consent_for(customer, channel) is not None
