@@ -278,7 +278,8 @@ def share_document(
     If the customer has no email address the link is still made (``link.sent_to == ""``) and
     nothing is sent; the dashboard can copy a fresh link instead. Inside a Send, the link is
     the Send's (the one its SMS carries, if an automation texted it), and a customer whose
-    preferred channel is SMS, and who was texted that link, gets no email of it."""
+    preferred channel is SMS, and who was texted that link, gets no email of it (unless the
+    contractor wrote a note, which only the email carries)."""
     if channel != "email":
         raise ServiceError(_("Only email delivery is available for now."))
     customer = document.customer
@@ -293,7 +294,13 @@ def share_document(
             channel=LinkChannel.EMAIL,
             sent_to=customer.email,
         )
-    if scope is not None and scope.texted and customer.preferred_channel == PreferredChannel.SMS:
+    texted_only = (
+        scope is not None
+        and scope.texted
+        and customer.preferred_channel == PreferredChannel.SMS
+        and not note  # the contractor's note is only in the email: it still goes
+    )
+    if texted_only:
         link = issued.link
         link.channel, link.sent_to = LinkChannel.SMS, customer.phone[:254]
         link.save(update_fields=["channel", "sent_to", "updated_at"])

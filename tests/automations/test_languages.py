@@ -179,6 +179,8 @@ def test_the_editor_warns_when_a_language_is_missing(owner_client, company, cust
     Automation.objects.filter(pk=automation.pk).update(body_fr="")
     page = owner_client.get(url).content.decode()
     assert "No French message: customers served in French will get the English one." in page
+    listing = owner_client.get(reverse("automations:list")).content.decode()
+    assert listing.count('data-missing="fr"') == 1
 
     # Live (htmx), as typed: the English one emptied instead.
     fields = {
@@ -266,6 +268,23 @@ def test_a_customer_who_prefers_texts_gets_the_link_by_text_only(
     assert link.channel == "sms" and link.sent_to == customer.phone
     token = _tokens(sms["body"]).pop()
     assert Client().get(f"/p/{token}/", follow=True).status_code == 200
+
+
+def test_a_note_on_the_send_is_emailed_even_to_a_customer_who_prefers_texts(
+    twilio, owner_client, company, customer, job, django_capture_on_commit_callbacks
+):
+    _speak(customer, "en-ca", "sms")
+    invoice = InvoiceFactory(customer=customer, job=job, sent=False)
+    url = reverse("documents:invoice_action", args=[invoice.public_id, "send"])
+    stamp = re.search(
+        r'name="last_sent" value="([^"]*)"', owner_client.get(url).content.decode()
+    ).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(url, {"last_sent": stamp, "note": "The gate code is 1234."})
+    [sms] = twilio.sent_to("+14165550199")
+    [email] = [m for m in mail.outbox if invoice.display_number in m.subject]
+    assert "The gate code is 1234." in email.body
+    assert _tokens(sms["body"]) == _tokens(email.body)  # still one link
 
 
 def test_a_customer_who_prefers_texts_but_opted_out_still_gets_the_email(
