@@ -71,6 +71,7 @@ CUSTOMER_TEMPLATES = (
     "templates/emails/refund_notice.*",
     "templates/emails/review_request.*",
     "templates/messaging/commercial_footer.*",
+    "templates/messaging/unsubscribe.html",
 )
 
 # Modules whose marked strings reach customers (pages, forms and their errors, emails, PDFs).

@@ -11,13 +11,13 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crewcommand.messaging import channels, consent
-from crewcommand.models import Channel, Company, Message, MessageStatus
+from crewcommand.models import Channel, Company, Message, MessageStatus, customer_language
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     message = channels.unsubscribe_message(token)
     if message is None:
         return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=404)
+    if message.customer is not None:  # the page in the customer's language, as the email was
+        translation.activate(customer_language(message.customer, message.company))
     done = False
     if request.method == "POST":
         if message.customer is not None:

@@ -364,3 +364,34 @@ def test_preferred_channel_is_edited_on_the_customer_form_and_shown(owner_client
     assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
     customer.refresh_from_db()
     assert customer.preferred_channel == "sms"
+
+
+def test_a_commercial_email_to_a_french_customer_has_its_footer_in_french(
+    company, customer, django_capture_on_commit_callbacks
+):
+    from crewcommand import messaging
+    from crewcommand.messaging import consent
+
+    _speak(customer, "fr-ca", "email")
+    consent.record_consent(customer=customer, channel="email", kind="express", source="form")
+    with django_capture_on_commit_callbacks(execute=True):
+        messaging.queue(
+            company=company,
+            channel="email",
+            to=customer.email,
+            subject="Promo",
+            body="Bonjour!",
+            customer=customer,
+            kind="commercial",
+        )
+    [email] = mail.outbox
+    assert "Se désabonner (en un clic) : http" in email.body
+    # The one-click page is in French too, before and after.
+    url = re.search(r"Se désabonner \(en un clic\) : (\S+)", email.body).group(1)
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    page = Client().get(path).content.decode()
+    assert f"Vous désabonner des courriels de {company.name}" in page
+    done = Client().post(path).content.decode()
+    assert "ne vous enverra plus de courriels promotionnels" in done
+    customer.refresh_from_db()
+    assert customer.email_opted_out_at is not None
