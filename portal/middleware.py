@@ -33,6 +33,9 @@ from portal.tokens import token_hash
 logger = logging.getLogger(__name__)
 
 PREFIX = "/p/"
+# What the contractor's preview puts where a token goes (never a token: those are 43
+# characters of URL-safe base64).
+PREVIEW_TOKEN = "preview"  # noqa: S105 (a word, not a secret)
 # Where Stripe sends the customer back (billing.urls_public): not portal URLs, but private
 # answers too, whatever the outcome (an unknown attempt's 404, a 405), so they get the same
 # headers here rather than only on the responses billing's views build themselves.
@@ -145,7 +148,21 @@ class PortalMiddleware:
         from portal import views_portal
 
         token = _token_from_path(request.path_info)
+        if token == PREVIEW_TOKEN:
+            # The contractor's preview (portal.views.preview) carries no token: its forms and
+            # links name this word instead, and nothing a customer can do is done from it.
+            return views_portal.preview_refused(request)
         link_id, usable = resolve(token)
+        link = None
+        if usable:
+            link = (
+                PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+                .filter(pk=link_id)
+                .first()
+            )
+            # The link's own dates pass; the document it opens may have closed long enough
+            # ago that the link expired with it (PortalLink.closed_expiry, derived: no write).
+            usable = link is not None and link.is_usable()
         if not usable:
             # Only misses are counted and only misses are refused: a customer's valid link keeps
             # working from an address (an office NAT, a carrier's IPv6 /64) where someone else
@@ -159,13 +176,7 @@ class PortalMiddleware:
             # A dead link's id names its business on the page, and feeds the queued fresh-link
             # check; an unknown token's answer is the generic page.
             return views_portal.invalid_link(request, dead_link_id=link_id)
-        link = (
-            PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
-            .filter(pk=link_id)
-            .first()
-        )
-        if link is None:  # deleted since the lookup (its customer was removed)
-            return views_portal.invalid_link(request, dead_link_id=None)
+        assert link is not None
         request.portal = PortalContext(link=link, token=token)
         # Every portal page is in the customer's language (their choice, else the company's).
         translation.activate(link.customer.language or link.company.default_language)
