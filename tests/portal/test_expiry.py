@@ -316,3 +316,17 @@ def test_the_estimate_page_of_a_declined_estimate_expires_with_it(customer):
     assert estimate.status == EstimateStatus.DECLINED
     url = reverse("portal:estimate", args=[issued.token, estimate.public_id])
     assert "This link has expired" in Client().get(url).content.decode()
+
+
+def test_the_settings_page_offers_the_setting_and_saves_blank_as_never(owner_client, company):
+    from django.forms.models import model_to_dict
+
+    url = reverse("dashboard:settings")
+    body = owner_client.get(url).content.decode()
+    assert "Links to closed documents expire after (days)" in body
+    assert 'name="portal_closed_link_days"' in body and 'value="90"' in body
+    data = {k: v for k, v in model_to_dict(company).items() if v is not None and k != "logo"}
+    data.update(portal_closed_link_days="", phone="416 555 0100", postal_code="M4C 1A1")
+    owner_client.post(url, data)
+    company.refresh_from_db()
+    assert company.portal_closed_link_days is None
