@@ -5,7 +5,10 @@ Unknown, malformed, revoked and expired tokens all take the same path: the token
 IP. Unknown and malformed tokens then get one generic page, rendered from the same context:
 nothing in it depends on which token it was. A revoked or expired link was a real secret given
 to the customer, so its page names the business to contact (and, for an expired one, offers a
-fresh link): see ``views_portal.invalid_link``. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
+fresh link): see ``views_portal.invalid_link``. A link whose own dates pass is loaded and
+checked once more: the document it opens may have closed long enough ago that the link expired
+with it (``PortalLink.closed_expiry``, derived on each request, never written); it then takes
+the same dead-link path. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
 that address get 429; valid links keep working. Tokens carry 256 random bits, so the limit is
 not what stops guessing: it slows scanners down and keeps their noise out of the database, and
 it must never lock a customer out because someone else behind the same address mistyped.

@@ -185,3 +185,13 @@ def test_the_document_pages_offer_the_preview(owner_client, estimate, invoice):
     for document in (estimate, invoice):
         body = owner_client.get(document.get_absolute_url()).content.decode()
         assert f'href="{_preview_url(document)}"' in body and "Preview as customer" in body
+
+
+def test_the_tenancy_and_role_walks_reach_the_new_urls(owner, customer, job):
+    from tests.urlwalk import contractor_routes, dashboard_objects, url_for
+
+    routes = {route.name: route for route in contractor_routes()}
+    objects = dashboard_objects(owner=owner, customer=customer, job=job)
+    for name in ("portal_dashboard:preview", "portal_dashboard:link_extend"):
+        assert name in routes
+        assert url_for(routes[name], objects).startswith("/app/portal/")
