@@ -368,6 +368,7 @@ class CompanyForm(forms.ModelForm):
             "qst_number",
             "payment_instructions",
             "portal_link_days",
+            "portal_closed_link_days",
             "default_language",
             "sms_from_number",
             "sms_messaging_service_sid",
@@ -396,6 +397,12 @@ class CompanyForm(forms.ModelForm):
         if not 1 <= days <= 365:
             raise forms.ValidationError(_("Choose between 1 and 365 days."))
         return days
+
+    def clean_portal_closed_link_days(self) -> int | None:
+        days = self.cleaned_data["portal_closed_link_days"]
+        if days is not None and days > 3650:
+            raise forms.ValidationError(_("Choose at most 3650 days, or leave empty for never."))
+        return days or None
 
 
 class CustomerForm(forms.ModelForm):

@@ -116,6 +116,17 @@ class Company(models.Model):
     portal_link_days = models.PositiveSmallIntegerField(
         _("portal links expire after (days)"), default=60
     )
+    # Blank or 0: never. Read by portal.models.PortalLink (closed documents: documents.models).
+    portal_closed_link_days = models.PositiveSmallIntegerField(
+        _("links to closed documents expire after (days)"),
+        null=True,
+        blank=True,
+        default=90,
+        help_text=_(
+            "Days after an invoice is paid or voided, or an estimate declined, when its links "
+            "stop opening it. Leave empty for never."
+        ),
+    )
     default_language = models.CharField(
         _("customers' language"),
         max_length=5,

@@ -66,6 +66,11 @@ OPEN_ESTIMATE_STATUSES = (
     EstimateStatus.VIEWED,
     EstimateStatus.CHANGES_REQUESTED,
 )
+# Closed: the customer has nothing left to do on it. Links to a closed document stop opening it
+# some days after it closed (the company's ``portal_closed_link_days``, see portal.models). An
+# accepted estimate is not closed: it is the signed record the customer keeps, and the work
+# (and its invoice) still lie ahead.
+CLOSED_ESTIMATE_STATUSES = (EstimateStatus.DECLINED,)
 
 
 class DepositKind(models.TextChoices):
@@ -139,6 +144,11 @@ class Estimate(TenantModel):
     @property
     def display_status_label(self) -> str:
         return str(EstimateStatus(self.display_status).label)
+
+    @property
+    def closed_at(self) -> dt.datetime | None:
+        """When the estimate closed (``CLOSED_ESTIMATE_STATUSES``): declined; None while open."""
+        return self.decided_at if self.status in CLOSED_ESTIMATE_STATUSES else None
 
     @property
     def open_change_request(self) -> bool:
@@ -306,6 +316,8 @@ class InvoiceStatus(models.TextChoices):
 
 
 OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.VIEWED, InvoiceStatus.PARTIALLY_PAID)
+# Paid or void: see CLOSED_ESTIMATE_STATUSES.
+CLOSED_INVOICE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.VOID)
 
 
 class PaymentTerms(models.TextChoices):
@@ -349,6 +361,8 @@ class Invoice(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     viewed_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
+    # When the balance last reached zero (billing.services.ledger keeps it; null while not paid).
+    paid_at = models.DateTimeField(null=True, blank=True)
     subtotal = money_field(default=ZERO)
     tax_total = money_field(default=ZERO)
     total = money_field(default=ZERO)
@@ -399,6 +413,14 @@ class Invoice(TenantModel):
     @property
     def display_status(self) -> str:
         return "overdue" if self.is_overdue else self.status
+
+    @property
+    def closed_at(self) -> dt.datetime | None:
+        """When the invoice closed (``CLOSED_INVOICE_STATUSES``): paid or voided; None while
+        open."""
+        if self.status == InvoiceStatus.VOID:
+            return self.voided_at
+        return self.paid_at if self.status == InvoiceStatus.PAID else None
 
     @property
     def display_status_label(self) -> str:

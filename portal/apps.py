@@ -11,6 +11,7 @@ ACTIVITY_SENTENCES = {
     ),
     "portal_link.revoked": _("%(actor)s revoked portal link %(reference)s"),
     "portal_link.regenerated": _("%(actor)s replaced portal link %(reference)s with %(new)s"),
+    "portal_link.extended": _("%(actor)s extended portal link %(reference)s until %(until)s"),
     "portal_link.reissued": _(
         "%(actor)s asked for a fresh link; %(new)s was sent to the contact on file"
     ),

@@ -3,13 +3,14 @@ refused if it holds control or invisible formatting characters (bidi overrides, 
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from documents.models import LineItem, LineKind
@@ -200,3 +201,51 @@ class SendForm(forms.Form):
 
     def clean_note(self) -> str:
         return clean_text(self.cleaned_data["note"], multiline=True)
+
+
+class LinkExtendForm(forms.Form):
+    """Dashboard: keep a link working longer, by some days (the "+90 days" button) or until
+    a date."""
+
+    days = forms.IntegerField(
+        label=_("Days to add"),
+        required=False,
+        min_value=1,
+        max_value=3650,
+        error_messages={
+            "invalid": _("Enter a number of days, like 90."),
+            "min_value": _("Add at least one day."),
+            "max_value": _("Add at most 3650 days."),
+        },
+    )
+    until = forms.DateField(
+        label=_("Keep working until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Enter a date like 2027-03-31.")},
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("days") is None and data.get("until") is None:
+            raise ValidationError(_("Choose a date, or press “+90 days”."), code="empty")
+        if data.get("days") is not None and data.get("until") is not None:
+            raise ValidationError(_("Choose either some days or a date, not both."), code="both")
+        return data
+
+    def until_moment(self, *, planned: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        """The moment the link should work until: the end of the chosen day (in the current
+        time zone, the company's), or ``days`` after the later of now and the link's planned
+        expiry."""
+        days = self.cleaned_data.get("days")
+        if days is not None:
+            return max(now, planned or now) + dt.timedelta(days=days)
+        day = self.cleaned_data["until"]
+        return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
+
+    def first_error(self) -> str:
+        for errors in self.errors.values():
+            return str(errors[0])
+        return ""

@@ -5,7 +5,10 @@ Unknown, malformed, revoked and expired tokens all take the same path: the token
 IP. Unknown and malformed tokens then get one generic page, rendered from the same context:
 nothing in it depends on which token it was. A revoked or expired link was a real secret given
 to the customer, so its page names the business to contact (and, for an expired one, offers a
-fresh link): see ``views_portal.invalid_link``. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
+fresh link): see ``views_portal.invalid_link``. A link whose own dates pass is loaded and
+checked once more: the document it opens may have closed long enough ago that the link expired
+with it (``PortalLink.closed_expiry``, derived on each request, never written); it then takes
+the same dead-link path. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
 that address get 429; valid links keep working. Tokens carry 256 random bits, so the limit is
 not what stops guessing: it slows scanners down and keeps their noise out of the database, and
 it must never lock a customer out because someone else behind the same address mistyped.
@@ -33,6 +36,9 @@ from portal.tokens import token_hash
 logger = logging.getLogger(__name__)
 
 PREFIX = "/p/"
+# What the contractor's preview puts where a token goes (never a token: those are 43
+# characters of URL-safe base64).
+PREVIEW_TOKEN = "preview"  # noqa: S105 (a word, not a secret)
 # Where Stripe sends the customer back (billing.urls_public): not portal URLs, but private
 # answers too, whatever the outcome (an unknown attempt's 404, a 405), so they get the same
 # headers here rather than only on the responses billing's views build themselves.
@@ -145,7 +151,21 @@ class PortalMiddleware:
         from portal import views_portal
 
         token = _token_from_path(request.path_info)
+        if token == PREVIEW_TOKEN:
+            # The contractor's preview (portal.views.preview) carries no token: its forms and
+            # links name this word instead, and nothing a customer can do is done from it.
+            return views_portal.preview_refused(request)
         link_id, usable = resolve(token)
+        link = None
+        if usable:
+            link = (
+                PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+                .filter(pk=link_id)
+                .first()
+            )
+            # The link's own dates pass; the document it opens may have closed long enough
+            # ago that the link expired with it (PortalLink.closed_expiry, derived: no write).
+            usable = link is not None and link.is_usable()
         if not usable:
             # Only misses are counted and only misses are refused: a customer's valid link keeps
             # working from an address (an office NAT, a carrier's IPv6 /64) where someone else
@@ -159,13 +179,7 @@ class PortalMiddleware:
             # A dead link's id names its business on the page, and feeds the queued fresh-link
             # check; an unknown token's answer is the generic page.
             return views_portal.invalid_link(request, dead_link_id=link_id)
-        link = (
-            PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
-            .filter(pk=link_id)
-            .first()
-        )
-        if link is None:  # deleted since the lookup (its customer was removed)
-            return views_portal.invalid_link(request, dead_link_id=None)
+        assert link is not None
         request.portal = PortalContext(link=link, token=token)
         # Every portal page is in the customer's language (their choice, else the company's).
         translation.activate(link.customer.language or link.company.default_language)

@@ -41,6 +41,17 @@ class LinkStatus(models.TextChoices):
     REVOKED = "revoked", _("Revoked")
 
 
+def closed_link_expiry(
+    *, closed_at: dt.datetime, days: int | None, keep_until: dt.datetime | None
+) -> dt.datetime | None:
+    """The moment links to a document closed at ``closed_at`` stop opening it: ``days`` later
+    (None or 0: never), or ``keep_until`` if the contractor extended the link past that."""
+    if not days:
+        return None
+    planned = closed_at + dt.timedelta(days=days)
+    return max(planned, keep_until) if keep_until is not None else planned
+
+
 class PortalLink(TenantModel):
     """A secret link to a customer's documents: all of them, or one estimate or invoice."""
 
@@ -62,6 +73,9 @@ class PortalLink(TenantModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    # The contractor extended the link past its closed document's expiry (``closed_expiry``):
+    # it keeps opening the document until then.
+    keep_until = models.DateTimeField(_("kept open until"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     replaced_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -91,10 +105,36 @@ class PortalLink(TenantModel):
     def document(self) -> Estimate | Invoice | None:
         return self.estimate or self.invoice
 
+    @property
+    def closed_expiry(self) -> dt.datetime | None:
+        """When the link stops opening its document because the document closed (paid, void,
+        declined: ``documents.models``): the company's ``portal_closed_link_days`` after it
+        closed, or later if the contractor extended it (``keep_until``). None: the document is
+        open, the link names no document, or the company keeps such links (empty setting).
+
+        Derived, never stored, so a page's GET writes nothing and a change of the setting
+        applies to every link at once. Reads the link's document and company: select them
+        with the link."""
+        document = self.document
+        closed = document.closed_at if document is not None else None
+        if closed is None:
+            return None
+        return closed_link_expiry(
+            closed_at=closed, days=self.company.portal_closed_link_days, keep_until=self.keep_until
+        )
+
+    @property
+    def planned_expiry(self) -> dt.datetime | None:
+        """When the link stops working, whichever comes first: its own lifetime
+        (``expires_at``) or its closed document's expiry (``closed_expiry``)."""
+        dates = [d for d in (self.expires_at, self.closed_expiry) if d is not None]
+        return min(dates) if dates else None
+
     def status_at(self, now: dt.datetime) -> str:
         if self.revoked_at is not None:
             return LinkStatus.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
+        planned = self.planned_expiry
+        if planned is not None and planned <= now:
             return LinkStatus.EXPIRED
         return LinkStatus.ACTIVE
 

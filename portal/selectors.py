@@ -6,21 +6,23 @@ scope: another document of the same customer, another customer or another compan
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crewcommand.models import Activity, Company, Customer
 from documents import pdf
 from documents.models import (
+    CLOSED_ESTIMATE_STATUSES,
     Estimate,
     EstimateRevision,
     EstimateStatus,
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from portal.middleware import PortalContext
+    from portal.preview import PreviewContext
 
 
 # --- Customer side -----------------------------------------------------------------------------
@@ -69,7 +72,11 @@ def dead_link(*, link_id: int | None) -> DeadLink | None:
     None for an unknown token, or a link deleted or made usable since the lookup."""
     if link_id is None:
         return None
-    link = PortalLink.objects.select_related("company", "customer").filter(pk=link_id).first()
+    link = (
+        PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+        .filter(pk=link_id)
+        .first()
+    )
     if link is None:
         return None
     state = link.status
@@ -82,6 +89,19 @@ def dead_link(*, link_id: int | None) -> DeadLink | None:
     )
 
 
+def _closed_cutoff(portal: PortalContext) -> dt.datetime | None:
+    """For a link to all of a customer's documents: documents closed before this moment have
+    expired from it (the company's ``portal_closed_link_days``, as for a link to one document:
+    ``PortalLink.closed_expiry``). None: nothing has expired (the company keeps them, or the
+    contractor extended this link and the extension still runs)."""
+    days = portal.company.portal_closed_link_days
+    now = timezone.now()
+    keep_until = portal.link.keep_until
+    if not days or (keep_until is not None and keep_until > now):
+        return None
+    return now - dt.timedelta(days=days)
+
+
 def portal_estimates(*, portal: PortalContext) -> QuerySet[Estimate]:
     qs = Estimate.objects.filter(
         company=portal.company, customer=portal.customer, sent_at__isnull=False
@@ -90,6 +110,8 @@ def portal_estimates(*, portal: PortalContext) -> QuerySet[Estimate]:
         return qs.filter(pk=cast(int, portal.link.estimate_id))
     if portal.scope == "invoice":
         return qs.none()
+    if (cutoff := _closed_cutoff(portal)) is not None:
+        qs = qs.exclude(status__in=CLOSED_ESTIMATE_STATUSES, decided_at__lte=cutoff)
     return qs
 
 
@@ -101,6 +123,11 @@ def portal_invoices(*, portal: PortalContext) -> QuerySet[Invoice]:
         return qs.filter(pk=cast(int, portal.link.invoice_id))
     if portal.scope == "estimate":
         return qs.none()
+    if (cutoff := _closed_cutoff(portal)) is not None:
+        qs = qs.exclude(
+            Q(status=InvoiceStatus.PAID, paid_at__lte=cutoff)
+            | Q(status=InvoiceStatus.VOID, voided_at__lte=cutoff)
+        )
     return qs
 
 
@@ -187,11 +214,16 @@ def _option_groups(lines: list[LineItem]) -> list[OptionGroup]:
 
 
 def estimate_context(
-    *, portal: PortalContext, estimate: Estimate, data: QueryDict | None = None
+    *,
+    portal: PortalContext | PreviewContext,
+    estimate: Estimate,
+    data: QueryDict | None = None,
+    draft: EstimateRevision | None = None,
 ) -> dict[str, Any]:
     """Everything the estimate page shows. ``data``: the customer's picks from a request
-    (None: the accepted picks once signed, else the defaults)."""
-    revision = shown_revision(estimate)
+    (None: the accepted picks once signed, else the defaults). ``draft``: the contractor's
+    preview of a draft revision, shown as the customer will see it once sent."""
+    revision = draft or shown_revision(estimate)
     lines = list(revision.lines.all())
     signature = signature_of(estimate)
     if estimate.status == EstimateStatus.ACCEPTED:
@@ -201,7 +233,8 @@ def estimate_context(
         selection = selection_from_data(data, lines)
     totals = revision_totals(revision, selection, lines=lines)
     expired = estimate.display_status == EstimateStatus.EXPIRED
-    updating = estimate.status == EstimateStatus.DRAFT
+    updating = estimate.status == EstimateStatus.DRAFT and draft is None
+    answerable = estimate.status in ANSWERABLE or draft is not None
     for line in lines:
         line.is_picked = is_selected(line, selection)
     return {
@@ -218,7 +251,7 @@ def estimate_context(
         "signature_image": svg_data_url(signature.image_svg) if signature else "",
         "expired": expired,
         "updating": updating,
-        "can_answer": estimate.status in ANSWERABLE and not expired and not updating,
+        "can_answer": answerable and not expired and not updating,
     }
 
 
@@ -339,7 +372,10 @@ def panel_subject(*, company: Company, kind: str, public_id: str) -> Estimate | 
 
 
 def links_for(*, subject: Estimate | Invoice | Customer) -> list[PortalLink]:
-    qs = PortalLink.objects.filter(company_id=subject.company_id).select_related("replaced_by")
+    # The company and the document are read for each link's planned expiry.
+    qs = PortalLink.objects.filter(company_id=subject.company_id).select_related(
+        "replaced_by", "company", "estimate", "invoice"
+    )
     if isinstance(subject, Estimate):
         qs = qs.filter(estimate=subject)
     elif isinstance(subject, Invoice):

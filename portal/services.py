@@ -91,6 +91,16 @@ def _default_expiry(customer: Customer) -> dt.datetime | None:
     return timezone.now() + dt.timedelta(days=days) if days else None
 
 
+def _closed_window(customer: Customer, document: Document | None) -> dt.datetime | None:
+    """A new link to a closed document (a fresh one the customer asked for an old paid
+    invoice, or one the contractor made) works for the company's closed-document period from
+    now, as if the document had just closed: without this it would be born expired."""
+    days = customer.company.portal_closed_link_days
+    if document is None or document.closed_at is None or not days:
+        return None
+    return timezone.now() + dt.timedelta(days=days)
+
+
 def _document_target(link: PortalLink) -> Document | Customer:
     return link.estimate or link.invoice or link.customer
 
@@ -129,12 +139,18 @@ def link_create(
     channel: str = LinkChannel.MANUAL,
     sent_to: str = "",
     expires_at: dt.datetime | Literal[True] | None = True,
+    keep_until: dt.datetime | None = None,
 ) -> IssuedLink:
     """Make a link for the customer, optionally scoped to one of their documents.
 
     ``expires_at=True`` (the default) applies the company's ``portal_link_days``; ``None``
-    makes a link that never expires."""
+    makes a link that never expires. A link to a closed document is kept open for the
+    company's closed-document period from now (``_closed_window``), or until ``keep_until``
+    if that is later."""
     _check_document(customer, document)
+    window = _closed_window(customer, document)
+    if window is not None:
+        keep_until = max(keep_until, window) if keep_until else window
     token = new_token()
     for _attempt in range(8):
         try:
@@ -150,6 +166,7 @@ def link_create(
                     sent_to=sent_to[:254],
                     created_by=_member_user(actor),
                     expires_at=_default_expiry(customer) if expires_at is True else expires_at,
+                    keep_until=keep_until,
                 )
             break
         except IntegrityError:  # a reference already used in this company: draw another
@@ -171,6 +188,42 @@ def link_revoke(*, link: PortalLink, actor: Actor) -> PortalLink:
     return link
 
 
+EXTEND_MAX_DAYS = 3650
+
+
+@transaction.atomic
+def link_extend(*, link: PortalLink, until: dt.datetime, actor: Actor) -> PortalLink:
+    """Keep the link working until ``until``: past its closed document's expiry
+    (``keep_until``) and past its own lifetime (``expires_at``) if that ends sooner. Never
+    shortens a link, and never brings back a revoked one (make a new link instead)."""
+    link = (
+        PortalLink.objects.select_for_update(of=("self",))
+        .select_related("company", "customer", "estimate", "invoice")
+        .get(pk=link.pk)
+    )
+    now = timezone.now()
+    if link.revoked_at is not None:
+        raise ServiceError(_("This link was revoked and can't be extended. Create a new link."))
+    if until <= now:
+        raise ServiceError(_("Choose a date after today."))
+    if until > now + dt.timedelta(days=EXTEND_MAX_DAYS):
+        raise ServiceError(_("Choose a date within the next ten years."))
+    fields = ["keep_until", "updated_at"]
+    link.keep_until = max(until, link.keep_until) if link.keep_until else until
+    if link.expires_at is not None and link.expires_at < until:
+        link.expires_at = until
+        fields.append("expires_at")
+    link.save(update_fields=fields)
+    planned = link.planned_expiry
+    _log_link(
+        link,
+        "portal_link.extended",
+        actor,
+        until=date_format(timezone.localtime(planned), "DATE_FORMAT") if planned else "-",
+    )
+    return link
+
+
 @transaction.atomic
 def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
     """Revoke the link and make a new one with the same customer, scope and recipient."""
@@ -181,6 +234,7 @@ def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
         document=old.document,
         channel=LinkChannel.MANUAL,
         sent_to=old.sent_to,
+        keep_until=old.keep_until,
     )
     old.replaced_by = issued.link
     old.save(update_fields=["replaced_by", "updated_at"])

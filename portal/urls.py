@@ -24,6 +24,15 @@ class PanelKindConverter:
 
 register_converter(PanelKindConverter, "panelkind")
 
+
+class DocumentKindConverter(PanelKindConverter):
+    """An estimate or an invoice (what can be previewed as the customer)."""
+
+    regex = "estimate|invoice"
+
+
+register_converter(DocumentKindConverter, "dockind")
+
 subject = "links/<panelkind:kind>/<pid:doc_id>/"
 
 urlpatterns = [
@@ -32,6 +41,8 @@ urlpatterns = [
     path(f"{subject}status/", views.status_badge, name="status_badge"),
     path("links/<pid:link_id>/revoke/", views.link_revoke, name="link_revoke"),
     path("links/<pid:link_id>/regenerate/", views.link_regenerate, name="link_regenerate"),
+    path("links/<pid:link_id>/extend/", views.link_extend, name="link_extend"),
+    path("preview/<dockind:kind>/<pid:doc_id>/", views.preview, name="preview"),
     path("signatures/<pid:signature_id>/verify/", views.signature_verify, name="signature_verify"),
     path("signatures/<pid:signature_id>/pdf/", views.signature_pdf, name="signature_pdf"),
 ]

@@ -20,7 +20,8 @@ from crewcommand.models import Customer
 from crewcommand.permissions import member_can
 from documents.models import OPEN_ESTIMATE_STATUSES, OPEN_INVOICE_STATUSES, Estimate, Invoice
 from portal import notifications, selectors, services
-from portal.forms import LinkCreateForm, SendForm
+from portal.forms import LinkCreateForm, LinkExtendForm, SendForm
+from portal.preview import render_preview
 from portal.services import IssuedLink
 from portal.signatures import svg_data_url
 
@@ -127,6 +128,35 @@ def _link_action(request: ContractorRequest, link_id: str, *, regenerate: bool) 
 @require_POST
 def link_revoke(request: ContractorRequest, link_id: str) -> HttpResponse:
     return _link_action(request, link_id, regenerate=False)
+
+
+@member_required(action="link.manage")
+@require_POST
+def link_extend(request: ContractorRequest, link_id: str) -> HttpResponse:
+    """Keep a link working longer ("+90 days", or until a date): past its closed document's
+    expiry and its own lifetime. Bad input changes nothing and says why in the panel."""
+    link = selectors.link_get(company=request.company, public_id=link_id)
+    subject = link.estimate or link.invoice or link.customer
+    form = LinkExtendForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, subject, error=form.first_error())
+    until = form.until_moment(planned=link.planned_expiry, now=timezone.now())
+    try:
+        services.link_extend(link=link, until=until, actor=Actor.member(request.user))
+    except ServiceError as exc:
+        return _panel(request, subject, error=str(exc))
+    return _panel(request, subject)
+
+
+@member_required
+@require_GET
+def preview(request: ContractorRequest, kind: str, doc_id: str) -> HttpResponse:
+    """The estimate or invoice as its customer sees it in the portal (``portal.preview``):
+    no link, no token, no view recorded, nothing written; any member who can open the
+    document can preview it."""
+    document = selectors.panel_subject(company=request.company, kind=kind, public_id=doc_id)
+    assert isinstance(document, Estimate | Invoice)  # the URL names only these two kinds
+    return render_preview(request, document)
 
 
 @member_required(action="link.manage")

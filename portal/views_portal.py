@@ -98,6 +98,12 @@ def invalid_link(request: HttpRequest, *, dead_link_id: int | None) -> HttpRespo
     return render(request, "portal/dead_link.html", context, status=200 if sent else 404)
 
 
+def preview_refused(request: HttpRequest) -> HttpResponse:
+    """Anything asked of the contractor's preview (``portal.preview``): its page names no
+    token, so nothing in it can open, sign, pay or change anything."""
+    return render(request, "portal/invalid.html", {"preview": True}, status=403)
+
+
 def too_many_attempts(request: HttpRequest) -> HttpResponse:
     response = render(request, "portal/invalid.html", {"limited": True}, status=429)
     response["Retry-After"] = str(settings.PORTAL_INVALID_LINK_WINDOW)

@@ -116,7 +116,13 @@ def recompute_invoice(invoice: Invoice | None) -> None:
         )
         invoice.deposit_credit = min(deposit, invoice.total)
     invoice.status = _invoice_status(invoice)
-    invoice.save(update_fields=["amount_paid", "deposit_credit", "status", "updated_at"])
+    # When it was paid in full (links to it expire some days later, portal.models); a refund
+    # that reopens it clears the date, and the next full payment sets it again.
+    if invoice.status != InvoiceStatus.PAID:
+        invoice.paid_at = None
+    elif invoice.paid_at is None:
+        invoice.paid_at = timezone.now()
+    invoice.save(update_fields=["amount_paid", "deposit_credit", "status", "paid_at", "updated_at"])
 
 
 def recompute_refunds(payment: Payment, locked: Locked) -> None:
