@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -128,11 +129,23 @@ def queue(
     return message
 
 
-def enqueue(message_id: int, due: dt.datetime | None = None) -> None:
+# After a failed publish, this process stops publishing for a moment (the rows are committed
+# and beat re-enqueues them): a request that commits many messages while Redis is down pays for
+# one failed connection, not one per message.
+BROKER_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
+def enqueue(message_id: int, due: dt.datetime | None = None) -> bool:
     """Schedule the send task. A broker that is down only delays the message: beat re-enqueues
-    it (``requeue_due``), so the error is logged, not raised into the request."""
+    it (``requeue_due``), so the error is logged, not raised into the request. Returns whether
+    the task was handed to the broker (or scheduled for later)."""
+    global _broker_down_until
     from crewcommand.tasks import send_message
 
+    eager = send_message.app.conf.task_always_eager
+    if not eager and time.monotonic() < _broker_down_until:
+        return False
     now = timezone.now()
     try:
         if due is None or due <= now:
@@ -140,9 +153,16 @@ def enqueue(message_id: int, due: dt.datetime | None = None) -> None:
         elif due - now <= ETA_HORIZON:
             send_message.apply_async(kwargs={"message_id": message_id}, eta=due)
     except Exception:  # broker down: the beat task will find the row
-        if send_message.app.conf.task_always_eager:
+        if eager:
             raise  # inline (tests): a failure is the task's own error
-        logger.warning("outbox enqueue failed message=%s; beat will retry", message_id)
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning(
+            "outbox enqueue failed message=%s; broker paused %ss, beat will retry",
+            message_id,
+            BROKER_PAUSE_SECONDS,
+        )
+        return False
+    return True
 
 
 def claim(message_id: int) -> Message | None:
