@@ -24,7 +24,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import Payment, PaymentPurpose, PaymentStatus, Refund, RefundStatus
+from billing.models import (
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundKind,
+    RefundStatus,
+)
 from billing.quickbooks import taxes
 from billing.quickbooks.client import QuickBooksError, Session
 from billing.quickbooks.models import (
@@ -765,6 +772,9 @@ def push_refund(session: Session, record: SyncRecord) -> None:
     if refund.status != RefundStatus.SUCCEEDED:
         raise NeedsAttention(_("Only refunds that went through are sent to QuickBooks."))
     payment = refund.payment
+    if refund.kind == RefundKind.REVERSAL:
+        _reverse_payment(session, record, refund)
+        return
     customer = _dependency(
         session,
         company_id=record.company_id,
@@ -816,6 +826,56 @@ def push_refund(session: Session, record: SyncRecord) -> None:
             )
             % {"theirs": format_cad(theirs), "ours": format_cad(refund.amount)}
         )
+
+
+def _reverse_payment(session: Session, record: SyncRecord, refund: Refund) -> None:
+    """A reversal takes (part of) the payment back: the sale stands and the customer owes the
+    amount again (``RefundKind``). In QuickBooks that is the same Payment, lowered: its total
+    and the amount it applies to the invoice become what still counts here, so the invoice's
+    balance goes back up and the money leaves Undeposited Funds, with no change to income or
+    tax. The target is computed from every reversal on the payment, so pushes in any order, or
+    twice, end the same."""
+    payment = refund.payment
+    label = _("Payment %(amount)s") % {"amount": format_cad(payment.amount)}
+    paid = _dependency(
+        session,
+        company_id=record.company_id,
+        kind=RecordKind.PAYMENT,
+        local_id=payment.pk,
+        label=label,
+    )
+    reversed_total = sum(
+        (
+            r.amount
+            for r in payment.refunds.filter(status=RefundStatus.SUCCEEDED, kind=RefundKind.REVERSAL)
+        ),
+        Decimal(0),
+    )
+    target = max(payment.amount - reversed_total, Decimal(0))
+    current = session.read("Payment", paid.qbo_id)
+    total = Decimal(str(current.get("TotalAmt", 0)))
+    if total != target:
+        lines, room = [], target
+        for line in current.get("Line") or []:
+            amount = min(Decimal(str(line["Amount"])), room)
+            room -= amount
+            if amount > 0:
+                lines.append({"Amount": amount, "LinkedTxn": line.get("LinkedTxn", [])})
+        paid.sync_token = str(current["SyncToken"])
+        body = {
+            "CustomerRef": current["CustomerRef"],
+            "TotalAmt": target,
+            "Line": lines,
+            "PrivateNote": f"CrewCommand {payment.public_id} (reversed {reversed_total})",
+        }
+        current = _save(session, paid, "Payment", body)
+    _link(record, current)
+    log(
+        record.company_id,
+        _("%(label)s: QuickBooks payment %(id)s lowered to %(amount)s.")
+        % {"label": record.label, "id": current["Id"], "amount": format_cad(target)},
+        record=record,
+    )
 
 
 PUSHERS: dict[str, Callable[[Session, SyncRecord], None]] = {

@@ -43,7 +43,7 @@ def cents(value) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
-def refund_by_hand(payment, amount: str, kind: str = RefundKind.REVERSAL):
+def refund_by_hand(payment, amount: str, kind: str = RefundKind.GOODWILL):
     return services.refund_create(
         payment=payment, amount=Decimal(amount), actor=Actor.system(), kind=kind
     )
@@ -52,7 +52,7 @@ def refund_by_hand(payment, amount: str, kind: str = RefundKind.REVERSAL):
 # -- refunds ----------------------------------------------------------------------------------
 
 
-def test_a_refund_by_hand_is_pushed_once_as_a_refund_receipt_with_its_tax(
+def test_a_goodwill_refund_is_pushed_once_as_a_refund_receipt_with_its_tax(
     qbo, qbo_on, invoice, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -84,6 +84,39 @@ def test_a_refund_by_hand_is_pushed_once_as_a_refund_receipt_with_its_tax(
     assert SyncLog.objects.filter(record=record).exists()
 
 
+def test_a_reversal_lowers_the_quickbooks_payment_so_the_invoice_owes_it_again(
+    qbo, qbo_on, invoice, django_capture_on_commit_callbacks
+):
+    """A reversal: the money goes back and the invoice is owed again (no change to the sale).
+    The QuickBooks payment is lowered to what still counts; no receipt, no income touched."""
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = PaymentFactory(invoice=invoice, amount=invoice.total)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = refund_by_hand(payment, "200.00", kind=RefundKind.REVERSAL)
+    paid = SyncRecord.objects.get(kind=RecordKind.PAYMENT)
+    record = SyncRecord.objects.get(kind=RecordKind.REFUND, local_id=first.pk)
+    assert record.status == SyncStatus.SYNCED, record.message
+    assert record.qbo_id == paid.qbo_id
+    theirs = qbo_on.entity(qbo.realm_id, "Payment", paid.qbo_id)
+    assert cents(theirs["TotalAmt"]) == Decimal("1156.00")
+    assert [cents(line["Amount"]) for line in theirs["Line"]] == [Decimal("1156.00")]
+    inv_record = SyncRecord.objects.get(kind=RecordKind.INVOICE)
+    invoice.refresh_from_db()
+    qbo_invoice = qbo_on.entity(qbo.realm_id, "Invoice", inv_record.qbo_id)
+    assert cents(qbo_invoice["Balance"]) == invoice.balance == Decimal("200.00")
+    assert qbo_on.entities(qbo.realm_id, "RefundReceipt") == []
+    # Pushed again: the same target, nothing changes. A second reversal lowers it further.
+    token = qbo_on.entity(qbo.realm_id, "Payment", paid.qbo_id)["SyncToken"]
+    push(RecordKind.REFUND, first.pk, first.company_id)
+    assert qbo_on.entity(qbo.realm_id, "Payment", paid.qbo_id)["SyncToken"] == token
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_by_hand(payment, "100.00", kind=RefundKind.REVERSAL)
+    invoice.refresh_from_db()
+    qbo_invoice = qbo_on.entity(qbo.realm_id, "Invoice", inv_record.qbo_id)
+    assert cents(qbo_invoice["Balance"]) == invoice.balance == Decimal("300.00")
+    assert len(qbo_on.entities(qbo.realm_id, "Payment")) == 1
+
+
 def test_a_repeated_call_after_a_lost_answer_makes_no_second_receipt(
     qbo, qbo_on, invoice, django_capture_on_commit_callbacks
 ):
@@ -106,7 +139,7 @@ def test_a_card_refund_through_stripe_is_pushed_with_the_stripe_refund_id(
 ):
     payment = paid_by_card(invoice, connected, stripe_on)
     with django_capture_on_commit_callbacks(execute=True):
-        refund = refund_by_hand(payment, "100.00", kind=RefundKind.GOODWILL)
+        refund = refund_by_hand(payment, "100.00")
     refund.refresh_from_db()
     assert refund.stripe_refund_id
     record = SyncRecord.objects.get(kind=RecordKind.REFUND, local_id=refund.pk)
@@ -220,6 +253,13 @@ def test_a_deposit_is_a_credit_in_quickbooks_then_applied_to_the_invoice_made_fr
     again = push(RecordKind.PAYMENT, deposit.pk, deposit.company_id)
     assert again.sync_token == record.sync_token
     assert len(qbo_on.entities(qbo.realm_id, "Payment")) == 1
+    # Part of the deposit given back (a reversal): the credit on the invoice drops on both sides.
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_by_hand(deposit, "65.00", kind=RefundKind.REVERSAL)
+    invoice.refresh_from_db()
+    assert invoice.deposit_credit == Decimal("500.00")
+    qbo_invoice = qbo_on.entity(qbo.realm_id, "Invoice", inv_record.qbo_id)
+    assert cents(qbo_invoice["Balance"]) == invoice.balance
 
 
 def test_the_balance_paid_after_the_deposit_leaves_both_sides_at_zero(
