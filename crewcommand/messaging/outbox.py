@@ -202,11 +202,22 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def send(message_id: int) -> str:
     """Claim and send one message; returns the row's resulting status (or "skipped")."""
-    from crewcommand.messaging import channels, consent
+    from crewcommand.messaging import channels
 
     message = claim(message_id)
     if message is None:
         return "skipped"
+    try:
+        return _send_claimed(message)
+    finally:
+        # The email connection is closed (SMTP QUIT) only after the outcome is recorded, so a
+        # worker killed in that round trip does not send the email again.
+        channels.close_mailers()
+
+
+def _send_claimed(message: Message) -> str:
+    from crewcommand.messaging import channels, consent
+
     now = timezone.now()
     reason = consent.blocked_reason(message)
     if reason:
@@ -226,7 +237,7 @@ def send(message_id: int) -> str:
     try:
         text = full_text(message)
         if message.channel == Channel.SMS:
-            provider_id = channels.send_sms(message, text)
+            provider_id = _send_sms_once(message, text)
         else:
             provider_id = channels.send_email(message, text)
     except SealError:
@@ -270,8 +281,48 @@ def send(message_id: int) -> str:
         sent_at=timezone.now(),
         next_retry_at=None,
         last_error="",
+        handed_at=None,
     )
     return MessageStatus.SENT
+
+
+# How far before ``handed_at`` a text found at Twilio may have been created (clock skew).
+HANDOFF_SKEW = dt.timedelta(minutes=2)
+
+
+def _send_sms_once(message: Message, text: dict[str, str]) -> str:
+    """Send a text, unless an earlier attempt already reached Twilio.
+
+    ``handed_at`` is written (durably, before the call) and cleared only with the outcome. A
+    worker killed during the call leaves it set; when the row is claimed again, Twilio's list
+    of messages to that number since then is read first, and a text with the same body that no
+    other row owns is taken as this one (recorded, not sent again). If Twilio can't be asked,
+    the attempt fails as transient: never a blind resend."""
+    from crewcommand.messaging import channels
+
+    if message.handed_at is not None:
+        taken = set(
+            Message.objects.filter(channel=Channel.SMS, to=message.to)
+            .exclude(pk=message.pk)
+            .exclude(provider_id="")
+            .values_list("provider_id", flat=True)
+        )
+        found = channels.find_sms(
+            message, text, since=message.handed_at - HANDOFF_SKEW, exclude=taken
+        )
+        if found:
+            logger.info(
+                "outbox message=%s already at Twilio (%s): not sent again", message.pk, found
+            )
+            return found
+    # The first hand-off is kept: a later check must look back to the earliest attempt.
+    Message.objects.filter(
+        pk=message.pk,
+        status=MessageStatus.SENDING,
+        claimed_at=message.claimed_at,
+        handed_at__isnull=True,
+    ).update(handed_at=timezone.now())
+    return channels.send_sms(message, text)
 
 
 def requeue_due(limit: int = 5000) -> int:

@@ -33,8 +33,11 @@ from tests.worker import ROOT, _database_url, wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def _start_worker(queue_name: str, mail_dir: Path, log_path: Path) -> subprocess.Popen:
+def _start_worker(
+    queue_name: str, mail_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {
+        **(extra_env or {}),
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
         "DATABASE_POOL": "false",
@@ -142,6 +145,90 @@ def test_a_worker_killed_20_times_mid_send_sends_every_email_once(worker_queue, 
     assert len(duplicates) <= kills
 
 
+def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
+    worker_queue, settings, fake_twilio
+):
+    """Texts have no Message-ID to collapse a repeat, so the outbox asks Twilio first: a row
+    whose earlier attempt reached the hand-off (``handed_at``) is looked up in Twilio's list of
+    messages to that number before anything is sent again. Twilio answers 150 ms after it has
+    created each message, so most kills land after Twilio has the text and before the worker
+    knows: the very window that repeated texts before."""
+    from tests.messaging.test_sms import SENDER
+
+    settings.MESSAGING_SENDING_LEASE_SECONDS = 2
+    settings.TWILIO_ACCOUNT_SID = fake_twilio.account_sid
+    settings.TWILIO_AUTH_TOKEN = fake_twilio.auth_token
+    settings.TWILIO_API_BASE = fake_twilio.url
+    settings.TWILIO_ENABLED = True
+    settings.TWILIO_FROM_NUMBER = SENDER
+    fake_twilio.reply_delay = 0.15
+    twilio_env = {
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_API_BASE": fake_twilio.url,
+        "TWILIO_FROM_NUMBER": SENDER,
+    }
+    company = CompanyFactory(slug="killsms")
+    company.quiet_hours_start = company.quiet_hours_end = dt.time(0, 0)  # no quiet hours
+    company.save()
+    mail_dir = Path(tempfile.mkdtemp(prefix="cc-killsms-mail-"))
+    log_path = Path(tempfile.mkdtemp(prefix="cc-killsms-")) / "worker.log"
+    total = 40
+
+    def queue_texts(start: int, count: int) -> list[int]:
+        with transaction.atomic():
+            return [
+                queue(
+                    company=company, channel="sms", to=f"+1416555{n:04d}", body=f"Reminder {n}"
+                ).pk
+                for n in range(start, start + count)
+            ]
+
+    ids = queue_texts(0, total)
+    rng = random.Random(1414)
+    kills = 0
+    while kills < 20:
+        proc = _start_worker(worker_queue, mail_dir, log_path, twilio_env)
+        start = Message.objects.exclude(status=MessageStatus.QUEUED).count()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if Message.objects.exclude(status=MessageStatus.QUEUED).count() > start:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        time.sleep(settings.MESSAGING_SENDING_LEASE_SECONDS)
+        outbox.requeue_due()
+        if not Message.objects.exclude(status=MessageStatus.SENT).exists():
+            ids += queue_texts(total, 10)
+            total += 10
+    proc = _start_worker(worker_queue, mail_dir, log_path, twilio_env)
+    try:
+
+        def all_sent():
+            if Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count() == total:
+                return True
+            time.sleep(0.5)
+            outbox.requeue_due()
+            return False
+
+        wait_for(all_sent, timeout=120)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    per_number = Counter(m["to"] for m in fake_twilio.messages.values())
+    recovered = log_path.read_text(errors="replace").count("already at Twilio")
+    print(
+        f"kills={kills} texts={total} found-at-twilio={recovered} repeats={sum(per_number.values()) - len(per_number)}"
+    )
+    assert len(per_number) == total  # every text went out
+    assert set(per_number.values()) == {1}  # none twice
+    for message in Message.objects.filter(pk__in=ids):
+        assert fake_twilio.messages[message.provider_id]["to"] == message.to
+
+
 def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_after(
     celery_worker_process, settings
 ):
@@ -196,8 +283,13 @@ def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_af
                 outbox.requeue_due()  # beat, on its real schedule
             return False
 
-        wait_for(delivered, timeout=60, interval=0.5)
-        print(f"{total} delivered {time.monotonic() - started:.1f}s after the broker came back")
+        try:
+            wait_for(delivered, timeout=60, interval=0.5)
+        finally:
+            sent = Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count()
+            print(
+                f"{sent} of {total} sent {time.monotonic() - started:.1f}s after the broker came back"
+            )
     finally:
         proxy.down()
         app.conf.broker_url = good_url
