@@ -387,6 +387,8 @@ CELERY_BEAT_SCHEDULE["automations-scan-due"] = {
 MESSAGING_SENDING_LEASE_SECONDS = env_int(
     "MESSAGING_SENDING_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1
 )
+# Messaging: a row beat re-enqueued is not re-enqueued again before this (a long backlog).
+MESSAGING_REQUEUE_AGAIN_SECONDS = env_int("MESSAGING_REQUEUE_AGAIN_SECONDS", 120, minimum=1)
 # Messaging: re-enqueue outbox rows that never left (broker down at commit, worker killed).
 CELERY_BEAT_SCHEDULE["messaging-requeue"] = {
     "task": "crewcommand.tasks.requeue_messages",

@@ -263,7 +263,12 @@ def _link(record: SyncRecord, obj: dict[str, Any]) -> None:
 
 
 def _save(
-    session: Session, record: SyncRecord, entity: str, body: dict[str, Any]
+    session: Session,
+    record: SyncRecord,
+    entity: str,
+    body: dict[str, Any],
+    *,
+    retry_stale: bool = True,
 ) -> dict[str, Any]:
     """Create or update; an update uses the stored Id and SyncToken, and when QuickBooks says
     the SyncToken is stale (someone edited it there) reads the current one and tries once more."""
@@ -272,13 +277,31 @@ def _save(
     try:
         obj = session.save(entity, body, request_id=_request_id(record, body))
     except QuickBooksError as error:
-        if error.code != STALE_SYNC_TOKEN or not record.qbo_id:
+        if error.code != STALE_SYNC_TOKEN or not record.qbo_id or not retry_stale:
             raise
         current = session.read(entity, record.qbo_id)
         body = {**body, "SyncToken": str(current["SyncToken"])}
         obj = session.save(entity, body, request_id=_request_id(record, body))
     _link(record, obj)
     return obj
+
+
+def _save_from_read(
+    session: Session, record: SyncRecord, entity: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """An update whose body was built from the object as just read (all of a Payment's lines):
+    if someone changed it since (stale SyncToken), resending the body would undo their change,
+    so the push fails as transient and is built again from a fresh read when retried."""
+    try:
+        return _save(session, record, entity, body, retry_stale=False)
+    except QuickBooksError as error:
+        if error.code != STALE_SYNC_TOKEN:
+            raise
+        raise QuickBooksError(
+            _("%(label)s changed in QuickBooks meanwhile; it will be read again.")
+            % {"label": record.label},
+            permanent=False,
+        ) from None
 
 
 def _dependency(
@@ -646,7 +669,7 @@ def push_deposit(session: Session, record: SyncRecord, payment: Payment) -> None
             {"Amount": amount, "LinkedTxn": [{"TxnId": invoice.qbo_id, "TxnType": "Invoice"}]}
         )
         record.sync_token = str(current["SyncToken"])
-        _save(
+        _save_from_read(
             session,
             record,
             "Payment",
@@ -868,7 +891,7 @@ def _reverse_payment(session: Session, record: SyncRecord, refund: Refund) -> No
             "Line": lines,
             "PrivateNote": f"CrewCommand {payment.public_id} (reversed {reversed_total})",
         }
-        current = _save(session, paid, "Payment", body)
+        current = _save_from_read(session, paid, "Payment", body)
     _link(record, current)
     log(
         record.company_id,

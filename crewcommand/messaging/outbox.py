@@ -46,6 +46,13 @@ ETA_HORIZON = dt.timedelta(hours=1)
 REQUEUE_GRACE = dt.timedelta(seconds=30)
 
 
+def requeue_again() -> dt.timedelta:
+    """A row beat already handed to the broker is handed again only after this long
+    (``MESSAGING_REQUEUE_AGAIN_SECONDS``, 120): long enough for a backlog to drain, short
+    enough that a task lost with a killed worker is soon replaced."""
+    return dt.timedelta(seconds=settings.MESSAGING_REQUEUE_AGAIN_SECONDS)
+
+
 class TransientError(Exception):
     """The provider may accept the message later: retry with backoff."""
 
@@ -182,8 +189,11 @@ def claim(message_id: int) -> Message | None:
 
 
 def _finish(message: Message, **fields: Any) -> None:
-    """Record the outcome, only if this worker still holds the row."""
+    """Record the outcome, only if this worker still holds the row. A row going back to the
+    queue needs a new task: beat may hand it over again (``requeued_at`` cleared)."""
     fields["updated_at"] = timezone.now()
+    if fields.get("status") == MessageStatus.QUEUED:
+        fields["requeued_at"] = None
     Message.objects.filter(
         pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
     ).update(**fields)
@@ -330,17 +340,24 @@ def requeue_due(limit: int = 5000) -> int:
     now = timezone.now()
     # Rows abandoned in "sending" (worker killed) go back to the queue.
     Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - lease()).update(
-        status=MessageStatus.QUEUED, updated_at=now
+        status=MessageStatus.QUEUED, requeued_at=None, updated_at=now
     )
     due = list(
         Message.objects.filter(
             Q(status=MessageStatus.QUEUED) & Q(send_after__lte=now - REQUEUE_GRACE)
         )
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lte=now - requeue_again()))
         .order_by("send_after")
         .values_list("pk", flat=True)[:limit]
     )
     # Queued rows due within the horizon but never scheduled with a countdown (queued for
     # "tomorrow 9:00" by beat's earlier runs) are picked up once due, by the query above.
+    handed = []
     for pk in due:
-        enqueue(pk)
-    return len(due)
+        if enqueue(pk):
+            handed.append(pk)
+    # A backlog longer than beat's period is not handed over a second time (each extra task
+    # would only be skipped by the claim, and cost the worker a task); one lost again is
+    # handed over after ``requeue_again()``.
+    Message.objects.filter(pk__in=handed, status=MessageStatus.QUEUED).update(requeued_at=now)
+    return len(handed)

@@ -283,3 +283,37 @@ def test_the_balance_paid_after_the_deposit_leaves_both_sides_at_zero(
     assert cents(qbo_invoice["Balance"]) == 0
     customer = SyncRecord.objects.get(kind=RecordKind.CUSTOMER)
     assert cents(qbo_on.entity(qbo.realm_id, "Customer", customer.qbo_id)["Balance"]) == 0
+
+
+def test_a_payment_changed_in_quickbooks_during_a_reversal_is_read_again_not_overwritten(
+    qbo, qbo_on, invoice, django_capture_on_commit_callbacks
+):
+    """The reversal's body is built from the Payment as read (all its lines). A stale SyncToken
+    means someone changed it meanwhile: the push is retried later from a fresh read instead of
+    resending lines that would undo their change."""
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = PaymentFactory(invoice=invoice, amount=invoice.total)
+    paid = SyncRecord.objects.get(kind=RecordKind.PAYMENT)
+    stale = []
+
+    def edited_meanwhile(request, match):
+        stale.append(request.path)
+        qbo_on._routes.remove(route)  # once
+        body = (
+            b'{"Fault": {"Error": [{"Message": "Stale Object Error", "Detail": "Stale Object '
+            b'Error : You and another user were working on the same thing.", "code": "5010"}], '
+            b'"type": "ValidationFault"}}'
+        )
+        return Response(400, body, {"Content-Type": "application/json"})
+
+    route = Route("POST", re.compile(r"/v3/company/[^/]+/payment"), edited_meanwhile)
+    qbo_on._routes.insert(0, route)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refund_by_hand(payment, "100.00", kind=RefundKind.REVERSAL)
+    record = SyncRecord.objects.get(kind=RecordKind.REFUND)
+    assert stale and record.status == SyncStatus.ERROR and record.next_attempt_at is not None
+    assert "read again" in record.message
+    SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=record.created_at)
+    assert sync.push(record.pk) == SyncStatus.SYNCED
+    theirs = qbo_on.entity(qbo.realm_id, "Payment", paid.qbo_id)
+    assert cents(theirs["TotalAmt"]) == invoice.total - refund.amount
