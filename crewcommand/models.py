@@ -438,6 +438,12 @@ class Message(TenantModel):
     send_after = models.DateTimeField(_("due"), default=timezone_now)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Written just before an SMS is handed to Twilio and kept until its outcome is recorded: a
+    # row claimed again with it set may already be at Twilio, which is asked before resending.
+    handed_at = models.DateTimeField(null=True, blank=True)
+    # When beat's requeue last handed this row to the broker: it is not handed again while that
+    # task may still be waiting in a long queue (``outbox.requeue_again``).
+    requeued_at = models.DateTimeField(null=True, blank=True)
     next_retry_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=100, blank=True)
     error_code = models.CharField(max_length=20, blank=True)

@@ -331,6 +331,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must never hold a request when Redis is down: the row is committed and beat
+# re-enqueues it (crewcommand.messaging.outbox). kombu's default is to retry the connection
+# once after 2 s (``interval_start``) on every publish, and Celery's publish retry adds up to
+# 0.6 s more; with these a publish to a dead broker fails in milliseconds (refused) or after
+# one second (unreachable host), and the outbox stops trying for a few seconds after that.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,  # kombu: connection retries inside one publish
+    "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 1, minimum=1),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "crewcommand")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
@@ -372,6 +387,8 @@ CELERY_BEAT_SCHEDULE["automations-scan-due"] = {
 MESSAGING_SENDING_LEASE_SECONDS = env_int(
     "MESSAGING_SENDING_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1
 )
+# Messaging: a row beat re-enqueued is not re-enqueued again before this (a long backlog).
+MESSAGING_REQUEUE_AGAIN_SECONDS = env_int("MESSAGING_REQUEUE_AGAIN_SECONDS", 120, minimum=1)
 # Messaging: re-enqueue outbox rows that never left (broker down at commit, worker killed).
 CELERY_BEAT_SCHEDULE["messaging-requeue"] = {
     "task": "crewcommand.tasks.requeue_messages",

@@ -79,6 +79,7 @@ class RecordKind(models.TextChoices):
     CUSTOMER = "customer", _("Customer")
     INVOICE = "invoice", _("Invoice")
     PAYMENT = "payment", _("Payment")
+    REFUND = "refund", _("Refund")
 
 
 class SyncStatus(models.TextChoices):
@@ -113,6 +114,9 @@ class SyncRecord(TenantModel):
     dirty = models.BooleanField(default=False)
     # True when the record came from QuickBooks (a payment entered there): never pushed back.
     from_quickbooks = models.BooleanField(default=False)
+    # A deposit (a payment on an estimate, pushed unapplied: a credit on the customer's account)
+    # remembers the QuickBooks invoice it was applied to once the invoice exists there.
+    applied_to = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

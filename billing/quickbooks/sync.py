@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +24,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import Payment, PaymentStatus
+from billing.models import (
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundKind,
+    RefundStatus,
+)
 from billing.quickbooks import taxes
 from billing.quickbooks.client import QuickBooksError, Session
 from billing.quickbooks.models import (
@@ -42,7 +49,7 @@ from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
 from crewcommand.models import Customer
-from documents.models import Invoice, InvoiceStatus
+from documents.models import Invoice, InvoiceStatus, LineItem
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +203,34 @@ def _push_claimed(record: SyncRecord, session: Session | None = None) -> str:
     QuickBooksConnection.objects.filter(pk=connection.pk).update(
         last_sync_at=timezone.now(), last_error=""
     )
+    if record.kind == RecordKind.INVOICE:
+        _apply_waiting_deposits(record)
     return SyncStatus.SYNCED
+
+
+def _apply_waiting_deposits(invoice_record: SyncRecord) -> None:
+    """The invoice is in QuickBooks now: deposits paid on its estimate (pushed as unapplied
+    payments) are applied to it, each by its own push."""
+    deposits = Payment.objects.filter(
+        company_id=invoice_record.company_id,
+        invoice_id=invoice_record.local_id,
+        purpose=PaymentPurpose.DEPOSIT,
+        status=PaymentStatus.SUCCEEDED,
+        applied=True,
+    ).values_list("pk", flat=True)
+    done = set(
+        SyncRecord.objects.filter(
+            company_id=invoice_record.company_id,
+            kind=RecordKind.PAYMENT,
+            local_id__in=list(deposits),
+            applied_to=invoice_record.qbo_id,
+        ).values_list("local_id", flat=True)
+    )
+    for payment_id in deposits:
+        if payment_id not in done:
+            enqueue(
+                company_id=invoice_record.company_id, kind=RecordKind.PAYMENT, local_id=payment_id
+            )
 
 
 def _failed(record: SyncRecord, error: QuickBooksError) -> str:
@@ -229,7 +263,12 @@ def _link(record: SyncRecord, obj: dict[str, Any]) -> None:
 
 
 def _save(
-    session: Session, record: SyncRecord, entity: str, body: dict[str, Any]
+    session: Session,
+    record: SyncRecord,
+    entity: str,
+    body: dict[str, Any],
+    *,
+    retry_stale: bool = True,
 ) -> dict[str, Any]:
     """Create or update; an update uses the stored Id and SyncToken, and when QuickBooks says
     the SyncToken is stale (someone edited it there) reads the current one and tries once more."""
@@ -238,13 +277,31 @@ def _save(
     try:
         obj = session.save(entity, body, request_id=_request_id(record, body))
     except QuickBooksError as error:
-        if error.code != STALE_SYNC_TOKEN or not record.qbo_id:
+        if error.code != STALE_SYNC_TOKEN or not record.qbo_id or not retry_stale:
             raise
         current = session.read(entity, record.qbo_id)
         body = {**body, "SyncToken": str(current["SyncToken"])}
         obj = session.save(entity, body, request_id=_request_id(record, body))
     _link(record, obj)
     return obj
+
+
+def _save_from_read(
+    session: Session, record: SyncRecord, entity: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """An update whose body was built from the object as just read (all of a Payment's lines):
+    if someone changed it since (stale SyncToken), resending the body would undo their change,
+    so the push fails as transient and is built again from a fresh read when retried."""
+    try:
+        return _save(session, record, entity, body, retry_stale=False)
+    except QuickBooksError as error:
+        if error.code != STALE_SYNC_TOKEN:
+            raise
+        raise QuickBooksError(
+            _("%(label)s changed in QuickBooks meanwhile; it will be read again.")
+            % {"label": record.label},
+            permanent=False,
+        ) from None
 
 
 def _dependency(
@@ -502,9 +559,12 @@ def _void_invoice(session: Session, record: SyncRecord) -> None:
 
 
 def push_payment(session: Session, record: SyncRecord) -> None:
-    payment = Payment.objects.select_related("invoice", "invoice__customer").get(
-        pk=record.local_id, company_id=record.company_id
-    )
+    payment = Payment.objects.select_related(
+        "invoice", "invoice__customer", "estimate", "customer"
+    ).get(pk=record.local_id, company_id=record.company_id)
+    if payment.purpose == PaymentPurpose.DEPOSIT:
+        push_deposit(session, record, payment)
+        return
     if record.qbo_id:
         return  # payments don't change once recorded; a payment from QuickBooks is already there
     local_invoice = payment.invoice
@@ -537,10 +597,315 @@ def push_payment(session: Session, record: SyncRecord) -> None:
     _save(session, record, "Payment", body)
 
 
+# -- deposits -------------------------------------------------------------------------------
+#
+# Intuit's shape for money received before the invoice exists: a Payment with no lines (no
+# LinkedTxn), which QuickBooks keeps as an unapplied credit on the customer's account
+# (``UnappliedAmt``). When the invoice is made from the estimate and reaches QuickBooks, the
+# same Payment is updated with a line linking it to the invoice (python-quickbooks'
+# ``Payment``: "If any element in any line needs to be updated, all the Lines of a Payment
+# have to be provided"), so the invoice's balance there drops by the deposit, as here.
+
+
+def _deposit_kept(payment: Payment) -> Decimal:
+    """What of the deposit still counts toward the invoice (``selectors.applied_net``)."""
+    return payment.amount - payment.amount_refunded + payment.amount_refunded_goodwill
+
+
+def push_deposit(session: Session, record: SyncRecord, payment: Payment) -> None:
+    if payment.status != PaymentStatus.SUCCEEDED or not payment.applied:
+        raise NeedsAttention(_("Only deposits that went through are sent to QuickBooks."))
+    customer = _dependency(
+        session,
+        company_id=record.company_id,
+        kind=RecordKind.CUSTOMER,
+        local_id=payment.customer_id,
+        label=payment.customer.name,
+    )
+    estimate_number = payment.estimate.display_number if payment.estimate else ""
+    if not record.qbo_id:
+        day = payment.received_on or timezone.localdate(payment.succeeded_at or timezone.now())
+        body = {
+            "CustomerRef": {"value": customer.qbo_id},
+            "TotalAmt": payment.amount,
+            "TxnDate": day.isoformat(),
+            "PaymentRefNum": (payment.reference or payment.public_id)[:21],
+            "PrivateNote": f"CrewCommand {payment.public_id} deposit on {estimate_number}",
+        }
+        _save(session, record, "Payment", body)
+        log(
+            record.company_id,
+            _("%(label)s recorded in QuickBooks as a credit until the invoice exists.")
+            % {"label": record.label},
+            record=record,
+        )
+    if payment.invoice_id is None:
+        return
+    invoice = (
+        SyncRecord.objects.filter(
+            company_id=record.company_id,
+            kind=RecordKind.INVOICE,
+            local_id=payment.invoice_id,
+            status=SyncStatus.SYNCED,
+        )
+        .exclude(qbo_id="")
+        .first()
+    )
+    if invoice is None or record.applied_to == invoice.qbo_id:
+        return  # applied when the invoice is synced (``_apply_waiting_deposits``)
+    current = session.read("Payment", record.qbo_id)
+    qbo_invoice = session.read("Invoice", invoice.qbo_id)
+    amount = min(
+        _deposit_kept(payment),
+        Decimal(str(current.get("UnappliedAmt", current.get("TotalAmt", 0)))),
+        Decimal(str(qbo_invoice.get("Balance", 0))),
+    )
+    if amount > 0:
+        lines = [
+            {"Amount": line["Amount"], "LinkedTxn": line.get("LinkedTxn", [])}
+            for line in current.get("Line") or []
+        ]
+        lines.append(
+            {"Amount": amount, "LinkedTxn": [{"TxnId": invoice.qbo_id, "TxnType": "Invoice"}]}
+        )
+        record.sync_token = str(current["SyncToken"])
+        _save_from_read(
+            session,
+            record,
+            "Payment",
+            {
+                "CustomerRef": {"value": customer.qbo_id},
+                "TotalAmt": Decimal(str(current["TotalAmt"])),
+                "Line": lines,
+            },
+        )
+    record.applied_to = invoice.qbo_id
+    SyncRecord.objects.filter(pk=record.pk).update(applied_to=invoice.qbo_id)
+    log(
+        record.company_id,
+        _("%(label)s applied to %(number)s in QuickBooks (%(amount)s).")
+        % {
+            "label": record.label,
+            "number": payment.invoice.display_number if payment.invoice else "",
+            "amount": format_cad(max(amount, Decimal(0))),
+        },
+        record=record,
+    )
+
+
+# -- refunds --------------------------------------------------------------------------------
+#
+# A refund is a RefundReceipt (Intuit: "a refund to the customer for a product or service that
+# was given"): the customer, the account the money left from (``DepositToAccountRef``: a Bank
+# account), and sales lines with the tax codes of the document the refunded payment was for,
+# so the income and the sales tax it reversed land where the sale put them. The refund's
+# amount is split over the document's tax situations in proportion to their share of its total;
+# each share is split into a net amount and the tax QuickBooks computes on it (per rate,
+# rounded), and a cent that no net amount can reach goes on an exempt "rounding" line, so the
+# receipt's total equals the refund to the cent (checked after saving).
+
+CENT = Decimal("0.01")
+
+
+def _percents(codes: list[dict[str, Any]], code_id: str) -> list[Decimal]:
+    for code in codes:
+        if str(code["id"]) == code_id:
+            return [Decimal(str(rate)) for rate in code.get("rates") or [] if str(rate)]
+    return []
+
+
+def _gross(net: Decimal, percents: list[Decimal]) -> Decimal:
+    # QuickBooks rounds each rate's tax half up, to the cent.
+    return net + sum(
+        ((net * p / 100).quantize(CENT, rounding=ROUND_HALF_UP) for p in percents), Decimal(0)
+    )
+
+
+def _net_within(gross: Decimal, percents: list[Decimal]) -> Decimal:
+    """The largest net whose net + tax (each rate rounded, as QuickBooks does) is <= gross."""
+    net = (gross / (1 + sum(percents, Decimal(0)) / 100)).quantize(CENT)
+    while net > 0 and _gross(net, percents) > gross:
+        net -= CENT
+    while _gross(net + CENT, percents) <= gross:
+        net += CENT
+    return net
+
+
+def refund_lines(
+    amount: Decimal, weights: dict[str, Decimal], codes: list[dict[str, Any]], rounding_code: str
+) -> list[dict[str, Any]]:
+    """Lines for a refund of ``amount`` over tax codes weighted by their gross share of the
+    document (``{code id: gross}``). Their total with QuickBooks' tax is ``amount``."""
+    total_weight = sum(weights.values(), Decimal(0))
+    items = sorted(weights.items(), key=lambda kv: kv[1])
+    lines: list[tuple[str, Decimal, str]] = []
+    left = amount
+    for index, (code, weight) in enumerate(items):
+        share = left if index == len(items) - 1 else (amount * weight / total_weight).quantize(CENT)
+        share = min(share, left)
+        net = _net_within(share, _percents(codes, code))
+        if net > 0:
+            lines.append((code, net, str(_("Refund"))))
+            left -= _gross(net, _percents(codes, code))
+    if left > 0:
+        lines.append((rounding_code, left, str(_("Refund (rounding)"))))
+    return [
+        {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": net,
+            "Description": description,
+            "SalesItemLineDetail": {"Qty": 1, "UnitPrice": net, "TaxCodeRef": {"value": code}},
+        }
+        for code, net, description in lines
+    ]
+
+
+def _refund_source_lines(payment: Payment) -> tuple[str, list[LineItem]]:
+    """The document the refunded money paid for: its province and lines."""
+    if payment.invoice is not None:
+        return payment.invoice.province, list(payment.invoice.lines.all())
+    estimate = payment.estimate
+    revision = None
+    if estimate is not None:
+        revision = estimate.accepted_revision or estimate.current_revision
+    if revision is None:
+        return "", []
+    return revision.province, [line for line in revision.lines.all() if line.selected_by_default]
+
+
+def _refund_account(session: Session) -> str:
+    banks = session.query("select * from Account where AccountType = 'Bank'")
+    if not banks:
+        raise NeedsAttention(
+            _("QuickBooks has no bank account to record the refund from. Add one, then resync.")
+        )
+    return str(banks[0]["Id"])
+
+
+def push_refund(session: Session, record: SyncRecord) -> None:
+    refund = Refund.objects.select_related(
+        "payment",
+        "payment__customer",
+        "payment__invoice",
+        "payment__estimate__accepted_revision",
+        "payment__estimate__current_revision",
+    ).get(pk=record.local_id, company_id=record.company_id)
+    if record.qbo_id:
+        return  # a refund doesn't change once it went through
+    if refund.status != RefundStatus.SUCCEEDED:
+        raise NeedsAttention(_("Only refunds that went through are sent to QuickBooks."))
+    payment = refund.payment
+    if refund.kind == RefundKind.REVERSAL:
+        _reverse_payment(session, record, refund)
+        return
+    customer = _dependency(
+        session,
+        company_id=record.company_id,
+        kind=RecordKind.CUSTOMER,
+        local_id=payment.customer_id,
+        label=payment.customer.name,
+    )
+    province, source = _refund_source_lines(payment)
+    codes = _tax_codes(record, session)
+    known = {str(code["id"]) for code in session.connection.tax_codes}
+    labels = dict(taxes.tax_keys())
+    weights: dict[str, Decimal] = {}
+    needed = [taxes.EXEMPT, *(taxes.key_for(province=province, line=line) for line in source)]
+    for key in dict.fromkeys(needed):
+        code = codes.get(key, "")
+        if not code or code not in known:
+            raise NeedsAttention(
+                _("Choose the QuickBooks tax code for “%(tax)s” on the tax codes page.")
+                % {"tax": labels.get(key, key)}
+            )
+    for item in source:
+        code = codes[taxes.key_for(province=province, line=item)]
+        weights[code] = weights.get(code, Decimal(0)) + _gross(
+            item.amount, _percents(session.connection.tax_codes, code)
+        )
+    if not any(weight > 0 for weight in weights.values()):
+        weights = {codes[taxes.EXEMPT]: Decimal(1)}
+    lines = refund_lines(refund.amount, weights, session.connection.tax_codes, codes[taxes.EXEMPT])
+    item_id = session.connection.item_id or "1"
+    for line in lines:
+        line["SalesItemLineDetail"]["ItemRef"] = {"value": item_id}
+    day = timezone.localdate(refund.succeeded_at or refund.created_at)
+    body = {
+        "CustomerRef": {"value": customer.qbo_id},
+        "TxnDate": day.isoformat(),
+        "DepositToAccountRef": {"value": _refund_account(session)},
+        "GlobalTaxCalculation": "TaxExcluded",
+        "Line": lines,
+        "PaymentRefNum": (refund.stripe_refund_id or refund.public_id)[:21],
+        "PrivateNote": f"CrewCommand {refund.public_id} refund of payment {payment.public_id}",
+    }
+    obj = _save(session, record, "RefundReceipt", body)
+    theirs = Decimal(str(obj.get("TotalAmt", "0")))
+    if theirs != refund.amount:
+        raise NeedsAttention(
+            _(
+                "QuickBooks recorded a refund of %(theirs)s, CrewCommand %(ours)s. Check the tax "
+                "codes mapped for this document's province."
+            )
+            % {"theirs": format_cad(theirs), "ours": format_cad(refund.amount)}
+        )
+
+
+def _reverse_payment(session: Session, record: SyncRecord, refund: Refund) -> None:
+    """A reversal takes (part of) the payment back: the sale stands and the customer owes the
+    amount again (``RefundKind``). In QuickBooks that is the same Payment, lowered: its total
+    and the amount it applies to the invoice become what still counts here, so the invoice's
+    balance goes back up and the money leaves Undeposited Funds, with no change to income or
+    tax. The target is computed from every reversal on the payment, so pushes in any order, or
+    twice, end the same."""
+    payment = refund.payment
+    label = _("Payment %(amount)s") % {"amount": format_cad(payment.amount)}
+    paid = _dependency(
+        session,
+        company_id=record.company_id,
+        kind=RecordKind.PAYMENT,
+        local_id=payment.pk,
+        label=label,
+    )
+    reversed_total = sum(
+        (
+            r.amount
+            for r in payment.refunds.filter(status=RefundStatus.SUCCEEDED, kind=RefundKind.REVERSAL)
+        ),
+        Decimal(0),
+    )
+    target = max(payment.amount - reversed_total, Decimal(0))
+    current = session.read("Payment", paid.qbo_id)
+    total = Decimal(str(current.get("TotalAmt", 0)))
+    if total != target:
+        lines, room = [], target
+        for line in current.get("Line") or []:
+            amount = min(Decimal(str(line["Amount"])), room)
+            room -= amount
+            if amount > 0:
+                lines.append({"Amount": amount, "LinkedTxn": line.get("LinkedTxn", [])})
+        paid.sync_token = str(current["SyncToken"])
+        body = {
+            "CustomerRef": current["CustomerRef"],
+            "TotalAmt": target,
+            "Line": lines,
+            "PrivateNote": f"CrewCommand {payment.public_id} (reversed {reversed_total})",
+        }
+        current = _save_from_read(session, paid, "Payment", body)
+    _link(record, current)
+    log(
+        record.company_id,
+        _("%(label)s: QuickBooks payment %(id)s lowered to %(amount)s.")
+        % {"label": record.label, "id": current["Id"], "amount": format_cad(target)},
+        record=record,
+    )
+
+
 PUSHERS: dict[str, Callable[[Session, SyncRecord], None]] = {
     RecordKind.CUSTOMER: push_customer,
     RecordKind.INVOICE: push_invoice,
     RecordKind.PAYMENT: push_payment,
+    RecordKind.REFUND: push_refund,
 }
 
 

@@ -178,3 +178,5 @@ def enqueue_refund_notice(refund: Refund) -> None:
     if refund.status == RefundStatus.SUCCEEDED:
         refund_id = refund.pk
         transaction.on_commit(lambda: notifications.deliver_refund_notice(refund_id=refund_id))
+        # QuickBooks (when connected): a refund receipt, pushed after commit.
+        quickbooks_hooks.refund_succeeded(refund)

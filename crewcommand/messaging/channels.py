@@ -3,6 +3,7 @@ SDK. Each raises ``PermanentError`` or lets a transient error propagate (the out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -13,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -170,6 +171,21 @@ def send_sms(message: Message, text: dict[str, str]) -> str:
     return str(result.sid)
 
 
+def find_sms(
+    message: Message, text: dict[str, str], *, since: dt.datetime, exclude: set[str]
+) -> str:
+    """The SID of a text Twilio already has for this row (same number, same body, created
+    since ``since``, not owned by another row), or "". Lists the newest messages to the number
+    (Twilio's Messages list, ``To`` filter, newest first)."""
+    for sent in twilio_client().messages.list(to=message.to, limit=50):
+        created = sent.date_created
+        if created is not None and created < since:
+            break
+        if sent.sid not in exclude and (sent.body or "") == text["body"]:
+            return str(sent.sid)
+    return ""
+
+
 # --- Email ----------------------------------------------------------------------------------
 
 
@@ -240,15 +256,38 @@ def send_email(message: Message, text: dict[str, str]) -> str:
     )
     if html:
         email.attach_alternative(html, "text/html")
+    mailer = mailers["default"]
+    opened = mailer.open()
     try:
-        email.send()
+        mailer.send_messages([email])
     except smtplib.SMTPRecipientsRefused as error:
+        _close(mailer)
         raise PermanentError(
             _("The address was refused: %(e)s") % {"e": error}, "refused"
         ) from error
     except ValueError as error:  # a malformed address or header: never sendable
+        _close(mailer)
         raise PermanentError(str(error), "invalid") from error
+    except Exception:
+        _close(mailer)
+        raise
+    if opened:
+        _open_mailers.append(mailer)
     return message_id
+
+
+# Connections ``send_email`` left open: closed by the outbox once the outcome is recorded.
+_open_mailers: list[Any] = []
+
+
+def _close(mailer: Any) -> None:
+    with contextlib.suppress(Exception):  # closing a connection that already failed
+        mailer.close()
+
+
+def close_mailers() -> None:
+    while _open_mailers:
+        _close(_open_mailers.pop())
 
 
 def now() -> dt.datetime:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,13 @@ MAX_ATTEMPTS = 8
 ETA_HORIZON = dt.timedelta(hours=1)
 # Beat re-enqueues queued rows this late (their own task normally takes them sooner).
 REQUEUE_GRACE = dt.timedelta(seconds=30)
+
+
+def requeue_again() -> dt.timedelta:
+    """A row beat already handed to the broker is handed again only after this long
+    (``MESSAGING_REQUEUE_AGAIN_SECONDS``, 120): long enough for a backlog to drain, short
+    enough that a task lost with a killed worker is soon replaced."""
+    return dt.timedelta(seconds=settings.MESSAGING_REQUEUE_AGAIN_SECONDS)
 
 
 class TransientError(Exception):
@@ -128,11 +136,23 @@ def queue(
     return message
 
 
-def enqueue(message_id: int, due: dt.datetime | None = None) -> None:
+# After a failed publish, this process stops publishing for a moment (the rows are committed
+# and beat re-enqueues them): a request that commits many messages while Redis is down pays for
+# one failed connection, not one per message.
+BROKER_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
+def enqueue(message_id: int, due: dt.datetime | None = None) -> bool:
     """Schedule the send task. A broker that is down only delays the message: beat re-enqueues
-    it (``requeue_due``), so the error is logged, not raised into the request."""
+    it (``requeue_due``), so the error is logged, not raised into the request. Returns whether
+    the task was handed to the broker (or scheduled for later)."""
+    global _broker_down_until
     from crewcommand.tasks import send_message
 
+    eager = send_message.app.conf.task_always_eager
+    if not eager and time.monotonic() < _broker_down_until:
+        return False
     now = timezone.now()
     try:
         if due is None or due <= now:
@@ -140,9 +160,16 @@ def enqueue(message_id: int, due: dt.datetime | None = None) -> None:
         elif due - now <= ETA_HORIZON:
             send_message.apply_async(kwargs={"message_id": message_id}, eta=due)
     except Exception:  # broker down: the beat task will find the row
-        if send_message.app.conf.task_always_eager:
+        if eager:
             raise  # inline (tests): a failure is the task's own error
-        logger.warning("outbox enqueue failed message=%s; beat will retry", message_id)
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning(
+            "outbox enqueue failed message=%s; broker paused %ss, beat will retry",
+            message_id,
+            BROKER_PAUSE_SECONDS,
+        )
+        return False
+    return True
 
 
 def claim(message_id: int) -> Message | None:
@@ -162,8 +189,11 @@ def claim(message_id: int) -> Message | None:
 
 
 def _finish(message: Message, **fields: Any) -> None:
-    """Record the outcome, only if this worker still holds the row."""
+    """Record the outcome, only if this worker still holds the row. A row going back to the
+    queue needs a new task: beat may hand it over again (``requeued_at`` cleared)."""
     fields["updated_at"] = timezone.now()
+    if fields.get("status") == MessageStatus.QUEUED:
+        fields["requeued_at"] = None
     Message.objects.filter(
         pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
     ).update(**fields)
@@ -182,11 +212,22 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def send(message_id: int) -> str:
     """Claim and send one message; returns the row's resulting status (or "skipped")."""
-    from crewcommand.messaging import channels, consent
+    from crewcommand.messaging import channels
 
     message = claim(message_id)
     if message is None:
         return "skipped"
+    try:
+        return _send_claimed(message)
+    finally:
+        # The email connection is closed (SMTP QUIT) only after the outcome is recorded, so a
+        # worker killed in that round trip does not send the email again.
+        channels.close_mailers()
+
+
+def _send_claimed(message: Message) -> str:
+    from crewcommand.messaging import channels, consent
+
     now = timezone.now()
     reason = consent.blocked_reason(message)
     if reason:
@@ -206,7 +247,7 @@ def send(message_id: int) -> str:
     try:
         text = full_text(message)
         if message.channel == Channel.SMS:
-            provider_id = channels.send_sms(message, text)
+            provider_id = _send_sms_once(message, text)
         else:
             provider_id = channels.send_email(message, text)
     except SealError:
@@ -250,8 +291,48 @@ def send(message_id: int) -> str:
         sent_at=timezone.now(),
         next_retry_at=None,
         last_error="",
+        handed_at=None,
     )
     return MessageStatus.SENT
+
+
+# How far before ``handed_at`` a text found at Twilio may have been created (clock skew).
+HANDOFF_SKEW = dt.timedelta(minutes=2)
+
+
+def _send_sms_once(message: Message, text: dict[str, str]) -> str:
+    """Send a text, unless an earlier attempt already reached Twilio.
+
+    ``handed_at`` is written (durably, before the call) and cleared only with the outcome. A
+    worker killed during the call leaves it set; when the row is claimed again, Twilio's list
+    of messages to that number since then is read first, and a text with the same body that no
+    other row owns is taken as this one (recorded, not sent again). If Twilio can't be asked,
+    the attempt fails as transient: never a blind resend."""
+    from crewcommand.messaging import channels
+
+    if message.handed_at is not None:
+        taken = set(
+            Message.objects.filter(channel=Channel.SMS, to=message.to)
+            .exclude(pk=message.pk)
+            .exclude(provider_id="")
+            .values_list("provider_id", flat=True)
+        )
+        found = channels.find_sms(
+            message, text, since=message.handed_at - HANDOFF_SKEW, exclude=taken
+        )
+        if found:
+            logger.info(
+                "outbox message=%s already at Twilio (%s): not sent again", message.pk, found
+            )
+            return found
+    # The first hand-off is kept: a later check must look back to the earliest attempt.
+    Message.objects.filter(
+        pk=message.pk,
+        status=MessageStatus.SENDING,
+        claimed_at=message.claimed_at,
+        handed_at__isnull=True,
+    ).update(handed_at=timezone.now())
+    return channels.send_sms(message, text)
 
 
 def requeue_due(limit: int = 5000) -> int:
@@ -259,17 +340,24 @@ def requeue_due(limit: int = 5000) -> int:
     now = timezone.now()
     # Rows abandoned in "sending" (worker killed) go back to the queue.
     Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - lease()).update(
-        status=MessageStatus.QUEUED, updated_at=now
+        status=MessageStatus.QUEUED, requeued_at=None, updated_at=now
     )
     due = list(
         Message.objects.filter(
             Q(status=MessageStatus.QUEUED) & Q(send_after__lte=now - REQUEUE_GRACE)
         )
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lte=now - requeue_again()))
         .order_by("send_after")
         .values_list("pk", flat=True)[:limit]
     )
     # Queued rows due within the horizon but never scheduled with a countdown (queued for
     # "tomorrow 9:00" by beat's earlier runs) are picked up once due, by the query above.
+    handed = []
     for pk in due:
-        enqueue(pk)
-    return len(due)
+        if enqueue(pk):
+            handed.append(pk)
+    # A backlog longer than beat's period is not handed over a second time (each extra task
+    # would only be skipped by the claim, and cost the worker a task); one lost again is
+    # handed over after ``requeue_again()``.
+    Message.objects.filter(pk__in=handed, status=MessageStatus.QUEUED).update(requeued_at=now)
+    return len(handed)

@@ -20,6 +20,10 @@ Behaviour worth knowing:
 * Companies are Canadian by default (``country = "CA"``): every sales line needs a
   ``TaxCodeRef`` (seeded codes: ``TAX_CODE_*``), and tax is added to ``TotalAmt``.
 * Invoice/Payment totals, balances, customer balances and ``SyncToken`` are maintained;
+  a Payment without lines is an unapplied credit (``UnappliedAmt``; the customer's balance
+  drops by the whole payment, as in QBO), applied later by an update that sends every line.
+* RefundReceipt: sales lines and tax as an invoice's, ``DepositToAccountRef`` required and
+  a Bank or Other Current Asset account, ``Balance`` 0; it does not touch A/R.
   stale ``SyncToken`` is error 5010, duplicate names 6240, ``Amount != UnitPrice * Qty``
   6070, unknown references 2500, missing required fields 2020.
 * Money is held as ``Decimal`` and written as JSON numbers.
@@ -71,10 +75,11 @@ ENTITY_PATHS = {
     "invoice": "Invoice",
     "item": "Item",
     "payment": "Payment",
+    "refundreceipt": "RefundReceipt",
     "taxcode": "TaxCode",
     "taxrate": "TaxRate",
 }
-WRITABLE = frozenset({"Customer", "Invoice", "Item", "Payment"})
+WRITABLE = frozenset({"Customer", "Invoice", "Item", "Payment", "RefundReceipt"})
 NAME_LISTS = frozenset({"Account", "Customer", "Item", "TaxCode", "TaxRate"})  # have Active
 SYSTEM_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 NUMERIC_FIELDS = frozenset(
@@ -739,6 +744,7 @@ class QuickBooksFake(FakeServer):
             "Item": self._prepare_item,
             "Invoice": self._prepare_invoice,
             "Payment": self._prepare_payment,
+            "RefundReceipt": self._prepare_refund_receipt,
         }[name]
 
     def _after_save(
@@ -761,7 +767,7 @@ class QuickBooksFake(FakeServer):
                 self._apply_payment(company, saved, sign=1)
 
     def _delete(self, company: Company, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        if name not in ("Invoice", "Payment"):
+        if name not in ("Invoice", "Payment", "RefundReceipt"):
             raise QuickBooksFault(
                 6000, "Unsupported operation", f"{name} cannot be deleted; make it inactive"
             )
@@ -1028,6 +1034,53 @@ class QuickBooksFake(FakeServer):
             "UnappliedAmt": money(total - applied),
         }
 
+    def _prepare_refund_receipt(
+        self, company: Company, obj: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Intuit: "RefundReceipt represents a refund to the customer for a product or service
+        that was given." Lines and tax like a sales receipt; the money leaves
+        ``DepositToAccountRef`` (Bank or Other Current Asset, required)."""
+        account = self._reference(
+            company, "Account", obj.get("DepositToAccountRef"), "DepositToAccountRef"
+        )
+        if account.get("AccountType") not in ("Bank", "Other Current Asset"):
+            raise business_error("The refund must come from a Bank or Other Current Asset account.")
+        customer = None
+        if obj.get("CustomerRef"):
+            customer = self._reference(company, "Customer", obj["CustomerRef"], "CustomerRef")
+        raw_lines = [
+            line for line in obj.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"
+        ]
+        if not raw_lines:
+            raise required("Line")
+        tax_mode = obj.get("GlobalTaxCalculation") or (
+            "TaxExcluded" if company.country == "CA" else "NotApplicable"
+        )
+        lines, subtotal, net_by_code = self._invoice_lines(company, raw_lines)
+        tax_detail = self._tax_detail(company, net_by_code, tax_mode)
+        total = subtotal if tax_mode == "TaxInclusive" else subtotal + tax_detail["TotalTax"]
+        lines.append(
+            {"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+        )
+        prepared = {
+            "PrintStatus": "NotSet",
+            "CurrencyRef": _currency(company),
+            **obj,
+            "DepositToAccountRef": {"value": account["Id"], "name": account["Name"]},
+            "DocNumber": obj.get("DocNumber")
+            or (existing or {}).get("DocNumber")
+            or company.take_doc_number(),
+            "TxnDate": obj.get("TxnDate") or (existing or {}).get("TxnDate") or _today(),
+            "GlobalTaxCalculation": tax_mode,
+            "Line": lines,
+            "TxnTaxDetail": tax_detail,
+            "TotalAmt": total,
+            "Balance": Decimal(0),
+        }
+        if customer is not None:
+            prepared["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+        return prepared
+
     def _check_application(
         self,
         company: Company,
@@ -1053,7 +1106,6 @@ class QuickBooksFake(FakeServer):
 
     def _apply_payment(self, company: Company, payment: dict[str, Any], sign: int) -> None:
         """Apply (sign=1) or undo (sign=-1) a payment's effect on invoices and the customer."""
-        applied = Decimal(0)
         for line in payment.get("Line", []):
             for link in line.get("LinkedTxn", []):
                 invoice = company.get("Invoice", link["TxnId"])
@@ -1069,8 +1121,9 @@ class QuickBooksFake(FakeServer):
                     links.append({"TxnId": payment["Id"], "TxnType": "Payment"})
                 invoice["LinkedTxn"] = links
                 company.touch(invoice)
-                applied += line["Amount"]
-        self._adjust_customer(company, payment["CustomerRef"], -sign * applied)
+        # Applied or not, the whole payment lowers what the customer owes (an unapplied payment
+        # is a credit on their account).
+        self._adjust_customer(company, payment["CustomerRef"], -sign * payment["TotalAmt"])
 
     @staticmethod
     def _adjust_customer(company: Company, ref: dict[str, Any], delta: Decimal) -> None:

@@ -41,6 +41,7 @@ import binascii
 import copy
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -165,6 +166,9 @@ class TwilioFake(FakeServer):
         self.messages = {}
         self.callbacks = []
         self._status_callbacks: dict[str, str] = {}
+        # Seconds between accepting a new message and answering (a slow network back): a
+        # client killed in that time never learns the message was created.
+        self.reply_delay = 0.0
 
     def setup_routes(self) -> None:
         account = rf"/{API_VERSION}/Accounts/(?P<account>[^/]+)"
@@ -186,9 +190,13 @@ class TwilioFake(FakeServer):
             try:
                 self._authenticate(request, match["account"])
                 with self.lock:
-                    return handler(request, match)
+                    response = handler(request, match)
+                    delay = self.reply_delay if request.method == "POST" else 0.0
             except TwilioError as exc:
                 return exc.response()
+            if delay:
+                time.sleep(delay)  # created already; the answer is late
+            return response
 
         return route
 
