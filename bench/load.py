@@ -154,6 +154,7 @@ class Stats:
         self.errors: dict[str, int] = defaultdict(int)
         self.samples: list[str] = []
         self.unavailable = 0  # clean 503 pages (during a fault)
+        self.timeouts = 0  # no answer within the client's 30 s
         self.tracebacks = 0
         self.refusals: dict[str, int] = defaultdict(int)
         self.signed: set[str] = set()
@@ -163,17 +164,18 @@ class Stats:
         elapsed = time.monotonic() - started
         with self.lock:
             self.times[label].append(elapsed)
-            if response is None or response.status_code >= 500:
-                body = "" if response is None else response.text
+            if response is None:
+                self.timeouts += 1
+            elif response.status_code >= 500:
+                body = response.text
                 if "Traceback" in body or 'File "' in body:
                     self.tracebacks += 1
-                if response is not None and response.status_code == 503:
+                if response.status_code == 503 and "Back in a moment" in body:
                     self.unavailable += 1
                 else:
                     self.errors[label] += 1
                     if len(self.samples) < 5:
-                        status = "no answer" if response is None else response.status_code
-                        self.samples.append(f"{label}: {status}")
+                        self.samples.append(f"{label}: {response.status_code}")
 
 
 def _refused(self, label: str, response) -> None:
@@ -321,6 +323,9 @@ def invariants(stats: Stats) -> list[str]:
     from portal.models import Signature
     from portal.services import signature_verify
 
+    from django.db import connection
+
+    connection.close()  # this process's own connection may predate a PostgreSQL restart
     problems = []
     paid = Invoice.objects.filter(status=InvoiceStatus.PAID).annotate(
         ok=Count("payments", filter=Q(payments__status=PaymentStatus.SUCCEEDED))
@@ -513,9 +518,9 @@ def report(stats: Stats, elapsed: float, args, fault_note: str) -> None:
     total = sum(len(t) for t in stats.times.values())
     print(
         f"load: {args.users} portal users, 3 dashboard users, 1 webhook sender, {elapsed:.0f} s, "
-        f"{total} requests ({total / elapsed:.0f}/s), {sum(stats.errors.values())} errors, "
-        f"{stats.unavailable} clean 503 pages, {stats.tracebacks} tracebacks"
-        + (f"; {fault_note}" if fault_note else "")
+        f"{total} requests ({total / elapsed:.0f}/s), {sum(stats.errors.values())} server errors, "
+        f"{stats.unavailable} clean 503 pages, {stats.tracebacks} tracebacks, "
+        f"{stats.timeouts} without an answer in 30 s" + (f"; {fault_note}" if fault_note else "")
     )
     for sample in stats.samples:
         print(f"  sample: {sample}")
