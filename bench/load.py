@@ -315,6 +315,7 @@ class Run:
 
 
 def invariants(stats: Stats) -> list[str]:
+    from django.db import connection
     from django.db.models import Count, Q
 
     from billing.models import Payment, PaymentStatus
@@ -322,8 +323,6 @@ def invariants(stats: Stats) -> list[str]:
     from documents.models import Estimate, Invoice, InvoiceStatus
     from portal.models import Signature
     from portal.services import signature_verify
-
-    from django.db import connection
 
     connection.close()  # this process's own connection may predate a PostgreSQL restart
     problems = []
