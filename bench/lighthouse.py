@@ -80,7 +80,16 @@ def _scores(lighthouse: str, url: str, out: Path) -> dict[str, int]:
         timeout=180,
     )
     report = json.loads(out.read_text())
-    return {c: round(report["categories"][c]["score"] * 100) for c in CATEGORIES}
+    scores = {c: round(report["categories"][c]["score"] * 100) for c in CATEGORIES}
+    failing = set()
+    for category in CATEGORIES:
+        if scores[category] < 95:
+            for ref in report["categories"][category]["auditRefs"]:
+                audit = report["audits"][ref["id"]]
+                if ref["weight"] and audit["score"] is not None and audit["score"] < 1:
+                    failing.add(f"{category}: {ref['id']}")
+    scores["failing"] = sorted(failing)  # type: ignore[assignment]
+    return scores
 
 
 def main() -> int:
@@ -129,6 +138,8 @@ def main() -> int:
             runs = [_scores(args.lighthouse, url, tmp / "report.json") for _ in range(args.runs)]
             median = {c: int(statistics.median(r[c] for r in runs)) for c in CATEGORIES}
             print(f"{name:16} " + " ".join(f"{median[c]:>15}" for c in CATEGORIES), flush=True)
+            if runs[-1]["failing"]:
+                print(f"{'':16} below 95 because of: {', '.join(runs[-1]['failing'])}")
     finally:
         server.terminate()
         server.wait(timeout=30)
