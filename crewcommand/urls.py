@@ -116,3 +116,4 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler403 = "crewcommand.views.permission_denied"
+handler500 = "crewcommand.views.server_error"

@@ -44,6 +44,22 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "crewcommand/landing.html")
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page (``handler500``), or, when the database cannot be reached (restarting,
+    failing over, out of connections), a 503 "back in a moment" with ``Retry-After``: the
+    request changed nothing and is worth repeating. Touches no database and renders no
+    traceback."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        response = render(request, "503.html", status=503)
+        response["Retry-After"] = "10"
+        return response
+    return render(request, "500.html", status=500)
+
+
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The 403 page (``handler403``). An htmx request (a panel's button, a form posted in
     place) does not swap an error page into the panel, so the same words arrive as an error

@@ -36,6 +36,7 @@ CUSTOMER_TEMPLATES = (
     "templates/404.html",
     "templates/429.html",
     "templates/500.html",
+    "templates/503.html",
     "templates/layouts/portal.html",
     "templates/layouts/public.html",
     "templates/components/badge.html",

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from tests.factories import EstimateFactory, InvoiceFactory
 from tests.portal.helpers import issue
+from tests.test_form_fuzz import world  # noqa: F401 - the fixture, shared
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -83,3 +84,107 @@ def test_public_and_portal_pages_have_no_serious_violations(live_server, page, c
         "/p/this-is-not-a-real-link-at-all-0000000000000/",
     ]:
         _check(page, base + url)
+
+
+# --- Every page, found from the URL configuration ------------------------------------------------
+
+# Routes that are not pages a person reads: machine endpoints and the admin (Django's own).
+NOT_PAGES = ("healthz", "logout", "quickbooks_webhook", "twilio_status", "twilio_inbound")
+
+
+def _pages(client, routes, values: dict) -> list[str]:
+    """The URLs of these routes that answer a GET with an HTML page (not a PDF, a CSV, an htmx
+    fragment, a redirect elsewhere or a POST-only action)."""
+    from tests.urlwalk import url_for
+
+    bogus = {"token": "x" * 43, "uidb64": "MQ", "slug": "no-such-company"}
+    found = []
+    for route in routes:
+        if route.name in NOT_PAGES or route.name.endswith(("webhooks:stripe",)):
+            continue
+        own = {**values, **values.get(route.name, {})}
+        extra = {k: bogus[k] for k in route.kwargs if k not in own and k in bogus}
+        url = url_for(route, values, **extra)
+        response = client.get(url)
+        if response.status_code not in (200, 404) or "html" not in response.get("Content-Type", ""):
+            continue
+        # An htmx fragment (a page's live part, also answering a plain GET) is not a page.
+        if b"<html" in response.content[:500].lower():
+            found.append(url)
+    return found
+
+
+def _walk_check(page, base: str, urls: list[str]) -> list[str]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    problems = []
+    for url in urls:
+        try:
+            page.goto(base + url, wait_until="networkidle", timeout=15_000)
+        except PlaywrightTimeout:  # a page that keeps polling: check it as loaded
+            page.wait_for_load_state("load")
+        found = serious_violations(page)
+        if found:
+            problems.append(f"{url}:\n  " + "\n  ".join(found))
+    return problems
+
+
+def test_every_page_has_no_serious_violations(live_server, page, world, owner, customer):  # noqa: F811
+    """Every dashboard page at 1280 px and every customer-facing page (portal, booking, review,
+    unsubscribe, sign-up and login pages, invalid links) at 390 px, found by walking the URL
+    configuration with the objects of ``tests/<app>/tenancy.py``: no serious or critical axe
+    violation."""
+    from django.conf import settings as django_settings
+    from django.test import Client
+    from django.urls import get_resolver
+
+    from reviews.services import review_link_for
+    from tests.factories import PaymentFactory
+    from tests.urlwalk import _walk, contractor_routes, portal_routes
+
+    objects, portal = world
+    owner.company.google_review_url = "https://g.page/r/example/review"
+    owner.company.save(update_fields=["google_review_url"])
+    review = review_link_for(customer=customer).rstrip("/").rsplit("/", 1)[1]
+    from documents.models import Invoice
+
+    payment = PaymentFactory(invoice=Invoice.objects.get(public_id=portal["invoice_id"]))
+    member = Client()
+    member.force_login(owner.user)
+    dashboard = _pages(member, contractor_routes(), objects)
+    public_routes = [
+        r
+        for r in _walk(get_resolver().url_patterns, "", None)
+        if not r.route.startswith(("app/", "p/", "admin/"))
+    ]
+    visitor = Client()
+    customer_pages = _pages(
+        visitor,
+        portal_routes(),
+        {**portal, "token": portal["tokens"][2], "payment_id": payment.public_id},
+    )
+    customer_pages += _pages(
+        visitor,
+        public_routes,
+        {
+            "slug": owner.company.slug,
+            "payment_id": payment.public_id,
+            "reviews:landing": {"token": review},
+            "reviews:feedback": {"token": review},
+            "reviews:go": {"token": review},
+        },
+    )
+    assert len(dashboard) >= 40, dashboard
+    assert len(customer_pages) >= 15, customer_pages
+
+    cookie = member.cookies[django_settings.SESSION_COOKIE_NAME]
+    page.set_viewport_size({"width": 390, "height": 844})
+    problems = _walk_check(page, live_server.url, customer_pages)
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    page.set_viewport_size({"width": 1280, "height": 900})
+    problems += _walk_check(page, live_server.url, dashboard)
+    print(
+        f"axe walk: {len(customer_pages)} customer-facing pages at 390 px, "
+        f"{len(dashboard)} dashboard pages at 1280 px, {len(problems)} with serious violations"
+    )
+    assert not problems, "\n".join(problems)

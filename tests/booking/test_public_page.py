@@ -24,6 +24,13 @@ def _url(company) -> str:
     return reverse("booking_public:book", args=[company.slug])
 
 
+def test_the_public_page_has_a_description_for_search_results(client, company):
+    # Lighthouse's SEO score (bench/lighthouse.py): the booking page is the one meant to be found.
+    body = client.get(_url(company)).content.decode()
+    assert f'<meta name="description" content="Tell {company.name} what you need.' in body
+    assert 'name="robots"' not in body
+
+
 def test_the_page_shows_the_company_its_services_and_days_without_login(client, company):
     BookingSettings.objects.create(
         company=company, services="Drain cleaning\nWater heater", open_days=[0, 1, 2, 3, 4]
