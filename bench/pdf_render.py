@@ -131,7 +131,9 @@ def main() -> None:
     print(f"pages             {pages}")
     print(f"bytes             {len(pdf)}")
     print(f"cold ms           {cold_ms:.0f}  (CPU {cold_cpu:.0f})")
-    print(f"warm median ms    {statistics.median(warm):.0f}  (CPU {statistics.median(cpu):.0f}, n={args.n})")
+    print(
+        f"warm median ms    {statistics.median(warm):.0f}  (CPU {statistics.median(cpu):.0f}, n={args.n})"
+    )
     print(f"warm p95 ms       {p95:.0f}")
     print(f"warm min/max ms   {warm[0]:.0f} / {warm[-1]:.0f}")
     print(f"stored median ms  {statistics.median(stored):.1f}  (after Send: the file, no render)")

@@ -31,19 +31,126 @@ ROOT = Path(__file__).resolve().parent.parent
 CUSTOMERS_PER_COMPANY = 100
 INVOICES_PER_CUSTOMER = 10
 
-FIRST = (
-    "Alice Marc Julie Kevin Nadia Olivier Priya Sophie Thomas Wei Chloé Étienne Fatima Gabriel "
-    "Hana Isaac Jasmine Karim Léa Mathieu Noah Océane Pierre Rania Samuel Yara Zoé Liam Emma Ava"
-).split()
-LAST = (
-    "Tremblay Gagnon Roy Côté Bouchard Gauthier Morin Lavoie Fortin Gagné Ouellet Pelletier "
-    "Bélanger Lévesque Bergeron Leblanc Paquette Girard Simard Boucher Caron Beaulieu Cloutier "
-    "Dubé Poirier Fournier Lapointe Leclerc Lefebvre Poulin Thibault St-Pierre Nadeau Martin "
-    "Landry Martel Bédard Grenier Lessard Bernier Richard Michaud Hébert Desjardins Couture "
-    "Smith Brown Wilson MacDonald Taylor Campbell Anderson Johnson Thompson Singh Patel Nguyen "
-    "Li Wang Chen Kim Wong Lee Ahmed Khan Ali Martinez Garcia Rossi Silva Murphy Kelly Walsh "
-    "Ryan OBrien Byrne Doyle Kennedy Lynch Stewart Robertson Scott Reid Ross Fraser Graham"
-).split()
+FIRST = [
+    "Alice",
+    "Marc",
+    "Julie",
+    "Kevin",
+    "Nadia",
+    "Olivier",
+    "Priya",
+    "Sophie",
+    "Thomas",
+    "Wei",
+    "Chloé",
+    "Étienne",
+    "Fatima",
+    "Gabriel",
+    "Hana",
+    "Isaac",
+    "Jasmine",
+    "Karim",
+    "Léa",
+    "Mathieu",
+    "Noah",
+    "Océane",
+    "Pierre",
+    "Rania",
+    "Samuel",
+    "Yara",
+    "Zoé",
+    "Liam",
+    "Emma",
+    "Ava",
+]
+LAST = [
+    "Tremblay",
+    "Gagnon",
+    "Roy",
+    "Côté",
+    "Bouchard",
+    "Gauthier",
+    "Morin",
+    "Lavoie",
+    "Fortin",
+    "Gagné",
+    "Ouellet",
+    "Pelletier",
+    "Bélanger",
+    "Lévesque",
+    "Bergeron",
+    "Leblanc",
+    "Paquette",
+    "Girard",
+    "Simard",
+    "Boucher",
+    "Caron",
+    "Beaulieu",
+    "Cloutier",
+    "Dubé",
+    "Poirier",
+    "Fournier",
+    "Lapointe",
+    "Leclerc",
+    "Lefebvre",
+    "Poulin",
+    "Thibault",
+    "St-Pierre",
+    "Nadeau",
+    "Martin",
+    "Landry",
+    "Martel",
+    "Bédard",
+    "Grenier",
+    "Lessard",
+    "Bernier",
+    "Richard",
+    "Michaud",
+    "Hébert",
+    "Desjardins",
+    "Couture",
+    "Smith",
+    "Brown",
+    "Wilson",
+    "MacDonald",
+    "Taylor",
+    "Campbell",
+    "Anderson",
+    "Johnson",
+    "Thompson",
+    "Singh",
+    "Patel",
+    "Nguyen",
+    "Li",
+    "Wang",
+    "Chen",
+    "Kim",
+    "Wong",
+    "Lee",
+    "Ahmed",
+    "Khan",
+    "Ali",
+    "Martinez",
+    "Garcia",
+    "Rossi",
+    "Silva",
+    "Murphy",
+    "Kelly",
+    "Walsh",
+    "Ryan",
+    "OBrien",
+    "Byrne",
+    "Doyle",
+    "Kennedy",
+    "Lynch",
+    "Stewart",
+    "Robertson",
+    "Scott",
+    "Reid",
+    "Ross",
+    "Fraser",
+    "Graham",
+]
 
 
 def admin_sql(db_url: str, *statements: str) -> None:
@@ -77,7 +184,7 @@ def clone(table: str, template_id: int, overrides: dict[str, str], source: str) 
     names = ", ".join(f'"{c}"' for c in cols)
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{table}" ({names}) SELECT {select} FROM "{table}" t, {source}'  # noqa: S608
+            f'INSERT INTO "{table}" ({names}) SELECT {select} FROM "{table}" t, {source}'
             f" WHERE t.id = {int(template_id)}"
         )
 
@@ -119,7 +226,7 @@ def grow(template, companies: int) -> None:
             },
             f"generate_series({have + 1}, {companies}) AS s(g)",
         )
-        new_companies = f"(SELECT id FROM crewcommand_company WHERE slug LIKE 'bench-%%' AND id > (SELECT coalesce(max(company_id), 0) FROM crewcommand_customer WHERE public_id LIKE 'bu%%'))"
+        new_companies = "(SELECT id FROM crewcommand_company WHERE slug LIKE 'bench-%%' AND id > (SELECT coalesce(max(company_id), 0) FROM crewcommand_customer WHERE public_id LIKE 'bu%%'))"
         clone(
             "crewcommand_customer",
             customer.pk,
@@ -241,7 +348,9 @@ def main() -> int:
     parts = urlsplit(base_url)
     dbname = parts.path.lstrip("/") + "_search"
     db_url = urlunsplit(parts._replace(path="/" + dbname))
-    admin_sql(db_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)', f'CREATE DATABASE "{dbname}"')
+    admin_sql(
+        db_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)', f'CREATE DATABASE "{dbname}"'
+    )
     os.environ.update(
         DATABASE_URL=db_url,
         DJANGO_SETTINGS_MODULE="crewcommand.settings",
@@ -281,7 +390,9 @@ def main() -> int:
                 f"{name[4]:>4.1f} / {name[5]:>4.1f} {name[2]:>4.0f} | {num[3]} {name[3]}"
             )
             slowest = r["slowest"]
-        print(f"\nslowest search at the last stage ({slowest[0]:.1f} ms in PostgreSQL), its page query:")
+        print(
+            f"\nslowest search at the last stage ({slowest[0]:.1f} ms in PostgreSQL), its page query:"
+        )
         print(explain(slowest[1]))
     finally:
         connection.close()

@@ -256,7 +256,9 @@ def profile(events: list[dict]) -> None:
     for event in events[1:]:
         post(event)
     profiler.disable()
-    print(f"in-process ms per event  {(time.perf_counter() - start) * 1000 / (len(events) - 1):.1f}")
+    print(
+        f"in-process ms per event  {(time.perf_counter() - start) * 1000 / (len(events) - 1):.1f}"
+    )
     stats = pstats.Stats(profiler)
     stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
 
@@ -271,7 +273,9 @@ def check(events: list[dict]) -> list[str]:
     ids = {e["id"] for e in events}
     stored = list(StripeEvent.objects.values_list("event_id", flat=True))
     if len(stored) != len(ids) or set(stored) != ids:
-        problems.append(f"events stored {len(stored)} (distinct {len(set(stored))}), sent {len(ids)}")
+        problems.append(
+            f"events stored {len(stored)} (distinct {len(set(stored))}), sent {len(ids)}"
+        )
     paid = Payment.objects.filter(status=PaymentStatus.SUCCEEDED, applied=True).count()
     if paid != len(ids):
         problems.append(f"payments succeeded {paid} of {len(ids)}")
@@ -306,7 +310,9 @@ def main() -> int:
     parts = urlsplit(base_url)
     dbname = parts.path.lstrip("/") + "_webhooks"
     db_url = urlunsplit(parts._replace(path="/" + dbname))
-    admin_sql(db_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)', f'CREATE DATABASE "{dbname}"')
+    admin_sql(
+        db_url, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)', f'CREATE DATABASE "{dbname}"'
+    )
 
     sys.path.insert(0, str(ROOT))
     stripe_url = f"http://127.0.0.1:{args.stripe_port}"
@@ -337,7 +343,8 @@ def main() -> int:
     random.shuffle(deliveries)
     import tempfile
 
-    log = tempfile.TemporaryFile()  # a pipe would fill up and block the workers' logging
+    # A file, not a pipe: a pipe nobody reads fills up and blocks the workers' logging.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed after gunicorn stops)
     gunicorn = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -390,6 +397,7 @@ def main() -> int:
             gunicorn.wait()
         log.seek(0)
         err = log.read()
+        log.close()
         if sys.exc_info()[0] is not None:
             print(err.decode()[-4000:], file=sys.stderr)
 
@@ -403,7 +411,7 @@ def main() -> int:
     print(f"clients/workers   {args.clients} / {args.workers}")
     print(f"events/s          {n / elapsed:.0f}")
     print(f"CPU ms per event  {app_ms + db_ms:.2f}  (app {app_ms:.2f}, database {db_ms:.2f})")
-    print(f"lost/doubled      {len(problems) and 'PROBLEMS' or 0}")
+    print(f"lost/doubled      {(len(problems) and 'PROBLEMS') or 0}")
     for problem in problems:
         print("  " + problem)
     connection.close()

@@ -135,7 +135,7 @@ def _render_estimate_cached(
     if not revision.is_frozen:
         return render()
     key = [
-        "estimate",
+        "estimate-revision",
         revision.pk,
         estimate.status,
         json.dumps(selection.as_json() if selection else None, sort_keys=True),
@@ -327,8 +327,8 @@ def _fingerprint(*rows: Any) -> str:
 
 
 def stored_name(key: list[Any]) -> str:
-    """Where a rendered PDF is kept in the default storage: under its document (kind and id),
-    its language, and a digest of everything it shows (the key: revision or ``updated_at``,
+    """Where a rendered PDF is kept in the default storage: under its document (an invoice, an
+    estimate's revision, a signed estimate: kind and id), its language, and a digest of everything it shows (the key: revision or ``updated_at``,
     selection, certificate, company, customer, job, day)."""
     language = translation.get_language() or ""
     raw = json.dumps([*key, language], default=str)

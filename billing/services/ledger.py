@@ -5,6 +5,7 @@ and what each change leaves behind (a timeline row; a receipt or refund notice a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -71,14 +72,19 @@ def lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | N
     return Locked(estimate=None, invoice=invoice)
 
 
-def lock_payment(payment_id: int, *, ref: dict[str, Any] | None = None) -> tuple[Locked, Payment]:
+def lock_payment(
+    payment_id: int, *, ref: Mapping[str, Any] | None = None
+) -> tuple[Locked, Payment]:
     """Lock a payment's document(s), then read the payment. The document's lock is the
     payment's lock: every change to a payment's or a refund's state or amounts takes it first,
     so the row read after it is the latest committed one and no second lock is needed."""
-    if ref is None:
-        ref = Payment.objects.values("purpose", "invoice_id", "estimate_id").get(pk=payment_id)
+    row: Mapping[str, Any] = (
+        ref
+        if ref is not None
+        else Payment.objects.values("purpose", "invoice_id", "estimate_id").get(pk=payment_id)
+    )
     locked = lock_documents(
-        purpose=ref["purpose"], invoice_id=ref["invoice_id"], estimate_id=ref["estimate_id"]
+        purpose=row["purpose"], invoice_id=row["invoice_id"], estimate_id=row["estimate_id"]
     )
     payment = Payment.objects.select_related("customer", "company").get(pk=payment_id)
     # The locked rows are the payment's own documents: reuse them (no second read).
