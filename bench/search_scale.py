@@ -203,14 +203,17 @@ def make_template():
     return company, customer, invoice
 
 
-def grow(template, companies: int) -> None:
-    """Bring the database to ``companies`` bench companies (besides the template's)."""
+def grow(
+    template, companies: int, *, per_company: int = CUSTOMERS_PER_COMPANY, prefix: str = "bench-"
+) -> None:
+    """Bring the database to ``companies`` bench companies named ``prefix…`` (besides the
+    template's), each with ``per_company`` customers and 10 invoices per customer."""
     from django.db import connection, transaction
 
     from crewcommand.models import Company
 
     company, customer, invoice = template
-    have = Company.objects.exclude(pk=company.pk).count()
+    have = Company.objects.filter(slug__startswith=prefix).count()
     if companies <= have:
         return
     first, last = sql_array(FIRST), sql_array(LAST)
@@ -219,14 +222,18 @@ def grow(template, companies: int) -> None:
             "crewcommand_company",
             company.pk,
             {
-                "public_id": "'bc' || s.g",
+                "public_id": f"'{prefix[:3]}' || s.g",
                 "name": "'Company ' || s.g || ' Plumbing'",
-                "slug": "'bench-' || s.g",
+                "slug": f"'{prefix}' || s.g",
                 "email": "'office' || s.g || '@example.com'",
             },
             f"generate_series({have + 1}, {companies}) AS s(g)",
         )
-        new_companies = "(SELECT id FROM crewcommand_company WHERE slug LIKE 'bench-%%' AND id > (SELECT coalesce(max(company_id), 0) FROM crewcommand_customer WHERE public_id LIKE 'bu%%'))"
+        new_companies = (
+            f"(SELECT id FROM crewcommand_company WHERE slug LIKE '{prefix}%%' AND id >"
+            " (SELECT coalesce(max(company_id), 0) FROM crewcommand_customer"
+            " WHERE public_id LIKE 'bu%%'))"
+        )
         clone(
             "crewcommand_customer",
             customer.pk,
@@ -238,7 +245,7 @@ def grow(template, companies: int) -> None:
                 "email": "'c' || s.company_id || '-' || s.k || '@example.com'",
             },
             f"(SELECT c.id AS company_id, k FROM {new_companies} c,"
-            f" generate_series(1, {CUSTOMERS_PER_COMPANY}) AS k) AS s",
+            f" generate_series(1, {per_company}) AS k) AS s",
         )
         clone(
             "documents_invoice",
@@ -261,7 +268,7 @@ def grow(template, companies: int) -> None:
         cursor.execute("ANALYZE")
 
 
-def measure(n: int, seed: int) -> dict[str, object]:
+def measure(n: int, seed: int, prefix: str = "bench-") -> dict[str, object]:
     from django.core.paginator import Paginator
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -271,7 +278,7 @@ def measure(n: int, seed: int) -> dict[str, object]:
     from documents.selectors import invoice_list
 
     rng = random.Random(seed)
-    ids = list(Company.objects.filter(slug__startswith="bench-").values_list("pk", flat=True))
+    ids = list(Company.objects.filter(slug__startswith=prefix).values_list("pk", flat=True))
     invoices = CUSTOMERS_PER_COMPANY * INVOICES_PER_CUSTOMER
     results: dict[str, object] = {}
     slowest: tuple[float, str] = (0.0, "")
@@ -280,7 +287,7 @@ def measure(n: int, seed: int) -> dict[str, object]:
         for i in range(n + 5):
             company = Company.objects.get(pk=rng.choice(ids))
             if kind == "number":
-                query = f"INV-{rng.randint(1, invoices):04d}"
+                query = f"INV-{rng.randint(1, min(invoices, 9999)):04d}"
             else:
                 query = rng.choice(LAST).lower()
             with CaptureQueriesContext(connection) as captured:
@@ -338,6 +345,13 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=40, help="searches per kind and stage (40)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument(
+        "--big-tenant",
+        type=int,
+        default=20000,
+        metavar="CUSTOMERS",
+        help="then one company this big (20000; 0: none)",
+    )
+    parser.add_argument(
         "--without-trigram", action="store_true", help="drop the trigram index (the before figure)"
     )
     args = parser.parse_args()
@@ -386,6 +400,20 @@ def main() -> int:
             num, name = r["number"], r["name"]
             print(
                 f"{total:>10,} {built:>7.0f} | {num[0]:>6.1f} / {num[1]:>6.1f} "
+                f"{num[4]:>4.1f} / {num[5]:>4.1f} {num[2]:>4.0f} | {name[0]:>6.1f} / {name[1]:>6.1f} "
+                f"{name[4]:>4.1f} / {name[5]:>4.1f} {name[2]:>4.0f} | {num[3]} {name[3]}"
+            )
+            slowest = r["slowest"]
+        if args.big_tenant:
+            start = time.perf_counter()
+            grow(template, 1, per_company=args.big_tenant, prefix="big-")
+            built = time.perf_counter() - start
+            r = measure(args.n, seed=99, prefix="big-")
+            num, name = r["number"], r["name"]
+            print(
+                f"one company with {args.big_tenant:,} customers,"
+                f" {args.big_tenant * INVOICES_PER_CUSTOMER:,} invoices (built in {built:.0f} s):\n"
+                f"{'':>18} | {num[0]:>6.1f} / {num[1]:>6.1f} "
                 f"{num[4]:>4.1f} / {num[5]:>4.1f} {num[2]:>4.0f} | {name[0]:>6.1f} / {name[1]:>6.1f} "
                 f"{name[4]:>4.1f} / {name[5]:>4.1f} {name[2]:>4.0f} | {num[3]} {name[3]}"
             )
