@@ -52,3 +52,42 @@ def test_the_sweep_leaves_a_payment_just_applied_to_its_own_task(paid):
     Payment.objects.filter(pk=paid.pk).update(succeeded_at=timezone.now())
     assert notifications.receipts_missing() == 0
     assert _receipts(paid) == []
+
+
+def test_a_webhook_writes_its_receipt_after_commit_not_inside_the_transaction(
+    invoice, connected, stripe_on, django_capture_on_commit_callbacks
+):
+    """The webhook's transaction records the payment; the receipt (consent, rendered emails,
+    outbox rows) comes from a task queued on commit, and running it again sends nothing more."""
+    from billing import services, stripe_client
+    from billing.services import EventIn
+    from billing.tasks import send_payment_receipt
+    from tests.billing.conftest import start_checkout
+
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    event = stripe_on.events[-1]
+    session = stripe_client.checkout_session_retrieve(
+        account=connected.account_id, session_id=payment.stripe_session_id
+    )
+    Message.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.stripe_state_apply(
+            payment_id=payment.pk,
+            session=session,
+            event=EventIn(
+                id=event["id"],
+                type=event["type"],
+                account=event["account"],
+                created=event["created"],
+                payload=event,
+            ),
+        )
+    payment.refresh_from_db()
+    assert payment.applied and payment.receipt_sent_at is None
+    assert _receipts(payment) == []  # nothing rendered or queued inside the transaction
+    for callback in callbacks:
+        callback()
+    assert _receipts(payment) == ["receipt", "receipt_company"]
+    send_payment_receipt(payment_id=payment.pk)
+    assert _receipts(payment) == ["receipt", "receipt_company"]
