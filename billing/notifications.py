@@ -7,10 +7,12 @@ however many times it is applied, reconciled or retried."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -236,6 +238,35 @@ def deliver_payment_failed(*, payment_id: int) -> None:
                     concerning=document,
                 )
     logger.info("payment failed notice queued payment=%s", payment.public_id)
+
+
+RECEIPT_SWEEP_AFTER = timedelta(minutes=2)
+RECEIPT_SWEEP_WITHIN = timedelta(days=3)
+
+
+def receipts_missing() -> int:
+    """Deliver the receipts (and company notices) of payments applied a while ago whose
+    claims are still open: a webhook queues them after commit, and a task lost between the
+    commit and the broker would otherwise never send them. Returns how many payments it
+    looked at; ``deliver_receipt`` claims each message, so a receipt already sent is not
+    sent again."""
+    now = timezone.now()
+    ids = list(
+        Payment.objects.filter(
+            status=PaymentStatus.SUCCEEDED,
+            applied=True,
+            succeeded_at__lt=now - RECEIPT_SWEEP_AFTER,
+            succeeded_at__gte=now - RECEIPT_SWEEP_WITHIN,
+        )
+        .filter(
+            Q(receipt_sent_at=None, customer__email__gt="")
+            | Q(company_notified_at=None, created_by=None)
+        )
+        .values_list("pk", flat=True)[:500]
+    )
+    for payment_id in ids:
+        deliver_receipt(payment_id=payment_id)
+    return len(ids)
 
 
 # --- Exactly once: each message is claimed with a conditional update before it is sent ---------

@@ -19,6 +19,12 @@ def send_payment_receipt(*, payment_id: int) -> None:
     notifications.deliver_receipt(payment_id=payment_id)
 
 
+@shared_task
+def send_missing_receipts() -> int:
+    """Receipts of applied payments whose after-commit task never ran (beat)."""
+    return notifications.receipts_missing()
+
+
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_payment_failed_notice(*, payment_id: int) -> None:
     notifications.deliver_payment_failed(payment_id=payment_id)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # trigram search indexes (skipped on SQLite)
     "django.forms",
     "django_htmx",
     "crewcommand",
@@ -361,6 +362,11 @@ CELERY_BEAT_SCHEDULE["billing-reconcile-payments"] = {
 CELERY_BEAT_SCHEDULE["billing-autopay-due-invoices"] = {
     "task": "billing.tasks.autopay_due_invoices",
     "schedule": 3600.0,
+}
+# Receipts a webhook queued after commit but whose task was lost (one indexed query when none).
+CELERY_BEAT_SCHEDULE["billing-send-missing-receipts"] = {
+    "task": "billing.tasks.send_missing_receipts",
+    "schedule": 300.0,
 }
 CELERY_BEAT_SCHEDULE["billing-reconcile-returned-payments"] = {
     "task": "billing.tasks.reconcile_returned_payments",

@@ -38,3 +38,14 @@ class DocumentsConfig(AppConfig):
         actions.register(
             "invoice", "duplicate", services.invoice_duplicate, _("Invoice duplicated.")
         )
+        # A Celery worker loads WeasyPrint, its fonts and the stylesheet when it starts, not on
+        # its first PDF (which then took about a second more).
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(_warm_pdf_renderer, weak=False)
+
+
+def _warm_pdf_renderer(**_kwargs: object) -> None:
+    from documents import pdf
+
+    pdf.warm_renderer()

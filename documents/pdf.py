@@ -37,7 +37,8 @@ from urllib.request import url2pathname
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
@@ -134,7 +135,7 @@ def _render_estimate_cached(
     if not revision.is_frozen:
         return render()
     key = [
-        "estimate",
+        "estimate-revision",
         revision.pk,
         estimate.status,
         json.dumps(selection.as_json() if selection else None, sort_keys=True),
@@ -296,7 +297,7 @@ def render_invoice_pdf(*, invoice: Invoice) -> bytes:
     with a PAID stamp once paid and a VOID watermark when void.
 
     A sent invoice's lines never change and every payment bumps ``updated_at``, so its PDF is
-    cached under that timestamp (and the day, since "overdue" depends on it)."""
+    stored under that timestamp (and whether it is overdue), see ``_cached``."""
     with translation.override(document_language(invoice)):
         return _render_invoice_cached(invoice)
 
@@ -308,13 +309,12 @@ def _render_invoice_cached(invoice: Invoice) -> bytes:
         "invoice",
         invoice.pk,
         invoice.updated_at.isoformat(),
-        timezone.localdate().isoformat(),
+        # What the date changes on the page: the "Overdue" stamp (not the date itself, so a
+        # stored PDF stays valid from one day to the next).
+        invoice.is_overdue,
         _fingerprint(invoice.company, invoice.customer, invoice.job),
     ]
     return _cached(key, lambda: _render_invoice(invoice))
-
-
-PDF_CACHE_SECONDS = 30 * 24 * 3600
 
 
 def _fingerprint(*rows: Any) -> str:
@@ -326,15 +326,33 @@ def _fingerprint(*rows: Any) -> str:
     return hashlib.sha256(repr(fields).encode()).hexdigest()[:32]
 
 
+def stored_name(key: list[Any]) -> str:
+    """Where a rendered PDF is kept in the default storage: under its document (an invoice, an
+    estimate's revision, a signed estimate: kind and id), its language, and a digest of everything it shows (the key: revision or ``updated_at``,
+    selection, certificate, company, customer, job, day)."""
+    language = translation.get_language() or ""
+    raw = json.dumps([*key, language], default=str)
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:40]
+    return f"pdfs/{key[0]}-{key[1]}/{language or 'xx'}/{digest}.pdf"
+
+
 def _cached(key: list[Any], render: Callable[[], bytes]) -> bytes:
-    """Serve a rendered PDF from the cache, rendering it on a miss. The key names everything
-    the PDF shows, plus the language it is written in."""
-    raw = json.dumps([*key, translation.get_language() or ""], default=str)
-    cache_key = "pdf:" + hashlib.sha256(raw.encode()).hexdigest()
-    content = cache.get(cache_key)
-    if content is None:
-        content = render()
-        cache.set(cache_key, content, PDF_CACHE_SECONDS)
+    """Serve a rendered PDF from storage (``stored_name``), rendering and storing it on a miss.
+    ``documents.tasks.warm_pdf`` stores it after Send and after a payment, so a customer's
+    download reads a file; rendering here is the fallback (a file lost, a change no task
+    followed). The key names everything the PDF shows, plus the language it is written in."""
+    name = stored_name(key)
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, OSError):
+        pass
+    content = render()
+    try:
+        if not default_storage.exists(name):
+            default_storage.save(name, ContentFile(content))
+    except OSError:  # a read-only or full disk must not cost the customer their PDF
+        logger.warning("could not store rendered PDF %s", name, exc_info=True)
     return content
 
 
@@ -439,12 +457,33 @@ class _Page:
 
 def _html_to_pdf(html: str, *, files: Iterable[Path] = ()) -> bytes:
     """Run WeasyPrint on ``html`` with the local-only fetcher and our print stylesheet."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
 
     fetcher = local_fetcher(files=files)
-    stylesheet = CSS(string=_stylesheet_text(), url_fetcher=fetcher)
     document = HTML(string=html, base_url=None, url_fetcher=fetcher)
-    return document.write_pdf(stylesheets=[stylesheet], pdf_tags=True)
+    return document.write_pdf(stylesheets=[_stylesheet(_stylesheet_text())], pdf_tags=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _stylesheet(text: str) -> Any:
+    """The print stylesheet parsed once per process (per text: an edited file is parsed
+    again). It is the same for every company (their colours come in the page's own
+    ``<style>``) and fetches nothing (no ``url()``): the fetcher refuses everything."""
+    from weasyprint import CSS
+
+    return CSS(string=text, url_fetcher=local_fetcher(roots=()))
+
+
+def warm_renderer() -> None:
+    """Import WeasyPrint, load the fonts and parse the stylesheet now (a worker's start), so
+    the first real PDF costs what every later one does."""
+    try:
+        _html_to_pdf(
+            '<html lang="en"><body><p>CrewCommand <strong>$0.00</strong></p>'
+            '<table class="lines"><tr><td class="num">1</td></tr></table></body></html>'
+        )
+    except Exception:  # never keep a worker from starting
+        logger.warning("PDF renderer warm-up failed", exc_info=True)
 
 
 def _stylesheet_text() -> str:

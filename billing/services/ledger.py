@@ -5,6 +5,7 @@ and what each change leaves behind (a timeline row; a receipt or refund notice a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import ZERO, format_cad
 from documents.models import Estimate, Invoice, InvoiceStatus
+from documents.tasks import warm_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +72,26 @@ def lock_documents(*, purpose: str, invoice_id: int | None, estimate_id: int | N
     return Locked(estimate=None, invoice=invoice)
 
 
-def lock_payment(payment_id: int) -> tuple[Locked, Payment]:
+def lock_payment(
+    payment_id: int, *, ref: Mapping[str, Any] | None = None
+) -> tuple[Locked, Payment]:
     """Lock a payment's document(s), then read the payment. The document's lock is the
     payment's lock: every change to a payment's or a refund's state or amounts takes it first,
     so the row read after it is the latest committed one and no second lock is needed."""
-    ref = Payment.objects.values("purpose", "invoice_id", "estimate_id").get(pk=payment_id)
+    row: Mapping[str, Any] = (
+        ref
+        if ref is not None
+        else Payment.objects.values("purpose", "invoice_id", "estimate_id").get(pk=payment_id)
+    )
     locked = lock_documents(
-        purpose=ref["purpose"], invoice_id=ref["invoice_id"], estimate_id=ref["estimate_id"]
+        purpose=row["purpose"], invoice_id=row["invoice_id"], estimate_id=row["estimate_id"]
     )
     payment = Payment.objects.select_related("customer", "company").get(pk=payment_id)
+    # The locked rows are the payment's own documents: reuse them (no second read).
+    if locked.invoice is not None and payment.invoice_id == locked.invoice.pk:
+        payment.invoice = locked.invoice
+    if locked.estimate is not None and payment.estimate_id == locked.estimate.pk:
+        payment.estimate = locked.estimate
     return locked, payment
 
 
@@ -123,6 +136,10 @@ def recompute_invoice(invoice: Invoice | None) -> None:
     elif invoice.paid_at is None:
         invoice.paid_at = timezone.now()
     invoice.save(update_fields=["amount_paid", "deposit_credit", "status", "paid_at", "updated_at"])
+    if invoice.sent_at is not None:
+        # Its PDF (balance, PAID stamp) changed: render and store it after commit, so the
+        # customer's download reads a file instead of waiting for WeasyPrint.
+        warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
 
 
 def recompute_refunds(payment: Payment, locked: Locked) -> None:
@@ -158,12 +175,22 @@ def log_payment(payment: Payment, verb: str, actor: Actor, **data: Any) -> None:
     )
 
 
-def enqueue_receipt(payment: Payment) -> None:
+def enqueue_receipt(payment: Payment, *, after_commit: bool = False) -> None:
     """Money was applied: the customer's receipt (and the company's notice) go into the outbox
-    in this transaction, each claimed once on the payment row."""
+    in this transaction, each claimed once on the payment row.
+
+    ``after_commit`` (a Stripe webhook): they are written by a task queued after commit
+    instead, off the request path (consent, two rendered emails, the outbox rows: about half
+    of a webhook's queries). Still exactly once (the claims on the payment row); a task lost
+    between commit and the broker is picked up by ``billing.tasks.send_missing_receipts``."""
     from billing import notifications
 
-    notifications.deliver_receipt(payment_id=payment.pk)
+    if after_commit:
+        from billing.tasks import send_payment_receipt
+
+        send_payment_receipt.delay_on_commit(payment_id=payment.pk)
+    else:
+        notifications.deliver_receipt(payment_id=payment.pk)
     # QuickBooks (when connected): the payment is pushed after commit.
     quickbooks_hooks.payment_applied(payment)
 

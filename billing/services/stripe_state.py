@@ -68,7 +68,13 @@ def _problem(payment: Payment, locked: Locked, *, cents: int, currency: str) -> 
 
 
 def _apply_success(
-    payment: Payment, locked: Locked, *, cents: int, currency: str, intent_id: str | None
+    payment: Payment,
+    locked: Locked,
+    *,
+    cents: int,
+    currency: str,
+    intent_id: str | None,
+    receipt_after_commit: bool = False,
 ) -> None:
     """succeeded: apply the money if it fits, otherwise record it and open an issue.
     Idempotent: a payment already succeeded is left as it is."""
@@ -98,7 +104,7 @@ def _apply_success(
     if problem is None:
         recompute_invoice(locked.invoice)
         log_payment(payment, "payment.received", _customer_actor(payment))
-        enqueue_receipt(payment)
+        enqueue_receipt(payment, after_commit=receipt_after_commit)
         return
     PaymentIssue.objects.get_or_create(
         payment=payment,
@@ -154,14 +160,18 @@ def stripe_state_apply(
     row is inserted first in the same transaction: a redelivered event finds it and changes
     nothing (``Applied.DUPLICATE``); concurrent deliveries wait on the unique index."""
     with transaction.atomic():
+        ref = Payment.objects.values("company_id", "purpose", "invoice_id", "estimate_id").get(
+            pk=payment_id
+        )
         if event is not None:
             try:
                 with transaction.atomic():
-                    stored = _event_store(event, payment_id)
+                    stored = _event_store(event, payment_id, company_id=ref["company_id"])
             except IntegrityError:
                 return Applied.DUPLICATE
-        locked, payment = lock_payment(payment_id)
-        _apply_session(payment, locked, session)
+        locked, payment = lock_payment(payment_id, ref=ref)
+        # A webhook's receipt is written after commit, off the request path.
+        _apply_session(payment, locked, session, receipt_after_commit=event is not None)
         if charge is not None:
             _apply_refunds(payment, locked, charge)
         if event is not None:
@@ -190,12 +200,11 @@ def payment_refresh(
     return session
 
 
-def _event_store(event: EventIn, payment_id: int | None) -> StripeEvent:
-    company_id = (
-        Payment.objects.filter(pk=payment_id).values_list("company_id", flat=True).first()
-        if payment_id
-        else None
-    )
+def _event_store(
+    event: EventIn, payment_id: int | None, *, company_id: int | None = None
+) -> StripeEvent:
+    if payment_id and company_id is None:
+        company_id = Payment.objects.filter(pk=payment_id).values_list("company_id", flat=True)[0]
     created = dt.datetime.fromtimestamp(event.created, tz=dt.UTC) if event.created else None
     return StripeEvent.objects.create(
         event_id=event.id,
@@ -262,7 +271,13 @@ def _record_method(payment: Payment, intent: dict[str, Any]) -> None:
         payment.save(update_fields=["method_type", "wallet", "method_last4", "updated_at"])
 
 
-def _apply_session(payment: Payment, locked: Locked, session: dict[str, Any]) -> None:
+def _apply_session(
+    payment: Payment,
+    locked: Locked,
+    session: dict[str, Any],
+    *,
+    receipt_after_commit: bool = False,
+) -> None:
     if payment.stripe_session_id is None:
         payment.stripe_session_id = session["id"]
         payment.save(update_fields=["stripe_session_id", "updated_at"])
@@ -276,6 +291,7 @@ def _apply_session(payment: Payment, locked: Locked, session: dict[str, Any]) ->
             cents=int(session.get("amount_total") or 0),
             currency=str(session.get("currency") or ""),
             intent_id=intent.get("id"),
+            receipt_after_commit=receipt_after_commit,
         )
         if payment.save_card and payment.status == PaymentStatus.SUCCEEDED:
             from billing.services.autopay import card_save_from
