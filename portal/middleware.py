@@ -160,7 +160,9 @@ class PortalMiddleware:
             # check; an unknown token's answer is the generic page.
             return views_portal.invalid_link(request, dead_link_id=link_id)
         link = (
-            PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+            PortalLink.objects.select_related(
+                "company", "customer", "contact", "estimate", "invoice"
+            )
             .filter(pk=link_id)
             .first()
         )
