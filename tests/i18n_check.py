@@ -103,7 +103,6 @@ CUSTOMER_MODULES = (
 # "module:Class" names, checked like the marked strings.
 CUSTOMER_CHOICES = (
     "crewcommand.models:Language",
-    "crewcommand.models:Channel",
     "documents.models:EstimateStatus",
     "documents.models:InvoiceStatus",
     "documents.models:PaymentTerms",
