@@ -165,7 +165,8 @@ def estimate_accept(
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
     form = AcceptForm(request.POST)
-    step_up = step_up_context(request, portal, context["totals"].total)
+    page = portal.url("estimate", doc.public_id) + "?" + selectors.picks_query(context=context)
+    step_up = step_up_context(request, portal, context["totals"].total, page=page)
     status = 200
     if form.is_valid():
         try:
@@ -201,9 +202,12 @@ def estimate_accept(
 # --- One-time codes (step-up) ------------------------------------------------------------------
 
 
-def step_up_context(request: HttpRequest, portal: PortalContext, amount) -> dict:
+def step_up_context(
+    request: HttpRequest, portal: PortalContext, amount, *, page: str = ""
+) -> dict:
     """What the sign or pay form shows about the one-time code: whether one is needed for this
-    amount, how it would be sent (masked), and whether one was just sent. Reads only."""
+    amount, how it would be sent (masked), and whether one was just sent. ``page``: where
+    "Send me a code" comes back to without JavaScript (default: this page). Reads only."""
     needed = stepup.needed(portal.company, amount)
     channel = stepup.channel_for(portal.link) if needed else ""
     contact = portal.link.contact
@@ -216,7 +220,7 @@ def step_up_context(request: HttpRequest, portal: PortalContext, amount) -> dict
         "to": to,
         "sent": request.GET.get("code") == "sent",
         "url": portal.url("code"),
-        "next": request.get_full_path().split("#", 1)[0],
+        "next": page or request.get_full_path().split("#", 1)[0],
     }
 
 
