@@ -202,9 +202,7 @@ def estimate_accept(
 # --- One-time codes (step-up) ------------------------------------------------------------------
 
 
-def step_up_context(
-    request: HttpRequest, portal: PortalContext, amount, *, page: str = ""
-) -> dict:
+def step_up_context(request: HttpRequest, portal: PortalContext, amount, *, page: str = "") -> dict:
     """What the sign or pay form shows about the one-time code: whether one is needed for this
     amount, how it would be sent (masked), and whether one was just sent. ``page``: where
     "Send me a code" comes back to without JavaScript (default: this page). Reads only."""
