@@ -61,7 +61,6 @@ def dashboard_objects(*, owner, customer, job) -> dict:
         "customer_id": customer.public_id,
         "job_id": job.public_id,
         "invitation_id": invitation.public_id,
-        "contact_id": customer.contacts.get(is_primary=True).public_id,
     }
     for extend in load_extensions():
         objects.update(extend(owner=owner, customer=customer, job=job))
