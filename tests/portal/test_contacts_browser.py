@@ -128,7 +128,7 @@ def test_two_contacts_one_signs_with_a_code_and_the_others_link_is_revoked(
     pdf = office.context.request.get(live_server.url + pdf_url).body()
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     certificate = " ".join(text.split("Certificate of electronic signature", 1)[1].split())
-    assert "Contact on file Ben Tremblay" in certificate
+    assert f"{ben_link.reference} · given to Ben Tremblay, contact on file" in certificate
     assert "One-time code sent by text message (SMS), verified" in certificate
 
     # The contractor revokes Alice's link from the links panel; Ben's still works.
