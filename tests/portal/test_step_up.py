@@ -237,3 +237,23 @@ def test_bad_code_requests_change_nothing(step_up_company, estimate, second):
     assert not CodeChallenge.objects.exists()
     # Only POST.
     assert client.get(f"/p/{issued.token}/code/").status_code == 405
+
+
+def test_in_french_the_code_and_its_text_are_french(
+    step_up_company, estimate, second, django_capture_on_commit_callbacks
+):
+    second.language = "fr-ca"
+    second.save()
+    customer = estimate.customer
+    customer.language = "fr-ca"
+    customer.save(update_fields=["language"])
+    issued = issue(customer, estimate, contact=second)
+    client = Client()
+    page = client.get(f"/p/{issued.token}/estimates/{estimate.public_id}/").content.decode()
+    assert "Envoyez-moi un code" in page and "Code reçu" in page
+    response = _request_code(client, issued.token, estimate, HTTP_HX_REQUEST="true")
+    assert "Nous avons envoyé par texto un code à 6 chiffres" in response.content.decode()
+    from crewcommand.messaging.outbox import full_text
+
+    text = full_text(Message.objects.get(template="portal_code"))["body"]
+    assert "votre code est" in text and "Ne le partagez pas." in text
