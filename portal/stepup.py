@@ -31,11 +31,11 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
+from crewcommand import notifications
 from crewcommand.errors import ServiceError
 from crewcommand.lib.canada import display_phone
 from crewcommand.messaging import queue
 from crewcommand.models import Channel, Company, Contact, contact_language
-from crewcommand.notifications import render_email
 from portal import http
 from portal.models import CodeChallenge, CodePurpose, PortalLink
 
@@ -166,7 +166,9 @@ def _send(
             subject, html = "", ""
             to = contact.phone
         else:
-            subject, body, html = render_email(template="portal_code", context=context)
+            subject, body, html = notifications.render_email(
+                template="portal_code", context=context
+            )
             to = contact.email
     queue(
         company=company,
