@@ -253,6 +253,15 @@ class PayAmountForm(forms.Form):
         required=False,
     )
     amount = MoneyField(label=_("Amount to pay"), required=False)
+    # The one-time code, when the company asks for one (portal.stepup); checked by the view.
+    code = forms.CharField(
+        label=_("Code we sent you"),
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
+        ),
+    )
     # Asked only while an earlier payment is still being confirmed.
     pay_again = forms.BooleanField(
         label=_("Yes, start a new payment anyway"), required=False, initial=False

@@ -174,6 +174,9 @@ class Payment(TenantModel):
     failure_notified_at = models.DateTimeField(null=True, blank=True)
     # The customer ticked "save this card for future invoices" on the pay page.
     save_card = models.BooleanField(default=False)
+    # Step-up (portal.stepup): the one-time code entered before paying, and how it was sent.
+    step_up_channel = models.CharField(_("code verified by"), max_length=10, blank=True)
+    step_up_verified_at = models.DateTimeField(_("code verified"), null=True, blank=True)
     # A charge on a saved card (no Checkout): the card, and for autopay the one key per
     # invoice and amount (unique: ten concurrent runs make one row, one charge).
     saved_card = models.ForeignKey(

@@ -42,6 +42,7 @@ from crewcommand.lib.money import ZERO
 from crewcommand.models import Company, Job
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
 from documents.totals import estimate_figures
+from portal import stepup
 
 if TYPE_CHECKING:
     from typing import TypedDict
@@ -106,6 +107,8 @@ class Payable:
     bank_debit: bool = False
     # The company takes optional tips on invoices paid online.
     tips: bool = False
+    # The company asks for a one-time code before this invoice is paid (portal.stepup).
+    step_up: bool = False
 
     @property
     def held(self) -> bool:
@@ -216,6 +219,7 @@ def invoice_payable(*, invoice: Invoice, account: StripeAccount | None = None) -
         unconfirmed=unconfirmed_payment(document=invoice) if online and not closed else None,
         bank_debit=bool(online and account and account.accept_bank_debit),
         tips=bool(online and account and account.tips_enabled),
+        step_up=stepup.needed(invoice.company, invoice.balance),
     )
 
 

@@ -28,11 +28,16 @@ from billing.services import autopay
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents.models import Estimate, Invoice
-from portal import http
+from portal import http, stepup
 from portal import selectors as portal_selectors
 from portal.http import PortalRequest
 from portal.middleware import PortalContext
-from portal.views_portal import portal_view
+from portal.views_portal import check_code, portal_view, step_up_context
+
+
+class _NoCode(Exception):
+    """The code field was empty or malformed: its error is already on the form."""
+
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +102,8 @@ def _pay(
     customer chose), then off to Stripe."""
     form = PayAmountForm(request.POST if request.method == "POST" else None)
     payable = _payable(document)
+    step_up = step_up_context(request, portal, payable.due)
+    step_up["needed"] = payable.step_up
     if request.method == "POST":
         if http.rate_hit("pay", str(portal.link.pk), window=3600) > PAY_ATTEMPTS_PER_HOUR:
             form.add_error(None, _("Too many attempts. Please wait a few minutes and try again."))
@@ -106,6 +113,11 @@ def _pay(
             amount = form.chosen_amount()
             tip = form.chosen_tip(amount or payable.due) if payable.tips else None
             try:
+                challenge = None
+                if step_up["needed"]:
+                    challenge = check_code(request, portal, form, purpose="pay")
+                    if challenge is None:
+                        raise _NoCode
                 started = services.checkout_start(
                     document=document,
                     amount=amount,
@@ -114,7 +126,12 @@ def _pay(
                     tip=tip,
                     save_card=bool(form.cleaned_data.get("save_card"))
                     and isinstance(document, Invoice),
+                    challenge=challenge,
                 )
+            except _NoCode:
+                pass
+            except stepup.CodeRefused as error:
+                form.add_error("code", str(error))
             except ServiceError as error:
                 form.add_error(None, str(error))
             else:
@@ -127,6 +144,7 @@ def _pay(
         "form": form,
         "back_url": document_page(portal, document),
         "tip_presets": [(p, tip_for(payable.due, p)) for p in TIP_PRESETS],
+        "step_up": step_up,
         "unconfirmed_message": (
             services.unconfirmed_message(payable.unconfirmed) if payable.unconfirmed else ""
         ),

@@ -8,6 +8,7 @@ from crewcommand.models import (
     Activity,
     Company,
     Consent,
+    Contact,
     Customer,
     Invitation,
     Job,
@@ -83,6 +84,15 @@ class CustomerAdmin(admin.ModelAdmin):
     list_select_related = ["company"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
     raw_id_fields = ["company"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "customer", "company", "email", "phone", "role", "is_primary"]
+    list_filter = ["role", "is_primary"]
+    search_fields = ["name", "email", "phone", "customer__name"]
+    list_select_related = ["customer", "company"]
+    raw_id_fields = ["customer", "company"]
 
 
 @admin.register(Job)

@@ -14,6 +14,9 @@ ACTIVITY_SENTENCES = {
     "job.updated": _("%(actor)s updated job “%(title)s”"),
     "job.status_changed": _("%(actor)s moved job “%(title)s” to %(status)s"),
     "message.queued": _("%(actor)s sent a message"),
+    "contact.added": _("%(actor)s added contact %(name)s"),
+    "contact.updated": _("%(actor)s updated contact %(name)s"),
+    "contact.removed": _("%(actor)s removed contact %(name)s"),
 }
 
 
@@ -23,10 +26,18 @@ class CrewcommandConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from crewcommand import checks  # noqa: F401 - registers the system checks
+        from django.db.models.signals import post_save
+
+        from crewcommand import (
+            checks,  # noqa: F401 - registers the system checks
+            services,
+        )
         from crewcommand.lib import activity, nav
+        from crewcommand.models import Customer
 
         activity.register(ACTIVITY_SENTENCES)
+        # Every customer has a primary contact (its own email and phone), however it is made.
+        post_save.connect(services.customer_saved, sender=Customer, dispatch_uid="customer_contact")
         # The dashboard's sidebar: every email and text sent (the outbox).
         nav.register(
             nav.NavEntry(

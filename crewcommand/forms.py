@@ -24,7 +24,9 @@ from crewcommand.lib.images import MAX_LOGO_PIXELS, LogoError, normalise_logo
 from crewcommand.lib.money import active_locale, parse_money, parse_quantity
 from crewcommand.lib.text import single_line
 from crewcommand.models import (
+    Channel,
     Company,
+    Contact,
     Customer,
     Job,
     JobStatus,
@@ -339,6 +341,11 @@ def _logo_message(error: LogoError) -> str:
 
 
 class CompanyForm(forms.ModelForm):
+    step_up_above = MoneyField(
+        label=_("Only above (CAD)"),
+        required=False,
+        help_text=_("Leave empty to ask for every estimate and invoice."),
+    )
     logo = LogoField(
         label=_("Logo"),
         required=False,
@@ -374,6 +381,8 @@ class CompanyForm(forms.ModelForm):
             "sms_messaging_service_sid",
             "quiet_hours_start",
             "quiet_hours_end",
+            "step_up_required",
+            "step_up_above",
         ]
         field_classes = {
             "phone": PhoneField,
@@ -450,6 +459,51 @@ class CustomerForm(forms.ModelForm):
             "address_line1": forms.TextInput(attrs={"autocomplete": "street-address"}),
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
         }
+
+
+class ContactForm(forms.ModelForm):
+    """A person at a customer: who they are, how to reach them, what they agreed to."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("The customer's language")), *Language.choices],
+    )
+    preferred_channel = forms.ChoiceField(
+        label=_("Preferred channel"),
+        required=False,
+        choices=[("", _("No preference")), *Channel.choices],
+    )
+
+    class Meta:
+        model = Contact
+        formfield_callback = single_line_formfield
+        fields = [
+            "name",
+            "role",
+            "email",
+            "phone",
+            "preferred_channel",
+            "email_consent",
+            "sms_consent",
+            "language",
+        ]
+        field_classes = {"phone": PhoneField}
+        widgets = {"email": forms.EmailInput(attrs={"autocomplete": "off"})}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        email, phone = data.get("email"), data.get("phone")
+        if "email" in self.errors or "phone" in self.errors:
+            return data
+        if not email and not phone:
+            raise forms.ValidationError(_("Give an email address or a mobile number."))
+        channel = data.get("preferred_channel")
+        if channel == Channel.SMS and not phone:
+            self.add_error("preferred_channel", _("Texts need a mobile number."))
+        if channel == Channel.EMAIL and not email:
+            self.add_error("preferred_channel", _("Emails need an email address."))
+        return data
 
 
 class JobForm(forms.ModelForm):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower, Upper
 from django.urls import reverse
@@ -158,6 +159,24 @@ class Company(models.Model):
         help_text=_("Texts due in quiet hours wait until they end (your time zone)."),
     )
     quiet_hours_end = models.TimeField(_("no texts until"), default=dt.time(9, 0))
+    # Step-up: a one-time code sent to the link's contact before signing or paying (portal).
+    step_up_required = models.BooleanField(
+        _("ask for a one-time code before signing or paying"),
+        default=False,
+        help_text=_(
+            "Customers get a 6-digit code by text or email before they sign an estimate or "
+            "pay an invoice."
+        ),
+    )
+    step_up_above = models.DecimalField(
+        _("only above (CAD)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Leave empty to ask for every estimate and invoice."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -296,6 +315,90 @@ class Customer(TenantModel):
         return ", ".join(p for p in parts if p)
 
 
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class ContactRole(models.TextChoices):
+    HOMEOWNER = "homeowner", _("Homeowner")
+    SPOUSE = "spouse", _("Spouse or partner")
+    TENANT = "tenant", _("Tenant")
+    PROPERTY_MANAGER = "property_manager", _("Property manager")
+    ACCOUNTS_PAYABLE = "accounts_payable", _("Accounts payable")
+    OTHER = "other", _("Other")
+
+
+class Contact(TenantModel):
+    """A person at a customer who may receive documents, links and codes: a spouse, a tenant, a
+    property manager, an accounts-payable clerk. Every customer has one primary contact, which
+    mirrors the customer's own name, email and phone (made with the customer, kept in step by
+    ``services.customer_update`` and ``services.contact_save``). Removed contacts are kept
+    (``removed_at``): signatures and links still name them."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("mobile phone"), max_length=30, blank=True)
+    role = models.CharField(
+        _("role"), max_length=20, choices=ContactRole.choices, default=ContactRole.HOMEOWNER
+    )
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    email_consent = models.BooleanField(_("agreed to receive emails"), default=True)
+    sms_consent = models.BooleanField(_("agreed to receive texts"), default=True)
+    # Blank: the customer's language (``contact_language``).
+    language = models.CharField(_("language"), max_length=5, choices=Language.choices, blank=True)
+    is_primary = models.BooleanField(_("primary contact"), default=False)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        ordering = ["-is_primary", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(is_primary=True),
+                name="contact_one_primary_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
+
+    def can_email(self) -> bool:
+        return bool(self.email) and self.email_consent
+
+    def can_text(self) -> bool:
+        return bool(self.phone) and self.sms_consent
+
+    def send_channel(self) -> str:
+        """How Send delivers a document's link: a text only when asked for, else email."""
+        if self.preferred_channel == Channel.SMS and self.can_text():
+            return Channel.SMS
+        return Channel.EMAIL if self.can_email() else ""
+
+    def best_channel(self) -> str:
+        """How to reach this contact: their preference when it can be used, else email, else
+        text; "" when neither is on file (or allowed)."""
+        if self.preferred_channel == Channel.SMS and self.can_text():
+            return Channel.SMS
+        if self.preferred_channel == Channel.EMAIL and self.can_email():
+            return Channel.EMAIL
+        if self.can_email():
+            return Channel.EMAIL
+        return Channel.SMS if self.can_text() else ""
+
+
+def contact_language(contact: Contact, customer: Customer, company: Company) -> str:
+    return contact.language or customer.language or company.default_language
+
+
 class JobStatus(models.TextChoices):
     REQUESTED = "requested", _("Requested")
     SCHEDULED = "scheduled", _("Scheduled")
@@ -388,11 +491,6 @@ class Activity(models.Model):
 
 
 # --- Messaging (crewcommand.messaging): the outbox, consent and opt-outs -----------------------
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
 
 
 class MessageKind(models.TextChoices):

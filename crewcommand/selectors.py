@@ -11,7 +11,16 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from crewcommand.lib.text import single_line
-from crewcommand.models import Activity, Company, Customer, Invitation, Job, JobStatus, Member
+from crewcommand.models import (
+    Activity,
+    Company,
+    Contact,
+    Customer,
+    Invitation,
+    Job,
+    JobStatus,
+    Member,
+)
 
 MAX_QUERY_LENGTH = 100
 
@@ -36,6 +45,22 @@ def customer_list(*, company: Company, query: str = "") -> QuerySet[Customer]:
 
 def customer_get(*, company: Company, public_id: str) -> Customer:
     return get_object_or_404(Customer, company=company, public_id=public_id)
+
+
+def customer_contacts(*, customer: Customer) -> list[Contact]:
+    """The customer's contacts on file, the primary one first."""
+    return list(Contact.objects.filter(customer=customer, removed_at=None))
+
+
+def contact_get(*, customer: Customer, public_id: str) -> Contact:
+    """One of the customer's contacts on file; 404 for anyone else's (or a removed one)."""
+    return get_object_or_404(
+        Contact,
+        company_id=customer.company_id,
+        customer=customer,
+        public_id=public_id,
+        removed_at=None,
+    )
 
 
 def job_list(*, company: Company, status: str = "", query: str = "") -> QuerySet[Job]:

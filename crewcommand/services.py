@@ -21,6 +21,7 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.models import (
     Company,
+    Contact,
     Customer,
     Invitation,
     Job,
@@ -222,6 +223,97 @@ def customer_update(*, customer: Customer, actor: Actor, fields: dict[str, Any])
     customer.save()
     activity.record_about(customer, "customer.updated", actor, data={"name": customer.name})
     return customer
+
+
+# --- Contacts ------------------------------------------------------------------------------------
+
+
+def customer_saved(sender, instance: Customer, created: bool, raw: bool = False, **kwargs) -> None:
+    """``post_save`` receiver (``CrewcommandConfig.ready``): a new customer gets its primary
+    contact from its own name, email and phone, however it was made (the dashboard, booking, the
+    demo, a test factory); an edited one keeps its primary contact's email and phone in step."""
+    if raw:
+        return
+    if created:
+        Contact.objects.create(
+            company_id=instance.company_id,
+            customer=instance,
+            name=instance.name[:150],
+            email=instance.email,
+            phone=instance.phone,
+            is_primary=True,
+        )
+        return
+    fields = kwargs.get("update_fields")
+    if fields is None or {"email", "phone"} & set(fields):
+        Contact.objects.filter(customer=instance, is_primary=True).exclude(
+            email=instance.email, phone=instance.phone
+        ).update(email=instance.email, phone=instance.phone, updated_at=timezone.now())
+
+
+CONTACT_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "role",
+    "preferred_channel",
+    "email_consent",
+    "sms_consent",
+    "language",
+)
+
+
+@transaction.atomic
+def contact_save(
+    *, customer: Customer, actor: Actor, fields: dict[str, Any], contact: Contact | None = None
+) -> Contact:
+    """Add a contact to the customer, or change one (``contact``). The primary contact's email
+    and phone are the customer's own: changing them changes the customer's too."""
+    if contact is not None and (
+        contact.customer_id != customer.pk or contact.removed_at is not None
+    ):
+        raise ServiceError(_("That contact is not on file for this customer."))
+    contact = contact or Contact(company_id=customer.company_id, customer=customer)
+    for name in CONTACT_FIELDS:
+        if name in fields:
+            setattr(contact, name, fields[name])
+    if not contact.email and not contact.phone:
+        raise ServiceError(_("Give the contact an email address or a mobile number."))
+    contact.full_clean()
+    created = contact.pk is None
+    contact.save()
+    if contact.is_primary and (customer.email, customer.phone) != (contact.email, contact.phone):
+        customer.email, customer.phone = contact.email, contact.phone
+        customer.save(update_fields=["email", "phone", "updated_at"])
+    activity.record_about(
+        customer,
+        "contact.added" if created else "contact.updated",
+        actor,
+        data={"name": contact.name, "contact": contact.public_id},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_remove(*, contact: Contact, actor: Actor) -> Contact:
+    """Take a contact off the customer. Kept for the records (signatures and links name it);
+    the portal revokes its links (it subscribes to ``contact.removed``). The primary contact
+    stays: it is the customer's own email and phone."""
+    contact = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
+    if contact.is_primary:
+        raise ServiceError(
+            _("The primary contact can't be removed: edit it, or edit the customer, instead.")
+        )
+    if contact.removed_at is None:
+        contact.removed_at = timezone.now()
+        contact.save(update_fields=["removed_at", "updated_at"])
+        activity.record_about(
+            contact.customer,
+            "contact.removed",
+            actor,
+            data={"name": contact.name, "contact": contact.public_id},
+        )
+    return contact
 
 
 def _check_schedule(job: Job) -> None:

@@ -23,6 +23,21 @@ dashboard_patterns = [
     path("customers/<pid:customer_id>/", dashboard.customer_detail, name="customer_detail"),
     path("customers/<pid:customer_id>/edit/", views.customer_edit, name="customer_edit"),
     path(
+        "customers/<pid:customer_id>/contacts/new/",
+        views.contact_create,
+        name="contact_create",
+    ),
+    path(
+        "customers/<pid:customer_id>/contacts/<pid:contact_id>/edit/",
+        views.contact_edit,
+        name="contact_edit",
+    ),
+    path(
+        "customers/<pid:customer_id>/contacts/<pid:contact_id>/remove/",
+        views.contact_remove,
+        name="contact_remove",
+    ),
+    path(
         "customers/<pid:customer_id>/message/",
         dashboard_messages.customer_message,
         name="customer_message",

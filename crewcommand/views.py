@@ -25,6 +25,7 @@ from crewcommand.access import ContractorRequest, member_required
 from crewcommand.errors import ServiceError
 from crewcommand.forms import (
     AcceptInvitationForm,
+    ContactForm,
     CustomerForm,
     InviteForm,
     JobForm,
@@ -199,6 +200,92 @@ def customer_edit(request: ContractorRequest, customer_id: str) -> HttpResponse:
         messages.success(request, _("Customer saved."))
         return redirect(customer)
     return render(request, "crewcommand/customer_form.html", {"form": form, "customer": customer})
+
+
+# --- Contacts (the customer page's contacts panel) ---------------------------------------------
+
+
+def _contacts_panel(
+    request: ContractorRequest,
+    customer,
+    *,
+    form: ContactForm | None = None,
+    editing=None,
+    notice: str = "",
+    error: str = "",
+) -> HttpResponse:
+    """The panel (htmx) or, without JavaScript, the contact form page when a form is open;
+    after a change without JavaScript, back to the customer page with a message."""
+    context = {
+        "customer": customer,
+        "contacts": selectors.customer_contacts(customer=customer),
+        "contact_form": form,
+        "editing": editing,
+        "notice": notice,
+        "error": error,
+    }
+    if request.htmx:
+        return render(request, "crewcommand/_contacts_panel.html", context)
+    if form is not None:
+        return render(request, "crewcommand/contact_form.html", context)
+    if notice:
+        messages.success(request, notice)
+    if error:
+        messages.error(request, error)
+    return redirect(customer)
+
+
+@member_required(action="customer.edit")
+@require_http_methods(["GET", "POST"])
+def contact_create(request: ContractorRequest, customer_id: str) -> HttpResponse:
+    customer = selectors.customer_get(company=request.company, public_id=customer_id)
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = services.contact_save(
+                customer=customer, actor=Actor.member(request.user), fields=form.cleaned_data
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            notice = _("Contact %(name)s added.") % {"name": contact.name}
+            return _contacts_panel(request, customer, notice=notice)
+    return _contacts_panel(request, customer, form=form)
+
+
+@member_required(action="customer.edit")
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: ContractorRequest, customer_id: str, contact_id: str) -> HttpResponse:
+    customer = selectors.customer_get(company=request.company, public_id=customer_id)
+    contact = selectors.contact_get(customer=customer, public_id=contact_id)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_save(
+                customer=customer,
+                actor=Actor.member(request.user),
+                fields=form.cleaned_data,
+                contact=contact,
+            )
+        except ServiceError as error:
+            form.add_error(None, str(error))
+        else:
+            notice = _("Contact %(name)s saved.") % {"name": contact.name}
+            return _contacts_panel(request, customer, notice=notice)
+    return _contacts_panel(request, customer, form=form, editing=contact)
+
+
+@member_required(action="customer.edit")
+@require_POST
+def contact_remove(request: ContractorRequest, customer_id: str, contact_id: str) -> HttpResponse:
+    customer = selectors.customer_get(company=request.company, public_id=customer_id)
+    contact = selectors.contact_get(customer=customer, public_id=contact_id)
+    try:
+        services.contact_remove(contact=contact, actor=Actor.member(request.user))
+    except ServiceError as error:
+        return _contacts_panel(request, customer, error=str(error))
+    notice = _("Contact %(name)s removed. Their links no longer work.") % {"name": contact.name}
+    return _contacts_panel(request, customer, notice=notice)
 
 
 @member_required

@@ -727,6 +727,24 @@ def _certificate_context(
         "revision_number": cert.get("revision_number") or revision_number,
         "verify_hint": cert.get("verify_hint") or "",
         "signature_src": _signature_src(cert),
+        "contact_name": cert.get("contact_name") or "",
+        "step_up": _step_up(cert, company),
+    }
+
+
+STEP_UP_CHANNELS = {"sms": _lazy("text message (SMS)"), "email": _lazy("email")}
+
+
+def _step_up(cert: dict[str, Any], company: Company | SimpleNamespace) -> str:
+    """The certificate's line on the one-time code entered before signing ("" without one)."""
+    channel = cert.get("step_up_channel") or ""
+    verified_at = cert.get("step_up_verified_at")
+    if not channel or verified_at is None:
+        return ""
+    local = timezone.localtime(verified_at, zoneinfo.ZoneInfo(company.timezone))
+    return _("One-time code sent by %(channel)s, verified %(when)s") % {
+        "channel": STEP_UP_CHANNELS.get(channel, channel),
+        "when": _local_timestamp(local),
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from crewcommand.admin import ReadOnlyAdmin
-from portal.models import PortalLink, Signature
+from portal.models import CodeChallenge, PortalLink, Signature
 
 
 @admin.register(PortalLink)
@@ -35,3 +35,15 @@ class SignatureAdmin(ReadOnlyAdmin):
     list_filter = ["method"]
     search_fields = ["signer_name", "company__name", "link_reference", "content_sha256"]
     list_select_related = ["estimate", "company"]
+
+
+@admin.register(CodeChallenge)
+class CodeChallengeAdmin(ReadOnlyAdmin):
+    """One-time codes: when, for which link, by which channel, tries and use. The code's HMAC
+    and salt are not shown."""
+
+    list_display = ["link", "purpose", "channel", "created_at", "expires_at", "tries", "used_at"]
+    list_filter = ["purpose", "channel"]
+    search_fields = ["link__reference", "company__name"]
+    list_select_related = ["link"]
+    exclude = ["code_hash", "salt"]

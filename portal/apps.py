@@ -15,6 +15,7 @@ ACTIVITY_SENTENCES = {
     "portal_link.reissued": _(
         "%(actor)s asked for a fresh link; %(new)s was sent to the contact on file"
     ),
+    "stepup.code_sent": _("%(actor)s asked for a one-time code (sent by %(channel)s)"),
     "estimate.viewed": _("%(actor)s viewed estimate %(number)s"),
     "invoice.viewed": _("%(actor)s viewed invoice %(number)s"),
     "estimate.accepted": _("%(actor)s accepted and signed estimate %(number)s"),
@@ -35,6 +36,8 @@ class PortalConfig(AppConfig):
         from portal import services, views
 
         activity.register(ACTIVITY_SENTENCES)
+        # A contact taken off a customer loses their links; the others keep theirs.
+        activity.subscribe(["contact.removed"], services.contact_removed)
         # Sending a document is the portal's: mark it sent, make its link, email it. The
         # contractor first sees the email (and may add a note): the send preview.
         preview = actions.Confirm(template="portal/send_preview.html", prepare=views.send_prepare)

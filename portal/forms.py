@@ -59,6 +59,15 @@ class AcceptForm(forms.Form):
         required=False, widget=forms.HiddenInput, max_length=MAX_PAYLOAD_CHARS
     )
     consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
+    # The one-time code, when the company asks for one (portal.stepup); checked by the view.
+    code = forms.CharField(
+        label=_("Code we sent you"),
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
+        ),
+    )
 
     def clean_signer_name(self) -> str:
         name = clean_text(self.cleaned_data["signer_name"])
@@ -88,6 +97,21 @@ class AcceptForm(forms.Form):
             consent_text=str(CONSENT_TEXT),
             language=translation.get_language() or settings.LANGUAGE_CODE,
         )
+
+
+class CodeForm(forms.Form):
+    """Asking for a one-time code: what for, and the page to come back to."""
+
+    purpose = forms.ChoiceField(choices=[("sign", "sign"), ("pay", "pay")])
+    next = forms.CharField(required=False, max_length=2000)
+
+
+def clean_code(value: str) -> str:
+    """A typed code without its spaces, or a ValidationError that says what a code looks like."""
+    code = "".join((value or "").split())
+    if not (len(code) == 6 and code.isascii() and code.isdigit()):
+        raise ValidationError(_("Type the 6-digit code we sent you."), code="code")
+    return code
 
 
 class DeclineForm(forms.Form):
@@ -199,8 +223,38 @@ class SendForm(forms.Form):
         },
     )
 
+    # Who gets it. A post without the list (a client older than contacts) means the primary
+    # contact; the dialog marks that it showed the list, so unticking everyone is refused.
+    contacts = forms.MultipleChoiceField(
+        label=_("Send to"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("Choose among the customer's contacts.")},
+    )
+    contacts_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, contacts=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.contact_rows = list(contacts)
+        self.fields["contacts"].choices = [(c.public_id, c.name) for c in self.contact_rows]
+        if not self.is_bound:
+            chosen = [c.public_id for c in self.contact_rows if c.is_primary]
+            self.initial.setdefault("contacts", chosen or [c.public_id for c in self.contact_rows])
+
     def clean_note(self) -> str:
         return clean_text(self.cleaned_data["note"], multiline=True)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        chosen = set(data.get("contacts") or ())
+        if not chosen and "contacts" not in self.errors:
+            if data.get("contacts_shown") and self.contact_rows:
+                self.add_error("contacts", _("Choose who gets it: at least one contact."))
+                return data
+            chosen = {c.public_id for c in self.contact_rows if c.is_primary}
+        data["contacts"] = [c for c in self.contact_rows if c.public_id in chosen] or None
+        data.pop("contacts_shown", None)
+        return data
 
 
 class LinkExtendForm(forms.Form):

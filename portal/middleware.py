@@ -159,7 +159,9 @@ class PortalMiddleware:
         link = None
         if usable:
             link = (
-                PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
+                PortalLink.objects.select_related(
+                    "company", "customer", "contact", "estimate", "invoice"
+                )
                 .filter(pk=link_id)
                 .first()
             )

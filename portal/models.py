@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crewcommand.lib.ids import new_public_id
-from crewcommand.models import Company, Customer, TenantModel
+from crewcommand.models import Company, Contact, Customer, TenantModel
 from documents.models import Estimate, EstimateRevision, Invoice
 
 
@@ -57,6 +57,10 @@ class PortalLink(TenantModel):
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="portal_links")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="portal_links")
+    # Who the link was given to (one contact of the customer); each is revoked on its own.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="portal_links"
+    )
     estimate = models.ForeignKey(
         Estimate, on_delete=models.CASCADE, null=True, blank=True, related_name="portal_links"
     )
@@ -169,6 +173,14 @@ class Signature(models.Model):
         PortalLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="signatures"
     )
     link_reference = models.CharField(_("link used"), max_length=12)
+    # The contact the link used belonged to, and their name as it was when they signed.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="signatures"
+    )
+    contact_name = models.CharField(_("contact"), max_length=150, blank=True)
+    # Step-up: a one-time code sent to that contact was entered before signing (channel: how).
+    step_up_channel = models.CharField(_("code verified by"), max_length=10, blank=True)
+    step_up_verified_at = models.DateTimeField(_("code verified"), null=True, blank=True)
     signer_name = models.CharField(_("signer name"), max_length=150)
     method = models.CharField(_("method"), max_length=10, choices=SignatureMethod.choices)
     # Built on the server from the pen strokes or the typed name; never the client's markup.
@@ -196,3 +208,40 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signer_name} · {self.estimate}"
+
+
+class CodePurpose(models.TextChoices):
+    SIGN = "sign", _("Sign an estimate")
+    PAY = "pay", _("Pay an invoice")
+
+
+class CodeChallenge(models.Model):
+    """A one-time code sent to a link's contact before signing or paying (step-up).
+
+    The code itself is never stored: only an HMAC of it under a key derived from
+    ``SECRET_KEY``, with this row's random salt (``portal.stepup``). A challenge allows
+    ``MAX_TRIES`` tries, lives ``CODE_MINUTES``, and is spent by the signature or payment it
+    allowed (``used_at``); a newer challenge for the same link and purpose replaces it."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(PortalLink, on_delete=models.CASCADE, related_name="code_challenges")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    purpose = models.CharField(max_length=10, choices=CodePurpose.choices)
+    channel = models.CharField(max_length=10)
+    salt = models.CharField(max_length=32, editable=False)
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["link", "purpose", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for link {self.link_id}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from crewcommand.lib.canada import display_phone
 from crewcommand.lib.money import format_cad
@@ -36,8 +37,12 @@ def queue_link_email(*, link: PortalLink, url: str, note: str = "") -> None:
     if not link.is_usable() or not link.sent_to:
         logger.info("portal link email skipped link=%s", link.pk)
         return
-    # In the customer's language (rendered now: the outbox keeps the rendered text).
-    with translation.override(customer_language(link.customer, link.company)):
+    # In the contact's language, else the customer's (rendered now: the outbox keeps the text).
+    contact = link.contact
+    language = (contact.language if contact else "") or customer_language(
+        link.customer, link.company
+    )
+    with translation.override(language):
         context = link_email_context(
             company=link.company,
             customer=link.customer,
@@ -46,6 +51,8 @@ def queue_link_email(*, link: PortalLink, url: str, note: str = "") -> None:
             expires_at=link.expires_at,
             note=note,
         )
+        if contact is not None and not contact.is_primary:
+            context["customer"] = contact.name  # "Hello <the person it goes to>"
         queue_email(
             company=link.company,
             to=link.sent_to,
@@ -55,6 +62,43 @@ def queue_link_email(*, link: PortalLink, url: str, note: str = "") -> None:
             concerning=link.document,
         )
     logger.info("portal link email queued link=%s", link.reference)
+
+
+def queue_link_sms(*, link: PortalLink, url: str) -> None:
+    """Text the link to its contact (``link.sent_to``, a mobile number), in the outbox in the
+    caller's transaction; the outbox keeps the link sealed at rest."""
+    from crewcommand.messaging import queue
+
+    if not link.is_usable() or not link.sent_to:
+        logger.info("portal link text skipped link=%s", link.pk)
+        return
+    contact = link.contact
+    language = (contact.language if contact else "") or customer_language(
+        link.customer, link.company
+    )
+    document = link.document
+    with translation.override(language):
+        if isinstance(document, Estimate):
+            body = _("%(company)s sent you estimate %(number)s: %(url)s")
+        elif isinstance(document, Invoice):
+            body = _("%(company)s sent you invoice %(number)s: %(url)s")
+        else:
+            body = _("%(company)s: your estimates and invoices: %(url)s")
+        body = body % {
+            "company": link.company.name,
+            "number": document.display_number if document else "",
+            "url": url,
+        }
+    queue(
+        company=link.company,
+        channel="sms",
+        to=link.sent_to,
+        body=body,
+        customer=link.customer,
+        concerning=document,
+        template=LINK_TEMPLATE,
+    )
+    logger.info("portal link text queued link=%s", link.reference)
 
 
 def deliver_link_email(*, link_id: int, sealed_url: str, sealed_note: str = "") -> None:

@@ -94,6 +94,14 @@ def payload(signature: Any) -> str:
         "sealed_at": _utc(signature.sealed_at),
         "sealed_retroactively": signature.sealed_retroactively,
     }
+    # Who the link belonged to, and the one-time code entered before signing: sealed when
+    # present, so rows signed before contacts and codes existed keep their seals.
+    contact_name = getattr(signature, "contact_name", "")
+    step_up_channel = getattr(signature, "step_up_channel", "")
+    if contact_name or step_up_channel:
+        data["contact_name"] = contact_name
+        data["step_up_channel"] = step_up_channel
+        data["step_up_verified_at"] = _utc(getattr(signature, "step_up_verified_at", None))
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

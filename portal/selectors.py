@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crewcommand.models import Activity, Company, Customer
+from crewcommand.models import Activity, Company, Contact, Customer
 from documents import pdf
 from documents.models import (
     CLOSED_ESTIMATE_STATUSES,
@@ -85,7 +85,10 @@ def dead_link(*, link_id: int | None) -> DeadLink | None:
     return DeadLink(
         state=state,
         company=link.company,
-        can_refresh=state == LinkStatus.EXPIRED and bool(link.customer.email),
+        can_refresh=state == LinkStatus.EXPIRED
+        and Contact.objects.filter(customer_id=link.customer_id, removed_at=None)
+        .exclude(email="", phone="")
+        .exists(),
     )
 
 
@@ -322,6 +325,9 @@ def certificate(*, signature: Signature) -> dict[str, Any]:
         "signature_svg": signature.image_svg,
         "language": signed_language(signature),
         "verify_hint": _verify_hint(signature),
+        "contact_name": signature.contact_name,
+        "step_up_channel": signature.step_up_channel,
+        "step_up_verified_at": signature.step_up_verified_at,
     }
 
 
@@ -374,7 +380,7 @@ def panel_subject(*, company: Company, kind: str, public_id: str) -> Estimate | 
 def links_for(*, subject: Estimate | Invoice | Customer) -> list[PortalLink]:
     # The company and the document are read for each link's planned expiry.
     qs = PortalLink.objects.filter(company_id=subject.company_id).select_related(
-        "replaced_by", "company", "estimate", "invoice"
+        "replaced_by", "company", "contact", "estimate", "invoice"
     )
     if isinstance(subject, Estimate):
         qs = qs.filter(estimate=subject)

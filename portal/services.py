@@ -32,7 +32,7 @@ from crewcommand.lib import activity
 from crewcommand.lib.activity import Actor
 from crewcommand.lib.money import format_cad
 from crewcommand.lib.sealed import seal
-from crewcommand.models import Customer, Language, PreferredChannel
+from crewcommand.models import Channel, Contact, Customer, Language, PreferredChannel
 from documents import services as documents_services
 from documents.models import (
     OPEN_ESTIMATE_STATUSES,
@@ -42,10 +42,10 @@ from documents.models import (
     InvoiceStatus,
 )
 from documents.tasks import warm_pdf
-from documents.totals import Selection, validate_selection
+from documents.totals import Selection, revision_totals, validate_selection
 from portal import canonical, notifications
 from portal import seal as signature_seal
-from portal.models import LinkChannel, PortalLink, Signature
+from portal.models import CodeChallenge, LinkChannel, PortalLink, Signature
 from portal.tokens import new_reference, new_token, token_hash
 
 logger = logging.getLogger(__name__)
@@ -140,8 +140,10 @@ def link_create(
     sent_to: str = "",
     expires_at: dt.datetime | Literal[True] | None = True,
     keep_until: dt.datetime | None = None,
+    contact: Contact | None = None,
 ) -> IssuedLink:
-    """Make a link for the customer, optionally scoped to one of their documents.
+    """Make a link for the customer, optionally scoped to one of their documents, given to one
+    of their contacts (``contact``; by default the primary one).
 
     ``expires_at=True`` (the default) applies the company's ``portal_link_days``; ``None``
     makes a link that never expires. A link to a closed document is kept open for the
@@ -151,6 +153,10 @@ def link_create(
     window = _closed_window(customer, document)
     if window is not None:
         keep_until = max(keep_until, window) if keep_until else window
+    if contact is None:
+        contact = primary_contact(customer)
+    elif contact.customer_id != customer.pk or contact.removed_at is not None:
+        raise ServiceError(_("That contact is not on file for this customer."))
     token = new_token()
     for _attempt in range(8):
         try:
@@ -158,6 +164,7 @@ def link_create(
                 link = PortalLink.objects.create(
                     company=customer.company,
                     customer=customer,
+                    contact=contact,
                     estimate=document if isinstance(document, Estimate) else None,
                     invoice=document if isinstance(document, Invoice) else None,
                     token_hash=token_hash(token),
@@ -235,6 +242,7 @@ def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
         channel=LinkChannel.MANUAL,
         sent_to=old.sent_to,
         keep_until=old.keep_until,
+        contact=old.contact if old.contact and old.contact.removed_at is None else None,
     )
     old.replaced_by = issued.link
     old.save(update_fields=["replaced_by", "updated_at"])
@@ -321,58 +329,112 @@ def send_texted(*, document: Document | None, link: PortalLink) -> None:
         scope.texted = True
 
 
+def primary_contact(customer: Customer) -> Contact | None:
+    return Contact.objects.filter(customer=customer, is_primary=True, removed_at=None).first()
+
+
+def contacts_on_file(customer: Customer) -> list[Contact]:
+    return list(Contact.objects.filter(customer=customer, removed_at=None))
+
+
 @transaction.atomic
 def share_document(
-    *, document: Document, actor: Actor, channel: str = "email", note: str = ""
+    *,
+    document: Document,
+    actor: Actor,
+    channel: str = "email",
+    note: str = "",
+    contacts: list[Contact] | None = None,
 ) -> PortalLink:
-    """Make a link to one sent estimate or invoice for its customer and email it to them after
-    commit, with the contractor's ``note`` (plain text, already validated) if any. The token
-    and the note travel sealed to the email task; neither is stored in it.
+    """Give each of ``contacts`` (default: the customer's primary contact) a link of their own to
+    one sent estimate or invoice, and send it to that contact after commit: by email, with the
+    contractor's ``note`` (plain text, already validated) if any, or by text to a contact whose
+    preferred channel is texts. Tokens and notes travel sealed in the outbox.
 
-    If the customer has no email address the link is still made (``link.sent_to == ""``) and
-    nothing is sent; the dashboard can copy a fresh link instead. Inside a Send, the link is
-    the Send's (the one its SMS carries, if an automation texted it), and a customer whose
-    preferred channel is SMS, and who was texted that link, gets no email of it (unless the
-    contractor wrote a note, which only the email carries)."""
+    A contact with neither gets a link and nothing is sent (``link.sent_to == ""``); the
+    dashboard can copy a fresh link instead. Inside a Send, the primary contact's link is the
+    Send's own (the one its SMS carries, if an automation texted it): the primary contact is
+    not texted twice, and one who prefers texts and was texted that link gets no email of it
+    (unless the contractor wrote a note, which only the email carries). Returns the first
+    contact's link."""
     if channel != "email":
         raise ServiceError(_("Only email delivery is available for now."))
     customer = document.customer
+    if contacts is None:
+        primary = primary_contact(customer)
+        contacts = [primary] if primary is not None else []
     scope = _scope_for(document)
-    if scope is not None:
+    links = [_share_with(document, customer, contact, actor, note, scope) for contact in contacts]
+    if not links:  # a customer without contacts (made before them): one unaddressed link
+        links.append(_share_with(document, customer, None, actor, note, scope))
+    return links[0]
+
+
+def _share_with(
+    document: Document,
+    customer: Customer,
+    contact: Contact | None,
+    actor: Actor,
+    note: str,
+    scope: _Sending | None,
+) -> PortalLink:
+    # The primary contact inside a Send takes the Send's link, which the automations' SMS
+    # companion may already have texted to the customer's number: then no second text.
+    sends_link = scope is not None and (contact is None or contact.is_primary)
+    texted = bool(scope is not None and sends_link and scope.texted)
+    if texted and not note:
+        prefers_texts = customer.preferred_channel == PreferredChannel.SMS or (
+            contact is not None and contact.preferred_channel == Channel.SMS
+        )
+        if prefers_texts:
+            assert scope is not None
+            link = _send_issue(scope, document).link
+            link.channel, link.sent_to = LinkChannel.SMS, customer.phone[:254]
+            link.save(update_fields=["channel", "sent_to", "updated_at"])
+            _log_link(link, "portal_link.texted", actor, to=customer.phone)
+            return link
+    # Email, as Send always did; a text only to a contact who asked for texts and was not
+    # texted this link already.
+    if contact is None:
+        by, to = (Channel.EMAIL, customer.email) if customer.email else ("", "")
+    elif contact.preferred_channel == Channel.SMS and contact.can_text() and not texted:
+        by, to = Channel.SMS, contact.phone
+    elif contact.can_email():
+        by, to = Channel.EMAIL, contact.email
+    else:
+        by, to = "", ""
+    link_channel = LinkChannel.SMS if by == Channel.SMS else LinkChannel.EMAIL
+    if sends_link:
+        assert scope is not None
         issued = _send_issue(scope, document)
+        if (issued.link.channel, issued.link.sent_to) != (link_channel, to[:254]):
+            issued.link.channel, issued.link.sent_to = link_channel, to[:254]
+            issued.link.save(update_fields=["channel", "sent_to", "updated_at"])
     else:
         issued = link_create(
             customer=customer,
             actor=actor,
             document=document,
-            channel=LinkChannel.EMAIL,
-            sent_to=customer.email,
+            channel=link_channel,
+            sent_to=to,
+            contact=contact,
         )
-    texted_only = (
-        scope is not None
-        and scope.texted
-        and customer.preferred_channel == PreferredChannel.SMS
-        and not note  # the contractor's note is only in the email: it still goes
-    )
-    if texted_only:
-        link = issued.link
-        link.channel, link.sent_to = LinkChannel.SMS, customer.phone[:254]
-        link.save(update_fields=["channel", "sent_to", "updated_at"])
-        _log_link(link, "portal_link.texted", actor, to=customer.phone)
-        return link
-    if customer.email:
+    if by == Channel.SMS:
+        notifications.queue_link_sms(link=issued.link, url=issued.url)
+        _log_link(issued.link, "portal_link.texted", actor, to=to)
+    elif to:
         notifications.queue_link_email(link=issued.link, url=issued.url, note=note)
         if note:
             _log_link(
                 issued.link,
                 "portal_link.emailed_with_note",
                 actor,
-                to=customer.email,
+                to=to,
                 note=note,
                 excerpt=_excerpt(note),
             )
         else:
-            _log_link(issued.link, "portal_link.emailed", actor, to=customer.email)
+            _log_link(issued.link, "portal_link.emailed", actor, to=to)
     return issued.link
 
 
@@ -419,7 +481,12 @@ def _check_not_sent_since(document: Document, last_sent: str | None) -> None:
 
 @transaction.atomic
 def estimate_deliver(
-    *, estimate: Estimate, actor: Actor, note: str = "", last_sent: str | None = None
+    *,
+    estimate: Estimate,
+    actor: Actor,
+    note: str = "",
+    last_sent: str | None = None,
+    contacts: list[Contact] | None = None,
 ) -> Estimate:
     """Send an estimate to its customer: mark it sent (``documents``), make its link and email
     it with ``note`` (``share_document``), and render its PDF in the background. With
@@ -428,20 +495,25 @@ def estimate_deliver(
     _check_not_sent_since(estimate, last_sent)
     with _send_scope(estimate, actor):
         estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
-        share_document(document=estimate, actor=actor, note=note)
+        share_document(document=estimate, actor=actor, note=note, contacts=contacts)
     warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
     return estimate
 
 
 @transaction.atomic
 def invoice_deliver(
-    *, invoice: Invoice, actor: Actor, note: str = "", last_sent: str | None = None
+    *,
+    invoice: Invoice,
+    actor: Actor,
+    note: str = "",
+    last_sent: str | None = None,
+    contacts: list[Contact] | None = None,
 ) -> Invoice:
     """Send an invoice to its customer, as ``estimate_deliver`` does an estimate."""
     _check_not_sent_since(invoice, last_sent)
     with _send_scope(invoice, actor):
         invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
-        share_document(document=invoice, actor=actor, note=note)
+        share_document(document=invoice, actor=actor, note=note, contacts=contacts)
     warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
     return invoice
 
@@ -453,12 +525,16 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)[-10:]
 
 
-def contact_matches(customer: Customer, contact: str) -> bool:
-    contact = contact.strip()
-    if "@" in contact:
-        return bool(customer.email) and contact.casefold() == customer.email.strip().casefold()
-    digits = _digits(contact)
-    return len(digits) >= 7 and digits == _digits(customer.phone)
+def contact_matches(contact: Contact, typed: str) -> str:
+    """The channel by which ``typed`` (what the visitor typed) is this contact's own email or
+    mobile number, or "" when it is neither."""
+    typed = typed.strip()
+    if "@" in typed:
+        if contact.email and typed.casefold() == contact.email.strip().casefold():
+            return Channel.EMAIL
+        return ""
+    digits = _digits(typed)
+    return Channel.SMS if len(digits) >= 7 and digits == _digits(contact.phone) else ""
 
 
 def fresh_link_queue(*, link_id: int | None, contact: str) -> None:
@@ -472,27 +548,53 @@ def fresh_link_queue(*, link_id: int | None, contact: str) -> None:
 
 @transaction.atomic
 def fresh_link_request(*, link: PortalLink | None, contact: str) -> bool:
-    """Send a fresh link to the contact on file if, and only if, ``link`` is a real link that
-    expired (not revoked) and ``contact`` matches the customer's email or phone. Returns whether
-    a link was sent; callers must answer the visitor the same way either way."""
+    """Send a fresh link if, and only if, ``link`` is a real link that expired (not revoked)
+    and ``contact`` is the email or mobile number of one of the customer's contacts on file.
+    The link goes to that contact, at the address on file (never to what was typed, even when
+    it differs only in case or spacing), by the channel that matched. Returns whether a link
+    was sent; callers must answer the visitor the same way either way."""
     if link is None or link.revoked_at is not None or link.is_usable():
         return False
     customer = link.customer
-    if not contact_matches(customer, contact) or not customer.email:
+    match, channel = None, ""
+    for candidate in contacts_on_file(customer):
+        channel = contact_matches(candidate, contact)
+        if channel:
+            match = candidate
+            break
+    if match is None:
         return False
+    if channel == Channel.SMS and not match.can_text():
+        channel = Channel.EMAIL
+    if channel == Channel.EMAIL and not match.can_email():
+        return False
+    to = match.phone if channel == Channel.SMS else match.email
+    actor = Actor.customer(match.name)
     issued = link_create(
         customer=customer,
-        actor=Actor.customer(customer.name),
+        actor=actor,
         document=link.document,
         channel=LinkChannel.FRESH,
-        sent_to=customer.email,
+        sent_to=to,
+        contact=match,
     )
     PortalLink.objects.filter(pk=link.pk).update(replaced_by=issued.link, updated_at=timezone.now())
-    notifications.queue_link_email(link=issued.link, url=issued.url)
-    _log_link(
-        link, "portal_link.reissued", Actor.customer(customer.name), new=issued.link.reference
-    )
+    if channel == Channel.SMS:
+        notifications.queue_link_sms(link=issued.link, url=issued.url)
+    else:
+        notifications.queue_link_email(link=issued.link, url=issued.url)
+    _log_link(link, "portal_link.reissued", actor, new=issued.link.reference)
     return True
+
+
+def contact_removed(row) -> None:
+    """Activity subscriber (``contact.removed``): a contact taken off the customer loses their
+    links at once; the other contacts' links keep working."""
+    links = PortalLink.objects.filter(
+        company_id=row.company_id, contact__public_id=row.data.get("contact", ""), revoked_at=None
+    )
+    for link in links:
+        link_revoke(link=link, actor=Actor.system())
 
 
 # --- Views ---------------------------------------------------------------------------------------
@@ -620,8 +722,11 @@ def estimate_accept(
     signature: SignatureIn,
     ip: str | None,
     user_agent: str,
+    challenge: CodeChallenge | None = None,
 ) -> Signature:
-    """Accept and sign the current revision with the customer's selection.
+    """Accept and sign the current revision with the customer's selection. ``challenge``: the
+    one-time code the customer entered (``portal.stepup.code_check``), spent here with the
+    signature.
 
     Locks the estimate row: of concurrent submissions exactly one signs, the others get a
     ServiceError. Refuses a revision other than the current, sent one (the contractor revised
@@ -645,6 +750,17 @@ def estimate_accept(
         language=signature.language,
         lines=lines,
     )
+    from portal import stepup
+
+    total = revision_totals(revision, selection, lines=lines).total
+    verified_at, verified_by = None, ""
+    if stepup.needed(estimate.company, total) and (
+        challenge is None or challenge.link_id != link.pk or challenge.purpose != "sign"
+    ):
+        raise stepup.CodeRefused(_("Enter the code we sent you first."))
+    if challenge is not None:
+        verified_at, verified_by = stepup.code_spend(challenge=challenge), challenge.channel
+    contact = link.contact
     now = timezone.now()
     record = Signature(
         company=estimate.company,
@@ -652,6 +768,10 @@ def estimate_accept(
         revision=revision,
         link=link,
         link_reference=link.reference,
+        contact=contact,
+        contact_name=contact.name if contact is not None else "",
+        step_up_channel=verified_by,
+        step_up_verified_at=verified_at,
         signer_name=signature.signer_name,
         method=signature.method,
         image_svg=signature.image_svg,

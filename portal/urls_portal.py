@@ -15,6 +15,7 @@ invoice = "<str:token>/invoices/<pid:invoice_id>/"
 urlpatterns = [
     path("<str:token>/", views_portal.home, name="home"),
     path("<str:token>/language/", views_portal.choose_language, name="language"),
+    path("<str:token>/code/", views_portal.code_request, name="code"),
     path(estimate, views_portal.estimate, name="estimate"),
     path(f"{estimate}totals/", views_portal.estimate_totals, name="estimate_totals"),
     path(f"{estimate}choose/", views_portal.estimate_choose, name="estimate_choose"),

@@ -169,8 +169,10 @@ def send_prepare(document: Estimate | Invoice, data) -> tuple[SendForm, dict]:
     """The send preview (``documents.actions.Confirm``): the email exactly as the customer will
     get it, rendered by the code that sends it, and the form that confirms it with a note.
     Reads only: no link is made until the contractor presses Send."""
-    form = SendForm(data, initial={"last_sent": services.sent_stamp(document)})
+    contacts = services.contacts_on_file(document.customer)
+    form = SendForm(data, initial={"last_sent": services.sent_stamp(document)}, contacts=contacts)
     context = {
+        "contacts": contacts,
         "preview": notifications.document_email_preview(document=document),
         "kind": _kind(document),
         "note_max": SendForm.base_fields["note"].max_length,

@@ -25,8 +25,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from crewcommand.errors import ServiceError
 from crewcommand.lib.colour import accent_on_white
 from documents.models import Estimate, Invoice
-from portal import http, selectors, services, visits
-from portal.forms import AcceptForm, ChangesForm, DeclineForm, FreshLinkForm
+from portal import http, selectors, services, stepup, visits
+from portal.forms import AcceptForm, ChangesForm, CodeForm, DeclineForm, FreshLinkForm, clean_code
 from portal.http import PortalRequest
 from portal.middleware import PortalContext
 
@@ -134,6 +134,7 @@ def estimate(request: PortalRequest, portal: PortalContext, estimate_id: str) ->
     picks = selectors.picks_from_query(request.GET)
     context = selectors.estimate_context(portal=portal, estimate=doc, data=picks)
     context["form"] = AcceptForm(initial={"revision": context["revision"].number})
+    context["step_up"] = step_up_context(request, portal, context["totals"].total)
     return _render(request, portal, "portal/estimate.html", context)
 
 
@@ -170,26 +171,115 @@ def estimate_accept(
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     context = selectors.estimate_context(portal=portal, estimate=doc, data=request.POST)
     form = AcceptForm(request.POST)
+    page = portal.url("estimate", doc.public_id) + "?" + selectors.picks_query(context=context)
+    step_up = step_up_context(request, portal, context["totals"].total, page=page)
     status = 200
     if form.is_valid():
         try:
-            services.estimate_accept(
-                estimate=doc,
-                link=portal.link,
-                revision_number=form.cleaned_data["revision"],
-                selection=context["selection"],
-                signature=form.signature_in(),
-                ip=http.client_ip(request),
-                user_agent=http.user_agent(request),
-            )
+            challenge = None
+            if step_up["needed"]:
+                challenge = check_code(request, portal, form, purpose="sign")
+            if challenge is not None or not step_up["needed"]:
+                services.estimate_accept(
+                    estimate=doc,
+                    link=portal.link,
+                    revision_number=form.cleaned_data["revision"],
+                    selection=context["selection"],
+                    signature=form.signature_in(),
+                    ip=http.client_ip(request),
+                    user_agent=http.user_agent(request),
+                    challenge=challenge,
+                )
+                return redirect(portal.url("estimate", doc.public_id) + "#answer")
+        except stepup.CodeRefused as error:
+            form.add_error("code", str(error))
         except ServiceError as error:
             form.add_error(None, str(error))
             status = 409
-        else:
-            return redirect(portal.url("estimate", doc.public_id) + "#answer")
     return _render(
-        request, portal, "portal/estimate.html", {**context, "form": form}, status=status
+        request,
+        portal,
+        "portal/estimate.html",
+        {**context, "form": form, "step_up": step_up},
+        status=status,
     )
+
+
+# --- One-time codes (step-up) ------------------------------------------------------------------
+
+
+def step_up_context(request: HttpRequest, portal: PortalContext, amount, *, page: str = "") -> dict:
+    """What the sign or pay form shows about the one-time code: whether one is needed for this
+    amount, how it would be sent (masked), and whether one was just sent. ``page``: where
+    "Send me a code" comes back to without JavaScript (default: this page). Reads only."""
+    needed = stepup.needed(portal.company, amount)
+    channel = stepup.channel_for(portal.link) if needed else ""
+    contact = portal.link.contact
+    to = ""
+    if channel and contact is not None:
+        to = stepup.masked(channel, contact.phone if channel == "sms" else contact.email)
+    return {
+        "needed": needed,
+        "channel": channel,
+        "to": to,
+        "sent": request.GET.get("code") == "sent",
+        "url": portal.url("code"),
+        "next": page or request.get_full_path().split("#", 1)[0],
+    }
+
+
+def check_code(request: HttpRequest, portal: PortalContext, form, *, purpose: str):
+    """The challenge the typed code opens (still unspent), or None with the form's error set."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        code = clean_code(form.data.get("code", ""))
+    except ValidationError as error:
+        form.add_error("code", error)
+        return None
+    return stepup.code_check(
+        link=portal.link, purpose=purpose, code=code, ip_bucket=http.client_bucket(request)
+    )
+
+
+def _back_to(portal: PortalContext, back: str, **params: str) -> str:
+    """``back`` if it is a page of this same link (else the link's home), with ``params``."""
+    home = portal.url("home")
+    if not back.startswith(home) or "//" in back or "\\" in back:
+        back = home
+    if params:
+        back += ("&" if "?" in back else "?") + "&".join(f"{k}={v}" for k, v in params.items())
+    return back
+
+
+@portal_view
+@require_POST
+def code_request(request: PortalRequest, portal: PortalContext) -> HttpResponse:
+    """ "Send me a code": a new one-time code to the link's own contact, by their channel. Plain
+    form: back to the page it came from, which says where the code went; htmx: that note."""
+    form = CodeForm(request.POST)
+    error, sent, status = "", None, 400
+    if not form.is_valid():
+        error = _("Something went wrong. Reload the page and try again.")
+    else:
+        try:
+            sent = stepup.code_request(
+                link=portal.link,
+                purpose=form.cleaned_data["purpose"],
+                ip_bucket=http.client_bucket(request),
+            )
+        except stepup.CodeLimited as exc:
+            error, status = str(exc), 429
+        except ServiceError as exc:
+            error = str(exc)
+    if request.htmx:
+        context = {"sent": sent, "error": error}
+        return _render(request, portal, "portal/_code_status.html", context)
+    back = form.cleaned_data.get("next", "") if form.is_valid() else ""
+    if error:
+        context = {"sent": None, "error": error, "back": _back_to(portal, back)}
+        return _render(request, portal, "portal/code_error.html", context, status=status)
+    return redirect(_back_to(portal, back, code="sent") + "#code-status")
 
 
 def _answer_view(request: PortalRequest, portal: PortalContext, estimate_id: str, *, kind: str):

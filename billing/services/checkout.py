@@ -38,6 +38,8 @@ from billing.services.stripe_state import payment_refresh
 from crewcommand.errors import ServiceError
 from crewcommand.lib.money import ZERO, format_cad, quantize_money, to_cents
 from documents.models import Estimate, Invoice
+from portal import stepup
+from portal.models import CodeChallenge
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,7 @@ def checkout_start(
     pay_again: bool = False,
     tip: Decimal | None = None,
     save_card: bool = False,
+    challenge: CodeChallenge | None = None,
 ) -> CheckoutStart:
     """Start a card payment: write the attempt (created), then create its Checkout Session on
     the company's connected account for exactly the amount written.
@@ -155,10 +158,17 @@ def checkout_start(
     customer saw that payment and chose to pay again.
     ``tip``: a voluntary tip on an invoice where the company takes them, charged as its own
     line and kept apart from the invoice (``Payment.tip_amount``).
+    ``challenge``: the one-time code the customer entered (``portal.stepup``), needed when
+    the company asks for one for this invoice's amount; spent with the attempt it allowed.
     Raises ServiceError with a message for the customer when nothing can be charged."""
     _recheck_open_attempts(document)
     payment = _attempt_create(
-        document=document, amount=amount, pay_again=pay_again, tip=tip, save_card=save_card
+        document=document,
+        amount=amount,
+        pay_again=pay_again,
+        tip=tip,
+        save_card=save_card,
+        challenge=challenge,
     )
     success_url, cancel_url = return_urls(payment)
     cents = to_cents(payment.amount)
@@ -321,6 +331,7 @@ def _attempt_create(
     pay_again: bool,
     tip: Decimal | None = None,
     save_card: bool = False,
+    challenge: CodeChallenge | None = None,
 ) -> Payment:
     is_deposit = isinstance(document, Estimate)
     locked = lock_documents(
@@ -347,6 +358,11 @@ def _attempt_create(
         stripe_expires_at=checkout_expires_at(timezone.now()),
     )
     # The amount is part of the key: a replay with another amount must not reuse a session.
+    if not is_deposit and stepup.needed(doc.company, charge):
+        if challenge is None or challenge.purpose != "pay":
+            raise stepup.CodeRefused(_("Enter the code we sent you first."))
+        payment.step_up_verified_at = stepup.code_spend(challenge=challenge)
+        payment.step_up_channel = challenge.channel
     payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
     if tip_amount:
         payment.idempotency_key += f"-tip{to_cents(tip_amount)}"

@@ -56,6 +56,7 @@ def customer_context(request: ContractorRequest, customer: Customer) -> dict[str
 
     return {
         "customer": customer,
+        "contacts": selectors.customer_contacts(customer=customer),
         "jobs": selectors.job_list(company=request.company).filter(customer=customer)[:50],
         "activity": selectors.activity_for_customer(customer=customer),
         "review_panel": reviews.panel(company=request.company, customer=customer),

@@ -30,7 +30,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from crewcommand.lib.logging import redact
+from crewcommand.lib.logging import REDACTED, redact
 from crewcommand.lib.sealed import SealError, seal, unseal
 from crewcommand.models import Channel, Company, Customer, Message, MessageKind, MessageStatus
 
@@ -85,8 +85,11 @@ def queue(
     template: str = "",
     send_after: dt.datetime | None = None,
     key: str = "",
+    secrets: tuple[str, ...] = (),
 ) -> Message:
-    """Write an outbox row and send it after commit (see ``crewcommand.messaging``)."""
+    """Write an outbox row and send it after commit (see ``crewcommand.messaging``).
+    ``secrets``: strings that are not links but must not be readable at rest either (a
+    one-time code): redacted from the readable copy, so the text is kept sealed."""
     from crewcommand.messaging import channels
 
     if channel not in Channel.values:
@@ -100,7 +103,15 @@ def queue(
         due = channels.after_quiet_hours(company, due)
     else:
         to = to.strip()
-    readable = {"subject": redact(subject), "body": redact(body), "html": redact(html)}
+
+    def hide(text: str) -> str:
+        text = redact(text)
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    readable = {"subject": hide(subject), "body": hide(body), "html": hide(html)}
     full = {"subject": subject, "body": body, "html": html}
     sealed = "" if readable == full else seal(json.dumps(full), purpose=SEAL_PURPOSE)
     fields: dict[str, Any] = {

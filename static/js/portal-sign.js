@@ -109,6 +109,8 @@
     }
 
     form.addEventListener("submit", function (e) {
+      // "Send me a code" posts the form elsewhere (when htmx did not take it): no signature yet.
+      if (e.submitter && e.submitter.hasAttribute("data-code-request")) return;
       if (form.getAttribute("aria-busy") === "true") { e.preventDefault(); return; }
       if (method() === "drawn") {
         if (!pad || pad.isEmpty()) {

@@ -111,6 +111,12 @@ def _send_every_email(company, customer, owner_client, capture) -> None:
         assert response.status_code == 302
     with capture(execute=True):
         reviews.review_request_send(customer=customer, actor=Actor.system())
+    # A one-time code before signing, by email to the link's contact.
+    from portal import stepup
+
+    coded = issue(customer, EstimateFactory(customer=customer))
+    with capture(execute=True):
+        stepup.code_request(link=coded.link, purpose="sign", ip_bucket="email-text-test")
     with capture(execute=True):
         Client().post(reverse("password_reset"), {"email": owner_client.owner_email})
     # Signup, for a new address and for one that has an account: no company yet, so no Reply-To.

@@ -120,10 +120,10 @@ def test_revoked_and_expired_links_name_the_business_and_nothing_else(dead_links
 
 
 def test_no_fresh_link_is_offered_when_none_could_be_sent(dead_links, estimate):
-    """Fresh links go by email only: an expired link of a customer without an email address
-    says who to call instead."""
-    estimate.customer.email = ""
-    estimate.customer.save(update_fields=["email"])
+    """Fresh links go to a contact's own email or mobile: an expired link of a customer whose
+    contacts have neither says who to call instead."""
+    estimate.customer.email = estimate.customer.phone = ""
+    estimate.customer.save(update_fields=["email", "phone"])
     body = Client().get(f"/p/{dead_links['expired']}/").content.decode()
     assert "This link has expired" in body and "Contact Maple Plumbing" in body
     assert "fresh link" not in body.lower() and "<form" not in body
