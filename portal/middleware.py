@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.views.decorators.debug import sensitive_variables
 
 from crewcommand.lib.colour import accent_on_white
+from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company, Customer
 from portal import http
 from portal.models import PortalLink
@@ -87,6 +88,26 @@ class PortalRequest(HttpRequest):
     portal: PortalContext
 
 
+# The two lookups of every portal request, compiled once (crewcommand.lib.prepared).
+_BY_TOKEN = prepared(
+    lambda digest: PortalLink.objects.filter(token_hash=digest).values_list(
+        "pk", "revoked_at", "expires_at"
+    )
+)
+_LINK = prepared(
+    lambda pk: PortalLink.objects.select_related(
+        "company",
+        "customer",
+        "invoice",
+        # What an estimate's page shows with it (portal.selectors.estimate_get).
+        "estimate__current_revision",
+        "estimate__accepted_revision",
+        "estimate__signature",
+    ).filter(pk=pk),
+    -7_000_000_001,
+)
+
+
 def _token_from_path(path: str) -> str:
     return path[len(PREFIX) :].split("/", 1)[0]
 
@@ -99,11 +120,7 @@ def resolve(token: str) -> tuple[int | None, bool]:
     Always exactly one indexed query fetching at most three small columns, so a miss and a dead
     link cost the same; only a usable link then loads its company and customer."""
     digest = token_hash(token)
-    found = (
-        PortalLink.objects.filter(token_hash=digest)
-        .values_list("pk", "revoked_at", "expires_at")
-        .first()
-    )
+    found = _BY_TOKEN.first(digest)
     if found is None:
         return None, False
     link_id, revoked_at, expires_at = found
@@ -159,11 +176,7 @@ class PortalMiddleware:
             # A dead link's id names its business on the page, and feeds the queued fresh-link
             # check; an unknown token's answer is the generic page.
             return views_portal.invalid_link(request, dead_link_id=link_id)
-        link = (
-            PortalLink.objects.select_related("company", "customer", "estimate", "invoice")
-            .filter(pk=link_id)
-            .first()
-        )
+        link = _LINK.first(link_id)
         if link is None:  # deleted since the lookup (its customer was removed)
             return views_portal.invalid_link(request, dead_link_id=None)
         request.portal = PortalContext(link=link, token=token)
