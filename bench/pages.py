@@ -221,9 +221,10 @@ def fetch(port: int, path: str, headers: dict[str, str]) -> bytes:
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(number) * UNITS[unit]
+def _ms(out: str, percentile: str) -> float:
+    """A latency percentile of wrk's output in ms (nan when wrk printed none)."""
+    found = re.search(rf"{percentile}%\s+([\d.]+)(us|ms|s|m)\b", out)
+    return float(found.group(1)) * UNITS[found.group(2)] if found else float("nan")
 
 
 @dataclass
@@ -255,8 +256,8 @@ def wrk(port: int, path: str, headers: dict[str, str], duration: int, master: in
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return Run(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50=_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        p99=_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p50=_ms(out, "50"),
+        p99=_ms(out, "99"),
         cpu_ms=spent * 1000 / TICKS / max(requests, 1),
         requests=requests,
     )
