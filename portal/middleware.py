@@ -27,7 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from crewcommand.lib.colour import accent_on_white
 from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company, Customer
-from portal import http
+from portal import http, slots
 from portal.models import PortalLink
 from portal.tokens import token_hash
 
@@ -103,6 +103,8 @@ _LINK = prepared(
         "estimate__current_revision",
         "estimate__accepted_revision",
         "estimate__signature",
+        # What the slots' apps asked for (portal.slots.load_with_link).
+        *slots.LINK_RELATED,
     ).filter(pk=pk),
     -7_000_000_001,
 )

@@ -21,7 +21,11 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
-from django.db.models.query import ValuesListIterable, _get_from_db, get_related_populators
+from django.db.models.query import (  # type: ignore[attr-defined]  # Django 6.1 internals
+    ValuesListIterable,
+    _get_from_db,
+    get_related_populators,
+)
 
 
 class _Sentinel(str):
@@ -45,7 +49,7 @@ class Prepared:
                 raise ValueError(f"placeholder {placeholder!r} is not one plain parameter")
             positions.append(found[0])
         values_list = queryset._iterable_class is ValuesListIterable
-        compiled = (sql, list(params), positions, compiler, values_list, queryset._fetch_mode)
+        compiled = (sql, list(params), positions, compiler, values_list, queryset._fetch_mode)  # type: ignore[attr-defined]
         self._compiled[connection] = compiled
         return compiled
 
