@@ -193,8 +193,18 @@ def cpu_ticks(master: int) -> int:
     return total
 
 
-def wait_up(port: int, deadline: float) -> None:
+def port_free(port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex((HOST, port)) == 0:
+            raise SystemExit(f"port {port} is taken (a server left running?): use --port")
+
+
+def wait_up(port: int, deadline: float, server: subprocess.Popen) -> None:
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("gunicorn exited")
         try:
             urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2)
             return
@@ -285,6 +295,7 @@ def bench(args: argparse.Namespace, database_url: str, label: str) -> None:
             raise SystemExit(f"seeding failed:\n{seeded.stderr[-4000:]}")
         values = dict(line.split("=", 1) for line in seeded.stdout.split("\n") if "=" in line)
         cookie = values.pop("cookie")
+        port_free(args.port)
         server = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
@@ -303,7 +314,7 @@ def bench(args: argparse.Namespace, database_url: str, label: str) -> None:
             start_new_session=True,
         )
         try:
-            wait_up(args.port, time.monotonic() + 60)
+            wait_up(args.port, time.monotonic() + 60, server)
             for name in args.pages:
                 body = fetch(args.port, values[name], headers_for(name, cookie))
                 (floor_dir / f"{name}.html").write_bytes(body)
@@ -382,6 +393,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=1200, help="give up after (seconds)")
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, lambda *_: sys.exit("bench/pages.py: out of time"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench/pages.py: stopped"))  # gunicorn too
     signal.alarm(args.timeout)
     if args.db in {"postgres", "both"}:
         bench(args, args.pg_url, "PostgreSQL")
