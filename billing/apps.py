@@ -53,3 +53,5 @@ class BillingConfig(AppConfig):
         slots.fill("invoice_summary", "billing/_portal_invoice_summary.html")
         slots.fill("invoice_pay", "billing/_portal_invoice_pay.html")
         slots.fill("invoice_payments", "billing/_portal_invoice_payments.html")
+        # The company's Stripe row, which every Pay slot reads (selectors.stripe_account_for).
+        slots.load_with_link("company__stripe_account")

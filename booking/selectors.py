@@ -25,6 +25,7 @@ from booking.models import (
     Window,
 )
 from crewcommand.lib.colour import accent_on_white
+from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company, Customer, Job
 
 # How far ahead a customer may ask for a day, and how many days the form lists.
@@ -119,13 +120,15 @@ def page_from(company: Company) -> BookingPage:
     )
 
 
+# Every visit's one query, compiled once (crewcommand.lib.prepared).
+_BY_SLUG = prepared(
+    lambda slug: Company.objects.select_related("booking_settings").filter(slug=slug)
+)
+
+
 def public_page(*, slug: str) -> BookingPage:
     """The booking page for ``slug`` in one query; 404 for an unknown slug or a page turned off."""
-    company = (
-        Company.objects.select_related("booking_settings").filter(slug=slug).first()
-        if len(slug) <= 60
-        else None
-    )
+    company = _BY_SLUG.first(slug) if len(slug) <= 60 else None
     if company is None:
         raise Http404
     page = page_from(company)

@@ -21,6 +21,7 @@ from booking.forms import RequestForm
 from booking.models import RequestSource
 from booking.selectors import BookingPage
 from crewcommand.errors import ServiceError
+from crewcommand.lib import pagecache
 from crewcommand.lib.http import client_bucket, client_ip
 
 # The page holds a CSRF token and, after a failed post, what the visitor typed: not for caches.
@@ -74,8 +75,9 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     page = selectors.public_page(slug=slug)
     today = _today(page)
     if request.method != "POST":
-        form = RequestForm(page=page, today=today)
-        return _page(request, page, form)
+        if request.GET or not pagecache.usable(request):
+            return _page(request, page, RequestForm(page=page, today=today))
+        return _cached_page(request, page, today)
     form = RequestForm(request.POST, request.FILES, page=page, today=today)
     if limits.hit(request, "attempts", client_bucket(request)):
         form.is_valid()
@@ -96,6 +98,23 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
             return _page(request, page, form)
         return redirect("booking_public:sent", slug=page.company.slug)
     return _page(request, page, form)
+
+
+def _cached_page(request: HttpRequest, page: BookingPage, today) -> HttpResponse:
+    """The empty form, the same for every visitor of a company in one language on one day:
+    rendered once into the page cache (``crewcommand.lib.pagecache``), keyed by the company's
+    and its booking settings' rows (every field), the day (the dates offered) and the language;
+    the CSRF token (masked afresh per answer) and the CSP nonce are put in per answer."""
+    settings_row = getattr(page.company, "booking_settings", None)
+    response = pagecache.cached_page(
+        request,
+        namespace="booking",
+        key=(today, pagecache.row_state(page.company, settings_row)),
+        render=lambda: _page(request, page, RequestForm(page=page, today=today)),
+    )
+    for name, value in PUBLIC_HEADERS.items():
+        response[name] = value
+    return response
 
 
 def _page(request: HttpRequest, page: BookingPage, form: RequestForm, status: int = 200):

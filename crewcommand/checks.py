@@ -44,3 +44,17 @@ def console_mailer_in_production(app_configs, **kwargs) -> list[checks.CheckMess
             id="crewcommand.W002",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def bench_floor_off(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """``/__floor__/`` (bench/pages.py's reference view) exists only for a bench."""
+    if not settings.BENCH_FLOOR_DIR:
+        return []
+    return [
+        checks.Warning(
+            "CREWCOMMAND_BENCH_FLOOR_DIR is set: /__floor__/<name>/ serves files from it.",
+            hint="Unset it; only bench/pages.py sets it, on its own loopback server.",
+            id="crewcommand.W003",
+        )
+    ]

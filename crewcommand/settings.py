@@ -175,6 +175,10 @@ PORTAL_VIEW_FLUSH_SECONDS = env_int("PORTAL_VIEW_FLUSH_SECONDS", 10, minimum=1)
 # balancer, leave it at 0 and every client shares the proxy's address: one bucket for all rate
 # limits, and the proxy's IP in signature audit trails. Used by crewcommand.lib.http.client_ip.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# bench/pages.py only: a directory of page bodies that /__floor__/<name>/ answers with, through
+# the whole middleware stack (the framework's floor for that page). Unset, the URL does not
+# exist; ``check --deploy`` warns if it is ever set outside a bench.
+BENCH_FLOOR_DIR = env_str("CREWCOMMAND_BENCH_FLOOR_DIR")
 
 # --- Auth -------------------------------------------------------------------------------------
 

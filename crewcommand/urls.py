@@ -127,6 +127,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+if settings.BENCH_FLOOR_DIR:  # bench/pages.py only (see settings)
+    urlpatterns.append(path("__floor__/<slug:name>/", views.bench_floor))
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 

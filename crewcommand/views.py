@@ -5,13 +5,14 @@ team, health. Pages that show other apps too (home, job list and page, customer 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -431,3 +432,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+_FLOOR_PAGES: dict[str, bytes] = {}
+
+
+def bench_floor(request: HttpRequest, name: str) -> HttpResponse:
+    """bench/pages.py's floor: the bytes of a page it saved as ``<name>.html`` in
+    ``BENCH_FLOOR_DIR``, answered through the whole middleware stack with no other work. Routed
+    only while that setting is set (never in production)."""
+    body = _FLOOR_PAGES.get(name)
+    if body is None:
+        path = Path(settings.BENCH_FLOOR_DIR) / f"{name}.html"
+        if not path.is_file():
+            raise Http404
+        body = _FLOOR_PAGES[name] = path.read_bytes()
+    return HttpResponse(body, content_type="text/html; charset=utf-8")

@@ -28,8 +28,9 @@ from django.utils import timezone, translation
 from django.views.decorators.debug import sensitive_variables
 
 from crewcommand.lib.colour import accent_on_white
+from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company, Customer
-from portal import http
+from portal import http, slots
 from portal.models import PortalLink
 from portal.tokens import token_hash
 
@@ -93,6 +94,29 @@ class PortalRequest(HttpRequest):
     portal: PortalContext
 
 
+# The two lookups of every portal request, compiled once (crewcommand.lib.prepared).
+_BY_TOKEN = prepared(
+    lambda digest: PortalLink.objects.filter(token_hash=digest).values_list(
+        "pk", "revoked_at", "expires_at"
+    )
+)
+_LINK = prepared(
+    lambda pk: PortalLink.objects.select_related(
+        "company",
+        "customer",
+        "contact",
+        "invoice",
+        # What an estimate's page shows with it (portal.selectors.estimate_get).
+        "estimate__current_revision",
+        "estimate__accepted_revision",
+        "estimate__signature",
+        # What the slots' apps asked for (portal.slots.load_with_link).
+        *slots.LINK_RELATED,
+    ).filter(pk=pk),
+    -7_000_000_001,
+)
+
+
 def _token_from_path(path: str) -> str:
     return path[len(PREFIX) :].split("/", 1)[0]
 
@@ -105,11 +129,7 @@ def resolve(token: str) -> tuple[int | None, bool]:
     Always exactly one indexed query fetching at most three small columns, so a miss and a dead
     link cost the same; only a usable link then loads its company and customer."""
     digest = token_hash(token)
-    found = (
-        PortalLink.objects.filter(token_hash=digest)
-        .values_list("pk", "revoked_at", "expires_at")
-        .first()
-    )
+    found = _BY_TOKEN.first(digest)
     if found is None:
         return None, False
     link_id, revoked_at, expires_at = found
@@ -158,13 +178,7 @@ class PortalMiddleware:
         link_id, usable = resolve(token)
         link = None
         if usable:
-            link = (
-                PortalLink.objects.select_related(
-                    "company", "customer", "contact", "estimate", "invoice"
-                )
-                .filter(pk=link_id)
-                .first()
-            )
+            link = _LINK.first(link_id)
             # The link's own dates pass; the document it opens may have closed long enough
             # ago that the link expired with it (PortalLink.closed_expiry, derived: no write).
             usable = link is not None and link.is_usable()

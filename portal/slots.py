@@ -38,3 +38,15 @@ def fill(slot: str, template_name: str) -> None:
 
 def templates(slot: str) -> list[str]:
     return SLOTS[slot]
+
+
+# Relations of the link's company, customer or document that slot templates read, loaded with
+# the link in the middleware's one query (``select_related`` paths from PortalLink), so a slot
+# rendered in every answer (the page cache renders slots live) costs no query for them.
+LINK_RELATED: list[str] = []
+
+
+def load_with_link(path: str) -> None:
+    """Load ``path`` (a ``select_related`` path from PortalLink) with every portal link."""
+    if path not in LINK_RELATED:
+        LINK_RELATED.append(path)

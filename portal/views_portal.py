@@ -15,6 +15,7 @@ from functools import wraps
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -23,12 +24,14 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crewcommand.errors import ServiceError
+from crewcommand.lib import pagecache
 from crewcommand.lib.colour import accent_on_white
 from documents.models import Estimate, Invoice
-from portal import http, selectors, services, stepup, visits
+from portal import http, selectors, services, slots, stepup, visits
 from portal.forms import AcceptForm, ChangesForm, CodeForm, DeclineForm, FreshLinkForm, clean_code
 from portal.http import PortalRequest
 from portal.middleware import PortalContext
+from portal.templatetags.portal_slots import HOLES
 
 CHANGE_REQUESTS_PER_HOUR = 10
 FRESH_LINKS_PER_HOUR = 3
@@ -60,6 +63,61 @@ def _record_visit(
 
 def _render(request: PortalRequest, portal: PortalContext, template: str, context: dict, **kw):
     return render(request, template, {"portal": portal, "company": portal.company, **context}, **kw)
+
+
+def _document_page(
+    request: PortalRequest,
+    portal: PortalContext,
+    document: Estimate | Invoice,
+    *,
+    template: str,
+    context: Callable[[], dict],
+    rows: tuple = (),
+    kept: tuple[str, ...] = (),
+) -> HttpResponse:
+    """A document's page through the page cache (``crewcommand.lib.pagecache``).
+
+    The key is what the page is made of: the company, customer and document rows (every
+    field), ``rows`` (the revisions shown), the link's scope, the full path (an estimate's
+    picks), the language (in every key) and the company's local date (due, overdue, expiry).
+    The link's token, the CSRF token and the CSP nonce are cut out and put back per answer.
+    The portal's slots hold other apps' state (payments), which is not in the key: they are
+    rendered live at every answer, in their documented context (``portal.slots``) plus the
+    ``kept`` names of ``context()``, stored with the page when it was rendered."""
+    if not pagecache.usable(request):
+        return _render(request, portal, template, context())
+    link = portal.link
+    live = {"portal": portal, "company": portal.company, document._meta.model_name: document}
+
+    def fill_hole(name: str, stored: dict) -> str:
+        names = slots.templates(name.removeprefix("slot:"))
+        return "".join(render_to_string(t, {**live, **stored}, request) for t in names)
+
+    page_context: dict = {}
+
+    def render_page() -> HttpResponse:
+        page_context.update(context())
+        return _render(request, portal, template, {**page_context, HOLES: True})
+
+    key = (
+        link.pk,
+        link.company_id,
+        link.customer_id,
+        link.estimate_id,
+        link.invoice_id,
+        request.get_full_path(),
+        timezone.localdate(),
+        pagecache.row_state(portal.company, portal.customer, document, *rows),
+    )
+    return pagecache.cached_page(
+        request,
+        namespace="portal",
+        key=key,
+        render=render_page,
+        secrets_={"token": portal.token},
+        fill_hole=fill_hole,
+        extra=lambda: {name: page_context[name] for name in kept},
+    )
 
 
 # --- Invalid links -----------------------------------------------------------------------------
@@ -129,13 +187,33 @@ def home(request: PortalRequest, portal: PortalContext) -> HttpResponse:
 def estimate(request: PortalRequest, portal: PortalContext, estimate_id: str) -> HttpResponse:
     doc = selectors.estimate_get(portal=portal, public_id=estimate_id)
     _record_visit(request, portal, doc)
-    # The customer's picks travel in the URL (the options' script keeps it up to date, and
-    # "Update the total" without JavaScript redirects to it), so a reload keeps them.
-    picks = selectors.picks_from_query(request.GET)
-    context = selectors.estimate_context(portal=portal, estimate=doc, data=picks)
-    context["form"] = AcceptForm(initial={"revision": context["revision"].number})
-    context["step_up"] = step_up_context(request, portal, context["totals"].total)
-    return _render(request, portal, "portal/estimate.html", context)
+
+    def context() -> dict:
+        # The customer's picks travel in the URL (the options' script keeps it up to date, and
+        # "Update the total" without JavaScript redirects to it), so a reload keeps them.
+        picks = selectors.picks_from_query(request.GET)
+        context = selectors.estimate_context(portal=portal, estimate=doc, data=picks)
+        context["form"] = AcceptForm(initial={"revision": context["revision"].number})
+        context["step_up"] = step_up_context(request, portal, context["totals"].total)
+        return context
+
+    # Sent revisions never change; the ones shown are named by the estimate's row, and the
+    # signature (select_related) is in the key through its own row; the link's contact is
+    # there for the one-time code's masked address (the company's row holds its settings).
+    return _document_page(
+        request,
+        portal,
+        doc,
+        template="portal/estimate.html",
+        context=context,
+        rows=(
+            doc.current_revision,
+            doc.accepted_revision,
+            selectors.signature_of(doc),
+            portal.link.contact,
+        ),
+        kept=("deposit", "totals"),
+    )
 
 
 @portal_view
@@ -330,7 +408,14 @@ def estimate_changes(request: PortalRequest, portal: PortalContext, estimate_id:
 def invoice(request: PortalRequest, portal: PortalContext, invoice_id: str) -> HttpResponse:
     doc = selectors.invoice_get(portal=portal, public_id=invoice_id)
     _record_visit(request, portal, doc)
-    return _render(request, portal, "portal/invoice.html", selectors.invoice_context(invoice=doc))
+    # An invoice's lines change only through documents.services, which stamps its updated_at.
+    return _document_page(
+        request,
+        portal,
+        doc,
+        template="portal/invoice.html",
+        context=lambda: selectors.invoice_context(invoice=doc),
+    )
 
 
 # --- PDFs --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
+from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company, Customer
 from reviews.models import DEFAULT_REQUEST_EVERY_DAYS, ReviewOptOut, ReviewRequest, ReviewSettings
 from reviews.tokens import token_hash
@@ -83,16 +84,21 @@ LANDING_COMPANY_FIELDS = (
 def request_for_token(token: str) -> ReviewRequest | None:
     """The request a token opens, with its company; None for any other token. Whatever the
     token's shape, it is hashed and one indexed query runs, so every miss costs the same."""
-    return (
+    return _BY_TOKEN.first(token_hash(token))
+
+
+# Compiled once (crewcommand.lib.prepared): every review page and click runs it.
+_BY_TOKEN = prepared(
+    lambda digest: (
         ReviewRequest.objects.select_related("company", "customer")
         .only(
             "pk",
             "customer__language",
             *(f"company__{name}" for name in (*LANDING_COMPANY_FIELDS, "default_language")),
         )
-        .filter(token_hash=token_hash(token))
-        .first()
+        .filter(token_hash=digest)
     )
+)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_safe
 
+from crewcommand.lib import pagecache
 from crewcommand.lib.colour import accent_on_white
 from portal import http
 from reviews import selectors, services, tasks
@@ -96,7 +97,18 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
     if review is None:
         return _not_found(request)
     _later(tasks.record_review_open, request, review)
-    return render(request, "reviews/landing.html", _context(review, token))
+    context = _context(review, token)
+    if not pagecache.usable(request):
+        return render(request, "reviews/landing.html", context)
+    # The same page for every customer of the company in one language, but for the token in
+    # its links (cut out, never stored): the page cache, keyed by the company fields it shows.
+    return pagecache.cached_page(
+        request,
+        namespace="review",
+        key=(pagecache.row_state(review.company),),
+        render=lambda: render(request, "reviews/landing.html", context),
+        secrets_={"token": token},
+    )
 
 
 def _context(review: ReviewRequest, token: str) -> dict:

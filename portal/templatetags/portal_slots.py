@@ -6,7 +6,11 @@ from __future__ import annotations
 from django import template
 from django.template.base import Parser, Token
 
+from crewcommand.lib.pagecache import hole_marker
 from portal import slots
+
+# Context flag: render each slot as a hole of the page cache (crewcommand.lib.pagecache).
+HOLES = "portal_slot_holes"
 
 register = template.Library()
 
@@ -16,6 +20,10 @@ class SlotNode(template.Node):
         self.name = name
 
     def render(self, context: template.Context) -> str:
+        if context.get(HOLES):
+            # A page rendered for the page cache: the slot is filled live at every answer
+            # (views_portal), since other apps' state (payments) is not in the page's key.
+            return hole_marker(f"slot:{self.name}")
         engine = context.template.engine
         parts = []
         for template_name in slots.templates(self.name):
