@@ -323,9 +323,11 @@ def test_a_bounced_debit_says_what_stripe_said_or_that_it_failed(
 
 
 def test_the_event_is_stored_with_its_payment_company_and_time_and_no_portal_token(
-    invoice, connected, stripe_on
+    invoice, connected, stripe_on, customer, job
 ):
     payment = start_checkout(invoice).payment
+    if payment.pk == invoice.company_id:  # so that storing one id for the other shows
+        payment = start_checkout(InvoiceFactory(customer=customer, job=job)).payment
     session = stripe_client.checkout_session_retrieve(
         account=connected.account_id, session_id=payment.stripe_session_id
     )
@@ -577,12 +579,7 @@ HALIFAX = ZoneInfo("America/Halifax")
 SIGNED = dt.date(2025, 3, 28)
 
 
-@pytest.fixture
-def ns_estimate(company, customer) -> Estimate:
-    """$1,000.00 of work dated 2025-03-28 in Nova Scotia, 25 % deposit ($287.50), signed."""
-    company.province = "NS"
-    company.timezone = "America/Halifax"
-    company.save()
+def signed_ns_estimate(customer) -> Estimate:
     return SignedEstimateFactory(
         customer=customer,
         lines=({"description": "Deck", "unit_price": "1000.00"},),
@@ -593,6 +590,15 @@ def ns_estimate(company, customer) -> Estimate:
             "deposit_value": Decimal("25"),
         },
     )
+
+
+@pytest.fixture
+def ns_estimate(company, customer) -> Estimate:
+    """$1,000.00 of work dated 2025-03-28 in Nova Scotia, 25 % deposit ($287.50), signed."""
+    company.province = "NS"
+    company.timezone = "America/Halifax"
+    company.save()
+    return signed_ns_estimate(customer)
 
 
 def card_deposit(estimate: Estimate, amount: str, paid_at: dt.datetime, **fields) -> Payment:
@@ -628,6 +634,16 @@ def test_a_flagged_later_deposit_does_not_move_the_tax_point(ns_estimate):
     invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
     assert tax_point(invoice) == (Decimal("287.50"), SIGNED)
     assert invoice.total == Decimal("1142.50")
+
+
+def test_only_this_estimates_deposits_make_its_tax_point(ns_estimate, customer):
+    PaymentFactory(estimate=ns_estimate, amount="287.50", method="etransfer", received_on=SIGNED)
+    other = signed_ns_estimate(customer)  # another job's estimate, its deposit paid later
+    PaymentFactory(
+        estimate=other, amount="100.00", method="etransfer", received_on=SIGNED.replace(day=30)
+    )
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("287.50"), SIGNED)
 
 
 def test_the_tax_point_is_the_day_of_the_last_deposit_paid_not_the_last_recorded(ns_estimate):
