@@ -653,6 +653,14 @@ def test_the_tax_point_is_the_day_of_the_last_deposit_paid_not_the_last_recorded
     assert tax_point(invoice) == (Decimal("287.50"), dt.date(2025, 3, 27))
 
 
+def test_a_card_deposit_just_after_midnight_in_halifax_is_paid_at_the_new_rate(ns_estimate):
+    """00:30 on 2025-04-01 in Halifax is still 2025-03-31 in Toronto (the server's zone)."""
+    card_deposit(ns_estimate, "287.50", dt.datetime(2025, 4, 1, 0, 30, tzinfo=HALIFAX))
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("287.50"), dt.date(2025, 4, 1))
+    assert invoice.total == Decimal("1140.00")
+
+
 @pytest.mark.parametrize("method", [PaymentMethod.ETRANSFER, PaymentMethod.CARD])
 def test_a_one_dollar_deposit_has_its_tax_point(ns_estimate, method):
     if method == PaymentMethod.CARD:
