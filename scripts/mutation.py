@@ -113,6 +113,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/billing/test_selectors_mutants.py",
             "tests/billing/test_dashboard.py",
             "tests/billing/test_documents_dated_before_a_rate_change_keep_their_rate.py",
+            "tests/billing/test_services_mutants_3.py",
             SLOW_RACE,
         ],
     ),

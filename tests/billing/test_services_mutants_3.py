@@ -1,0 +1,698 @@
+"""What ``scripts/mutation billing-services`` left alive in ``billing/services``: refunds made or
+settled in Stripe (``stripe_state._refund_from_stripe``, ``refund_settle``), a bank debit that
+bounces (``_apply_failure``), the stored Stripe event (``_event_store``), the customer's return
+page (``returns._session_status``), connecting a Stripe account (``connect``) and the deposit's
+tax point (``manual._set_deposit_tax_point``).
+
+Every test drives the real services with the real stripe SDK against the fake Stripe
+(``tests/fakes``) and asserts what the contractor, the customer or the books would see: rows,
+amounts, notices, timeline entries, log lines, requests made to Stripe. Where Stripe has to
+report a state the fake never reaches by itself (a refund pending or failed, a failure with no
+message), the session or charge is read from the fake through the SDK and that one field is set
+as Stripe would send it, then applied through ``stripe_state_apply`` like a webhook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+
+from billing import services, stripe_client
+from billing.models import (
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    StripeAccount,
+    StripeEvent,
+)
+from crewcommand.errors import ServiceError
+from crewcommand.lib.activity import Actor
+from crewcommand.models import Activity
+from documents import services as documents
+from documents.models import DepositKind, Estimate, Invoice
+from tests.billing.conftest import start_checkout
+from tests.billing.test_manual_refunds_deposits import paid_by_card
+from tests.factories import InvoiceFactory, PaymentFactory, SignedEstimateFactory
+
+pytestmark = pytest.mark.django_db
+
+NOWHERE = "http://127.0.0.1:9"  # nothing listens there: Stripe does not answer
+
+
+def refund_notices(customer) -> list:
+    return [m for m in mail.outbox if m.to == [customer.email] and "Refund" in m.subject]
+
+
+def timeline(verb: str) -> list[Activity]:
+    return list(Activity.objects.filter(verb=verb).order_by("pk"))
+
+
+# --- Refunds Stripe tells us about (_refund_from_stripe, refund_settle) --------------------------
+
+
+def stripe_refund(stripe_client_, payment: Payment, cents: int, metadata=None) -> str:
+    """A refund made at Stripe (its dashboard, or our call whose answer was lost)."""
+    params = {"payment_intent": payment.stripe_payment_intent_id, "amount": cents}
+    if metadata:
+        params["metadata"] = metadata
+    refund = stripe_client_.v1.refunds.create(
+        params, options={"stripe_account": payment.stripe_account_id}
+    )
+    return refund.id
+
+
+def apply_charge(payment: Payment, **changes) -> None:
+    """Apply the payment's session and charge as Stripe reports them now, each refund's
+    fields in ``changes`` (by refund id) set as Stripe would send them."""
+    account = payment.stripe_account_id
+    session = stripe_client.checkout_session_retrieve(
+        account=account, session_id=payment.stripe_session_id
+    )
+    charge = stripe_client.charge_retrieve(
+        account=account, charge_id=session["payment_intent"]["latest_charge"]["id"]
+    )
+    for data in charge["refunds"]["data"]:
+        data.update(changes.get(data["id"], {}))
+    services.stripe_state_apply(payment_id=payment.pk, session=session, charge=charge)
+
+
+def test_refunds_made_in_stripes_dashboard_are_recorded_once_each_with_one_notice(
+    invoice, connected, stripe_on, stripe_client, django_capture_on_commit_callbacks
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    first = stripe_refund(stripe_client, payment, 10000)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_refresh(payment=payment, with_refunds=True)
+        services.payment_refresh(payment=payment, with_refunds=True)  # reconciliation again
+    refund = Refund.objects.get()
+    assert refund.payment_id == payment.pk and refund.company_id == invoice.company_id
+    assert (refund.amount, refund.status, refund.stripe_refund_id) == (
+        Decimal("100.00"),
+        RefundStatus.SUCCEEDED,
+        first,
+    )
+    assert refund.reason == "Refunded in Stripe" and refund.succeeded_at is not None
+    (entry,) = timeline("refund.created")
+    assert entry.data["amount"] == "$100.00" and entry.actor_kind == "system"
+    (notice,) = refund_notices(invoice.customer)
+    assert "$100.00" in notice.body
+
+    second = stripe_refund(stripe_client, payment, 5000)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_refresh(payment=payment, with_refunds=True)
+    amounts = dict(Refund.objects.values_list("stripe_refund_id", "amount"))
+    assert amounts == {first: Decimal("100.00"), second: Decimal("50.00")}
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("150.00")
+    assert [e.data["amount"] for e in timeline("refund.created")] == ["$100.00", "$50.00"]
+    assert len(refund_notices(invoice.customer)) == 2
+
+
+def test_a_dashboard_refund_pending_at_stripe_waits_then_settles_once(
+    invoice, connected, stripe_on, stripe_client, django_capture_on_commit_callbacks
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    made = stripe_refund(stripe_client, payment, 10000)
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_charge(payment, **{made: {"status": "pending"}})
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.PENDING and refund.succeeded_at is None
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+    assert not timeline("refund.created") and not refund_notices(invoice.customer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_charge(payment)  # Stripe: succeeded
+        apply_charge(payment)  # the same news again
+        apply_charge(payment, **{made: {"status": "failed"}})  # succeeded is final
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.SUCCEEDED and refund.succeeded_at is not None
+    assert refund.failure_message == ""
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("100.00")
+    (entry,) = timeline("refund.created")
+    assert entry.actor_kind == "system" and entry.data["amount"] == "$100.00"
+    assert not timeline("refund.failed")
+    assert len(refund_notices(invoice.customer)) == 1
+
+
+@pytest.mark.parametrize("status", ["requires_reauthorization", "", None])
+def test_a_refund_status_we_do_not_know_is_kept_pending(
+    invoice, connected, stripe_on, stripe_client, status
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    made = stripe_refund(stripe_client, payment, 10000)
+    apply_charge(payment, **{made: {"status": status}})
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.PENDING and refund.stripe_refund_id == made
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+
+def _refund_stripe_did_not_answer(payment, owner, settings, amount="200") -> Refund:
+    """Our refund, asked for while Stripe did not answer: left pending, no Stripe id."""
+    base = settings.STRIPE_API_BASE
+    settings.STRIPE_API_BASE = NOWHERE
+    with pytest.raises(ServiceError, match="did not answer"):
+        services.refund_create(
+            payment=payment, amount=Decimal(amount), actor=Actor.member(owner.user), reason="Late"
+        )
+    settings.STRIPE_API_BASE = base
+    refund = Refund.objects.get(payment=payment, stripe_refund_id=None)
+    assert refund.status == RefundStatus.PENDING
+    return refund
+
+
+def test_our_refund_that_stripe_made_is_matched_by_its_metadata_not_made_twice(
+    invoice,
+    connected,
+    stripe_on,
+    stripe_client,
+    owner,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    dashboard = stripe_refund(stripe_client, payment, 5000)
+    services.payment_refresh(payment=payment, with_refunds=True)  # an earlier refund, recorded
+    ours = _refund_stripe_did_not_answer(payment, owner, settings)
+    made = stripe_refund(stripe_client, payment, 20000, services.refund_metadata(ours))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_refresh(payment=payment, with_refunds=True)
+    assert Refund.objects.count() == 2
+    ours.refresh_from_db()
+    assert (ours.stripe_refund_id, ours.status, ours.reason) == (
+        made,
+        RefundStatus.SUCCEEDED,
+        "Late",
+    )
+    assert ours.succeeded_at is not None
+    assert Refund.objects.get(stripe_refund_id=dashboard).amount == Decimal("50.00")
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("250.00")
+    entry = timeline("refund.created")[-1]
+    assert entry.data["amount"] == "$200.00"  # the refund's amount, not the payment's
+    assert (entry.actor_kind, entry.actor_user) == ("member", owner.user)
+    (notice,) = refund_notices(invoice.customer)
+    assert "$200.00" in notice.body
+
+
+def test_a_refund_naming_another_payments_refund_is_recorded_on_its_own_payment(
+    invoice, connected, stripe_on, stripe_client, owner, settings, customer, job
+):
+    """Metadata copied in Stripe's dashboard onto a refund of another payment: our refund on the
+    first payment is not settled by it."""
+    first = paid_by_card(invoice, connected, stripe_on)
+    ours = _refund_stripe_did_not_answer(first, owner, settings)
+    other = paid_by_card(InvoiceFactory(customer=customer, job=job), connected, stripe_on)
+    made = stripe_refund(stripe_client, other, 20000, services.refund_metadata(ours))
+    services.payment_refresh(payment=other, with_refunds=True)
+    ours.refresh_from_db()
+    assert ours.status == RefundStatus.PENDING and ours.stripe_refund_id is None
+    recorded = Refund.objects.get(stripe_refund_id=made)
+    assert recorded.payment_id == other.pk and recorded.reason == "Refunded in Stripe"
+
+
+@pytest.mark.parametrize(
+    "reason,message",
+    [
+        ("expired_or_canceled_card", "expired_or_canceled_card"),
+        (None, "Stripe could not refund."),
+        ("x" * 400, "x" * 300),
+    ],
+)
+def test_our_refund_that_stripe_fails_records_why_and_tells_no_customer(
+    invoice,
+    connected,
+    stripe_on,
+    stripe_client,
+    owner,
+    settings,
+    django_capture_on_commit_callbacks,
+    reason,
+    message,
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    ours = _refund_stripe_did_not_answer(payment, owner, settings)
+    made = stripe_refund(stripe_client, payment, 20000, services.refund_metadata(ours))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_charge(payment, **{made: {"status": "pending"}})
+    ours.refresh_from_db()
+    assert (ours.status, ours.stripe_refund_id) == (RefundStatus.PENDING, made)
+    assert not timeline("refund.failed") and not timeline("refund.created")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_charge(payment, **{made: {"status": "failed", "failure_reason": reason}})
+        apply_charge(payment, **{made: {"status": "failed", "failure_reason": reason}})
+    ours.refresh_from_db()
+    assert (ours.status, ours.failure_message) == (RefundStatus.FAILED, message)
+    assert ours.succeeded_at is None
+    (entry,) = timeline("refund.failed")
+    assert entry.data["amount"] == "$200.00"
+    assert (entry.actor_kind, entry.actor_user) == ("member", owner.user)
+    assert not timeline("refund.created") and not refund_notices(invoice.customer)
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+
+# --- A bank debit that bounces (_apply_failure) --------------------------------------------------
+
+
+@pytest.fixture
+def pad(connected):
+    connected.accept_bank_debit = True
+    connected.save()
+    return connected
+
+
+def test_a_processing_bank_debit_that_bounces_fails_and_tells_the_customer(
+    invoice, pad, stripe_on, django_capture_on_commit_callbacks
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, async_payment=True, send_webhook=False)
+    services.payment_refresh(payment=payment)
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.PROCESSING
+    stripe_on.settle_async_payment(payment.stripe_session_id, succeeded=False, send_webhook=False)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_refresh(payment=payment)
+        services.payment_refresh(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert (
+        payment.failure_message
+        == "The customer's account has insufficient funds to cover this payment."
+    )
+    assert payment.finished_at is not None and payment.failure_notified_at is not None
+    (entry,) = timeline("payment.failed")
+    assert entry.actor_kind == "system" and entry.data["payment"] == payment.public_id
+    to_customer = [m for m in mail.outbox if m.to == [invoice.customer.email]]
+    assert len(to_customer) == 1 and "did not go through" in to_customer[0].subject
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
+
+
+@pytest.mark.parametrize(
+    "error,message",
+    [
+        (None, "The payment failed."),
+        ({"code": "debit_not_authorized"}, "The payment failed."),
+        ({"message": "y" * 400}, "y" * 300),
+    ],
+)
+def test_a_bounced_debit_says_what_stripe_said_or_that_it_failed(
+    invoice, pad, stripe_on, error, message
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, async_payment=True, send_webhook=False)
+    stripe_on.settle_async_payment(payment.stripe_session_id, succeeded=False, send_webhook=False)
+    session = stripe_client.checkout_session_retrieve(
+        account=pad.account_id, session_id=payment.stripe_session_id
+    )
+    session["payment_intent"]["last_payment_error"] = error
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    payment.refresh_from_db()
+    assert (payment.status, payment.failure_message) == (PaymentStatus.FAILED, message)
+
+
+# --- The stored event (_event_store) -------------------------------------------------------------
+
+
+def test_the_event_is_stored_with_its_payment_company_and_time_and_no_portal_token(
+    invoice, connected, stripe_on, customer, job
+):
+    payment = start_checkout(invoice).payment
+    if payment.pk == invoice.company_id:  # so that storing one id for the other shows
+        payment = start_checkout(InvoiceFactory(customer=customer, job=job)).payment
+    session = stripe_client.checkout_session_retrieve(
+        account=connected.account_id, session_id=payment.stripe_session_id
+    )
+    token = "A" * 43
+    payload = {"id": "evt_stored", "data": {"object": {"success_url": f"/p/{token}/pay/x/"}}}
+    event = services.EventIn(
+        id="evt_stored",
+        type="checkout.session.completed",
+        account=connected.account_id,
+        created=1_764_460_800,
+        payload=payload,
+    )
+    applied = services.stripe_state_apply(payment_id=payment.pk, session=session, event=event)
+    assert applied == services.Applied.APPLIED
+    row = StripeEvent.objects.get()
+    assert (row.event_id, row.type, row.account) == (
+        "evt_stored",
+        "checkout.session.completed",
+        connected.account_id,
+    )
+    assert (row.payment_id, row.company_id) == (payment.pk, invoice.company_id)
+    assert row.stripe_created == dt.datetime(2025, 11, 30, tzinfo=dt.UTC)
+    assert row.payload["id"] == "evt_stored" and token not in str(row.payload)
+    assert "/p/" in row.payload["data"]["object"]["success_url"]
+    again = services.stripe_state_apply(payment_id=payment.pk, session=session, event=event)
+    assert again == services.Applied.DUPLICATE and StripeEvent.objects.count() == 1
+
+
+def test_an_event_about_no_payment_is_stored_without_company_or_time_when_stripe_gives_none(db):
+    event = services.EventIn(
+        id="evt_alone", type="account.updated", account="acct_1", created=0, payload={"a": 1}
+    )
+    assert services.event_record(event=event) is True
+    assert services.event_record(event=event) is False
+    row = StripeEvent.objects.get()
+    assert (row.company_id, row.payment_id, row.stripe_created) == (None, None, None)
+    assert row.payload == {"a": 1}
+
+
+# --- The customer's return page (returns._session_status) ----------------------------------------
+
+
+def asked(fake, payment: Payment) -> int:
+    return len(fake.requests_to(f"/v1/checkout/sessions/{payment.stripe_session_id}"))
+
+
+def test_the_return_page_asks_stripe_once_per_window_and_each_attempt_for_itself(
+    invoice, connected, stripe_on, customer, job, settings
+):
+    settings.BILLING_RETURN_CHECK_SECONDS = 3
+    open_ = Payment.objects.get(pk=start_checkout(invoice).payment.pk)
+    other = InvoiceFactory(customer=customer, job=job)
+    paid = Payment.objects.get(pk=start_checkout(other).payment.pk)
+    stripe_on.complete_session(paid.stripe_session_id, send_webhook=False)
+
+    assert services.attempt_return(payment=open_) == "open"
+    # Loaded again within the window: the answer seen, Stripe not asked again.
+    assert services.attempt_return(payment=open_) == "open"
+    assert asked(stripe_on, open_) == 1
+    assert Payment.objects.get(pk=open_.pk).returned_at is None  # still open at Stripe
+    assert services.attempt_return(payment=paid) == "complete"
+    assert Payment.objects.get(pk=paid.pk).status == PaymentStatus.SUCCEEDED
+
+    stripe_on.complete_session(open_.stripe_session_id, send_webhook=False)
+    assert services.attempt_return(payment=open_) == "open"  # the window has not passed
+    time.sleep(3.1)
+    assert services.attempt_return(payment=open_) == "complete"
+    assert asked(stripe_on, open_) == 2
+    assert Payment.objects.get(pk=open_.pk).status == PaymentStatus.SUCCEEDED
+
+
+def test_the_return_page_asks_nothing_about_a_finished_attempt_or_one_without_a_session(
+    invoice, connected, stripe_on, customer, job
+):
+    done = paid_by_card(invoice, connected, stripe_on)
+    before = len(stripe_on.requests_to("/v1/checkout/sessions/"))
+    assert services.attempt_return(payment=done) == ""
+    fresh = start_checkout(InvoiceFactory(customer=customer, job=job)).payment
+    Payment.objects.filter(pk=fresh.pk).update(stripe_session_id=None)
+    assert services.attempt_return(payment=Payment.objects.get(pk=fresh.pk)) == ""
+    assert len(stripe_on.requests_to("/v1/checkout/sessions/")) == before
+
+
+def test_when_stripe_does_not_answer_the_page_says_unknown_and_asks_again_after_the_window(
+    invoice, connected, stripe_on, settings, caplog
+):
+    settings.BILLING_RETURN_CHECK_SECONDS = 3
+    payment = Payment.objects.get(pk=start_checkout(invoice).payment.pk)
+    settings.STRIPE_API_BASE = NOWHERE
+    with caplog.at_level(logging.WARNING, logger="billing.services.returns"):
+        assert services.attempt_return(payment=payment) == ""
+        assert services.attempt_return(payment=payment) == ""  # not asked again in the window
+    (record,) = [r for r in caplog.records if r.name == "billing.services.returns"]
+    assert record.getMessage() == f"return check of payment {payment.public_id} failed: transient"
+    assert Payment.objects.get(pk=payment.pk).returned_at is not None
+    settings.STRIPE_API_BASE = stripe_on.url
+    time.sleep(3.1)
+    assert services.attempt_return(payment=payment) == "open"
+
+
+def test_a_session_stripe_does_not_know_is_logged_with_stripes_code(
+    invoice, connected, stripe_on, caplog
+):
+    payment = start_checkout(invoice).payment
+    Payment.objects.filter(pk=payment.pk).update(stripe_session_id="cs_gone")
+    payment = Payment.objects.get(pk=payment.pk)
+    with caplog.at_level(logging.WARNING, logger="billing.services.returns"):
+        assert services.attempt_return(payment=payment) == ""
+    (record,) = [r for r in caplog.records if r.name == "billing.services.returns"]
+    assert record.getMessage() == (
+        f"return check of payment {payment.public_id} failed: resource_missing"
+    )
+
+
+def test_without_stripe_the_return_page_asks_nothing_and_logs_nothing(invoice, caplog, settings):
+    attempt = Payment.objects.create(
+        company=invoice.company,
+        customer=invoice.customer,
+        invoice=invoice,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.CREATED,
+        amount=Decimal("1356.00"),
+        stripe_session_id="cs_left_from_before",
+    )
+    settings.STRIPE_SECRET_KEY = ""
+    with caplog.at_level(logging.WARNING, logger="billing.services.returns"):
+        assert services.attempt_return(payment=attempt) == ""
+    assert not [r for r in caplog.records if r.name == "billing.services.returns"]
+
+
+def test_the_return_page_gives_up_on_a_hanging_stripe_after_the_page_timeout(
+    invoice, connected, stripe_on, settings
+):
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    payment = Payment.objects.get(pk=start_checkout(invoice).payment.pk)
+    stripe_on.stall(f"/v1/checkout/sessions/{payment.stripe_session_id}", 3)
+    started = time.monotonic()
+    assert services.attempt_return(payment=payment) == ""
+    assert time.monotonic() - started < 2.5
+
+
+# --- Connecting a Stripe account (connect) -------------------------------------------------------
+
+
+def test_an_account_id_of_64_characters_with_spaces_around_is_linked(company, owner, stripe_on):
+    account_id = "acct_" + "A" * 59
+    stripe_on.add_account(account_id)
+    row = services.stripe_account_link(
+        company=company, account_id=f"  {account_id} ", actor=Actor.member(owner.user)
+    )
+    assert StripeAccount.objects.get(company=company).pk == row.pk
+    assert row.account_id == account_id and row.charges_enabled and row.connected_by == owner.user
+    (entry,) = timeline("stripe.connected")
+    assert entry.actor_user == owner.user and entry.data["account"] == account_id
+
+
+@pytest.mark.parametrize("account_id", ["abc", "ACCT_123", " ", "acct_" + "A" * 60])
+def test_what_is_not_a_stripe_account_id_is_refused_before_asking_stripe(
+    company, owner, stripe_on, account_id
+):
+    stripe_on.add_account(account_id.strip() or None)
+    with pytest.raises(ServiceError) as refused:
+        services.stripe_account_link(
+            company=company, account_id=account_id, actor=Actor.member(owner.user)
+        )
+    assert str(refused.value) == "A Stripe account ID starts with acct_."
+    assert not stripe_on.requests_to("/v1/accounts")
+    assert not StripeAccount.objects.exists()
+
+
+def test_an_account_stripe_does_not_know_or_a_silent_stripe_is_said_so(
+    company, owner, stripe_on, settings
+):
+    with pytest.raises(ServiceError) as unknown:
+        services.stripe_account_link(
+            company=company, account_id="acct_nobodyknows", actor=Actor.member(owner.user)
+        )
+    assert str(unknown.value) == (
+        "Stripe does not know that account, or it is not connected to CrewCommand."
+    )
+    known = stripe_on.add_account()["id"]
+    settings.STRIPE_API_BASE = NOWHERE
+    with pytest.raises(ServiceError) as silent:
+        services.stripe_account_link(
+            company=company, account_id=known, actor=Actor.member(owner.user)
+        )
+    assert str(silent.value) == "Stripe did not answer. Please try again."
+    assert not StripeAccount.objects.exists()
+
+
+def test_onboarding_creates_the_account_once_and_links_to_stripes_page(company, owner, stripe_on):
+    url = services.stripe_onboarding_start(
+        company=company,
+        actor=Actor.member(owner.user),
+        refresh_url="http://testserver/again/",
+        return_url="http://testserver/back/",
+    )
+    assert url.startswith(f"{stripe_on.url}/connect/onboard/")
+    row = StripeAccount.objects.get(company=company)
+    assert row.account_id.startswith("acct_") and not row.charges_enabled
+    assert row.connected_by == owner.user
+    (created,) = stripe_on.requests_to("/v1/accounts", "POST")
+    assert created.form["email"] == company.email
+    assert created.header("Idempotency-Key") == f"cc-account-{company.public_id}"
+    link = stripe_on.last_request("/v1/account_links", "POST").form
+    assert link["account"] == row.account_id
+    assert link["refresh_url"] == "http://testserver/again/"
+    assert link["return_url"] == "http://testserver/back/"
+    (entry,) = timeline("stripe.connected")
+    assert entry.actor_user == owner.user
+
+
+def test_onboarding_a_connected_company_reuses_its_account(company, owner, connected, stripe_on):
+    url = services.stripe_onboarding_start(
+        company=company,
+        actor=Actor.member(owner.user),
+        refresh_url="http://r/",
+        return_url="http://b/",
+    )
+    assert url.startswith(f"{stripe_on.url}/connect/onboard/")
+    assert not stripe_on.requests_to("/v1/accounts", "POST")
+    assert stripe_on.last_request("/v1/account_links", "POST").form["account"] == (
+        connected.account_id
+    )
+
+
+def test_onboarding_when_stripe_does_not_answer_says_so(company, owner, stripe_on, settings):
+    settings.STRIPE_API_BASE = NOWHERE
+    for setup in ("no account", "connected"):
+        if setup == "connected":
+            StripeAccount.objects.create(company=company, account_id="acct_known")
+        with pytest.raises(ServiceError) as silent:
+            services.stripe_onboarding_start(
+                company=company,
+                actor=Actor.member(owner.user),
+                refresh_url="http://r/",
+                return_url="http://b/",
+            )
+        assert str(silent.value) == "Stripe did not answer. Please try again."
+    assert StripeAccount.objects.get(company=company).account_id == "acct_known"
+
+
+# --- The deposit's tax point (manual._set_deposit_tax_point) -------------------------------------
+# Nova Scotia's HST went from 15 % to 14 % on 2025-04-01: a deposit paid before that keeps its
+# share of the tax at 15 % (tests/billing/test_tax_point.py has the worked figures).
+
+HALIFAX = ZoneInfo("America/Halifax")
+SIGNED = dt.date(2025, 3, 28)
+
+
+def signed_ns_estimate(customer) -> Estimate:
+    return SignedEstimateFactory(
+        customer=customer,
+        lines=({"description": "Deck", "unit_price": "1000.00"},),
+        revision={
+            "issue_date": SIGNED,
+            "valid_until": dt.date(2099, 12, 31),
+            "deposit_kind": DepositKind.PERCENT,
+            "deposit_value": Decimal("25"),
+        },
+    )
+
+
+@pytest.fixture
+def ns_estimate(company, customer) -> Estimate:
+    """$1,000.00 of work dated 2025-03-28 in Nova Scotia, 25 % deposit ($287.50), signed."""
+    company.province = "NS"
+    company.timezone = "America/Halifax"
+    company.save()
+    return signed_ns_estimate(customer)
+
+
+def card_deposit(estimate: Estimate, amount: str, paid_at: dt.datetime, **fields) -> Payment:
+    """A card deposit as the webhook leaves it (succeeded, applied unless flagged)."""
+    return Payment.objects.create(
+        company=estimate.company,
+        customer=estimate.customer,
+        estimate=estimate,
+        purpose=PaymentPurpose.DEPOSIT,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.SUCCEEDED,
+        applied=fields.pop("applied", True),
+        amount=Decimal(amount),
+        succeeded_at=paid_at,
+        finished_at=paid_at,
+        **fields,
+    )
+
+
+def convert_on(estimate: Estimate, day: dt.date) -> Invoice:
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
+    documents.invoice_update(invoice=invoice, actor=Actor.system(), fields={"issue_date": day})
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+def tax_point(invoice: Invoice) -> tuple[Decimal, dt.date | None]:
+    return invoice.prepaid_amount, invoice.prepaid_on
+
+
+def test_a_flagged_later_deposit_does_not_move_the_tax_point(ns_estimate):
+    PaymentFactory(estimate=ns_estimate, amount="287.50", method="etransfer", received_on=SIGNED)
+    card_deposit(ns_estimate, "50.00", dt.datetime(2025, 4, 1, 12, tzinfo=HALIFAX), applied=False)
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("287.50"), SIGNED)
+    assert invoice.total == Decimal("1142.50")
+
+
+def test_only_this_estimates_deposits_make_its_tax_point(ns_estimate, customer):
+    PaymentFactory(estimate=ns_estimate, amount="287.50", method="etransfer", received_on=SIGNED)
+    other = signed_ns_estimate(customer)  # another job's estimate, its deposit paid later
+    PaymentFactory(
+        estimate=other, amount="100.00", method="etransfer", received_on=SIGNED.replace(day=30)
+    )
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("287.50"), SIGNED)
+
+
+def test_the_tax_point_is_the_day_of_the_last_deposit_paid_not_the_last_recorded(ns_estimate):
+    card_deposit(ns_estimate, "143.75", dt.datetime(2025, 3, 27, 10, tzinfo=HALIFAX))
+    card_deposit(ns_estimate, "143.75", dt.datetime(2025, 3, 20, 10, tzinfo=HALIFAX))
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("287.50"), dt.date(2025, 3, 27))
+
+
+def test_a_card_deposit_just_after_midnight_in_halifax_is_paid_at_the_new_rate(ns_estimate):
+    """00:30 on 2025-04-01 in Halifax is still 2025-03-31 in Toronto (the server's zone)."""
+    card_deposit(ns_estimate, "287.50", dt.datetime(2025, 4, 1, 0, 30, tzinfo=HALIFAX))
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("287.50"), dt.date(2025, 4, 1))
+    assert invoice.total == Decimal("1140.00")
+
+
+@pytest.mark.parametrize("method", [PaymentMethod.ETRANSFER, PaymentMethod.CARD])
+def test_a_one_dollar_deposit_has_its_tax_point(ns_estimate, method):
+    if method == PaymentMethod.CARD:
+        card_deposit(ns_estimate, "1.00", dt.datetime(2025, 3, 28, 10, tzinfo=HALIFAX))
+    else:
+        PaymentFactory(estimate=ns_estimate, amount="1.00", method=method, received_on=SIGNED)
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("1.00"), SIGNED)
+
+
+@pytest.mark.parametrize("method", [PaymentMethod.ETRANSFER, PaymentMethod.CARD])
+def test_a_deposit_refunded_in_full_leaves_no_tax_point(ns_estimate, method):
+    if method == PaymentMethod.CARD:
+        card_deposit(
+            ns_estimate,
+            "287.50",
+            dt.datetime(2025, 3, 28, 10, tzinfo=HALIFAX),
+            amount_refunded=Decimal("287.50"),
+        )
+    else:
+        paid = PaymentFactory(
+            estimate=ns_estimate, amount="287.50", method=method, received_on=SIGNED
+        )
+        services.refund_create(payment=paid, amount=Decimal("287.50"), actor=Actor.system())
+    invoice = convert_on(ns_estimate, dt.date(2025, 4, 2))
+    assert tax_point(invoice) == (Decimal("0.00"), None)
+    assert invoice.total == Decimal("1140.00") and invoice.deposit_credit == 0
+
+
+def test_a_deposit_paid_the_day_the_invoice_is_made_leaves_no_tax_point(ns_estimate):
+    PaymentFactory(estimate=ns_estimate, amount="287.50", method="etransfer")  # received today
+    invoice = services.estimate_convert(estimate=ns_estimate, actor=Actor.system())
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert tax_point(invoice) == (Decimal("0.00"), None)
+    assert invoice.deposit_credit == Decimal("287.50")
