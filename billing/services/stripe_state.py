@@ -331,9 +331,11 @@ def _apply_failure(payment: Payment, intent: dict[str, Any]) -> None:
     payment.finished_at = timezone.now()
     payment.save()
     log_payment(payment, "payment.failed", Actor.system())
-    if was_processing:
-        # A bank debit that bounced after days of processing: nothing was ever applied, so
-        # the balance is as before the attempt; both sides hear of it, with a fresh pay link.
+    if was_processing or payment.is_bank_debit:
+        # A bank debit that bounced after days of processing (or before we ever saw it
+        # processing: its webhook and the reconciliation both missed that state): the customer
+        # left the checkout believing it paid. Nothing was ever applied, so the balance is as
+        # before the attempt; both sides hear of it, with a fresh pay link.
         from billing.tasks import send_payment_failed_notice
 
         send_payment_failed_notice.delay_on_commit(payment_id=payment.pk)

@@ -296,6 +296,25 @@ def test_a_processing_bank_debit_that_bounces_fails_and_tells_the_customer(
     assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
 
 
+def test_a_debit_that_bounces_before_we_saw_it_processing_still_tells_the_customer(
+    invoice, pad, stripe_on, django_capture_on_commit_callbacks
+):
+    # The processing webhook and the reconciliation both missed it: the first we hear is the
+    # failure. The customer left Stripe's page believing it paid, so they are told all the same.
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, async_payment=True, send_webhook=False)
+    stripe_on.settle_async_payment(payment.stripe_session_id, succeeded=False, send_webhook=False)
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.CREATED
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_refresh(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and payment.failure_notified_at is not None
+    to_customer = [m for m in mail.outbox if m.to == [invoice.customer.email]]
+    assert len(to_customer) == 1 and "did not go through" in to_customer[0].subject
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
+
+
 @pytest.mark.parametrize(
     "error,message",
     [
