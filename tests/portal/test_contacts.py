@@ -51,7 +51,7 @@ def test_the_data_migration_gives_existing_customers_a_primary_contact(company):
 
     from django.apps import apps
 
-    migration = import_module("crewcommand.migrations.0005_customer_contacts")
+    migration = import_module("crewcommand.migrations.0009_customer_contacts")
     customer = CustomerFactory(company=company, phone="(514) 555-0123", language="fr-ca")
     Contact.objects.filter(customer=customer).delete()
     migration.primary_contacts(apps, None)
