@@ -2,8 +2,9 @@
 ``/r/<token>/go/`` (records the click, then sends the browser to Google).
 
 No write on GET. Both pages are reached by plain navigation (a link in an email or SMS, then a
-button), so both are GETs: the opening and the click are handed to Celery tasks after commit
-(``reviews.tasks``), and the response never waits on them. We chose that over a POST button:
+button), so both are GETs: the opening is counted in the cache and written by the worker in
+one UPDATE per burst (``reviews.openings``, like portal views), the click is handed to a Celery
+task after commit (``reviews.tasks``), and the response never waits on either. We chose that over a POST button:
 the landing page sends ``Referrer-Policy: no-referrer`` (its URL is the secret), so browsers
 post from it with ``Origin: null``, which Django's CSRF check refuses; a CSRF-exempt POST would
 let any site count clicks for a token it knew, and a GET that hands the write to the worker
@@ -41,7 +42,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from crewcommand.lib import pagecache
 from crewcommand.lib.colour import accent_on_white
 from portal import http
-from reviews import selectors, services, tasks
+from reviews import openings, selectors, services, tasks
 from reviews.forms import FeedbackForm
 from reviews.models import ReviewRequest
 
@@ -96,7 +97,8 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
     review = selectors.request_for_token(token)
     if review is None:
         return _not_found(request)
-    _later(tasks.record_review_open, request, review)
+    if not http.is_prefetch(request):
+        openings.note_open(request_id=review.pk)
     context = _context(review, token)
     if not pagecache.usable(request):
         return render(request, "reviews/landing.html", context)
