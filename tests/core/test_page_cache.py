@@ -39,9 +39,9 @@ def _plain(body: str) -> str:
 
 def _stored() -> list[str]:
     """Everything the page cache holds, as text."""
-    from django.core.cache.backends.redis import RedisCache
+    from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
-    if isinstance(cache, RedisCache) or type(cache._cache).__name__ == "RedisCacheClient":  # type: ignore[attr-defined]
+    if isinstance(cache, RedisCache) or isinstance(cache._cache, RedisCacheClient):  # type: ignore[attr-defined]
         client = cache._cache.get_client()  # type: ignore[attr-defined]
         keys = [k for k in client.keys("*") if b"page:" in k]
         return [repr(cache._cache._serializer.loads(client.get(k))) for k in keys]  # type: ignore[attr-defined]
