@@ -99,24 +99,29 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
         return _not_found(request)
     if not http.is_prefetch(request):
         openings.note_open(request_id=review.pk)
-    context = _context(review, token)
     if not pagecache.usable(request):
-        return render(request, "reviews/landing.html", context)
+        return render(request, "reviews/landing.html", _context(review, token))
     # The same page for every customer of the company in one language, but for the token in
-    # its links (cut out, never stored): the page cache, keyed by the company fields it shows.
+    # its links (cut out, never stored): the page cache, keyed by the company fields it shows
+    # and the language (activated first); the context is only built for a render.
+    _activate_language(review)
     return pagecache.cached_page(
         request,
         namespace="review",
         key=(pagecache.row_state(review.company),),
-        render=lambda: render(request, "reviews/landing.html", context),
+        render=lambda: render(request, "reviews/landing.html", _context(review, token)),
         secrets_={"token": token},
     )
 
 
+def _activate_language(review: ReviewRequest) -> None:
+    # The page is in the customer's language (their choice, else the company's).
+    translation.activate(review.customer.language or review.company.default_language)
+
+
 def _context(review: ReviewRequest, token: str) -> dict:
     company = review.company
-    # The page is in the customer's language (their choice, else the company's).
-    translation.activate(review.customer.language or company.default_language)
+    _activate_language(review)
     return {
         "company": company,
         "portal": {"accent": accent_on_white(company.brand_color)},
