@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -164,16 +164,35 @@ def review_settings_update(*, company: Company, request_every_days: int, actor: 
     )
 
 
-@transaction.atomic
 def review_record_open(*, request_id: int, at: dt.datetime) -> None:
-    """Count one opening of the landing page (run by a task, never by the GET itself)."""
-    updated = ReviewRequest.objects.filter(pk=request_id).update(
-        first_opened_at=Coalesce("first_opened_at", at),
-        last_opened_at=at,
-        open_count=F("open_count") + 1,
+    """Count one opening of the landing page (a task queued before openings were counted in
+    the cache; kept for messages still in the broker)."""
+    review_record_opens(request_id=request_id, count=1, first=at, last=at)
+
+
+@transaction.atomic
+def review_record_opens(
+    *, request_id: int, count: int, first: dt.datetime, last: dt.datetime
+) -> None:
+    """Add ``count`` openings of the landing page, the first at ``first`` and the last at
+    ``last``: called by ``reviews.openings.flush`` with what the cache gathered (never by the
+    GET itself, unless the cache is down). The first opening is set, or moved earlier (a click
+    recorded meanwhile also counts as an opening), by a conditional UPDATE, which also decides
+    the one "opened" row on the timeline; the count and the last opening in a second."""
+    moved = (
+        ReviewRequest.objects.filter(pk=request_id)
+        .filter(Q(first_opened_at__isnull=True) | Q(first_opened_at__gt=first))
+        .update(first_opened_at=first)
     )
-    if updated:
-        _record_first(request_id, "first_opened_at", at, "review_request.opened")
+    ReviewRequest.objects.filter(pk=request_id).update(
+        open_count=F("open_count") + count,
+        last_opened_at=Greatest(Coalesce("last_opened_at", last), last),
+    )
+    if moved:
+        request = ReviewRequest.objects.select_related("customer").get(pk=request_id)
+        activity.record_about(
+            request.customer, "review_request.opened", Actor.customer(request.customer.name)
+        )
 
 
 @transaction.atomic

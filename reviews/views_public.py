@@ -2,8 +2,9 @@
 ``/r/<token>/go/`` (records the click, then sends the browser to Google).
 
 No write on GET. Both pages are reached by plain navigation (a link in an email or SMS, then a
-button), so both are GETs: the opening and the click are handed to Celery tasks after commit
-(``reviews.tasks``), and the response never waits on them. We chose that over a POST button:
+button), so both are GETs: the opening is counted in the cache and written by the worker in
+one UPDATE per burst (``reviews.openings``, like portal views), the click is handed to a Celery
+task after commit (``reviews.tasks``), and the response never waits on either. We chose that over a POST button:
 the landing page sends ``Referrer-Policy: no-referrer`` (its URL is the secret), so browsers
 post from it with ``Origin: null``, which Django's CSRF check refuses; a CSRF-exempt POST would
 let any site count clicks for a token it knew, and a GET that hands the write to the worker
@@ -41,7 +42,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from crewcommand.lib import pagecache
 from crewcommand.lib.colour import accent_on_white
 from portal import http
-from reviews import selectors, services, tasks
+from reviews import openings, selectors, services, tasks
 from reviews.forms import FeedbackForm
 from reviews.models import ReviewRequest
 
@@ -96,25 +97,31 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
     review = selectors.request_for_token(token)
     if review is None:
         return _not_found(request)
-    _later(tasks.record_review_open, request, review)
-    context = _context(review, token)
+    if not http.is_prefetch(request):
+        openings.note_open(request_id=review.pk)
     if not pagecache.usable(request):
-        return render(request, "reviews/landing.html", context)
+        return render(request, "reviews/landing.html", _context(review, token))
     # The same page for every customer of the company in one language, but for the token in
-    # its links (cut out, never stored): the page cache, keyed by the company fields it shows.
+    # its links (cut out, never stored): the page cache, keyed by the company fields it shows
+    # and the language (activated first); the context is only built for a render.
+    _activate_language(review)
     return pagecache.cached_page(
         request,
         namespace="review",
         key=(pagecache.row_state(review.company),),
-        render=lambda: render(request, "reviews/landing.html", context),
+        render=lambda: render(request, "reviews/landing.html", _context(review, token)),
         secrets_={"token": token},
     )
 
 
+def _activate_language(review: ReviewRequest) -> None:
+    # The page is in the customer's language (their choice, else the company's).
+    translation.activate(review.customer.language or review.company.default_language)
+
+
 def _context(review: ReviewRequest, token: str) -> dict:
     company = review.company
-    # The page is in the customer's language (their choice, else the company's).
-    translation.activate(review.customer.language or company.default_language)
+    _activate_language(review)
     return {
         "company": company,
         "portal": {"accent": accent_on_white(company.brand_color)},

@@ -49,7 +49,10 @@ def pytest_collection_modifyitems(config, items):
 def _clear_cache():
     from django.core.cache import cache
 
+    from crewcommand.lib import pagecache
+
     cache.clear()
+    pagecache.forget_local()
     yield
 
 

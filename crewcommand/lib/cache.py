@@ -1,13 +1,17 @@
 """The shared cache (Redis) as a cache: while Redis cannot be reached, reads miss and writes are
 dropped, so pages keep being served (a PDF is rendered again, a rate limit counts from zero)
-instead of answering 500. Each failure is logged as a warning, without the key's value."""
+instead of answering 500. Each failure is logged as a warning, without the key's value.
+
+Django's Redis backend builds a new ``redis.Redis`` client object for every cache call (about
+0.15 ms of CPU: the client's table of ~170 response callbacks); ``ReusedClients`` keeps one per
+connection pool instead (the pool still hands out connections, and renews them after a fork)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -19,7 +23,27 @@ def _warn(operation: str) -> None:
     logger.warning("cache unreachable: %s skipped", operation)
 
 
+class ReusedClients(RedisCacheClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        base: Any = self  # Django's private helpers, not in the stubs
+        index = base._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients[index] = base._client(
+                connection_pool=base._get_connection_pool(write)
+            )
+        return client
+
+
 class ForgivingRedisCache(RedisCache):
+    def __init__(self, server: Any, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = ReusedClients
+
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         try:
             return super().get(key, default, version)

@@ -15,6 +15,11 @@ and the path. There is nothing to invalidate: a changed document, company, custo
 setting simply misses, and the stale entry ages out (``PAGE_CACHE_SECONDS``). ``CODE_VERSION``
 (the templates', translations' and code's files) is in every key, so a deploy misses too.
 
+**Two tiers.** Each process keeps the last ``LOCAL_ENTRIES`` pages it answered in its own
+memory, in front of the shared cache: since a key names the content, a copy held in a process
+can never be stale, and a hit there costs no round trip to Redis (about a third of a cached
+page's CPU). A miss there falls through to the shared cache, then to a render.
+
 **What never goes into the cache**: secrets. A link's token is cut out like the CSRF token
 (the key holds only a hash of what the caller passes), so the cache holds no more than the
 database does. A response that carries flash messages, or a status other than 200, is not
@@ -26,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -39,6 +46,8 @@ from django.middleware.csrf import get_token
 from django.utils import translation
 
 PAGE_CACHE_SECONDS = 24 * 3600
+# Pages kept in each process's memory (a page's pieces are 3-30 kB).
+LOCAL_ENTRIES = 256
 _CSRF = re.compile(r'(?:name="csrfmiddlewaretoken" value="|"X-CSRFToken": ")([A-Za-z0-9]{64})"')
 _HOLE = "\x00hole:"
 
@@ -61,6 +70,41 @@ def _code_version() -> str:
 
 
 CODE_VERSION = _code_version()
+
+
+class _Local:
+    """A small LRU of stored pages in this process's memory (the first tier)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None:
+                self.entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: Any) -> None:
+        with self.lock:
+            self.entries[key] = entry
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_local = _Local(LOCAL_ENTRIES)
+
+
+def forget_local() -> None:
+    """Empty this process's tier (tests, after ``cache.clear()``)."""
+    _local.clear()
 
 
 def row_state(*rows: models.Model | None) -> tuple:
@@ -167,7 +211,11 @@ def cached_page(
     (small picklable values the holes need, kept with the page)."""
     secret_values = dict(secrets_ or {})
     full_key = page_key(namespace, key)
-    entry = cache.get(full_key)
+    entry = _local.get(full_key)
+    if entry is None:
+        entry = cache.get(full_key)
+        if entry is not None:
+            _local.put(full_key, entry)
     if entry is not None:
         pieces, kept, headers = entry
         body = _join(request, pieces, dict(secret_values), fill_hole, kept)
@@ -190,6 +238,7 @@ def cached_page(
     if storable:
         headers = {"Content-Type": response["Content-Type"]}
         cache.set(full_key, (pieces, kept, headers), PAGE_CACHE_SECONDS)
+        _local.put(full_key, (pieces, kept, headers))
     values = {**secret_values}
     if csrf:
         values["csrf"] = csrf.group(1)  # the token this response already set up

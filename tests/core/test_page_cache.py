@@ -39,9 +39,9 @@ def _plain(body: str) -> str:
 
 def _stored() -> list[str]:
     """Everything the page cache holds, as text."""
-    from django.core.cache.backends.redis import RedisCache
+    from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
-    if isinstance(cache, RedisCache) or type(cache._cache).__name__ == "RedisCacheClient":  # type: ignore[attr-defined]
+    if isinstance(cache, RedisCache) or isinstance(cache._cache, RedisCacheClient):  # type: ignore[attr-defined]
         client = cache._cache.get_client()  # type: ignore[attr-defined]
         keys = [k for k in client.keys("*") if b"page:" in k]
         return [repr(cache._cache._serializer.loads(client.get(k))) for k in keys]  # type: ignore[attr-defined]
@@ -256,3 +256,25 @@ def test_review_pages_carry_each_customers_own_token(company):
     company.name = "Birch Heating"
     company.save()
     assert "Birch Heating" in _get(client, paths[0])[0]
+
+
+def test_each_process_keeps_the_pages_it_answered_in_front_of_the_shared_cache(company):
+    """The first tier: a page this process stored is answered from its memory (no round trip
+    to Redis, nothing rendered or stored again), still with a fresh token; a change misses it
+    like the shared cache."""
+    BookingSettings.objects.create(company=company, services="Drain cleaning")
+    client = Client()
+    first, _q = _get(client, _book(company))
+    assert _stored()
+    cache.clear()
+    second, _q = _get(client, _book(company))
+    assert not _stored()  # answered from this process's memory: no render stored it again
+    assert _plain(first) == _plain(second)
+    assert CSRF.search(first).group(1) != CSRF.search(second).group(1)
+    company.name = "Birch Heating"
+    company.save()
+    assert "Birch Heating" in _get(client, _book(company))[0]
+    assert _stored()  # the changed page was rendered and stored in both tiers
+    pagecache.forget_local()
+    cache.clear()
+    assert "Birch Heating" in _get(client, _book(company))[0]

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from crewcommand.models import Activity
 from reviews import services
 from reviews.models import ReviewRequest
 from tests.factories import CustomerFactory
@@ -47,17 +48,26 @@ def test_the_landing_page_thanks_and_links_to_our_click_counter(client, link, cu
     assert "noindex" in response["X-Robots-Tag"]
 
 
-def test_a_get_writes_nothing_itself_the_task_records_after_commit(
+def test_a_get_writes_nothing_itself_the_click_task_records_after_commit(
     client, link, customer, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        client.get(link)
         client.get(f"{link}go/")
-    assert _counts(customer) == (0, 0)  # nothing written by the requests themselves
-    assert len(callbacks) == 2
-    for callback in callbacks:
-        callback()
-    assert _counts(customer) == (1, 1)
+    assert _counts(customer) == (0, 0)  # nothing written by the request itself
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert _counts(customer) == (0, 1)
+
+
+def test_with_tasks_inline_openings_are_counted_at_once(client, link, customer):
+    """The embedded default (no worker): the opening's flush runs as the page is served, so
+    the dashboard shows it at once; one "opened" row on the timeline, however many openings."""
+    for _ in range(3):
+        assert client.get(link).status_code == 200
+    request = ReviewRequest.objects.get(customer=customer)
+    assert request.open_count == 3
+    assert request.first_opened_at <= request.last_opened_at
+    assert Activity.objects.filter(verb="review_request.opened").count() == 1
 
 
 def test_go_records_the_click_and_redirects_to_google_without_the_token(
@@ -123,6 +133,7 @@ def test_the_landing_page_runs_the_same_queries_whatever_the_company_size(client
             client.get(link, headers={"Sec-Purpose": "prefetch"})
         return len(captured)
 
+    queries()  # the first opening also writes the "opened" row on the timeline (inline)
     small = queries()
     assert page_alone() == 1
     for _ in range(30):
