@@ -274,14 +274,22 @@ def _parse_event(payload: bytes) -> VerifiedEvent:
 
 
 def customer_create(
-    *, account: str, email: str, name: str, metadata: dict[str, str], idempotency_key: str
+    *,
+    account: str,
+    email: str,
+    name: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+    interactive: bool = False,
 ) -> dict[str, Any]:
+    """``interactive``: the customer's page waits (short timeout, see ``client``); the key makes
+    the next try return the customer Stripe may have made after we gave up."""
     params: dict[str, Any] = {"name": name[:256], "metadata": metadata}
     if email:
         params["email"] = email
     return _call(
         "customers.create",
-        client().v1.customers.create,
+        client(interactive=interactive).v1.customers.create,
         params,
         options=_options(account, idempotency_key),
     )
