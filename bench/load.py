@@ -1,7 +1,8 @@
 """Load, with faults on request: portal customers, dashboard users and webhooks at once against
 gunicorn + PostgreSQL + Redis + a Celery worker, then the invariants checked in the database.
 
-    .venv/bin/python bench/load.py [--users 50] [--seconds 60] [--fault pg-restart|redis-stop]
+    .venv/bin/python bench/load.py [--users 50] [--seconds 60]
+        [--fault pg-restart|redis-stop|worker-kill|stripe-down]
 
 Everything runs on loopback, in processes this script starts and stops: its own PostgreSQL
 cluster (``initdb`` in a temporary folder, port ``--pg-port``, 8163) and its own Redis
@@ -26,7 +27,21 @@ Faults (during the run, at a third of it):
 - ``pg-restart``: ``pg_ctl restart -m fast`` of the cluster. Requests in flight fail; each answer
   must be the 503 page (no traceback), and the app must recover without a restart;
 - ``redis-stop``: Redis stopped for ``--fault-seconds`` (60), then started again: pages keep
-  being served and no payment, signature or message is lost.
+  being served and no payment, signature or message is lost;
+- ``worker-kill``: the Celery worker's process group killed with SIGKILL ``--kills`` (20) times,
+  spread over the run, and started again each time. Emails go to files (``EMAIL_URL=file://``),
+  so "sent once" is counted at the mail transport by Message-ID; every succeeded payment must
+  have its receipt sent once, every due message sent once, nothing left queued;
+- ``stripe-down``: at a quarter of the run, the fake Stripe's API answers 500s for the first
+  half of ``--fault-seconds`` (30), then hangs (answers after 90 s: a timeout for every client)
+  for the second half, and holds its webhooks; every second customer waits on Stripe's page
+  until the fault begins and pays there during it, the others come to pay only once it began. Then Stripe recovers and delivers the held
+  webhooks (its retries) except every second one (lost for good). Checkouts during the fault
+  must fail with a clear message (no 5xx, no hanging page), and every invoice paid at Stripe
+  must end up paid here (webhooks, the return page and reconciliation).
+
+After the load the script waits, up to ``--settle-seconds``, for the invariants to hold (the
+worker, beat's sweeps and reconciliation finishing), and prints how long that took.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -119,6 +135,8 @@ def prepare(users: int, stripe) -> dict:
     from tests import factories
 
     call_command("migrate", verbosity=0, interactive=False)
+    # Production settings serve hashed static files from the manifest (a fresh checkout has none).
+    call_command("collectstatic", verbosity=0, interactive=False)
     owner = factories.MemberFactory(
         user__email="owner@load.example", user__password="load-password-2026"
     )
@@ -155,8 +173,11 @@ class Stats:
         self.samples: list[str] = []
         self.unavailable = 0  # clean 503 pages (during a fault)
         self.timeouts = 0  # no answer within the client's 30 s
+        self.timeouts_at: list[str] = []  # "label@seconds into the run" of the first few
+        self.started = time.monotonic()
         self.tracebacks = 0
         self.refusals: dict[str, int] = defaultdict(int)
+        self.messages: dict[str, int] = defaultdict(int)  # refusal messages shown, by text
         self.signed: set[str] = set()
         self.paid: set[str] = set()
 
@@ -166,6 +187,8 @@ class Stats:
             self.times[label].append(elapsed)
             if response is None:
                 self.timeouts += 1
+                if len(self.timeouts_at) < 12:
+                    self.timeouts_at.append(f"{label}@{started - self.started:.0f}s")
             elif response.status_code >= 500:
                 body = response.text
                 if "Traceback" in body or 'File "' in body:
@@ -182,11 +205,15 @@ def _refused(self, label: str, response) -> None:
     """A step the user could not complete (a 4xx, or a form shown again): kept as a sample."""
     with self.lock:
         self.refusals[label] += 1
-        if response is not None and len(self.samples) < 8:
+        if response is not None:
             found = re.findall(
-                r'class="(?:form-errors|field-error)"[^>]*>([^<]{0,120})', response.text
+                r'class="(?:form-errors|field-error|alert alert-error)"[^>]*>\s*(?:<[^>]+>\s*)*([^<]{0,120})',
+                response.text,
             )
-            self.samples.append(f"{label} refused: {response.status_code} {found[:2]}")
+            for text in found[:1]:
+                self.messages[f"{label} {response.status_code}: {text.strip()}"] += 1
+            if len(self.samples) < 8:
+                self.samples.append(f"{label} refused: {response.status_code} {found[:2]}")
 
 
 Stats.refused = _refused  # type: ignore[attr-defined]
@@ -215,6 +242,11 @@ def _form(html: str, page_url: str, action_part: str) -> tuple[str, dict] | None
 class Run:
     def __init__(self, base: str, stats: Stats, deadline: float) -> None:
         self.base, self.stats, self.deadline = base, stats, deadline
+        # stripe-down: these customers stay on Stripe's page until the outage begins, then pay.
+        self.pay_gate: threading.Event | None = None
+        self.gated: set[str] = set()
+        # …and these come to pay only once it has begun (their checkouts meet the outage).
+        self.late: set[str] = set()
 
     def call(self, session, label: str, method: str, url: str, **kw):
         import requests
@@ -255,6 +287,8 @@ class Run:
                 self._pay(session, token, pay)
 
     def _pay(self, session, token: str, pay: str) -> None:
+        if self.pay_gate is not None and token in self.late and not self.pay_gate.is_set():
+            return
         page = self.call(session, "pay page", "GET", pay)
         if page is None or not page.ok:
             return
@@ -268,6 +302,9 @@ class Run:
             self.stats.refused("checkout", answer)
             return
         hosted = answer.headers["Location"]
+        if self.pay_gate is not None and token in self.gated:
+            self.gated.discard(token)
+            self.pay_gate.wait(timeout=max(0.0, self.deadline - time.monotonic()))
         paid = session.post(hosted, data={"action": "pay"}, allow_redirects=False, timeout=30)
         if paid.status_code in (302, 303):
             back = self.call(session, "pay return", "GET", paid.headers["Location"])
@@ -314,9 +351,11 @@ class Run:
 # --- Invariants -----------------------------------------------------------------------------------
 
 
-def invariants(stats: Stats) -> list[str]:
+def invariants(stats: Stats, stripe=None, mail_dir: Path | None = None) -> tuple[list, list]:
+    """(problems, lines to print): what the database says once the run is over."""
     from django.db import connection
     from django.db.models import Count, Q
+    from django.utils import timezone
 
     from billing.models import Payment, PaymentStatus
     from crewcommand.models import Message, MessageStatus
@@ -325,7 +364,7 @@ def invariants(stats: Stats) -> list[str]:
     from portal.services import signature_verify
 
     connection.close()  # this process's own connection may predate a PostgreSQL restart
-    problems = []
+    problems, lines = [], []
     paid = Invoice.objects.filter(status=InvoiceStatus.PAID).annotate(
         ok=Count("payments", filter=Q(payments__status=PaymentStatus.SUCCEEDED))
     )
@@ -333,23 +372,51 @@ def invariants(stats: Stats) -> list[str]:
         if invoice.ok != 1 or invoice.amount_paid != invoice.total:
             problems.append(f"invoice {invoice.public_id}: {invoice.ok} payments")
     succeeded = Payment.objects.filter(status=PaymentStatus.SUCCEEDED).count()
-    print(
+    lines.append(
         f"payments: {len(stats.paid)} paid by the users, {paid.count()} invoices paid, "
         f"{succeeded} succeeded payments"
     )
     if paid.count() < len(stats.paid) or succeeded != paid.count():
         problems.append("paid invoices and succeeded payments differ")
+    if stripe is not None:
+        # Every invoice paid at Stripe (a session paid there) is paid here.
+        with stripe.lock:
+            at_stripe = {
+                o["metadata"].get("cc_invoice")
+                for o in stripe.objects.values()
+                if o["object"] == "checkout.session" and o.get("payment_status") == "paid"
+            }
+        here = set(paid.values_list("public_id", flat=True))
+        lines.append(
+            f"stripe: {len(at_stripe)} invoices paid at Stripe, {len(at_stripe - here)} of them "
+            "not paid here"
+        )
+        if at_stripe - here:
+            problems.append("invoices paid at Stripe but not here")
+    receipts = Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
+    unsent = receipts.filter(receipt_sent_at=None).count()
+    per_payment = (
+        Message.objects.filter(template="receipt")
+        .values("concerning_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    lines.append(
+        f"receipts: {receipts.count() - unsent} of {receipts.count()} succeeded payments have "
+        f"their receipt queued, {per_payment} invoices with more than one receipt"
+    )
+    if unsent or per_payment:
+        problems.append("receipts")
     signatures = list(Signature.objects.select_related("estimate", "revision", "company", "link"))
     bad = [s for s in signatures if not signature_verify(signature=s).ok]
     per_estimate = Estimate.objects.annotate(n=Count("signature")).filter(n__gt=1).count()
-    print(
+    lines.append(
         f"signatures: {len(stats.signed)} signed by the users, {len(signatures)} stored, "
         f"{len(bad)} fail to verify, {per_estimate} estimates signed twice"
     )
     if bad or per_estimate or len(signatures) < len(stats.signed):
         problems.append("signatures")
-    from django.utils import timezone
-
     # Due ones only: a text queued inside quiet hours waits for their end, on purpose.
     pending = Message.objects.filter(
         status__in=[MessageStatus.QUEUED, MessageStatus.SENDING], send_after__lte=timezone.now()
@@ -358,10 +425,42 @@ def invariants(stats: Stats) -> list[str]:
         Message.objects.exclude(key="").values("key").annotate(n=Count("id")).filter(n__gt=1)
     ).count()
     by_status = dict(Message.objects.values_list("status").annotate(n=Count("id")))
-    print(f"messages: {by_status}, {pending} due but still queued or sending, {twice} keys twice")
+    requeued = Message.objects.exclude(requeued_at=None).count()
+    retried = Message.objects.filter(attempts__gt=1).count()
+    lines.append(
+        f"messages: {by_status}, {pending} due but still queued or sending, {twice} keys twice; "
+        f"{requeued} re-enqueued by beat, {retried} claimed more than once"
+    )
     if pending or twice:
         problems.append("messages")
-    return problems
+    if mail_dir is not None:
+        # Each email the worker handed to the mail transport, counted by its Message-ID.
+        handed: dict[str, int] = defaultdict(int)
+        for path in mail_dir.glob("*"):
+            for found in re.findall(r"^Message-ID: <([^@>]+)@", path.read_text(), re.M):
+                handed[found] += 1
+        emails = Message.objects.filter(channel="email", status=MessageStatus.SENT)
+        sent_ids = set(emails.values_list("public_id", flat=True))
+        doubled = sum(1 for n in handed.values() if n > 1)
+        missing = len(sent_ids - set(handed))
+        lines.append(
+            f"emails at the transport: {sum(handed.values())} for {len(sent_ids)} sent rows, "
+            f"{doubled} sent more than once, {missing} sent rows never handed over"
+        )
+        if doubled or missing:
+            problems.append("emails not sent exactly once")
+    return problems, lines
+
+
+def settle(stats: Stats, seconds: int, **checks) -> tuple[list, list, float]:
+    """Wait for the invariants to hold (the worker and beat finishing), at most ``seconds``."""
+    started = time.monotonic()
+    while True:
+        problems, lines = invariants(stats, **checks)
+        waited = time.monotonic() - started
+        if not problems or waited >= seconds:
+            return problems, lines, waited
+        time.sleep(5)
 
 
 # --- Main -----------------------------------------------------------------------------------------
@@ -414,12 +513,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--fault", choices=["pg-restart", "redis-stop"])
-    parser.add_argument("--fault-seconds", type=int, default=60)
+    parser.add_argument(
+        "--fault", choices=["pg-restart", "redis-stop", "worker-kill", "stripe-down"]
+    )
+    parser.add_argument("--fault-seconds", type=int, help="redis-stop 60, stripe-down 30")
+    parser.add_argument("--kills", type=int, default=20, help="worker-kill: how many SIGKILLs")
+    parser.add_argument(
+        "--settle-seconds", type=int, help="wait for the invariants (15; worker-kill 420)"
+    )
     parser.add_argument("--port", type=int, default=8164)
     parser.add_argument("--pg-port", type=int, default=8163)
     parser.add_argument("--redis-port", type=int, default=8162)
     args = parser.parse_args()
+    if args.fault_seconds is None:
+        args.fault_seconds = 30 if args.fault == "stripe-down" else 60
+    if args.settle_seconds is None:
+        # A task lost with a killed worker is found by beat's sweeps: messages left queued
+        # (30 s) or abandoned "sending" (after the lease, the task time limit + 60 s = 360 s).
+        args.settle_seconds = 420 if args.fault == "worker-kill" else 15
 
     tmp = Path(tempfile.mkdtemp(prefix="load-"))
     os.chmod(tmp, 0o755)
@@ -435,6 +546,11 @@ def main() -> int:
 
     stripe = StripeFake().start()
     env = _env(pg, redis, stripe, args.port)
+    mail_dir = None
+    if args.fault == "worker-kill":
+        mail_dir = tmp / "mail"
+        mail_dir.mkdir()
+        env["EMAIL_URL"] = f"file://{mail_dir}"
     os.environ.update({k: v for k, v in env.items() if k != "REDIS_URL"})
     os.environ["DATABASE_POOL"] = "false"
     import django
@@ -444,6 +560,7 @@ def main() -> int:
     base = env["SITE_URL"]
     stripe.webhook_url = base + "/webhooks/stripe/"
     stripe.webhook_secret = env["STRIPE_WEBHOOK_SECRET"]
+    worker = Worker(tmp, {**env, "DATABASE_POOL": "false"})
     processes = [
         subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crewcommand.wsgi:application", "-c",
@@ -452,23 +569,22 @@ def main() -> int:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=_log(tmp / "gunicorn.log"),
         ),
         subprocess.Popen(
-            [str(ROOT / ".venv/bin/celery"), "-A", "crewcommand", "worker", "-c", "2",
-             "--loglevel", "WARNING"],
-            cwd=ROOT, env={**env, "DATABASE_POOL": "false"}, stdout=subprocess.DEVNULL,
-            stderr=_log(tmp / "worker.log"),
-        ),
-        subprocess.Popen(
             [str(ROOT / ".venv/bin/celery"), "-A", "crewcommand", "beat", "--loglevel", "WARNING",
              "--schedule", str(tmp / "beat-schedule")],
             cwd=ROOT, env={**env, "DATABASE_POOL": "false"}, stdout=subprocess.DEVNULL,
             stderr=_log(tmp / "beat.log"),
         ),
     ]  # fmt: skip
+    worker.start()
     stats = Stats()
     try:
         _wait(base + "/healthz")
-        started = time.monotonic()
+        started = stats.started = time.monotonic()
         run = Run(base, stats, started + args.seconds)
+        if args.fault == "stripe-down":
+            run.pay_gate = threading.Event()
+            run.gated = {p["token"] for p in world["people"][::2]}
+            run.late = {p["token"] for p in world["people"][1::2]}
         threads = [threading.Thread(target=run.portal_user, args=(p,)) for p in world["people"]]
         threads += [
             threading.Thread(target=run.dashboard_user, args=(world["owner"],)) for _ in range(3)
@@ -477,7 +593,11 @@ def main() -> int:
         for thread in threads:
             thread.start()
         fault_note = ""
-        if args.fault:
+        if args.fault == "worker-kill":
+            fault_note = kill_worker(worker, args.kills, started, args.seconds)
+        elif args.fault == "stripe-down":
+            fault_note = stripe_down(stripe, run, started, args.seconds, args.fault_seconds)
+        elif args.fault:
             time.sleep(args.seconds / 3)
             if args.fault == "pg-restart":
                 at = time.monotonic()
@@ -494,11 +614,23 @@ def main() -> int:
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-        # The worker finishes what was queued (messages, PDF-free tasks) before the checks.
-        time.sleep(15)
         report(stats, elapsed, args, fault_note)
-        problems = invariants(stats)
+        # The worker finishes what was queued, beat's sweeps find what a fault lost.
+        problems, lines, waited = settle(
+            stats,
+            args.settle_seconds,
+            stripe=stripe if args.fault == "stripe-down" else None,
+            mail_dir=mail_dir,
+        )
+        print(f"settled {waited:.0f} s after the load" if not problems else
+              f"NOT settled after {waited:.0f} s")  # fmt: skip
+        for line in lines:
+            print(line)
+        if sum(stats.errors.values()) or stats.timeouts:
+            log = (tmp / "gunicorn.log").read_text().splitlines()
+            print("gunicorn.log (last lines):", *log[-25:], sep="\n  ")
     finally:
+        worker.stop()
         for process in processes:
             process.terminate()
         for process in processes:
@@ -513,6 +645,76 @@ def main() -> int:
     return 0 if ok else 1
 
 
+class Worker:
+    """The Celery worker, in its own process group so a kill takes its pool children too."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.env, self.log = env, _log(tmp / "worker.log")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/celery"), "-A", "crewcommand", "worker", "-c", "2",
+             "--loglevel", "WARNING"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
+
+
+def kill_worker(worker: Worker, kills: int, started: float, seconds: int) -> str:
+    """SIGKILL the worker ``kills`` times, evenly from 5 % to 90 % of the run, starting it
+    again right after each kill (as a supervisor would)."""
+    first, last = seconds * 0.05, seconds * 0.9
+    for i in range(kills):
+        at = started + first + (last - first) * i / max(1, kills - 1)
+        time.sleep(max(0.0, at - time.monotonic()))
+        worker.kill()
+        worker.start()
+    return f"worker SIGKILLed {kills} times from {first:.0f} s to {last:.0f} s"
+
+
+def stripe_down(stripe, run: Run, started: float, seconds: int, fault_seconds: int) -> str:
+    """At a quarter of the run: the API answers 500s, then hangs, while webhooks are held, and
+    the customers who waited on Stripe's page (every second one) pay there; then Stripe
+    recovers and delivers the held webhooks, every second one lost for good."""
+    time.sleep(seconds / 4)
+    at = time.monotonic()
+    stripe.hold_webhooks = True
+    stripe.api_failure = 500
+    assert run.pay_gate is not None
+    run.pay_gate.set()
+    time.sleep(fault_seconds / 2)
+    stripe.api_failure = None
+    stripe.stall("/v1/", 90)  # longer than any client waits: a timeout
+    time.sleep(fault_seconds / 2)
+    stripe.unstall()
+    end = time.monotonic()
+    deliveries = stripe.release_held(drop=lambda i: i % 2 == 1)
+    ok = sum(1 for d in deliveries if d.ok)
+    failed = [f"{d.status or d.error}" for d in deliveries if not d.ok]
+    return (
+        f"Stripe down {at - started:.0f} s to {end - started:.0f} s (500s, then hanging); "
+        f"{len(deliveries)} held webhooks delivered after it ({ok} accepted"
+        + (f", refused: {failed}" if failed else "")
+        + "), as many lost"
+    )
+
+
 def report(stats: Stats, elapsed: float, args, fault_note: str) -> None:
     total = sum(len(t) for t in stats.times.values())
     print(
@@ -523,8 +725,12 @@ def report(stats: Stats, elapsed: float, args, fault_note: str) -> None:
     )
     for sample in stats.samples:
         print(f"  sample: {sample}")
+    if stats.timeouts_at:
+        print(f"  no answer (label@sent at): {', '.join(stats.timeouts_at)}")
     if stats.refusals:
         print(f"  steps refused: {dict(stats.refusals)}")
+    for text, n in sorted(stats.messages.items()):
+        print(f"  shown {n}x: {text}")
     print(f"  {'page':28} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8}")
     for label, times in sorted(stats.times.items()):
         ordered = sorted(times)

@@ -91,9 +91,11 @@ def _options(account: str, idempotency_key: str | None = None) -> stripe.Request
 
 
 def checkout_session_create(
-    *, account: str, params: dict[str, Any], idempotency_key: str
+    *, account: str, params: dict[str, Any], idempotency_key: str, interactive: bool = False
 ) -> dict[str, Any]:
-    sessions = client().v1.checkout.sessions
+    """``interactive``: the customer's page waits (short timeout, see ``client``); a session
+    Stripe made after we gave up is never shown to anyone and expires."""
+    sessions = client(interactive=interactive).v1.checkout.sessions
     return _call(
         "checkout.create", sessions.create, params, options=_options(account, idempotency_key)
     )
@@ -272,14 +274,22 @@ def _parse_event(payload: bytes) -> VerifiedEvent:
 
 
 def customer_create(
-    *, account: str, email: str, name: str, metadata: dict[str, str], idempotency_key: str
+    *,
+    account: str,
+    email: str,
+    name: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+    interactive: bool = False,
 ) -> dict[str, Any]:
+    """``interactive``: the customer's page waits (short timeout, see ``client``); the key makes
+    the next try return the customer Stripe may have made after we gave up."""
     params: dict[str, Any] = {"name": name[:256], "metadata": metadata}
     if email:
         params["email"] = email
     return _call(
         "customers.create",
-        client().v1.customers.create,
+        client(interactive=interactive).v1.customers.create,
         params,
         options=_options(account, idempotency_key),
     )

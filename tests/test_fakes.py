@@ -542,3 +542,31 @@ def _payment_line(invoice_id: str, amount: Decimal) -> PaymentLine:
     line.Amount = amount
     line.LinkedTxn = [link]
     return line
+
+
+def test_stripe_outage_switches_fail_the_api_and_hold_webhooks_until_released(
+    fake_stripe: StripeFake,
+    stripe_client: stripe.StripeClient,
+    stripe_receiver: VerifyingStripeReceiver,
+) -> None:
+    sessions = stripe_client.v1.checkout.sessions
+    first = sessions.create(session_params(), connected())
+    second = sessions.create(session_params(), connected())
+
+    fake_stripe.api_failure = 500
+    with pytest.raises(stripe.APIError):
+        sessions.retrieve(first.id, options=connected())
+    fake_stripe.hold_webhooks = True
+    for session in (first, second):
+        paid = requests.post(
+            f"{fake_stripe.url}/pay/{session.id}", data={"action": "pay"}, allow_redirects=False
+        )
+        assert paid.status_code == 303
+    assert len(fake_stripe.held) == 2 and stripe_receiver.verified == []
+
+    fake_stripe.api_failure = None
+    assert sessions.retrieve(first.id, options=connected()).payment_status == "paid"
+    deliveries = fake_stripe.release_held(drop=lambda i: i == 1)  # the second is lost
+    assert [d.ok for d in deliveries] == [True]
+    assert [e.data.object.id for e in stripe_receiver.verified] == [first.id]
+    assert fake_stripe.held == [] and not fake_stripe.hold_webhooks

@@ -61,6 +61,7 @@ def stripe_customer_for(*, customer: Customer, account_id: str) -> str:
         name=customer.name,
         metadata={"cc_customer": customer.public_id},
         idempotency_key=f"cc-customer-{customer.public_id}-{account_id}",
+        interactive=True,  # made when the customer presses Pay (``save_card_params``)
     )
     row, _created = StripeCustomer.objects.get_or_create(
         customer=customer,

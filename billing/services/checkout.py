@@ -236,6 +236,7 @@ def checkout_start(
             account=payment.stripe_account_id,
             params=params,
             idempotency_key=payment.idempotency_key,
+            interactive=True,  # the customer pressed Pay: a hanging Stripe must not hang it
         )
     except stripe_client.StripeFailure as error:
         _attempt_fail(payment_id=payment.pk, message=str(error)[:300])

@@ -401,6 +401,39 @@ def test_a_hanging_stripe_cannot_hang_the_return_page_or_the_pay_button(
     assert again.status_code == 303
 
 
+def test_a_stripe_that_hangs_or_fails_on_checkout_gives_a_clear_message_in_seconds(
+    phone, link, invoice, connected, stripe_on, settings
+):
+    # Creating the Checkout Session hangs (the SDK's own timeout is 80 s per try, with
+    # retries: longer than gunicorn lets a request run), then Stripe answers 500s.
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    stripe_on.stall("/v1/checkout/sessions", 8)
+    started = time.monotonic()
+    page = phone.post(url(link, "pay_invoice", invoice.public_id))
+    assert time.monotonic() - started < 4
+    assert page.status_code == 200
+    assert "Online payment is not available right now" in page.content.decode()
+    assert Payment.objects.get().status == PaymentStatus.FAILED
+
+    stripe_on.unstall()
+    stripe_on.api_failure = 500
+    page = phone.post(url(link, "pay_invoice", invoice.public_id))
+    assert page.status_code == 200
+    assert "Online payment is not available right now" in page.content.decode()
+    assert list(Payment.objects.values_list("status", flat=True)) == [PaymentStatus.FAILED] * 2
+
+    # Saving the card first makes the customer's Stripe Customer: that call gives up too.
+    stripe_on.api_failure = None
+    stripe_on.stall("/v1/customers", 8)
+    started = time.monotonic()
+    page = phone.post(url(link, "pay_invoice", invoice.public_id), {"save_card": "on"})
+    assert time.monotonic() - started < 4
+    assert "Online payment is not available right now" in page.content.decode()
+
+    stripe_on.unstall()  # Stripe is back: the next press starts the checkout
+    assert phone.post(url(link, "pay_invoice", invoice.public_id)).status_code == 303
+
+
 def test_pressing_pay_waits_for_one_stripe_timeout_at_most_however_many_attempts_are_open(
     invoice, connected, stripe_on, settings
 ):

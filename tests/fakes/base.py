@@ -219,6 +219,14 @@ class FakeServer:
         with self.lock:
             self._stalls[path_prefix] = seconds
 
+    def unstall(self, path_prefix: str | None = None) -> None:
+        """Answer at once again (every path, or the one ``stall`` was given), keeping state."""
+        with self.lock:
+            if path_prefix is None:
+                self._stalls.clear()
+            else:
+                self._stalls.pop(path_prefix, None)
+
     def respond(self, request: RecordedRequest) -> Response:
         with self.lock:
             delay = max(

@@ -24,6 +24,11 @@ Behaviour worth knowing:
   ``expire_session``, ``fail_session_payment``, ``settle_async_payment`` and ``send_event``
   helpers, to ``webhook_url`` signed with ``webhook_secret`` (the page and the helpers
   skip delivery while ``webhook_url`` is None; ``send_event`` then raises).
+* Outages (off by default): ``api_failure = 500`` answers every API call (``/v1/``) with
+  Stripe's ``api_error`` 500 until set back to None; ``stall("/v1/", seconds)`` makes the
+  API hang (a timeout for the client); ``hold_webhooks = True`` keeps the events that would
+  be delivered in ``held`` instead, until ``release_held`` delivers them (Stripe's retries
+  after an outage), optionally dropping some (a webhook lost for good).
 """
 
 from __future__ import annotations
@@ -327,6 +332,9 @@ class StripeFake(FakeServer):
         # Saved cards' behaviour off-session, by payment method id: "succeeded" (default),
         # "authentication_required" or "card_declined".
         self.off_session_outcomes: dict[str, str] = {}
+        self.api_failure: int | None = None  # e.g. 500: every API call fails (an outage)
+        self.hold_webhooks = False
+        self.held: list[dict[str, Any]] = []  # events kept back while hold_webhooks
 
     def parse_params(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         return decode_form(pairs)
@@ -377,6 +385,10 @@ class StripeFake(FakeServer):
     def _call_api(
         self, request: RecordedRequest, path_args: dict[str, str], handler: ApiHandler
     ) -> Response:
+        if self.api_failure:
+            return StripeError(
+                self.api_failure, "An unknown error occurred", type_="api_error"
+            ).response()
         try:
             api_key = self._authenticate(request)
             account = request.header("Stripe-Account")
@@ -1191,6 +1203,10 @@ class StripeFake(FakeServer):
         target = url or self.webhook_url
         if not target:
             raise RuntimeError("set fake_stripe.webhook_url (or pass url=) before sending events")
+        if self.hold_webhooks and url is None and secret is None and timestamp is None:
+            with self.lock:
+                self.held.append(copy.deepcopy(event))
+            return Delivery(target, b"", {}, None, error="held (hold_webhooks)")
         payload = json.dumps(event, indent=2).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
@@ -1201,6 +1217,14 @@ class StripeFake(FakeServer):
         with self.lock:
             self.deliveries.append(delivery)
         return delivery
+
+    def release_held(self, *, drop: Callable[[int], bool] | None = None) -> list[Delivery]:
+        """Stop holding webhooks and deliver the held events in order, freshly signed, except
+        those whose index ``drop(i)`` is true (lost for good). Returns the deliveries."""
+        with self.lock:
+            self.hold_webhooks = False
+            held, self.held = self.held, []
+        return [self.send_event(e) for i, e in enumerate(held) if drop is None or not drop(i)]
 
     # -- Refunds --------------------------------------------------------------------------
 
