@@ -204,7 +204,12 @@ def _current_state(
     if session_id is None and event.type in SESSION_EVENTS:
         session_id = str(event.object["id"])
     if session_id is not None:
-        session = stripe_client.checkout_session_retrieve(account=account, session_id=session_id)
+        # Stripe's delivery waits for this answer as a customer's page would: a Stripe API that
+        # hangs gets the short timeout (a 503 here, and Stripe delivers again later) instead of
+        # holding a web worker for the SDK's 80 s and retries.
+        session = stripe_client.checkout_session_retrieve(
+            account=account, session_id=session_id, interactive=True
+        )
     else:
         intent_id = (
             str(event.object["id"]) if event.type in INTENT_EVENTS else _intent_id(event.object)
