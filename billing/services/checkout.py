@@ -161,7 +161,7 @@ def checkout_start(
     ``challenge``: the one-time code the customer entered (``portal.stepup``), needed when
     the company asks for one for this invoice's amount; spent with the attempt it allowed.
     Raises ServiceError with a message for the customer when nothing can be charged."""
-    _recheck_open_attempts(document)
+    _recheck_open_attempts(document, pay_again=pay_again)
     payment = _attempt_create(
         document=document,
         amount=amount,
@@ -283,11 +283,14 @@ def bank_debit_params(payment: Payment) -> dict[str, Any]:
 RECHECK_LIMIT = 3
 
 
-def _recheck_open_attempts(document: Invoice | Estimate) -> None:
+def _recheck_open_attempts(document: Invoice | Estimate, *, pay_again: bool = False) -> None:
     """Before charging again, ask Stripe about the document's recent attempts still open here.
     A customer who paid, lost the tab before Stripe sent them back, and whose webhook was lost,
     must not be charged twice: what Stripe confirms is applied (the webhook's path), so the
-    balance, or the unconfirmed-payment check, sees it. Stripe not answering changes nothing."""
+    balance, or the unconfirmed-payment check, sees it. When Stripe does not answer about such
+    an attempt, no new one starts (unless the customer chose to pay again): it may have taken
+    the money, and a new checkout would need Stripe anyway. Found by bench/load.py's Stripe
+    outage, where a flapping Stripe let a second checkout through and charged twice."""
     if isinstance(document, Invoice):
         belongs = {"invoice_id": document.pk, "purpose": PaymentPurpose.INVOICE}
     else:
@@ -314,7 +317,14 @@ def _recheck_open_attempts(document: Invoice | Estimate) -> None:
             if not error.permanent:
                 # Stripe is down or hanging: asking about the next attempt would only make the
                 # customer wait another timeout. Reconciliation asks again later.
-                break
+                if pay_again:
+                    break
+                raise ServiceError(
+                    _(
+                        "We couldn't check your earlier payment attempt with our payment "
+                        "processor. Please try again in a few minutes."
+                    )
+                ) from error
 
 
 def _document_label(payment: Payment) -> str:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from billing.models import Payment, PaymentStatus, StripeEvent
 from billing.selectors import payment_link
+from billing.services import checkout_start
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from documents.models import Invoice, InvoiceStatus
@@ -442,9 +443,38 @@ def test_pressing_pay_waits_for_one_stripe_timeout_at_most_however_many_attempts
         start_checkout(invoice)
     stripe_on.stall("/v1/checkout/sessions/cs_", 8)  # asking about a session hangs
     started = time.monotonic()
-    start_checkout(invoice)
+    with pytest.raises(ServiceError, match="earlier payment attempt"):
+        start_checkout(invoice)  # an open attempt Stripe can't speak for may have paid
+    assert time.monotonic() - started < 2.5
+    started = time.monotonic()
+    # The customer chose to pay again all the same.
+    checkout_start(document=invoice, amount=None, return_urls=return_urls, pay_again=True)
     assert time.monotonic() - started < 2.5
     assert Payment.objects.count() == 4
+
+
+def test_a_flapping_stripe_cannot_charge_twice_a_customer_who_paid_and_never_came_back(
+    phone, link, invoice, connected, stripe_on, settings
+):
+    # Paid on Stripe's page during an outage: the return page never reached us and the webhook
+    # is held. Pressing Pay again while Stripe can't say what became of that attempt starts
+    # nothing; once Stripe answers, the attempt is found paid and nothing more is charged.
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    phone.post(url(link, "pay_invoice", invoice.public_id))
+    payment = Payment.objects.get()
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    stripe_on.stall(f"/v1/checkout/sessions/{payment.stripe_session_id}", 8)
+    page = phone.post(url(link, "pay_invoice", invoice.public_id))
+    assert page.status_code == 200
+    assert "check your earlier payment attempt" in page.content.decode()
+    assert Payment.objects.count() == 1
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+    stripe_on.unstall()
+    again = phone.post(url(link, "pay_invoice", invoice.public_id))
+    assert again.status_code == 200 and "paid in full" in again.content.decode()
+    assert Payment.objects.count() == 1
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
 
 
 def test_the_service_refuses_a_second_charge_without_pay_again(invoice, connected, stripe_on):
