@@ -28,6 +28,9 @@
  *             submit, so a double click sends once. htmx forms use hx-disabled-elt instead.
  *  8. Dialogs: a dialog[data-modal] swapped in by htmx opens as a modal; [data-dialog-close]
  *             (a link back, without JavaScript) and Escape close it; a closed one is removed.
+ *  9. Wide tables: a .table-wrap that scrolls sideways (its table is wider than it) takes
+ *             tabindex="0", so keyboard users can scroll it too (WCAG 2.1.1); checked on load,
+ *             on resize and after htmx swaps.
  *  Optional text hooks on <body>: data-error-text, data-copied-text, data-dismiss-text.
  */
 (function () {
@@ -412,11 +415,30 @@
     dialog.close();
   });
 
+  function markScrollableTables() {
+    var wraps = doc.querySelectorAll(".table-wrap");
+    for (var i = 0; i < wraps.length; i++) {
+      var wrap = wraps[i];
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        if (!wrap.hasAttribute("tabindex")) { wrap.setAttribute("tabindex", "0"); wrap.setAttribute("data-scroll-focus", ""); }
+      } else if (wrap.hasAttribute("data-scroll-focus")) {
+        wrap.removeAttribute("tabindex"); wrap.removeAttribute("data-scroll-focus");
+      }
+    }
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(markScrollableTables, 150);
+  });
+  doc.addEventListener("htmx:afterSettle", markScrollableTables);
+
   if (doc.readyState === "loading") {
-    doc.addEventListener("DOMContentLoaded", function () { initToasts(doc); initLineForms(doc); });
+    doc.addEventListener("DOMContentLoaded", function () { initToasts(doc); initLineForms(doc); markScrollableTables(); });
   } else {
     initToasts(doc);
     initLineForms(doc);
+    markScrollableTables();
   }
 
   window.CrewCommand = { toast: showToast, dismissToast: dismissToast };

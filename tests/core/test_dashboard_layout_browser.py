@@ -262,3 +262,32 @@ def test_payment_page_shows_its_refunds_whole_and_links_are_big_enough(
         for i in range(links.count()):
             box = links.nth(i).bounding_box()
             assert box["width"] >= 24 and box["height"] >= 24, (links.nth(i).inner_text(), box)
+
+
+def test_a_table_that_scrolls_sideways_can_be_scrolled_from_the_keyboard(
+    live_server, login_as, seeded
+):
+    """A .table-wrap wider than its box takes tabindex=0 (axe: scrollable-region-focusable), and
+    the arrow keys scroll it; one that fits stays out of the tab order."""
+    company = seeded["owner"].company
+    long_email = "accounts-payable.department.long-address@maple-leaf-plumbing.example.ca"
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(
+        username=long_email, email=long_email, password="x" * 20
+    )
+    Member.objects.create(company=company, user=user, role=seeded["owner"].role)
+    page = login_as(seeded["owner"])
+    _viewport(page, PHONE)
+    page.goto(live_server.url + reverse("dashboard:team"), wait_until="networkidle")
+    wrap = page.locator(".table-wrap").first
+    assert page.evaluate("(el) => el.scrollWidth > el.clientWidth", wrap.element_handle())
+    expect(wrap).to_have_attribute("tabindex", "0")
+    wrap.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.table-wrap').scrollLeft > 0")
+    _viewport(page, DESKTOP)  # a table that fits stays out of the tab order
+    page.goto(live_server.url + reverse("dashboard:customer_list"), wait_until="networkidle")
+    wrap = page.locator(".table-wrap").first
+    assert page.evaluate("(el) => el.scrollWidth <= el.clientWidth", wrap.element_handle())
+    expect(wrap).not_to_have_attribute("tabindex", "0")
