@@ -21,6 +21,7 @@ from billing.models import (
 from billing.selectors import PaymentFilters
 from crewcommand.forms import MoneyField, SingleLineCharField
 from crewcommand.lib.money import format_cad, quantize_money
+from portal.forms import code_field
 
 
 class ManualPaymentForm(forms.Form):
@@ -254,14 +255,7 @@ class PayAmountForm(forms.Form):
     )
     amount = MoneyField(label=_("Amount to pay"), required=False)
     # The one-time code, when the company asks for one (portal.stepup); checked by the view.
-    code = forms.CharField(
-        label=_("Code we sent you"),
-        required=False,
-        max_length=12,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
-        ),
-    )
+    code = code_field()
     # Asked only while an earlier payment is still being confirmed.
     pay_again = forms.BooleanField(
         label=_("Yes, start a new payment anyway"), required=False, initial=False

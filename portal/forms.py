@@ -39,6 +39,19 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
     return value.replace("\r\n", "\n") if multiline else " ".join(value.split())
 
 
+def code_field() -> forms.CharField:
+    """The one-time code's field (``portal.stepup``), shared by the sign form here and billing's
+    pay form: optional here, since the view checks it only when the company asks for one."""
+    return forms.CharField(
+        label=_("Code we sent you"),
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
+        ),
+    )
+
+
 class AcceptForm(forms.Form):
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=32767)
     signer_name = forms.CharField(
@@ -60,14 +73,7 @@ class AcceptForm(forms.Form):
     )
     consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
     # The one-time code, when the company asks for one (portal.stepup); checked by the view.
-    code = forms.CharField(
-        label=_("Code we sent you"),
-        required=False,
-        max_length=12,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
-        ),
-    )
+    code = code_field()
 
     def clean_signer_name(self) -> str:
         name = clean_text(self.cleaned_data["signer_name"])

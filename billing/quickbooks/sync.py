@@ -531,15 +531,22 @@ def push_invoice(session: Session, record: SyncRecord) -> None:
                 % {"detail": error.message}
             ) from None
         raise
+    _same_total(
+        obj,
+        invoice.total,
+        _(
+            "QuickBooks computed a total of %(theirs)s, CrewCommand %(ours)s. Check the tax "
+            "codes mapped for this invoice's province."
+        ),
+    )
+
+
+def _same_total(obj: dict, ours: Decimal, message: str) -> None:
+    """What QuickBooks saved totals ``ours`` to the cent, or the record needs attention with
+    ``message`` (its ``%(theirs)s`` and ``%(ours)s`` filled in)."""
     theirs = Decimal(str(obj.get("TotalAmt", "0")))
-    if theirs != invoice.total:
-        raise NeedsAttention(
-            _(
-                "QuickBooks computed a total of %(theirs)s, CrewCommand %(ours)s. Check the tax "
-                "codes mapped for this invoice's province."
-            )
-            % {"theirs": format_cad(theirs), "ours": format_cad(invoice.total)}
-        )
+    if theirs != ours:
+        raise NeedsAttention(message % {"theirs": format_cad(theirs), "ours": format_cad(ours)})
 
 
 def _void_invoice(session: Session, record: SyncRecord) -> None:
@@ -840,15 +847,14 @@ def push_refund(session: Session, record: SyncRecord) -> None:
         "PrivateNote": f"CrewCommand {refund.public_id} refund of payment {payment.public_id}",
     }
     obj = _save(session, record, "RefundReceipt", body)
-    theirs = Decimal(str(obj.get("TotalAmt", "0")))
-    if theirs != refund.amount:
-        raise NeedsAttention(
-            _(
-                "QuickBooks recorded a refund of %(theirs)s, CrewCommand %(ours)s. Check the tax "
-                "codes mapped for this document's province."
-            )
-            % {"theirs": format_cad(theirs), "ours": format_cad(refund.amount)}
-        )
+    _same_total(
+        obj,
+        refund.amount,
+        _(
+            "QuickBooks recorded a refund of %(theirs)s, CrewCommand %(ours)s. Check the tax "
+            "codes mapped for this document's province."
+        ),
+    )
 
 
 def _reverse_payment(session: Session, record: SyncRecord, refund: Refund) -> None:
