@@ -26,6 +26,7 @@ from booking.models import (
 )
 from crewcommand.lib.colour import accent_on_white
 from crewcommand.lib.prepared import prepared
+from crewcommand.lib.recent import Recent
 from crewcommand.models import Company, Customer, Job
 
 # How far ahead a customer may ask for a day, and how many days the form lists.
@@ -135,6 +136,27 @@ def public_page(*, slug: str) -> BookingPage:
     if not page.enabled:
         raise Http404
     return page
+
+
+_RECENT = Recent()
+
+
+def public_page_recent(*, slug: str) -> BookingPage:
+    """``public_page`` for a GET of the page: an enabled page found less than
+    ``PUBLIC_ROW_SECONDS`` ago by this process is used again without a query
+    (``crewcommand.lib.recent``: a change shows at most that late). Unknown slugs and pages
+    turned off are looked up every time. Not for writes: a POST uses ``public_page``."""
+    page = _RECENT.get(slug, lambda: _enabled_page(slug))
+    if page is None:
+        raise Http404
+    return page
+
+
+def _enabled_page(slug: str) -> BookingPage | None:
+    try:
+        return public_page(slug=slug)
+    except Http404:
+        return None
 
 
 def settings_for(*, company: Company) -> BookingSettings:

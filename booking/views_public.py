@@ -1,6 +1,7 @@
 """The public booking page, ``/book/<company-slug>/``: no login, no token. One query for the
-company and its booking settings on GET, whatever the company's size; unknown slugs and pages
-turned off are a plain 404.
+company and its booking settings on GET, whatever the company's size (none when this process
+looked the slug up less than ``PUBLIC_ROW_SECONDS`` ago: ``selectors.public_page_recent``);
+unknown slugs and pages turned off are a plain 404.
 
 A POST goes through, in order: the per-address attempt limit, the honeypot (a bot that filled
 it is answered like a person, and nothing is stored), the form's validation, the per-address
@@ -72,12 +73,14 @@ def _submit(request: HttpRequest, page: BookingPage, form: RequestForm) -> None:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def book(request: HttpRequest, slug: str) -> HttpResponse:
+    if request.method != "POST" and not request.GET and pagecache.usable(request):
+        # The empty form: the company as this process saw it within PUBLIC_ROW_SECONDS.
+        page = selectors.public_page_recent(slug=slug)
+        return _cached_page(request, page, _today(page))
     page = selectors.public_page(slug=slug)
     today = _today(page)
     if request.method != "POST":
-        if request.GET or not pagecache.usable(request):
-            return _page(request, page, RequestForm(page=page, today=today))
-        return _cached_page(request, page, today)
+        return _page(request, page, RequestForm(page=page, today=today))
     form = RequestForm(request.POST, request.FILES, page=page, today=today)
     if limits.hit(request, "attempts", client_bucket(request)):
         form.is_valid()

@@ -170,6 +170,11 @@ PORTAL_INVALID_LINK_WINDOW = env_int("PORTAL_INVALID_LINK_WINDOW", 900, minimum=
 # Portal views are counted in the cache and written in one UPDATE per link this many seconds
 # after the first of a burst (portal/visits.py): no database write on a customer's GET.
 PORTAL_VIEW_FLUSH_SECONDS = env_int("PORTAL_VIEW_FLUSH_SECONDS", 10, minimum=1)
+# The public booking page and the review landing page remember the row they looked up (a
+# company by slug, a review request by its token's hash) for this many seconds in each process
+# (crewcommand/lib/recent.py): a change shows on those two GET pages at most this late. 0: off
+# (the default in tests, which turn it on where they test it).
+PUBLIC_ROW_SECONDS = env_int("PUBLIC_ROW_SECONDS", 0 if TESTING else 1, minimum=0, maximum=5)
 # Number of reverse proxies in front of the app that append to X-Forwarded-For (0: use
 # REMOTE_ADDR, and ignore X-Forwarded-For, which a client can forge). Behind a proxy or load
 # balancer, leave it at 0 and every client shares the proxy's address: one bucket for all rate

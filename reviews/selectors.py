@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from crewcommand.lib.prepared import prepared
+from crewcommand.lib.recent import Recent
 from crewcommand.models import Company, Customer
 from reviews.models import DEFAULT_REQUEST_EVERY_DAYS, ReviewOptOut, ReviewRequest, ReviewSettings
 from reviews.tokens import token_hash
@@ -85,6 +86,20 @@ def request_for_token(token: str) -> ReviewRequest | None:
     """The request a token opens, with its company; None for any other token. Whatever the
     token's shape, it is hashed and one indexed query runs, so every miss costs the same."""
     return _BY_TOKEN.first(token_hash(token))
+
+
+_RECENT = Recent()
+
+
+@sensitive_variables("token")
+def request_for_token_recent(token: str) -> ReviewRequest | None:
+    """``request_for_token`` for the landing page (a GET that writes nothing to the
+    database): a request this process found by the same token's hash less than
+    ``PUBLIC_ROW_SECONDS`` ago is used again without a query (``crewcommand.lib.recent``; keyed
+    by the hash, never the token). A token that opens nothing is hashed and looked up every
+    time, exactly as before. The click and feedback pages use ``request_for_token``."""
+    digest = token_hash(token)
+    return _RECENT.get(digest, lambda: _BY_TOKEN.first(digest))
 
 
 # Compiled once (crewcommand.lib.prepared): every review page and click runs it.

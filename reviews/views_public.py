@@ -11,7 +11,10 @@ let any site count clicks for a token it knew, and a GET that hands the write to
 keeps the button a real link that works without JavaScript. HEAD requests, browser prefetches
 and known link scanners (``portal.http.is_prefetch``) record nothing.
 
-Every token, whatever its shape, is hashed and looked up once. An unknown token gets the same
+Every token, whatever its shape, is hashed and looked up once (the landing page skips the
+query for a token whose request this process found less than ``PUBLIC_ROW_SECONDS`` ago,
+``selectors.request_for_token_recent``; the click and feedback pages always look it up; an
+unknown token is looked up every time). An unknown token gets the same
 generic "this link doesn't work" page as an unknown portal link (404, names nothing); past the
 portal's per-address limit of misses, a 429. There is no dead-but-known state: a review link
 works for as long as its row exists.
@@ -94,7 +97,7 @@ def _later(task, request: HttpRequest, review: ReviewRequest) -> None:
 @require_safe
 @sensitive_variables("token")
 def landing(request: HttpRequest, token: str) -> HttpResponse:
-    review = selectors.request_for_token(token)
+    review = selectors.request_for_token_recent(token)
     if review is None:
         return _not_found(request)
     if not http.is_prefetch(request):

@@ -49,10 +49,11 @@ def pytest_collection_modifyitems(config, items):
 def _clear_cache():
     from django.core.cache import cache
 
-    from crewcommand.lib import pagecache
+    from crewcommand.lib import pagecache, recent
 
     cache.clear()
     pagecache.forget_local()
+    recent.forget_all()
     yield
 
 
