@@ -25,6 +25,7 @@ from booking.models import (
     Window,
 )
 from crewcommand.lib.colour import accent_on_white
+from crewcommand.lib.pagecache import row_digest
 from crewcommand.lib.prepared import prepared
 from crewcommand.lib.recent import Recent
 from crewcommand.models import Company, Customer, Job
@@ -141,22 +142,29 @@ def public_page(*, slug: str) -> BookingPage:
 _RECENT = Recent()
 
 
-def public_page_recent(*, slug: str) -> BookingPage:
-    """``public_page`` for a GET of the page: an enabled page found less than
-    ``PUBLIC_ROW_SECONDS`` ago by this process is used again without a query
+def public_page_recent(*, slug: str) -> tuple[BookingPage, str]:
+    """``public_page`` for a GET of the page, with ``page_state`` of it: an enabled page found
+    less than ``PUBLIC_ROW_SECONDS`` ago by this process is used again without a query
     (``crewcommand.lib.recent``: a change shows at most that late). Unknown slugs and pages
     turned off are looked up every time. Not for writes: a POST uses ``public_page``."""
-    page = _RECENT.get(slug, lambda: _enabled_page(slug))
-    if page is None:
+    found = _RECENT.get(slug, lambda: _enabled_page(slug))
+    if found is None:
         raise Http404
-    return page
+    return found
 
 
-def _enabled_page(slug: str) -> BookingPage | None:
+def _enabled_page(slug: str) -> tuple[BookingPage, str] | None:
     try:
-        return public_page(slug=slug)
+        page = public_page(slug=slug)
     except Http404:
         return None
+    return page, page_state(page)
+
+
+def page_state(page: BookingPage) -> str:
+    """Every field of the company's and its booking settings' rows, as a digest (the page
+    cache's key part for the page, ``crewcommand.lib.pagecache.row_digest``)."""
+    return row_digest(page.company, getattr(page.company, "booking_settings", None))
 
 
 def settings_for(*, company: Company) -> BookingSettings:

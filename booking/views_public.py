@@ -75,8 +75,8 @@ def _submit(request: HttpRequest, page: BookingPage, form: RequestForm) -> None:
 def book(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST" and not request.GET and pagecache.usable(request):
         # The empty form: the company as this process saw it within PUBLIC_ROW_SECONDS.
-        page = selectors.public_page_recent(slug=slug)
-        return _cached_page(request, page, _today(page))
+        page, state = selectors.public_page_recent(slug=slug)
+        return _cached_page(request, page, _today(page), state)
     page = selectors.public_page(slug=slug)
     today = _today(page)
     if request.method != "POST":
@@ -103,16 +103,16 @@ def book(request: HttpRequest, slug: str) -> HttpResponse:
     return _page(request, page, form)
 
 
-def _cached_page(request: HttpRequest, page: BookingPage, today) -> HttpResponse:
+def _cached_page(request: HttpRequest, page: BookingPage, today, state: str) -> HttpResponse:
     """The empty form, the same for every visitor of a company in one language on one day:
     rendered once into the page cache (``crewcommand.lib.pagecache``), keyed by the company's
-    and its booking settings' rows (every field), the day (the dates offered) and the language;
-    the CSRF token (masked afresh per answer) and the CSP nonce are put in per answer."""
-    settings_row = getattr(page.company, "booking_settings", None)
+    and its booking settings' rows (every field: ``state``, ``selectors.page_state``), the day
+    (the dates offered) and the language; the CSRF token (masked afresh per answer) and the CSP
+    nonce are put in per answer."""
     response = pagecache.cached_page(
         request,
         namespace="booking",
-        key=(today, pagecache.row_state(page.company, settings_row)),
+        key=(today, state),
         render=lambda: _page(request, page, RequestForm(page=page, today=today)),
     )
     for name, value in PUBLIC_HEADERS.items():

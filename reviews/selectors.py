@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
+from crewcommand.lib.pagecache import row_digest
 from crewcommand.lib.prepared import prepared
 from crewcommand.lib.recent import Recent
 from crewcommand.models import Company, Customer
@@ -92,14 +93,20 @@ _RECENT = Recent()
 
 
 @sensitive_variables("token")
-def request_for_token_recent(token: str) -> ReviewRequest | None:
+def request_for_token_recent(token: str) -> tuple[ReviewRequest, str] | None:
     """``request_for_token`` for the landing page (a GET that writes nothing to the
-    database): a request this process found by the same token's hash less than
-    ``PUBLIC_ROW_SECONDS`` ago is used again without a query (``crewcommand.lib.recent``; keyed
-    by the hash, never the token). A token that opens nothing is hashed and looked up every
-    time, exactly as before. The click and feedback pages use ``request_for_token``."""
+    database), with every field of the request's company as a digest (the page cache's key
+    part, ``crewcommand.lib.pagecache.row_digest``): a request this process found by the same
+    token's hash less than ``PUBLIC_ROW_SECONDS`` ago is used again without a query
+    (``crewcommand.lib.recent``; keyed by the hash, never the token). A token that opens
+    nothing is hashed and looked up every time, exactly as before. The click and feedback
+    pages use ``request_for_token``."""
     digest = token_hash(token)
-    return _RECENT.get(digest, lambda: _BY_TOKEN.first(digest))
+    return _RECENT.get(digest, lambda: _with_company_state(_BY_TOKEN.first(digest)))
+
+
+def _with_company_state(review: ReviewRequest | None) -> tuple[ReviewRequest, str] | None:
+    return None if review is None else (review, row_digest(review.company))
 
 
 # Compiled once (crewcommand.lib.prepared): every review page and click runs it.

@@ -97,9 +97,10 @@ def _later(task, request: HttpRequest, review: ReviewRequest) -> None:
 @require_safe
 @sensitive_variables("token")
 def landing(request: HttpRequest, token: str) -> HttpResponse:
-    review = selectors.request_for_token_recent(token)
-    if review is None:
+    found = selectors.request_for_token_recent(token)
+    if found is None:
         return _not_found(request)
+    review, company_state = found
     if not http.is_prefetch(request):
         openings.note_open(request_id=review.pk)
     if not pagecache.usable(request):
@@ -111,7 +112,7 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
     return pagecache.cached_page(
         request,
         namespace="review",
-        key=(pagecache.row_state(review.company),),
+        key=(company_state,),
         render=lambda: render(request, "reviews/landing.html", _context(review, token)),
         secrets_={"token": token},
     )

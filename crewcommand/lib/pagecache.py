@@ -122,6 +122,13 @@ def row_state(*rows: models.Model | None) -> tuple:
     return tuple(state)
 
 
+def row_digest(*rows: models.Model | None) -> str:
+    """``row_state(*rows)`` as a short digest: the same key part in a few bytes, for a caller
+    that keeps it with rows it reuses (``crewcommand.lib.recent``) instead of building and
+    hashing every field again on each answer."""
+    return hashlib.sha256(repr(row_state(*rows)).encode()).hexdigest()
+
+
 def usable(request: HttpRequest) -> bool:
     """Whether this request may be answered from (and fill) the cache: a plain GET, not htmx,
     with no flash messages waiting and no signed-in session (a contractor previewing a
