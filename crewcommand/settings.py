@@ -271,8 +271,10 @@ def _mailers_from_url(url: str) -> dict:
         raise ImproperlyConfigured(
             f"EMAIL_URL scheme must be smtp, smtps, file or console: {url!r}"
         )
+    # Django's SMTP backend with the outbox's hand-off at the end of DATA
+    # (crewcommand.messaging.smtp; README, "Messaging").
     return {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "BACKEND": "crewcommand.messaging.smtp.EmailBackend",
         "OPTIONS": {
             "host": parts.hostname or "localhost",
             "port": parts.port or (465 if parts.scheme == "smtps" else 587),

@@ -21,7 +21,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crewcommand.lib.canada import normalise_phone
-from crewcommand.messaging.outbox import PermanentError
+from crewcommand.messaging import smtp
+from crewcommand.messaging.outbox import PermanentError, Unanswered
 from crewcommand.models import Company, Message, MessageKind, customer_language
 
 # Twilio error codes that will never succeed on retry: invalid or unreachable "To", the number
@@ -213,13 +214,25 @@ def sender_identification(company: Company) -> str:
     return "\n".join(p for p in [company.name, address, contact] if p)
 
 
-def send_email(message: Message, text: dict[str, str]) -> str:
-    """Send through Django's default mailer; returns the Message-ID."""
+def email_message_id(message: Message) -> str:
+    """The stable Message-ID of an outbox email (the same on every attempt)."""
+    domain = urlsplit(settings.SITE_URL).hostname or "crewcommand.localhost"
+    return f"<{message.public_id}@{domain}>"
+
+
+def send_email(
+    message: Message, text: dict[str, str], hand_off: smtp.HandOffHook | None = None
+) -> str:
+    """Send through Django's default mailer; returns the Message-ID.
+
+    ``hand_off``: on the SMTP backend (``crewcommand.messaging.smtp``), called with the
+    function that writes the end of DATA, when all the rest of the message is with the server.
+    If the connection fails after that write and before the server's answer, ``Unanswered``
+    is raised: the server may have the message, so it must not be sent again."""
     from crewcommand.notifications import mailbox
 
     company = message.company
-    domain = urlsplit(settings.SITE_URL).hostname or "crewcommand.localhost"
-    message_id = f"<{message.public_id}@{domain}>"
+    message_id = email_message_id(message)
     headers = {"Message-ID": message_id}
     body, html = text["body"], text["html"]
     if message.kind == MessageKind.COMMERCIAL:
@@ -258,8 +271,12 @@ def send_email(message: Message, text: dict[str, str]) -> str:
         email.attach_alternative(html, "text/html")
     mailer = mailers["default"]
     opened = mailer.open()
+    state: smtp.HandOff | None = None
     try:
-        mailer.send_messages([email])
+        with contextlib.ExitStack() as stack:
+            if hand_off is not None:
+                state = stack.enter_context(smtp.handing_off(hand_off))
+            mailer.send_messages([email])
     except smtplib.SMTPRecipientsRefused as error:
         _close(mailer)
         raise PermanentError(
@@ -268,8 +285,16 @@ def send_email(message: Message, text: dict[str, str]) -> str:
     except ValueError as error:  # a malformed address or header: never sendable
         _close(mailer)
         raise PermanentError(str(error), "invalid") from error
-    except Exception:
+    except Exception as error:
         _close(mailer)
+        if (
+            state is not None
+            and state.terminated
+            and not isinstance(error, smtplib.SMTPResponseException)
+        ):
+            # The whole message reached the server, which did not answer (a refusal is an
+            # SMTPResponseException): it may have taken it.
+            raise Unanswered(message_id) from error
         raise
     if opened:
         _open_mailers.append(mailer)
