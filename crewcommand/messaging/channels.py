@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import secrets
 import smtplib
+import threading
 import zoneinfo
 from email.utils import parseaddr
 from typing import Any
@@ -269,39 +270,71 @@ def send_email(
     )
     if html:
         email.attach_alternative(html, "text/html")
-    mailer = mailers["default"]
-    opened = mailer.open()
-    state: smtp.HandOff | None = None
-    try:
-        with contextlib.ExitStack() as stack:
-            if hand_off is not None:
-                state = stack.enter_context(smtp.handing_off(hand_off))
-            mailer.send_messages([email])
-    except smtplib.SMTPRecipientsRefused as error:
-        _close(mailer)
-        raise PermanentError(
-            _("The address was refused: %(e)s") % {"e": error}, "refused"
-        ) from error
-    except ValueError as error:  # a malformed address or header: never sendable
-        _close(mailer)
-        raise PermanentError(str(error), "invalid") from error
-    except Exception as error:
-        _close(mailer)
-        if (
-            state is not None
-            and state.terminated
-            and not isinstance(error, smtplib.SMTPResponseException)
-        ):
-            # The whole message reached the server, which did not answer (a refusal is an
-            # SMTPResponseException): it may have taken it.
-            raise Unanswered(message_id) from error
-        raise
-    if opened:
+    mailer = _mailer()
+    keep = mailer is getattr(_kept, "mailer", None)
+    for attempt in (1, 2):
+        opened = mailer.open()
+        state: smtp.HandOff | None = None
+        try:
+            with contextlib.ExitStack() as stack:
+                if hand_off is not None:
+                    state = stack.enter_context(smtp.handing_off(hand_off))
+                mailer.send_messages([email])
+        except smtplib.SMTPRecipientsRefused as error:
+            _close(mailer)
+            raise PermanentError(
+                _("The address was refused: %(e)s") % {"e": error}, "refused"
+            ) from error
+        except ValueError as error:  # a malformed address or header: never sendable
+            _close(mailer)
+            raise PermanentError(str(error), "invalid") from error
+        except Exception as error:
+            _close(mailer)
+            if (
+                state is not None
+                and state.terminated
+                and not isinstance(error, smtplib.SMTPResponseException)
+            ):
+                # The whole message reached the server, which did not answer (a refusal is an
+                # SMTPResponseException): it may have taken it.
+                raise Unanswered(message_id) from error
+            if (
+                keep
+                and attempt == 1
+                and not opened
+                and not (state is not None and state.started)
+                and isinstance(error, OSError)  # dropped, reset, or 421 "closing"
+                and getattr(error, "smtp_code", 421) == 421
+            ):
+                continue  # the kept connection had been closed by the server
+            raise
+        break
+    if opened and not keep:
         _open_mailers.append(mailer)
     return message_id
 
 
-# Connections ``send_email`` left open: closed by the outbox once the outcome is recorded.
+# An SMTP connection (``crewcommand.messaging.smtp``) is kept open from one message to the next
+# in this thread: no connect, TLS handshake and login per message. One the server has dropped
+# meanwhile fails before DATA, and the message goes on a new one.
+_kept = threading.local()
+
+
+def _mailer() -> Any:
+    config = repr(mailers.settings.get("default"))
+    if getattr(_kept, "config", None) == config:
+        return _kept.mailer
+    mailer = mailers["default"]
+    if not isinstance(mailer, smtp.EmailBackend):
+        return mailer
+    previous = getattr(_kept, "mailer", None)
+    if previous is not None:
+        _close(previous)
+    _kept.mailer, _kept.config = mailer, config
+    return mailer
+
+
+# Other connections ``send_email`` left open: closed by the outbox once the outcome is recorded.
 _open_mailers: list[Any] = []
 
 

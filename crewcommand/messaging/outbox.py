@@ -251,8 +251,8 @@ def send(message_id: int) -> str:
     try:
         return _send_claimed(message)
     finally:
-        # The email connection is closed (SMTP QUIT) only after the outcome is recorded, so a
-        # worker killed in that round trip does not send the email again.
+        # A connection a mail backend left open is closed only after the outcome is recorded
+        # (an SMTP connection is kept for the next message: crewcommand.messaging.smtp).
         channels.close_mailers()
 
 

@@ -10,6 +10,7 @@ taking a message and the client hearing about it, and DATA can be answered with 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import sys
@@ -41,6 +42,16 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         fake = self.server.fake
+        with fake.lock:
+            fake.connections += 1
+            fake.sockets.add(self.connection)
+        try:
+            self._converse(fake)
+        finally:
+            with fake.lock:
+                fake.sockets.discard(self.connection)
+
+    def _converse(self, fake: SmtpFake) -> None:
         mail_from = ""
         rcpt: list[str] = []
         self.reply("220 fake-smtp ready")
@@ -118,6 +129,7 @@ class _Server(socketserver.ThreadingTCPServer):
 class SmtpFake:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.lock = threading.Lock()
+        self.sockets: set[socket.socket] = set()
         self._server = _Server((host, port), _Handler)
         self._server.fake = self
         self.host, self.port = self._server.server_address[:2]
@@ -132,11 +144,20 @@ class SmtpFake:
         with self.lock:
             self.received: list[Received] = []
             self.discarded = 0
+            self.connections = 0
         self.reply_delay = 0.0
         self.data_reply = ""
         self.drop_in_data = False
         self.drop_after_data = False
         self.refuse: set[str] = set()
+
+    def hang_up(self) -> None:
+        """Close every open connection (an idle timeout, a restart)."""
+        with self.lock:
+            sockets = list(self.sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

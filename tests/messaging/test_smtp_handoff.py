@@ -156,3 +156,21 @@ def test_without_a_hand_off_the_connection_class_is_plain_smtp(smtp_mailer):
     with HandOffSMTP(smtp_mailer.host, smtp_mailer.port, timeout=5) as connection:
         connection.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nbody\r\n")
     assert len(smtp_mailer.received) == 1
+
+
+def test_the_smtp_connection_is_kept_for_the_next_message_and_renewed_when_dropped(
+    company, smtp_mailer
+):
+    first, second, third = (
+        _queued(company, body=f"m{n}", to=f"m{n}@example.com") for n in (1, 2, 3)
+    )
+    assert outbox.send(first.pk) == MessageStatus.SENT
+    assert outbox.send(second.pk) == MessageStatus.SENT
+    assert smtp_mailer.connections == 1  # one connection, two messages
+    smtp_mailer.hang_up()  # the server drops the idle connection
+    time.sleep(0.1)
+    assert outbox.send(third.pk) == MessageStatus.SENT
+    assert smtp_mailer.connections == 2
+    assert sorted(
+        r.email.get_payload(decode=True).decode().strip() for r in smtp_mailer.received
+    ) == ["m1", "m2", "m3"]

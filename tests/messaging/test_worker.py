@@ -34,7 +34,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 def _start_worker(
-    queue_name: str, mail_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+    queue_name: str,
+    mail_dir: Path,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 0,
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -47,9 +51,10 @@ def _start_worker(
         **(extra_env or {}),
     }
     log = log_path.open("a")
+    pool = ["--concurrency", str(concurrency)] if concurrency else ["--pool", "solo"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crewcommand", "worker", "-Q", queue_name,
-         "--concurrency", "1", "--pool", "solo", "--loglevel", "INFO",
+         *pool, "--loglevel", "INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -244,13 +249,20 @@ def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
         assert fake_twilio.messages[message.provider_id]["to"] == message.to
 
 
+# As deployed (docker-compose.yml): a prefork worker with this many processes.
+WORKER_CONCURRENCY = 4
+
+
 def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_after(
-    celery_worker_process, settings
+    worker_queue, settings, fake_smtp
 ):
     """Redis "stopped" (a relay in front of it refuses connections and cuts the open ones) while
-    1,000 sends are committed, then "started" on the same address: the commit is not held up
-    (one failed connect, then the outbox pauses publishing), nothing is lost, and beat's
-    re-enqueue delivers every message once within a minute."""
+    1,000 emails are committed, then "started" on the same address: the commit is not held up
+    (one failed connect, then the outbox pauses publishing), nothing is lost, and every one is
+    delivered once, over SMTP, within a minute of Redis's return. Beat's first requeue is
+    taken a whole period after the return (the worst phase), so the minute covers: beat's
+    period, the worker reconnecting (every second, ``crewcommand.celery_consumer``) and the
+    drain."""
     from urllib.parse import urlsplit
 
     from crewcommand.celery import app
@@ -261,66 +273,75 @@ def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_af
     real = urlsplit(app.conf.broker_url)
     proxy = BrokerProxy(real.hostname or "127.0.0.1", real.port or 6379)
     good_url = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{proxy.port}{real.path}"
+    proxied = f"redis://127.0.0.1:{proxy.port}{real.path}"
+    app.conf.broker_url = proxied
     app._pool = None
     app.amqp._producer_pool = None  # the producers are bound to the pool's broker URL
     outbox._broker_down_until = 0.0
+    log_path = Path(tempfile.mkdtemp(prefix="cc-brokerdown-")) / "worker.log"
+    proc = _start_worker(
+        worker_queue,
+        Path(tempfile.mkdtemp(prefix="cc-brokerdown-mail-")),
+        log_path,
+        {"EMAIL_URL": fake_smtp.url, "REDIS_URL": proxied},
+        concurrency=WORKER_CONCURRENCY,
+    )
     try:
+        wait_for(lambda: "ready." in log_path.read_text(errors="replace"), timeout=60)
         proxy.down()
         marks: dict[str, float] = {}
         with transaction.atomic():
             transaction.on_commit(lambda: marks.setdefault("commit", time.monotonic()))
             ids = [
-                queue(company=company, channel="email", to=f"b{i}@example.com", body="x").pk
+                queue(company=company, channel="email", to=f"b{i}@example.com", body=f"b{i}").pk
                 for i in range(total)
             ]
         publishing = time.monotonic() - marks["commit"]
         print(f"after-commit publishing with the broker down took {publishing:.2f}s")
         assert publishing < 5  # one refused connect, then the pause: never 1,000 of them
         assert Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).count() == total
-        # Rows are past beat's grace period when it next runs.
+        # The outage lasted longer than beat's grace period (rows older than it are re-enqueued).
         Message.objects.filter(pk__in=ids).update(
             send_after=Message.objects.values_list("created_at", flat=True).first()
             - dt.timedelta(minutes=1)
         )
+        time.sleep(3)  # the worker is retrying the broker meanwhile
         proxy.up()  # Redis is back, same address
-        time.sleep(outbox.BROKER_PAUSE_SECONDS)  # the publisher's pause runs out
         started = time.monotonic()
-        last_beat = [started]
         beat_every = settings.CELERY_BEAT_SCHEDULE["messaging-requeue"]["schedule"]
-        outbox.requeue_due()  # beat's next run
+        next_beat = [started + beat_every]
 
         def delivered():
             sent = Message.objects.filter(company=company, status=MessageStatus.SENT).count()
             if sent == total:
                 return True
-            if time.monotonic() - last_beat[0] >= beat_every:
-                last_beat[0] = time.monotonic()
+            if time.monotonic() >= next_beat[0]:
+                next_beat[0] += beat_every
                 outbox.requeue_due()  # beat, on its real schedule
             return False
 
-        # The issue asks for "within a minute": measured 35 s (load average ~6 on the 2-core
-        # box), 51 s (~13), 39-72 s (~17-24: throughput-bound; README, "Broker down"). What must hold whatever the load is asserted: every row sent, once.
         try:
-            wait_for(delivered, timeout=180, interval=1.0)
+            wait_for(delivered, timeout=60, interval=0.5)
         finally:
             sent = Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count()
-            load = os.getloadavg()[0]
             print(
                 f"{sent} of {total} sent {time.monotonic() - started:.1f}s after the broker came "
-                f"back (load average {load:.1f})"
+                f"back (beat's first requeue {beat_every:.0f}s after; worker concurrency "
+                f"{WORKER_CONCURRENCY}; load average {os.getloadavg()[0]:.1f}; "
+                f"SMTP connections {fake_smtp.connections})"
             )
     finally:
+        proc.terminate()
+        proc.wait(timeout=30)
         proxy.down()
         app.conf.broker_url = good_url
         app._pool = None
         app.amqp._producer_pool = None
         outbox._broker_down_until = 0.0
-    public_ids = {m.public_id for m in Message.objects.filter(pk__in=ids)}
-    mailbox = {
-        mid: n
-        for mid, n in _mailbox(celery_worker_process["mail_dir"]).items()
-        if mid and mid.strip("<").split("@")[0] in public_ids
-    }
-    assert len(mailbox) == total  # every one arrived
-    assert set(mailbox.values()) == {1}  # and once
+    received = list(fake_smtp.received)
+    by_id = Counter(r.email["Message-ID"] for r in received)
+    by_body = Counter(r.email.get_payload(decode=True).decode().strip() for r in received)
+    rows = Message.objects.filter(pk__in=ids)
+    assert set(by_id) == {channels.email_message_id(m) for m in rows}  # every one arrived
+    assert set(by_body) == {f"b{i}" for i in range(total)}
+    assert set(by_id.values()) == {1} and set(by_body.values()) == {1}  # and once
