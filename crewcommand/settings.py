@@ -357,6 +357,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # The worker reconnects to a lost broker every second, not after up to 30 s (kombu's backoff):
 # messages committed while Redis was down go out within a minute of its return.
 CELERY_WORKER_CONSUMER = "crewcommand.celery_consumer:Consumer"
+# …forever (Celery's 100 attempts would last 100 s at one a second, then stop the worker).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "crewcommand")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}

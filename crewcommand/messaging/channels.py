@@ -10,6 +10,7 @@ import secrets
 import smtplib
 import threading
 import zoneinfo
+from collections.abc import Callable
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -222,14 +223,18 @@ def email_message_id(message: Message) -> str:
 
 
 def send_email(
-    message: Message, text: dict[str, str], hand_off: smtp.HandOffHook | None = None
+    message: Message,
+    text: dict[str, str],
+    hand_off: smtp.HandOffHook | None = None,
+    refused: Callable[[], None] | None = None,
 ) -> str:
     """Send through Django's default mailer; returns the Message-ID.
 
     ``hand_off``: on the SMTP backend (``crewcommand.messaging.smtp``), called with the
     function that writes the end of DATA, when all the rest of the message is with the server.
     If the connection fails after that write and before the server's answer, ``Unanswered``
-    is raised: the server may have the message, so it must not be sent again."""
+    is raised: the server may have the message, so it must not be sent again. ``refused``:
+    called as soon as the server refuses the message at its end (4xx/5xx)."""
     from crewcommand.notifications import mailbox
 
     company = message.company
@@ -278,7 +283,7 @@ def send_email(
         try:
             with contextlib.ExitStack() as stack:
                 if hand_off is not None:
-                    state = stack.enter_context(smtp.handing_off(hand_off))
+                    state = stack.enter_context(smtp.handing_off(hand_off, refused))
                 mailer.send_messages([email])
         except smtplib.SMTPRecipientsRefused as error:
             _close(mailer)

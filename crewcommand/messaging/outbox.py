@@ -295,7 +295,9 @@ def _send_claimed(message: Message) -> str:
         if message.channel == Channel.SMS:
             provider_id = _send_sms_once(message, text)
         else:
-            provider_id = channels.send_email(message, text, hand_off=_email_hand_off(message))
+            provider_id = channels.send_email(
+                message, text, hand_off=_email_hand_off(message), refused=_unhand(message)
+            )
     except ClaimLost:
         logger.warning("outbox message=%s claimed by another worker mid-send", message.pk)
         return "skipped"
@@ -377,6 +379,19 @@ def _email_hand_off(message: Message) -> Any:
             write_terminator()
 
     return hand_off
+
+
+def _unhand(message: Message) -> Any:
+    """The server refused the email at its end: clear the hand-off at once (before smtplib's
+    RSET and the outcome's UPDATE), so a worker killed meanwhile doesn't leave a refused email
+    looking handed."""
+
+    def refused() -> None:
+        Message.objects.filter(
+            pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
+        ).update(handed_at=None)
+
+    return refused
 
 
 # How far before ``handed_at`` a text found at Twilio may have been created (clock skew).

@@ -23,6 +23,7 @@ server's answer is read: ``250`` records the row sent; an error reply (4xx/5xx) 
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import smtplib
 from collections.abc import Callable, Iterator
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.mail.backends import smtp as django_smtp
+
+logger = logging.getLogger(__name__)
 
 CRLF = b"\r\n"
 TERMINATOR = b"." + CRLF
@@ -44,6 +47,9 @@ class HandOff:
     (or raise, and the message is abandoned: the connection is dropped before its end)."""
 
     hook: HandOffHook
+    # Called at once when the server answers the end of DATA with anything but 250 (it refused
+    # the message): the outbox clears the hand-off before anything else happens.
+    refused: Callable[[], None] | None = None
     # Set once the terminator is in the socket: from then on the server may have the message.
     terminated: bool = False
     # Set when DATA was answered 354 (the message itself started going out).
@@ -54,9 +60,9 @@ _current: ContextVar[HandOff | None] = ContextVar("smtp_handoff", default=None)
 
 
 @contextlib.contextmanager
-def handing_off(hook: HandOffHook) -> Iterator[HandOff]:
+def handing_off(hook: HandOffHook, refused: Callable[[], None] | None = None) -> Iterator[HandOff]:
     """Messages sent through ``HandOffSMTP`` inside this block call ``hook`` at their end."""
-    state = HandOff(hook)
+    state = HandOff(hook, refused)
     token = _current.set(state)
     try:
         yield state
@@ -120,7 +126,13 @@ class HandOffMixin:
         if not state.terminated:
             smtp.close()
             raise smtplib.SMTPServerDisconnected("The hand-off hook did not end the message.")
-        return smtp.getreply()  # type: ignore[no-any-return]
+        code, reply = smtp.getreply()
+        if code != 250 and state.refused is not None:
+            try:
+                state.refused()
+            except Exception:  # the outcome's own UPDATE clears it too; the refusal stands
+                logger.exception("could not record an SMTP refusal at once")
+        return code, reply
 
 
 class HandOffSMTP(HandOffMixin, smtplib.SMTP):
