@@ -530,7 +530,7 @@ def main() -> int:
         args.fault_seconds = 30 if args.fault == "stripe-down" else 60
     if args.settle_seconds is None:
         # A task lost with a killed worker is found by beat's sweeps: messages left queued
-        # (30 s) or abandoned "sending" (after the lease, the task time limit + 60 s = 360 s).
+        # (10 s) or abandoned "sending" (after the lease, the task time limit + 60 s = 360 s).
         args.settle_seconds = 420 if args.fault == "worker-kill" else 15
 
     tmp = Path(tempfile.mkdtemp(prefix="load-"))

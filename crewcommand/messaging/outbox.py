@@ -45,8 +45,11 @@ SEAL_MAX_AGE = 90 * 24 * 3600
 MAX_ATTEMPTS = 8
 # A task is queued with a countdown only for messages due this soon; later ones wait for beat.
 ETA_HORIZON = dt.timedelta(hours=1)
-# Beat re-enqueues queued rows this late (their own task normally takes them sooner).
-REQUEUE_GRACE = dt.timedelta(seconds=30)
+# Beat re-enqueues queued rows this late (their own task normally takes them sooner). Short, so
+# messages committed just before Redis came back go out within a minute of its return (beat's
+# period 10 s + this + the drain); in a backlog longer than this a row gets one extra task
+# (skipped by the claim), not more (``requeue_again``).
+REQUEUE_GRACE = dt.timedelta(seconds=10)
 
 
 def requeue_again() -> dt.timedelta:

@@ -300,11 +300,8 @@ def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_af
         print(f"after-commit publishing with the broker down took {publishing:.2f}s")
         assert publishing < 5  # one refused connect, then the pause: never 1,000 of them
         assert Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).count() == total
-        # The outage lasted longer than beat's grace period (rows older than it are re-enqueued).
-        Message.objects.filter(pk__in=ids).update(
-            send_after=Message.objects.values_list("created_at", flat=True).first()
-            - dt.timedelta(minutes=1)
-        )
+        # Redis comes back just after the commit: the rows are younger than beat's grace
+        # (``outbox.REQUEUE_GRACE``) for part of the wait, as in the worst case.
         time.sleep(3)  # the worker is retrying the broker meanwhile
         proxy.up()  # Redis is back, same address
         started = time.monotonic()
