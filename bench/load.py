@@ -29,8 +29,8 @@ Faults (during the run, at a third of it):
 - ``redis-stop``: Redis stopped for ``--fault-seconds`` (60), then started again: pages keep
   being served and no payment, signature or message is lost;
 - ``worker-kill``: the Celery worker's process group killed with SIGKILL ``--kills`` (20) times,
-  spread over the run, and started again each time. Emails go to files (``EMAIL_URL=file://``),
-  so "sent once" is counted at the mail transport by Message-ID; every succeeded payment must
+  spread over the run, and started again each time. Emails go over SMTP to the fake server
+  (``tests/fakes/smtp_server.py``), so "sent once" is counted at the server by Message-ID; every succeeded payment must
   have its receipt sent once, every due message sent once, nothing left queued;
 - ``stripe-down``: at a quarter of the run, the fake Stripe's API answers 500s for the first
   half of ``--fault-seconds`` (30), then hangs (answers after 90 s: a timeout for every client)
@@ -351,7 +351,7 @@ class Run:
 # --- Invariants -----------------------------------------------------------------------------------
 
 
-def invariants(stats: Stats, stripe=None, mail_dir: Path | None = None) -> tuple[list, list]:
+def invariants(stats: Stats, stripe=None, smtp=None) -> tuple[list, list]:
     """(problems, lines to print): what the database says once the run is over."""
     from django.db import connection
     from django.db.models import Count, Q
@@ -433,12 +433,13 @@ def invariants(stats: Stats, stripe=None, mail_dir: Path | None = None) -> tuple
     )
     if pending or twice:
         problems.append("messages")
-    if mail_dir is not None:
-        # Each email the worker handed to the mail transport, counted by its Message-ID.
+    if smtp is not None:
+        # Each email the SMTP server took, counted by its Message-ID.
         handed: dict[str, int] = defaultdict(int)
-        for path in mail_dir.glob("*"):
-            for found in re.findall(r"^Message-ID: <([^@>]+)@", path.read_text(), re.M):
-                handed[found] += 1
+        for received in list(smtp.received):
+            found = re.match(r"<([^@>]+)@", received.email["Message-ID"] or "")
+            if found:
+                handed[found.group(1)] += 1
         emails = Message.objects.filter(channel="email", status=MessageStatus.SENT)
         sent_ids = set(emails.values_list("public_id", flat=True))
         doubled = sum(1 for n in handed.values() if n > 1)
@@ -529,7 +530,7 @@ def main() -> int:
         args.fault_seconds = 30 if args.fault == "stripe-down" else 60
     if args.settle_seconds is None:
         # A task lost with a killed worker is found by beat's sweeps: messages left queued
-        # (30 s) or abandoned "sending" (after the lease, the task time limit + 60 s = 360 s).
+        # (10 s) or abandoned "sending" (after the lease, the task time limit + 60 s = 360 s).
         args.settle_seconds = 420 if args.fault == "worker-kill" else 15
 
     tmp = Path(tempfile.mkdtemp(prefix="load-"))
@@ -546,11 +547,14 @@ def main() -> int:
 
     stripe = StripeFake().start()
     env = _env(pg, redis, stripe, args.port)
-    mail_dir = None
+    smtp = None
     if args.fault == "worker-kill":
-        mail_dir = tmp / "mail"
-        mail_dir.mkdir()
-        env["EMAIL_URL"] = f"file://{mail_dir}"
+        from tests.fakes.smtp_server import SmtpFake
+
+        # Real SMTP (the outbox's hand-off at the end of DATA) to a fake server that keeps
+        # only messages whose end arrived, like a real one.
+        smtp = SmtpFake().start()
+        env["EMAIL_URL"] = smtp.url
     os.environ.update({k: v for k, v in env.items() if k != "REDIS_URL"})
     os.environ["DATABASE_POOL"] = "false"
     import django
@@ -620,7 +624,7 @@ def main() -> int:
             stats,
             args.settle_seconds,
             stripe=stripe if args.fault == "stripe-down" else None,
-            mail_dir=mail_dir,
+            smtp=smtp,
         )
         print(f"settled {waited:.0f} s after the load" if not problems else
               f"NOT settled after {waited:.0f} s")  # fmt: skip

@@ -276,8 +276,10 @@ def _mailers_from_url(url: str) -> dict:
         raise ImproperlyConfigured(
             f"EMAIL_URL scheme must be smtp, smtps, file or console: {url!r}"
         )
+    # Django's SMTP backend with the outbox's hand-off at the end of DATA
+    # (crewcommand.messaging.smtp; README, "Messaging").
     return {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "BACKEND": "crewcommand.messaging.smtp.EmailBackend",
         "OPTIONS": {
             "host": parts.hostname or "localhost",
             "port": parts.port or (465 if parts.scheme == "smtps" else 587),
@@ -357,6 +359,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.1,
     "interval_max": 0.1,
 }
+# The worker reconnects to a lost broker every second, not after up to 30 s (kombu's backoff):
+# messages committed while Redis was down go out within a minute of its return.
+CELERY_WORKER_CONSUMER = "crewcommand.celery_consumer:Consumer"
+# …forever (Celery's 100 attempts would last 100 s at one a second, then stop the worker).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "crewcommand")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
@@ -408,7 +415,7 @@ MESSAGING_REQUEUE_AGAIN_SECONDS = env_int("MESSAGING_REQUEUE_AGAIN_SECONDS", 120
 # Messaging: re-enqueue outbox rows that never left (broker down at commit, worker killed).
 CELERY_BEAT_SCHEDULE["messaging-requeue"] = {
     "task": "crewcommand.tasks.requeue_messages",
-    "schedule": env_int("MESSAGING_REQUEUE_SECONDS", 30, minimum=1) * 1.0,
+    "schedule": env_int("MESSAGING_REQUEUE_SECONDS", 10, minimum=1) * 1.0,
 }
 
 # --- Providers (each falls back to a clear "not configured" behaviour) -----------------------

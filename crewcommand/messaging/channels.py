@@ -8,7 +8,9 @@ import datetime as dt
 import hashlib
 import secrets
 import smtplib
+import threading
 import zoneinfo
+from collections.abc import Callable
 from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +23,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crewcommand.lib.canada import normalise_phone
-from crewcommand.messaging.outbox import PermanentError
+from crewcommand.messaging import smtp
+from crewcommand.messaging.outbox import PermanentError, Unanswered
 from crewcommand.models import Company, Message, MessageKind, customer_language
 
 # Twilio error codes that will never succeed on retry: invalid or unreachable "To", the number
@@ -213,13 +216,29 @@ def sender_identification(company: Company) -> str:
     return "\n".join(p for p in [company.name, address, contact] if p)
 
 
-def send_email(message: Message, text: dict[str, str]) -> str:
-    """Send through Django's default mailer; returns the Message-ID."""
+def email_message_id(message: Message) -> str:
+    """The stable Message-ID of an outbox email (the same on every attempt)."""
+    domain = urlsplit(settings.SITE_URL).hostname or "crewcommand.localhost"
+    return f"<{message.public_id}@{domain}>"
+
+
+def send_email(
+    message: Message,
+    text: dict[str, str],
+    hand_off: smtp.HandOffHook | None = None,
+    refused: Callable[[], None] | None = None,
+) -> str:
+    """Send through Django's default mailer; returns the Message-ID.
+
+    ``hand_off``: on the SMTP backend (``crewcommand.messaging.smtp``), called with the
+    function that writes the end of DATA, when all the rest of the message is with the server.
+    If the connection fails after that write and before the server's answer, ``Unanswered``
+    is raised: the server may have the message, so it must not be sent again. ``refused``:
+    called as soon as the server refuses the message at its end (4xx/5xx)."""
     from crewcommand.notifications import mailbox
 
     company = message.company
-    domain = urlsplit(settings.SITE_URL).hostname or "crewcommand.localhost"
-    message_id = f"<{message.public_id}@{domain}>"
+    message_id = email_message_id(message)
     headers = {"Message-ID": message_id}
     body, html = text["body"], text["html"]
     if message.kind == MessageKind.COMMERCIAL:
@@ -256,27 +275,71 @@ def send_email(message: Message, text: dict[str, str]) -> str:
     )
     if html:
         email.attach_alternative(html, "text/html")
-    mailer = mailers["default"]
-    opened = mailer.open()
-    try:
-        mailer.send_messages([email])
-    except smtplib.SMTPRecipientsRefused as error:
-        _close(mailer)
-        raise PermanentError(
-            _("The address was refused: %(e)s") % {"e": error}, "refused"
-        ) from error
-    except ValueError as error:  # a malformed address or header: never sendable
-        _close(mailer)
-        raise PermanentError(str(error), "invalid") from error
-    except Exception:
-        _close(mailer)
-        raise
-    if opened:
+    mailer = _mailer()
+    keep = mailer is getattr(_kept, "mailer", None)
+    for attempt in (1, 2):
+        opened = mailer.open()
+        state: smtp.HandOff | None = None
+        try:
+            with contextlib.ExitStack() as stack:
+                if hand_off is not None:
+                    state = stack.enter_context(smtp.handing_off(hand_off, refused))
+                mailer.send_messages([email])
+        except smtplib.SMTPRecipientsRefused as error:
+            _close(mailer)
+            raise PermanentError(
+                _("The address was refused: %(e)s") % {"e": error}, "refused"
+            ) from error
+        except ValueError as error:  # a malformed address or header: never sendable
+            _close(mailer)
+            raise PermanentError(str(error), "invalid") from error
+        except Exception as error:
+            _close(mailer)
+            if (
+                state is not None
+                and state.terminated
+                and not isinstance(error, smtplib.SMTPResponseException)
+            ):
+                # The whole message reached the server, which did not answer (a refusal is an
+                # SMTPResponseException): it may have taken it.
+                raise Unanswered(message_id) from error
+            if (
+                keep
+                and attempt == 1
+                and not opened
+                and not (state is not None and state.started)
+                and isinstance(error, OSError)  # dropped, reset, or 421 "closing"
+                and getattr(error, "smtp_code", 421) == 421
+            ):
+                continue  # the kept connection had been closed by the server
+            raise
+        break
+    if opened and not keep:
         _open_mailers.append(mailer)
     return message_id
 
 
-# Connections ``send_email`` left open: closed by the outbox once the outcome is recorded.
+# An SMTP connection (``crewcommand.messaging.smtp``) is kept open from one message to the next
+# in this thread: no connect, TLS handshake and login per message. One the server has dropped
+# meanwhile fails before DATA, and the message goes on a new one.
+_kept = threading.local()
+
+
+def _mailer() -> Any:
+    config = repr(mailers.settings.get("default"))
+    if getattr(_kept, "config", None) == config:
+        return _kept.mailer
+    mailer = mailers["default"]
+    if not isinstance(mailer, smtp.EmailBackend):
+        return mailer
+    previous = getattr(_kept, "mailer", None)
+    if previous is not None:
+        _close(previous)
+    _kept.mailer, _kept.config = mailer, config
+    return mailer
+
+
+# Other connections ``send_email`` left open: closed by the outbox once the outcome is recorded.
 _open_mailers: list[Any] = []
 
 

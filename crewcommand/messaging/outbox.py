@@ -7,9 +7,11 @@ accepted it the row becomes ``sent`` at once, in autocommit.
 
 Recovery: ``requeue_due`` (beat) enqueues rows still ``queued`` a little past their time (the
 broker was down at commit, or the task was lost) and puts rows left in ``sending`` longer than
-the lease (the worker was killed) back to ``queued``. The only window where a message can go out
-twice is a worker killed after the provider accepted the message and before the one-row UPDATE
-that records it (one round trip to PostgreSQL); see README, "Messaging".
+the lease (the worker was killed) back to ``queued``. Email over SMTP is marked handed
+(``handed_at``) in the transaction that writes the end of DATA (``crewcommand.messaging.smtp``),
+so a worker killed mid-send repeats it only if killed in the microseconds between that write
+and COMMIT; a re-claimed email already handed is recorded as sent, not sent again. Texts are
+looked up at Twilio before a second attempt (``_send_sms_once``). See README, "Messaging".
 
 Retries: transient errors (network, provider 5xx/429) go back to ``queued`` with exponential
 backoff, up to ``MAX_ATTEMPTS``; permanent ones (invalid number, unsubscribed, refused
@@ -29,6 +31,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crewcommand.lib.logging import REDACTED, redact
 from crewcommand.lib.sealed import SealError, seal, unseal
@@ -42,8 +45,11 @@ SEAL_MAX_AGE = 90 * 24 * 3600
 MAX_ATTEMPTS = 8
 # A task is queued with a countdown only for messages due this soon; later ones wait for beat.
 ETA_HORIZON = dt.timedelta(hours=1)
-# Beat re-enqueues queued rows this late (their own task normally takes them sooner).
-REQUEUE_GRACE = dt.timedelta(seconds=30)
+# Beat re-enqueues queued rows this late (their own task normally takes them sooner). Short, so
+# messages committed just before Redis came back go out within a minute of its return (beat's
+# period 10 s + this + the drain); in a backlog longer than this a row gets one extra task
+# (skipped by the claim), not more (``requeue_again``).
+REQUEUE_GRACE = dt.timedelta(seconds=10)
 
 
 def requeue_again() -> dt.timedelta:
@@ -55,6 +61,20 @@ def requeue_again() -> dt.timedelta:
 
 class TransientError(Exception):
     """The provider may accept the message later: retry with backoff."""
+
+
+class Unanswered(Exception):
+    """The whole email reached the mail server, which did not answer (connection lost after
+    the end of DATA): it may have the message, so it is not sent again."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+
+
+class ClaimLost(Exception):
+    """At the hand-off the row was no longer this worker's (another claimed it after the
+    lease): the message is abandoned before its end."""
 
 
 class PermanentError(Exception):
@@ -205,6 +225,9 @@ def _finish(message: Message, **fields: Any) -> None:
     fields["updated_at"] = timezone.now()
     if fields.get("status") == MessageStatus.QUEUED:
         fields["requeued_at"] = None
+    if message.channel == Channel.EMAIL and fields.get("status") != MessageStatus.SENT:
+        # The server refused the message (or never got its end): nothing was handed over.
+        fields["handed_at"] = None
     Message.objects.filter(
         pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
     ).update(**fields)
@@ -231,8 +254,8 @@ def send(message_id: int) -> str:
     try:
         return _send_claimed(message)
     finally:
-        # The email connection is closed (SMTP QUIT) only after the outcome is recorded, so a
-        # worker killed in that round trip does not send the email again.
+        # A connection a mail backend left open is closed only after the outcome is recorded
+        # (an SMTP connection is kept for the next message: crewcommand.messaging.smtp).
         channels.close_mailers()
 
 
@@ -240,6 +263,21 @@ def _send_claimed(message: Message) -> str:
     from crewcommand.messaging import channels, consent
 
     now = timezone.now()
+    if message.channel == Channel.EMAIL and message.handed_at is not None:
+        # An earlier attempt wrote the end of the message to the mail server and its worker
+        # stopped before the answer: the server has it (README, "Messaging"). Not sent again.
+        _finish(
+            message,
+            status=MessageStatus.SENT,
+            provider_id=channels.email_message_id(message)[:100],
+            sent_at=now,
+            next_retry_at=None,
+            last_error=handed_note(),
+        )
+        logger.info(
+            "outbox message=%s handed to the mail server earlier: not sent again", message.pk
+        )
+        return MessageStatus.SENT
     reason = consent.blocked_reason(message)
     if reason:
         _finish(message, status=MessageStatus.BLOCKED, blocked_reason=reason)
@@ -260,7 +298,22 @@ def _send_claimed(message: Message) -> str:
         if message.channel == Channel.SMS:
             provider_id = _send_sms_once(message, text)
         else:
-            provider_id = channels.send_email(message, text)
+            provider_id = channels.send_email(
+                message, text, hand_off=_email_hand_off(message), refused=_unhand(message)
+            )
+    except ClaimLost:
+        logger.warning("outbox message=%s claimed by another worker mid-send", message.pk)
+        return "skipped"
+    except Unanswered as error:
+        _finish(
+            message,
+            status=MessageStatus.SENT,
+            provider_id=error.message_id[:100],
+            sent_at=timezone.now(),
+            next_retry_at=None,
+            last_error=handed_note(),
+        )
+        return MessageStatus.SENT
     except SealError:
         _finish(
             message,
@@ -305,6 +358,43 @@ def _send_claimed(message: Message) -> str:
         handed_at=None,
     )
     return MessageStatus.SENT
+
+
+def handed_note() -> str:
+    return _(
+        "The whole email reached the mail server but its answer was not heard (the worker "
+        "stopped or the connection dropped): recorded as sent, not sent again."
+    )
+
+
+def _email_hand_off(message: Message) -> Any:
+    """The SMTP hand-off hook (``crewcommand.messaging.smtp``): mark the row handed and write
+    the end of DATA in one transaction, so the mark commits if and only if (to within the
+    microseconds before COMMIT is written) the server can have the message."""
+
+    def hand_off(write_terminator: Any) -> None:
+        with transaction.atomic():
+            marked = Message.objects.filter(
+                pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
+            ).update(handed_at=timezone.now())
+            if not marked:
+                raise ClaimLost(message.pk)
+            write_terminator()
+
+    return hand_off
+
+
+def _unhand(message: Message) -> Any:
+    """The server refused the email at its end: clear the hand-off at once (before smtplib's
+    RSET and the outcome's UPDATE), so a worker killed meanwhile doesn't leave a refused email
+    looking handed."""
+
+    def refused() -> None:
+        Message.objects.filter(
+            pk=message.pk, status=MessageStatus.SENDING, claimed_at=message.claimed_at
+        ).update(handed_at=None)
+
+    return refused
 
 
 # How far before ``handed_at`` a text found at Twilio may have been created (clock skew).

@@ -20,6 +20,7 @@ from twilio.rest import Client as TwilioClient
 
 from .base import FakeServer, WebhookSink
 from .quickbooks_server import CLIENT_ID, CLIENT_SECRET, QuickBooksFake, point_quickbooks_at
+from .smtp_server import SmtpFake
 from .stripe_server import StripeFake
 from .twilio_server import BaseUrlTwilioHttpClient, TwilioFake
 
@@ -81,6 +82,20 @@ def fake_stripe(fake_stripe_server: StripeFake) -> Iterator[StripeFake]:
 @pytest.fixture
 def fake_twilio(fake_twilio_server: TwilioFake) -> Iterator[TwilioFake]:
     yield from _fresh(fake_twilio_server)
+
+
+@pytest.fixture(scope="session")
+def fake_smtp_server() -> Iterator[SmtpFake]:
+    with SmtpFake() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_smtp(fake_smtp_server: SmtpFake) -> Iterator[SmtpFake]:
+    """A plain SMTP server on loopback; ``.received`` holds the messages it accepted."""
+    fake_smtp_server.reset()
+    yield fake_smtp_server
+    fake_smtp_server.reset()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The outbox with real Celery workers on real Redis (tests/worker.py).
 
-- A worker SIGKILLed 20 times while it sends: every message is sent; a kill that lands between
-  the transport accepting an email and the UPDATE recording it repeats that email with the same
-  Message-ID (README, "Messaging": the bound, and why mailboxes collapse it).
+- A worker SIGKILLed 20 times while it sends email over SMTP: every email arrives once (the row
+  is marked handed in the transaction that writes the end of DATA; README, "Messaging"), and
+  every text once (Twilio is asked before a second attempt).
 - Redis down while 1,000 sends are committed, then back: the commit is not held up and the
   beat re-enqueue delivers every one, once.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from crewcommand.messaging import outbox, queue
+from crewcommand.messaging import channels, outbox, queue
 from crewcommand.models import Message, MessageStatus
 from tests.factories import CompanyFactory
 from tests.worker import ROOT, _database_url, wait_for
@@ -34,10 +34,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 def _start_worker(
-    queue_name: str, mail_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+    queue_name: str,
+    mail_dir: Path,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 0,
 ) -> subprocess.Popen:
     env = {
-        **(extra_env or {}),
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
         "DATABASE_POOL": "false",
@@ -45,11 +48,13 @@ def _start_worker(
         "EMAIL_URL": f"file://{mail_dir}",
         "CREWCOMMAND_TESTING": "false",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     log = log_path.open("a")
+    pool = ["--concurrency", str(concurrency)] if concurrency else ["--pool", "solo"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crewcommand", "worker", "-Q", queue_name,
-         "--concurrency", "1", "--pool", "solo", "--loglevel", "INFO",
+         *pool, "--loglevel", "INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -79,22 +84,35 @@ def worker_queue():
         app.conf.task_always_eager, app.conf.task_default_queue = previous
 
 
-def test_a_worker_killed_20_times_mid_send_sends_every_email_once(worker_queue, settings):
+@pytest.mark.parametrize("reply_delay", [0.0, 0.15], ids=["prompt-250", "slow-250"])
+def test_a_worker_killed_20_times_mid_send_sends_every_email_once(
+    worker_queue, settings, fake_smtp, reply_delay
+):
+    """Real SMTP (Django's backend on ``crewcommand.messaging.smtp``) to the fake server. With
+    the server's ``250`` delayed 150 ms, most kills land after the server has the whole message
+    and before the worker heard: the window that repeated emails before the hand-off. Counted
+    at the server by Message-ID and by body (a checker need not trust Message-IDs)."""
     settings.MESSAGING_SENDING_LEASE_SECONDS = 2
     settings.MESSAGING_REQUEUE_AGAIN_SECONDS = 2  # beat, on a shortened schedule
+    fake_smtp.reply_delay = reply_delay
+    smtp_env = {"EMAIL_URL": fake_smtp.url}
     company = CompanyFactory(slug="kill")
     mail_dir = Path(tempfile.mkdtemp(prefix="cc-kill-mail-"))
     log_path = Path(tempfile.mkdtemp(prefix="cc-kill-")) / "worker.log"
     total = 60
-    with transaction.atomic():
-        ids = [
-            queue(company=company, channel="email", to=f"c{i}@example.com", body=f"n{i}").pk
-            for i in range(total)
-        ]
+
+    def queue_emails(start: int, count: int) -> list[int]:
+        with transaction.atomic():
+            return [
+                queue(company=company, channel="email", to=f"c{n}@example.com", body=f"n{n}").pk
+                for n in range(start, start + count)
+            ]
+
+    ids = queue_emails(0, total)
     rng = random.Random(14)
     kills = 0
     while kills < 20:
-        proc = _start_worker(worker_queue, mail_dir, log_path)
+        proc = _start_worker(worker_queue, mail_dir, log_path, smtp_env)
         # Wait until it is sending (a row moves), then kill it at a random moment.
         start = Message.objects.exclude(status=MessageStatus.QUEUED).count()
         deadline = time.monotonic() + 60
@@ -113,13 +131,9 @@ def test_a_worker_killed_20_times_mid_send_sends_every_email_once(worker_queue, 
         outbox.requeue_due()
         if not Message.objects.exclude(status=MessageStatus.SENT).exists():
             # Everything went out before all 20 kills: queue more so each kill is mid-send.
-            with transaction.atomic():
-                ids += [
-                    queue(company=company, channel="email", to=f"d{i}@example.com", body="m").pk
-                    for i in range(10)
-                ]
+            ids += queue_emails(total, 10)
             total += 10
-    proc = _start_worker(worker_queue, mail_dir, log_path)
+    proc = _start_worker(worker_queue, mail_dir, log_path, smtp_env)
     try:
 
         def all_sent():
@@ -133,17 +147,21 @@ def test_a_worker_killed_20_times_mid_send_sends_every_email_once(worker_queue, 
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-    mailbox = _mailbox(mail_dir)
-    expected = {f"<{m.public_id}@" for m in Message.objects.filter(pk__in=ids)}
-    assert {mid.split("@")[0] + "@" for mid in mailbox} == expected  # every one arrived
-    # A kill can land after the mail transport accepted a message and before the one-row
-    # UPDATE that records it: that message goes out again, with the same Message-ID, which
-    # the receiving mailbox collapses into one. So: never two distinct emails, and at most
-    # one transport-level repeat per kill (measured here; see README, "Messaging").
-    duplicates = {mid: n for mid, n in mailbox.items() if n > 1}
-    print(f"kills={kills} messages={total} transport-repeats={len(duplicates)}")
-    assert all(n == 2 for n in duplicates.values()), duplicates
-    assert len(duplicates) <= kills
+    received = list(fake_smtp.received)
+    by_id = Counter(r.email["Message-ID"] for r in received)
+    by_body = Counter(r.email.get_payload(decode=True).decode().strip() for r in received)
+    rows = Message.objects.filter(pk__in=ids)
+    handed = rows.filter(handed_at__isnull=False).count()  # recorded from the hand-off
+    print(
+        f"reply-delay={reply_delay}s kills={kills} emails={total} received={len(received)} "
+        f"repeats-by-id={len(received) - len(by_id)} repeats-by-body={len(received) - len(by_body)} "
+        f"handed-then-killed={handed} discarded-mid-data={fake_smtp.discarded}"
+    )
+    assert set(by_id) == {channels.email_message_id(m) for m in rows}  # every one arrived
+    assert set(by_body) == {f"n{n}" for n in range(total)}
+    assert set(by_id.values()) == {1}  # none twice, by Message-ID
+    assert set(by_body.values()) == {1}  # nor by content
+    assert all(m.provider_id == channels.email_message_id(m) for m in rows)
 
 
 def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
@@ -231,13 +249,20 @@ def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
         assert fake_twilio.messages[message.provider_id]["to"] == message.to
 
 
+# As deployed (docker-compose.yml): a prefork worker with this many processes.
+WORKER_CONCURRENCY = 4
+
+
 def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_after(
-    celery_worker_process, settings
+    worker_queue, settings, fake_smtp
 ):
     """Redis "stopped" (a relay in front of it refuses connections and cuts the open ones) while
-    1,000 sends are committed, then "started" on the same address: the commit is not held up
-    (one failed connect, then the outbox pauses publishing), nothing is lost, and beat's
-    re-enqueue delivers every message once within a minute."""
+    1,000 emails are committed, then "started" on the same address: the commit is not held up
+    (one failed connect, then the outbox pauses publishing), nothing is lost, and every one is
+    delivered once, over SMTP, within a minute of Redis's return. Beat's first requeue is
+    taken a whole period after the return (the worst phase), so the minute covers: beat's
+    period, the worker reconnecting (every second, ``crewcommand.celery_consumer``) and the
+    drain."""
     from urllib.parse import urlsplit
 
     from crewcommand.celery import app
@@ -248,66 +273,72 @@ def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_af
     real = urlsplit(app.conf.broker_url)
     proxy = BrokerProxy(real.hostname or "127.0.0.1", real.port or 6379)
     good_url = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{proxy.port}{real.path}"
+    proxied = f"redis://127.0.0.1:{proxy.port}{real.path}"
+    app.conf.broker_url = proxied
     app._pool = None
     app.amqp._producer_pool = None  # the producers are bound to the pool's broker URL
     outbox._broker_down_until = 0.0
+    log_path = Path(tempfile.mkdtemp(prefix="cc-brokerdown-")) / "worker.log"
+    proc = _start_worker(
+        worker_queue,
+        Path(tempfile.mkdtemp(prefix="cc-brokerdown-mail-")),
+        log_path,
+        {"EMAIL_URL": fake_smtp.url, "REDIS_URL": proxied},
+        concurrency=WORKER_CONCURRENCY,
+    )
     try:
+        wait_for(lambda: "ready." in log_path.read_text(errors="replace"), timeout=60)
         proxy.down()
         marks: dict[str, float] = {}
         with transaction.atomic():
             transaction.on_commit(lambda: marks.setdefault("commit", time.monotonic()))
             ids = [
-                queue(company=company, channel="email", to=f"b{i}@example.com", body="x").pk
+                queue(company=company, channel="email", to=f"b{i}@example.com", body=f"b{i}").pk
                 for i in range(total)
             ]
         publishing = time.monotonic() - marks["commit"]
         print(f"after-commit publishing with the broker down took {publishing:.2f}s")
         assert publishing < 5  # one refused connect, then the pause: never 1,000 of them
         assert Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).count() == total
-        # Rows are past beat's grace period when it next runs.
-        Message.objects.filter(pk__in=ids).update(
-            send_after=Message.objects.values_list("created_at", flat=True).first()
-            - dt.timedelta(minutes=1)
-        )
+        # Redis comes back just after the commit: the rows are younger than beat's grace
+        # (``outbox.REQUEUE_GRACE``) for part of the wait, as in the worst case.
+        time.sleep(3)  # the worker is retrying the broker meanwhile
         proxy.up()  # Redis is back, same address
-        time.sleep(outbox.BROKER_PAUSE_SECONDS)  # the publisher's pause runs out
         started = time.monotonic()
-        last_beat = [started]
         beat_every = settings.CELERY_BEAT_SCHEDULE["messaging-requeue"]["schedule"]
-        outbox.requeue_due()  # beat's next run
+        next_beat = [started + beat_every]
 
         def delivered():
             sent = Message.objects.filter(company=company, status=MessageStatus.SENT).count()
             if sent == total:
                 return True
-            if time.monotonic() - last_beat[0] >= beat_every:
-                last_beat[0] = time.monotonic()
+            if time.monotonic() >= next_beat[0]:
+                next_beat[0] += beat_every
                 outbox.requeue_due()  # beat, on its real schedule
             return False
 
-        # The issue asks for "within a minute": measured 35 s (load average ~6 on the 2-core
-        # box), 51 s (~13), 39-72 s (~17-24: throughput-bound; README, "Broker down"). What must hold whatever the load is asserted: every row sent, once.
         try:
-            wait_for(delivered, timeout=180, interval=1.0)
+            wait_for(delivered, timeout=60, interval=0.5)
         finally:
             sent = Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count()
-            load = os.getloadavg()[0]
             print(
                 f"{sent} of {total} sent {time.monotonic() - started:.1f}s after the broker came "
-                f"back (load average {load:.1f})"
+                f"back (beat's first requeue {beat_every:.0f}s after; worker concurrency "
+                f"{WORKER_CONCURRENCY}; load average {os.getloadavg()[0]:.1f}; "
+                f"SMTP connections {fake_smtp.connections})"
             )
     finally:
+        proc.terminate()
+        proc.wait(timeout=30)
         proxy.down()
         app.conf.broker_url = good_url
         app._pool = None
         app.amqp._producer_pool = None
         outbox._broker_down_until = 0.0
-    public_ids = {m.public_id for m in Message.objects.filter(pk__in=ids)}
-    mailbox = {
-        mid: n
-        for mid, n in _mailbox(celery_worker_process["mail_dir"]).items()
-        if mid and mid.strip("<").split("@")[0] in public_ids
-    }
-    assert len(mailbox) == total  # every one arrived
-    assert set(mailbox.values()) == {1}  # and once
+    received = list(fake_smtp.received)
+    by_id = Counter(r.email["Message-ID"] for r in received)
+    by_body = Counter(r.email.get_payload(decode=True).decode().strip() for r in received)
+    rows = Message.objects.filter(pk__in=ids)
+    assert set(by_id) == {channels.email_message_id(m) for m in rows}  # every one arrived
+    assert set(by_body) == {f"b{i}" for i in range(total)}
+    assert set(by_id.values()) == {1} and set(by_body.values()) == {1}  # and once
