@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import (
     Case,
     CharField,
@@ -136,7 +137,10 @@ def link_payments_state() -> Subquery:
     """An expression over ``PortalLink``: every payment of the link's invoice or estimate, and
     of the estimate the invoice was made from (its deposit), each row in full, in id order;
     NULL when there are none. Any new payment, status, return from Stripe, refund or edit
-    changes it."""
+    changes it. In id order where the database can order an aggregate (PostgreSQL; not SQLite
+    before 3.44, where the order is the scan's: another order would only be a miss)."""
+    ordered = connections["default"].features.supports_aggregate_order_by_clause
+    order: dict[str, Any] = {"order_by": "id"} if ordered else {}
     rows = (
         Payment.objects.filter(
             Q(invoice_id=OuterRef("invoice_id"))
@@ -146,7 +150,7 @@ def link_payments_state() -> Subquery:
         .order_by()
         .values("company_id")
         .annotate(
-            state=StringAgg(_row_text(Payment), _Text(";"), order_by="id", output_field=TextField())
+            state=StringAgg(_row_text(Payment), _Text(";"), output_field=TextField(), **order)
         )
         .values("state")[:1]
     )
