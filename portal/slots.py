@@ -88,9 +88,9 @@ def annotate_link(name: str, expression: Callable[[], Any]) -> None:
     LINK_ANNOTATIONS[name] = expression
 
 
-# Functions of a loaded link returning the state (hashable, picklable-free: only hashed) that
-# the app's keyed slot templates read beyond the page's own rows; every cached portal page's
-# key holds their results.
+# Functions of a loaded link returning the state that the app's keyed slot templates read
+# beyond the page's own rows (plain values with a stable ``repr``: the key is a hash of it);
+# every cached portal page's key holds their results.
 KEY_PARTS: list[Callable[[PortalLink], Hashable]] = []
 
 
