@@ -35,7 +35,7 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from billing import services
+        from billing import selectors, services
         from crewcommand.lib import activity
         from documents import actions
         from portal import slots
@@ -49,9 +49,15 @@ class BillingConfig(AppConfig):
             _("Invoice created from the estimate."),
         )
         # What the portal's pages show about paying (server-side, in the page's context).
-        slots.fill("estimate_deposit", "billing/_portal_estimate_deposit.html")
-        slots.fill("invoice_summary", "billing/_portal_invoice_summary.html")
-        slots.fill("invoice_pay", "billing/_portal_invoice_pay.html")
-        slots.fill("invoice_payments", "billing/_portal_invoice_payments.html")
+        # Keyed: everything they read is in the cached page's key (the link's query brings
+        # the document's payments and invoiced state; selectors.portal_slot_state the rest),
+        # so they are rendered into the cached page rather than on every answer.
+        slots.fill("estimate_deposit", "billing/_portal_estimate_deposit.html", keyed=True)
+        slots.fill("invoice_summary", "billing/_portal_invoice_summary.html", keyed=True)
+        slots.fill("invoice_pay", "billing/_portal_invoice_pay.html", keyed=True)
+        slots.fill("invoice_payments", "billing/_portal_invoice_payments.html", keyed=True)
         # The company's Stripe row, which every Pay slot reads (selectors.stripe_account_for).
         slots.load_with_link("company__stripe_account")
+        slots.annotate_link("billing_payments", selectors.link_payments_state)
+        slots.annotate_link("billing_invoiced", selectors.link_invoiced_state)
+        slots.key_with(selectors.portal_slot_state)

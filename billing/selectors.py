@@ -6,22 +6,29 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import (
     Case,
     CharField,
     Count,
     DecimalField,
+    Exists,
     F,
+    Func,
+    OuterRef,
     Q,
     QuerySet,
+    StringAgg,
+    Subquery,
     Sum,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -39,6 +46,7 @@ from billing.models import (
     StripeAccount,
 )
 from crewcommand.lib.money import ZERO
+from crewcommand.lib.pagecache import row_state
 from crewcommand.models import Company, Job
 from documents.models import Estimate, EstimateStatus, Invoice, InvoiceStatus
 from documents.totals import estimate_figures
@@ -80,6 +88,97 @@ def online_payment_ready(*, account: StripeAccount | None) -> bool:
     """Card payments work only with the platform key set and the company's account able to
     take charges; otherwise the portal shows the company's other payment instructions."""
     return bool(settings.STRIPE_SECRET_KEY and account is not None and account.is_ready)
+
+
+# --- The portal's cached pages ------------------------------------------------------------------
+#
+# Billing's portal slots (portal.slots, filled keyed from BillingConfig.ready()) are rendered
+# into the cached page: its key holds everything they read beyond the page's own rows. The
+# link's one query brings the document's payments (every field of every row) and whether its
+# estimate has been invoiced; ``portal_slot_state`` adds the company's Stripe row (loaded with
+# the link) and whether the platform takes card payments at all.
+
+
+class _Text(Value):
+    """A short constant written into the SQL itself rather than as a parameter: the state
+    query below has two per column, and psycopg re-parses (uncached) a long statement for
+    every parameter on every run."""
+
+    def __init__(self, text: str) -> None:
+        if "'" in text or "%" in text:
+            raise ValueError(text)
+        super().__init__(text, output_field=TextField())
+
+    def as_sql(self, compiler, connection):
+        return f"'{self.value}'", []
+
+
+class _Joined(Func):
+    """``a || b || …`` of texts that are never NULL (``Concat`` wraps each part in one more
+    COALESCE with a parameter)."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || "
+    output_field = TextField()
+
+
+def _row_text(model) -> _Joined:
+    """Every concrete field of a row as one text (NULL as ``~``), for a state digest."""
+    parts: list = []
+    for field in model._meta.concrete_fields:
+        if parts:
+            parts.append(_Text("|"))
+        text = Cast(F(field.attname), TextField())
+        parts.append(Coalesce(text, _Text("~"), output_field=TextField()))
+    return _Joined(*parts)
+
+
+def link_payments_state() -> Subquery:
+    """An expression over ``PortalLink``: every payment of the link's invoice or estimate, and
+    of the estimate the invoice was made from (its deposit), each row in full, in id order;
+    NULL when there are none. Any new payment, status, return from Stripe, refund or edit
+    changes it. In id order where the database can order an aggregate (PostgreSQL; not SQLite
+    before 3.44, where the order is the scan's: another order would only be a miss)."""
+    ordered = connections["default"].features.supports_aggregate_order_by_clause
+    order: dict[str, Any] = {"order_by": "id"} if ordered else {}
+    rows = (
+        Payment.objects.filter(
+            Q(invoice_id=OuterRef("invoice_id"))
+            | Q(estimate_id=OuterRef("estimate_id"))
+            | Q(estimate_id=OuterRef("invoice__estimate_id"))
+        )
+        .order_by()
+        .values("company_id")
+        .annotate(
+            state=StringAgg(_row_text(Payment), _Text(";"), output_field=TextField(), **order)
+        )
+        .values("state")[:1]
+    )
+    return Subquery(rows, output_field=TextField())
+
+
+def link_invoiced_state() -> Exists:
+    """An expression over ``PortalLink``: the link's estimate has an invoice that is not void
+    (its deposit is then paid on the invoice: ``deposit_payable``)."""
+    return Exists(
+        Invoice.objects.filter(estimate_id=OuterRef("estimate_id")).exclude(
+            status=InvoiceStatus.VOID
+        )
+    )
+
+
+def portal_slot_state(link) -> tuple:
+    """What billing's keyed portal slots read beyond the page's rows and the link's
+    annotations (``link_payments_state``, ``link_invoiced_state``): the company's Stripe row
+    (balance limits, partial payments, tips, bank debit, connected or not) and whether the
+    platform's key is set."""
+    account = stripe_account_for(company=link.company)
+    return (
+        bool(settings.STRIPE_SECRET_KEY),
+        row_state(account),
+        getattr(link, "billing_payments", None),
+        getattr(link, "billing_invoiced", None),
+    )
 
 
 # --- What a document asks for ------------------------------------------------------------------

@@ -1,14 +1,15 @@
 """Resolve ``/p/<token>/…`` once into ``request.portal``, and protect every portal response.
 
 Unknown, malformed, revoked and expired tokens all take the same path: the token is hashed
-(whatever its shape), one indexed lookup runs and the attempt is counted against the client's
-IP. Unknown and malformed tokens then get one generic page, rendered from the same context:
-nothing in it depends on which token it was. A revoked or expired link was a real secret given
-to the customer, so its page names the business to contact (and, for an expired one, offers a
-fresh link): see ``views_portal.invalid_link``. A link whose own dates pass is loaded and
-checked once more: the document it opens may have closed long enough ago that the link expired
-with it (``PortalLink.closed_expiry``, derived on each request, never written); it then takes
-the same dead-link path. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
+(whatever its shape), one indexed lookup runs (the link with everything its pages read, so a
+valid link costs that one query too) and the attempt is counted against the client's IP.
+Unknown and malformed tokens then get one generic page, rendered from the same context: nothing
+in it depends on which token it was. A revoked or expired link was a real secret given to the
+customer, so its page names the business to contact (and, for an expired one, offers a fresh
+link): see ``views_portal.invalid_link``. A link whose own dates pass is checked once more: the
+document it opens may have closed long enough ago that the link expired with it
+(``PortalLink.closed_expiry``, derived on each request, never written); it then takes the same
+dead-link path. Past the per-IP limit of invalid attempts (IPv6: per /64), further misses from
 that address get 429; valid links keep working. Tokens carry 256 random bits, so the limit is
 not what stops guessing: it slows scanners down and keeps their noise out of the database, and
 it must never lock a customer out because someone else behind the same address mistyped.
@@ -94,26 +95,32 @@ class PortalRequest(HttpRequest):
     portal: PortalContext
 
 
-# The two lookups of every portal request, compiled once (crewcommand.lib.prepared).
+# Lookups compiled once (crewcommand.lib.prepared): ``_BY_TOKEN`` for ``resolve`` (billing's
+# return pages); ``_LINK``, a portal request's one query: the link by its token's hash with
+# everything its pages read.
 _BY_TOKEN = prepared(
     lambda digest: PortalLink.objects.filter(token_hash=digest).values_list(
         "pk", "revoked_at", "expires_at"
     )
 )
 _LINK = prepared(
-    lambda pk: PortalLink.objects.select_related(
-        "company",
-        "customer",
-        "contact",
-        "invoice",
-        # What an estimate's page shows with it (portal.selectors.estimate_get).
-        "estimate__current_revision",
-        "estimate__accepted_revision",
-        "estimate__signature",
-        # What the slots' apps asked for (portal.slots.load_with_link).
-        *slots.LINK_RELATED,
-    ).filter(pk=pk),
-    -7_000_000_001,
+    lambda digest: (
+        PortalLink.objects.select_related(
+            "company",
+            "customer",
+            "contact",
+            "invoice",
+            # What an estimate's page shows with it (portal.selectors.estimate_get).
+            "estimate__current_revision",
+            "estimate__accepted_revision",
+            "estimate__signature",
+            # What the slots' apps asked for (portal.slots.load_with_link).
+            *slots.LINK_RELATED,
+        )
+        # What the slots' apps compute in the same query (portal.slots.annotate_link).
+        .annotate(**{name: expression() for name, expression in slots.LINK_ANNOTATIONS.items()})
+        .filter(token_hash=digest)
+    ),
 )
 
 
@@ -175,13 +182,13 @@ class PortalMiddleware:
             # The contractor's preview (portal.views.preview) carries no token: its forms and
             # links name this word instead, and nothing a customer can do is done from it.
             return views_portal.preview_refused(request)
-        link_id, usable = resolve(token)
-        link = None
-        if usable:
-            link = _LINK.first(link_id)
-            # The link's own dates pass; the document it opens may have closed long enough
-            # ago that the link expired with it (PortalLink.closed_expiry, derived: no write).
-            usable = link is not None and link.is_usable()
+        # One indexed query, whatever the token: the link by its hash, with what its pages
+        # read. Usable: not revoked, its own dates pass, and the document it opens has not
+        # closed long enough ago that the link expired with it (PortalLink.closed_expiry,
+        # derived: no write).
+        link = _LINK.first(token_hash(token))
+        link_id = link.pk if link is not None else None
+        usable = link is not None and link.is_usable()
         if not usable:
             # Only misses are counted and only misses are refused: a customer's valid link keeps
             # working from an address (an office NAT, a carrier's IPv6 /64) where someone else

@@ -81,9 +81,10 @@ def _document_page(
     field), ``rows`` (the revisions shown), the link's scope, the full path (an estimate's
     picks), the language (in every key) and the company's local date (due, overdue, expiry).
     The link's token, the CSRF token and the CSP nonce are cut out and put back per answer.
-    The portal's slots hold other apps' state (payments), which is not in the key: they are
-    rendered live at every answer, in their documented context (``portal.slots``) plus the
-    ``kept`` names of ``context()``, stored with the page when it was rendered."""
+    The portal's slots hold other apps' state (payments): a slot whose app puts that state in
+    the key (``slots.fill(keyed=True)``, ``slots.key_with``) is part of the cached page; any
+    other is rendered live at every answer, in its documented context (``portal.slots``) plus
+    the ``kept`` names of ``context()``, stored with the page when it was rendered."""
     if not pagecache.usable(request):
         return _render(request, portal, template, context())
     link = portal.link
@@ -108,6 +109,8 @@ def _document_page(
         request.get_full_path(),
         timezone.localdate(),
         pagecache.row_state(portal.company, portal.customer, document, *rows),
+        # The state of the keyed slots (payments: portal.slots.key_with).
+        slots.page_state(link),
     )
     return pagecache.cached_page(
         request,

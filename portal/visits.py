@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -51,7 +52,7 @@ def _keys(link_id: int) -> dict[str, str]:
 
 def _redis():
     """The Redis client behind the cache, when it is Redis: the whole view then costs one
-    round trip (a pipeline) instead of one per cache call."""
+    round trip (one script) instead of one per cache call."""
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
@@ -93,21 +94,42 @@ def note_view(*, link: PortalLink, device: str, document: Estimate | Invoice | N
         )
 
 
+# One view in one command (the script runs atomically in Redis): the count, first and last
+# time and device, the flush's schedule flag and, while the document is still "sent", its
+# "viewed" debounce. A pipeline of the same six commands cost about twice the CPU here
+# (packing six commands and parsing six replies on every page view).
+_NOTE_VIEW = """
+redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('HSETNX', KEYS[1], 'first', ARGV[1])
+redis.call('HSET', KEYS[1], 'last', ARGV[1], 'device', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local scheduled = redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[4])
+local first = false
+if #KEYS > 2 then
+  first = redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[5])
+end
+return {scheduled and 1 or 0, first and 1 or 0}
+"""
+_script: list[Any] = []  # the registered script (redis.commands.core.Script), made once
+
+
 def _note_in_redis(
     client, link_id: int, now: dt.datetime, device: str, first_view: str | None
 ) -> tuple[bool, bool]:
     key = f"portal:views:{link_id}"
-    at = now.isoformat()
-    pipe = client.pipeline(transaction=False)
-    pipe.hincrby(key, "n", 1)
-    pipe.hsetnx(key, "first", at)
-    pipe.hset(key, mapping={"last": at, "device": device})
-    pipe.expire(key, PENDING_TTL)
-    pipe.set(f"{key}:scheduled", 1, nx=True, ex=settings.PORTAL_VIEW_FLUSH_SECONDS * 6)
-    if first_view:
-        pipe.set(first_view, 1, nx=True, ex=VIEWED_DEBOUNCE)
-    results = pipe.execute()
-    return bool(results[4]), bool(first_view and results[5])
+    if not _script:
+        _script.append(client.register_script(_NOTE_VIEW))
+    script = _script[0]
+    keys = [key, f"{key}:scheduled", *([first_view] if first_view else [])]
+    args = [
+        now.isoformat(),
+        device,
+        PENDING_TTL,
+        settings.PORTAL_VIEW_FLUSH_SECONDS * 6,
+        VIEWED_DEBOUNCE,
+    ]
+    scheduled, first = script(keys=keys, args=args, client=client)
+    return bool(scheduled), bool(first_view and first)
 
 
 def _note_in_cache(

@@ -20,9 +20,9 @@ class SlotNode(template.Node):
         self.name = name
 
     def render(self, context: template.Context) -> str:
-        if context.get(HOLES):
-            # A page rendered for the page cache: the slot is filled live at every answer
-            # (views_portal), since other apps' state (payments) is not in the page's key.
+        if context.get(HOLES) and not slots.keyed(self.name):
+            # A page rendered for the page cache: a slot whose state is not in the page's key
+            # (``slots.fill(keyed=False)``) is filled live at every answer (views_portal).
             return hole_marker(f"slot:{self.name}")
         engine = context.template.engine
         parts = []
