@@ -155,7 +155,7 @@ def event_process(*, event_pk: int) -> str:
     except Exception as failure:  # a bug or an outage we did not foresee: retried, then failed
         logger.exception("stripe event %s: processing failed", row.event_id)
         outcome, error = Outcome.RETRY, f"{type(failure).__name__}: {failure}"
-    if outcome == Outcome.APPLIED and error == "":
+    if outcome == Outcome.APPLIED:
         return EventStatus.APPLIED  # marked in the change's own transaction
     if outcome != Outcome.RETRY:
         services.event_finish(claim=claim, status=EventStatus(outcome.value), error=error)

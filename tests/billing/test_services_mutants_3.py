@@ -379,6 +379,15 @@ def test_an_event_without_a_time_is_stored_without_one(db):
     assert row.payload == {"a": 1}
 
 
+def test_an_event_with_a_nul_character_is_stored_not_a_server_error(db):
+    """PostgreSQL's jsonb refuses ``\\u0000``; a signed event carrying one is still stored."""
+    body = json.dumps({"id": "evt_nul", "data": {"object": {"description": "a\x00b"}}})
+    assert "\\u0000" in body
+    event = services.EventIn(id="evt_nul", type="x", account="", created=0, body=body)
+    assert services.event_store(event=event) is not None
+    assert StripeEvent.objects.get().payload["data"]["object"]["description"] == "a\ufffdb"
+
+
 def test_applying_with_a_claim_marks_the_event_applied_with_its_payment_and_company(
     invoice, connected, stripe_on, customer, job
 ):
