@@ -246,3 +246,47 @@ def test_the_worker_retries_an_event_stripe_could_not_answer(invoice, connected,
     row = wait_for(applied, timeout=40)  # the first backoff is 10 s
     assert row.attempts == 2
     assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+
+
+def _use_broker(url: str) -> None:
+    """Point this process's Celery app at ``url`` (its connection pools rebuilt, as after a
+    fork)."""
+    from crewcommand.celery import app
+
+    app.conf.broker_url = url
+    app._after_fork()
+
+
+@pytest.mark.worker
+def test_an_event_whose_publish_failed_is_answered_200_and_handed_over_by_the_sweep(
+    invoice, connected, hooks, queued
+):
+    """Redis refuses the connection when the webhook commits: the answer is still 200 (the
+    event is stored), nothing is processed, and beat's sweep hands the row to the worker."""
+    from redis import Redis
+
+    from billing import webhooks
+    from crewcommand.celery import app
+
+    event = _completed(hooks, invoice)
+    broker = app.conf.broker_url
+    _use_broker("redis://127.0.0.1:9/0")  # nothing listens on port 9: refused at once
+    try:
+        answer = hooks.send_event(event)
+    finally:
+        _use_broker(broker)
+        webhooks._broker_down_until = 0.0
+    assert (answer.status, answer.body) == (200, b"queued")
+    row = StripeEvent.objects.get()
+    assert (row.status, row.attempts) == (EventStatus.RECEIVED, 0)
+    assert not Redis.from_url(broker).llen(app.conf.task_default_queue)  # nothing was queued
+
+    queued.start()
+    _age(received_at=dt.timedelta(minutes=1))
+    assert requeue_stripe_events() == 1
+
+    def applied():
+        return StripeEvent.objects.filter(status=EventStatus.APPLIED).first()
+
+    wait_for(applied, timeout=40)
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
