@@ -62,8 +62,20 @@ class PaymentIssueAdmin(ReadOnlyAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ["event_id", "type", "account", "payment", "received_at"]
-    list_filter = ["type"]
+    """What Stripe told us and what the worker did with it: a ``failed`` or ``rejected`` row
+    says why in ``last_error``."""
+
+    list_display = [
+        "event_id",
+        "type",
+        "account",
+        "payment",
+        "status",
+        "attempts",
+        "last_error",
+        "received_at",
+    ]
+    list_filter = ["status", "type"]
     search_fields = ["event_id", "account"]
 
 

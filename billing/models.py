@@ -401,9 +401,25 @@ class PaymentIssue(TenantModel):
         return f"{self.kind} on payment {self.payment_id}"
 
 
+class EventStatus(models.TextChoices):
+    """Where a stored Stripe event stands. ``received``: stored by the webhook, waiting for the
+    worker (or for its retry time); ``processing``: claimed by a worker; the rest are final."""
+
+    RECEIVED = "received", _("Received")
+    PROCESSING = "processing", _("Processing")
+    APPLIED = "applied", _("Applied")
+    IGNORED = "ignored", _("Ignored")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+
+
+EVENT_OPEN = (EventStatus.RECEIVED, EventStatus.PROCESSING)
+
+
 class StripeEvent(models.Model):
-    """Every Stripe event we acted on, by its Stripe id (unique): the guard against applying a
-    redelivered event twice and the audit of what Stripe told us."""
+    """Every Stripe event we accepted, by its Stripe id (unique): the guard against processing a
+    redelivered event twice, the queue the worker processes (``status``), and the audit of what
+    Stripe told us and what we did with it (``status``, ``last_error``)."""
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
@@ -417,10 +433,29 @@ class StripeEvent(models.Model):
     stripe_created = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField(default=dict)
+    status = models.CharField(
+        _("status"), max_length=12, choices=EventStatus.choices, default=EventStatus.RECEIVED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A transient failure (Stripe unreachable) waits until then; null: due now.
+    retry_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # When beat last handed the row to the broker (not again before a while: a long backlog).
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("Stripe event")
         ordering = ["-received_at", "-id"]
+        indexes = [
+            # The sweep's query: only the few rows not processed yet are in this index.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(status__in=EVENT_OPEN),
+                name="billing_event_open_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

@@ -7,9 +7,10 @@ account (``stripe_account``), and returns plain dicts. Failures raise ``StripeFa
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import stripe
@@ -205,6 +206,7 @@ class VerifiedEvent:
     created: int
     object: dict[str, Any]
     payload: dict[str, Any]
+    body: str = ""  # the raw JSON, as signed (what the webhook stores)
 
 
 def webhook_secrets() -> list[str]:
@@ -238,7 +240,13 @@ def event_verify(*, payload: bytes, signature: str) -> VerifiedEvent:
     timestamp = _signature_timestamp(signature)
     if timestamp > time.time() + SIGNATURE_TOLERANCE_SECONDS:
         raise BadWebhook("timestamp in the future")
-    return _parse_event(payload)
+    # The body is parsed once, into plain dicts (never the SDK's StripeObjects).
+    try:
+        body = payload.decode("utf-8")
+        data = json.loads(body)
+    except ValueError as error:
+        raise BadWebhook("body is not a Stripe event") from error
+    return replace(event_parse(data), body=body)
 
 
 def _signature_timestamp(header: str) -> int:
@@ -249,11 +257,10 @@ def _signature_timestamp(header: str) -> int:
     raise BadWebhook("no timestamp")
 
 
-def _parse_event(payload: bytes) -> VerifiedEvent:
-    import json
-
+def event_parse(data: Any) -> VerifiedEvent:
+    """A decoded event body (verified by ``event_verify``, or stored after it was) as a
+    ``VerifiedEvent``; ``BadWebhook`` when it is not shaped like a Stripe event."""
     try:
-        data = json.loads(payload)
         obj = data["data"]["object"]
         event = VerifiedEvent(
             id=str(data["id"]),

@@ -7,11 +7,23 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from billing import notifications, reconcile, services
+from billing import notifications, reconcile, services, webhooks
 from billing.models import Payment
 from crewcommand.errors import ServiceError
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task
+def process_stripe_event(*, event_pk: int) -> str:
+    """A stored Stripe event, claimed and processed (retries itself with backoff)."""
+    return webhooks.event_process(event_pk=event_pk)
+
+
+@shared_task
+def requeue_stripe_events() -> int:
+    """Stored Stripe events whose task was lost (beat)."""
+    return webhooks.events_requeue()
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

@@ -182,8 +182,9 @@ def checkout_cancelled(request: HttpRequest, payment_id: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Verify, then process. Bad signatures, stale timestamps and bodies that are not events
-    get 400 and write nothing; unknown types 200; transient failures 503 so Stripe retries."""
+    """Verify, store, queue, answer. Bad signatures, stale timestamps and bodies that are not
+    events get 400 and write nothing; every verified event gets 200 (``queued``, ``duplicate``
+    or ``ignored``): processing happens in a worker (``billing.webhooks``)."""
     try:
         event = stripe_client.event_verify(
             payload=request.body, signature=request.headers.get("Stripe-Signature", "")
@@ -191,7 +192,5 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except stripe_client.BadWebhook as error:
         logger.info("stripe webhook refused: %s", error)
         return HttpResponse("invalid", status=400, content_type="text/plain")
-    outcome = webhooks.event_process(event=event)
-    return HttpResponse(
-        outcome.value, status=webhooks.HTTP_STATUS[outcome], content_type="text/plain"
-    )
+    received = webhooks.event_receive(event=event)
+    return HttpResponse(received.value, status=200, content_type="text/plain")

@@ -1,27 +1,43 @@
-"""Stripe webhook processing: from a verified event to a change, or to a reasoned refusal.
+"""Stripe webhooks: verify, store, queue; then, in a worker, from the stored event to a change.
 
-The event is only a trigger. We find the payment attempt it names, check that everything in it
-agrees with what we wrote when the attempt started (company, document, connected account,
-session or PaymentIntent id), then ask Stripe for the attempt's current state and apply that
-through ``billing.services.stripe_state_apply``, the same path reconciliation uses. So events
-may arrive duplicated, concurrently and in any order: each one only moves the attempt towards
-what Stripe says now, and the event row (unique by Stripe id) is written in the same
-transaction as the change.
+The request path (``event_receive``) only verifies the signature (in the view), stores the
+event once by its Stripe id (one INSERT) and queues its processing after commit: Stripe asks
+for a quick 2xx "before complex logic", and a slow or unreachable Stripe API never holds a web
+worker or turns into a 5xx Stripe would count against the endpoint. Event types we never act
+on are answered 200 and not stored.
+
+The worker (``event_process``) claims the row (one conditional UPDATE, so two workers never
+process one event) and treats the event only as a trigger. We find the payment attempt it
+names, check that everything in it agrees with what we wrote when the attempt started (company,
+document, connected account, session or PaymentIntent id), then ask Stripe for the attempt's
+current state and apply that through ``billing.services.stripe_state_apply``, the same path
+reconciliation uses, which marks the event applied in the same transaction as the change. So
+events may arrive duplicated, concurrently and in any order: each one only moves the attempt
+towards what Stripe says now. Stripe unreachable: the row goes back to ``received`` with a
+retry time (backoff) and is retried by the worker; a permanent failure or an event that
+contradicts our records is recorded on the row (``failed``, ``rejected``, with the reason),
+where the admin's Stripe events list shows it. A row whose task was lost (broker down at
+commit, worker killed) is handed over again by the sweep (``events_requeue``, beat).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import time
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+
 from billing import services, stripe_client
-from billing.models import Payment, PaymentTransfer
+from billing.models import EventStatus, Payment, PaymentTransfer, StripeEvent
 from billing.services import (
     META_COMPANY,
     META_ESTIMATE,
     META_INVOICE,
     META_PAYMENT,
+    Claim,
     EventIn,
 )
 from billing.stripe_client import StripeFailure, VerifiedEvent
@@ -29,21 +45,21 @@ from billing.stripe_client import StripeFailure, VerifiedEvent
 logger = logging.getLogger(__name__)
 
 
-class Outcome(enum.StrEnum):
-    APPLIED = "applied"
+class Received(enum.StrEnum):
+    """What the request path did with a verified event (the answer's body; always a 200)."""
+
+    QUEUED = "queued"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"
+    IGNORED = "ignored"
     REJECTED = "rejected"
+    FAILED = "failed"
     RETRY = "retry"
 
-
-HTTP_STATUS = {
-    Outcome.APPLIED: 200,
-    Outcome.DUPLICATE: 200,
-    Outcome.IGNORED: 200,
-    Outcome.REJECTED: 400,
-    Outcome.RETRY: 503,
-}
 
 SESSION_EVENTS = frozenset(
     {
@@ -56,49 +72,144 @@ SESSION_EVENTS = frozenset(
 INTENT_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
 CHARGE_EVENTS = frozenset({"charge.refunded", "charge.refund.updated"})
 PAYMENT_EVENTS = SESSION_EVENTS | INTENT_EVENTS | CHARGE_EVENTS
+HANDLED_EVENTS = PAYMENT_EVENTS | {"account.updated"}
 
 
 class Rejected(Exception):
     """The event contradicts what we recorded: apply nothing."""
 
 
-def event_process(*, event: VerifiedEvent) -> Outcome:
-    if event.type == "account.updated":
-        return _account_updated(event)
-    if event.type not in PAYMENT_EVENTS:
-        return Outcome.IGNORED
-    try:
-        payment = _payment_for(event)
-    except Rejected as why:
-        logger.warning("stripe event %s rejected: %s", event.id, why)
-        return Outcome.REJECTED
-    if payment is None:
-        return Outcome.IGNORED
-    try:
-        session, charge = _current_state(event, payment)
-    except StripeFailure as error:
-        logger.warning("stripe event %s: state fetch failed (%s)", event.id, error.code)
-        return Outcome.RETRY if not error.permanent else Outcome.REJECTED
-    result = services.stripe_state_apply(
-        payment_id=payment.pk,
-        session=session,
-        charge=charge,
+# --- The request path ----------------------------------------------------------------------------
+
+
+def event_receive(*, event: VerifiedEvent) -> Received:
+    """Store a verified event and queue its processing after commit. Types we never act on
+    are not stored (``IGNORED``); a redelivery stores and queues nothing (``DUPLICATE``)."""
+    if event.type not in HANDLED_EVENTS:
+        return Received.IGNORED
+    event_pk = services.event_store(
         event=EventIn(
             id=event.id,
             type=event.type,
             account=event.account,
             created=event.created,
-            payload=event.payload,
-        ),
+            body=event.body,
+        )
     )
-    return Outcome.DUPLICATE if result == services.Applied.DUPLICATE else Outcome.APPLIED
+    if event_pk is None:
+        return Received.DUPLICATE
+    transaction.on_commit(lambda: enqueue(event_pk))
+    return Received.QUEUED
 
 
-def _account_updated(event: VerifiedEvent) -> Outcome:
+# After a failed publish this process stops publishing for a moment (the rows are committed and
+# the sweep hands them over): a burst of events while Redis is down pays one failed connection.
+BROKER_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
+def enqueue(event_pk: int, *, countdown: float | None = None) -> bool:
+    """Queue the processing task. A broker that is down only delays the event (the sweep finds
+    the row), so the error is logged, not raised into the request."""
+    global _broker_down_until
+    from billing.tasks import process_stripe_event
+
+    eager = process_stripe_event.app.conf.task_always_eager
+    if not eager and time.monotonic() < _broker_down_until:
+        return False
+    try:
+        process_stripe_event.apply_async(kwargs={"event_pk": event_pk}, countdown=countdown)
+    except Exception:
+        if eager:
+            raise  # inline (tests): a failure is the task's own error
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning("stripe event row %s: enqueue failed; the sweep will retry", event_pk)
+        return False
+    return True
+
+
+def events_requeue() -> int:
+    """Beat: hand over again the stored events whose task was lost. Returns how many."""
+    handed = [pk for pk in services.events_due() if enqueue(pk)]
+    services.events_requeued(pks=handed)
+    return len(handed)
+
+
+# --- The worker ----------------------------------------------------------------------------------
+
+# The worker retries itself this soon at most; a longer backoff waits for the sweep (a countdown
+# longer than the broker's visibility timeout would be delivered again and again).
+COUNTDOWN_HORIZON = 600
+
+
+def event_process(*, event_pk: int) -> str:
+    """Claim one stored event and process it; returns the row's resulting status ("skipped"
+    when another worker holds it, it is finished, or its retry time has not come)."""
+    claimed = services.event_claim(event_pk=event_pk)
+    if claimed is None:
+        return "skipped"
+    claim, row = claimed
+    try:
+        event = stripe_client.event_parse(row.payload)
+        outcome, error = _process(event, claim)
+    except Exception as failure:  # a bug or an outage we did not foresee: retried, then failed
+        logger.exception("stripe event %s: processing failed", row.event_id)
+        outcome, error = Outcome.RETRY, f"{type(failure).__name__}: {failure}"
+    if outcome == Outcome.APPLIED:
+        return EventStatus.APPLIED  # marked in the change's own transaction
+    if outcome != Outcome.RETRY:
+        services.event_finish(claim=claim, status=EventStatus(outcome.value), error=error)
+        return outcome.value
+    return _retry_later(claim, row, error)
+
+
+def _retry_later(claim: Claim, row: StripeEvent, error: str) -> str:
+    attempts = row.attempts  # read after the claim: this attempt included
+    if attempts >= services.events.MAX_ATTEMPTS:
+        services.event_finish(
+            claim=claim, status=EventStatus.FAILED, error=f"gave up after {attempts}: {error}"
+        )
+        return EventStatus.FAILED
+    wait = services.events.backoff(attempts)
+    services.event_finish(
+        claim=claim, status=EventStatus.RECEIVED, error=error, retry_at=timezone.now() + wait
+    )
+    logger.warning("stripe event %s: retry %s in %ss", row.event_id, attempts, wait.seconds)
+    if wait.total_seconds() <= COUNTDOWN_HORIZON:
+        enqueue(claim.pk, countdown=wait.total_seconds())
+    return EventStatus.RECEIVED
+
+
+def _process(event: VerifiedEvent, claim: Claim) -> tuple[Outcome, str]:
+    """What the event does, and why not when it does nothing."""
+    if event.type == "account.updated":
+        outcome = _account_updated(event, claim)
+        return outcome, "" if outcome == Outcome.APPLIED else "not about a connected account"
+    if event.type not in PAYMENT_EVENTS:
+        return Outcome.IGNORED, "event type not handled"
+    try:
+        payment = _payment_for(event)
+    except Rejected as why:
+        logger.warning("stripe event %s rejected: %s", event.id, why)
+        return Outcome.REJECTED, str(why)
+    if payment is None:
+        return Outcome.IGNORED, "about no payment of ours"
+    try:
+        session, charge = _current_state(event, payment)
+    except StripeFailure as error:
+        logger.warning("stripe event %s: state fetch failed (%s)", event.id, error.code)
+        return (Outcome.FAILED if error.permanent else Outcome.RETRY), str(error)
+    services.stripe_state_apply(payment_id=payment.pk, session=session, charge=charge, event=claim)
+    return Outcome.APPLIED, ""
+
+
+def _account_updated(event: VerifiedEvent, claim: Claim) -> Outcome:
     account_id = str(event.object.get("id") or "")
     if not account_id.startswith("acct_") or (event.account and event.account != account_id):
         return Outcome.IGNORED
-    services.stripe_account_update(account_id=account_id, data=event.object)
+    with transaction.atomic():
+        if services.event_finish(claim=claim, status=EventStatus.APPLIED):
+            services.stripe_account_update(account_id=account_id, data=event.object)
     return Outcome.APPLIED
 
 
@@ -204,12 +315,8 @@ def _current_state(
     if session_id is None and event.type in SESSION_EVENTS:
         session_id = str(event.object["id"])
     if session_id is not None:
-        # Stripe's delivery waits for this answer as a customer's page would: a Stripe API that
-        # hangs gets the short timeout (a 503 here, and Stripe delivers again later) instead of
-        # holding a web worker for the SDK's 80 s and retries.
-        session = stripe_client.checkout_session_retrieve(
-            account=account, session_id=session_id, interactive=True
-        )
+        # In the worker: no page waits, so the SDK's own timeout and network retries apply.
+        session = stripe_client.checkout_session_retrieve(account=account, session_id=session_id)
     else:
         intent_id = (
             str(event.object["id"]) if event.type in INTENT_EVENTS else _intent_id(event.object)

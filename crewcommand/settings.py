@@ -379,6 +379,12 @@ CELERY_BEAT_SCHEDULE["billing-autopay-due-invoices"] = {
     "task": "billing.tasks.autopay_due_invoices",
     "schedule": 3600.0,
 }
+# Stripe events stored by the webhook whose processing task was lost (broker down at commit,
+# worker killed), or left "processing" by a killed worker (one indexed query when none).
+CELERY_BEAT_SCHEDULE["billing-requeue-stripe-events"] = {
+    "task": "billing.tasks.requeue_stripe_events",
+    "schedule": 30.0,
+}
 # Receipts a webhook queued after commit but whose task was lost (one indexed query when none).
 CELERY_BEAT_SCHEDULE["billing-send-missing-receipts"] = {
     "task": "billing.tasks.send_missing_receipts",

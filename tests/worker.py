@@ -30,6 +30,63 @@ def _database_url(settings_dict: dict) -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
+def spawn_worker(queue: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    """Start a worker process on ``queue`` with ``env`` and wait until it is ready; returns the
+    process and its log file. Stop it with ``stop_worker``."""
+    log_path = Path(tempfile.mkdtemp(prefix="cc-worker-")) / "worker.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "crewcommand",
+                "worker",
+                "-Q",
+                queue,
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env={**env, "CELERY_QUEUE": queue},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("Celery worker did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    return proc, log_path
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def worker_env(settings_dict: dict, **extra: str) -> dict[str, str]:
+    """A worker's environment: the test database, no pool, production-like Celery (not eager)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": _database_url(settings_dict),
+        "DATABASE_POOL": "false",
+        "CREWCOMMAND_TESTING": "false",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
 @pytest.fixture(scope="session")
 def _celery_worker_process(django_db_setup, django_db_blocker, fake_quickbooks_server):
     """The worker process, started once per session. Tests use ``celery_worker_process``."""
@@ -37,56 +94,17 @@ def _celery_worker_process(django_db_setup, django_db_blocker, fake_quickbooks_s
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     mail_dir = Path(tempfile.mkdtemp(prefix="cc-mail-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(connection.settings_dict),
-        "DATABASE_POOL": "false",
-        "CELERY_QUEUE": queue,
-        "EMAIL_URL": f"file://{mail_dir}",
-        "CREWCOMMAND_TESTING": "false",
-        "PYTHONUNBUFFERED": "1",
+    env = worker_env(
+        connection.settings_dict,
+        EMAIL_URL=f"file://{mail_dir}",
         # QuickBooks aimed at the session's fake (inert for companies that never connect).
         **quickbooks_env(fake_quickbooks_server),
-    }
-    log_path = Path(tempfile.mkdtemp(prefix="cc-worker-")) / "worker.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crewcommand",
-            "worker",
-            "-Q",
-            queue,
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while "ready." not in log_path.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("Celery worker did not start:\n" + log_path.read_text()[-3000:])
-        time.sleep(0.2)
+    proc, log_path = spawn_worker(queue, env)
     try:
         yield {"queue": queue, "mail_dir": mail_dir, "log": log_path}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_worker(proc)
 
 
 @pytest.fixture

@@ -36,6 +36,15 @@ from billing.services.connect import (
     stripe_onboarding_start,
     stripe_options_update,
 )
+from billing.services.events import (
+    Claim,
+    EventIn,
+    event_claim,
+    event_finish,
+    event_store,
+    events_due,
+    events_requeued,
+)
 from billing.services.manual import (
     deposit_credit_apply,
     estimate_convert,
@@ -60,8 +69,6 @@ from billing.services.refunds import (
 from billing.services.returns import attempt_return
 from billing.services.stripe_state import (
     Applied,
-    EventIn,
-    event_record,
     payment_refresh,
     stripe_state_apply,
 )
@@ -76,6 +83,7 @@ __all__ = [
     "META_REFUND",
     "Applied",
     "CheckoutStart",
+    "Claim",
     "EventIn",
     "attempt_abandon",
     "attempt_return",
@@ -83,7 +91,11 @@ __all__ = [
     "deposit_credit_apply",
     "duplicate_refund",
     "estimate_convert",
-    "event_record",
+    "event_claim",
+    "event_finish",
+    "event_store",
+    "events_due",
+    "events_requeued",
     "issue_resolve",
     "move_targets",
     "payment_move",

@@ -3,18 +3,17 @@ reconciliation and refunds made in Stripe's dashboard."""
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import logging
-from dataclasses import dataclass
 from typing import Any, cast
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import stripe_client
 from billing.models import (
+    EventStatus,
     IssueKind,
     Payment,
     PaymentIssue,
@@ -23,11 +22,11 @@ from billing.models import (
     Refund,
     RefundStatus,
     StripeAccount,
-    StripeEvent,
 )
 from billing.selectors import (
     deposit_payable,
 )
+from billing.services.events import Claim, event_finish
 from billing.services.ledger import (
     Locked,
     enqueue_receipt,
@@ -39,7 +38,6 @@ from billing.services.ledger import (
 )
 from billing.services.metadata import META_REFUND
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.logging import redact
 from crewcommand.lib.money import ZERO, format_cad, from_cents, to_cents
 from documents.models import Estimate, Invoice, InvoiceStatus
 
@@ -127,20 +125,9 @@ def _customer_actor(payment: Payment) -> Actor:
     return Actor.customer(payment.customer.name)
 
 
-@dataclass(frozen=True)
-class EventIn:
-    """A verified Stripe event to store (once) alongside the change it causes."""
-
-    id: str
-    type: str
-    account: str
-    created: int
-    payload: dict[str, Any]
-
-
 class Applied(enum.StrEnum):
-    """What ``stripe_state_apply`` did: applied Stripe's state, or found the event already
-    stored and changed nothing."""
+    """What ``stripe_state_apply`` did: applied Stripe's state, or found that the event's claim
+    was no longer this worker's and changed nothing."""
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"
@@ -151,31 +138,34 @@ def stripe_state_apply(
     payment_id: int,
     session: dict[str, Any],
     charge: dict[str, Any] | None = None,
-    event: EventIn | None = None,
+    event: Claim | None = None,
 ) -> Applied:
     """Apply Stripe's current state of one attempt: its Checkout Session (with the
     PaymentIntent expanded) and, when given, the charge with its refunds.
 
-    The single code path for webhooks, reconciliation and refunds. With ``event``, the event
-    row is inserted first in the same transaction: a redelivered event finds it and changes
-    nothing (``Applied.DUPLICATE``); concurrent deliveries wait on the unique index."""
+    The single code path for webhooks, reconciliation and refunds. With ``event`` (a stored
+    event this worker claimed), the event row is marked applied, with its company and payment,
+    first and in the same transaction: the change commits only with the mark, and only while
+    the claim is still this worker's (otherwise ``Applied.DUPLICATE``, nothing changed). The
+    row stays locked until commit, so no other worker can claim it meanwhile."""
     with transaction.atomic():
         ref = Payment.objects.values("company_id", "purpose", "invoice_id", "estimate_id").get(
             pk=payment_id
         )
-        if event is not None:
-            try:
-                with transaction.atomic():
-                    stored = _event_store(event, payment_id, company_id=ref["company_id"])
-            except IntegrityError:
-                return Applied.DUPLICATE
+        if event is not None and not event_finish(
+            claim=event,
+            status=EventStatus.APPLIED,
+            company_id=ref["company_id"],
+            payment_id=payment_id,
+        ):
+            return Applied.DUPLICATE
         locked, payment = lock_payment(payment_id, ref=ref)
-        # A webhook's receipt is written after commit, off the request path.
+        # A webhook's receipt is written after commit, in its own task.
         _apply_session(payment, locked, session, receipt_after_commit=event is not None)
         if charge is not None:
             _apply_refunds(payment, locked, charge)
         if event is not None:
-            logger.info("stripe event %s applied to payment %s", stored.event_id, payment.public_id)
+            logger.info("stripe event row %s applied to payment %s", event.pk, payment.public_id)
     return Applied.APPLIED
 
 
@@ -198,47 +188,6 @@ def payment_refresh(
         charge = stripe_client.charge_retrieve(account=account, charge_id=charge_id)
     stripe_state_apply(payment_id=payment.pk, session=session, charge=charge)
     return session
-
-
-def _event_store(
-    event: EventIn, payment_id: int | None, *, company_id: int | None = None
-) -> StripeEvent:
-    if payment_id and company_id is None:
-        company_id = Payment.objects.filter(pk=payment_id).values_list("company_id", flat=True)[0]
-    created = dt.datetime.fromtimestamp(event.created, tz=dt.UTC) if event.created else None
-    return StripeEvent.objects.create(
-        event_id=event.id,
-        type=event.type,
-        account=event.account,
-        company_id=company_id,
-        payment_id=payment_id,
-        stripe_created=created,
-        # Sessions made before return URLs stopped carrying portal tokens still echo them.
-        payload=redact_json(event.payload),
-    )
-
-
-def redact_json(value: Any) -> Any:
-    """A JSON value with secret-link paths (``/p/<token>/``…) redacted in every string, keys
-    included: a Checkout Session echoes the return URLs it was made with, and a session made
-    before return URLs stopped carrying portal tokens would store a live token."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact(str(k)): redact_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_json(v) for v in value]
-    return value
-
-
-def event_record(*, event: EventIn) -> bool:
-    """Store an event that changes no payment; False when it was stored before."""
-    try:
-        with transaction.atomic():
-            _event_store(event, None)
-    except IntegrityError:
-        return False
-    return True
 
 
 def _intent(session: dict[str, Any]) -> dict[str, Any]:

@@ -69,11 +69,25 @@ def _replace(match: re.Match[str]) -> str:
     return match.group("keep") + REDACTED
 
 
+# The last two shapes (bare secrets) match whole runs of URL-safe characters: a run of exactly 43,
+# or a run that is a password reset token. Tried at every position of a long text (a stored Stripe
+# event: ~5 KB) they cost two thirds of ``redact``; finding the runs of 34 or more characters first
+# and testing each gives the same result (``tests/core/test_redact.py`` checks it), five times faster.
+_PATH_SHAPES = SECRET_URL_SHAPES[:-2]
+_LONG_RUN = re.compile(r"[A-Za-z0-9_-]{34,}")
+_RESET_TOKEN = re.compile(r"[0-9a-z]{1,13}-[0-9a-f]{32}", re.IGNORECASE)
+
+
+def _bare_secret(match: re.Match[str]) -> str:
+    run = match.group()
+    return REDACTED if len(run) == 43 or _RESET_TOKEN.fullmatch(run) else run
+
+
 def redact(text: str) -> str:
     """``text`` with every secret URL shape redacted."""
-    for shape in SECRET_URL_SHAPES:
+    for shape in _PATH_SHAPES:
         text = shape.sub(_replace, text)
-    return text
+    return _LONG_RUN.sub(_bare_secret, text)
 
 
 class RedactTokensFilter(logging.Filter):

@@ -326,7 +326,7 @@ def test_the_stripe_page_says_when_the_platform_has_no_stripe(owner_client, sett
 
 
 def test_account_updated_webhooks_keep_charges_enabled_current(
-    client, company, stripe_on, connected
+    client, company, stripe_on, connected, django_capture_on_commit_callbacks
 ):
     event = stripe_on.build_event(
         "account.updated",
@@ -336,12 +336,14 @@ def test_account_updated_webhooks_keep_charges_enabled_current(
     import json
 
     body = json.dumps(event).encode()
-    answer = client.post(
-        "/webhooks/stripe/",
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=stripe_on.sign(body, stripe_on.webhook_secret),
-    )
+    # The webhook queues the event after commit; the task (inline in tests) applies it.
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            "/webhooks/stripe/",
+            data=body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=stripe_on.sign(body, stripe_on.webhook_secret),
+        )
     assert answer.status_code == 200
     assert not StripeAccount.objects.get(pk=connected.pk).charges_enabled
 

@@ -4,6 +4,7 @@ exactly once, and leaves recent payments (their task may still be on its way) al
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -71,18 +72,19 @@ def test_a_webhook_writes_its_receipt_after_commit_not_inside_the_transaction(
         account=connected.account_id, session_id=payment.stripe_session_id
     )
     Message.objects.all().delete()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.stripe_state_apply(
-            payment_id=payment.pk,
-            session=session,
-            event=EventIn(
-                id=event["id"],
-                type=event["type"],
-                account=event["account"],
-                created=event["created"],
-                payload=event,
-            ),
+    stored = services.event_store(
+        event=EventIn(
+            id=event["id"],
+            type=event["type"],
+            account=event["account"],
+            created=event["created"],
+            body=json.dumps(event),
         )
+    )
+    claimed = services.event_claim(event_pk=stored)
+    assert claimed is not None
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.stripe_state_apply(payment_id=payment.pk, session=session, event=claimed[0])
     payment.refresh_from_db()
     assert payment.applied and payment.receipt_sent_at is None
     assert _receipts(payment) == []  # nothing rendered or queued inside the transaction

@@ -1,6 +1,6 @@
 """What ``scripts/mutation billing-services`` left alive in ``billing/services``: refunds made or
 settled in Stripe (``stripe_state._refund_from_stripe``, ``refund_settle``), a bank debit that
-bounces (``_apply_failure``), the stored Stripe event (``_event_store``), the customer's return
+bounces (``_apply_failure``), the stored Stripe event (``services.events``), the customer's return
 page (``returns._session_status``), connecting a Stripe account (``connect``) and the deposit's
 tax point (``manual._set_deposit_tax_point``).
 
@@ -15,6 +15,7 @@ as Stripe would send it, then applied through ``stripe_state_apply`` like a webh
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from decimal import Decimal
@@ -25,6 +26,7 @@ from django.core import mail
 
 from billing import services, stripe_client
 from billing.models import (
+    EventStatus,
     Payment,
     PaymentMethod,
     PaymentPurpose,
@@ -338,52 +340,100 @@ def test_a_bounced_debit_says_what_stripe_said_or_that_it_failed(
     assert (payment.status, payment.failure_message) == (PaymentStatus.FAILED, message)
 
 
-# --- The stored event (_event_store) -------------------------------------------------------------
+# --- The stored event (services.events) -----------------------------------------------------------
 
 
-def test_the_event_is_stored_with_its_payment_company_and_time_and_no_portal_token(
+def _stored(event_id: str, account: str, body: dict, created: int = 1_764_460_800):
+    return services.EventIn(
+        id=event_id,
+        type="checkout.session.completed",
+        account=account,
+        created=created,
+        body=json.dumps(body),
+    )
+
+
+def test_the_event_is_stored_once_with_its_time_and_no_portal_token(db):
+    token = "A" * 43
+    body = {"id": "evt_stored", "data": {"object": {"success_url": f"/p/{token}/pay/x/"}}}
+    event = _stored("evt_stored", "acct_1", body)
+    first = services.event_store(event=event)
+    assert first is not None and services.event_store(event=event) is None
+    row = StripeEvent.objects.get()
+    assert (row.pk, row.event_id, row.type, row.account) == (
+        first,
+        "evt_stored",
+        "checkout.session.completed",
+        "acct_1",
+    )
+    assert (row.status, row.attempts, row.company_id, row.payment_id) == ("received", 0, None, None)
+    assert row.stripe_created == dt.datetime(2025, 11, 30, tzinfo=dt.UTC)
+    assert row.payload["id"] == "evt_stored" and token not in str(row.payload)
+    assert "/p/" in row.payload["data"]["object"]["success_url"]
+
+
+def test_an_event_without_a_time_is_stored_without_one(db):
+    services.event_store(event=_stored("evt_alone", "", {"a": 1}, created=0))
+    row = StripeEvent.objects.get()
+    assert (row.company_id, row.payment_id, row.stripe_created) == (None, None, None)
+    assert row.payload == {"a": 1}
+
+
+def test_an_event_with_a_nul_character_is_stored_not_a_server_error(db):
+    """PostgreSQL's jsonb refuses ``\\u0000``; a signed event carrying one is still stored."""
+    body = json.dumps({"id": "evt_nul", "data": {"object": {"description": "a\x00b"}}})
+    assert "\\u0000" in body
+    event = services.EventIn(id="evt_nul", type="x", account="", created=0, body=body)
+    assert services.event_store(event=event) is not None
+    assert StripeEvent.objects.get().payload["data"]["object"]["description"] == "a\ufffdb"
+
+
+def test_applying_with_a_claim_marks_the_event_applied_with_its_payment_and_company(
     invoice, connected, stripe_on, customer, job
 ):
     payment = start_checkout(invoice).payment
     if payment.pk == invoice.company_id:  # so that storing one id for the other shows
         payment = start_checkout(InvoiceFactory(customer=customer, job=job)).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
     session = stripe_client.checkout_session_retrieve(
         account=connected.account_id, session_id=payment.stripe_session_id
     )
-    token = "A" * 43
-    payload = {"id": "evt_stored", "data": {"object": {"success_url": f"/p/{token}/pay/x/"}}}
-    event = services.EventIn(
-        id="evt_stored",
-        type="checkout.session.completed",
-        account=connected.account_id,
-        created=1_764_460_800,
-        payload=payload,
-    )
-    applied = services.stripe_state_apply(payment_id=payment.pk, session=session, event=event)
+    pk = services.event_store(event=_stored("evt_claimed", connected.account_id, {"id": "x"}))
+    claim, _row = services.event_claim(event_pk=pk)
+    assert services.event_claim(event_pk=pk) is None  # one worker at a time
+    applied = services.stripe_state_apply(payment_id=payment.pk, session=session, event=claim)
     assert applied == services.Applied.APPLIED
     row = StripeEvent.objects.get()
-    assert (row.event_id, row.type, row.account) == (
-        "evt_stored",
-        "checkout.session.completed",
-        connected.account_id,
+    assert (row.status, row.payment_id, row.company_id) == (
+        "applied",
+        payment.pk,
+        invoice.company_id,
     )
-    assert (row.payment_id, row.company_id) == (payment.pk, invoice.company_id)
-    assert row.stripe_created == dt.datetime(2025, 11, 30, tzinfo=dt.UTC)
-    assert row.payload["id"] == "evt_stored" and token not in str(row.payload)
-    assert "/p/" in row.payload["data"]["object"]["success_url"]
-    again = services.stripe_state_apply(payment_id=payment.pk, session=session, event=event)
-    assert again == services.Applied.DUPLICATE and StripeEvent.objects.count() == 1
+    assert row.processed_at is not None and row.attempts == 1
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.SUCCEEDED
 
 
-def test_an_event_about_no_payment_is_stored_without_company_or_time_when_stripe_gives_none(db):
-    event = services.EventIn(
-        id="evt_alone", type="account.updated", account="acct_1", created=0, payload={"a": 1}
+def test_a_worker_whose_claim_was_taken_over_changes_nothing(invoice, connected, stripe_on):
+    """A worker that outlived its lease: the sweep gave the row to another worker, whose claim
+    is the one that counts. The late worker's change is not made."""
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = stripe_client.checkout_session_retrieve(
+        account=connected.account_id, session_id=payment.stripe_session_id
     )
-    assert services.event_record(event=event) is True
-    assert services.event_record(event=event) is False
-    row = StripeEvent.objects.get()
-    assert (row.company_id, row.payment_id, row.stripe_created) == (None, None, None)
-    assert row.payload == {"a": 1}
+    pk = services.event_store(event=_stored("evt_late", connected.account_id, {"id": "x"}))
+    late, _row = services.event_claim(event_pk=pk)
+    StripeEvent.objects.filter(pk=pk).update(claimed_at=late.claimed_at - dt.timedelta(hours=1))
+    assert services.events_due() == []  # put back to received, but too recent to hand over
+    assert StripeEvent.objects.get().status == "received"
+    current, _row = services.event_claim(event_pk=pk)
+    again = services.stripe_state_apply(payment_id=payment.pk, session=session, event=late)
+    assert again == services.Applied.DUPLICATE
+    assert Payment.objects.get(pk=payment.pk).status != PaymentStatus.SUCCEEDED
+    assert not services.event_finish(claim=late, status=EventStatus.FAILED, error="late")
+    applied = services.stripe_state_apply(payment_id=payment.pk, session=session, event=current)
+    assert applied == services.Applied.APPLIED
+    assert StripeEvent.objects.get().status == "applied"
 
 
 # --- The customer's return page (returns._session_status) ----------------------------------------
