@@ -34,7 +34,7 @@ def home(request: ContractorRequest) -> HttpResponse:
     context = {
         "today_jobs": selectors.jobs_on_day(company=company, day=timezone.localdate()),
         "activity": selectors.activity_recent(company=company),
-        "customer_count": selectors.customer_list(company=company).count(),
+        "has_customers": selectors.has_customers(company=company),
         "funnel": charts.funnel_bars(documents.funnel(company=company)),
         "money": charts.stacked_weeks(documents.money_by_week(company=company)),
         "summary": documents.invoice_summary(company=company),

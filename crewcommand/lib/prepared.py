@@ -1,35 +1,62 @@
-"""Querysets compiled to SQL once, then run with new values: for the few lookups every customer
-page makes (a link by its token, a company by its slug), where Django's query compilation costs
-ten times the query itself (about 0.5 ms of CPU against 0.05 ms for the round trip).
+"""Querysets compiled to SQL once, then run with new values: for the lookups every customer
+page makes (a link by its token, a company by its slug) and the reads every dashboard page
+makes (the signed-in member, the home's figures and lists), where Django's query compilation
+costs ten times the query itself (about 0.5 ms of CPU against 0.05 ms for the round trip).
 
 ``prepared(lambda token: Model.objects.filter(token_hash=token)...)`` builds the queryset once
 with placeholder values, keeps its SQL, the positions of those values among the parameters
 and the compiler (which knows the columns, converters and ``select_related`` tree), and on each
 call runs that SQL with the real values through the connection's cursor (so query logging and
-counting see it as usual) and builds the rows the way ``QuerySet.first()`` would. The result
-is the same objects the queryset gives; ``tests/core/test_prepared.py`` compares them.
+counting see it as usual) and builds the rows the way the queryset would: ``first()`` what
+``QuerySet.first()`` gives, ``all()`` the list the queryset gives (model instances with their
+``select_related`` rows and annotations, ``values()`` dicts or ``values_list()`` tuples). The
+results are the same objects the queryset gives; ``tests/core/test_prepared.py`` compares them.
 
-Only single-row lookups whose values are plain parameters (``exact`` lookups on columns):
-anything else keeps using the queryset.
+Only values that are plain parameters (``exact``, ``gte``, ``lt``… lookups on columns; a date
+or datetime is adapted for the database the same way Django adapts it; a value may be used
+several times): anything else keeps using the queryset. A placeholder must be a value the
+query holds nowhere else (``-7_000_000_001``, a date in the year 1001). ``one_row`` turns an
+``aggregate()`` into a queryset of one row, so it can be prepared too. ``prefetch_related`` is not carried over (prefetch after, on the list).
+The compiled SQL is kept per connection and per active time zone (a time zone can be part of
+the SQL: date truncation of a datetime column).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import IntegerField, QuerySet, Value
 from django.db.models.query import (  # type: ignore[attr-defined]  # Django 6.1 internals
+    ModelIterable,
+    ValuesIterable,
     ValuesListIterable,
     _get_from_db,
     get_related_populators,
 )
+from django.utils import timezone
 
 
 class _Sentinel(str):
     """A placeholder value no real lookup uses, recognisable among the compiled parameters."""
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _adapters(connection, placeholder: Any) -> list[Callable[[Any], Any]]:
+    """How a value of the placeholder's type can appear among the compiled parameters: as it
+    is, or adapted for the database (SQLite stores dates and datetimes as text)."""
+    ops = connection.ops
+    if isinstance(placeholder, dt.datetime):
+        return [_identity, ops.adapt_datetimefield_value]
+    if isinstance(placeholder, dt.date):
+        return [_identity, ops.adapt_datefield_value]
+    return [_identity]
 
 
 class Prepared:
@@ -38,46 +65,133 @@ class Prepared:
         self._placeholders = placeholders
         self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def _compile(self, connection) -> tuple:
-        queryset = self._build(*self._placeholders)[:1]
+    def _compile(self, connection, many: bool) -> tuple:
+        queryset = self._build(*self._placeholders)
+        if queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+            raise ValueError("prefetch_related is not carried over: prefetch on the list")
+        if not many:
+            queryset = queryset[:1]
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        positions = []
+        bindings = []
         for placeholder in self._placeholders:
-            found = [i for i, value in enumerate(params) if value == placeholder]
-            if len(found) != 1:
-                raise ValueError(f"placeholder {placeholder!r} is not one plain parameter")
-            positions.append(found[0])
-        values_list = queryset._iterable_class is ValuesListIterable
-        compiled = (sql, list(params), positions, compiler, values_list, queryset._fetch_mode)  # type: ignore[attr-defined]
-        self._compiled[connection] = compiled
+            found: dict[int, Callable[[Any], Any]] = {}
+            for adapt in _adapters(connection, placeholder):
+                adapted = adapt(placeholder)
+                for i, value in enumerate(params):
+                    if value == adapted and not isinstance(value, bool):
+                        found.setdefault(i, adapt)
+            if not found:
+                raise ValueError(f"placeholder {placeholder!r} is not a plain parameter")
+            bindings.append(tuple(found.items()))
+        iterable = queryset._iterable_class
+        if iterable not in (ModelIterable, ValuesIterable, ValuesListIterable):
+            raise ValueError(f"{iterable.__name__} rows are not supported")
+        query = queryset.query
+        names = (
+            list(query.selected)
+            if query.selected
+            else [*query.extra_select, *query.values_select, *query.annotation_select]
+        )
+        compiled = (
+            sql,
+            list(params),
+            bindings,
+            compiler,
+            iterable,
+            names,
+            queryset._fetch_mode,  # type: ignore[attr-defined]
+        )
+        self._compiled.setdefault(connection, {})[(many, timezone.get_current_timezone_name())] = (
+            compiled
+        )
         return compiled
+
+    def _run(self, values: tuple, many: bool) -> tuple[list, tuple, Any]:
+        connection = connections["default"]
+        per_connection = self._compiled.get(connection) or {}
+        compiled = per_connection.get(
+            (many, timezone.get_current_timezone_name())
+        ) or self._compile(connection, many)
+        sql, params, bindings, *_ = compiled
+        params = list(params)
+        for places, value in zip(bindings, values, strict=True):
+            for position, adapt in places:
+                params[position] = adapt(value)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall() if many else cursor.fetchmany(1)
+        return rows, compiled, connection
 
     def first(self, *values: Any) -> Any:
         """What ``build(*values).first()`` returns, without compiling the query again."""
-        connection = connections["default"]
-        compiled = self._compiled.get(connection) or self._compile(connection)
-        sql, params, positions, compiler, values_list, fetch_mode = compiled
-        params = list(params)
-        for position, value in zip(positions, values, strict=True):
-            params[position] = value
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        row = next(iter(compiler.results_iter(results=[[row]])))
-        if values_list:
-            return tuple(row)
-        select, klass_info = compiler.select, compiler.klass_info
-        fields = klass_info["select_fields"]
-        start, end = fields[0], fields[-1] + 1
-        names = [column[0].target.attname for column in select[start:end]]
-        from_db = _get_from_db(klass_info["model"], fetch_mode)
-        obj = from_db(connection.alias, names, row[start:end])
-        for populator in get_related_populators(klass_info, select, connection.alias, fetch_mode):
+        rows, compiled, connection = self._run(values, many=False)
+        built = _build_rows(rows, compiled, connection)
+        return built[0] if built else None
+
+    def all(self, *values: Any) -> list:
+        """What ``list(build(*values))`` returns, without compiling the query again."""
+        rows, compiled, connection = self._run(values, many=True)
+        return _build_rows(rows, compiled, connection)
+
+
+def _build_rows(rows: list, compiled: tuple, connection) -> list:
+    """The rows as the queryset's iterable builds them (``ModelIterable``, ``ValuesIterable``,
+    ``ValuesListIterable`` in Django 6.1), converters applied."""
+    if not rows:
+        return []
+    _sql, _params, _bindings, compiler, iterable, names, fetch_mode = compiled
+    converted = list(compiler.results_iter(results=[rows]))
+    if iterable is ValuesListIterable:
+        return [tuple(row) for row in converted]
+    if iterable is ValuesIterable:
+        return [dict(zip(names, row, strict=True)) for row in converted]
+    select, klass_info = compiler.select, compiler.klass_info
+    fields = klass_info["select_fields"]
+    start, end = fields[0], fields[-1] + 1
+    attnames = [column[0].target.attname for column in select[start:end]]
+    from_db = _get_from_db(klass_info["model"], fetch_mode)
+    populators = get_related_populators(klass_info, select, connection.alias, fetch_mode)
+    annotations = list(compiler.annotation_col_map.items())
+    built, peers = [], []
+    for row in converted:
+        obj = from_db(connection.alias, attnames, row[start:end])
+        if fetch_mode.track_peers:
+            peers.append(weakref.ref(obj))
+            obj._state.peers = peers
+        for populator in populators:
             populator.populate(row, obj)
-        return obj
+        for name, position in annotations:
+            setattr(obj, name, row[position])
+        built.append(obj)
+    return built
+
+
+def attach_prefetched(instance: Any, name: str, rows: list) -> None:
+    """Give ``instance`` the rows of its relation ``name`` as ``prefetch_related`` would, so
+    ``instance.<name>.all()`` answers from them without a query: for rows read by a prepared
+    query, since a prepared query carries no ``prefetch_related``. The caller owns the rule
+    that ``rows`` are exactly that relation's rows, in its order."""
+    related = getattr(type(instance), name).rel.related_model
+    cached: QuerySet = QuerySet(model=related)
+    cached._result_cache = list(rows)
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[name] = cached
+
+
+def one_row(queryset: QuerySet, **aggregates: Any) -> QuerySet:
+    """What ``queryset.aggregate(**aggregates)`` computes, as a queryset of one ``values()``
+    row: grouped by a constant, so without ``GROUP BY`` (one row even when nothing matches,
+    as ``aggregate()``), and without the model's default ordering."""
+    return (
+        queryset.order_by()
+        .annotate(_one_row=Value(1, output_field=IntegerField()))
+        .values("_one_row")
+        .annotate(**aggregates)
+        .values(*aggregates)
+    )
 
 
 def prepared(build: Callable[..., QuerySet], *placeholders: Any) -> Prepared:
