@@ -25,7 +25,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crewcommand.lib.money import ZERO
+from crewcommand.lib.money import ZERO, quantize_money
 from crewcommand.lib.prepared import attach_prefetched, one_row, prepared
 from crewcommand.models import Company, Customer, Job
 from crewcommand.selectors import clean_query
@@ -162,8 +162,15 @@ _summary = prepared(_summary_query, _COMPANY, _DAY)
 
 
 def invoice_summary(*, company: Company) -> dict[str, Decimal]:
-    """Outstanding and overdue balances over all open invoices, in one query (compiled once)."""
-    return _summary.first(company.pk, timezone.localdate())
+    """Outstanding and overdue balances over all open invoices, in one query (compiled once).
+    Amounts to the cent, as ``aggregate()`` gave them on every database (SQLite's sums of an
+    expression come back unscaled: ``0`` for ``0.00``)."""
+    row = _summary.first(company.pk, timezone.localdate())
+    return {
+        "outstanding": quantize_money(row["outstanding"]),
+        "overdue": quantize_money(row["overdue"]),
+        "overdue_count": row["overdue_count"],
+    }
 
 
 def invoice_get(*, company: Company, public_id: str) -> Invoice:

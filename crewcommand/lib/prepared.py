@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections
@@ -59,13 +60,37 @@ def _adapters(connection, placeholder: Any) -> list[Callable[[Any], Any]]:
     return [_identity]
 
 
+@dataclass
+class _Compiled:
+    """A query compiled once, with everything its rows are built from (Django 6.1 internals:
+    what ``ModelIterable``, ``ValuesIterable`` and ``ValuesListIterable`` compute per call)."""
+
+    sql: str
+    params: list
+    bindings: list[tuple[tuple[int, Callable[[Any], Any]], ...]]
+    compiler: Any
+    iterable: type
+    names: list[str]
+    converters: dict
+    columns: list
+    composite: bool
+    fetch_mode: Any
+    # Model rows only: the model's columns, how to build it, its select_related rows and
+    # annotations.
+    span: tuple[int, int] = (0, 0)
+    attnames: list[str] = field(default_factory=list)
+    from_db: Callable[..., Any] | None = None
+    populators: list = field(default_factory=list)
+    annotations: list[tuple[str, int]] = field(default_factory=list)
+
+
 class Prepared:
     def __init__(self, build: Callable[..., QuerySet], *placeholders: Any) -> None:
         self._build = build
         self._placeholders = placeholders
         self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def _compile(self, connection, many: bool) -> tuple:
+    def _compile(self, connection, many: bool) -> _Compiled:
         queryset = self._build(*self._placeholders)
         if queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
             raise ValueError("prefetch_related is not carried over: prefetch on the list")
@@ -93,33 +118,48 @@ class Prepared:
             if query.selected
             else [*query.extra_select, *query.values_select, *query.annotation_select]
         )
-        compiled = (
-            sql,
-            list(params),
-            bindings,
-            compiler,
-            iterable,
-            names,
-            queryset._fetch_mode,  # type: ignore[attr-defined]
+        columns = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        fetch_mode = queryset._fetch_mode  # type: ignore[attr-defined]
+        compiled = _Compiled(
+            sql=sql,
+            params=list(params),
+            bindings=bindings,
+            compiler=compiler,
+            iterable=iterable,
+            names=names,
+            converters=compiler.get_converters(columns),
+            columns=columns,
+            composite=compiler.has_composite_fields(columns),
+            fetch_mode=fetch_mode,
         )
-        self._compiled.setdefault(connection, {})[(many, timezone.get_current_timezone_name())] = (
-            compiled
-        )
+        if iterable is ModelIterable:
+            select, klass_info = compiler.select, compiler.klass_info
+            fields = klass_info["select_fields"]
+            compiled.span = (fields[0], fields[-1] + 1)
+            compiled.attnames = [
+                column[0].target.attname for column in select[compiled.span[0] : compiled.span[1]]
+            ]
+            compiled.from_db = _get_from_db(klass_info["model"], fetch_mode)
+            compiled.populators = get_related_populators(
+                klass_info, select, connection.alias, fetch_mode
+            )
+            compiled.annotations = list(compiler.annotation_col_map.items())
+        key = (many, timezone.get_current_timezone_name())
+        self._compiled.setdefault(connection, {})[key] = compiled
         return compiled
 
-    def _run(self, values: tuple, many: bool) -> tuple[list, tuple, Any]:
+    def _run(self, values: tuple, many: bool) -> tuple[list, _Compiled, Any]:
         connection = connections["default"]
         per_connection = self._compiled.get(connection) or {}
         compiled = per_connection.get(
             (many, timezone.get_current_timezone_name())
         ) or self._compile(connection, many)
-        sql, params, bindings, *_ = compiled
-        params = list(params)
-        for places, value in zip(bindings, values, strict=True):
+        params = list(compiled.params)
+        for places, value in zip(compiled.bindings, values, strict=True):
             for position, adapt in places:
                 params[position] = adapt(value)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(compiled.sql, params)
             rows = cursor.fetchall() if many else cursor.fetchmany(1)
         return rows, compiled, connection
 
@@ -135,33 +175,35 @@ class Prepared:
         return _build_rows(rows, compiled, connection)
 
 
-def _build_rows(rows: list, compiled: tuple, connection) -> list:
+def _build_rows(rows: list, compiled: _Compiled, connection) -> list:
     """The rows as the queryset's iterable builds them (``ModelIterable``, ``ValuesIterable``,
     ``ValuesListIterable`` in Django 6.1), converters applied."""
     if not rows:
         return []
-    _sql, _params, _bindings, compiler, iterable, names, fetch_mode = compiled
-    converted = list(compiler.results_iter(results=[rows]))
-    if iterable is ValuesListIterable:
+    compiler = compiled.compiler
+    converted: Any = rows
+    if compiled.converters:
+        converted = compiler.apply_converters(converted, compiled.converters)
+    if compiled.composite:
+        converted = compiler.composite_fields_to_tuples(converted, compiled.columns)
+    if compiled.iterable is ValuesListIterable:
         return [tuple(row) for row in converted]
-    if iterable is ValuesIterable:
-        return [dict(zip(names, row, strict=True)) for row in converted]
-    select, klass_info = compiler.select, compiler.klass_info
-    fields = klass_info["select_fields"]
-    start, end = fields[0], fields[-1] + 1
-    attnames = [column[0].target.attname for column in select[start:end]]
-    from_db = _get_from_db(klass_info["model"], fetch_mode)
-    populators = get_related_populators(klass_info, select, connection.alias, fetch_mode)
-    annotations = list(compiler.annotation_col_map.items())
-    built, peers = [], []
+    if compiled.iterable is ValuesIterable:
+        return [dict(zip(compiled.names, row, strict=True)) for row in converted]
+    start, end = compiled.span
+    from_db, alias, attnames = compiled.from_db, connection.alias, compiled.attnames
+    assert from_db is not None
+    track_peers = compiled.fetch_mode.track_peers
+    built: list = []
+    peers: list = []
     for row in converted:
-        obj = from_db(connection.alias, attnames, row[start:end])
-        if fetch_mode.track_peers:
+        obj = from_db(alias, attnames, row[start:end])
+        if track_peers:
             peers.append(weakref.ref(obj))
             obj._state.peers = peers
-        for populator in populators:
+        for populator in compiled.populators:
             populator.populate(row, obj)
-        for name, position in annotations:
+        for name, position in compiled.annotations:
             setattr(obj, name, row[position])
         built.append(obj)
     return built
