@@ -255,3 +255,50 @@ def test_the_awaited_estimates_totals_need_no_query_per_row(
         attention = documents.attention(company=owner.company)
         totals = [e.figures.total for e in attention["awaiting"]]
     assert totals == [e.figures.total for e in _old_awaiting(owner.company)]
+
+
+def test_the_invoice_lists_pages_compiled_once_are_the_querysets_pages(
+    owner, outsider, owner_client
+):
+    from django.core.paginator import Paginator
+    from django.urls import reverse
+
+    from crewcommand.lib.ids import new_public_id
+    from crewcommand.lib.listing import PAGE_SIZE
+
+    today = timezone.localdate()
+    for member, count in ((owner, 2 * PAGE_SIZE + 7), (outsider, 30)):
+        customer = CustomerFactory(company=member.company)
+        Invoice.objects.bulk_create(
+            Invoice(
+                company=member.company,
+                customer=customer,
+                number=n,
+                province="ON",
+                status=InvoiceStatus.SENT,
+                issue_date=today,
+                due_date=today,
+                total=Decimal(n),
+                public_id=new_public_id(),
+            )
+            for n in range(1, count + 1)
+        )
+    company = owner.company
+    pages = documents.InvoicePages(company)
+    assert pages.count() == documents.invoice_list(company=company).count() == 2 * PAGE_SIZE + 7
+    ours, theirs = (
+        Paginator(pages, PAGE_SIZE),
+        Paginator(documents.invoice_list(company=company), PAGE_SIZE),
+    )
+    assert ours.num_pages == theirs.num_pages == 3
+    for number in (1, 2, 3, 1):
+        got, want = list(ours.page(number)), list(theirs.page(number))
+        assert [_fields(i) for i in got] == [_fields(i) for i in want]
+        assert {i.customer.company_id for i in got} == {company.pk}
+    # Windows the paginator never asks for still answer as the queryset.
+    for window in (slice(3, 9), slice(0, 100), slice(PAGE_SIZE * 50, PAGE_SIZE * 51)):
+        assert [i.pk for i in pages[window]] == [
+            i.pk for i in documents.invoice_list(company=company)[window]
+        ]
+    body = owner_client.get(reverse("documents:invoice_list") + "?page=3").content.decode()
+    assert "INV-0007" in body and "INV-0008" not in body and "Page 3 of 3" in body
