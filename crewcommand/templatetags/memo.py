@@ -40,18 +40,31 @@ ENTRIES = 512
 _PLAIN = (str, int, float, Decimal, dt.date, dt.time, dt.timedelta, bool, type(None))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime, dt.time})
+
+
 def freeze(value: Any) -> Any:
     """A hashable form of ``value`` that tells apart what renders differently
-    (``Decimal("1.0")`` and ``Decimal("1.00")``, ``1`` and ``True``)."""
+    (``Decimal("1.0")`` and ``Decimal("1.00")``, ``1`` and ``True``, a ``str`` and a
+    ``SafeString`` of the same text)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return (kind, value)
+    if kind is Decimal:
+        return (kind, str(value))
+    if kind is list or kind is tuple:
+        return (tuple, tuple(map(freeze, value)))
+    if kind is dict:
+        return (dict, tuple((str(k), freeze(v)) for k, v in value.items()))
     if isinstance(value, Promise):  # a lazy translation: its text in the active language
-        value = str(value)
-    if isinstance(value, _PLAIN):
-        return (type(value).__name__, str(value) if isinstance(value, Decimal) else value)
+        return (str, str(value))
+    if isinstance(value, _PLAIN):  # subclasses: SafeString, a TextChoices member…
+        return (kind, str(value) if isinstance(value, Decimal) else value)
     if isinstance(value, (list, tuple)):
-        return ("seq", tuple(freeze(v) for v in value))
+        return (tuple, tuple(map(freeze, value)))
     if isinstance(value, dict):
-        return ("map", tuple((str(k), freeze(v)) for k, v in value.items()))
-    raise TypeError(f"{{% memo %}} keys are plain values, not {type(value).__name__}")
+        return (dict, tuple((str(k), freeze(v)) for k, v in value.items()))
+    raise TypeError(f"{{% memo %}} keys are plain values, not {kind.__name__}")
 
 
 class MemoNode(template.Node):
