@@ -14,7 +14,15 @@ from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from crewcommand import permissions
+from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company, Member
+
+# Every dashboard request reads the signed-in user's member row with its company and user:
+# compiled once (``crewcommand.lib.prepared``), not on each request.
+_member_of = prepared(
+    lambda user_id: Member.objects.select_related("company", "user").filter(user_id=user_id),
+    -7_000_000_001,
+)
 
 
 class ContractorRequest(HttpRequest):
@@ -51,9 +59,7 @@ def member_required(
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            member = (
-                Member.objects.select_related("company", "user").filter(user=request.user).first()
-            )
+            member = _member_of.first(request.user.pk)
             if member is None:
                 return redirect("signup")
             contractor = cast(ContractorRequest, request)  # the same object, typed

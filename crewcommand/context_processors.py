@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -15,6 +15,7 @@ def app(request: HttpRequest) -> dict:
         "company": getattr(request, "company", None),
         "member": member,
         "SITE_URL": settings.SITE_URL,
-        # A callable: templates call it only where the sidebar is drawn.
-        "nav_entries": partial(nav.entries_for, member, match.namespace if match else None),
+        # A callable: templates call it only where the sidebar is drawn, and once per request
+        # (the sidebar's {% memo %} reads it for its key, then on a miss for its entries).
+        "nav_entries": cache(partial(nav.entries_for, member, match.namespace if match else None)),
     }

@@ -10,6 +10,7 @@ from django.db.models import Count, Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from crewcommand.lib.prepared import prepared
 from crewcommand.lib.text import single_line
 from crewcommand.models import (
     Activity,
@@ -23,6 +24,12 @@ from crewcommand.models import (
 )
 
 MAX_QUERY_LENGTH = 100
+
+# Placeholders the dashboard's reads are compiled with (``crewcommand.lib.prepared``): values
+# no real query holds.
+_COMPANY = -7_000_000_001
+_START = dt.datetime(1001, 1, 1, tzinfo=dt.UTC)
+_END = dt.datetime(1001, 1, 2, tzinfo=dt.UTC)
 
 
 def clean_query(query: str | None) -> str:
@@ -84,15 +91,27 @@ def job_get(*, company: Company, public_id: str) -> Job:
     )
 
 
-def jobs_on_day(*, company: Company, day: dt.date) -> QuerySet[Job]:
+_jobs_between = prepared(
+    lambda company_id, start, end: (
+        Job.objects.filter(
+            company_id=company_id, scheduled_start__gte=start, scheduled_start__lt=end
+        )
+        .exclude(status=JobStatus.CANCELLED)
+        .select_related("customer")
+        .order_by("scheduled_start")
+    ),
+    _COMPANY,
+    _START,
+    _END,
+)
+
+
+def jobs_on_day(*, company: Company, day: dt.date) -> list[Job]:
+    """The day's scheduled jobs (local day), cancelled ones left out, with their customer (one
+    query, compiled once)."""
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    return (
-        job_list(company=company)
-        .filter(scheduled_start__gte=start, scheduled_start__lt=start + dt.timedelta(days=1))
-        .exclude(status=JobStatus.CANCELLED)
-        .order_by("scheduled_start")
-    )
+    return _jobs_between.all(company.pk, start, start + dt.timedelta(days=1))
 
 
 def jobs_in_week(*, company: Company, monday: dt.date) -> list[tuple[dt.date, list[Job]]]:
@@ -139,5 +158,21 @@ def activity_for_customer(*, customer: Customer, limit: int = 50) -> list[Activi
     return list(Activity.objects.filter(company=customer.company, customer=customer)[:limit])
 
 
+_recent_activity = prepared(
+    lambda company_id: Activity.objects.filter(company_id=company_id)[:10], _COMPANY
+)
+
+
 def activity_recent(*, company: Company, limit: int = 10) -> list[Activity]:
+    if limit == 10:  # the home's timeline: compiled once
+        return _recent_activity.all(company.pk)
     return list(Activity.objects.filter(company=company)[:limit])
+
+
+_any_customer = prepared(
+    lambda company_id: Customer.objects.filter(company_id=company_id).values_list("pk"), _COMPANY
+)
+
+
+def has_customers(*, company: Company) -> bool:
+    return _any_customer.first(company.pk) is not None

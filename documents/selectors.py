@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from crewcommand.lib.money import ZERO
+from crewcommand.lib.listing import PAGE_SIZE
+from crewcommand.lib.money import ZERO, quantize_money
+from crewcommand.lib.prepared import attach_prefetched, one_row, prepared
 from crewcommand.models import Company, Customer, Job
 from crewcommand.selectors import clean_query
 from documents.models import (
@@ -26,6 +41,12 @@ from documents.models import (
     LineItem,
     LineKind,
 )
+
+# Placeholders the home's reads are compiled with (``crewcommand.lib.prepared``): values no
+# real query holds.
+_COMPANY = -7_000_000_001
+_DAY = dt.date(1001, 1, 1)
+_MOMENT = dt.datetime(1001, 1, 1, tzinfo=dt.UTC)
 
 _NUMBER = re.compile(r"^(?:est|inv)?[-\s#]*0*(\d{1,9})$", re.IGNORECASE)
 
@@ -52,9 +73,10 @@ def _live_q() -> Q:
     return Q(status__in=OPEN_ESTIMATE_STATUSES)
 
 
-def _expired_q() -> Q:
+def _expired_q(today: dt.date | None = None) -> Q:
     """Open estimates (sent, viewed, changes requested) past their valid-until date (``Estimate.display_status``)."""
-    return _live_q() & Q(current_revision__valid_until__lt=timezone.localdate())
+    today = timezone.localdate() if today is None else today
+    return _live_q() & Q(current_revision__valid_until__lt=today)
 
 
 def with_figures(qs: QuerySet[Estimate]) -> QuerySet[Estimate]:
@@ -108,8 +130,9 @@ def _balance() -> ExpressionWrapper:
     )
 
 
-def _overdue_q() -> Q:
-    return Q(status__in=OPEN_INVOICE_STATUSES, due_date__lt=timezone.localdate()) & Q(
+def _overdue_q(today: dt.date | None = None) -> Q:
+    today = timezone.localdate() if today is None else today
+    return Q(status__in=OPEN_INVOICE_STATUSES, due_date__lt=today) & Q(
         total__gt=F("deposit_credit") + F("amount_paid")
     )
 
@@ -125,15 +148,81 @@ def invoice_list(*, company: Company, status: str = "", query: str = "") -> Quer
     return _search(qs, query, company=company).order_by("-number")
 
 
-def invoice_summary(*, company: Company) -> dict[str, Decimal]:
-    """Outstanding and overdue balances over all open invoices, in one query."""
+def _summary_query(company_id: int, today: dt.date) -> QuerySet:
     zero = Value(ZERO, output_field=DecimalField(max_digits=14, decimal_places=2))
-    open_invoices = Invoice.objects.filter(company=company, status__in=OPEN_INVOICE_STATUSES)
-    return open_invoices.aggregate(
+    open_invoices = Invoice.objects.filter(company_id=company_id, status__in=OPEN_INVOICE_STATUSES)
+    return one_row(
+        open_invoices,
         outstanding=Coalesce(Sum(_balance()), zero),
-        overdue=Coalesce(Sum(_balance(), filter=_overdue_q()), zero),
-        overdue_count=Count("pk", filter=_overdue_q()),
+        overdue=Coalesce(Sum(_balance(), filter=_overdue_q(today)), zero),
+        overdue_count=Count("pk", filter=_overdue_q(today)),
     )
+
+
+_summary = prepared(_summary_query, _COMPANY, _DAY)
+
+
+_invoice_count = prepared(
+    lambda company_id: one_row(Invoice.objects.filter(company_id=company_id), count=Count("pk")),
+    _COMPANY,
+)
+# Pages of the unfiltered list compiled so far, by offset (the first ``_PREPARED_PAGES`` only:
+# OFFSET is part of the SQL, so each page is its own query).
+_invoice_pages: dict[int, Any] = {}
+_PREPARED_PAGES = 40
+
+
+class InvoicePages:
+    """``invoice_list(company=company)`` (every invoice, newest first) as the list page's
+    paginator reads it: the count and one page at a time, through queries compiled once. The
+    same rows in the same order as the queryset (``tests/core/test_home_reads.py``)."""
+
+    ordered = True  # for the paginator's check
+
+    def __init__(self, company: Company) -> None:
+        self.company = company
+
+    def count(self) -> int:
+        return _invoice_count.first(self.company.pk)["count"]
+
+    def __getitem__(self, window: slice) -> list[Invoice]:
+        """A page of rows: one of the first pages through its compiled query (cut to the
+        window on the last page: numbers are unique per company, so the order is total),
+        anything else through the queryset."""
+        start, stop = window.start or 0, window.stop
+        if (
+            window.step is not None
+            or stop is None
+            or not 0 < stop - start <= PAGE_SIZE
+            or start % PAGE_SIZE
+            or start >= PAGE_SIZE * _PREPARED_PAGES
+        ):
+            return list(invoice_list(company=self.company)[window])
+        lookup = _invoice_pages.get(start)
+        if lookup is None:
+            lookup = _invoice_pages[start] = prepared(
+                lambda c: invoice_list_rows(c)[start : start + PAGE_SIZE], _COMPANY
+            )
+        return lookup.all(self.company.pk)[: stop - start]
+
+
+def invoice_list_rows(company_id: int) -> QuerySet[Invoice]:
+    """``invoice_list`` unfiltered, by company id."""
+    return (
+        Invoice.objects.filter(company_id=company_id).select_related("customer").order_by("-number")
+    )
+
+
+def invoice_summary(*, company: Company) -> dict[str, Decimal]:
+    """Outstanding and overdue balances over all open invoices, in one query (compiled once).
+    Amounts to the cent, as ``aggregate()`` gave them on every database (SQLite's sums of an
+    expression come back unscaled: ``0`` for ``0.00``)."""
+    row = _summary.first(company.pk, timezone.localdate())
+    return {
+        "outstanding": quantize_money(row["outstanding"]),
+        "overdue": quantize_money(row["overdue"]),
+        "overdue_count": row["overdue_count"],
+    }
 
 
 def invoice_get(*, company: Company, public_id: str) -> Invoice:
@@ -151,51 +240,87 @@ def documents_for_job(*, job: Job) -> dict[str, list]:
     }
 
 
-def attention(*, company: Company) -> dict[str, Any]:
-    """What needs a contractor today: answers awaited, overdue invoices, the first few of each
-    and how many there are (three queries)."""
-    awaiting = (
-        with_figures(Estimate.objects.filter(_live_q(), company=company))
-        .exclude(_expired_q())
-        .select_related("customer")
+def _awaiting(company_id: int, today: dt.date) -> QuerySet[Estimate]:
+    return (
+        Estimate.objects.filter(_live_q(), company_id=company_id)
+        .exclude(_expired_q(today))
+        .select_related("current_revision", "accepted_revision", "customer")
         .order_by("sent_at")
     )
-    overdue = (
-        Invoice.objects.filter(company=company)
-        .filter(_overdue_q())
+
+
+_awaiting_first = prepared(lambda c, today: _awaiting(c, today)[:8], _COMPANY, _DAY)
+_awaiting_count = prepared(
+    lambda c, today: one_row(_awaiting(c, today), count=Count("pk")), _COMPANY, _DAY
+)
+_overdue_first = prepared(
+    lambda c, today: (
+        Invoice.objects.filter(company_id=c)
+        .filter(_overdue_q(today))
         .select_related("customer")
         .order_by("due_date")[:8]
-    )
+    ),
+    _COMPANY,
+    _DAY,
+)
+
+
+# The lines of the revisions the first eight awaited estimates show (current and accepted),
+# in the lines' own order: what ``with_figures`` prefetches for them.
+_awaiting_lines = prepared(
+    lambda c, today: LineItem.objects.filter(
+        Q(revision__in=_awaiting(c, today)[:8].values("current_revision_id"))
+        | Q(revision__in=_awaiting(c, today)[:8].values("accepted_revision_id"))
+    ),
+    _COMPANY,
+    _DAY,
+)
+
+
+def attention(*, company: Company) -> dict[str, Any]:
+    """What needs a contractor today: answers awaited, overdue invoices, the first few of each
+    and how many there are, and the lines of the estimates shown for their totals as
+    ``with_figures`` reads them (four queries, compiled once)."""
+    today = timezone.localdate()
+    awaiting = _awaiting_first.all(company.pk, today)
+    lines: dict[int, list[LineItem]] = {}
+    for line in _awaiting_lines.all(company.pk, today) if awaiting else []:
+        lines.setdefault(line.revision_id, []).append(line)
+    for estimate in awaiting:
+        for revision in (estimate.current_revision, estimate.accepted_revision):
+            if revision is not None:
+                attach_prefetched(revision, "lines", lines.get(revision.pk, []))
     return {
-        "awaiting": list(awaiting[:8]),
-        "awaiting_count": awaiting.count(),
-        "overdue": list(overdue),
+        "awaiting": awaiting,
+        "awaiting_count": _awaiting_count.first(company.pk, today)["count"],
+        "overdue": _overdue_first.all(company.pk, today),
     }
 
 
-def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:
-    """Estimates sent in the last ``days`` and how far they got: viewed, accepted, paid."""
-    import datetime as dt
-
-    from django.db.models import Count, Exists, OuterRef
-    from django.utils.translation import gettext as _
-
-    since = timezone.now() - dt.timedelta(days=days)
+def _funnel_query(company_id: int, since: dt.datetime) -> QuerySet:
     paid = Invoice.objects.filter(estimate=OuterRef("pk"), status=InvoiceStatus.PAID)
-    counts = (
-        Estimate.objects.filter(company=company, sent_at__gte=since)
-        .annotate(was_paid=Exists(paid))
-        .aggregate(
-            sent=Count("pk"),
-            viewed=Count(
-                "pk",
-                filter=Q(viewed_at__isnull=False)
-                | Q(status__in=[EstimateStatus.CHANGES_REQUESTED, EstimateStatus.ACCEPTED]),
-            ),
-            accepted=Count("pk", filter=Q(status=EstimateStatus.ACCEPTED)),
-            paid=Count("pk", filter=Q(was_paid=True)),
-        )
+    return one_row(
+        Estimate.objects.filter(company_id=company_id, sent_at__gte=since).annotate(
+            was_paid=Exists(paid)
+        ),
+        sent=Count("pk"),
+        viewed=Count(
+            "pk",
+            filter=Q(viewed_at__isnull=False)
+            | Q(status__in=[EstimateStatus.CHANGES_REQUESTED, EstimateStatus.ACCEPTED]),
+        ),
+        accepted=Count("pk", filter=Q(status=EstimateStatus.ACCEPTED)),
+        paid=Count("pk", filter=Q(was_paid=True)),
     )
+
+
+_funnel = prepared(_funnel_query, _COMPANY, _MOMENT)
+
+
+def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:
+    """Estimates sent in the last ``days`` and how far they got: viewed, accepted, paid (one
+    query, compiled once)."""
+    counts = _funnel.first(company.pk, timezone.now() - dt.timedelta(days=days))
     return [
         (_("Sent"), counts["sent"]),
         (_("Viewed"), counts["viewed"]),
@@ -204,22 +329,26 @@ def funnel(*, company: Company, days: int = 30) -> list[tuple[str, int]]:
     ]
 
 
-def money_by_week(*, company: Company, weeks: int = 8) -> list[dict]:
-    """For each recent week, what was invoiced then: how much is collected and how much is
-    still outstanding (one query)."""
-    import datetime as dt
-
-    from django.db.models.functions import TruncWeek
-
-    today = timezone.localdate()
-    first_monday = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
-    rows = (
-        Invoice.objects.filter(company=company, issue_date__gte=first_monday)
+_weeks = prepared(
+    lambda company_id, since: (
+        Invoice.objects.filter(company_id=company_id, issue_date__gte=since)
         .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
         .annotate(week=TruncWeek("issue_date"))
         .values("week")
         .annotate(invoiced=Sum("total"), outstanding=Sum(_balance()))
-    )
+        .order_by()
+    ),
+    _COMPANY,
+    _DAY,
+)
+
+
+def money_by_week(*, company: Company, weeks: int = 8) -> list[dict]:
+    """For each recent week, what was invoiced then: how much is collected and how much is
+    still outstanding (one query, compiled once)."""
+    today = timezone.localdate()
+    first_monday = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
+    rows = _weeks.all(company.pk, first_monday)
     by_week = {(r["week"].date() if hasattr(r["week"], "date") else r["week"]): r for r in rows}
     result = []
     for i in range(weeks):

@@ -75,7 +75,11 @@ def _document_list(request: ContractorRequest, kind: str) -> HttpResponse:
         rows = selectors.estimate_list(company=request.company, status=status, query=query)
         context = {"q": query, "status": status, "filters": ESTIMATE_FILTERS}
     else:
-        rows = selectors.invoice_list(company=request.company, status=status, query=query)
+        rows = (
+            selectors.invoice_list(company=request.company, status=status, query=query)
+            if status or query
+            else selectors.InvoicePages(request.company)  # the usual view: compiled once
+        )
         context = {
             "q": query,
             "status": status,

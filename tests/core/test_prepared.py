@@ -10,7 +10,7 @@ from booking.models import BookingSettings
 from crewcommand.lib.prepared import prepared
 from crewcommand.models import Company
 from portal.models import PortalLink
-from tests.factories import CompanyFactory, EstimateFactory, InvoiceFactory
+from tests.factories import CompanyFactory, CustomerFactory, EstimateFactory, InvoiceFactory
 from tests.portal.helpers import issue
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +67,98 @@ def test_deferred_fields_and_a_missing_related_row(company):
     only = prepared(lambda slug: Company.objects.only("name").filter(slug=slug))
     got = only.first("maple")
     assert got.name == "Maple Plumbing" and got.get_deferred_fields() >= {"email", "phone"}
+
+
+def test_all_gives_the_querysets_list_with_related_rows_and_annotations(company, customer):
+    from django.db.models import Count, F
+
+    from crewcommand.models import Customer, Job
+    from tests.factories import JobFactory
+
+    other = CustomerFactory(company=company, name="Zed")
+    for who in (customer, customer, other):
+        JobFactory(customer=who)
+    JobFactory(customer=CustomerFactory(company=CompanyFactory(slug="else")))
+
+    def jobs(company_id):
+        return (
+            Job.objects.filter(company_id=company_id)
+            .select_related("customer")
+            .annotate(twice=F("pk") * 2)
+            .order_by("pk")
+        )
+
+    lookup = prepared(jobs, -7_000_000_001)
+    got, want = lookup.all(company.pk), list(jobs(company.pk))
+    assert [_fields(j) for j in got] == [_fields(j) for j in want] and len(got) == 3
+    assert [_fields(j.customer) for j in got] == [_fields(j.customer) for j in want]
+    assert [j.twice for j in got] == [j.pk * 2 for j in want]
+    assert lookup.all(10**12) == []
+
+    counts = prepared(
+        lambda company_id: (
+            Customer.objects.filter(company_id=company_id)
+            .annotate(n=Count("jobs"))
+            .values("name", "n")
+            .order_by("name")
+        ),
+        -7_000_000_001,
+    )
+    assert counts.all(company.pk) == [{"name": "Alice Tremblay", "n": 2}, {"name": "Zed", "n": 1}]
+
+
+def test_one_row_aggregates_with_dates_used_twice_and_nothing_matching(company, customer):
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db.models import Count, Q, Sum
+
+    from crewcommand.lib.prepared import one_row
+    from documents.models import Invoice
+
+    today = timezone.localdate()
+    for days, total in ((-3, "10.00"), (0, "20.50"), (4, "1.25")):
+        invoice = InvoiceFactory(customer=customer)
+        Invoice.objects.filter(pk=invoice.pk).update(
+            issue_date=today - dt.timedelta(days=10),
+            due_date=today + dt.timedelta(days=days),
+            total=Decimal(total),
+        )
+
+    def build(company_id, day, moment):
+        return one_row(
+            Invoice.objects.filter(company_id=company_id, created_at__lte=moment),
+            late=Count("pk", filter=Q(due_date__lt=day)),
+            late_total=Sum("total", filter=Q(due_date__lt=day)),
+            due_by=Sum("total", filter=Q(due_date__lte=day)),
+        )
+
+    lookup = prepared(
+        build, -7_000_000_001, dt.date(1001, 1, 1), dt.datetime(1001, 1, 1, tzinfo=dt.UTC)
+    )
+    now = timezone.now()
+    for day in (today, today + dt.timedelta(days=5)):
+        want = Invoice.objects.filter(company_id=company.pk, created_at__lte=now).aggregate(
+            late=Count("pk", filter=Q(due_date__lt=day)),
+            late_total=Sum("total", filter=Q(due_date__lt=day)),
+            due_by=Sum("total", filter=Q(due_date__lte=day)),
+        )
+        assert lookup.first(company.pk, day, now) == want
+    assert lookup.first(company.pk, today, now) == {
+        "late": 1,
+        "late_total": Decimal("10.00"),
+        "due_by": Decimal("30.50"),
+    }
+    empty = lookup.first(company.pk, today, now - dt.timedelta(days=1))
+    assert empty == {"late": 0, "late_total": None, "due_by": None}
+
+
+def test_a_placeholder_missing_from_the_query_or_a_prefetch_is_refused(company):
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError, match="not a plain parameter"):
+        prepared(lambda pk: Company.objects.filter(pk=pk + 1), -7_000_000_001).first(company.pk)
+    with _pytest.raises(ValueError, match="prefetch_related"):
+        prepared(
+            lambda pk: Company.objects.filter(pk=pk).prefetch_related("members"), -7_000_000_001
+        ).all(company.pk)
