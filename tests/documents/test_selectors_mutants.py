@@ -707,6 +707,10 @@ def test_the_contractor_sees_the_customers_last_five_requests_and_declines_of_th
         activity.record_about(estimate, verb, Actor.system(), data={"n": str(n)})
     activity.record_about(estimate, "estimate.viewed", Actor.system())  # not a message
     activity.record_about(other, "estimate.declined", Actor.system())  # another estimate's
+    # A row about this estimate filed under another company (no service writes one): not shown.
+    activity.record_about(
+        estimate, "estimate.declined", Actor.system(), company=outsider.company, data={"n": "x"}
+    )
     messages = portal.customer_messages(subject=estimate)
     assert [(m.verb, m.data["n"]) for m in messages] == [
         ("estimate.declined", "6"),
@@ -834,3 +838,29 @@ def test_a_link_to_one_document_reaches_that_document_only(customer, outsider):
         portal.estimate_get(portal=everything, public_id=other_estimate.public_id)
     with pytest.raises(Http404):
         portal.invoice_get(portal=everything, public_id=other_invoice.public_id)
+
+
+def test_the_portal_home_prices_the_sent_version_at_its_own_date_while_a_draft_waits(
+    customer, owner
+):
+    """``_shown_total`` prices the revision it shows, with that revision's province and date:
+    a version sent in Nova Scotia at 15 % keeps its total while the contractor drafts the next
+    one after the 2025-04-01 change to 14 %."""
+    from documents.models import EstimateRevision
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory, EstimateRevisionFactory
+
+    estimate = EstimateFactory(customer=customer)
+    EstimateRevision.objects.filter(pk=estimate.current_revision_id).update(
+        province="NS", issue_date=dt.date(2025, 3, 28)
+    )
+    context = _context(customer)
+
+    def shown() -> Decimal:
+        (row,) = portal.home_context(portal=context)["estimates"]
+        return row.shown_total
+
+    assert shown() == Decimal("2501.25")  # 2,175.00 + 15 %
+    draft = EstimateRevisionFactory(estimate=estimate)  # dated today: 14 % in Nova Scotia
+    assert (draft.province, draft.issue_date) == ("NS", timezone.localdate())
+    assert shown() == Decimal("2501.25")
