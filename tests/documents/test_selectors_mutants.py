@@ -864,3 +864,35 @@ def test_the_portal_home_prices_the_sent_version_at_its_own_date_while_a_draft_w
     draft = EstimateRevisionFactory(estimate=estimate)  # dated today: 14 % in Nova Scotia
     assert (draft.province, draft.issue_date) == ("NS", timezone.localdate())
     assert shown() == Decimal("2501.25")
+
+
+def test_a_link_to_one_document_opens_it_without_a_query_unless_it_is_not_shown(
+    customer, django_assert_num_queries
+):
+    """``estimate_get``/``invoice_get`` take the document the middleware brought with the link
+    (no query), but only while it is sent (an estimate) or not a draft (an invoice)."""
+    from django.http import Http404
+
+    from portal import selectors as portal
+    from portal.middleware import PortalContext
+    from portal.models import PortalLink
+    from tests.factories import EstimateFactory, InvoiceFactory
+
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
+    links = {}
+    for document, get in ((estimate, portal.estimate_get), (invoice, portal.invoice_get)):
+        context = _context(customer, document)
+        links[document] = context.link.pk
+        assert context.link.company and context.link.customer  # as the middleware reads them
+        with django_assert_num_queries(0):
+            assert get(portal=context, public_id=document.public_id) == document
+
+    # Unsent since (no service does it, but the rule is the page's): a 404, not the row.
+    Estimate.objects.filter(pk=estimate.pk).update(sent_at=None)
+    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.DRAFT)
+    for document, get in ((estimate, portal.estimate_get), (invoice, portal.invoice_get)):
+        link = PortalLink.objects.select_related("company", "customer", "estimate", "invoice").get(
+            pk=links[document]
+        )
+        with pytest.raises(Http404):
+            get(portal=PortalContext(link=link, token=""), public_id=document.public_id)
