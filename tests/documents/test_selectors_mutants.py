@@ -604,6 +604,7 @@ def test_the_certificate_page_carries_the_audit_trail_and_the_hint_in_the_signed
     content = json.loads(signature.canonical_json)
     signature.canonical_json = json.dumps({**content, "language": "fr-ca"})
     assert portal.signed_language(signature) == "fr-ca"
+    assert portal.certificate(signature=signature)["language"] == "fr-ca"
     assert portal.certificate(signature=signature)["verify_hint"].startswith(
         f"Signature {signature.public_id}\xa0: SHA-256 du JSON canonique"
     )
@@ -682,6 +683,7 @@ def test_a_signature_read_for_the_dashboard_stays_in_its_company(
     from tests.factories import SignedEstimateFactory
 
     signature = Signature.objects.get(estimate=SignedEstimateFactory(customer=customer))
+    SignedEstimateFactory(customer=customer)  # another of the company's signatures
     with django_assert_num_queries(1):
         found = portal.signature_get(company=customer.company, public_id=signature.public_id)
         assert found == signature
@@ -710,6 +712,19 @@ def test_the_contractor_sees_the_customers_last_five_requests_and_declines_of_th
     # A row about this estimate filed under another company (no service writes one): not shown.
     activity.record_about(
         estimate, "estimate.declined", Actor.system(), company=outsider.company, data={"n": "x"}
+    )
+    # And a row about an invoice that has the estimate's id: another thing, not shown either.
+    from django.contrib.contenttypes.models import ContentType
+
+    from crewcommand.models import Activity
+
+    Activity.objects.create(
+        company=customer.company,
+        actor_kind="system",
+        verb="estimate.declined",
+        target_type=ContentType.objects.get_for_model(Invoice),
+        target_id=estimate.pk,
+        data={"n": "y"},
     )
     messages = portal.customer_messages(subject=estimate)
     assert [(m.verb, m.data["n"]) for m in messages] == [
@@ -896,3 +911,20 @@ def test_a_link_to_one_document_opens_it_without_a_query_unless_it_is_not_shown(
         )
         with pytest.raises(Http404):
             get(portal=PortalContext(link=link, token=""), public_id=document.public_id)
+
+
+def test_an_estimate_found_through_a_customer_link_comes_with_what_its_page_reads(
+    customer, django_assert_num_queries
+):
+    from portal import selectors as portal
+    from tests.factories import SignedEstimateFactory
+
+    signed = SignedEstimateFactory(customer=customer)
+    context = _context(customer)
+    assert context.link.company and context.link.customer  # as the middleware reads them
+    with django_assert_num_queries(1):
+        found = portal.estimate_get(portal=context, public_id=signed.public_id)
+        assert found == signed
+        assert (found.company.name, found.customer.name) == ("Maple Plumbing", customer.name)
+        assert found.current_revision.number == found.accepted_revision.number == 1
+        assert found.signature.signer_name == "Alice Tremblay"
