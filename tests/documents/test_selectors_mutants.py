@@ -626,6 +626,7 @@ def test_the_links_panel_reads_its_subject_and_links_within_the_company(
     from django.http import Http404
 
     from portal import selectors as portal
+    from portal.models import PortalLink
     from portal.services import link_regenerate
     from tests.factories import EstimateFactory, InvoiceFactory
     from tests.portal.helpers import issue
@@ -643,6 +644,7 @@ def test_the_links_panel_reads_its_subject_and_links_within_the_company(
         InvoiceFactory(customer=customer),
     )
     issue(customer, other_estimate), issue(customer, other_invoice)
+    issue(CustomerFactory(company=company))  # another customer's own link, same company
 
     for kind, subject in (("estimate", estimate), ("invoice", invoice), ("customer", customer)):
         first = issue(customer, None if kind == "customer" else subject).link
@@ -664,6 +666,14 @@ def test_the_links_panel_reads_its_subject_and_links_within_the_company(
                 assert link.contact is None or link.contact.name
                 assert link.document == (None if kind == "customer" else subject)
                 assert link.customer_id == customer.pk
+        # Made in the same instant: the newer id first.
+        PortalLink.objects.filter(pk__in=[first.pk, second.pk]).update(created_at=timezone.now())
+        assert portal.links_for(subject=found)[:2] == [second, first]
+        # Ordered by when they were made, even where the ids say otherwise (two requests racing).
+        PortalLink.objects.filter(pk=first.pk).update(
+            created_at=timezone.now() + dt.timedelta(seconds=1)
+        )
+        assert portal.links_for(subject=found)[:2] == [first, second]
         theirs_too = {"estimate": their_estimate, "invoice": their_invoice, "customer": theirs}
         with pytest.raises(Http404):
             portal.panel_subject(company=company, kind=kind, public_id=theirs_too[kind].public_id)
@@ -928,3 +938,12 @@ def test_an_estimate_found_through_a_customer_link_comes_with_what_its_page_read
         assert (found.company.name, found.customer.name) == ("Maple Plumbing", customer.name)
         assert found.current_revision.number == found.accepted_revision.number == 1
         assert found.signature.signer_name == "Alice Tremblay"
+
+
+def test_the_links_panel_shows_the_latest_hundred_links(customer):
+    from portal import selectors as portal
+    from tests.portal.helpers import issue
+
+    for _ in range(101):
+        issue(customer)
+    assert len(portal.links_for(subject=customer)) == 100
