@@ -794,6 +794,9 @@ def test_a_customer_link_shows_sent_documents_until_they_have_been_closed_for_a_
     void_paid_long_ago = invoice(status=InvoiceStatus.VOID, voided_at=lately, paid_at=long_ago)
     paid_void_long_ago = invoice(status=InvoiceStatus.PAID, paid_at=lately, voided_at=long_ago)
     assert draft_estimate.sent_at is None and draft_invoice.status == InvoiceStatus.DRAFT
+    # Another customer of the same company: none of theirs.
+    neighbour = CustomerFactory(company=customer.company)
+    EstimateFactory(customer=neighbour), InvoiceFactory(customer=neighbour)
 
     context = _context(customer)
     shown_now = {open_estimate, declined_lately, accepted_long_ago}
