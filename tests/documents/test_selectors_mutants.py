@@ -930,7 +930,7 @@ def test_an_estimate_found_through_a_customer_link_comes_with_what_its_page_read
     customer, django_assert_num_queries
 ):
     from portal import selectors as portal
-    from tests.factories import InvoiceFactory, SignedEstimateFactory
+    from tests.factories import SignedEstimateFactory
 
     signed = SignedEstimateFactory(customer=customer)
     context = _context(customer)
@@ -941,6 +941,16 @@ def test_an_estimate_found_through_a_customer_link_comes_with_what_its_page_read
         assert (found.company.name, found.customer.name) == ("Maple Plumbing", customer.name)
         assert found.current_revision.number == found.accepted_revision.number == 1
         assert found.signature.signer_name == "Alice Tremblay"
+
+
+def test_an_invoice_found_through_a_customer_link_comes_with_its_company_and_customer(
+    customer, django_assert_num_queries
+):
+    from portal import selectors as portal
+    from tests.factories import InvoiceFactory
+
+    context = _context(customer)
+    assert context.link.company and context.link.customer  # as the middleware reads them
     invoice = InvoiceFactory(customer=customer)
     with django_assert_num_queries(1):
         found = portal.invoice_get(portal=context, public_id=invoice.public_id)
