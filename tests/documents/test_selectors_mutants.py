@@ -1,5 +1,7 @@
-"""The dashboard's figures (``documents.selectors``) on known rows, figure by figure: written
-for the mutants the page tests left alive (``scripts/mutation selectors``)."""
+"""The dashboard's figures (``documents.selectors``) on known rows, figure by figure, and the
+portal's reads of those documents (``portal.selectors``: dead links, scope, closed documents,
+shown totals, picks, the certificate, the links panel): written for the mutants the page tests
+left alive (``scripts/mutation selectors``)."""
 
 from __future__ import annotations
 
@@ -273,3 +275,693 @@ def test_attention_reads_each_customer_with_its_row(owner, customer, django_asse
     with django_assert_num_queries(0):
         names = [row.customer.name for row in attention["awaiting"] + attention["overdue"]]
     assert names == ["Alice Tremblay"] * 6
+
+
+# --- Portal reads (``portal.selectors``) ---------------------------------------------------------
+# Kept in this file (the selectors run's list in scripts/mutation.py): a new test file there
+# would make mutmut forget every result of the module.
+
+
+def _expire(link):
+    from portal.models import PortalLink
+
+    PortalLink.objects.filter(pk=link.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+
+def test_a_dead_link_says_revoked_or_expired_and_whether_a_fresh_link_can_reach_a_contact(
+    estimate, invoice, customer, outsider, django_assert_num_queries
+):
+    from crewcommand.models import Contact
+    from portal import selectors as portal
+    from portal.models import LinkStatus
+    from portal.services import link_revoke
+    from tests.portal.helpers import issue
+
+    assert portal.dead_link(link_id=None) is None
+    live = issue(customer, estimate).link
+    assert portal.dead_link(link_id=live.pk) is None  # usable: not dead
+    assert portal.dead_link(link_id=live.pk + 10_000) is None  # unknown
+
+    revoked = issue(customer, estimate).link
+    link_revoke(link=revoked, actor=Actor.system())
+    dead = portal.dead_link(link_id=revoked.pk)
+    assert dead is not None
+    assert (dead.state, dead.company, dead.can_refresh) == (
+        LinkStatus.REVOKED,
+        customer.company,
+        False,  # a revoked link is never refreshed, whatever the contacts
+    )
+
+    # Expired: refreshed only while the customer has a contact with an email or a phone.
+    for document in (estimate, invoice):
+        expired = issue(customer, document).link
+        _expire(expired)
+        # One query for the link with its company and document, one for the contacts.
+        with django_assert_num_queries(2):
+            dead = portal.dead_link(link_id=expired.pk)
+            assert dead is not None
+            assert dead.company.name == customer.company.name
+        assert (dead.state, dead.can_refresh) == (LinkStatus.EXPIRED, True)
+
+    contacts = Contact.objects.filter(customer=customer)
+    assert contacts.count() == 1
+    contacts.update(email="", phone="416 555 0100")  # a phone alone will do
+    assert portal.dead_link(link_id=expired.pk).can_refresh is True
+    contacts.update(email="alice@example.com", phone="")  # an email alone too
+    assert portal.dead_link(link_id=expired.pk).can_refresh is True
+    contacts.update(email="", phone="")  # neither: nothing to send a fresh link to
+    assert portal.dead_link(link_id=expired.pk).can_refresh is False
+    contacts.update(email="alice@example.com", removed_at=timezone.now())  # removed
+    assert portal.dead_link(link_id=expired.pk).can_refresh is False
+    # Another customer's contact (another company's, too) does not count.
+    CustomerFactory(company=customer.company, email="bob@example.com")
+    CustomerFactory(company=outsider.company, email="carol@example.com")
+    assert portal.dead_link(link_id=expired.pk).can_refresh is False
+
+
+THERMOSTATS = (
+    {
+        "description": "Basic thermostat",
+        "unit_price": "40.00",
+        "kind": "choice",
+        "group": "Thermostat",
+        "selected_by_default": True,
+    },
+    {
+        "description": "Smart thermostat",
+        "unit_price": "240.00",
+        "kind": "choice",
+        "group": "Thermostat",
+        "selected_by_default": False,
+    },
+)
+
+
+def _portal_of(estimate):
+    from portal.middleware import PortalContext
+    from tests.portal.helpers import issue
+
+    issued = issue(estimate.customer, estimate)
+    return PortalContext(link=issued.link, token=issued.token)
+
+
+def _query(text: str) -> dict[str, list[str]]:
+    from django.http import QueryDict
+
+    return dict(QueryDict(text).lists())
+
+
+def _by_description(lines):
+    return {line.description: line for line in lines}
+
+
+def test_the_estimate_page_lists_lines_by_kind_groups_by_package_and_prices_the_picks(customer):
+    """``estimate_context`` and the picks carried in the page's URL (``picks_query``,
+    ``picks_from_query``) for an open estimate with two packages and two add-ons."""
+    from django.http import QueryDict
+
+    from documents.models import LineKind
+    from portal import selectors as portal
+    from tests.factories import ESTIMATE_LINES, EstimateFactory
+
+    estimate = EstimateFactory(customer=customer, lines=ESTIMATE_LINES + THERMOSTATS)
+    lines = _by_description(estimate.current_revision.lines.all())
+    context = portal.estimate_context(portal=_portal_of(estimate), estimate=estimate)
+    assert context["estimate"] == estimate
+    assert context["revision"] == estimate.current_revision
+    assert [line.description for line in context["lines"]] == [
+        line["description"] for line in ESTIMATE_LINES + THERMOSTATS
+    ]
+    assert [line.description for line in context["included"]] == [
+        "Remove and dispose of the old water heater",
+        "Installation labour",
+    ]
+    assert [line.description for line in context["optional"]] == [
+        "Expansion tank",
+        "Water softener",
+    ]
+    assert [
+        (g.name, g.field, [line.description for line in g.lines]) for g in context["groups"]
+    ] == [
+        ("Water heater", "choice-1", ["50-gallon tank", "Tankless heater"]),
+        ("Thermostat", "choice-2", ["Basic thermostat", "Smart thermostat"]),
+    ]
+    assert all(line.kind == LineKind.CHOICE for g in context["groups"] for line in g.lines)
+    # The defaults: 180 + 380 + 1,450 + 40 + 165 = 2,215.00; + 13 % = 2,502.95; 25 % deposit.
+    assert context["totals"].total == Decimal("2502.95")
+    assert context["deposit"] == Decimal("625.74")
+    picked = {line.description for line in context["lines"] if line.is_picked}
+    assert picked == {
+        "Remove and dispose of the old water heater",
+        "Installation labour",
+        "50-gallon tank",
+        "Basic thermostat",
+        "Expansion tank",
+    }
+    assert (context["signature"], context["signature_image"]) == (None, "")
+    assert (context["expired"], context["updating"], context["can_answer"]) == (False, False, True)
+
+    # The defaults in the URL: both packages' picks and the add-on, marked picks=1.
+    assert _query(portal.picks_query(context=context)) == _query(
+        f"picks=1&choice-1={lines['50-gallon tank'].public_id}"
+        f"&choice-2={lines['Basic thermostat'].public_id}"
+        f"&optional={lines['Expansion tank'].public_id}"
+    )
+
+    # The customer's picks, from the URL: the tankless heater, both add-ons.
+    url = QueryDict(
+        f"picks=1&choice-1={lines['Tankless heater'].public_id}"
+        f"&optional={lines['Expansion tank'].public_id}"
+        f"&optional={lines['Water softener'].public_id}"
+    )
+    assert portal.picks_from_query(url) is url
+    assert portal.picks_from_query(QueryDict("choice-1=x")) is None  # no picks=1: the defaults
+    context = portal.estimate_context(
+        portal=_portal_of(estimate), estimate=estimate, data=portal.picks_from_query(url)
+    )
+    # 180 + 380 + 2,890 + 40 + 165 + 1,195 = 4,850.00; + 13 % = 5,480.50
+    assert context["totals"].total == Decimal("5480.50")
+    assert context["deposit"] == Decimal("1370.13")
+    assert _query(portal.picks_query(context=context)) == _query(
+        f"picks=1&choice-1={lines['Tankless heater'].public_id}"
+        f"&choice-2={lines['Basic thermostat'].public_id}"
+        f"&optional={lines['Expansion tank'].public_id}"
+        f"&optional={lines['Water softener'].public_id}"
+    )
+    # No add-on at all is a pick too, kept apart from "nothing chosen yet".
+    none = QueryDict("picks=1")
+    context = portal.estimate_context(portal=_portal_of(estimate), estimate=estimate, data=none)
+    assert QueryDict(portal.picks_query(context=context)).getlist("optional") == []
+    assert QueryDict(portal.picks_query(context=context))["picks"] == "1"
+
+
+def test_the_estimate_page_of_a_draft_an_expired_and_a_signed_estimate(customer, owner):
+    """Who may answer: not while the contractor edits a new version (unless previewing that
+    draft), not once expired, not once signed; a signed estimate shows the signed picks and
+    the signature whatever the URL says."""
+    from django.http import QueryDict
+
+    from documents.models import EstimateRevision
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory, SignedEstimateFactory
+
+    estimate = EstimateFactory(customer=customer)
+    sent_revision = estimate.current_revision
+    services.estimate_revise(estimate=estimate, actor=Actor.member(owner.user))
+    estimate = Estimate.objects.select_related("current_revision").get(pk=estimate.pk)
+    draft = estimate.current_revision
+    assert draft != sent_revision
+    assert estimate.status == EstimateStatus.DRAFT
+    context = portal.estimate_context(portal=_portal_of(estimate), estimate=estimate)
+    assert context["revision"] == sent_revision  # the customer still sees the sent one
+    assert (context["expired"], context["updating"], context["can_answer"]) == (False, True, False)
+    preview = portal.estimate_context(portal=None, estimate=estimate, draft=draft)
+    assert preview["revision"] == draft
+    assert (preview["updating"], preview["can_answer"]) == (False, True)
+
+    expired = EstimateFactory(customer=customer)
+    EstimateRevision.objects.filter(pk=expired.current_revision_id).update(
+        valid_until=timezone.localdate() - dt.timedelta(days=1)
+    )
+    expired = Estimate.objects.select_related("current_revision").get(pk=expired.pk)
+    context = portal.estimate_context(portal=_portal_of(expired), estimate=expired)
+    assert (context["expired"], context["updating"], context["can_answer"]) == (True, False, False)
+
+    signed = SignedEstimateFactory(customer=customer)
+    signed_lines = _by_description(signed.current_revision.lines.all())
+    context = portal.estimate_context(
+        portal=_portal_of(signed),
+        estimate=signed,
+        data=QueryDict(f"picks=1&choice-1={signed_lines['Tankless heater'].public_id}"),
+    )
+    # Signed with no add-on (the factory's picks): 2,010.00 + 13 %, not the URL's tankless.
+    assert context["totals"].total == Decimal("2271.30")
+    assert context["signature"] == signed.signature
+    assert context["signature_image"].startswith("data:image/svg+xml")
+    assert (context["expired"], context["updating"], context["can_answer"]) == (False, False, False)
+
+
+def test_the_portal_home_shows_the_latest_sent_version_of_each_estimate(customer, owner):
+    """``home_context``'s totals (``_shown_total``): the newest revision sent, not a draft the
+    contractor is still writing, nor an older one."""
+    from portal import selectors as portal
+    from portal.middleware import PortalContext
+    from tests.factories import EstimateFactory, EstimateRevisionFactory
+    from tests.portal.helpers import issue
+
+    actor = Actor.member(owner.user)
+    estimate = EstimateFactory(customer=customer)  # 2,457.75 with its default picks
+    issued = issue(customer)
+    context = PortalContext(link=issued.link, token=issued.token)
+
+    def shown() -> Decimal:
+        (row,) = portal.home_context(portal=context)["estimates"]
+        return row.shown_total
+
+    assert shown() == Decimal("2457.75")
+    EstimateRevisionFactory(estimate=estimate)
+    LineItemFactory(
+        doc=estimate,
+        actor=actor,
+        quantity=Decimal("1"),
+        unit_price=Decimal("100.00"),
+        taxable=False,
+    )
+    assert shown() == Decimal("2457.75")  # the new version is a draft: the sent one shows
+    estimate.refresh_from_db()
+    services.estimate_send(estimate=estimate, actor=actor)
+    assert shown() == Decimal("2557.75")  # the second version, sent
+    EstimateRevisionFactory(estimate=estimate)
+    assert shown() == Decimal("2557.75")  # a third, not sent: still the second
+
+
+def test_a_link_read_for_the_dashboard_brings_its_customer_and_document(
+    customer, invoice, estimate, django_assert_num_queries
+):
+    from portal import selectors as portal
+    from tests.portal.helpers import issue
+
+    for document in (invoice, estimate):
+        issued = issue(customer, document)
+        with django_assert_num_queries(1):
+            link = portal.link_get(company=customer.company, public_id=issued.link.public_id)
+            assert (link.customer.name, link.company.name) == (customer.name, "Maple Plumbing")
+            assert link.document == document
+
+
+def test_the_certificate_page_carries_the_audit_trail_and_the_hint_in_the_signed_language(
+    customer,
+):
+    """``certificate``, ``_verify_hint`` and ``signed_language`` on a real signature, then on
+    the same signature as French, legacy (no language) and unreadable snapshots."""
+    import json
+
+    from portal import selectors as portal
+    from portal.models import Signature
+    from tests.factories import SignedEstimateFactory
+
+    signature = Signature.objects.get(estimate=SignedEstimateFactory(customer=customer))
+    Signature.objects.filter(pk=signature.pk).update(
+        contact_name="Alice T.", step_up_channel="sms", step_up_verified_at=timezone.now()
+    )
+    signature.refresh_from_db()
+    cert = portal.certificate(signature=signature)
+    english = (
+        f"Signature {signature.public_id}: SHA-256 of the canonical JSON (format "
+        f"crewcommand.estimate.v{signature.canonical_version}) of the signed content; the whole "
+        f"record is also sealed with a keyed HMAC-SHA256 (key {signature.seal_key_id}). "
+        f"Re-verify with: manage.py verify_signature {signature.public_id}"
+    )
+    assert signature.seal_key_id and signature.ip_address == "203.0.113.9"
+    assert cert == {
+        "signer_name": "Alice Tremblay",
+        "signed_at": signature.signed_at,
+        "ip": "203.0.113.9",
+        "user_agent": "pytest",
+        "link_reference": signature.link_reference,
+        "consent_text": signature.consent_text,
+        "selection_summary": list(signature.selection_summary),
+        "sha256": signature.content_sha256,
+        "revision_number": 1,
+        "signature_svg": signature.image_svg,
+        "language": "en-ca",
+        "verify_hint": english,
+        "contact_name": "Alice T.",
+        "step_up_channel": "sms",
+        "step_up_verified_at": signature.step_up_verified_at,
+    }
+    assert signature.link_reference and signature.consent_text and signature.image_svg
+
+    # No address, no seal key: blanks and a dash, never "None".
+    signature.ip_address, signature.seal_key_id = None, ""
+    cert = portal.certificate(signature=signature)
+    assert cert["ip"] == ""
+    assert "(key -)" in cert["verify_hint"]
+
+    # Signed in French: the hint is in French.
+    content = json.loads(signature.canonical_json)
+    signature.canonical_json = json.dumps({**content, "language": "fr-ca"})
+    assert portal.signed_language(signature) == "fr-ca"
+    assert portal.certificate(signature=signature)["language"] == "fr-ca"
+    assert portal.certificate(signature=signature)["verify_hint"].startswith(
+        f"Signature {signature.public_id}\xa0: SHA-256 du JSON canonique"
+    )
+    # Before format v3 (no language) or unreadable: English.
+    signature.canonical_json = json.dumps({k: v for k, v in content.items() if k != "language"})
+    assert portal.signed_language(signature) == "en-ca"
+    for unreadable in ("not json", "[1, 2]", "null"):
+        signature.canonical_json = unreadable
+        assert portal.signed_language(signature) == "en-ca"
+        assert portal.certificate(signature=signature)["verify_hint"].startswith("Signature ")
+
+
+def test_the_links_panel_reads_its_subject_and_links_within_the_company(
+    customer, estimate, invoice, outsider, django_assert_num_queries
+):
+    """``panel_subject`` and ``links_for``: each kind of subject, its own links only (newest
+    first, the customer's own links without those made for one document), with what the panel
+    shows of each link read in the same query; another company's subject is a 404."""
+    from django.http import Http404
+
+    from portal import selectors as portal
+    from portal.models import PortalLink
+    from portal.services import link_regenerate
+    from tests.factories import EstimateFactory, InvoiceFactory
+    from tests.portal.helpers import issue
+
+    company = customer.company
+    theirs = CustomerFactory(company=outsider.company)
+    their_estimate, their_invoice = (
+        EstimateFactory(customer=theirs),
+        InvoiceFactory(customer=theirs),
+    )
+    issue(theirs), issue(theirs, their_estimate), issue(theirs, their_invoice)
+    # Another estimate and invoice of the same customer, with links of their own.
+    other_estimate, other_invoice = (
+        EstimateFactory(customer=customer),
+        InvoiceFactory(customer=customer),
+    )
+    issue(customer, other_estimate), issue(customer, other_invoice)
+    issue(CustomerFactory(company=company))  # another customer's own link, same company
+
+    for kind, subject in (("estimate", estimate), ("invoice", invoice), ("customer", customer)):
+        first = issue(customer, None if kind == "customer" else subject).link
+        second = link_regenerate(link=first, actor=Actor.system()).link  # replaces the first
+        with django_assert_num_queries(1):
+            found = portal.panel_subject(company=company, kind=kind, public_id=subject.public_id)
+            assert found == subject
+            if kind != "customer":  # a document's panel names its company and customer
+                assert found.company.name == "Maple Plumbing"
+                assert found.customer.name == customer.name
+            if kind == "estimate":
+                assert found.current_revision.number == 1
+        with django_assert_num_queries(1):
+            links = portal.links_for(subject=found)
+            assert links[:2] == [second, first]  # newest first
+            assert links[1].replaced_by.public_id == second.public_id
+            for link in links:
+                assert link.company.name == "Maple Plumbing"
+                assert link.contact is None or link.contact.name
+                assert link.document == (None if kind == "customer" else subject)
+                assert link.customer_id == customer.pk
+        # Made in the same instant: the newer id first.
+        PortalLink.objects.filter(pk__in=[first.pk, second.pk]).update(created_at=timezone.now())
+        assert portal.links_for(subject=found)[:2] == [second, first]
+        # Ordered by when they were made, even where the ids say otherwise (two requests racing).
+        PortalLink.objects.filter(pk=first.pk).update(
+            created_at=timezone.now() + dt.timedelta(seconds=1)
+        )
+        assert portal.links_for(subject=found)[:2] == [first, second]
+        theirs_too = {"estimate": their_estimate, "invoice": their_invoice, "customer": theirs}
+        with pytest.raises(Http404):
+            portal.panel_subject(company=company, kind=kind, public_id=theirs_too[kind].public_id)
+    with pytest.raises(Http404):
+        portal.panel_subject(company=company, kind="job", public_id=estimate.public_id)
+    with pytest.raises(Http404):  # an invoice's id asked for as an estimate
+        portal.panel_subject(company=company, kind="estimate", public_id=invoice.public_id)
+
+
+def test_a_signature_read_for_the_dashboard_stays_in_its_company(
+    customer, outsider, django_assert_num_queries
+):
+    from django.http import Http404
+
+    from portal import selectors as portal
+    from portal.models import Signature
+    from tests.factories import SignedEstimateFactory
+
+    signature = Signature.objects.get(estimate=SignedEstimateFactory(customer=customer))
+    SignedEstimateFactory(customer=customer)  # another of the company's signatures
+    with django_assert_num_queries(1):
+        found = portal.signature_get(company=customer.company, public_id=signature.public_id)
+        assert found == signature
+        assert (found.estimate.customer.name, found.estimate.company.name) == (
+            customer.name,
+            "Maple Plumbing",
+        )
+        assert (found.revision.number, found.company.name) == (1, "Maple Plumbing")
+    with pytest.raises(Http404):
+        portal.signature_get(company=outsider.company, public_id=signature.public_id)
+
+
+def test_the_contractor_sees_the_customers_last_five_requests_and_declines_of_that_estimate(
+    customer, estimate, outsider
+):
+    from crewcommand.lib import activity
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory
+
+    other = EstimateFactory(customer=customer)
+    for n in range(7):
+        verb = "estimate.declined" if n == 6 else "estimate.changes_requested"
+        activity.record_about(estimate, verb, Actor.system(), data={"n": str(n)})
+    activity.record_about(estimate, "estimate.viewed", Actor.system())  # not a message
+    activity.record_about(other, "estimate.declined", Actor.system())  # another estimate's
+    # A row about this estimate filed under another company (no service writes one): not shown.
+    activity.record_about(
+        estimate, "estimate.declined", Actor.system(), company=outsider.company, data={"n": "x"}
+    )
+    # And a row about an invoice that has the estimate's id: another thing, not shown either.
+    from django.contrib.contenttypes.models import ContentType
+
+    from crewcommand.models import Activity
+
+    Activity.objects.create(
+        company=customer.company,
+        actor_kind="system",
+        verb="estimate.declined",
+        target_type=ContentType.objects.get_for_model(Invoice),
+        target_id=estimate.pk,
+        data={"n": "y"},
+    )
+    messages = portal.customer_messages(subject=estimate)
+    assert [(m.verb, m.data["n"]) for m in messages] == [
+        ("estimate.declined", "6"),
+        ("estimate.changes_requested", "5"),
+        ("estimate.changes_requested", "4"),
+        ("estimate.changes_requested", "3"),
+        ("estimate.changes_requested", "2"),
+    ]
+    assert [m.verb for m in portal.customer_messages(subject=other)] == ["estimate.declined"]
+
+
+def _context(customer, document=None):
+    from portal.middleware import PortalContext
+    from tests.portal.helpers import issue
+
+    issued = issue(customer, document)
+    return PortalContext(link=issued.link, token=issued.token)
+
+
+def test_a_customer_link_shows_sent_documents_until_they_have_been_closed_for_a_while(customer):
+    """``portal_estimates``, ``portal_invoices`` and ``_closed_cutoff`` for a link to all of a
+    customer's documents: drafts never; declined estimates and paid or voided invoices until
+    ``portal_closed_link_days`` after they closed, or while the contractor keeps the link open."""
+    from crewcommand.models import Company
+    from portal import selectors as portal
+    from portal.models import PortalLink
+    from tests.factories import EstimateFactory, InvoiceFactory
+
+    now = timezone.now()
+    long_ago, lately = now - dt.timedelta(days=31), now - dt.timedelta(days=29)
+    Company.objects.filter(pk=customer.company_id).update(portal_closed_link_days=30)
+    customer.company.refresh_from_db()
+
+    def estimate(**fields):
+        made = EstimateFactory(customer=customer)
+        Estimate.objects.filter(pk=made.pk).update(**fields)
+        return made
+
+    def invoice(**fields):
+        made = InvoiceFactory(customer=customer)
+        Invoice.objects.filter(pk=made.pk).update(**fields)
+        return made
+
+    open_estimate = estimate()
+    draft_estimate = EstimateFactory(customer=customer, sent=False)
+    declined_lately = estimate(status=EstimateStatus.DECLINED, decided_at=lately)
+    declined_long_ago = estimate(status=EstimateStatus.DECLINED, decided_at=long_ago)
+    accepted_long_ago = estimate(status=EstimateStatus.ACCEPTED, decided_at=long_ago)
+    open_invoice = invoice()
+    draft_invoice = InvoiceFactory(customer=customer, sent=False)
+    paid_lately = invoice(status=InvoiceStatus.PAID, paid_at=lately)
+    paid_long_ago = invoice(status=InvoiceStatus.PAID, paid_at=long_ago)
+    void_lately = invoice(status=InvoiceStatus.VOID, voided_at=lately)
+    void_long_ago = invoice(status=InvoiceStatus.VOID, voided_at=long_ago)
+    # Paid long ago but voided lately (and the reverse): the status says which date counts.
+    void_paid_long_ago = invoice(status=InvoiceStatus.VOID, voided_at=lately, paid_at=long_ago)
+    paid_void_long_ago = invoice(status=InvoiceStatus.PAID, paid_at=lately, voided_at=long_ago)
+    assert draft_estimate.sent_at is None and draft_invoice.status == InvoiceStatus.DRAFT
+    # Another customer of the same company: none of theirs.
+    neighbour = CustomerFactory(company=customer.company)
+    EstimateFactory(customer=neighbour), InvoiceFactory(customer=neighbour)
+
+    context = _context(customer)
+    shown_now = {open_estimate, declined_lately, accepted_long_ago}
+    assert set(portal.portal_estimates(portal=context)) == shown_now
+    kept = {open_invoice, paid_lately, void_lately, void_paid_long_ago, paid_void_long_ago}
+    assert set(portal.portal_invoices(portal=context)) == kept
+
+    # The contractor kept this link open a while longer: nothing has expired from it.
+    PortalLink.objects.filter(pk=context.link.pk).update(keep_until=now + dt.timedelta(days=1))
+    context.link.refresh_from_db()
+    everything = shown_now | {declined_long_ago}
+    assert set(portal.portal_estimates(portal=context)) == everything
+    assert set(portal.portal_invoices(portal=context)) == kept | {paid_long_ago, void_long_ago}
+    # Kept until a moment now past: expired again.
+    PortalLink.objects.filter(pk=context.link.pk).update(keep_until=now - dt.timedelta(hours=1))
+    context.link.refresh_from_db()
+    assert set(portal.portal_estimates(portal=context)) == shown_now
+    # A company that keeps closed documents: nothing expires.
+    Company.objects.filter(pk=customer.company_id).update(portal_closed_link_days=None)
+    customer.company.refresh_from_db()
+    context = _context(customer)
+    assert set(portal.portal_estimates(portal=context)) == everything
+    assert set(portal.portal_invoices(portal=context)) == kept | {paid_long_ago, void_long_ago}
+
+
+def test_a_link_to_one_document_reaches_that_document_only(customer, outsider):
+    """``portal_estimates``/``portal_invoices`` and ``estimate_get``/``invoice_get`` for links
+    to one document, and for rows filed under another company than their customer's."""
+    from django.http import Http404
+
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory, InvoiceFactory
+
+    estimate, other_estimate = (
+        EstimateFactory(customer=customer),
+        EstimateFactory(customer=customer),
+    )
+    invoice, other_invoice = InvoiceFactory(customer=customer), InvoiceFactory(customer=customer)
+
+    scoped = _context(customer, estimate)
+    assert list(portal.portal_estimates(portal=scoped)) == [estimate]
+    assert list(portal.portal_invoices(portal=scoped)) == []
+    assert portal.estimate_get(portal=scoped, public_id=estimate.public_id) == estimate
+    for public_id in (other_estimate.public_id, invoice.public_id):
+        with pytest.raises(Http404):
+            portal.estimate_get(portal=scoped, public_id=public_id)
+    with pytest.raises(Http404):
+        portal.invoice_get(portal=scoped, public_id=invoice.public_id)
+
+    scoped = _context(customer, invoice)
+    assert list(portal.portal_invoices(portal=scoped)) == [invoice]
+    assert list(portal.portal_estimates(portal=scoped)) == []
+    assert portal.invoice_get(portal=scoped, public_id=invoice.public_id) == invoice
+    for public_id in (other_invoice.public_id, estimate.public_id):
+        with pytest.raises(Http404):
+            portal.invoice_get(portal=scoped, public_id=public_id)
+    with pytest.raises(Http404):
+        portal.estimate_get(portal=scoped, public_id=estimate.public_id)
+
+    # Rows whose company is not their customer's (which no service writes) never show.
+    everything = _context(customer)
+    Estimate.objects.filter(pk=other_estimate.pk).update(company=outsider.company)
+    Invoice.objects.filter(pk=other_invoice.pk).update(company=outsider.company)
+    assert set(portal.portal_estimates(portal=everything)) == {estimate}
+    assert set(portal.portal_invoices(portal=everything)) == {invoice}
+    with pytest.raises(Http404):
+        portal.estimate_get(portal=everything, public_id=other_estimate.public_id)
+    with pytest.raises(Http404):
+        portal.invoice_get(portal=everything, public_id=other_invoice.public_id)
+
+
+def test_the_portal_home_prices_the_sent_version_at_its_own_date_while_a_draft_waits(
+    customer, owner
+):
+    """``_shown_total`` prices the revision it shows, with that revision's province and date:
+    a version sent in Nova Scotia at 15 % keeps its total while the contractor drafts the next
+    one after the 2025-04-01 change to 14 %."""
+    from documents.models import EstimateRevision
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory, EstimateRevisionFactory
+
+    estimate = EstimateFactory(customer=customer)
+    EstimateRevision.objects.filter(pk=estimate.current_revision_id).update(
+        province="NS", issue_date=dt.date(2025, 3, 28)
+    )
+    context = _context(customer)
+
+    def shown() -> Decimal:
+        (row,) = portal.home_context(portal=context)["estimates"]
+        return row.shown_total
+
+    assert shown() == Decimal("2501.25")  # 2,175.00 + 15 %
+    draft = EstimateRevisionFactory(estimate=estimate)  # dated today: 14 % in Nova Scotia
+    assert (draft.province, draft.issue_date) == ("NS", timezone.localdate())
+    assert shown() == Decimal("2501.25")
+
+
+def test_a_link_to_one_document_opens_it_without_a_query_unless_it_is_not_shown(
+    customer, django_assert_num_queries
+):
+    """``estimate_get``/``invoice_get`` take the document the middleware brought with the link
+    (no query), but only while it is sent (an estimate) or not a draft (an invoice)."""
+    from django.http import Http404
+
+    from portal import selectors as portal
+    from portal.middleware import PortalContext
+    from portal.models import PortalLink
+    from tests.factories import EstimateFactory, InvoiceFactory
+
+    estimate, invoice = EstimateFactory(customer=customer), InvoiceFactory(customer=customer)
+    links = {}
+    for document, get in ((estimate, portal.estimate_get), (invoice, portal.invoice_get)):
+        context = _context(customer, document)
+        links[document] = context.link.pk
+        assert context.link.company and context.link.customer  # as the middleware reads them
+        with django_assert_num_queries(0):
+            assert get(portal=context, public_id=document.public_id) == document
+
+    # Unsent since (no service does it, but the rule is the page's): a 404, not the row.
+    Estimate.objects.filter(pk=estimate.pk).update(sent_at=None)
+    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.DRAFT)
+    for document, get in ((estimate, portal.estimate_get), (invoice, portal.invoice_get)):
+        link = PortalLink.objects.select_related("company", "customer", "estimate", "invoice").get(
+            pk=links[document]
+        )
+        with pytest.raises(Http404):
+            get(portal=PortalContext(link=link, token=""), public_id=document.public_id)
+
+
+def test_an_estimate_found_through_a_customer_link_comes_with_what_its_page_reads(
+    customer, django_assert_num_queries
+):
+    from portal import selectors as portal
+    from tests.factories import SignedEstimateFactory
+
+    signed = SignedEstimateFactory(customer=customer)
+    context = _context(customer)
+    assert context.link.company and context.link.customer  # as the middleware reads them
+    with django_assert_num_queries(1):
+        found = portal.estimate_get(portal=context, public_id=signed.public_id)
+        assert found == signed
+        assert (found.company.name, found.customer.name) == ("Maple Plumbing", customer.name)
+        assert found.current_revision.number == found.accepted_revision.number == 1
+        assert found.signature.signer_name == "Alice Tremblay"
+
+
+def test_an_invoice_found_through_a_customer_link_comes_with_its_company_and_customer(
+    customer, django_assert_num_queries
+):
+    from portal import selectors as portal
+    from tests.factories import InvoiceFactory
+
+    context = _context(customer)
+    assert context.link.company and context.link.customer  # as the middleware reads them
+    invoice = InvoiceFactory(customer=customer)
+    with django_assert_num_queries(1):
+        found = portal.invoice_get(portal=context, public_id=invoice.public_id)
+        assert found == invoice
+        assert (found.company.name, found.customer.name) == ("Maple Plumbing", customer.name)
+
+
+def test_the_links_panel_shows_the_latest_hundred_links(customer):
+    from portal import selectors as portal
+    from tests.portal.helpers import issue
+
+    for _ in range(101):
+        issue(customer)
+    assert len(portal.links_for(subject=customer)) == 100
