@@ -121,6 +121,9 @@ _LINK = prepared(
         .annotate(**{name: expression() for name, expression in slots.LINK_ANNOTATIONS.items()})
         .filter(token_hash=digest)
     ),
+    # ~11 kB of SQL that PostgreSQL plans for ~7 ms and runs in ~0.6: planned once per
+    # connection.
+    server=True,
 )
 
 
