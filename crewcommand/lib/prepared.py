@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connections, transaction
+from django.db import connections
 from django.db.models import IntegerField, QuerySet, Value
 from django.db.models.query import (  # type: ignore[attr-defined]  # Django 6.1 internals
     ModelIterable,
@@ -228,6 +228,8 @@ def _execute_on_server(connection, cursor, compiled: _Compiled, params: list) ->
     A ``PREPARE`` PostgreSQL refuses (a parameter whose type it can't infer) turns this off for
     the statement; inside a transaction it is tried under a savepoint, so the refusal costs
     nothing else."""
+    import psycopg as Database
+
     assert compiled.server is not None
     name, prepare, execute = compiled.server
     raw = connection.connection
@@ -235,10 +237,13 @@ def _execute_on_server(connection, cursor, compiled: _Compiled, params: list) ->
     if done is None:
         done = _ON_SERVER[raw] = set()
     if name not in done:
+        # On psycopg's own connection: bookkeeping, not one of the request's queries (query
+        # counts and logs see the EXECUTE, whether or not this connection had prepared it yet).
+        # Inside a transaction psycopg wraps it in a savepoint, so a refusal spoils nothing.
         try:
-            with transaction.atomic(savepoint=connection.in_atomic_block):
-                cursor.execute(prepare)
-        except DatabaseError as error:
+            with raw.transaction():
+                raw.execute(prepare)
+        except Database.Error as error:
             if "already exists" not in str(error):
                 logger.warning("prepared statement refused, run plainly: %s", error)
                 compiled.server = None

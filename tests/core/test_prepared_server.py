@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection, connections, transaction
 from django.db.models import CharField, Func, Value
+from django.test.utils import CaptureQueriesContext
 
 from crewcommand.lib import prepared as prepared_module
 from crewcommand.lib.prepared import _server_statement, prepared
@@ -38,6 +39,14 @@ def test_statement_numbering_and_percent_signs():
         _server_statement("SELECT %s", 2)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_connection_statements():
+    """Each test starts as on a new connection: no statement prepared, none known."""
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    prepared_module._ON_SERVER.clear()
+
+
 def test_a_portal_page_prepares_its_link_query_once_per_connection(client, customer):
     invoice = InvoiceFactory(customer=customer, sent=True)
     first = issue(customer, invoice)
@@ -49,6 +58,17 @@ def test_a_portal_page_prepares_its_link_query_once_per_connection(client, custo
     assert client.get(second.url).status_code in (200, 302)
     assert client.get(first.url).status_code in (200, 302)
     assert _on_server() - before == made  # reused, not prepared again
+
+
+def test_preparing_is_not_one_of_the_requests_queries(client, customer):
+    link = issue(customer, InvoiceFactory(customer=customer, sent=True))
+    with CaptureQueriesContext(connection) as first:
+        client.get(link.url)
+    with CaptureQueriesContext(connection) as again:
+        client.get(link.url)
+    assert [q["sql"] for q in first.captured_queries if "PREPARE" in q["sql"]] == []
+    assert len(first.captured_queries) == len(again.captured_queries)
+    assert any(q["sql"].startswith("EXECUTE cc_") for q in again.captured_queries)
 
 
 def test_server_prepared_rows_match_the_queryset_and_a_like_pattern_survives(customer):
