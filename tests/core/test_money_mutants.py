@@ -109,6 +109,9 @@ class TestQuantizeAndCents:
             from_cents(cents)
 
 
+LONG_INTEGER = "1234567890" * 6 + "1234"  # 64 digits
+
+
 class TestFormat:
     @pytest.mark.parametrize(
         ("amount", "en", "fr"),
@@ -160,6 +163,28 @@ class TestFormat:
     def test_amounts_in_exponent_form_are_written_out(self, amount, text):
         # Decimal arithmetic can yield 1E+3; a page must never show "$1E+3.00".
         assert format_cad(amount) == text
+
+    @pytest.mark.parametrize(
+        ("amount", "locale", "text"),
+        [
+            # 71 digits before the point (and two zeros after): more than the 60 digits of
+            # MONEY_CONTEXT, so the context must be sized from the value's digits and exponent.
+            (Decimal("1E+70"), "en-CA", "$10" + ",000" * 23 + ".00"),
+            # 64 digits before the point and 5 after: sized from the digits and the exponent.
+            (
+                Decimal("-" + LONG_INTEGER + ".56789"),
+                "fr-CA",
+                "-1"
+                + "".join(NBSP + LONG_INTEGER[i : i + 3] for i in range(1, 64, 3))
+                + f",56789{NBSP}$",
+            ),
+        ],
+    )
+    def test_amounts_longer_than_the_money_context_are_written_out_in_full(
+        self, amount, locale, text
+    ):
+        # "Display never rounds", whatever the size: a context too short would round or raise.
+        assert format_cad(amount, locale) == text
 
     @pytest.mark.parametrize("locale", ["fr_CA", "FR-ca", "fr-ca"])
     def test_locale_spelling_is_forgiving(self, locale):
