@@ -1221,3 +1221,100 @@ def test_checkout_removing_a_saved_card_detaches_it_at_stripe_first(
     )
     assert len(timeline("card.removed")) == 1
     assert autopay.saved_card_of(customer=customer) is None
+
+
+# Asking Stripe about earlier attempts before charging again (_recheck_open_attempts).
+
+
+def sessions_asked(fake, since: int = 0) -> list[str]:
+    gets = fake.requests_to("/v1/checkout/sessions/cs_", "GET")[since:]
+    return [r.path.rsplit("/", 1)[-1] for r in gets]
+
+
+def test_checkout_pressing_pay_asks_stripe_about_the_three_newest_open_attempts(
+    invoice, connected, stripe_on, settings
+):
+    from django.utils import timezone
+
+    settings.BILLING_CHECKOUT_EXPIRY_MINUTES = 60
+    attempts = [start_checkout(invoice).payment for _ in range(5)]
+    # The oldest was made more than an hour ago: its session has expired, no need to ask.
+    Payment.objects.filter(pk=attempts[0].pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=61)
+    )
+    # One attempt failed here already; another is a cheque.
+    Payment.objects.filter(pk=attempts[4].pk).update(status=PaymentStatus.FAILED)
+    PaymentFactory(invoice=invoice, amount="1.00", method=PaymentMethod.CHEQUE)
+    since = len(sessions_asked(stripe_on))
+    start_checkout(invoice)
+    asked = sessions_asked(stripe_on, since)
+    assert asked == [a.stripe_session_id for a in (attempts[3], attempts[2], attempts[1])]
+
+
+def test_checkout_an_earlier_attempt_stripe_no_longer_knows_does_not_stop_a_new_one(
+    invoice, connected, stripe_on, caplog
+):
+    first = start_checkout(invoice).payment
+    second = start_checkout(invoice).payment
+    stripe_on.objects.pop(second.stripe_session_id)  # Stripe answers 404 about it, for good
+    since = len(sessions_asked(stripe_on))
+    with caplog.at_level(logging.WARNING, logger="billing.services.checkout"):
+        third = start_checkout(invoice).payment
+    assert sessions_asked(stripe_on, since) == [second.stripe_session_id, first.stripe_session_id]
+    assert third.status == PaymentStatus.CREATED and Payment.objects.count() == 3
+    assert f"recheck of payment {second.public_id} failed: resource_missing" in caplog.text
+
+
+def test_checkout_a_deposit_paid_at_stripe_whose_webhook_was_lost_is_found_before_paying_again(
+    signed_estimate, connected, stripe_on
+):
+    first = start_checkout(signed_estimate).payment
+    stripe_on.complete_session(first.stripe_session_id, send_webhook=False)
+    with pytest.raises(ServiceError):
+        start_checkout(signed_estimate)
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+
+def test_checkout_the_unconfirmed_and_processing_messages_name_the_amount_and_when_it_started(
+    invoice, connected, stripe_on
+):
+    from billing.services import checkout
+
+    first = start_checkout(invoice).payment
+    started = dt.datetime(2026, 3, 5, 14, 7, tzinfo=ZoneInfo("America/Toronto"))
+    Payment.objects.filter(pk=first.pk).update(created_at=started, returned_at=started)
+    with pytest.raises(ServiceError) as refused:
+        start_checkout(invoice)
+    assert str(refused.value) == (
+        "A payment of $1,356.00 started on Mar 5 at 2:07 p.m. is still being confirmed. "
+        "Pay again anyway?"
+    )
+    Payment.objects.filter(pk=first.pk).update(status=PaymentStatus.PROCESSING)
+    with pytest.raises(ServiceError) as held:
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, pay_again=True
+        )
+    assert str(held.value) == checkout.processing_message(Payment.objects.get(pk=first.pk))
+    assert "$1,356.00 started on Mar 5. You can pay again only if it fails." in str(held.value)
+    assert str(held.value).startswith("Bank payment processing, usually 3")
+
+
+def test_checkout_when_stripe_cannot_make_the_customer_to_save_the_card_nothing_is_charged(
+    invoice, connected, stripe_on
+):
+    stripe_on.api_failure = 500
+    with pytest.raises(ServiceError, match="Online payment is not available right now"):
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, save_card=True
+        )
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.FAILED and payment.finished_at is not None
+    assert payment.failure_message and payment.stripe_session_id is None
+    assert not stripe_on.requests_to("/v1/checkout/sessions", "POST")
+    stripe_on.api_failure = None
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, customer_email=""
+    )
+    assert "customer_email" not in checkout_form(stripe_on)
+    assert started.payment.status == PaymentStatus.CREATED
