@@ -1318,3 +1318,26 @@ def test_checkout_when_stripe_cannot_make_the_customer_to_save_the_card_nothing_
     )
     assert "customer_email" not in checkout_form(stripe_on)
     assert started.payment.status == PaymentStatus.CREATED
+
+
+def test_checkout_above_stripes_maximum_the_customer_is_told_exactly_what_to_do(
+    customer, connected, stripe_on
+):
+    big = one_line_invoice(customer, "1000000.01")  # no tax: two cents more than Stripe takes
+    with pytest.raises(ServiceError) as whole:
+        start_checkout(big)
+    assert str(whole.value) == (
+        "A single card payment can be at most $999,999.99, so this amount can't be paid by "
+        "card. Please use one of the other ways to pay."
+    )
+    connected.allow_partial_payments = True
+    connected.save()
+    for amount in (None, Decimal("1000000.00")):  # the whole balance, or a part still too big
+        with pytest.raises(ServiceError) as part:
+            start_checkout(big, amount)
+        assert str(part.value) == (
+            "A single card payment can be at most $999,999.99. Pay in parts of up to "
+            "$999,999.99, or use one of the other ways to pay."
+        )
+    assert not Payment.objects.exists()
+    assert not stripe_on.requests_to("/v1/checkout/sessions", "POST")
