@@ -1341,3 +1341,20 @@ def test_checkout_above_stripes_maximum_the_customer_is_told_exactly_what_to_do(
         )
     assert not Payment.objects.exists()
     assert not stripe_on.requests_to("/v1/checkout/sessions", "POST")
+
+
+def test_checkout_the_return_page_marks_the_attempt_returned_once_and_touches_it(
+    invoice, connected, stripe_on, settings
+):
+    from billing.services import returns
+
+    other = start_checkout(InvoiceFactory(customer=invoice.customer)).payment
+    payment = start_checkout(invoice).payment
+    settings.STRIPE_API_BASE = NOWHERE  # Stripe does not answer: the attempt is "returned"
+    assert returns.attempt_return(payment=payment) == ""
+    assert Payment.objects.get(pk=other.pk).returned_at is None  # another attempt: untouched
+    row = Payment.objects.get(pk=payment.pk)
+    assert row.returned_at is not None and row.updated_at == row.returned_at
+    assert row.status == PaymentStatus.CREATED
+    returns.attempt_return(payment=row)  # loaded again: the first return stands
+    assert Payment.objects.get(pk=payment.pk).returned_at == row.returned_at

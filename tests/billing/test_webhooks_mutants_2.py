@@ -369,3 +369,46 @@ def test_an_event_stripe_could_not_answer_is_queued_again_for_its_retry_time_unl
         assert abs((row.retry_at - timezone.now()).total_seconds() - 640) < 5
         assert _published(app) == []
     assert Payment.objects.get().status == PaymentStatus.CREATED
+
+
+# --- A payment moved to another invoice (_moved_from) ------------------------------------------
+
+
+def test_a_moved_payments_events_may_name_the_invoice_it_left_and_no_other(
+    customer, job, connected, hooks, stripe_client
+):
+    from crewcommand.lib.activity import Actor
+    from documents.models import Invoice
+
+    wrong, right, third, fourth = (InvoiceFactory(customer=customer, job=job) for _ in range(4))
+    hooks.complete_session(start_checkout(wrong).payment.stripe_session_id)
+    payment = Payment.objects.get()
+    services.payment_move(payment=payment, to_invoice=right, actor=Actor.system())
+    # Another payment left the third invoice: that says nothing about this one.
+    cheque = services.payment_record(
+        actor=Actor.system(),
+        invoice=third,
+        amount=Decimal("100.00"),
+        method="cheque",
+        received_on=timezone.localdate(),
+    )
+    services.payment_move(payment=cheque, to_invoice=fourth, actor=Actor.system())
+    stripe_client.v1.refunds.create(
+        {"payment_intent": payment.stripe_payment_intent_id, "amount": 35600},
+        options={"stripe_account": connected.account_id},
+    )
+    charge = hooks.get(hooks.get(payment.stripe_payment_intent_id)["latest_charge"])
+    assert charge["metadata"]["cc_invoice"] == wrong.public_id  # where the payment started
+
+    elsewhere = {**charge, "metadata": {**charge["metadata"], "cc_invoice": third.public_id}}
+    event = hooks.build_event("charge.refunded", elsewhere)
+    assert _answer(hooks.send_event(event)) == (200, "rejected")
+    assert StripeEvent.objects.get(event_id=event["id"]).last_error == "document differs"
+    assert not Refund.objects.exists()
+
+    assert _answer(hooks.send_event(hooks.build_event("charge.refunded", charge))) == (
+        200,
+        "applied",
+    )
+    assert Refund.objects.get().amount == Decimal("356.00")
+    assert Invoice.objects.get(pk=right.pk).balance == Decimal("356.00")
