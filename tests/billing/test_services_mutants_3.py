@@ -1358,3 +1358,32 @@ def test_checkout_the_return_page_marks_the_attempt_returned_once_and_touches_it
     assert row.status == PaymentStatus.CREATED
     returns.attempt_return(payment=row)  # loaded again: the first return stands
     assert Payment.objects.get(pk=payment.pk).returned_at == row.returned_at
+
+
+@pytest.mark.parametrize(("minutes", "lifetime"), [(10, 32), (30, 32), (90, 90), (1440, 1438)])
+def test_checkout_the_session_expires_as_set_kept_two_minutes_inside_stripes_range(
+    invoice, connected, stripe_on, settings, minutes, lifetime
+):
+    settings.BILLING_CHECKOUT_EXPIRY_MINUTES = minutes
+    before = int(time.time())
+    start_checkout(invoice)
+    after = int(time.time())
+    expires = int(checkout_form(stripe_on)["expires_at"])
+    assert before + lifetime * 60 - 1 <= expires <= after + lifetime * 60
+
+
+def test_checkout_paying_again_while_stripe_fails_asks_about_the_newest_attempt_only(
+    invoice, connected, stripe_on, caplog
+):
+    attempts = [start_checkout(invoice).payment for _ in range(3)]
+    since = len(sessions_asked(stripe_on))
+    stripe_on.api_failure = 500
+    with (
+        caplog.at_level(logging.WARNING, logger="billing.services.checkout"),
+        pytest.raises(ServiceError, match="Online payment is not available right now"),
+    ):
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, pay_again=True
+        )
+    assert sessions_asked(stripe_on, since) == [attempts[2].stripe_session_id]
+    assert f"recheck of payment {attempts[2].public_id} failed: transient" in caplog.text
