@@ -1358,6 +1358,10 @@ def test_checkout_the_return_page_marks_the_attempt_returned_once_and_touches_it
     assert row.status == PaymentStatus.CREATED
     returns.attempt_return(payment=row)  # loaded again: the first return stands
     assert Payment.objects.get(pk=payment.pk).returned_at == row.returned_at
+    # An attempt that is over (here: cancelled, it never got a session) is not "returned".
+    Payment.objects.filter(pk=other.pk).update(status=PaymentStatus.CANCELLED)
+    returns.attempt_return(payment=Payment.objects.get(pk=other.pk))
+    assert Payment.objects.get(pk=other.pk).returned_at is None
 
 
 @pytest.mark.parametrize(("minutes", "lifetime"), [(10, 32), (30, 32), (90, 90), (1440, 1438)])
