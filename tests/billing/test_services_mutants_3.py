@@ -1396,3 +1396,34 @@ def test_checkout_paying_again_while_stripe_fails_asks_about_the_newest_attempt_
         )
     assert sessions_asked(stripe_on, since) == [attempts[2].stripe_session_id]
     assert f"recheck of payment {attempts[2].public_id} failed: transient" in logged(caplog)
+
+
+def test_checkout_each_refusal_tells_the_customer_exactly_why(customer, invoice, stripe_on):
+    def refusal(document, amount=None) -> str:
+        with pytest.raises(ServiceError) as refused:
+            start_checkout(document, amount)
+        return str(refused.value)
+
+    assert refusal(invoice) == "Online payment is not available for this business."
+    account = stripe_on.add_account()
+    connected = StripeAccount.objects.create(
+        company=customer.company,
+        account_id=account["id"],
+        charges_enabled=True,
+        details_submitted=True,
+    )
+    assert refusal(one_line_invoice(customer, "0.49")) == (
+        "The amount due is too small to pay by card."
+    )
+    assert refusal(invoice, Decimal("100.00")) == "Please pay the full amount of $1,356.00."
+    connected.allow_partial_payments = True
+    connected.minimum_partial_amount = Decimal("100.00")
+    connected.save()
+    assert refusal(invoice, Decimal("1356.01")) == (
+        "That is more than the $1,356.00 due. Enter $1,356.00 or less."
+    )
+    assert refusal(invoice, Decimal("99.99")) == "The smallest partial payment is $100.00."
+    assert not Payment.objects.exists()
+    # A part typed to a fraction of a cent is rounded: here it is the whole balance.
+    assert start_checkout(invoice, Decimal("1356.004")).payment.amount == Decimal("1356.00")
+    assert checkout_form(stripe_on)["line_items"][0]["price_data"]["unit_amount"] == "135600"
