@@ -1427,3 +1427,22 @@ def test_checkout_each_refusal_tells_the_customer_exactly_why(customer, invoice,
     # A part typed to a fraction of a cent is rounded: here it is the whole balance.
     assert start_checkout(invoice, Decimal("1356.004")).payment.amount == Decimal("1356.00")
     assert checkout_form(stripe_on)["line_items"][0]["price_data"]["unit_amount"] == "135600"
+
+
+def test_checkout_bank_debit_is_offered_with_stripes_automatic_account_verification(
+    invoice, connected, stripe_on
+):
+    connected.accept_bank_debit = True
+    connected.save()
+    start_checkout(invoice)
+    form = checkout_form(stripe_on)
+    assert form["payment_method_types"] == ["card", "acss_debit"]
+    assert form["payment_method_options"] == {
+        "acss_debit": {
+            "mandate_options": {
+                "payment_schedule": "sporadic",
+                "transaction_type": connected.bank_debit_transaction_type,
+            },
+            "verification_method": "automatic",
+        }
+    }

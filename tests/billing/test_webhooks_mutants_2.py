@@ -417,3 +417,20 @@ def test_a_moved_payments_events_may_name_the_invoice_it_left_and_no_other(
     )
     assert Refund.objects.get().amount == Decimal("356.00")
     assert Invoice.objects.get(pk=right.pk).balance == Decimal("356.00")
+
+
+def test_an_intent_event_without_our_metadata_is_found_by_its_intent_id_only(
+    invoice, connected, hooks
+):
+    paid = start_checkout(invoice).payment
+    hooks.complete_session(paid.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get(pk=paid.pk))
+    paid = Payment.objects.get(pk=paid.pk)
+    assert paid.status == PaymentStatus.SUCCEEDED and paid.stripe_payment_intent_id
+    open_attempt = start_checkout(InvoiceFactory(customer=invoice.customer)).payment
+    assert open_attempt.stripe_payment_intent_id is None
+    intent = {**hooks.get(paid.stripe_payment_intent_id), "metadata": {}}
+    event = hooks.build_event("payment_intent.succeeded", intent)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    assert StripeEvent.objects.get(event_id=event["id"]).payment_id == paid.pk
+    assert Payment.objects.get(pk=open_attempt.pk).status == PaymentStatus.CREATED
