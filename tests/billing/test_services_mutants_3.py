@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from decimal import Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -785,7 +786,9 @@ def checkout_form(fake) -> dict:
 
 def one_line_invoice(customer, price: str, *, taxable: bool = False) -> Invoice:
     line = {"description": "Work", "unit_price": price, "taxable": taxable}
-    return InvoiceFactory(customer=customer, lines=(line,))
+    return Invoice.objects.get(
+        pk=cast(Invoice, InvoiceFactory(customer=customer, lines=(line,))).pk
+    )
 
 
 def test_checkout_asks_stripe_for_one_line_named_after_the_invoice_with_a_pay_button(

@@ -332,7 +332,7 @@ def test_enqueue_publishes_the_task_and_pauses_publishing_after_a_broker_failure
 
 def test_enqueue_inline_raises_the_tasks_own_error():
     with pytest.raises(ValueError):
-        webhooks.enqueue("not a row id")  # type: ignore[arg-type]
+        webhooks.enqueue("not a row id")
     assert webhooks._broker_down_until == 0.0  # inline: no pause
 
 
