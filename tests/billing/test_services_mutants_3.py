@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from decimal import Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,7 +42,7 @@ from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
 from documents import services as documents
 from documents.models import DepositKind, Estimate, Invoice
-from tests.billing.conftest import start_checkout
+from tests.billing.conftest import return_urls, start_checkout
 from tests.billing.test_manual_refunds_deposits import paid_by_card
 from tests.factories import InvoiceFactory, PaymentFactory, SignedEstimateFactory
 
@@ -765,3 +766,686 @@ def test_a_deposit_paid_the_day_the_invoice_is_made_leaves_no_tax_point(ns_estim
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert tax_point(invoice) == (Decimal("0.00"), None)
     assert invoice.deposit_credit == Decimal("287.50")
+
+
+# --- billing-checkout ----------------------------------------------------------------------------
+# What ``scripts/mutation billing-checkout`` left alive in ``checkout.py``, ``autopay.py`` and
+# ``returns.py``: what the Checkout Session asks Stripe for (one line, the amount in cents worked
+# out here by hand, its name, the Pay button, the expiry Stripe gets and we store), Stripe's
+# limits at their edges ($0.50, 99,999,999 cents, 30 minutes to 24 hours), and idempotency.
+
+
+def logged(caplog) -> list[str]:
+    """The log messages, each whole (a changed message must not pass as a part of it)."""
+    return [record.getMessage() for record in caplog.records]
+
+
+def checkout_form(fake) -> dict:
+    return fake.last_request("/v1/checkout/sessions", "POST").form
+
+
+def one_line_invoice(customer, price: str, *, taxable: bool = False) -> Invoice:
+    line = {"description": "Work", "unit_price": price, "taxable": taxable}
+    return Invoice.objects.get(
+        pk=cast(Invoice, InvoiceFactory(customer=customer, lines=(line,))).pk
+    )
+
+
+def test_checkout_asks_stripe_for_one_line_named_after_the_invoice_with_a_pay_button(
+    invoice, connected, stripe_on, settings
+):
+    settings.BILLING_CHECKOUT_EXPIRY_MINUTES = 90
+    before = int(time.time())
+    started = start_checkout(invoice)
+    after = int(time.time())
+    form = checkout_form(stripe_on)
+    label = f"Maple Plumbing: Invoice {invoice.display_number}"
+    assert (form["mode"], form["submit_type"], form["locale"]) == ("payment", "pay", "auto")
+    assert form["line_items"] == [
+        {
+            "price_data": {
+                "currency": "cad",
+                "unit_amount": "135600",  # $1,200.00 + 13 % HST
+                "product_data": {"name": label},
+            },
+            "quantity": "1",
+        }
+    ]
+    assert form["payment_intent_data"]["description"] == label
+    assert "payment_method_types" not in form and "customer" not in form  # a card, no debit
+    expires = int(form["expires_at"])
+    assert before + 90 * 60 <= expires <= after + 90 * 60
+    stored = Payment.objects.get()
+    assert stored.stripe_expires_at == dt.datetime.fromtimestamp(expires, dt.UTC)
+    assert stored.stripe_session_id == started.payment.stripe_session_id
+    assert stripe_on.get(stored.stripe_session_id)["amount_total"] == 135600
+
+
+def test_checkout_a_balance_of_exactly_fifty_cents_is_charged_by_card(
+    customer, connected, stripe_on
+):
+    invoice = one_line_invoice(customer, "0.50")
+    assert invoice.balance == Decimal("0.50")
+    started = start_checkout(invoice)
+    assert started.payment.amount == Decimal("0.50")
+    sent = stripe_on.last_request("/v1/checkout/sessions", "POST")
+    assert sent.form["line_items"][0]["price_data"]["unit_amount"] == "50"
+    assert sent.header("Idempotency-Key") == f"cc-checkout-{started.payment.public_id}-50"
+
+
+def test_checkout_a_deposit_is_named_after_its_estimate_and_charged_a_quarter_of_the_total(
+    signed_estimate, connected, stripe_on
+):
+    started = start_checkout(signed_estimate)
+    form = checkout_form(stripe_on)
+    # $2,000.00 + 13 % HST = $2,260.00; a 25 % deposit is $565.00.
+    assert started.payment.amount == Decimal("565.00")
+    assert form["line_items"][0]["price_data"]["unit_amount"] == "56500"
+    label = f"Maple Plumbing: Deposit for estimate {signed_estimate.display_number}"
+    assert form["line_items"][0]["price_data"]["product_data"]["name"] == label
+    assert form["metadata"] == {
+        "cc_payment": started.payment.public_id,
+        "cc_company": signed_estimate.company.public_id,
+        "cc_estimate": signed_estimate.public_id,
+    }
+    assert "payment_method_types" not in form  # bank debit is for invoices only
+
+
+def checkout_with_tip(document, tip: str, amount=None):
+    return services.checkout_start(
+        document=document, amount=amount, return_urls=return_urls, tip=Decimal(tip)
+    )
+
+
+def test_checkout_a_tip_up_to_the_amount_paid_is_its_own_line_and_part_of_the_key(
+    invoice, connected, stripe_on
+):
+    connected.tips_enabled = True
+    connected.save()
+    with pytest.raises(ServiceError, match=r"A tip can be at most \$1,356\.00 here"):
+        checkout_with_tip(invoice, "1356.01")
+    with pytest.raises(ServiceError, match="can't be negative"):
+        checkout_with_tip(invoice, "-0.01")
+    assert not Payment.objects.exists()
+    started = checkout_with_tip(invoice, "1356.00")
+    sent = stripe_on.last_request("/v1/checkout/sessions", "POST")
+    assert [i["price_data"]["unit_amount"] for i in sent.form["line_items"]] == ["135600"] * 2
+    assert sent.form["line_items"][1]["price_data"]["product_data"]["name"] == (
+        "Tip for Maple Plumbing"
+    )
+    assert sent.form["line_items"][1]["quantity"] == "1"
+    payment = Payment.objects.get()
+    assert (payment.amount, payment.tip_amount) == (Decimal("1356.00"), Decimal("1356.00"))
+    key = f"cc-checkout-{payment.public_id}-135600-tip135600"
+    assert payment.idempotency_key == key == sent.header("Idempotency-Key")
+    assert started.payment.pk == payment.pk
+
+
+def test_checkout_a_tip_that_rounds_to_nothing_is_no_tip(invoice, connected, stripe_on):
+    connected.tips_enabled = True
+    connected.save()
+    checkout_with_tip(invoice, "0.004")
+    sent = stripe_on.last_request("/v1/checkout/sessions", "POST")
+    assert len(sent.form["line_items"]) == 1
+    payment = Payment.objects.get()
+    assert payment.tip_amount == Decimal("0.00")
+    assert sent.header("Idempotency-Key") == f"cc-checkout-{payment.public_id}-135600"
+
+
+def test_checkout_a_tip_may_bring_the_charge_to_exactly_stripes_maximum(
+    customer, connected, stripe_on
+):
+    connected.tips_enabled = True
+    connected.save()
+    invoice = one_line_invoice(customer, "999000.00")
+    with pytest.raises(ServiceError, match="too large for one card payment"):
+        checkout_with_tip(invoice, "1000.00")  # 100,000,000 cents: one too many
+    assert not Payment.objects.exists()
+    checkout_with_tip(invoice, "999.99")
+    items = checkout_form(stripe_on)["line_items"]
+    assert [i["price_data"]["unit_amount"] for i in items] == ["99900000", "99999"]
+    assert Payment.objects.get().tip_amount == Decimal("999.99")
+
+
+def test_checkout_no_tip_on_a_deposit_even_where_the_company_takes_tips(
+    signed_estimate, connected, stripe_on
+):
+    connected.tips_enabled = True
+    connected.save()
+    with pytest.raises(ServiceError, match="doesn't take tips online"):
+        checkout_with_tip(signed_estimate, "10.00")
+    assert not Payment.objects.exists()
+
+
+# Saved cards and autopay (autopay.py), without a live server: Stripe's answer about the session
+# is applied as reconciliation does (``payment_refresh``).
+
+
+def card_saved(invoice, fake):
+    """The customer pays ``invoice`` ticking "save this card"; Stripe's answer is applied."""
+    from billing.models import SavedCard
+
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, save_card=True
+    )
+    fake.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get(pk=started.payment.pk))
+    return SavedCard.objects.get(removed_at=None)
+
+
+def test_checkout_saving_a_card_makes_one_stripe_customer_and_keeps_the_card_it_paid_with(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard, StripeCustomer
+
+    first = InvoiceFactory(customer=customer, job=job)
+    card = card_saved(first, stripe_on)
+    made = stripe_on.requests_to("/v1/customers", "POST")
+    assert len(made) == 1
+    assert made[0].header("Idempotency-Key") == (
+        f"cc-customer-{customer.public_id}-{connected.account_id}"
+    )
+    assert made[0].header("Stripe-Account") == connected.account_id
+    assert made[0].form["email"] == customer.email and made[0].form["name"] == "Alice Tremblay"
+    assert made[0].form["metadata"] == {"cc_customer": customer.public_id}
+    cus = StripeCustomer.objects.get()
+    form = checkout_form(stripe_on)
+    assert form["customer"] == cus.stripe_customer_id and "customer_email" not in form
+    assert form["payment_intent_data"]["setup_future_usage"] == "off_session"
+    pm = stripe_on.get(card.stripe_payment_method_id)
+    payment = Payment.objects.get(invoice=first)
+    assert (
+        (card.brand, card.last4) == (pm["card"]["brand"], pm["card"]["last4"]) == ("visa", "4242")
+    )
+    assert (card.exp_month, card.exp_year) == (pm["card"]["exp_month"], pm["card"]["exp_year"])
+    assert card.exp_month is not None and card.exp_year is not None
+    assert card.consent_text == "Save this card for future invoices from Maple Plumbing"
+    assert card.consent_at == payment.created_at and card.consent_payment_id == payment.pk
+    assert (card.company_id, card.customer_id) == (customer.company_id, customer.pk)
+    assert card.stripe_account_id == connected.account_id
+    assert card.stripe_customer_id == cus.stripe_customer_id and not card.autopay
+    (entry,) = timeline("card.saved")
+    assert entry.data["card"] == "Visa ····4242" and entry.actor_kind == "customer"
+
+    # Autopay on, then a second card saved: it replaces the first and keeps autopay on.
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    second = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    assert len(stripe_on.requests_to("/v1/customers", "POST")) == 1  # the same Stripe Customer
+    assert second.pk != card.pk and second.autopay
+    assert second.stripe_payment_method_id != card.stripe_payment_method_id
+    assert SavedCard.objects.get(pk=card.pk).removed_at is not None
+    # Reconciliation asking again keeps nothing twice.
+    services.payment_refresh(payment=Payment.objects.filter(invoice__isnull=False).last())
+    assert SavedCard.objects.count() == 2 and len(timeline("card.saved")) == 2
+
+
+def test_checkout_a_card_is_kept_only_if_stripe_set_it_up_for_later(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, save_card=True
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    payment = Payment.objects.get()
+    session = stripe_client.checkout_session_retrieve(
+        account=connected.account_id, session_id=payment.stripe_session_id
+    )
+    intent = session["payment_intent"]
+    assert intent["setup_future_usage"] == "off_session"
+    for changed in (
+        {"setup_future_usage": "on_session"},
+        {"customer": None},
+        {"payment_method": None},
+        {"latest_charge": intent["latest_charge"]["id"]},  # not expanded: no details
+        {"latest_charge": {**intent["latest_charge"], "payment_method_details": None}},
+        {
+            "latest_charge": {
+                **intent["latest_charge"],
+                "payment_method_details": {"type": "acss_debit"},
+            }
+        },
+    ):
+        assert autopay.card_save_from(payment, {**intent, **changed}) is None, changed
+    assert not SavedCard.objects.exists()
+    payment.save_card = False
+    assert autopay.card_save_from(payment, intent) is None
+    assert not SavedCard.objects.exists()
+
+
+def test_checkout_a_saved_card_charge_sends_the_balance_once_with_our_metadata(
+    customer, job, connected, stripe_on
+):
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    PaymentFactory(invoice=invoice, amount="356.00", method=PaymentMethod.CHEQUE)
+    invoice.refresh_from_db()
+    payment = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="x")
+    sent = stripe_on.last_request("/v1/payment_intents", "POST")
+    assert sent.header("Stripe-Account") == connected.account_id
+    assert sent.header("Idempotency-Key") == f"cc-autopay-{invoice.public_id}-100000"
+    assert sent.form == {
+        "amount": "100000",  # $1,356.00 less the $356.00 cheque
+        "currency": "cad",
+        "customer": card.stripe_customer_id,
+        "payment_method": card.stripe_payment_method_id,
+        "off_session": "true",
+        "confirm": "true",
+        "metadata": {
+            "cc_payment": payment.public_id,
+            "cc_company": customer.company.public_id,
+            "cc_invoice": invoice.public_id,
+        },
+        "description": f"Maple Plumbing: Invoice {invoice.display_number}",
+        "expand": ["latest_charge"],
+    }
+    assert payment.status == PaymentStatus.SUCCEEDED and payment.amount == Decimal("1000.00")
+    assert payment.stripe_payment_intent_id.startswith("pi_")
+    assert payment.method == PaymentMethod.CARD and payment.purpose == PaymentPurpose.INVOICE
+    assert (payment.triggered_by, payment.saved_card_id) == ("x", card.pk)
+    invoice.refresh_from_db()
+    assert invoice.balance == 0 and invoice.amount_paid == Decimal("1356.00")
+    with pytest.raises(ServiceError, match=r"This invoice has nothing to charge\."):
+        autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="x")
+    assert len(stripe_on.requests_to("/v1/payment_intents", "POST")) == 1
+
+
+def test_checkout_a_declined_saved_card_fails_the_attempt_with_stripes_reason(
+    customer, job, connected, stripe_on, django_capture_on_commit_callbacks
+):
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
+    invoice = InvoiceFactory(customer=customer, job=job)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = autopay.saved_card_charge(
+            invoice=invoice, actor=Actor.system(), triggered_by="autopay"
+        )
+    assert payment.status == PaymentStatus.FAILED and payment.finished_at is not None
+    assert payment.failure_message == "Your card was declined."
+    intent = stripe_on.get(payment.stripe_payment_intent_id)
+    assert intent["status"] == "requires_payment_method"
+    (entry,) = timeline("payment.failed")
+    assert entry.data["amount"] == "$1,356.00"
+    (notice,) = [m for m in mail.outbox if m.to == [customer.email]]
+    assert "could not be charged" in notice.subject
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
+
+
+def test_checkout_a_saved_card_charge_while_stripe_is_down_waits_and_charges_once_later(
+    customer, job, connected, stripe_on, settings
+):
+    from billing.services import autopay
+
+    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    settings.STRIPE_API_BASE = NOWHERE
+    waiting = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert waiting.status == PaymentStatus.CREATED and waiting.failure_message == ""
+    settings.STRIPE_API_BASE = stripe_on.url
+    done = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="b")
+    assert done.pk == waiting.pk and done.status == PaymentStatus.SUCCEEDED
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_checkout_a_saved_card_charge_refused_by_stripe_is_recorded_failed(
+    customer, job, connected, stripe_on
+):
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    # The card was detached at Stripe (by the customer's bank, or the contractor there).
+    stripe_client.payment_method_detach(
+        account=connected.account_id, payment_method_id=card.stripe_payment_method_id
+    )
+    invoice = InvoiceFactory(customer=customer, job=job)
+    payment = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert payment.status == PaymentStatus.FAILED
+    assert "may not be used again" in payment.failure_message
+    assert payment.stripe_payment_intent_id is None
+
+
+def test_checkout_a_saved_card_charge_is_refused_where_it_must_not_charge(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+    from crewcommand.models import Customer
+    from documents.models import InvoiceStatus
+
+    def charge(invoice):
+        return autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="t")
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    with pytest.raises(ServiceError, match=r"This customer has no saved card\."):
+        charge(invoice)
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    paid = Payment.objects.count()
+
+    StripeAccount.objects.filter(pk=connected.pk).update(charges_enabled=False)
+    with pytest.raises(ServiceError, match=r"Online payment is not available for this business\."):
+        charge(invoice)
+    StripeAccount.objects.filter(pk=connected.pk).update(charges_enabled=True)
+
+    SavedCard.objects.filter(pk=card.pk).update(stripe_account_id="acct_elsewhere")
+    with pytest.raises(ServiceError, match=r"The saved card belongs to another Stripe account\."):
+        charge(invoice)
+    SavedCard.objects.filter(pk=card.pk).update(stripe_account_id=connected.account_id)
+
+    draft = InvoiceFactory(customer=customer, job=job, sent=False)
+    with pytest.raises(ServiceError, match=r"This invoice has nothing to charge\."):
+        charge(draft)
+    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.VOID)
+    with pytest.raises(ServiceError, match=r"This invoice has nothing to charge\."):
+        charge(invoice)
+    Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.VIEWED)
+
+    # A bank debit on the invoice still processing: it may yet pay the balance.
+    attempt = start_checkout(invoice).payment
+    Payment.objects.filter(pk=attempt.pk).update(status=PaymentStatus.PROCESSING)
+    with pytest.raises(ServiceError, match=r"A payment on this invoice is still processing\."):
+        charge(invoice)
+    assert Payment.objects.count() == paid + 1
+    assert not stripe_on.requests_to("/v1/payment_intents", "POST")
+    Payment.objects.filter(pk=attempt.pk).update(status=PaymentStatus.FAILED)
+
+    # Another customer's card is never used for this customer.
+    Customer.objects.filter(pk=customer.pk).update(email="other@example.com")
+    long = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="t" * 200)
+    assert long.status == PaymentStatus.SUCCEEDED and long.triggered_by == "t" * 150
+    assert long.saved_card_id == card.pk
+
+
+def test_checkout_autopay_charges_open_invoices_due_by_today_of_customers_who_turned_it_on(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+    from documents.models import InvoiceStatus
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    from django.utils import timezone
+
+    today = timezone.localdate() + dt.timedelta(days=60)  # due dates stay after issue dates
+    due = {}
+    for name, status, days in (
+        ("sent", InvoiceStatus.SENT, 0),
+        ("viewed", InvoiceStatus.VIEWED, -3),
+        ("partly", InvoiceStatus.PARTIALLY_PAID, -40),
+        ("tomorrow", InvoiceStatus.SENT, 1),
+    ):
+        invoice = InvoiceFactory(customer=customer, job=job)
+        Invoice.objects.filter(pk=invoice.pk).update(
+            status=status, due_date=today + dt.timedelta(days=days)
+        )
+        due[name] = invoice
+    draft = InvoiceFactory(customer=customer, job=job, sent=False)
+    Invoice.objects.filter(pk=draft.pk).update(due_date=today)
+    assert autopay.autopay_due(today=today) == 0  # autopay is off
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    assert autopay.autopay_due(today=today) == 3
+    charged = set(Payment.objects.filter(saved_card=card).values_list("invoice_id", flat=True))
+    assert charged == {due["sent"].pk, due["viewed"].pk, due["partly"].pk}
+    assert autopay.autopay_due(today=today) == 0  # paid: nothing left to charge
+    assert len(stripe_on.requests_to("/v1/payment_intents", "POST")) == 3
+
+
+def test_checkout_removing_a_saved_card_detaches_it_at_stripe_first(
+    customer, job, connected, stripe_on, settings
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    card.refresh_from_db()
+    settings.STRIPE_API_BASE = NOWHERE  # Stripe unreachable: nothing removed, say so
+    with pytest.raises(ServiceError, match="could not be removed right now"):
+        autopay.card_remove(card=card, actor=Actor.system())
+    card.refresh_from_db()
+    assert card.removed_at is None and card.autopay and not timeline("card.removed")
+
+    settings.STRIPE_API_BASE = stripe_on.url
+    # Detached at Stripe already (Stripe refuses to detach it again): ours is removed too.
+    stripe_client.payment_method_detach(
+        account=connected.account_id, payment_method_id=card.stripe_payment_method_id
+    )
+    removed = autopay.card_remove(card=card, actor=Actor.system())
+    assert removed.removed_at is not None and not removed.autopay
+    (entry,) = timeline("card.removed")
+    assert entry.data == {"card": "Visa ····4242"} and entry.target_id == customer.pk
+    detaches = len(stripe_on.requests_to(f"/v1/payment_methods/{card.stripe_payment_method_id}"))
+    assert autopay.card_remove(card=removed, actor=Actor.system()).removed_at == removed.removed_at
+    assert (
+        len(stripe_on.requests_to(f"/v1/payment_methods/{card.stripe_payment_method_id}"))
+        == detaches
+    )
+    assert len(timeline("card.removed")) == 1
+    assert autopay.saved_card_of(customer=customer) is None
+
+
+# Asking Stripe about earlier attempts before charging again (_recheck_open_attempts).
+
+
+def sessions_asked(fake, since: int = 0) -> list[str]:
+    gets = fake.requests_to("/v1/checkout/sessions/cs_", "GET")[since:]
+    return [r.path.rsplit("/", 1)[-1] for r in gets]
+
+
+def test_checkout_pressing_pay_asks_stripe_about_the_three_newest_open_attempts(
+    invoice, connected, stripe_on, settings
+):
+    from django.utils import timezone
+
+    settings.BILLING_CHECKOUT_EXPIRY_MINUTES = 60
+    attempts = [start_checkout(invoice).payment for _ in range(5)]
+    # The oldest was made more than an hour ago: its session has expired, no need to ask.
+    Payment.objects.filter(pk=attempts[0].pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=61)
+    )
+    # One attempt failed here already; another is a cheque.
+    Payment.objects.filter(pk=attempts[4].pk).update(status=PaymentStatus.FAILED)
+    PaymentFactory(invoice=invoice, amount="1.00", method=PaymentMethod.CHEQUE)
+    since = len(sessions_asked(stripe_on))
+    start_checkout(invoice)
+    asked = sessions_asked(stripe_on, since)
+    assert asked == [a.stripe_session_id for a in (attempts[3], attempts[2], attempts[1])]
+
+
+def test_checkout_an_earlier_attempt_stripe_no_longer_knows_does_not_stop_a_new_one(
+    invoice, connected, stripe_on, caplog
+):
+    first = start_checkout(invoice).payment
+    second = start_checkout(invoice).payment
+    stripe_on.objects.pop(second.stripe_session_id)  # Stripe answers 404 about it, for good
+    since = len(sessions_asked(stripe_on))
+    with caplog.at_level(logging.WARNING, logger="billing.services.checkout"):
+        third = start_checkout(invoice).payment
+    assert sessions_asked(stripe_on, since) == [second.stripe_session_id, first.stripe_session_id]
+    assert third.status == PaymentStatus.CREATED and Payment.objects.count() == 3
+    assert f"recheck of payment {second.public_id} failed: resource_missing" in logged(caplog)
+
+
+def test_checkout_a_deposit_paid_at_stripe_whose_webhook_was_lost_is_found_before_paying_again(
+    signed_estimate, connected, stripe_on
+):
+    first = start_checkout(signed_estimate).payment
+    stripe_on.complete_session(first.stripe_session_id, send_webhook=False)
+    with pytest.raises(ServiceError):
+        start_checkout(signed_estimate)
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+
+def test_checkout_the_unconfirmed_and_processing_messages_name_the_amount_and_when_it_started(
+    invoice, connected, stripe_on
+):
+    from billing.services import checkout
+
+    first = start_checkout(invoice).payment
+    started = dt.datetime(2026, 3, 5, 14, 7, tzinfo=ZoneInfo("America/Toronto"))
+    Payment.objects.filter(pk=first.pk).update(created_at=started, returned_at=started)
+    with pytest.raises(ServiceError) as refused:
+        start_checkout(invoice)
+    assert str(refused.value) == (
+        "A payment of $1,356.00 started on Mar 5 at 2:07 p.m. is still being confirmed. "
+        "Pay again anyway?"
+    )
+    Payment.objects.filter(pk=first.pk).update(status=PaymentStatus.PROCESSING)
+    with pytest.raises(ServiceError) as held:
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, pay_again=True
+        )
+    assert str(held.value) == checkout.processing_message(Payment.objects.get(pk=first.pk))
+    assert "$1,356.00 started on Mar 5. You can pay again only if it fails." in str(held.value)
+    assert str(held.value).startswith("Bank payment processing, usually 3")
+
+
+def test_checkout_when_stripe_cannot_make_the_customer_to_save_the_card_nothing_is_charged(
+    invoice, connected, stripe_on
+):
+    stripe_on.api_failure = 500
+    with pytest.raises(ServiceError, match="Online payment is not available right now"):
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, save_card=True
+        )
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.FAILED and payment.finished_at is not None
+    assert payment.failure_message and payment.stripe_session_id is None
+    assert not stripe_on.requests_to("/v1/checkout/sessions", "POST")
+    stripe_on.api_failure = None
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, customer_email=""
+    )
+    assert "customer_email" not in checkout_form(stripe_on)
+    assert started.payment.status == PaymentStatus.CREATED
+
+
+def test_checkout_above_stripes_maximum_the_customer_is_told_exactly_what_to_do(
+    customer, connected, stripe_on
+):
+    big = one_line_invoice(customer, "1000000.01")  # no tax: two cents more than Stripe takes
+    with pytest.raises(ServiceError) as whole:
+        start_checkout(big)
+    assert str(whole.value) == (
+        "A single card payment can be at most $999,999.99, so this amount can't be paid by "
+        "card. Please use one of the other ways to pay."
+    )
+    connected.allow_partial_payments = True
+    connected.save()
+    for amount in (None, Decimal("1000000.00")):  # the whole balance, or a part still too big
+        with pytest.raises(ServiceError) as part:
+            start_checkout(big, amount)
+        assert str(part.value) == (
+            "A single card payment can be at most $999,999.99. Pay in parts of up to "
+            "$999,999.99, or use one of the other ways to pay."
+        )
+    assert not Payment.objects.exists()
+    assert not stripe_on.requests_to("/v1/checkout/sessions", "POST")
+
+
+def test_checkout_the_return_page_marks_the_attempt_returned_once_and_touches_it(
+    invoice, connected, stripe_on, settings
+):
+    from billing.services import returns
+
+    other = start_checkout(InvoiceFactory(customer=invoice.customer)).payment
+    payment = start_checkout(invoice).payment
+    settings.STRIPE_API_BASE = NOWHERE  # Stripe does not answer: the attempt is "returned"
+    assert returns.attempt_return(payment=payment) == ""
+    assert Payment.objects.get(pk=other.pk).returned_at is None  # another attempt: untouched
+    row = Payment.objects.get(pk=payment.pk)
+    assert row.returned_at is not None and row.updated_at == row.returned_at
+    assert row.status == PaymentStatus.CREATED
+    returns.attempt_return(payment=row)  # loaded again: the first return stands
+    assert Payment.objects.get(pk=payment.pk).returned_at == row.returned_at
+    # An attempt that is over (here: cancelled, it never got a session) is not "returned".
+    Payment.objects.filter(pk=other.pk).update(status=PaymentStatus.CANCELLED)
+    returns.attempt_return(payment=Payment.objects.get(pk=other.pk))
+    assert Payment.objects.get(pk=other.pk).returned_at is None
+
+
+@pytest.mark.parametrize(("minutes", "lifetime"), [(10, 32), (30, 32), (90, 90), (1440, 1438)])
+def test_checkout_the_session_expires_as_set_kept_two_minutes_inside_stripes_range(
+    invoice, connected, stripe_on, settings, minutes, lifetime
+):
+    settings.BILLING_CHECKOUT_EXPIRY_MINUTES = minutes
+    before = int(time.time())
+    start_checkout(invoice)
+    after = int(time.time())
+    expires = int(checkout_form(stripe_on)["expires_at"])
+    assert before + lifetime * 60 - 1 <= expires <= after + lifetime * 60
+
+
+def test_checkout_paying_again_while_stripe_fails_asks_about_the_newest_attempt_only(
+    invoice, connected, stripe_on, caplog
+):
+    attempts = [start_checkout(invoice).payment for _ in range(3)]
+    since = len(sessions_asked(stripe_on))
+    stripe_on.api_failure = 500
+    with (
+        caplog.at_level(logging.WARNING, logger="billing.services.checkout"),
+        pytest.raises(ServiceError, match="Online payment is not available right now"),
+    ):
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, pay_again=True
+        )
+    assert sessions_asked(stripe_on, since) == [attempts[2].stripe_session_id]
+    assert f"recheck of payment {attempts[2].public_id} failed: transient" in logged(caplog)
+
+
+def test_checkout_each_refusal_tells_the_customer_exactly_why(customer, invoice, stripe_on):
+    def refusal(document, amount=None) -> str:
+        with pytest.raises(ServiceError) as refused:
+            start_checkout(document, amount)
+        return str(refused.value)
+
+    assert refusal(invoice) == "Online payment is not available for this business."
+    account = stripe_on.add_account()
+    connected = StripeAccount.objects.create(
+        company=customer.company,
+        account_id=account["id"],
+        charges_enabled=True,
+        details_submitted=True,
+    )
+    assert refusal(one_line_invoice(customer, "0.49")) == (
+        "The amount due is too small to pay by card."
+    )
+    assert refusal(invoice, Decimal("100.00")) == "Please pay the full amount of $1,356.00."
+    connected.allow_partial_payments = True
+    connected.minimum_partial_amount = Decimal("100.00")
+    connected.save()
+    assert refusal(invoice, Decimal("1356.01")) == (
+        "That is more than the $1,356.00 due. Enter $1,356.00 or less."
+    )
+    assert refusal(invoice, Decimal("99.99")) == "The smallest partial payment is $100.00."
+    assert not Payment.objects.exists()
+    # A part typed to a fraction of a cent is rounded: here it is the whole balance.
+    assert start_checkout(invoice, Decimal("1356.004")).payment.amount == Decimal("1356.00")
+    assert checkout_form(stripe_on)["line_items"][0]["price_data"]["unit_amount"] == "135600"
+
+
+def test_checkout_bank_debit_is_offered_with_stripes_automatic_account_verification(
+    invoice, connected, stripe_on
+):
+    connected.accept_bank_debit = True
+    connected.save()
+    start_checkout(invoice)
+    form = checkout_form(stripe_on)
+    assert form["payment_method_types"] == ["card", "acss_debit"]
+    assert form["payment_method_options"] == {
+        "acss_debit": {
+            "mandate_options": {
+                "payment_schedule": "sporadic",
+                "transaction_type": connected.bank_debit_transaction_type,
+            },
+            "verification_method": "automatic",
+        }
+    }

@@ -15,11 +15,17 @@ queues the event; tasks run inline in tests, so by the answer the stored row hol
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from billing import services
+from billing import services, webhooks
 from billing.models import Payment, PaymentStatus, Refund, StripeAccount, StripeEvent
 from tests.billing.conftest import start_checkout
 from tests.factories import CompanyFactory, InvoiceFactory
@@ -242,3 +248,189 @@ def test_an_expired_session_is_applied_before_its_id_is_stored(invoice, connecte
     event = hooks.build_event("checkout.session.expired", session)
     assert _answer(hooks.send_event(event)) == (200, "applied")
     assert Payment.objects.get(pk=started.payment.pk).status == PaymentStatus.CANCELLED
+
+
+# --- Queueing (enqueue, _retry_later): with a broker, not inline -------------------------------
+# Tasks run inline in tests; these switch to a real publish (kombu's in-memory broker, or a
+# broker address where nothing listens) and read back what was queued, without a worker.
+
+
+def logged(caplog) -> list[str]:
+    """The log messages, each whole (a changed message must not pass as a part of it)."""
+    return [record.getMessage() for record in caplog.records]
+
+
+@contextlib.contextmanager
+def _broker(url: str):
+    from crewcommand.celery import app
+
+    previous = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    _point(app, url)
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager = previous[0]
+        _point(app, previous[1])
+
+
+def _point(app, url: str) -> None:
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None  # the producers are bound to the pool's broker URL
+    webhooks._broker_down_until = 0.0
+
+
+def _published(app) -> list[tuple[str, dt.datetime | None, dict]]:
+    """The tasks waiting in the queue (taken off it): (name, eta, kwargs)."""
+    found = []
+    with app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(app.conf.task_default_queue)
+        try:
+            while True:
+                try:
+                    message = queue.get_nowait()
+                except queue.Empty:
+                    break
+                eta = message.headers.get("eta")
+                found.append(
+                    (
+                        message.headers["task"],
+                        dt.datetime.fromisoformat(eta) if eta else None,
+                        message.payload[1],
+                    )
+                )
+                message.ack()
+        finally:
+            queue.close()
+    return found
+
+
+def test_enqueue_publishes_the_task_and_pauses_publishing_after_a_broker_failure(caplog):
+    with _broker("memory://localhost/") as app:
+        _published(app)
+        before = timezone.now()
+        assert webhooks.enqueue(41, countdown=30) is True
+        assert webhooks.enqueue(42) is True
+        (first, second) = _published(app)
+        assert first[0] == second[0] == "billing.tasks.process_stripe_event"
+        assert (first[2], second[2]) == ({"event_pk": 41}, {"event_pk": 42})
+        assert 29 <= (first[1] - before).total_seconds() <= 31 and second[1] is None
+
+        _point(app, "redis://127.0.0.1:9/0")  # the broker is down
+        with caplog.at_level(logging.WARNING, logger="billing.webhooks"):
+            assert webhooks.enqueue(43) is False
+        assert "stripe event row 43: enqueue failed; the sweep will retry" in logged(caplog)
+        assert 4 < webhooks._broker_down_until - time.monotonic() <= 5
+        down_until = webhooks._broker_down_until
+        app.conf.broker_url = "memory://localhost/"  # back, but within the pause: not tried
+        app._pool = None
+        app.amqp._producer_pool = None
+        assert webhooks.enqueue(44) is False
+        assert webhooks._broker_down_until == down_until and _published(app) == []
+
+
+def test_enqueue_inline_raises_the_tasks_own_error():
+    with pytest.raises(ValueError):
+        webhooks.enqueue("not a row id")
+    assert webhooks._broker_down_until == 0.0  # inline: no pause
+
+
+def test_an_event_stripe_could_not_answer_is_queued_again_for_its_retry_time_unless_far_off(
+    invoice, connected, stripe_on, caplog
+):
+    started = start_checkout(invoice)
+    session = stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    event = stripe_on.build_event("checkout.session.completed", session)
+    pk = services.event_store(
+        event=services.EventIn(
+            id=event["id"],
+            type=event["type"],
+            account=event["account"],
+            created=event["created"],
+            body=json.dumps(event),
+        )
+    )
+    stripe_on.api_failure = 500
+    with _broker("memory://localhost/") as app:
+        _published(app)
+        for attempts, wait in ((0, 10), (5, 320)):
+            StripeEvent.objects.filter(pk=pk).update(attempts=attempts, retry_at=None)
+            with caplog.at_level(logging.WARNING, logger="billing.webhooks"):
+                assert webhooks.event_process(event_pk=pk) == "received"
+            row = StripeEvent.objects.get(pk=pk)
+            assert (row.status, row.attempts) == ("received", attempts + 1)
+            assert row.last_error
+            ((_task, eta, kwargs),) = _published(app)
+            assert kwargs == {"event_pk": pk}
+            assert abs((eta - row.retry_at).total_seconds()) < 2
+            assert abs((row.retry_at - timezone.now()).total_seconds() - wait) < 5
+            assert f"stripe event {event['id']}: retry {attempts + 1} in {wait}s" in logged(caplog)
+        # The seventh try would wait 640 s, longer than a task may wait in the queue: the row
+        # keeps its retry time and the sweep hands it over then.
+        StripeEvent.objects.filter(pk=pk).update(attempts=6, retry_at=None)
+        assert webhooks.event_process(event_pk=pk) == "received"
+        row = StripeEvent.objects.get(pk=pk)
+        assert abs((row.retry_at - timezone.now()).total_seconds() - 640) < 5
+        assert _published(app) == []
+    assert Payment.objects.get().status == PaymentStatus.CREATED
+
+
+# --- A payment moved to another invoice (_moved_from) ------------------------------------------
+
+
+def test_a_moved_payments_events_may_name_the_invoice_it_left_and_no_other(
+    customer, job, connected, hooks, stripe_client
+):
+    from crewcommand.lib.activity import Actor
+    from documents.models import Invoice
+
+    wrong, right, third, fourth = (InvoiceFactory(customer=customer, job=job) for _ in range(4))
+    hooks.complete_session(start_checkout(wrong).payment.stripe_session_id)
+    payment = Payment.objects.get()
+    services.payment_move(payment=payment, to_invoice=right, actor=Actor.system())
+    # Another payment left the third invoice: that says nothing about this one.
+    cheque = services.payment_record(
+        actor=Actor.system(),
+        invoice=third,
+        amount=Decimal("100.00"),
+        method="cheque",
+        received_on=timezone.localdate(),
+    )
+    services.payment_move(payment=cheque, to_invoice=fourth, actor=Actor.system())
+    stripe_client.v1.refunds.create(
+        {"payment_intent": payment.stripe_payment_intent_id, "amount": 35600},
+        options={"stripe_account": connected.account_id},
+    )
+    charge = hooks.get(hooks.get(payment.stripe_payment_intent_id)["latest_charge"])
+    assert charge["metadata"]["cc_invoice"] == wrong.public_id  # where the payment started
+
+    elsewhere = {**charge, "metadata": {**charge["metadata"], "cc_invoice": third.public_id}}
+    event = hooks.build_event("charge.refunded", elsewhere)
+    assert _answer(hooks.send_event(event)) == (200, "rejected")
+    assert StripeEvent.objects.get(event_id=event["id"]).last_error == "document differs"
+    assert not Refund.objects.exists()
+
+    assert _answer(hooks.send_event(hooks.build_event("charge.refunded", charge))) == (
+        200,
+        "applied",
+    )
+    assert Refund.objects.get().amount == Decimal("356.00")
+    assert Invoice.objects.get(pk=right.pk).balance == Decimal("356.00")
+
+
+def test_an_intent_event_without_our_metadata_is_found_by_its_intent_id_only(
+    invoice, connected, hooks
+):
+    paid = start_checkout(invoice).payment
+    hooks.complete_session(paid.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get(pk=paid.pk))
+    paid = Payment.objects.get(pk=paid.pk)
+    assert paid.status == PaymentStatus.SUCCEEDED and paid.stripe_payment_intent_id
+    open_attempt = start_checkout(InvoiceFactory(customer=invoice.customer)).payment
+    assert open_attempt.stripe_payment_intent_id is None
+    intent = {**hooks.get(paid.stripe_payment_intent_id), "metadata": {}}
+    event = hooks.build_event("payment_intent.succeeded", intent)
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    assert StripeEvent.objects.get(event_id=event["id"]).payment_id == paid.pk
+    assert Payment.objects.get(pk=open_attempt.pk).status == PaymentStatus.CREATED
