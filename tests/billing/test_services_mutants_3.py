@@ -765,3 +765,162 @@ def test_a_deposit_paid_the_day_the_invoice_is_made_leaves_no_tax_point(ns_estim
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert tax_point(invoice) == (Decimal("0.00"), None)
     assert invoice.deposit_credit == Decimal("287.50")
+
+
+# --- billing-state/refunds ---
+# What ``scripts/mutation billing-state`` and ``billing-refunds`` left alive: the event queue's
+# clock (``services.events``), the ledger's sums and locks, applying Stripe's state, refunds.
+
+T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The queue's clock stopped at ``T0`` (so that its boundaries can be tested to the
+    microsecond): ``clock.now`` moves it."""
+
+    class Clock:
+        now = T0
+
+    from django.utils import timezone as django_timezone
+
+    monkeypatch.setattr(django_timezone, "now", lambda: Clock.now)
+    return Clock
+
+
+def _queued(event_id: str, **fields) -> int:
+    pk = services.event_store(event=_stored(event_id, "acct_q", {"id": event_id}))
+    assert pk is not None
+    if fields:
+        StripeEvent.objects.filter(pk=pk).update(**fields)
+    return pk
+
+
+def test_the_retry_wait_doubles_from_ten_seconds_up_to_an_hour():
+    waits = [services.events.backoff(n).total_seconds() for n in range(0, 14)]
+    assert waits == [10, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600, 3600, 3600]
+
+
+def test_a_claim_is_given_up_a_minute_after_the_task_time_limit(settings):
+    settings.CELERY_TASK_TIME_LIMIT = 100
+    assert services.events.lease() == dt.timedelta(seconds=160)
+
+
+def test_an_event_is_claimed_once_its_retry_time_has_come_to_the_microsecond(db, clock):
+    early = _queued("evt_early", retry_at=T0 + dt.timedelta(microseconds=1))
+    due = _queued("evt_due", retry_at=T0, attempts=3)
+    fresh = _queued("evt_fresh")
+    assert services.event_claim(event_pk=early) is None
+    row = StripeEvent.objects.get(pk=early)
+    assert (row.status, row.attempts, row.claimed_at) == ("received", 0, None)
+
+    claim, row = services.event_claim(event_pk=due)
+    assert (claim.pk, claim.claimed_at) == (due, T0)
+    assert (row.pk, row.status, row.attempts, row.claimed_at) == (due, "processing", 4, T0)
+    assert services.event_claim(event_pk=due) is None  # taken
+    assert StripeEvent.objects.get(pk=due).attempts == 4
+
+    claim, row = services.event_claim(event_pk=fresh)
+    assert row.event_id == "evt_fresh" and row.attempts == 1
+    for status in ("applied", "failed", "ignored", "rejected"):
+        StripeEvent.objects.filter(pk=fresh).update(status=status, retry_at=None)
+        assert services.event_claim(event_pk=fresh) is None
+        assert StripeEvent.objects.get(pk=fresh).status == status
+
+
+def test_an_outcome_is_written_only_under_its_own_claim(db, clock):
+    pk = _queued("evt_out")
+    claim, _row = services.event_claim(event_pk=pk)
+    stale = services.events.Claim(pk=pk, claimed_at=T0 - dt.timedelta(microseconds=1))
+    other = _queued("evt_other")
+    assert not services.event_finish(claim=stale, status=EventStatus.IGNORED, error="stale")
+    assert not services.event_finish(
+        claim=services.events.Claim(pk=other, claimed_at=T0), status=EventStatus.IGNORED
+    )
+    assert StripeEvent.objects.get(pk=other).status == "received"
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.status, row.last_error, row.processed_at) == ("processing", "", None)
+
+    clock.now = T0 + dt.timedelta(seconds=5)
+    retry = T0 + dt.timedelta(minutes=1)
+    StripeEvent.objects.filter(pk=pk).update(requeued_at=T0)
+    token = "B" * 43
+    error = f"ConnectionError: GET /p/{token}/ " + "x" * 600
+    assert services.event_finish(
+        claim=claim, status=EventStatus.RECEIVED, error=error, retry_at=retry
+    )
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.status, row.retry_at, row.requeued_at, row.processed_at) == (
+        "received",
+        retry,
+        None,
+        None,
+    )
+    assert len(row.last_error) == 500 and token not in row.last_error
+    assert row.last_error.startswith("ConnectionError: GET /p/")
+    # The row is received again: this claim no longer holds it.
+    assert not services.event_finish(claim=claim, status=EventStatus.FAILED, error="late")
+
+    assert services.event_claim(event_pk=pk) is None  # at T0 + 5 s: not its retry time yet
+    clock.now = retry
+    claim, _row = services.event_claim(event_pk=pk)
+    clock.now = retry + dt.timedelta(seconds=1)
+    assert services.event_finish(claim=claim, status=EventStatus.IGNORED, error="not ours")
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.status, row.last_error, row.processed_at) == (
+        "ignored",
+        "not ours",
+        retry + dt.timedelta(seconds=1),
+    )
+
+
+def test_the_sweep_hands_over_what_waited_past_its_grace_oldest_first(db, clock, settings):
+    settings.CELERY_TASK_TIME_LIMIT = 100  # a lease of 160 s
+    grace, again = dt.timedelta(seconds=30), dt.timedelta(seconds=120)
+    tick = dt.timedelta(microseconds=1)
+    old = _queued("evt_old", received_at=T0 - dt.timedelta(hours=2))
+    at_grace = _queued("evt_at_grace", received_at=T0 - grace)
+    past_grace = _queued("evt_past_grace", received_at=T0 - grace - tick)
+    retry_at_grace = _queued(
+        "evt_retry_at_grace", received_at=T0 - dt.timedelta(hours=1), retry_at=T0 - grace
+    )
+    _queued("evt_retry_soon", received_at=T0 - dt.timedelta(hours=1), retry_at=T0 - grace + tick)
+    _queued("evt_retry_later", received_at=T0 - dt.timedelta(hours=1), retry_at=T0 + grace)
+    handed_at_again = _queued(
+        "evt_handed_at_again", received_at=T0 - dt.timedelta(minutes=90), requeued_at=T0 - again
+    )
+    _queued(
+        "evt_handed_lately",
+        received_at=T0 - dt.timedelta(minutes=80),
+        requeued_at=T0 - again + tick,
+    )
+    for status in ("applied", "failed", "ignored", "rejected"):
+        _queued(f"evt_{status}", received_at=T0 - dt.timedelta(hours=3), status=status)
+    abandoned = _queued(
+        "evt_abandoned",
+        received_at=T0 - dt.timedelta(minutes=70),
+        status="processing",
+        claimed_at=T0 - dt.timedelta(seconds=160) - tick,
+        requeued_at=T0 - dt.timedelta(hours=1),
+    )
+    _queued(
+        "evt_working",
+        received_at=T0 - dt.timedelta(minutes=60),
+        status="processing",
+        claimed_at=T0 - dt.timedelta(seconds=160),
+    )
+    assert services.events_due() == [old, handed_at_again, abandoned, retry_at_grace, past_grace]
+    assert at_grace not in services.events_due()
+    statuses = dict(StripeEvent.objects.values_list("event_id", "status"))
+    assert statuses["evt_abandoned"] == "received" and statuses["evt_working"] == "processing"
+    assert StripeEvent.objects.get(pk=abandoned).requeued_at is None
+    assert services.events_due(limit=2) == [old, handed_at_again]
+
+
+def test_handing_events_over_marks_only_those_still_waiting(db, clock):
+    waiting, other = _queued("evt_waiting"), _queued("evt_other_waiting")
+    done = _queued("evt_done", status="applied")
+    services.events_requeued(pks=[waiting, done])
+    rows = {row.pk: row for row in StripeEvent.objects.all()}
+    assert rows[waiting].requeued_at == T0
+    assert rows[done].requeued_at is None and rows[other].requeued_at is None
