@@ -924,3 +924,65 @@ def test_handing_events_over_marks_only_those_still_waiting(db, clock):
     rows = {row.pk: row for row in StripeEvent.objects.all()}
     assert rows[waiting].requeued_at == T0
     assert rows[done].requeued_at is None and rows[other].requeued_at is None
+
+
+# Two writers at once (PostgreSQL, real threads: ``tests.billing.races``). The document's row
+# lock (``ledger.lock_documents``, taken by ``lock_payment``) is what keeps these apart.
+
+
+def _answer(call):
+    def run():
+        try:
+            return call()
+        except ServiceError as error:
+            return error
+
+    return run
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_refunds_of_one_payment_at_once_never_give_back_more_than_it_paid(invoice, monkeypatch):
+    from billing.services import refunds
+    from tests.billing.races import Rendezvous, race
+
+    paid = PaymentFactory(invoice=invoice, amount="100.00", method=PaymentMethod.ETRANSFER)
+    meeting = Rendezvous()
+    meeting.hold(monkeypatch, refunds, "quantize_money")  # after the lock, before the check
+    give_back = _answer(
+        lambda: services.refund_create(payment=paid, amount=Decimal("60.00"), actor=Actor.system())
+    )
+
+    results = race(meeting, give_back, give_back)
+
+    assert sorted(type(r).__name__ for r in results) == ["Refund", "ServiceError"]
+    refused = next(r for r in results if isinstance(r, ServiceError))
+    assert "at most $40.00" in str(refused)
+    assert list(Refund.objects.values_list("amount", flat=True)) == [Decimal("60.00")]
+    assert Payment.objects.get(pk=paid.pk).amount_refunded == Decimal("60.00")
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("40.00"), Decimal("1316.00"))
+    assert meeting.excluded and not meeting.met
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_payments_recorded_on_one_invoice_at_once_refuse_the_overpayment(invoice, monkeypatch):
+    from billing.services import manual
+    from tests.billing.races import Rendezvous, race
+
+    meeting = Rendezvous()
+    meeting.hold(monkeypatch, manual, "_check_manual_fits")
+    record = _answer(
+        lambda: PaymentFactory(invoice=invoice, amount="1000.00", method=PaymentMethod.CHEQUE)
+    )
+
+    results = race(meeting, record, record)
+
+    assert sorted(type(r).__name__ for r in results) == ["Payment", "ServiceError"]
+    refused = next(r for r in results if isinstance(r, ServiceError))
+    assert "more than the balance of $356.00" in str(refused)
+    assert Payment.objects.count() == 1
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("1000.00"), Decimal("356.00"))
+    assert meeting.excluded and not meeting.met
