@@ -986,3 +986,85 @@ def test_two_payments_recorded_on_one_invoice_at_once_refuse_the_overpayment(inv
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert (invoice.amount_paid, invoice.balance) == (Decimal("1000.00"), Decimal("356.00"))
     assert meeting.excluded and not meeting.met
+
+
+def test_money_received_by_hand_is_recorded_as_entered_with_a_days_grace_for_the_date(
+    invoice, owner, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone as django_timezone
+
+    today = django_timezone.localdate()
+    with pytest.raises(ServiceError, match="future"):
+        PaymentFactory(invoice=invoice, received_on=today + dt.timedelta(days=2))
+    with pytest.raises(ServiceError, match="Choose an invoice or an estimate"):
+        PaymentFactory(invoice=None, estimate=None)
+    with pytest.raises(ServiceError, match="Choose how the money was received"):
+        PaymentFactory(invoice=invoice, method="bitcoin")
+    with pytest.raises(ServiceError, match="greater than zero"):
+        PaymentFactory(invoice=invoice, amount="0.004")  # rounds to $0.00
+    with pytest.raises(ServiceError, match="greater than zero"):
+        PaymentFactory(invoice=invoice, amount="-5.00")
+    assert not Payment.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = PaymentFactory(
+            invoice=invoice,
+            amount="100.005",  # half a cent rounds up
+            method=PaymentMethod.CHEQUE,
+            received_on=today + dt.timedelta(days=1),  # tomorrow: another time zone's today
+            reference="  " + "R" * 120 + "  ",
+            note="  " + "n" * 600,
+            actor=Actor.member(owner.user),
+        )
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount, payment.method, payment.received_on) == (
+        Decimal("100.01"),
+        PaymentMethod.CHEQUE,
+        today + dt.timedelta(days=1),
+    )
+    assert (payment.company_id, payment.customer_id, payment.invoice_id, payment.estimate_id) == (
+        invoice.company_id,
+        invoice.customer_id,
+        invoice.pk,
+        None,
+    )
+    assert (payment.purpose, payment.status, payment.applied) == ("invoice", "succeeded", True)
+    assert payment.reference == "R" * 100 and payment.note == "n" * 500
+    assert payment.created_by == owner.user
+    assert payment.succeeded_at is not None and payment.finished_at == payment.succeeded_at
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (
+        Decimal("100.01"),
+        Decimal("1255.99"),
+        "partially_paid",
+    )
+    (entry,) = timeline("payment.recorded")
+    assert entry.data["method"] == "Cheque" and entry.data["amount"] == "$100.01"
+    assert entry.actor_kind == "member"
+    receipts = [m for m in mail.outbox if m.to == [invoice.customer.email]]
+    assert len(receipts) == 1 and "$100.01" in receipts[0].body
+
+
+def test_a_deposit_received_by_hand_is_recorded_on_the_estimate_until_it_is_paid(
+    signed_estimate,
+):
+    # $2,000.00 + 13 % = $2,260.00; a 25 % deposit: $565.00.
+    with pytest.raises(ServiceError, match=r"more than the deposit due of \$565.00"):
+        PaymentFactory(estimate=signed_estimate, amount="565.01")
+    first = PaymentFactory(estimate=signed_estimate, amount="500.00")
+    assert (first.purpose, first.estimate_id, first.invoice_id) == (
+        "deposit",
+        signed_estimate.pk,
+        None,
+    )
+    assert first.customer_id == signed_estimate.customer_id
+    with pytest.raises(ServiceError, match=r"deposit due of \$65.00"):
+        PaymentFactory(estimate=signed_estimate, amount="65.01")
+    PaymentFactory(estimate=signed_estimate, amount="65.00")
+    with pytest.raises(ServiceError, match="The deposit is paid"):
+        PaymentFactory(estimate=signed_estimate, amount="0.01")
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    with pytest.raises(ServiceError, match="has been invoiced"):
+        PaymentFactory(estimate=signed_estimate, amount="0.01")
+    assert Invoice.objects.get(pk=invoice.pk).deposit_credit == Decimal("565.00")
+    assert Payment.objects.count() == 2
