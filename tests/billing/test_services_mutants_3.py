@@ -1068,3 +1068,32 @@ def test_a_deposit_received_by_hand_is_recorded_on_the_estimate_until_it_is_paid
         PaymentFactory(estimate=signed_estimate, amount="0.01")
     assert Invoice.objects.get(pk=invoice.pk).deposit_credit == Decimal("565.00")
     assert Payment.objects.count() == 2
+
+
+def test_a_payment_can_move_only_to_its_customers_other_open_invoices_newest_first(
+    customer, job, company
+):
+    from billing.services import transfers
+    from tests.factories import CompanyFactory, CustomerFactory
+
+    source = InvoiceFactory(customer=customer, job=job)
+    payment = PaymentFactory(invoice=source, amount="100.00")
+    older, newer = InvoiceFactory(customer=customer, job=job), InvoiceFactory(customer=customer)
+    part_paid, viewed = InvoiceFactory(customer=customer), InvoiceFactory(customer=customer)
+    PaymentFactory(invoice=part_paid, amount="1.00")
+    Invoice.objects.filter(pk=viewed.pk).update(status="viewed")
+    paid = InvoiceFactory(customer=customer)
+    PaymentFactory(invoice=paid, amount="1356.00")
+    InvoiceFactory(customer=customer, sent=False)  # a draft
+    void = InvoiceFactory(customer=customer)
+    Invoice.objects.filter(pk=void.pk).update(status="void")
+    InvoiceFactory(customer=CustomerFactory(company=company))  # another customer's
+    other_company = CompanyFactory()
+    InvoiceFactory(customer=CustomerFactory(company=other_company), company=other_company)
+    # Same creation time for two of them: the later id first.
+    Invoice.objects.filter(pk__in=[part_paid.pk, viewed.pk]).update(created_at=newer.created_at)
+
+    targets = transfers.move_targets(payment=payment)
+
+    assert [i.pk for i in targets] == [viewed.pk, part_paid.pk, newer.pk, older.pk]
+    assert [i.pk for i in transfers.move_targets(payment=Payment(purpose="deposit"))] == []
