@@ -1097,3 +1097,103 @@ def test_a_payment_can_move_only_to_its_customers_other_open_invoices_newest_fir
 
     assert [i.pk for i in targets] == [viewed.pk, part_paid.pk, newer.pk, older.pk]
     assert [i.pk for i in transfers.move_targets(payment=Payment(purpose="deposit"))] == []
+
+
+def _paid_twice(invoice, connected, stripe_on) -> tuple[Payment, Payment]:
+    """Two card payments of the whole invoice: the first applied, the second flagged."""
+    attempts = [start_checkout(invoice).payment for _ in range(2)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(
+            payment_id=attempt.pk,
+            session=stripe_client.checkout_session_retrieve(
+                account=connected.account_id, session_id=attempt.stripe_session_id
+            ),
+        )
+    first, second = (Payment.objects.get(pk=attempt.pk) for attempt in attempts)
+    assert first.applied and not second.applied
+    return first, second
+
+
+def test_a_duplicate_is_refunded_automatically_only_when_the_company_opted_in(
+    invoice, connected, stripe_on
+):
+    applied, flagged = _paid_twice(invoice, connected, stripe_on)
+    assert services.duplicate_refund(payment=flagged) is None  # not opted in
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    assert services.duplicate_refund(payment=applied) is None  # the applied one is not a duplicate
+    assert not Refund.objects.exists() and not stripe_on.requests_to("/v1/refunds")
+
+    refund = services.duplicate_refund(payment=flagged)
+
+    assert refund is not None and refund.payment_id == flagged.pk
+    assert (refund.amount, refund.status, refund.automatic) == (
+        Decimal("1356.00"),
+        RefundStatus.SUCCEEDED,
+        True,
+    )
+    assert refund.reason == "Duplicate payment, refunded automatically"
+    sent = stripe_on.last_request("/v1/refunds", "POST")
+    assert sent.form["reason"] == "duplicate" and sent.form["amount"] == "135600"
+    assert services.duplicate_refund(payment=flagged) is None  # done already
+    assert Refund.objects.count() == 1 and len(stripe_on.requests_to("/v1/refunds", "POST")) == 1
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("1356.00"), Decimal("0.00"))
+
+
+def test_a_duplicate_whose_automatic_refund_failed_is_refunded_again(invoice, connected, stripe_on):
+    _applied, flagged = _paid_twice(invoice, connected, stripe_on)
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    Refund.objects.create(
+        company=flagged.company,
+        payment=flagged,
+        amount=flagged.amount,
+        status=RefundStatus.FAILED,
+        automatic=True,
+    )
+    refund = services.duplicate_refund(payment=flagged)
+    assert refund is not None and refund.status == RefundStatus.SUCCEEDED
+    assert Payment.objects.get(pk=flagged.pk).amount_refunded == Decimal("1356.00")
+
+
+def test_no_automatic_refund_without_a_stripe_account_or_for_money_not_received(
+    invoice, customer, connected, stripe_on
+):
+    started = start_checkout(InvoiceFactory(customer=customer))
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    Payment.objects.filter(pk=started.payment.pk).update(applied=False)
+    assert services.duplicate_refund(payment=started.payment) is None  # never went through
+    _applied, flagged = _paid_twice(invoice, connected, stripe_on)
+    StripeAccount.objects.all().delete()
+    assert services.duplicate_refund(payment=flagged) is None
+    assert not Refund.objects.exists() and not stripe_on.requests_to("/v1/refunds")
+
+
+def test_a_refund_asked_by_a_person_says_requested_by_customer_and_stripes_refusal_in_full(
+    invoice, connected, stripe_on, owner
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    refund = services.refund_create(
+        payment=payment,
+        amount=Decimal("10.00"),
+        actor=Actor.member(owner.user),
+        reason="  Scratched door  ",
+    )
+    assert refund.reason == "Scratched door" and refund.created_by == owner.user
+    assert not refund.automatic
+    sent = stripe_on.last_request("/v1/refunds", "POST")
+    assert sent.form["reason"] == "requested_by_customer"
+    assert sent.form["metadata"] == {"cc_refund": refund.public_id, "cc_payment": payment.public_id}
+    assert sent.form["payment_intent"] == payment.stripe_payment_intent_id
+
+    with pytest.raises(ServiceError, match=r"at most \$1,346.00") as refused:
+        services.refund_create(payment=payment, amount=Decimal("1346.01"), actor=Actor.system())
+    assert str(refused.value) == "You can refund at most $1,346.00 on this payment."
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(
+            payment=payment, amount=Decimal("5.00"), actor=Actor.system(), kind="x"
+        )
+    assert str(refused.value) == "Choose what the refund does to the balance."
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=payment, amount=Decimal("0.004"), actor=Actor.system())
+    assert str(refused.value) == "Enter an amount greater than zero."
