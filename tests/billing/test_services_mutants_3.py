@@ -41,7 +41,7 @@ from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
 from documents import services as documents
 from documents.models import DepositKind, Estimate, Invoice
-from tests.billing.conftest import start_checkout
+from tests.billing.conftest import return_urls, start_checkout
 from tests.billing.test_manual_refunds_deposits import paid_by_card
 from tests.factories import InvoiceFactory, PaymentFactory, SignedEstimateFactory
 
@@ -1197,3 +1197,80 @@ def test_a_refund_asked_by_a_person_says_requested_by_customer_and_stripes_refus
     with pytest.raises(ServiceError) as refused:
         services.refund_create(payment=payment, amount=Decimal("0.004"), actor=Actor.system())
     assert str(refused.value) == "Enter an amount greater than zero."
+
+
+def test_a_dashboard_refund_reaching_into_the_tip_takes_back_no_more_than_the_invoice_got(
+    invoice, connected, stripe_on, stripe_client
+):
+    connected.tips_enabled = True
+    connected.save()
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, tip=Decimal("100.00")
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    payment = Payment.objects.get(pk=started.payment.pk)
+    services.payment_refresh(payment=payment)
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount, payment.tip_amount, payment.applied) == (
+        Decimal("1356.00"),
+        Decimal("100.00"),
+        True,
+    )
+    stripe_refund(stripe_client, payment, 145600)  # the whole charge, tip included
+
+    services.payment_refresh(payment=payment, with_refunds=True)
+
+    assert Refund.objects.get().amount == Decimal("1456.00")
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount_refunded, payment.amount_refunded_goodwill) == (
+        Decimal("1356.00"),
+        Decimal("0.00"),
+    )
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (
+        Decimal("0.00"),
+        Decimal("1356.00"),
+        "sent",
+    )
+    assert invoice.paid_at is None
+
+
+def test_goodwill_and_reversals_are_summed_apart_and_only_once_they_went_through(invoice):
+    from billing.models import RefundKind
+
+    payment = PaymentFactory(invoice=invoice, amount="1356.00")
+    assert Invoice.objects.get(pk=invoice.pk).paid_at is not None
+    for amount, kind in (("100.00", RefundKind.GOODWILL), ("30.00", RefundKind.GOODWILL)):
+        services.refund_create(
+            payment=payment, amount=Decimal(amount), actor=Actor.system(), kind=kind
+        )
+    services.refund_create(payment=payment, amount=Decimal("6.00"), actor=Actor.system())
+    Refund.objects.create(  # a card refund still pending would not count (as if)
+        company=payment.company,
+        payment=payment,
+        amount=Decimal("50.00"),
+        kind=RefundKind.REVERSAL,
+        status=RefundStatus.PENDING,
+    )
+    Refund.objects.create(
+        company=payment.company,
+        payment=payment,
+        amount=Decimal("70.00"),
+        kind=RefundKind.GOODWILL,
+        status=RefundStatus.FAILED,
+    )
+    services.refund_create(payment=payment, amount=Decimal("4.00"), actor=Actor.system())
+
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount_refunded, payment.amount_refunded_goodwill) == (
+        Decimal("140.00"),  # 100 + 30 + 6 + 4
+        Decimal("130.00"),
+    )
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    # Goodwill leaves the balance alone; the $10.00 reversed is due again.
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (
+        Decimal("1346.00"),
+        Decimal("10.00"),
+        "partially_paid",
+    )
+    assert invoice.paid_at is None
