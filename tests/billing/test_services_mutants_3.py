@@ -1274,3 +1274,27 @@ def test_goodwill_and_reversals_are_summed_apart_and_only_once_they_went_through
         "partially_paid",
     )
     assert invoice.paid_at is None
+
+
+def test_an_invoice_its_deposit_covers_in_full_is_paid_when_its_money_is_recomputed(customer, job):
+    from billing.models import RefundKind
+    from tests.billing.conftest import deposit, roof
+
+    estimate = SignedEstimateFactory(
+        customer=customer, job=job, lines=roof("100.00"), revision=deposit(fixed="113.00")
+    )
+    paid = PaymentFactory(estimate=estimate, amount="113.00")
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
+    documents.invoice_send(invoice=invoice, actor=Actor.system())
+    # A goodwill refund on the deposit: the credit stays, the invoice's money is recomputed.
+    services.refund_create(
+        payment=paid, amount=Decimal("10.00"), actor=Actor.system(), kind=RefundKind.GOODWILL
+    )
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.total, invoice.deposit_credit, invoice.amount_paid, invoice.balance) == (
+        Decimal("113.00"),
+        Decimal("113.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+    )
+    assert invoice.status == "paid" and invoice.paid_at is not None
