@@ -1298,3 +1298,14 @@ def test_an_invoice_its_deposit_covers_in_full_is_paid_when_its_money_is_recompu
         Decimal("0.00"),
     )
     assert invoice.status == "paid" and invoice.paid_at is not None
+
+
+def test_an_event_with_an_overlong_type_or_account_is_stored_cut_to_its_columns(db, clock):
+    event = services.EventIn(
+        id="evt_long", type="t" * 150, account="a" * 80, created=1, body='{"id": "evt_long"}'
+    )
+    pk = services.event_store(event=event)
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.type, row.account) == ("t" * 100, "a" * 64)
+    assert row.stripe_created == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
+    assert (row.received_at, row.status, row.last_error) == (T0, "received", "")
