@@ -1309,3 +1309,25 @@ def test_an_event_with_an_overlong_type_or_account_is_stored_cut_to_its_columns(
     assert (row.type, row.account) == ("t" * 100, "a" * 64)
     assert row.stripe_created == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
     assert (row.received_at, row.status, row.last_error) == (T0, "received", "")
+
+
+def test_what_does_not_fit_is_refused_in_the_contractors_words(invoice, signed_estimate):
+    def refusal(**fields) -> str:
+        with pytest.raises(ServiceError) as refused:
+            PaymentFactory(**fields)
+        return str(refused.value)
+
+    assert refusal(invoice=invoice, amount="1356.01") == (
+        "That is more than the balance of $1,356.00. Record $1,356.00 or less; "
+        "give any extra back to the customer."
+    )
+    assert refusal(estimate=signed_estimate, amount="565.01") == (
+        "That is more than the deposit due of $565.00. Record $565.00 or less; "
+        "give any extra back to the customer."
+    )
+    PaymentFactory(estimate=signed_estimate, amount="565.00")
+    assert refusal(estimate=signed_estimate, amount="0.01") == "The deposit is paid."
+    Invoice.objects.filter(pk=invoice.pk).update(status="void")
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert refusal(invoice=invoice) == "This invoice is void; it can't take payments."
+    assert Payment.objects.count() == 1
