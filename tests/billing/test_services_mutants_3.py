@@ -1331,3 +1331,63 @@ def test_what_does_not_fit_is_refused_in_the_contractors_words(invoice, signed_e
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert refusal(invoice=invoice) == "This invoice is void; it can't take payments."
     assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "charge,expected",
+    [
+        (None, ("", "", "")),
+        ("ch_only_an_id", ("", "", "")),
+        ({"payment_method_details": None}, ("", "", "")),
+        ({"payment_method_details": "card"}, ("", "", "")),
+        (
+            {
+                "payment_method_details": {
+                    "type": "card",
+                    "card": {"last4": "4242", "wallet": {"type": "apple_pay"}},
+                }
+            },
+            ("card", "apple_pay", "4242"),
+        ),
+        (
+            {"payment_method_details": {"type": "card", "card": {"last4": "4242", "wallet": None}}},
+            ("card", "", "4242"),
+        ),
+        (
+            {"payment_method_details": {"type": "card", "card": {"wallet": {"type": None}}}},
+            ("card", "", ""),
+        ),
+        (
+            {"payment_method_details": {"type": "acss_debit", "acss_debit": {"last4": "6789"}}},
+            ("acss_debit", "", "6789"),
+        ),
+        ({"payment_method_details": {"type": "card", "card": "x"}}, ("card", "", "")),
+        ({"payment_method_details": {"type": None, "": {"last4": "1"}}}, ("", "", "1")),
+        (
+            {
+                "payment_method_details": {
+                    "type": "k" * 40,
+                    "k" * 30: {"last4": "999999", "wallet": {"type": "w" * 40}},
+                    "k" * 40: {"last4": "123456", "wallet": {"type": "v" * 40}},
+                }
+            },
+            ("k" * 30, "w" * 30, "9999"),
+        ),
+    ],
+)
+def test_what_paid_is_read_from_the_charge_and_cut_to_its_columns(charge, expected):
+    from billing.services.stripe_state import method_details
+
+    assert method_details({"id": "pi_1", "latest_charge": charge}) == expected
+
+
+def test_the_payment_intent_is_read_expanded_as_an_id_or_not_at_all():
+    from billing.services.stripe_state import _intent
+
+    assert _intent({"payment_intent": {"id": "pi_1", "status": "succeeded"}}) == {
+        "id": "pi_1",
+        "status": "succeeded",
+    }
+    assert _intent({"payment_intent": "pi_2"}) == {"id": "pi_2"}
+    assert _intent({"payment_intent": None}) == {} and _intent({}) == {}
+    assert _intent({"payment_intent": ""}) == {}
