@@ -1391,3 +1391,89 @@ def test_the_payment_intent_is_read_expanded_as_an_id_or_not_at_all():
     assert _intent({"payment_intent": "pi_2"}) == {"id": "pi_2"}
     assert _intent({"payment_intent": None}) == {} and _intent({}) == {}
     assert _intent({"payment_intent": ""}) == {}
+
+
+def _session_now(payment: Payment) -> dict:
+    return stripe_client.checkout_session_retrieve(
+        account=payment.stripe_account_id, session_id=payment.stripe_session_id
+    )
+
+
+def test_a_card_declined_on_stripes_page_is_noted_once_and_the_attempt_stays_open(
+    invoice, connected, stripe_on
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.fail_session_payment(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    message = session["payment_intent"]["last_payment_error"]["message"]
+    assert message
+
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    after = Payment.objects.get(pk=payment.pk)
+    assert (after.status, after.failure_message) == (PaymentStatus.CREATED, message[:300])
+    stamp = after.updated_at
+    services.stripe_state_apply(payment_id=payment.pk, session=session)  # the same news
+    assert Payment.objects.get(pk=payment.pk).updated_at == stamp
+
+    session["payment_intent"]["last_payment_error"]["message"] = "D" * 400
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    assert Payment.objects.get(pk=payment.pk).failure_message == "D" * 300
+    session["payment_intent"]["last_payment_error"]["message"] = None
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    assert Payment.objects.get(pk=payment.pk).failure_message == ""
+    assert not timeline("payment.failed")
+
+
+@pytest.mark.parametrize(
+    "intent_status,expected",
+    [
+        ("requires_payment_method", PaymentStatus.FAILED),
+        ("canceled", PaymentStatus.FAILED),
+        ("processing", PaymentStatus.PROCESSING),
+        ("requires_action", PaymentStatus.PROCESSING),
+    ],
+)
+def test_a_completed_session_not_paid_yet_follows_its_intent(
+    invoice, connected, stripe_on, intent_status, expected
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False, async_payment=True)
+    session = _session_now(payment)
+    assert (session["status"], session["payment_status"]) == ("complete", "unpaid")
+    session["payment_intent"]["status"] = intent_status
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    after = Payment.objects.get(pk=payment.pk)
+    assert after.status == expected
+    recorded = session["payment_intent"]["id"] if expected == PaymentStatus.PROCESSING else None
+    assert after.stripe_payment_intent_id == recorded
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("0.00"), Decimal("1356.00"))
+
+
+def test_a_session_needing_no_payment_applies_what_it_says_was_paid(invoice, connected, stripe_on):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    session["payment_status"] = "no_payment_required"
+    Payment.objects.filter(pk=payment.pk).update(stripe_session_id=None)  # as if never stored
+
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    after = Payment.objects.get(pk=payment.pk)
+    assert (after.status, after.applied, after.stripe_session_id) == (
+        PaymentStatus.SUCCEEDED,
+        True,
+        session["id"],
+    )
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+
+def test_an_expired_session_cancels_only_an_attempt_still_open(invoice, connected, stripe_on):
+    open_, processing = start_checkout(invoice).payment, start_checkout(invoice).payment
+    Payment.objects.filter(pk=processing.pk).update(status=PaymentStatus.PROCESSING)
+    for payment in (open_, processing):
+        stripe_on.expire_session(payment.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=payment.pk, session=_session_now(payment))
+    cancelled = Payment.objects.get(pk=open_.pk)
+    assert cancelled.status == PaymentStatus.CANCELLED and cancelled.finished_at is not None
+    assert Payment.objects.get(pk=processing.pk).status == PaymentStatus.PROCESSING
