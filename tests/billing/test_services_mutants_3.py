@@ -1477,3 +1477,70 @@ def test_an_expired_session_cancels_only_an_attempt_still_open(invoice, connecte
     cancelled = Payment.objects.get(pk=open_.pk)
     assert cancelled.status == PaymentStatus.CANCELLED and cancelled.finished_at is not None
     assert Payment.objects.get(pk=processing.pk).status == PaymentStatus.PROCESSING
+
+
+def _tipped_and_paid(invoice, connected, stripe_on, **session_changes) -> tuple[Payment, dict]:
+    """A $1,356.00 payment with a $100.00 tip, completed at Stripe; the session as Stripe
+    reports it, with ``session_changes``, applied."""
+    connected.tips_enabled = True
+    connected.save()
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, tip=Decimal("100.00")
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    session = _session_now(started.payment)
+    assert session["amount_total"] == 145600
+    session.update(session_changes)
+    services.stripe_state_apply(payment_id=started.payment.pk, session=session)
+    return Payment.objects.get(pk=started.payment.pk), session
+
+
+def test_money_in_another_currency_is_recorded_as_taken_and_flagged_not_applied(
+    invoice, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+
+    payment, session = _tipped_and_paid(invoice, connected, stripe_on, currency="USD")
+    assert (payment.status, payment.applied, payment.currency) == ("succeeded", False, "usd")
+    assert (payment.amount, payment.tip_amount) == (Decimal("1356.00"), Decimal("100.00"))
+    assert payment.stripe_payment_intent_id == session["payment_intent"]["id"]
+    issue = PaymentIssue.objects.get()
+    assert (issue.payment_id, issue.kind, issue.company_id) == (
+        payment.pk,
+        "currency",
+        invoice.company_id,
+    )
+    assert issue.details == {"cents": 145600, "currency": "USD", "expected": 145600}
+    (entry,) = timeline("payment.flagged")
+    assert entry.data["problem"] == "Paid in another currency" and entry.actor_kind == "system"
+    assert not timeline("payment.received")
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("0.00"), Decimal("1356.00"))
+
+
+def test_less_than_the_tip_arriving_is_recorded_as_the_payment_without_a_tip(
+    invoice, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+
+    payment, _session = _tipped_and_paid(invoice, connected, stripe_on, amount_total=10000)
+    assert (payment.amount, payment.tip_amount, payment.applied) == (
+        Decimal("100.00"),
+        Decimal("0.00"),
+        False,
+    )
+    assert PaymentIssue.objects.get().details == {
+        "cents": 10000,
+        "currency": "cad",
+        "expected": 145600,
+    }
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
+
+
+def test_more_than_the_tip_but_less_than_asked_keeps_the_tip(invoice, connected, stripe_on):
+    payment, _session = _tipped_and_paid(invoice, connected, stripe_on, amount_total=10001)
+    assert (payment.amount, payment.tip_amount, payment.applied) == (
+        Decimal("0.01"),
+        Decimal("100.00"),
+        False,
+    )
