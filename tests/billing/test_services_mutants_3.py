@@ -1090,12 +1090,15 @@ def test_a_payment_can_move_only_to_its_customers_other_open_invoices_newest_fir
     InvoiceFactory(customer=CustomerFactory(company=company))  # another customer's
     other_company = CompanyFactory()
     InvoiceFactory(customer=CustomerFactory(company=other_company), company=other_company)
-    # Same creation time for two of them: the later id first.
+    # Newest first by creation time (not by id); at the same time, the later id first.
     Invoice.objects.filter(pk__in=[part_paid.pk, viewed.pk]).update(created_at=newer.created_at)
+    Invoice.objects.filter(pk=older.pk).update(
+        created_at=newer.created_at + dt.timedelta(seconds=1)
+    )
 
     targets = transfers.move_targets(payment=payment)
 
-    assert [i.pk for i in targets] == [viewed.pk, part_paid.pk, newer.pk, older.pk]
+    assert [i.pk for i in targets] == [older.pk, viewed.pk, part_paid.pk, newer.pk]
     assert [i.pk for i in transfers.move_targets(payment=Payment(purpose="deposit"))] == []
 
 
