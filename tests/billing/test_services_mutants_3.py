@@ -1547,3 +1547,24 @@ def test_more_than_the_tip_but_less_than_asked_keeps_the_tip(invoice, connected,
         Decimal("100.00"),
         False,
     )
+
+
+def test_a_sent_invoices_pdf_is_rendered_again_when_its_money_changes_a_drafts_is_not(
+    invoice, signed_estimate, monkeypatch
+):
+    from billing.services import ledger
+
+    warmed: list[dict] = []
+
+    class Spy:
+        @staticmethod
+        def delay_on_commit(**kwargs):
+            warmed.append(kwargs)
+
+    monkeypatch.setattr(ledger, "warm_pdf", Spy)
+    PaymentFactory(estimate=signed_estimate, amount="565.00")
+    draft = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    assert Invoice.objects.get(pk=draft.pk).deposit_credit == Decimal("565.00")
+    assert warmed == []  # a draft: nobody can download it yet
+    PaymentFactory(invoice=invoice, amount="10.00")
+    assert warmed == [{"kind": "invoice", "pk": invoice.pk}]
