@@ -1568,3 +1568,24 @@ def test_a_sent_invoices_pdf_is_rendered_again_when_its_money_changes_a_drafts_i
     assert warmed == []  # a draft: nobody can download it yet
     PaymentFactory(invoice=invoice, amount="10.00")
     assert warmed == [{"kind": "invoice", "pk": invoice.pk}]
+
+
+def test_a_second_card_deposit_is_flagged_as_an_overpayment_and_the_first_applied(
+    signed_estimate, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+    from billing.selectors import deposit_paid
+
+    attempts = [start_checkout(signed_estimate).payment for _ in range(2)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    first, second = (Payment.objects.get(pk=a.pk) for a in attempts)
+    assert (first.amount, first.applied, second.amount, second.applied) == (
+        Decimal("565.00"),
+        True,
+        Decimal("565.00"),
+        False,
+    )
+    assert PaymentIssue.objects.get().kind == "overpaid"
+    assert deposit_paid(estimate_id=signed_estimate.pk) == Decimal("565.00")
