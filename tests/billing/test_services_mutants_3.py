@@ -1589,3 +1589,14 @@ def test_a_second_card_deposit_is_flagged_as_an_overpayment_and_the_first_applie
     )
     assert PaymentIssue.objects.get().kind == "overpaid"
     assert deposit_paid(estimate_id=signed_estimate.pk) == Decimal("565.00")
+
+
+def test_a_refund_stripe_refuses_keeps_stripes_reason(invoice, connected, stripe_on, stripe_client):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    stripe_refund(stripe_client, payment, 135600)  # all of it, in Stripe's dashboard meanwhile
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.FAILED
+    assert "has already been refunded" in refund.failure_message
+    assert str(refused.value) == f"Stripe refused the refund: {refund.failure_message}"
