@@ -1600,3 +1600,40 @@ def test_a_refund_stripe_refuses_keeps_stripes_reason(invoice, connected, stripe
     assert refund.status == RefundStatus.FAILED
     assert "has already been refunded" in refund.failure_message
     assert str(refused.value) == f"Stripe refused the refund: {refund.failure_message}"
+
+
+def _stripe_answers_refunds_with(monkeypatch, **fields) -> None:
+    """Stripe makes the refund (the fake, through the SDK) and answers with ``fields`` set, as
+    it does for a refund it cannot settle at once."""
+    real = stripe_client.refund_create
+
+    def answer(**kwargs):
+        data = real(**kwargs)
+        data.update(fields)
+        return data
+
+    monkeypatch.setattr(stripe_client, "refund_create", answer)
+
+
+@pytest.mark.parametrize("status", ["requires_reauthorization", None])
+def test_a_refund_stripe_answers_with_a_status_we_do_not_know_stays_pending(
+    invoice, connected, stripe_on, monkeypatch, status
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    _stripe_answers_refunds_with(monkeypatch, status=status)
+    refund = services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    refund = Refund.objects.get(pk=refund.pk)
+    assert refund.status == RefundStatus.PENDING and refund.stripe_refund_id.startswith("re_")
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0  # not refunded yet
+
+
+def test_a_refund_stripe_answers_as_failed_records_stripes_reason(
+    invoice, connected, stripe_on, monkeypatch
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    _stripe_answers_refunds_with(monkeypatch, status="failed", failure_reason="lost_or_stolen_card")
+    refund = services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    refund = Refund.objects.get(pk=refund.pk)
+    assert (refund.status, refund.failure_message) == (RefundStatus.FAILED, "lost_or_stolen_card")
+    assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
