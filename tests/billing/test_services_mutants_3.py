@@ -1637,3 +1637,10 @@ def test_a_refund_stripe_answers_as_failed_records_stripes_reason(
     assert (refund.status, refund.failure_message) == (RefundStatus.FAILED, "lost_or_stolen_card")
     assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
     assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+
+def test_a_refund_given_no_reason_records_none(invoice):
+    paid = PaymentFactory(invoice=invoice, amount="100.00")
+    refund = services.refund_create(payment=paid, amount=Decimal("1.00"), actor=Actor.system())
+    assert Refund.objects.get(pk=refund.pk).reason == ""
+    assert (refund.kind, refund.automatic, refund.created_by) == ("reversal", False, None)
