@@ -1397,6 +1397,7 @@ def test_the_payment_intent_is_read_expanded_as_an_id_or_not_at_all():
 
 
 def _session_now(payment: Payment) -> dict:
+    assert payment.stripe_session_id is not None
     return stripe_client.checkout_session_retrieve(
         account=payment.stripe_account_id, session_id=payment.stripe_session_id
     )
