@@ -1449,3 +1449,883 @@ def test_checkout_bank_debit_is_offered_with_stripes_automatic_account_verificat
             "verification_method": "automatic",
         }
     }
+
+
+# --- billing-state/refunds ---
+# What ``scripts/mutation billing-state`` and ``billing-refunds`` left alive: the event queue's
+# clock (``services.events``), the ledger's sums and locks, applying Stripe's state, refunds.
+
+T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The queue's clock stopped at ``T0`` (so that its boundaries can be tested to the
+    microsecond): ``clock.now`` moves it."""
+
+    class Clock:
+        now = T0
+
+    from django.utils import timezone as django_timezone
+
+    monkeypatch.setattr(django_timezone, "now", lambda: Clock.now)
+    return Clock
+
+
+def _queued(event_id: str, **fields) -> int:
+    pk = services.event_store(event=_stored(event_id, "acct_q", {"id": event_id}))
+    assert pk is not None
+    if fields:
+        StripeEvent.objects.filter(pk=pk).update(**fields)
+    return pk
+
+
+def test_the_retry_wait_doubles_from_ten_seconds_up_to_an_hour():
+    waits = [services.events.backoff(n).total_seconds() for n in range(0, 14)]
+    assert waits == [10, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600, 3600, 3600]
+
+
+def test_a_claim_is_given_up_a_minute_after_the_task_time_limit(settings):
+    settings.CELERY_TASK_TIME_LIMIT = 100
+    assert services.events.lease() == dt.timedelta(seconds=160)
+
+
+def test_an_event_is_claimed_once_its_retry_time_has_come_to_the_microsecond(db, clock):
+    early = _queued("evt_early", retry_at=T0 + dt.timedelta(microseconds=1))
+    due = _queued("evt_due", retry_at=T0, attempts=3)
+    fresh = _queued("evt_fresh")
+    assert services.event_claim(event_pk=early) is None
+    row = StripeEvent.objects.get(pk=early)
+    assert (row.status, row.attempts, row.claimed_at) == ("received", 0, None)
+
+    claim, row = services.event_claim(event_pk=due)
+    assert (claim.pk, claim.claimed_at) == (due, T0)
+    assert (row.pk, row.status, row.attempts, row.claimed_at) == (due, "processing", 4, T0)
+    assert services.event_claim(event_pk=due) is None  # taken
+    assert StripeEvent.objects.get(pk=due).attempts == 4
+
+    claim, row = services.event_claim(event_pk=fresh)
+    assert row.event_id == "evt_fresh" and row.attempts == 1
+    for status in ("applied", "failed", "ignored", "rejected"):
+        StripeEvent.objects.filter(pk=fresh).update(status=status, retry_at=None)
+        assert services.event_claim(event_pk=fresh) is None
+        assert StripeEvent.objects.get(pk=fresh).status == status
+
+
+def test_an_outcome_is_written_only_under_its_own_claim(db, clock):
+    pk = _queued("evt_out")
+    claim, _row = services.event_claim(event_pk=pk)
+    stale = services.events.Claim(pk=pk, claimed_at=T0 - dt.timedelta(microseconds=1))
+    other = _queued("evt_other")
+    assert not services.event_finish(claim=stale, status=EventStatus.IGNORED, error="stale")
+    assert not services.event_finish(
+        claim=services.events.Claim(pk=other, claimed_at=T0), status=EventStatus.IGNORED
+    )
+    assert StripeEvent.objects.get(pk=other).status == "received"
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.status, row.last_error, row.processed_at) == ("processing", "", None)
+
+    clock.now = T0 + dt.timedelta(seconds=5)
+    retry = T0 + dt.timedelta(minutes=1)
+    StripeEvent.objects.filter(pk=pk).update(requeued_at=T0)
+    token = "B" * 43
+    error = f"ConnectionError: GET /p/{token}/ " + "x" * 600
+    assert services.event_finish(
+        claim=claim, status=EventStatus.RECEIVED, error=error, retry_at=retry
+    )
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.status, row.retry_at, row.requeued_at, row.processed_at) == (
+        "received",
+        retry,
+        None,
+        None,
+    )
+    assert len(row.last_error) == 500 and token not in row.last_error
+    assert row.last_error.startswith("ConnectionError: GET /p/")
+    # The row is received again: this claim no longer holds it.
+    assert not services.event_finish(claim=claim, status=EventStatus.FAILED, error="late")
+
+    assert services.event_claim(event_pk=pk) is None  # at T0 + 5 s: not its retry time yet
+    clock.now = retry
+    claim, _row = services.event_claim(event_pk=pk)
+    clock.now = retry + dt.timedelta(seconds=1)
+    assert services.event_finish(claim=claim, status=EventStatus.IGNORED, error="not ours")
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.status, row.last_error, row.processed_at) == (
+        "ignored",
+        "not ours",
+        retry + dt.timedelta(seconds=1),
+    )
+
+
+def test_the_sweep_hands_over_what_waited_past_its_grace_oldest_first(db, clock, settings):
+    settings.CELERY_TASK_TIME_LIMIT = 100  # a lease of 160 s
+    grace, again = dt.timedelta(seconds=30), dt.timedelta(seconds=120)
+    tick = dt.timedelta(microseconds=1)
+    old = _queued("evt_old", received_at=T0 - dt.timedelta(hours=2))
+    at_grace = _queued("evt_at_grace", received_at=T0 - grace)
+    past_grace = _queued("evt_past_grace", received_at=T0 - grace - tick)
+    retry_at_grace = _queued(
+        "evt_retry_at_grace", received_at=T0 - dt.timedelta(hours=1), retry_at=T0 - grace
+    )
+    _queued("evt_retry_soon", received_at=T0 - dt.timedelta(hours=1), retry_at=T0 - grace + tick)
+    _queued("evt_retry_later", received_at=T0 - dt.timedelta(hours=1), retry_at=T0 + grace)
+    handed_at_again = _queued(
+        "evt_handed_at_again", received_at=T0 - dt.timedelta(minutes=90), requeued_at=T0 - again
+    )
+    _queued(
+        "evt_handed_lately",
+        received_at=T0 - dt.timedelta(minutes=80),
+        requeued_at=T0 - again + tick,
+    )
+    for status in ("applied", "failed", "ignored", "rejected"):
+        _queued(f"evt_{status}", received_at=T0 - dt.timedelta(hours=3), status=status)
+    abandoned = _queued(
+        "evt_abandoned",
+        received_at=T0 - dt.timedelta(minutes=70),
+        status="processing",
+        claimed_at=T0 - dt.timedelta(seconds=160) - tick,
+        requeued_at=T0 - dt.timedelta(hours=1),
+    )
+    _queued(
+        "evt_working",
+        received_at=T0 - dt.timedelta(minutes=60),
+        status="processing",
+        claimed_at=T0 - dt.timedelta(seconds=160),
+    )
+    assert services.events_due() == [old, handed_at_again, abandoned, retry_at_grace, past_grace]
+    assert at_grace not in services.events_due()
+    statuses = dict(StripeEvent.objects.values_list("event_id", "status"))
+    assert statuses["evt_abandoned"] == "received" and statuses["evt_working"] == "processing"
+    assert StripeEvent.objects.get(pk=abandoned).requeued_at is None
+    assert services.events_due(limit=2) == [old, handed_at_again]
+
+
+def test_handing_events_over_marks_only_those_still_waiting(db, clock):
+    waiting, other = _queued("evt_waiting"), _queued("evt_other_waiting")
+    done = _queued("evt_done", status="applied")
+    services.events_requeued(pks=[waiting, done])
+    rows = {row.pk: row for row in StripeEvent.objects.all()}
+    assert rows[waiting].requeued_at == T0
+    assert rows[done].requeued_at is None and rows[other].requeued_at is None
+
+
+# Two writers at once (PostgreSQL, real threads: ``tests.billing.races``). The document's row
+# lock (``ledger.lock_documents``, taken by ``lock_payment``) is what keeps these apart.
+
+
+def _answer(call):
+    def run():
+        try:
+            return call()
+        except ServiceError as error:
+            return error
+
+    return run
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_refunds_of_one_payment_at_once_never_give_back_more_than_it_paid(invoice, monkeypatch):
+    from billing.services import refunds
+    from tests.billing.races import Rendezvous, race
+
+    paid = PaymentFactory(invoice=invoice, amount="100.00", method=PaymentMethod.ETRANSFER)
+    meeting = Rendezvous()
+    meeting.hold(monkeypatch, refunds, "quantize_money")  # after the lock, before the check
+    give_back = _answer(
+        lambda: services.refund_create(payment=paid, amount=Decimal("60.00"), actor=Actor.system())
+    )
+
+    results = race(meeting, give_back, give_back)
+
+    assert sorted(type(r).__name__ for r in results) == ["Refund", "ServiceError"]
+    refused = next(r for r in results if isinstance(r, ServiceError))
+    assert "at most $40.00" in str(refused)
+    assert list(Refund.objects.values_list("amount", flat=True)) == [Decimal("60.00")]
+    assert Payment.objects.get(pk=paid.pk).amount_refunded == Decimal("60.00")
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("40.00"), Decimal("1316.00"))
+    assert meeting.excluded and not meeting.met
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_payments_recorded_on_one_invoice_at_once_refuse_the_overpayment(invoice, monkeypatch):
+    from billing.services import manual
+    from tests.billing.races import Rendezvous, race
+
+    meeting = Rendezvous()
+    meeting.hold(monkeypatch, manual, "_check_manual_fits")
+    record = _answer(
+        lambda: PaymentFactory(invoice=invoice, amount="1000.00", method=PaymentMethod.CHEQUE)
+    )
+
+    results = race(meeting, record, record)
+
+    assert sorted(type(r).__name__ for r in results) == ["Payment", "ServiceError"]
+    refused = next(r for r in results if isinstance(r, ServiceError))
+    assert "more than the balance of $356.00" in str(refused)
+    assert Payment.objects.count() == 1
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("1000.00"), Decimal("356.00"))
+    assert meeting.excluded and not meeting.met
+
+
+def test_money_received_by_hand_is_recorded_as_entered_with_a_days_grace_for_the_date(
+    invoice, owner, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone as django_timezone
+
+    today = django_timezone.localdate()
+    with pytest.raises(ServiceError, match="future"):
+        PaymentFactory(invoice=invoice, received_on=today + dt.timedelta(days=2))
+    with pytest.raises(ServiceError, match="Choose an invoice or an estimate"):
+        PaymentFactory(invoice=None, estimate=None)
+    with pytest.raises(ServiceError, match="Choose how the money was received"):
+        PaymentFactory(invoice=invoice, method="bitcoin")
+    with pytest.raises(ServiceError, match="greater than zero"):
+        PaymentFactory(invoice=invoice, amount="0.004")  # rounds to $0.00
+    with pytest.raises(ServiceError, match="greater than zero"):
+        PaymentFactory(invoice=invoice, amount="-5.00")
+    assert not Payment.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = PaymentFactory(
+            invoice=invoice,
+            amount="100.005",  # half a cent rounds up
+            method=PaymentMethod.CHEQUE,
+            received_on=today + dt.timedelta(days=1),  # tomorrow: another time zone's today
+            reference="  " + "R" * 120 + "  ",
+            note="  " + "n" * 600,
+            actor=Actor.member(owner.user),
+        )
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount, payment.method, payment.received_on) == (
+        Decimal("100.01"),
+        PaymentMethod.CHEQUE,
+        today + dt.timedelta(days=1),
+    )
+    assert (payment.company_id, payment.customer_id, payment.invoice_id, payment.estimate_id) == (
+        invoice.company_id,
+        invoice.customer_id,
+        invoice.pk,
+        None,
+    )
+    assert (payment.purpose, payment.status, payment.applied) == ("invoice", "succeeded", True)
+    assert payment.reference == "R" * 100 and payment.note == "n" * 500
+    assert payment.created_by == owner.user
+    assert payment.succeeded_at is not None and payment.finished_at == payment.succeeded_at
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (
+        Decimal("100.01"),
+        Decimal("1255.99"),
+        "partially_paid",
+    )
+    (entry,) = timeline("payment.recorded")
+    assert entry.data["method"] == "Cheque" and entry.data["amount"] == "$100.01"
+    assert entry.actor_kind == "member"
+    receipts = [m for m in mail.outbox if m.to == [invoice.customer.email]]
+    assert len(receipts) == 1 and "$100.01" in receipts[0].body
+
+
+def test_a_deposit_received_by_hand_is_recorded_on_the_estimate_until_it_is_paid(
+    signed_estimate,
+):
+    # $2,000.00 + 13 % = $2,260.00; a 25 % deposit: $565.00.
+    with pytest.raises(ServiceError, match=r"more than the deposit due of \$565.00"):
+        PaymentFactory(estimate=signed_estimate, amount="565.01")
+    first = PaymentFactory(estimate=signed_estimate, amount="500.00")
+    assert (first.purpose, first.estimate_id, first.invoice_id) == (
+        "deposit",
+        signed_estimate.pk,
+        None,
+    )
+    assert first.customer_id == signed_estimate.customer_id
+    with pytest.raises(ServiceError, match=r"deposit due of \$65.00"):
+        PaymentFactory(estimate=signed_estimate, amount="65.01")
+    PaymentFactory(estimate=signed_estimate, amount="65.00")
+    with pytest.raises(ServiceError, match="The deposit is paid"):
+        PaymentFactory(estimate=signed_estimate, amount="0.01")
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    with pytest.raises(ServiceError, match="has been invoiced"):
+        PaymentFactory(estimate=signed_estimate, amount="0.01")
+    assert Invoice.objects.get(pk=invoice.pk).deposit_credit == Decimal("565.00")
+    assert Payment.objects.count() == 2
+
+
+def test_a_payment_can_move_only_to_its_customers_other_open_invoices_newest_first(
+    customer, job, company
+):
+    from billing.services import transfers
+    from tests.factories import CompanyFactory, CustomerFactory
+
+    source = InvoiceFactory(customer=customer, job=job)
+    payment = PaymentFactory(invoice=source, amount="100.00")
+    older, newer = InvoiceFactory(customer=customer, job=job), InvoiceFactory(customer=customer)
+    part_paid, viewed = InvoiceFactory(customer=customer), InvoiceFactory(customer=customer)
+    PaymentFactory(invoice=part_paid, amount="1.00")
+    Invoice.objects.filter(pk=viewed.pk).update(status="viewed")
+    paid = InvoiceFactory(customer=customer)
+    PaymentFactory(invoice=paid, amount="1356.00")
+    InvoiceFactory(customer=customer, sent=False)  # a draft
+    void = InvoiceFactory(customer=customer)
+    Invoice.objects.filter(pk=void.pk).update(status="void")
+    InvoiceFactory(customer=CustomerFactory(company=company))  # another customer's
+    other_company = CompanyFactory()
+    InvoiceFactory(customer=CustomerFactory(company=other_company), company=other_company)
+    # Newest first by creation time (not by id); at the same time, the later id first.
+    Invoice.objects.filter(pk__in=[part_paid.pk, viewed.pk]).update(created_at=newer.created_at)
+    Invoice.objects.filter(pk=older.pk).update(
+        created_at=newer.created_at + dt.timedelta(seconds=1)
+    )
+
+    targets = transfers.move_targets(payment=payment)
+
+    assert [i.pk for i in targets] == [older.pk, viewed.pk, part_paid.pk, newer.pk]
+    assert [i.pk for i in transfers.move_targets(payment=Payment(purpose="deposit"))] == []
+
+
+def _paid_twice(invoice, connected, stripe_on) -> tuple[Payment, Payment]:
+    """Two card payments of the whole invoice: the first applied, the second flagged."""
+    attempts = [start_checkout(invoice).payment for _ in range(2)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(
+            payment_id=attempt.pk,
+            session=stripe_client.checkout_session_retrieve(
+                account=connected.account_id, session_id=attempt.stripe_session_id
+            ),
+        )
+    first, second = (Payment.objects.get(pk=attempt.pk) for attempt in attempts)
+    assert first.applied and not second.applied
+    return first, second
+
+
+def test_a_duplicate_is_refunded_automatically_only_when_the_company_opted_in(
+    invoice, connected, stripe_on
+):
+    applied, flagged = _paid_twice(invoice, connected, stripe_on)
+    assert services.duplicate_refund(payment=flagged) is None  # not opted in
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    assert services.duplicate_refund(payment=applied) is None  # the applied one is not a duplicate
+    assert not Refund.objects.exists() and not stripe_on.requests_to("/v1/refunds")
+
+    refund = services.duplicate_refund(payment=flagged)
+
+    assert refund is not None and refund.payment_id == flagged.pk
+    assert (refund.amount, refund.status, refund.automatic) == (
+        Decimal("1356.00"),
+        RefundStatus.SUCCEEDED,
+        True,
+    )
+    assert refund.reason == "Duplicate payment, refunded automatically"
+    sent = stripe_on.last_request("/v1/refunds", "POST")
+    assert sent.form["reason"] == "duplicate" and sent.form["amount"] == "135600"
+    assert services.duplicate_refund(payment=flagged) is None  # done already
+    assert Refund.objects.count() == 1 and len(stripe_on.requests_to("/v1/refunds", "POST")) == 1
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("1356.00"), Decimal("0.00"))
+
+
+def test_a_duplicate_whose_automatic_refund_failed_is_refunded_again(invoice, connected, stripe_on):
+    _applied, flagged = _paid_twice(invoice, connected, stripe_on)
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    Refund.objects.create(
+        company=flagged.company,
+        payment=flagged,
+        amount=flagged.amount,
+        status=RefundStatus.FAILED,
+        automatic=True,
+    )
+    refund = services.duplicate_refund(payment=flagged)
+    assert refund is not None and refund.status == RefundStatus.SUCCEEDED
+    assert Payment.objects.get(pk=flagged.pk).amount_refunded == Decimal("1356.00")
+
+
+def test_no_automatic_refund_without_a_stripe_account_or_for_money_not_received(
+    invoice, customer, connected, stripe_on
+):
+    started = start_checkout(InvoiceFactory(customer=customer))
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    Payment.objects.filter(pk=started.payment.pk).update(applied=False)
+    assert services.duplicate_refund(payment=started.payment) is None  # never went through
+    _applied, flagged = _paid_twice(invoice, connected, stripe_on)
+    StripeAccount.objects.all().delete()
+    assert services.duplicate_refund(payment=flagged) is None
+    assert not Refund.objects.exists() and not stripe_on.requests_to("/v1/refunds")
+
+
+def test_a_refund_asked_by_a_person_says_requested_by_customer_and_stripes_refusal_in_full(
+    invoice, connected, stripe_on, owner
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    refund = services.refund_create(
+        payment=payment,
+        amount=Decimal("10.00"),
+        actor=Actor.member(owner.user),
+        reason="  Scratched door  ",
+    )
+    assert refund.reason == "Scratched door" and refund.created_by == owner.user
+    assert not refund.automatic
+    sent = stripe_on.last_request("/v1/refunds", "POST")
+    assert sent.form["reason"] == "requested_by_customer"
+    assert sent.form["metadata"] == {"cc_refund": refund.public_id, "cc_payment": payment.public_id}
+    assert sent.form["payment_intent"] == payment.stripe_payment_intent_id
+
+    with pytest.raises(ServiceError, match=r"at most \$1,346.00") as refused:
+        services.refund_create(payment=payment, amount=Decimal("1346.01"), actor=Actor.system())
+    assert str(refused.value) == "You can refund at most $1,346.00 on this payment."
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(
+            payment=payment, amount=Decimal("5.00"), actor=Actor.system(), kind="x"
+        )
+    assert str(refused.value) == "Choose what the refund does to the balance."
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=payment, amount=Decimal("0.004"), actor=Actor.system())
+    assert str(refused.value) == "Enter an amount greater than zero."
+
+
+def test_a_dashboard_refund_reaching_into_the_tip_takes_back_no_more_than_the_invoice_got(
+    invoice, connected, stripe_on, stripe_client
+):
+    connected.tips_enabled = True
+    connected.save()
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, tip=Decimal("100.00")
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    payment = Payment.objects.get(pk=started.payment.pk)
+    services.payment_refresh(payment=payment)
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount, payment.tip_amount, payment.applied) == (
+        Decimal("1356.00"),
+        Decimal("100.00"),
+        True,
+    )
+    stripe_refund(stripe_client, payment, 145600)  # the whole charge, tip included
+
+    services.payment_refresh(payment=payment, with_refunds=True)
+
+    assert Refund.objects.get().amount == Decimal("1456.00")
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount_refunded, payment.amount_refunded_goodwill) == (
+        Decimal("1356.00"),
+        Decimal("0.00"),
+    )
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (
+        Decimal("0.00"),
+        Decimal("1356.00"),
+        "sent",
+    )
+    assert invoice.paid_at is None
+
+
+def test_goodwill_and_reversals_are_summed_apart_and_only_once_they_went_through(invoice):
+    from billing.models import RefundKind
+
+    payment = PaymentFactory(invoice=invoice, amount="1356.00")
+    assert Invoice.objects.get(pk=invoice.pk).paid_at is not None
+    for amount, kind in (("100.00", RefundKind.GOODWILL), ("30.00", RefundKind.GOODWILL)):
+        services.refund_create(
+            payment=payment, amount=Decimal(amount), actor=Actor.system(), kind=kind
+        )
+    services.refund_create(payment=payment, amount=Decimal("6.00"), actor=Actor.system())
+    Refund.objects.create(  # a card refund still pending would not count (as if)
+        company=payment.company,
+        payment=payment,
+        amount=Decimal("50.00"),
+        kind=RefundKind.REVERSAL,
+        status=RefundStatus.PENDING,
+    )
+    Refund.objects.create(
+        company=payment.company,
+        payment=payment,
+        amount=Decimal("70.00"),
+        kind=RefundKind.GOODWILL,
+        status=RefundStatus.FAILED,
+    )
+    services.refund_create(payment=payment, amount=Decimal("4.00"), actor=Actor.system())
+
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.amount_refunded, payment.amount_refunded_goodwill) == (
+        Decimal("140.00"),  # 100 + 30 + 6 + 4
+        Decimal("130.00"),
+    )
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    # Goodwill leaves the balance alone; the $10.00 reversed is due again.
+    assert (invoice.amount_paid, invoice.balance, invoice.status) == (
+        Decimal("1346.00"),
+        Decimal("10.00"),
+        "partially_paid",
+    )
+    assert invoice.paid_at is None
+
+
+def test_an_invoice_its_deposit_covers_in_full_is_paid_when_its_money_is_recomputed(customer, job):
+    from billing.models import RefundKind
+    from tests.billing.conftest import deposit, roof
+
+    estimate = SignedEstimateFactory(
+        customer=customer, job=job, lines=roof("100.00"), revision=deposit(fixed="113.00")
+    )
+    paid = PaymentFactory(estimate=estimate, amount="113.00")
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
+    documents.invoice_send(invoice=invoice, actor=Actor.system())
+    # A goodwill refund on the deposit: the credit stays, the invoice's money is recomputed.
+    services.refund_create(
+        payment=paid, amount=Decimal("10.00"), actor=Actor.system(), kind=RefundKind.GOODWILL
+    )
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.total, invoice.deposit_credit, invoice.amount_paid, invoice.balance) == (
+        Decimal("113.00"),
+        Decimal("113.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+    )
+    assert invoice.status == "paid" and invoice.paid_at is not None
+
+
+def test_an_event_with_an_overlong_type_or_account_is_stored_cut_to_its_columns(db, clock):
+    event = services.EventIn(
+        id="evt_long", type="t" * 150, account="a" * 80, created=1, body='{"id": "evt_long"}'
+    )
+    pk = services.event_store(event=event)
+    row = StripeEvent.objects.get(pk=pk)
+    assert (row.type, row.account) == ("t" * 100, "a" * 64)
+    assert row.stripe_created == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
+    assert (row.received_at, row.status, row.last_error) == (T0, "received", "")
+
+
+def test_what_does_not_fit_is_refused_in_the_contractors_words(invoice, signed_estimate):
+    def refusal(**fields) -> str:
+        with pytest.raises(ServiceError) as refused:
+            PaymentFactory(**fields)
+        return str(refused.value)
+
+    assert refusal(invoice=invoice, amount="1356.01") == (
+        "That is more than the balance of $1,356.00. Record $1,356.00 or less; "
+        "give any extra back to the customer."
+    )
+    assert refusal(estimate=signed_estimate, amount="565.01") == (
+        "That is more than the deposit due of $565.00. Record $565.00 or less; "
+        "give any extra back to the customer."
+    )
+    PaymentFactory(estimate=signed_estimate, amount="565.00")
+    assert refusal(estimate=signed_estimate, amount="0.01") == "The deposit is paid."
+    Invoice.objects.filter(pk=invoice.pk).update(status="void")
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert refusal(invoice=invoice) == "This invoice is void; it can't take payments."
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "charge,expected",
+    [
+        (None, ("", "", "")),
+        ("ch_only_an_id", ("", "", "")),
+        ({"payment_method_details": None}, ("", "", "")),
+        ({"payment_method_details": "card"}, ("", "", "")),
+        (
+            {
+                "payment_method_details": {
+                    "type": "card",
+                    "card": {"last4": "4242", "wallet": {"type": "apple_pay"}},
+                }
+            },
+            ("card", "apple_pay", "4242"),
+        ),
+        (
+            {"payment_method_details": {"type": "card", "card": {"last4": "4242", "wallet": None}}},
+            ("card", "", "4242"),
+        ),
+        (
+            {"payment_method_details": {"type": "card", "card": {"wallet": {"type": None}}}},
+            ("card", "", ""),
+        ),
+        (
+            {"payment_method_details": {"type": "acss_debit", "acss_debit": {"last4": "6789"}}},
+            ("acss_debit", "", "6789"),
+        ),
+        ({"payment_method_details": {"type": "card", "card": "x"}}, ("card", "", "")),
+        ({"payment_method_details": {"type": None, "": {"last4": "1"}}}, ("", "", "1")),
+        (
+            {
+                "payment_method_details": {
+                    "type": "k" * 40,
+                    "k" * 30: {"last4": "999999", "wallet": {"type": "w" * 40}},
+                    "k" * 40: {"last4": "123456", "wallet": {"type": "v" * 40}},
+                }
+            },
+            ("k" * 30, "w" * 30, "9999"),
+        ),
+    ],
+)
+def test_what_paid_is_read_from_the_charge_and_cut_to_its_columns(charge, expected):
+    from billing.services.stripe_state import method_details
+
+    assert method_details({"id": "pi_1", "latest_charge": charge}) == expected
+
+
+def test_the_payment_intent_is_read_expanded_as_an_id_or_not_at_all():
+    from billing.services.stripe_state import _intent
+
+    assert _intent({"payment_intent": {"id": "pi_1", "status": "succeeded"}}) == {
+        "id": "pi_1",
+        "status": "succeeded",
+    }
+    assert _intent({"payment_intent": "pi_2"}) == {"id": "pi_2"}
+    assert _intent({"payment_intent": None}) == {} and _intent({}) == {}
+    assert _intent({"payment_intent": ""}) == {}
+
+
+def _session_now(payment: Payment) -> dict:
+    assert payment.stripe_session_id is not None
+    return stripe_client.checkout_session_retrieve(
+        account=payment.stripe_account_id, session_id=payment.stripe_session_id
+    )
+
+
+def test_a_card_declined_on_stripes_page_is_noted_once_and_the_attempt_stays_open(
+    invoice, connected, stripe_on
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.fail_session_payment(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    message = session["payment_intent"]["last_payment_error"]["message"]
+    assert message
+
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    after = Payment.objects.get(pk=payment.pk)
+    assert (after.status, after.failure_message) == (PaymentStatus.CREATED, message[:300])
+    stamp = after.updated_at
+    services.stripe_state_apply(payment_id=payment.pk, session=session)  # the same news
+    assert Payment.objects.get(pk=payment.pk).updated_at == stamp
+
+    session["payment_intent"]["last_payment_error"]["message"] = "D" * 400
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    assert Payment.objects.get(pk=payment.pk).failure_message == "D" * 300
+    session["payment_intent"]["last_payment_error"]["message"] = None
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    assert Payment.objects.get(pk=payment.pk).failure_message == ""
+    assert not timeline("payment.failed")
+
+
+@pytest.mark.parametrize(
+    "intent_status,expected",
+    [
+        ("requires_payment_method", PaymentStatus.FAILED),
+        ("canceled", PaymentStatus.FAILED),
+        ("processing", PaymentStatus.PROCESSING),
+        ("requires_action", PaymentStatus.PROCESSING),
+    ],
+)
+def test_a_completed_session_not_paid_yet_follows_its_intent(
+    invoice, connected, stripe_on, intent_status, expected
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False, async_payment=True)
+    session = _session_now(payment)
+    assert (session["status"], session["payment_status"]) == ("complete", "unpaid")
+    session["payment_intent"]["status"] = intent_status
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    after = Payment.objects.get(pk=payment.pk)
+    assert after.status == expected
+    recorded = session["payment_intent"]["id"] if expected == PaymentStatus.PROCESSING else None
+    assert after.stripe_payment_intent_id == recorded
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("0.00"), Decimal("1356.00"))
+
+
+def test_a_session_needing_no_payment_applies_what_it_says_was_paid(invoice, connected, stripe_on):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    session["payment_status"] = "no_payment_required"
+    Payment.objects.filter(pk=payment.pk).update(stripe_session_id=None)  # as if never stored
+
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    after = Payment.objects.get(pk=payment.pk)
+    assert (after.status, after.applied, after.stripe_session_id) == (
+        PaymentStatus.SUCCEEDED,
+        True,
+        session["id"],
+    )
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+
+def test_an_expired_session_cancels_only_an_attempt_still_open(invoice, connected, stripe_on):
+    open_, processing = start_checkout(invoice).payment, start_checkout(invoice).payment
+    Payment.objects.filter(pk=processing.pk).update(status=PaymentStatus.PROCESSING)
+    for payment in (open_, processing):
+        stripe_on.expire_session(payment.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=payment.pk, session=_session_now(payment))
+    cancelled = Payment.objects.get(pk=open_.pk)
+    assert cancelled.status == PaymentStatus.CANCELLED and cancelled.finished_at is not None
+    assert Payment.objects.get(pk=processing.pk).status == PaymentStatus.PROCESSING
+
+
+def _tipped_and_paid(invoice, connected, stripe_on, **session_changes) -> tuple[Payment, dict]:
+    """A $1,356.00 payment with a $100.00 tip, completed at Stripe; the session as Stripe
+    reports it, with ``session_changes``, applied."""
+    connected.tips_enabled = True
+    connected.save()
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, tip=Decimal("100.00")
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    session = _session_now(started.payment)
+    assert session["amount_total"] == 145600
+    session.update(session_changes)
+    services.stripe_state_apply(payment_id=started.payment.pk, session=session)
+    return Payment.objects.get(pk=started.payment.pk), session
+
+
+def test_money_in_another_currency_is_recorded_as_taken_and_flagged_not_applied(
+    invoice, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+
+    payment, session = _tipped_and_paid(invoice, connected, stripe_on, currency="USD")
+    assert (payment.status, payment.applied, payment.currency) == ("succeeded", False, "usd")
+    assert (payment.amount, payment.tip_amount) == (Decimal("1356.00"), Decimal("100.00"))
+    assert payment.stripe_payment_intent_id == session["payment_intent"]["id"]
+    issue = PaymentIssue.objects.get()
+    assert (issue.payment_id, issue.kind, issue.company_id) == (
+        payment.pk,
+        "currency",
+        invoice.company_id,
+    )
+    assert issue.details == {"cents": 145600, "currency": "USD", "expected": 145600}
+    (entry,) = timeline("payment.flagged")
+    assert entry.data["problem"] == "Paid in another currency" and entry.actor_kind == "system"
+    assert not timeline("payment.received")
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.amount_paid, invoice.balance) == (Decimal("0.00"), Decimal("1356.00"))
+
+
+def test_less_than_the_tip_arriving_is_recorded_as_the_payment_without_a_tip(
+    invoice, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+
+    payment, _session = _tipped_and_paid(invoice, connected, stripe_on, amount_total=10000)
+    assert (payment.amount, payment.tip_amount, payment.applied) == (
+        Decimal("100.00"),
+        Decimal("0.00"),
+        False,
+    )
+    assert PaymentIssue.objects.get().details == {
+        "cents": 10000,
+        "currency": "cad",
+        "expected": 145600,
+    }
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
+
+
+def test_more_than_the_tip_but_less_than_asked_keeps_the_tip(invoice, connected, stripe_on):
+    payment, _session = _tipped_and_paid(invoice, connected, stripe_on, amount_total=10001)
+    assert (payment.amount, payment.tip_amount, payment.applied) == (
+        Decimal("0.01"),
+        Decimal("100.00"),
+        False,
+    )
+
+
+def test_a_sent_invoices_pdf_is_rendered_again_when_its_money_changes_a_drafts_is_not(
+    invoice, signed_estimate, monkeypatch
+):
+    from billing.services import ledger
+
+    warmed: list[dict] = []
+
+    class Spy:
+        @staticmethod
+        def delay_on_commit(**kwargs):
+            warmed.append(kwargs)
+
+    monkeypatch.setattr(ledger, "warm_pdf", Spy)
+    PaymentFactory(estimate=signed_estimate, amount="565.00")
+    draft = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    assert Invoice.objects.get(pk=draft.pk).deposit_credit == Decimal("565.00")
+    assert warmed == []  # a draft: nobody can download it yet
+    PaymentFactory(invoice=invoice, amount="10.00")
+    assert warmed == [{"kind": "invoice", "pk": invoice.pk}]
+
+
+def test_a_second_card_deposit_is_flagged_as_an_overpayment_and_the_first_applied(
+    signed_estimate, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+    from billing.selectors import deposit_paid
+
+    attempts = [start_checkout(signed_estimate).payment for _ in range(2)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    first, second = (Payment.objects.get(pk=a.pk) for a in attempts)
+    assert (first.amount, first.applied, second.amount, second.applied) == (
+        Decimal("565.00"),
+        True,
+        Decimal("565.00"),
+        False,
+    )
+    assert PaymentIssue.objects.get().kind == "overpaid"
+    assert deposit_paid(estimate_id=signed_estimate.pk) == Decimal("565.00")
+
+
+def test_a_refund_stripe_refuses_keeps_stripes_reason(invoice, connected, stripe_on, stripe_client):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    stripe_refund(stripe_client, payment, 135600)  # all of it, in Stripe's dashboard meanwhile
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.FAILED
+    assert "has already been refunded" in refund.failure_message
+    assert str(refused.value) == f"Stripe refused the refund: {refund.failure_message}"
+
+
+def _stripe_answers_refunds_with(monkeypatch, **fields) -> None:
+    """Stripe makes the refund (the fake, through the SDK) and answers with ``fields`` set, as
+    it does for a refund it cannot settle at once."""
+    real = stripe_client.refund_create
+
+    def answer(**kwargs):
+        data = real(**kwargs)
+        data.update(fields)
+        return data
+
+    monkeypatch.setattr(stripe_client, "refund_create", answer)
+
+
+@pytest.mark.parametrize("status", ["requires_reauthorization", None])
+def test_a_refund_stripe_answers_with_a_status_we_do_not_know_stays_pending(
+    invoice, connected, stripe_on, monkeypatch, status
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    _stripe_answers_refunds_with(monkeypatch, status=status)
+    refund = services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    refund = Refund.objects.get(pk=refund.pk)
+    assert refund.status == RefundStatus.PENDING and refund.stripe_refund_id.startswith("re_")
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0  # not refunded yet
+
+
+def test_a_refund_stripe_answers_as_failed_records_stripes_reason(
+    invoice, connected, stripe_on, monkeypatch
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    _stripe_answers_refunds_with(monkeypatch, status="failed", failure_reason="lost_or_stolen_card")
+    refund = services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    refund = Refund.objects.get(pk=refund.pk)
+    assert (refund.status, refund.failure_message) == (RefundStatus.FAILED, "lost_or_stolen_card")
+    assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+
+def test_a_refund_given_no_reason_records_none(invoice):
+    paid = PaymentFactory(invoice=invoice, amount="100.00")
+    refund = services.refund_create(payment=paid, amount=Decimal("1.00"), actor=Actor.system())
+    assert Refund.objects.get(pk=refund.pk).reason == ""
+    assert (refund.kind, refund.automatic, refund.created_by) == ("reversal", False, None)
