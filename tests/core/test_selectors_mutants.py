@@ -141,10 +141,6 @@ def test_a_customer_and_its_contacts_are_read_within_the_company_and_the_custome
     from crewcommand import selectors
     from crewcommand.models import Contact
 
-    assert selectors.customer_get(company=company, public_id=customer.public_id) == customer
-    with pytest.raises(Http404):
-        selectors.customer_get(company=outsider.company, public_id=customer.public_id)
-
     primary = Contact.objects.get(customer=customer, is_primary=True)
     tenant = Contact.objects.create(
         company=company, customer=customer, name="Aaron Tenant", email="t@example.com"
@@ -157,6 +153,10 @@ def test_a_customer_and_its_contacts_are_read_within_the_company_and_the_custome
         removed_at=timezone.now(),
     )
     neighbour = CustomerFactory(company=company, name="Neighbour")
+    assert selectors.customer_get(company=company, public_id=customer.public_id) == customer
+    assert selectors.customer_get(company=company, public_id=neighbour.public_id) == neighbour
+    with pytest.raises(Http404):
+        selectors.customer_get(company=outsider.company, public_id=customer.public_id)
     theirs = Contact.objects.create(
         company=company, customer=neighbour, name="Aaron Next Door", email="n@example.com"
     )
