@@ -1186,3 +1186,35 @@ def test_attention_prices_each_awaited_estimate_from_its_own_lines_without_more_
     with django_assert_num_queries(3):
         theirs = selectors.attention(company=outsider.company)
     assert theirs["awaiting"] == [] and theirs["awaiting_count"] == 0
+
+
+def test_the_home_figures_compiled_on_one_day_count_with_the_next_days_date(
+    owner, customer, monkeypatch
+):
+    """A server process compiles the home's reads once and keeps them past midnight: the date
+    they compare with is each call's own, not the one they were compiled on."""
+    from django.utils import timezone as django_timezone
+
+    _open(owner, customer, "100.00", due_in=1)  # due tomorrow
+    now = timezone.now()
+    _estimate(owner, customer, status=EstimateStatus.SENT, sent_at=now)
+    estimate = Estimate.objects.get(company=owner.company)
+    estimate.current_revision.valid_until = timezone.localdate()
+    estimate.current_revision.save(update_fields=["valid_until"])
+    company = owner.company
+
+    before = selectors.invoice_summary(company=company)
+    assert (before["overdue"], before["overdue_count"]) == (Decimal("0.00"), 0)
+    waiting = selectors.attention(company=company)
+    assert (len(waiting["awaiting"]), waiting["awaiting_count"]) == (1, 1)
+
+    later = now + dt.timedelta(days=3)
+    monkeypatch.setattr(django_timezone, "now", lambda: later)
+    after = selectors.invoice_summary(company=company)
+    assert after == {
+        "outstanding": Decimal("100.00"),
+        "overdue": Decimal("100.00"),
+        "overdue_count": 1,
+    }
+    expired = selectors.attention(company=company)
+    assert (expired["awaiting"], expired["awaiting_count"]) == ([], 0)
