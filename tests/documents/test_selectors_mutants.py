@@ -1070,15 +1070,15 @@ def test_the_job_page_lists_the_jobs_own_estimates_and_invoices_with_their_total
 
     job = JobFactory(customer=customer)
     other_job = JobFactory(customer=customer)
-    estimates = [EstimateFactory(customer=customer, job=job) for _ in range(2)]
+    estimates = [EstimateFactory(customer=customer, job=job) for _ in range(4)]
     invoice = InvoiceFactory(customer=customer, job=job)
     EstimateFactory(customer=customer, job=other_job)
     InvoiceFactory(customer=customer, job=other_job)
     EstimateFactory(customer=customer)  # no job
-    signed = estimates[1]
-    Estimate.objects.filter(pk=signed.pk).update(
-        status=EstimateStatus.ACCEPTED, accepted_revision=signed.current_revision
-    )
+    for signed in estimates[2:]:  # two accepted, two still open
+        Estimate.objects.filter(pk=signed.pk).update(
+            status=EstimateStatus.ACCEPTED, accepted_revision=signed.current_revision
+        )
 
     # The estimates with their current and accepted revisions, their lines, the invoices.
     with django_assert_num_queries(4):
