@@ -1218,3 +1218,14 @@ def test_the_home_figures_compiled_on_one_day_count_with_the_next_days_date(
     }
     expired = selectors.attention(company=company)
     assert (expired["awaiting"], expired["awaiting_count"]) == ([], 0)
+
+
+def test_a_void_or_draft_invoice_past_its_due_date_is_not_overdue(owner, customer):
+    _open(owner, customer, "100.00", due_in=-5, status=InvoiceStatus.VOID)
+    _open(owner, customer, "200.00", due_in=-5, status=InvoiceStatus.DRAFT)
+    late = _open(owner, customer, "50.00", due_in=-5)
+    company = owner.company
+
+    assert _numbers(selectors.invoice_list(company=company, status="overdue")) == _numbers([late])
+    assert _numbers(selectors.attention(company=company)["overdue"]) == _numbers([late])
+    assert selectors.invoice_summary(company=company)["overdue"] == Decimal("50.00")
