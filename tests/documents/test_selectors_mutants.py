@@ -19,6 +19,20 @@ from tests.factories import CustomerFactory, LineItemFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _compiled_anew():
+    """The home's reads are compiled once per connection (``crewcommand.lib.prepared``): forget
+    them, so each test here builds them again. Otherwise only the first test of a run would
+    call the functions that build them (``_summary_query``, ``_funnel_query``, ``_awaiting``)
+    and mutmut, which maps tests to the functions they call, would try their mutants on that
+    test alone."""
+    from crewcommand.lib.prepared import Prepared
+
+    for value in vars(selectors).values():
+        if isinstance(value, Prepared):
+            value._compiled.clear()
+
+
 def _estimate(owner, customer, **fields) -> Estimate:
     actor = Actor.member(owner.user)
     estimate = services.estimate_create(company=owner.company, customer=customer, actor=actor)
@@ -965,3 +979,253 @@ def test_the_links_panel_shows_the_latest_hundred_links(customer):
     for _ in range(101):
         issue(customer)
     assert len(portal.links_for(subject=customer)) == 100
+
+
+# --- The documents pages' own reads (``documents.selectors``): gets, revisions, packages, the
+# job's documents and the invoice list's pages compiled once ------------------------------------
+
+
+def test_an_estimate_and_an_invoice_come_with_what_their_pages_read_in_one_query(
+    owner, customer, outsider, django_assert_num_queries
+):
+    from django.http import Http404
+
+    from tests.factories import EstimateFactory, InvoiceFactory, JobFactory
+
+    job = JobFactory(customer=customer, title="Heat pump")
+    estimate = EstimateFactory(customer=customer, job=job)
+    Estimate.objects.filter(pk=estimate.pk).update(accepted_revision=estimate.current_revision)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    Invoice.objects.filter(pk=invoice.pk).update(estimate=estimate)
+    company = owner.company
+
+    with django_assert_num_queries(1):
+        got = selectors.estimate_get(company=company, public_id=estimate.public_id)
+        seen = (
+            got.customer.name,
+            got.job.title,
+            got.current_revision.number,
+            got.accepted_revision.number,
+            got.company.name,
+        )
+    assert seen == ("Alice Tremblay", "Heat pump", 1, 1, "Maple Plumbing")
+    with django_assert_num_queries(1):
+        got = selectors.invoice_get(company=company, public_id=invoice.public_id)
+        seen = (got.customer.name, got.job.title, got.estimate.number, got.company.name)
+    assert seen == ("Alice Tremblay", "Heat pump", estimate.number, "Maple Plumbing")
+    for get, doc in ((selectors.estimate_get, estimate), (selectors.invoice_get, invoice)):
+        with pytest.raises(Http404):
+            get(company=outsider.company, public_id=doc.public_id)
+
+
+def test_a_revision_is_read_by_its_number_within_its_estimate(owner, customer):
+    from django.http import Http404
+
+    from tests.factories import EstimateFactory, EstimateRevisionFactory
+
+    revised = EstimateFactory(customer=customer)
+    second = EstimateRevisionFactory(estimate=revised)
+    single = EstimateFactory(customer=customer)
+
+    assert selectors.revision_get(estimate=revised, number=1) == revised.revisions.get(number=1)
+    assert selectors.revision_get(estimate=revised, number=2) == second
+    assert selectors.revision_get(estimate=single, number=1) == single.current_revision
+    with pytest.raises(Http404):  # revision 2 is the other estimate's
+        selectors.revision_get(estimate=single, number=2)
+
+
+def test_the_line_editor_offers_the_revisions_packages_in_the_order_they_first_appear(
+    owner, customer
+):
+    from documents.models import LineItem, LineKind
+
+    actor = Actor.member(owner.user)
+    estimate = services.estimate_create(company=owner.company, customer=customer, actor=actor)
+    other = services.estimate_create(company=owner.company, customer=customer, actor=actor)
+
+    def line(doc, group, kind=LineKind.CHOICE):
+        return LineItemFactory(doc=doc, actor=actor, kind=kind, group=group)
+
+    windows = line(estimate, "Windows")
+    doors = line(estimate, "Doors")
+    windows_again = line(estimate, "Windows")
+    extra = line(estimate, "", kind=LineKind.OPTIONAL)
+    line(other, "Roof")
+    siding = line(estimate, "Siding")  # added last, moved to the top
+    LineItem.objects.filter(pk=extra.pk).update(group="Add-ons")  # not a package option
+    for row, position in ((siding, 0), (windows, 1), (doors, 1), (windows_again, 2), (extra, 0)):
+        LineItem.objects.filter(pk=row.pk).update(position=position)
+    # Windows and Doors share a position: the first added comes first, wherever PostgreSQL
+    # keeps the rows (Windows rewritten last).
+    LineItem.objects.filter(pk=windows.pk).update(position=1)
+    revision_id = Estimate.objects.get(pk=estimate.pk).current_revision_id
+
+    assert selectors.package_names(revision_id=revision_id) == ["Siding", "Windows", "Doors"]
+
+
+def test_the_job_page_lists_the_jobs_own_estimates_and_invoices_with_their_totals(
+    owner, customer, django_assert_num_queries
+):
+    from tests.factories import EstimateFactory, InvoiceFactory, JobFactory
+
+    job = JobFactory(customer=customer)
+    other_job = JobFactory(customer=customer)
+    estimates = [EstimateFactory(customer=customer, job=job) for _ in range(4)]
+    invoice = InvoiceFactory(customer=customer, job=job)
+    EstimateFactory(customer=customer, job=other_job)
+    InvoiceFactory(customer=customer, job=other_job)
+    EstimateFactory(customer=customer)  # no job
+    for signed in estimates[2:]:  # two accepted, two still open
+        Estimate.objects.filter(pk=signed.pk).update(
+            status=EstimateStatus.ACCEPTED, accepted_revision=signed.current_revision
+        )
+
+    # The estimates with their current and accepted revisions, their lines, the invoices.
+    with django_assert_num_queries(4):
+        found = selectors.documents_for_job(job=job)
+        totals = sorted(e.figures.total for e in found["estimates"])
+    assert sorted(e.pk for e in found["estimates"]) == sorted(e.pk for e in estimates)
+    assert [i.pk for i in found["invoices"]] == [invoice.pk]
+    assert totals == sorted(Estimate.objects.get(pk=e.pk).figures.total for e in estimates)
+
+
+def test_the_invoice_lists_first_pages_are_compiled_once_and_other_windows_read_the_queryset(
+    owner, outsider, monkeypatch, django_assert_num_queries
+):
+    from crewcommand.lib.ids import new_public_id
+    from crewcommand.lib.listing import PAGE_SIZE
+
+    today = timezone.localdate()
+    count = 2 * PAGE_SIZE + 7
+    for member, n_rows in ((owner, count), (outsider, 30)):
+        theirs = CustomerFactory(company=member.company, name=f"{member.company.name} client")
+        Invoice.objects.bulk_create(
+            Invoice(
+                company=member.company,
+                customer=theirs,
+                number=n,
+                province="ON",
+                status=InvoiceStatus.SENT,
+                issue_date=today,
+                due_date=today,
+                total=Decimal(n),
+                public_id=new_public_id(),
+            )
+            for n in range(1, n_rows + 1)
+        )
+    monkeypatch.setattr(selectors, "_invoice_pages", {})
+    compiled = selectors._invoice_pages
+    pages = selectors.InvoicePages(owner.company)
+    newest_first = list(range(count, 0, -1))
+
+    def numbers(window):
+        return [row.number for row in pages[window]]
+
+    assert pages.count() == count
+    # The pages the list's paginator asks for: compiled once each, the customer with each row.
+    with django_assert_num_queries(1):
+        assert [row.customer.name for row in pages[0:PAGE_SIZE]] == ["Maple Plumbing client"] * 25
+    first = compiled[0]
+    assert numbers(slice(0, PAGE_SIZE)) == newest_first[:PAGE_SIZE]
+    assert compiled[0] is first  # not compiled again
+    assert numbers(slice(PAGE_SIZE, 2 * PAGE_SIZE)) == newest_first[PAGE_SIZE : 2 * PAGE_SIZE]
+    last = slice(2 * PAGE_SIZE, 2 * PAGE_SIZE + 7)  # what the paginator asks for page 3
+    assert numbers(last) == newest_first[2 * PAGE_SIZE :]
+    # A short window at the start of a page is cut to the window.
+    assert numbers(slice(PAGE_SIZE, PAGE_SIZE + 5)) == newest_first[PAGE_SIZE : PAGE_SIZE + 5]
+    assert numbers(slice(3 * PAGE_SIZE, 3 * PAGE_SIZE + 1)) == []
+    assert sorted(compiled) == [0, PAGE_SIZE, 2 * PAGE_SIZE, 3 * PAGE_SIZE]
+
+    # Any other window reads the queryset (nothing more compiled), with the same answer.
+    limit = PAGE_SIZE * selectors._PREPARED_PAGES
+    for window in (
+        slice(3, 9),  # not at a page's start
+        slice(0, 100),  # more than a page
+        slice(PAGE_SIZE, None),  # to the end
+        slice(0, PAGE_SIZE, 2),  # every other row
+        slice(limit, limit + PAGE_SIZE),  # past the pages compiled
+        slice(5 * PAGE_SIZE, 5 * PAGE_SIZE),  # an empty window
+    ):
+        assert numbers(window) == newest_first[window], window
+    assert sorted(compiled) == [0, PAGE_SIZE, 2 * PAGE_SIZE, 3 * PAGE_SIZE]
+
+
+def test_attention_prices_each_awaited_estimate_from_its_own_lines_without_more_queries(
+    owner, customer, outsider, django_assert_num_queries
+):
+    actor = Actor.member(owner.user)
+    now = timezone.now()
+
+    def awaited(days_ago, *prices):
+        estimate = services.estimate_create(company=owner.company, customer=customer, actor=actor)
+        for price in prices:
+            LineItemFactory(
+                doc=estimate,
+                actor=actor,
+                quantity=Decimal("2"),
+                unit_price=Decimal(price),
+                taxable=False,
+            )
+        Estimate.objects.filter(pk=estimate.pk).update(
+            status=EstimateStatus.SENT, sent_at=now - dt.timedelta(days=days_ago)
+        )
+        return estimate
+
+    awaited(3, "100.00", "25.50")
+    awaited(2)  # nothing on it yet
+    awaited(1, "40.00")
+
+    with django_assert_num_queries(4):  # the first eight, their lines, the count, overdue
+        attention = selectors.attention(company=owner.company)
+    with django_assert_num_queries(0):
+        totals = [estimate.figures.total for estimate in attention["awaiting"]]
+    assert totals == [Decimal("251.00"), Decimal("0.00"), Decimal("80.00")]
+
+    # Nothing awaited: the lines are not asked for.
+    _invoice(outsider, CustomerFactory(company=outsider.company), "10.00")
+    with django_assert_num_queries(3):
+        theirs = selectors.attention(company=outsider.company)
+    assert theirs["awaiting"] == [] and theirs["awaiting_count"] == 0
+
+
+def test_the_home_figures_compiled_on_one_day_count_with_the_next_days_date(
+    owner, customer, monkeypatch
+):
+    """A server process compiles the home's reads once and keeps them past midnight: the date
+    they compare with is each call's own, not the one they were compiled on."""
+    from django.utils import timezone as django_timezone
+
+    _open(owner, customer, "100.00", due_in=1)  # due tomorrow
+    now = timezone.now()
+    _estimate(owner, customer, status=EstimateStatus.SENT, sent_at=now)
+    estimate = Estimate.objects.get(company=owner.company)
+    estimate.current_revision.valid_until = timezone.localdate()
+    estimate.current_revision.save(update_fields=["valid_until"])
+    company = owner.company
+
+    before = selectors.invoice_summary(company=company)
+    assert (before["overdue"], before["overdue_count"]) == (Decimal("0.00"), 0)
+    waiting = selectors.attention(company=company)
+    assert (len(waiting["awaiting"]), waiting["awaiting_count"]) == (1, 1)
+
+    later = now + dt.timedelta(days=3)
+    monkeypatch.setattr(django_timezone, "now", lambda: later)
+    after = selectors.invoice_summary(company=company)
+    assert after == {
+        "outstanding": Decimal("100.00"),
+        "overdue": Decimal("100.00"),
+        "overdue_count": 1,
+    }
+    expired = selectors.attention(company=company)
+    assert (expired["awaiting"], expired["awaiting_count"]) == ([], 0)
+
+
+def test_a_void_or_draft_invoice_past_its_due_date_is_not_overdue(owner, customer):
+    _open(owner, customer, "100.00", due_in=-5, status=InvoiceStatus.VOID)
+    _open(owner, customer, "200.00", due_in=-5, status=InvoiceStatus.DRAFT)
+    late = _open(owner, customer, "50.00", due_in=-5)
+    company = owner.company
+
+    assert _numbers(selectors.invoice_list(company=company, status="overdue")) == _numbers([late])
+    assert _numbers(selectors.attention(company=company)["overdue"]) == _numbers([late])
+    assert selectors.invoice_summary(company=company)["overdue"] == Decimal("50.00")
