@@ -487,7 +487,8 @@ def main() -> int:
         else:
             print(f"{name:<20} {'-':>7} {'-':>6} {'not run':>8}")
             continue
-        known = [s for s in survivors if s.split(":")[0] in equivalent]
+        # Listed as equivalent and checked: a mutant never run is not counted as equivalent.
+        known = [s for s in survivors if s.split(":")[0] in equivalent and s.endswith(": survived")]
         left = [s for s in survivors if s not in known and not s.endswith(": timeout")]
         pct = f"{100 * killed / total:.1f} %" if total else "-"
         real = total - len(known)
