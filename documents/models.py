@@ -402,6 +402,28 @@ class Invoice(TenantModel):
             return ZERO
         return max(ZERO, self.total - self.deposit_credit - self.amount_paid)
 
+    def status_from_money(self) -> str:
+        """The status its money gives: paid when nothing is left and something covered it (a
+        payment or the estimate's deposit), partly paid when something was paid, and back to
+        where it was (viewed, sent, draft) when refunds take everything back. A draft with no
+        payment stays a draft, and a void invoice stays void. billing's ``recompute_invoice``
+        sets it from the rows; ``invoice_send`` from the deposit credited at conversion."""
+        if self.status == InvoiceStatus.VOID:
+            return InvoiceStatus.VOID
+        if self.status == InvoiceStatus.DRAFT and self.amount_paid <= 0:
+            return InvoiceStatus.DRAFT
+        if (
+            self.total > 0
+            and self.balance <= 0
+            and (self.amount_paid > 0 or self.deposit_credit > 0)
+        ):
+            return InvoiceStatus.PAID
+        if self.amount_paid > 0:
+            return InvoiceStatus.PARTIALLY_PAID
+        if self.viewed_at:
+            return InvoiceStatus.VIEWED
+        return InvoiceStatus.SENT if self.sent_at else InvoiceStatus.DRAFT
+
     @property
     def is_overdue(self) -> bool:
         return (

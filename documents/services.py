@@ -365,8 +365,13 @@ def invoice_send(*, invoice: Invoice, actor: Actor) -> Invoice:
         raise ServiceError(_("Add at least one line before sending."))
     invoice.sent_at = timezone.now()
     if invoice.status == InvoiceStatus.DRAFT:
+        # Sent, or paid already: an invoice its estimate's deposit covers in full (credited at
+        # conversion) goes out paid, not as $0.00 still to pay.
         invoice.status = InvoiceStatus.SENT
-    invoice.save(update_fields=["sent_at", "status", "updated_at"])
+        invoice.status = invoice.status_from_money()
+        if invoice.status == InvoiceStatus.PAID and invoice.paid_at is None:
+            invoice.paid_at = invoice.sent_at
+    invoice.save(update_fields=["sent_at", "status", "paid_at", "updated_at"])
     activity.record_about(invoice, "invoice.sent", actor)
     return invoice
 

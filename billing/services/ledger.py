@@ -95,26 +95,6 @@ def lock_payment(
     return locked, payment
 
 
-def _invoice_status(invoice: Invoice) -> str:
-    """Status from money: paid when nothing is left, partly paid when something was paid, and
-    back to where it was (viewed, sent, draft) when refunds take everything back."""
-    if invoice.status == InvoiceStatus.VOID:
-        return InvoiceStatus.VOID
-    if invoice.status == InvoiceStatus.DRAFT and invoice.amount_paid <= 0:
-        return InvoiceStatus.DRAFT
-    if (
-        invoice.total > 0
-        and invoice.balance <= 0
-        and (invoice.amount_paid > 0 or invoice.deposit_credit > 0)
-    ):
-        return InvoiceStatus.PAID
-    if invoice.amount_paid > 0:
-        return InvoiceStatus.PARTIALLY_PAID
-    if invoice.viewed_at:
-        return InvoiceStatus.VIEWED
-    return InvoiceStatus.SENT if invoice.sent_at else InvoiceStatus.DRAFT
-
-
 def recompute_invoice(invoice: Invoice | None) -> None:
     """Set amount_paid, deposit_credit and status from the rows. Call with the invoice locked
     (``Locked.invoice``; None, a deposit's estimate not invoiced yet, has nothing to set)."""
@@ -128,7 +108,7 @@ def recompute_invoice(invoice: Invoice | None) -> None:
             Payment.objects.filter(estimate_id=invoice.estimate_id, purpose=PaymentPurpose.DEPOSIT)
         )
         invoice.deposit_credit = min(deposit, invoice.total)
-    invoice.status = _invoice_status(invoice)
+    invoice.status = invoice.status_from_money()
     # When it was paid in full (links to it expire some days later, portal.models); a refund
     # that reopens it clears the date, and the next full payment sets it again.
     if invoice.status != InvoiceStatus.PAID:
