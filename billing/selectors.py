@@ -474,8 +474,8 @@ def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
 def issue_list(*, company: Company, open_only: bool = True) -> QuerySet[PaymentIssue]:
     qs = (
         PaymentIssue.objects.filter(company=company)
-        .select_related("payment__customer", "payment__invoice", "payment__estimate", "resolved_by")
-        .prefetch_related("payment__refunds", "payment__issues")
+        .select_related("payment__customer", "payment__invoice", "payment__estimate")
+        .prefetch_related("payment__refunds")  # what is left to refund (``refundable``)
     )
     if open_only:
         qs = qs.filter(resolved_at=None)
@@ -487,9 +487,9 @@ def open_issue_count(*, company: Company) -> int:
 
 
 def issue_get(*, company: Company, public_id: str) -> PaymentIssue:
-    return get_object_or_404(
-        PaymentIssue.objects.select_related("payment"), company=company, public_id=public_id
-    )
+    # No join: its one caller hands the issue to ``issue_resolve``, which reads it again with
+    # its payment, under a lock.
+    return get_object_or_404(PaymentIssue, company=company, public_id=public_id)
 
 
 # --- Documents ---------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from billing.selectors import (
     refund_effect,
     stripe_account_for,
     tips_report,
+    unconfirmed_payment,
 )
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Company
@@ -840,7 +841,7 @@ def test_the_sql_constants_of_the_state_query_refuse_quotes_and_percent_signs():
     from billing.selectors import _Text
 
     for text in ("it's", "5%", "'", "%"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"^{text}$"):  # names the text refused
             _Text(text)
     assert _Text("|").value == "|"
 
@@ -887,3 +888,184 @@ def test_card_payments_need_the_platform_key_and_a_ready_account(connected, sett
     connected.account_id = "acct_1"
     settings.STRIPE_SECRET_KEY = ""
     assert online_payment_ready(account=connected) is False
+
+
+# --- What an invoice asks for: more cases ---------------------------------------------------------
+
+
+def test_an_invoice_with_a_deposit_credit_asks_for_the_rest(customer, connected):
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    _record("565.00", estimate=estimate)
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())  # $2,260.00
+    documents.invoice_send(invoice=invoice, actor=Actor.system())
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert invoice.deposit_credit == Decimal("565.00")
+    payable = invoice_payable(invoice=invoice)
+    assert (payable.asked, payable.paid, payable.due) == (
+        Decimal("1695.00"),
+        ZERO,
+        Decimal("1695.00"),
+    )
+    _record("1000.00", invoice=invoice)
+    payable = invoice_payable(invoice=Invoice.objects.get(pk=invoice.pk))
+    assert (payable.asked, payable.paid, payable.due) == (
+        Decimal("1695.00"),
+        Decimal("1000.00"),
+        Decimal("695.00"),
+    )
+
+
+def test_an_invoice_with_cents_left_to_pay_is_still_open(invoice, connected):
+    _record("1355.25", invoice=invoice)
+    payable = invoice_payable(invoice=Invoice.objects.get(pk=invoice.pk))
+    assert (payable.due, payable.closed) == (Decimal("0.75"), "")
+    assert payable.can_pay_online  # above Stripe's $0.50
+
+
+def test_the_companys_payment_options_reach_the_invoices_pay_card(invoice, connected, settings):
+    payable = invoice_payable(invoice=invoice)
+    # A connected account with its defaults: whole payments, no bank debit, no tips.
+    assert (payable.allow_partial, payable.bank_debit, payable.tips) == (False, False, False)
+    assert payable.minimum == connected.minimum_partial_amount
+    connected.accept_bank_debit = True
+    connected.save()
+    payable = invoice_payable(invoice=invoice)
+    assert (payable.bank_debit, payable.tips) == (True, False)
+    connected.accept_bank_debit = False
+    connected.tips_enabled = True
+    connected.save()
+    payable = invoice_payable(invoice=invoice)
+    assert (payable.bank_debit, payable.tips) == (False, True)
+    # Without the platform's key, neither: there is no card payment to add them to.
+    connected.accept_bank_debit = True
+    connected.save()
+    settings.STRIPE_SECRET_KEY = ""
+    payable = invoice_payable(invoice=invoice)
+    assert (payable.online, payable.bank_debit, payable.tips) == (False, False, False)
+
+
+def test_an_invoice_asks_for_a_code_above_the_companys_threshold(invoice, connected):
+    company = invoice.company
+    company.step_up_required = True
+    company.step_up_above = Decimal("2000.00")
+    company.save()
+    assert invoice_payable(invoice=Invoice.objects.get(pk=invoice.pk)).step_up is False
+    company.step_up_above = Decimal("1355.99")  # the invoice's $1,356.00 is above
+    company.save()
+    assert invoice_payable(invoice=Invoice.objects.get(pk=invoice.pk)).step_up is True
+    _record("356.00", invoice=invoice)  # $1,000.00 left: below
+    assert invoice_payable(invoice=Invoice.objects.get(pk=invoice.pk)).step_up is False
+
+
+def test_a_paid_invoice_shows_no_unconfirmed_attempt(invoice, connected):
+    attempt = start_checkout(invoice).payment
+    Payment.objects.filter(pk=attempt.pk).update(returned_at=timezone.now())
+    assert invoice_payable(invoice=invoice).unconfirmed == attempt
+    _record("1356.00", invoice=invoice)  # paid by hand meanwhile
+    paid = invoice_payable(invoice=Invoice.objects.get(pk=invoice.pk))
+    assert paid.closed == "This invoice is paid in full." and paid.unconfirmed is None
+
+
+def test_only_a_card_attempt_of_this_document_and_purpose_waits_for_confirmation(
+    invoiced_estimate, connected
+):
+    """The invoice's attempts are its own; a deposit attempt on its estimate, or an attempt
+    the customer never came back from, is not one."""
+    estimate, invoice = invoiced_estimate
+    deposit = _deposit_row(estimate, "565.00", status=PaymentStatus.CREATED, when=_at(5))
+    Payment.objects.filter(pk=deposit.pk).update(returned_at=_at(5))
+    assert unconfirmed_payment(document=invoice) is None
+    assert unconfirmed_payment(document=estimate) == deposit
+    # A succeeded or failed attempt the customer came back from is settled either way.
+    for status in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+        settled = _row(invoice, "10.00", status=status, method=PaymentMethod.CARD, when=_at(6))
+        Payment.objects.filter(pk=settled.pk).update(returned_at=_at(6))
+    assert unconfirmed_payment(document=invoice) is None
+    older = _row(
+        invoice, "20.00", status=PaymentStatus.PROCESSING, method=PaymentMethod.CARD, when=_at(7)
+    )
+    newer = _row(
+        invoice, "30.00", status=PaymentStatus.PROCESSING, method=PaymentMethod.CARD, when=_at(8)
+    )
+    tie = _row(
+        invoice,
+        "40.00",
+        status=PaymentStatus.CREATED,
+        method=PaymentMethod.CARD,
+        when=_at(8),
+        returned_at=_at(8),
+    )
+    assert unconfirmed_payment(document=invoice) == tie
+    Payment.objects.filter(pk=tie.pk).delete()
+    assert unconfirmed_payment(document=invoice) == newer
+    Payment.objects.filter(pk=newer.pk).update(status=PaymentStatus.SUCCEEDED, applied=True)
+    assert unconfirmed_payment(document=invoice) == older
+
+
+# --- The lists' queries: as many for three rows as for one ---------------------------------------
+
+
+def test_the_payment_tips_and_issue_lists_cost_the_same_queries_for_more_rows(
+    company, owner_client, connected
+):
+    """Each row shows its customer, its document, its refunds and issues: read with the list,
+    not once per row."""
+    pages = [
+        reverse("billing_dashboard:payment_list"),
+        reverse("billing_dashboard:tips"),
+        reverse("billing_dashboard:issue_list"),
+    ]
+
+    def add_rows():
+        invoice = InvoiceFactory(customer=CustomerFactory(company=company))
+        payment = _row(
+            invoice,
+            "100.00",
+            method=PaymentMethod.CARD,
+            when=_at(10),
+            tip_amount=Decimal("5.00"),
+            amount_refunded="10.00",
+        )
+        # Not applied (held for review): the ledger says why (its issues) and what is left
+        # to refund (its refunds).
+        Payment.objects.filter(pk=payment.pk).update(succeeded_at=_at(10), applied=False)
+        Refund.objects.create(company=company, payment=payment, amount=Decimal("10.00"))
+        PaymentIssue.objects.create(company=company, payment=payment, kind=IssueKind.OVERPAID)
+        estimate = SignedEstimateFactory(
+            customer=invoice.customer, lines=roof(), revision=asks_deposit()
+        )
+        deposit = _deposit_row(estimate, "50.00", when=_at(11))
+        PaymentIssue.objects.create(company=company, payment=deposit, kind=IssueKind.OVERPAID)
+
+    def queries(url):
+        owner_client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            response = owner_client.get(url)
+        assert response.status_code == 200
+        return len(captured)
+
+    add_rows()
+    one = {url: queries(url) for url in pages}
+    add_rows()
+    add_rows()
+    three = {url: queries(url) for url in pages}
+    assert three == one
+    ledger = owner_client.get(pages[0]).content.decode()
+    assert ledger.count("duplicate, to refund") == 3
+
+
+def test_the_tips_report_is_in_the_order_the_tips_went_through(invoice):
+    """Newest first by when the money went through, not by when the attempt was started."""
+    rows = []
+    for started, went_through in ((10, 14), (11, 12), (12, 13)):
+        payment = _row(
+            invoice,
+            "100.00",
+            method=PaymentMethod.CARD,
+            when=_at(started),
+            tip_amount=Decimal("1.00"),
+        )
+        Payment.objects.filter(pk=payment.pk).update(succeeded_at=_at(went_through))
+        rows.append(payment)
+    payments, total = tips_report(company=invoice.company)
+    assert list(payments) == [rows[0], rows[2], rows[1]] and total == Decimal("3.00")
