@@ -18,7 +18,7 @@ from tests.factories import (
     MemberFactory,
 )
 
-pytest_plugins = ["tests.fakes.fixtures", "tests.browser", "tests.worker"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.browser", "tests.worker", "tests.mutation_order"]
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
