@@ -468,7 +468,7 @@ def refund_effect(*, payment: Payment, amount: Decimal, kind: str) -> RefundEffe
 
 
 def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
-    return payment.refunds.select_related("created_by").order_by("-created_at", "-id")
+    return payment.refunds.order_by("-created_at", "-id")
 
 
 def issue_list(*, company: Company, open_only: bool = True) -> QuerySet[PaymentIssue]:
@@ -504,7 +504,6 @@ def invoice_payments(*, invoice: Invoice) -> list[Payment]:
     return list(
         Payment.objects.filter(belongs)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
-        .select_related("created_by")
         .prefetch_related("issues", "refunds")
         .order_by("-created_at", "-id")
     )
@@ -514,7 +513,6 @@ def estimate_deposit_payments(*, estimate: Estimate) -> list[Payment]:
     return list(
         Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
-        .select_related("created_by")
         .prefetch_related("issues", "refunds")
         .order_by("-created_at", "-id")
     )

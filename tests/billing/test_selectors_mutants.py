@@ -1069,3 +1069,59 @@ def test_the_tips_report_is_in_the_order_the_tips_went_through(invoice):
         rows.append(payment)
     payments, total = tips_report(company=invoice.company)
     assert list(payments) == [rows[0], rows[2], rows[1]] and total == Decimal("3.00")
+
+
+def test_the_payment_panels_and_refund_list_cost_the_same_queries_for_more_rows(
+    customer, owner_client, connected
+):
+    """The invoice's and the estimate's payment panels show each payment's refund button
+    (``refundable``: its refunds) and its open issues; the payment page lists its refunds."""
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    invoice = InvoiceFactory(customer=customer)
+
+    def held(payment):
+        """Money held for review: not applied, an issue, a refund under way."""
+        Payment.objects.filter(pk=payment.pk).update(applied=False)
+        Refund.objects.create(company=payment.company, payment=payment, amount=Decimal("1.00"))
+        PaymentIssue.objects.create(
+            company=payment.company, payment=payment, kind=IssueKind.AMOUNT_MISMATCH
+        )
+
+    def add_rows():
+        held(_row(invoice, "100.00", method=PaymentMethod.CARD, when=_at(10)))
+        held(_deposit_row(estimate, "50.00", when=_at(10)))
+
+    def queries(url):
+        owner_client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            response = owner_client.get(url)
+        assert response.status_code == 200
+        return len(captured)
+
+    pages = [
+        reverse("billing_dashboard:invoice_payments", args=[invoice.public_id]),
+        reverse("billing_dashboard:estimate_payments", args=[estimate.public_id]),
+    ]
+    add_rows()
+    one = {url: queries(url) for url in pages}
+    add_rows()
+    add_rows()
+    three = {url: queries(url) for url in pages}
+    assert three == one
+    body = owner_client.get(pages[1]).content.decode()
+    assert body.count("Not applied") == 3
+
+    payment = Payment.objects.filter(invoice=invoice).first()
+    detail = reverse("billing_dashboard:payment_detail", args=[payment.public_id])
+    one = queries(detail)
+    for _ in range(2):
+        Refund.objects.create(company=payment.company, payment=payment, amount=Decimal("1.00"))
+    assert queries(detail) == one
+
+
+def test_a_deposits_payments_at_the_same_moment_are_newest_first(customer):
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    first = _deposit_row(estimate, "100.00", when=_at(10))
+    second = _deposit_row(estimate, "200.00", when=_at(10))
+    earlier = _deposit_row(estimate, "50.00", when=_at(9))
+    assert estimate_deposit_payments(estimate=estimate) == [second, first, earlier]
