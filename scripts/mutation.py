@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
+# Results of earlier runs, committed: a new machine starts from them (see record() and seed()).
+RECORD = ROOT / "mutation-results"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 # Passes alone and in file order, fails when mutmut runs the tests in its own order (the
@@ -245,14 +247,109 @@ def forget_unkilled(work: Path) -> None:
 
     mutmut keeps every result until the mutated function changes, so a test added since would
     not be tried on an old survivor. (Naming the mutants on the command line instead makes
-    mutmut forget every other result.)"""
+    mutmut forget every other result.) Survivors listed in the README as equivalent are kept:
+    no test can kill them, and a survivor costs every test that reaches its function."""
+    equivalent = equivalent_mutants()
     for meta in (work / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
         codes = data.get("exit_code_by_key", {})
         for key, code in codes.items():
-            if code not in KILLED_EXIT_CODES:
+            if code not in KILLED_EXIT_CODES and not (code == 0 and key in equivalent):
                 codes[key] = None
         meta.write_text(json.dumps(data, indent=4))
+
+
+def _record_path(name: str) -> Path:
+    return RECORD / f"{name}.json"
+
+
+def _mutant_number(key: str) -> tuple[str, int]:
+    """``portal.selectors.x_dead_link__mutmut_9`` -> (``x_dead_link``, 9)."""
+    function, _, number = key.rpartition("__mutmut_")
+    return function.rpartition(".")[2], int(number)
+
+
+def record(name: str) -> Path | None:
+    """Write the module's results to ``mutation-results/<module>.json`` (committed).
+
+    Per mutated file and function: the function's hash as mutmut computed it and the exit code
+    of each of its mutants in order (``null``: not checked). A new machine starts from it (see
+    ``seed``): mutmut then keeps the results of every function whose hash is unchanged and
+    re-runs the mutants of any function that changed."""
+    metas = sorted((WORK / name / "mutants").rglob("*.py.meta"))
+    if not metas:
+        return None
+    files: dict[str, dict[str, dict[str, object]]] = {}
+    for meta in metas:
+        data = json.loads(meta.read_text())
+        path = str(meta.relative_to(WORK / name / "mutants"))[: -len(".meta")]
+        functions: dict[str, dict[str, object]] = {
+            function: {"hash": digest, "results": []}
+            for function, digest in sorted(data.get("hash_by_function_name", {}).items())
+        }
+        for key, code in data.get("exit_code_by_key", {}).items():
+            function, number = _mutant_number(key)
+            if function not in functions:
+                continue
+            results = functions[function]["results"]
+            assert isinstance(results, list)
+            results.extend([None] * (number - len(results)))
+            results[number - 1] = code
+        files[path] = functions
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"],  # noqa: S607 (git from PATH)
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=False,
+    ).stdout.strip()
+    RECORD.mkdir(exist_ok=True)
+    out = _record_path(name)
+    lines = [f'{{"module": {json.dumps(name)}, "commit": {json.dumps(commit)}, "files": {{']
+    for i, (path, functions) in enumerate(files.items()):
+        lines.append(f"  {json.dumps(path)}: {{")
+        for j, (function, entry) in enumerate(functions.items()):
+            comma = "," if j < len(functions) - 1 else ""
+            lines.append(f"    {json.dumps(function)}: {json.dumps(entry)}{comma}")
+        lines.append("  }" + ("," if i < len(files) - 1 else ""))
+    lines.append("}}")
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def seed(name: str, work: Path) -> int:
+    """Start a new work directory from the committed record: write mutmut's ``.meta`` file for
+    each mutated file that has none yet. mutmut regenerates the mutants on its first run, keeps
+    the recorded result of every mutant whose function's hash is the same, and forgets the
+    rest. Returns the number of results seeded."""
+    path = _record_path(name)
+    if not path.exists():
+        return 0
+    seeded = 0
+    for source, functions in json.loads(path.read_text())["files"].items():
+        meta = work / "mutants" / f"{source}.meta"
+        if meta.exists():
+            continue
+        module = source[: -len(".py")].replace("/", ".").removesuffix(".__init__")
+        codes: dict[str, int | None] = {}
+        for function, entry in functions.items():
+            for number, code in enumerate(entry["results"], start=1):
+                codes[f"{module}.{function}__mutmut_{number}"] = code
+                seeded += code is not None
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(
+            json.dumps(
+                {
+                    "exit_code_by_key": codes,
+                    "hash_by_function_name": {f: e["hash"] for f, e in functions.items()},
+                    "type_check_error_by_key": {},
+                    "durations_by_key": {},
+                    "estimated_durations_by_key": {},
+                },
+                indent=4,
+            )
+        )
+    return seeded
 
 
 def environment(work: Path) -> dict[str, str]:
@@ -301,6 +398,25 @@ def score(name: str) -> tuple[int, int, list[str]]:
     return killed, total, survivors
 
 
+def recorded_score(name: str) -> tuple[int, int, list[str]]:
+    """(killed, total, survivors) from the committed record, as ``score`` reads them."""
+    from mutmut.stats import status_by_exit_code  # installed by scripts/mutation
+
+    data = json.loads(_record_path(name).read_text())
+    killed, total, survivors = 0, 0, []
+    for source, functions in data["files"].items():
+        module = source[: -len(".py")].replace("/", ".").removesuffix(".__init__")
+        for function, entry in functions.items():
+            for number, code in enumerate(entry["results"], start=1):
+                total += 1
+                status = status_by_exit_code[code]
+                if status in {"killed", "caught by type check", "timeout"}:
+                    killed += 1
+                if status != "killed":
+                    survivors.append(f"{module}.{function}__mutmut_{number}: {status}")
+    return killed, total, survivors
+
+
 def equivalent_mutants() -> set[str]:
     """Mutant names listed (in backquotes) in the README's table of equivalent mutants."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -313,6 +429,11 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--max-children", type=int, default=1, help="mutants run at once")
     parser.add_argument("--score", action="store_true", help="print the scores only, run nothing")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write each module's results to mutation-results/<module>.json (to commit)",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -330,6 +451,8 @@ def main() -> int:
         for name in names:
             work = prepare(name, args.fresh)
             print(f"== {name}: mutmut run in {work.relative_to(ROOT)}", flush=True)
+            if not args.fresh and (seeded := seed(name, work)):
+                print(f"== {name}: {seeded} results from {_record_path(name).name}", flush=True)
             forget_unkilled(work)
             run = ["run", "--max-children", str(args.max_children), *args.only]
             if mutmut(work, *run, check=False).returncode != 0:
@@ -337,6 +460,10 @@ def main() -> int:
                 # over the tests (which maps tests to functions) can fail then: try once more.
                 print(f"== {name}: once more", flush=True)
                 mutmut(work, *run, check=False)
+    if args.record:
+        for name in names:
+            if (written := record(name)) is not None:
+                print(f"== {name}: results written to {written.relative_to(ROOT)}")
     print()
     equivalent = equivalent_mutants()
     header = (
@@ -346,10 +473,18 @@ def main() -> int:
     print(header)
     details = []
     for name in names:
-        if not (WORK / name / "mutants").exists():
+        source = ""
+        if (WORK / name / "mutants").exists():
+            killed, total, survivors = score(name)
+        elif _record_path(name).exists():
+            # Not run on this machine: the committed results (mutmut re-runs any function that
+            # changed since, on the next run).
+            killed, total, survivors = recorded_score(name)
+            commit = json.loads(_record_path(name).read_text())["commit"]
+            source = f"  (recorded at {commit[:9]}, not run here)"
+        else:
             print(f"{name:<20} {'-':>7} {'-':>6} {'not run':>8}")
             continue
-        killed, total, survivors = score(name)
         known = [s for s in survivors if s.split(":")[0] in equivalent]
         left = [s for s in survivors if s not in known and not s.endswith(": timeout")]
         pct = f"{100 * killed / total:.1f} %" if total else "-"
@@ -357,7 +492,7 @@ def main() -> int:
         adjusted = f"{100 * killed / real:.1f} %" if real else "-"
         print(
             f"{name:<20} {killed:>7} {total:>6} {pct:>8} {len(known):>11} {len(left):>5} "
-            f"{adjusted:>26}"
+            f"{adjusted:>26}{source}"
         )
         details += [f"  {name}: {s}" for s in left]
     if details:
