@@ -1125,3 +1125,16 @@ def test_a_deposits_payments_at_the_same_moment_are_newest_first(customer):
     second = _deposit_row(estimate, "200.00", when=_at(10))
     earlier = _deposit_row(estimate, "50.00", when=_at(9))
     assert estimate_deposit_payments(estimate=estimate) == [second, first, earlier]
+
+
+def test_the_issue_list_is_in_the_order_the_issues_were_raised(invoice):
+    """Newest first by when each issue was raised, whatever order the rows were written in."""
+    payments = [_row(invoice, "100.00", when=_at(10)) for _ in range(3)]
+    issues = []
+    for payment, day in zip(payments, (14, 10, 12), strict=True):
+        issue = PaymentIssue.objects.create(
+            company=payment.company, payment=payment, kind=IssueKind.OVERPAID
+        )
+        PaymentIssue.objects.filter(pk=issue.pk).update(created_at=_at(day))
+        issues.append(issue)
+    assert list(issue_list(company=invoice.company)) == [issues[0], issues[2], issues[1]]
