@@ -1138,3 +1138,15 @@ def test_the_issue_list_is_in_the_order_the_issues_were_raised(invoice):
         PaymentIssue.objects.filter(pk=issue.pk).update(created_at=_at(day))
         issues.append(issue)
     assert list(issue_list(company=invoice.company)) == [issues[0], issues[2], issues[1]]
+
+
+def test_the_ledger_is_in_date_order_and_shows_a_refund_of_one_cent(invoice):
+    """Newest first by when each payment was made, whatever order the rows were written in; a
+    payment with one cent refunded is a refunded payment."""
+    later = _row(invoice, "100.00", when=_at(14), amount_refunded="0.01")
+    earlier = _row(invoice, "200.00", when=_at(10), amount_refunded="1.00")
+    middle = _row(invoice, "300.00", when=_at(12))
+    listed = payment_list(company=invoice.company, filters=PaymentFilters())
+    assert list(listed) == [later, middle, earlier]
+    refunded = payment_list(company=invoice.company, filters=PaymentFilters(status="refunded"))
+    assert list(refunded) == [later, earlier]
