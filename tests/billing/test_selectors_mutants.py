@@ -1150,3 +1150,25 @@ def test_the_ledger_is_in_date_order_and_shows_a_refund_of_one_cent(invoice):
     assert list(listed) == [later, middle, earlier]
     refunded = payment_list(company=invoice.company, filters=PaymentFilters(status="refunded"))
     assert list(refunded) == [later, earlier]
+
+
+def test_another_invoices_attempt_does_not_hold_this_invoices_pay_button(
+    invoice, rival_invoice, connected
+):
+    """A card attempt the customer came back from on another invoice (of this customer, or of
+    another company) is that invoice's business: this one still has its Pay button."""
+    for other in (InvoiceFactory(customer=invoice.customer), rival_invoice):
+        _row(
+            other,
+            "100.00",
+            status=PaymentStatus.CREATED,
+            method=PaymentMethod.CARD,
+            when=_at(10),
+            returned_at=_at(10),
+        )
+        _row(
+            other, "50.00", status=PaymentStatus.PROCESSING, method=PaymentMethod.CARD, when=_at(11)
+        )
+    assert unconfirmed_payment(document=invoice) is None
+    payable = invoice_payable(invoice=invoice)
+    assert payable.unconfirmed is None and payable.can_pay_online
