@@ -1172,3 +1172,20 @@ def test_another_invoices_attempt_does_not_hold_this_invoices_pay_button(
     assert unconfirmed_payment(document=invoice) is None
     payable = invoice_payable(invoice=invoice)
     assert payable.unconfirmed is None and payable.can_pay_online
+
+
+def test_a_deposit_attempt_holds_only_its_own_estimates_deposit(customer, connected):
+    """A deposit attempt the customer came back from is its estimate's: not another estimate's,
+    and not the invoice's once the estimate is invoiced (the deposit payments are then linked
+    to the invoice). Of two, the one started last is shown."""
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    other = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    started_last = _deposit_row(estimate, "565.00", status=PaymentStatus.CREATED, when=_at(12))
+    started_first = _deposit_row(estimate, "565.00", status=PaymentStatus.CREATED, when=_at(10))
+    Payment.objects.filter(pk__in=[started_last.pk, started_first.pk]).update(returned_at=_at(12))
+    assert unconfirmed_payment(document=other) is None
+    assert unconfirmed_payment(document=estimate) == started_last
+    invoice = services.estimate_convert(estimate=estimate, actor=Actor.system())
+    documents.invoice_send(invoice=invoice, actor=Actor.system())
+    assert Payment.objects.get(pk=started_last.pk).invoice_id == invoice.pk
+    assert unconfirmed_payment(document=Invoice.objects.get(pk=invoice.pk)) is None
