@@ -468,14 +468,14 @@ def refund_effect(*, payment: Payment, amount: Decimal, kind: str) -> RefundEffe
 
 
 def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
-    return payment.refunds.select_related("created_by").order_by("-created_at", "-id")
+    return payment.refunds.order_by("-created_at", "-id")
 
 
 def issue_list(*, company: Company, open_only: bool = True) -> QuerySet[PaymentIssue]:
     qs = (
         PaymentIssue.objects.filter(company=company)
-        .select_related("payment__customer", "payment__invoice", "payment__estimate", "resolved_by")
-        .prefetch_related("payment__refunds", "payment__issues")
+        .select_related("payment__customer", "payment__invoice", "payment__estimate")
+        .prefetch_related("payment__refunds")  # what is left to refund (``refundable``)
     )
     if open_only:
         qs = qs.filter(resolved_at=None)
@@ -487,9 +487,9 @@ def open_issue_count(*, company: Company) -> int:
 
 
 def issue_get(*, company: Company, public_id: str) -> PaymentIssue:
-    return get_object_or_404(
-        PaymentIssue.objects.select_related("payment"), company=company, public_id=public_id
-    )
+    # No join: its one caller hands the issue to ``issue_resolve``, which reads it again with
+    # its payment, under a lock.
+    return get_object_or_404(PaymentIssue, company=company, public_id=public_id)
 
 
 # --- Documents ---------------------------------------------------------------------------------
@@ -504,7 +504,6 @@ def invoice_payments(*, invoice: Invoice) -> list[Payment]:
     return list(
         Payment.objects.filter(belongs)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
-        .select_related("created_by")
         .prefetch_related("issues", "refunds")
         .order_by("-created_at", "-id")
     )
@@ -514,7 +513,6 @@ def estimate_deposit_payments(*, estimate: Estimate) -> list[Payment]:
     return list(
         Payment.objects.filter(estimate=estimate, purpose=PaymentPurpose.DEPOSIT)
         .exclude(status__in=[PaymentStatus.CREATED, PaymentStatus.CANCELLED])
-        .select_related("created_by")
         .prefetch_related("issues", "refunds")
         .order_by("-created_at", "-id")
     )
