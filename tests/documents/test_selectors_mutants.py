@@ -1133,3 +1133,39 @@ def test_links_made_in_the_same_instant_are_listed_newest_id_first(customer, est
         )
         listed = [link.pk for link in portal.links_for(subject=subject)]
         assert listed[:8] == sorted((link.pk for link in made), reverse=True)
+
+
+def test_an_unreadable_snapshot_still_shows_the_package_and_add_on_the_customer_signed_for(
+    customer,
+):
+    """The fallback of ``signed_estimate_pdf`` reads the signed selection: the tankless heater
+    and the water softener, 180 + 380 + 2,890 + 1,195 = 4,645.00 + 13 % = 5,248.85, not the
+    2,271.30 of no selection at all."""
+    from documents.totals import Selection
+    from portal import services as portal_services
+    from portal.models import Signature
+    from tests.factories import CONSENT_TEXT, EstimateFactory, typed_svg
+    from tests.portal.helpers import issue
+
+    estimate = EstimateFactory(customer=customer)
+    lines = _by_description(estimate.current_revision.lines.all())
+    signature = portal_services.estimate_accept(
+        estimate=estimate,
+        link=issue(customer, estimate).link,
+        revision_number=1,
+        selection=Selection(
+            optional=frozenset({lines["Water softener"].public_id}),
+            choices={"Water heater": lines["Tankless heater"].public_id},
+        ),
+        signature=portal_services.SignatureIn(
+            signer_name="Alice Tremblay",
+            method="typed",
+            image_svg=typed_svg("Alice Tremblay"),
+            consent_text=str(CONSENT_TEXT),
+        ),
+        ip="203.0.113.9",
+        user_agent="pytest",
+    )
+    Signature.objects.filter(pk=signature.pk).update(canonical_json="not json")
+    text = _signed_pdf(signature)
+    assert "$5,248.85" in text and "$2,271.30" not in text
