@@ -1229,3 +1229,207 @@ def test_a_void_or_draft_invoice_past_its_due_date_is_not_overdue(owner, custome
     assert _numbers(selectors.invoice_list(company=company, status="overdue")) == _numbers([late])
     assert _numbers(selectors.attention(company=company)["overdue"]) == _numbers([late])
     assert selectors.invoice_summary(company=company)["overdue"] == Decimal("50.00")
+
+
+def test_the_estimate_page_reads_the_lines_of_the_version_shown_and_nothing_else(
+    customer, django_assert_num_queries
+):
+    """``estimate_context`` (and ``shown_revision``) on estimates as ``estimate_get`` brings
+    them: one query, the lines; the revision, its signature and the signed picks come along."""
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory, SignedEstimateFactory
+
+    open_estimate = EstimateFactory(customer=customer)
+    signed = SignedEstimateFactory(customer=customer)
+    context = _context(customer)
+    # Open: the defaults, 2,175.00 + 13 %; signed: the factory's picks (no add-on), 2,010.00 + 13 %.
+    for estimate, total in ((open_estimate, "2457.75"), (signed, "2271.30")):
+        found = portal.estimate_get(portal=context, public_id=estimate.public_id)
+        with django_assert_num_queries(1):
+            page = portal.estimate_context(portal=context, estimate=found)
+            assert page["revision"].pk == estimate.current_revision_id
+            assert page["totals"].total == Decimal(total)
+            assert len(page["lines"]) == 6
+
+
+def test_while_a_third_version_is_drafted_the_customer_sees_the_second_not_the_first(
+    customer, owner
+):
+    """``shown_revision`` falls back to the newest sent version, by number, when the current
+    one is a draft."""
+    from portal import selectors as portal
+    from tests.factories import EstimateFactory, EstimateRevisionFactory
+
+    actor = Actor.member(owner.user)
+    estimate = EstimateFactory(customer=customer)  # version 1: 2,457.75
+    EstimateRevisionFactory(estimate=estimate)
+    LineItemFactory(
+        doc=estimate,
+        actor=actor,
+        quantity=Decimal("1"),
+        unit_price=Decimal("100.00"),
+        taxable=False,
+    )
+    estimate.refresh_from_db()
+    services.estimate_send(estimate=estimate, actor=actor)  # version 2: 2,557.75
+    EstimateRevisionFactory(estimate=estimate)  # version 3, a draft
+    context = _context(customer)
+    found = portal.estimate_get(portal=context, public_id=estimate.public_id)
+    assert (found.status, found.current_revision.number) == (EstimateStatus.DRAFT, 3)
+    assert portal.shown_revision(found).number == 2
+    page = portal.estimate_context(portal=context, estimate=found)
+    assert page["revision"].number == 2
+    assert page["totals"].total == Decimal("2557.75")
+    assert (page["updating"], page["can_answer"]) == (True, False)
+
+
+def test_the_invoice_page_reads_the_lines_once_and_totals_them(customer, django_assert_num_queries):
+    from portal import selectors as portal
+    from tests.factories import InvoiceFactory
+
+    invoice = InvoiceFactory(customer=customer)
+    found = portal.invoice_get(portal=_context(customer), public_id=invoice.public_id)
+    with django_assert_num_queries(1):
+        page = portal.invoice_context(invoice=found)
+        assert page["invoice"] == invoice
+        assert [line.description for line in page["lines"]] == ["Water heater"]
+        assert page["totals"].total == Decimal("1356.00")  # 1,200.00 + 13 % HST
+
+
+def _pdf_text(content: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    pages = PdfReader(io.BytesIO(content)).pages
+    return "\n".join(page.extract_text() for page in pages).replace("\xa0", " ")
+
+
+def _signed_and_renamed(customer, owner):
+    """A signed estimate (no add-on: 2,271.30), its customer renamed since."""
+    from crewcommand import services as crew
+    from portal.models import Signature
+    from tests.factories import SignedEstimateFactory
+
+    signature = Signature.objects.get(estimate=SignedEstimateFactory(customer=customer))
+    crew.customer_update(
+        customer=customer, actor=Actor.member(owner.user), fields={"name": "Bob Forger"}
+    )
+    return signature
+
+
+def _signed_pdf(signature) -> str:
+    from portal import selectors as portal
+    from portal.models import Signature
+
+    return _pdf_text(portal.signed_estimate_pdf(signature=Signature.objects.get(pk=signature.pk)))
+
+
+def test_the_signed_pdf_of_a_v2_or_v3_signature_is_the_snapshot_with_its_certificate(
+    customer, owner, caplog
+):
+    """``signed_estimate_pdf`` renders a snapshot (format 2 on) as signed, whatever the live
+    customer is called now, with the certificate page, and logs nothing."""
+    import json
+    import logging
+
+    from portal import canonical
+    from portal import seal as signature_seal
+    from portal.models import Signature
+
+    signature = _signed_and_renamed(customer, owner)
+    caplog.set_level(logging.WARNING, logger="portal.selectors")
+    v3 = _signed_pdf(signature)
+    assert "Alice Tremblay" in v3 and "Bob Forger" not in v3
+    assert "$2,271.30" in v3
+    assert signature.content_sha256 in v3.replace("\n", "")
+    assert "Certificate of electronic signature" in v3
+
+    # The same signature stored as format 2 (before languages): still the snapshot.
+    content = json.loads(signature.canonical_json)
+    del content["language"]
+    content["format"] = "crewcommand.estimate.v2"
+    old = canonical.serialize(content)
+    signature.canonical_version, signature.canonical_json = 2, old
+    signature.content_sha256 = canonical.sha256_hex(old)
+    signature.seal_key_id, signature.seal = signature_seal.seal(signature)
+    signature.save()
+    v2 = _signed_pdf(signature)
+    assert "Alice Tremblay" in v2 and "Bob Forger" not in v2
+    assert "$2,271.30" in v2
+    assert signature.content_sha256 in v2.replace("\n", "")
+    assert [r for r in caplog.records if r.name == "portal.selectors"] == []
+    assert Signature.objects.get(pk=signature.pk).canonical_version == 2
+
+
+def test_an_unreadable_snapshot_gives_the_revision_with_the_signed_picks_and_a_warning(
+    customer, owner, caplog
+):
+    """The fallback of ``signed_estimate_pdf``: the stored revision with the signed picks (not
+    the defaults, 2,457.75), the live customer, the certificate, and a warning naming the row."""
+    import logging
+
+    from portal.models import Signature
+
+    signature = _signed_and_renamed(customer, owner)
+    Signature.objects.filter(pk=signature.pk).update(canonical_json="not json")
+    caplog.set_level(logging.WARNING, logger="portal.selectors")
+    text = _signed_pdf(signature)
+    assert "Bob Forger" in text
+    assert "$2,271.30" in text and "$2,457.75" not in text
+    assert signature.content_sha256 in text.replace("\n", "")
+    assert [r.getMessage() for r in caplog.records if r.name == "portal.selectors"] == [
+        f"signature {signature.pk}: unreadable snapshot, rendered from the revision"
+    ]
+
+
+def test_links_made_in_the_same_instant_are_listed_newest_id_first(customer, estimate):
+    """``links_for``'s second key: links stamped with the same ``created_at`` (one request
+    making several, or a clock that does not move) come newest id first, every time."""
+    from portal import selectors as portal
+    from portal.models import PortalLink
+    from tests.portal.helpers import issue
+
+    for subject in (customer, estimate):
+        made = [issue(customer, None if subject is customer else subject).link for _ in range(8)]
+        PortalLink.objects.filter(pk__in=[link.pk for link in made]).update(
+            created_at=timezone.now()
+        )
+        listed = [link.pk for link in portal.links_for(subject=subject)]
+        assert listed[:8] == sorted((link.pk for link in made), reverse=True)
+
+
+def test_an_unreadable_snapshot_still_shows_the_package_and_add_on_the_customer_signed_for(
+    customer,
+):
+    """The fallback of ``signed_estimate_pdf`` reads the signed selection: the tankless heater
+    and the water softener, 180 + 380 + 2,890 + 1,195 = 4,645.00 + 13 % = 5,248.85, not the
+    2,271.30 of no selection at all."""
+    from documents.totals import Selection
+    from portal import services as portal_services
+    from portal.models import Signature
+    from tests.factories import CONSENT_TEXT, EstimateFactory, typed_svg
+    from tests.portal.helpers import issue
+
+    estimate = EstimateFactory(customer=customer)
+    lines = _by_description(estimate.current_revision.lines.all())
+    signature = portal_services.estimate_accept(
+        estimate=estimate,
+        link=issue(customer, estimate).link,
+        revision_number=1,
+        selection=Selection(
+            optional=frozenset({lines["Water softener"].public_id}),
+            choices={"Water heater": lines["Tankless heater"].public_id},
+        ),
+        signature=portal_services.SignatureIn(
+            signer_name="Alice Tremblay",
+            method="typed",
+            image_svg=typed_svg("Alice Tremblay"),
+            consent_text=str(CONSENT_TEXT),
+        ),
+        ip="203.0.113.9",
+        user_agent="pytest",
+    )
+    Signature.objects.filter(pk=signature.pk).update(canonical_json="not json")
+    text = _signed_pdf(signature)
+    assert "$5,248.85" in text and "$2,271.30" not in text
