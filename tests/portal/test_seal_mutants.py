@@ -212,3 +212,61 @@ def test_selection_summary_items_are_sealed_as_text(keys):
             return "Water heater: 50 gal"
 
     assert seal_module.payload(row(selection_summary=[Lazy()])) == seal_module.payload(row())
+
+
+# --- who the link belonged to, and the one-time code (sealed when present) -------------------
+VERIFIED_AT = dt.datetime(2025, 3, 28, 19, 4, 30, tzinfo=dt.UTC)
+
+
+def independent_payload_with_contact(sig, contact_name, channel, verified_at) -> str:
+    data = json.loads(independent_payload(sig))
+    data["contact_name"] = contact_name
+    data["step_up_channel"] = channel
+    data["step_up_verified_at"] = verified_at.isoformat() if verified_at else None
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("contact_name", "channel", "verified_at"),
+    [
+        ("Marie-Ève Côté", "sms", VERIFIED_AT),  # a contact's link, a code by text message
+        ("Marie-Ève Côté", "", None),  # a contact's link, no code asked
+        ("", "email", VERIFIED_AT),  # the customer's own link, a code by email
+    ],
+)
+def test_the_contact_and_the_code_are_sealed_when_present(keys, contact_name, channel, verified_at):
+    sig = row(
+        contact_name=contact_name,
+        step_up_channel=channel,
+        step_up_verified_at=verified_at.astimezone(ZoneInfo("America/Toronto"))
+        if verified_at
+        else None,
+    )
+    expected = independent_payload_with_contact(sig, contact_name, channel, verified_at)
+    assert seal_module.payload(sig) == expected
+    _key_id, mac = seal_module.seal(sig)
+    assert mac == hmac.new(KEY.encode(), expected.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("contact_name", "Someone Else"),
+        ("step_up_channel", "email"),
+        ("step_up_verified_at", VERIFIED_AT + dt.timedelta(seconds=1)),
+    ],
+)
+def test_changing_the_contact_or_the_code_breaks_the_seal(keys, field, value):
+    sig = sealed(
+        row(contact_name="Marie-Ève Côté", step_up_channel="sms", step_up_verified_at=VERIFIED_AT)
+    )
+    assert seal_module.check(sig) is None
+    setattr(sig, field, value)
+    assert seal_module.check(sig) == "bad-seal"
+
+
+def test_a_row_signed_before_contacts_and_codes_keeps_its_seal(keys):
+    # Rows made before contacts existed have the columns empty: their payload (and seal) is the
+    # one they were sealed with, without the three keys.
+    sig = row(contact_name="", step_up_channel="", step_up_verified_at=None)
+    assert seal_module.payload(sig) == independent_payload(sig)
