@@ -219,6 +219,20 @@ def test_the_invoice_list_finds_an_invoice_by_number_or_customer(owner, customer
     assert selectors.invoice_list(company=company, query="   ").count() == 12
 
 
+def test_a_filtered_or_searched_invoice_list_reads_each_customer_in_the_same_query(
+    owner, customer, django_assert_num_queries
+):
+    # Filtered and searched lists are not the compiled first pages: their rows must still come
+    # with their customers (the list shows each name), in one query for three customers.
+    for name in ("Ann Roy", "Bob Roy", "Cy Roy"):
+        _open(owner, CustomerFactory(company=owner.company, name=name), "10.00", due_in=5)
+    for kwargs in ({"status": "sent"}, {"query": "roy"}):
+        with django_assert_num_queries(1):
+            rows = list(selectors.invoice_list(company=owner.company, **kwargs))
+            names = [invoice.customer.name for invoice in rows]
+        assert names == ["Cy Roy", "Bob Roy", "Ann Roy"], kwargs
+
+
 def test_the_estimate_list_and_attention_tell_expired_estimates_from_live_ones(owner, customer):
     today = timezone.localdate()
     now = timezone.now()
