@@ -203,3 +203,17 @@ def test_the_lines_passed_in_are_the_ones_signed(customer):
     assert content["lines"][1]["unit_price"] == "100.00"
     # 180 + 4 x 100 + 1450 + 165 = 2195.00
     assert content["totals"]["subtotal"] == "2195.00"
+
+
+def test_which_taxes_a_line_carries_is_signed_when_not_all_of_them(customer):
+    estimate = EstimateFactory(customer=customer)
+    every_tax = json.loads(snapshot(estimate))
+    assert all("tax_parts" not in line for line in every_tax["lines"])  # as before exemptions
+
+    _save(_line(estimate, 0), tax_parts="federal")  # GST only (labour on real property, BC)
+    federal = json.loads(snapshot(estimate))
+    assert federal["lines"][0]["tax_parts"] == "federal"
+    assert federal["lines"][0]["taxable"] is True
+
+    _save(_line(estimate, 0), tax_parts="provincial")
+    assert json.loads(snapshot(estimate))["lines"][0]["tax_parts"] == "provincial"
