@@ -311,3 +311,26 @@ def sign(estimate: Estimate, link: PortalLink, name: str | None = None):
         ip="203.0.113.9",
         user_agent="pytest",
     )
+
+
+def sent_invoices_in_bulk(customer: Customer, count: int) -> None:
+    """``count`` sent invoices numbered 1 to ``count`` (total $n.00, due today) for a long
+    list, in one INSERT: no lines, no taxes, no activity."""
+    from crewcommand.lib.ids import new_public_id
+    from documents.models import InvoiceStatus
+
+    today = timezone.localdate()
+    Invoice.objects.bulk_create(
+        Invoice(
+            company=customer.company,
+            customer=customer,
+            number=n,
+            province="ON",
+            status=InvoiceStatus.SENT,
+            issue_date=today,
+            due_date=today,
+            total=Decimal(n),
+            public_id=new_public_id(),
+        )
+        for n in range(1, count + 1)
+    )

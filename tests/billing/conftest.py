@@ -3,6 +3,8 @@ through the documents and portal services (tests.factories), and helpers to pay 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.utils import timezone
 
@@ -74,3 +76,19 @@ def hooks(live_server, stripe_on):
     """The fake sends its webhooks to the live app."""
     stripe_on.webhook_url = live_server.url + "/webhooks/stripe/"
     return stripe_on
+
+
+def store_event(event: dict) -> int | None:
+    """Store a Stripe event (a fake server's dict) as the webhook does once it has verified
+    it, without the HTTP request: the stored row's pk, or None for a duplicate."""
+    from billing.services import EventIn, event_store
+
+    return event_store(
+        event=EventIn(
+            id=event["id"],
+            type=event["type"],
+            account=event["account"],
+            created=event["created"],
+            body=json.dumps(event),
+        )
+    )

@@ -124,3 +124,16 @@ def race(rendezvous: Rendezvous, *writers: Callable[[], Any]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+def refused(call: Callable[[], Any]) -> Callable[[], Any]:
+    """A writer whose ServiceError is an answer, not a failure: ``race`` returns the error."""
+    from crewcommand.errors import ServiceError
+
+    def run() -> Any:
+        try:
+            return call()
+        except ServiceError as error:
+            return error
+
+    return run

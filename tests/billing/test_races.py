@@ -28,13 +28,12 @@ from billing.models import (
 )
 from billing.selectors import deposit_paid
 from billing.services import connect, ledger, manual, stripe_state
-from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
 from documents import services as documents
 from documents.models import InvoiceStatus
 from tests.billing.conftest import start_checkout
-from tests.billing.races import Rendezvous, race
+from tests.billing.races import Rendezvous, race, refused
 from tests.factories import InvoiceFactory, PaymentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -47,18 +46,6 @@ def meeting() -> Rendezvous:
 
 def _receipts(invoice) -> list:
     return [m for m in mail.outbox if m.to == [invoice.customer.email] and "Receipt" in m.subject]
-
-
-def _refused(call):
-    """A writer whose ServiceError is an answer, not a failure."""
-
-    def run():
-        try:
-            return call()
-        except ServiceError as error:
-            return error
-
-    return run
 
 
 # --- The invoice lock --------------------------------------------------------------------------
@@ -158,7 +145,7 @@ def test_two_deposit_payments_recorded_at_once_record_one_and_refuse_the_other(
 ):
     """The owner and the office both record the customer's e-Transfer for the deposit."""
     meeting.hold(monkeypatch, manual, "_check_manual_fits")
-    pay = _refused(
+    pay = refused(
         lambda: PaymentFactory(
             estimate=signed_estimate, amount="565.00", method=PaymentMethod.ETRANSFER
         )

@@ -4,7 +4,6 @@ exactly once, and leaves recent payments (their task may still be on its way) al
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ from django.utils import timezone
 from billing import notifications
 from billing.models import Payment
 from crewcommand.models import Message
+from tests.billing.conftest import store_event
 from tests.factories import InvoiceFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,6 @@ def test_a_webhook_writes_its_receipt_after_commit_not_inside_the_transaction(
     """The webhook's transaction records the payment; the receipt (consent, rendered emails,
     outbox rows) comes from a task queued on commit, and running it again sends nothing more."""
     from billing import services, stripe_client
-    from billing.services import EventIn
     from billing.tasks import send_payment_receipt
     from tests.billing.conftest import start_checkout
 
@@ -72,15 +71,7 @@ def test_a_webhook_writes_its_receipt_after_commit_not_inside_the_transaction(
         account=connected.account_id, session_id=payment.stripe_session_id
     )
     Message.objects.all().delete()
-    stored = services.event_store(
-        event=EventIn(
-            id=event["id"],
-            type=event["type"],
-            account=event["account"],
-            created=event["created"],
-            body=json.dumps(event),
-        )
-    )
+    stored = store_event(event)
     claimed = services.event_claim(event_pk=stored)
     assert claimed is not None
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

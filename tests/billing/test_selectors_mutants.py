@@ -1037,19 +1037,7 @@ def test_the_payment_tips_and_issue_lists_cost_the_same_queries_for_more_rows(
         deposit = _deposit_row(estimate, "50.00", when=_at(11))
         PaymentIssue.objects.create(company=company, payment=deposit, kind=IssueKind.OVERPAID)
 
-    def queries(url):
-        owner_client.get(url)
-        with CaptureQueriesContext(connection) as captured:
-            response = owner_client.get(url)
-        assert response.status_code == 200
-        return len(captured)
-
-    add_rows()
-    one = {url: queries(url) for url in pages}
-    add_rows()
-    add_rows()
-    three = {url: queries(url) for url in pages}
-    assert three == one
+    _same_queries_for_one_row_and_three(owner_client, pages, add_rows)
     ledger = owner_client.get(pages[0]).content.decode()
     assert ledger.count("duplicate, to refund") == 3
 
@@ -1091,32 +1079,20 @@ def test_the_payment_panels_and_refund_list_cost_the_same_queries_for_more_rows(
         held(_row(invoice, "100.00", method=PaymentMethod.CARD, when=_at(10)))
         held(_deposit_row(estimate, "50.00", when=_at(10)))
 
-    def queries(url):
-        owner_client.get(url)
-        with CaptureQueriesContext(connection) as captured:
-            response = owner_client.get(url)
-        assert response.status_code == 200
-        return len(captured)
-
     pages = [
         reverse("billing_dashboard:invoice_payments", args=[invoice.public_id]),
         reverse("billing_dashboard:estimate_payments", args=[estimate.public_id]),
     ]
-    add_rows()
-    one = {url: queries(url) for url in pages}
-    add_rows()
-    add_rows()
-    three = {url: queries(url) for url in pages}
-    assert three == one
+    _same_queries_for_one_row_and_three(owner_client, pages, add_rows)
     body = owner_client.get(pages[1]).content.decode()
     assert body.count("Not applied") == 3
 
     payment = Payment.objects.filter(invoice=invoice).first()
     detail = reverse("billing_dashboard:payment_detail", args=[payment.public_id])
-    one = queries(detail)
+    one = _queries(owner_client, detail)
     for _ in range(2):
         Refund.objects.create(company=payment.company, payment=payment, amount=Decimal("1.00"))
-    assert queries(detail) == one
+    assert _queries(owner_client, detail) == one
 
 
 def test_a_deposits_payments_at_the_same_moment_are_newest_first(customer):
@@ -1189,3 +1165,21 @@ def test_a_deposit_attempt_holds_only_its_own_estimates_deposit(customer, connec
     documents.invoice_send(invoice=invoice, actor=Actor.system())
     assert Payment.objects.get(pk=started_last.pk).invoice_id == invoice.pk
     assert unconfirmed_payment(document=Invoice.objects.get(pk=invoice.pk)) is None
+
+
+def _queries(client, url) -> int:
+    """The queries of a page's second load (the first warms what is compiled once)."""
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def _same_queries_for_one_row_and_three(client, pages, add_rows) -> None:
+    """Each page costs as many queries with three rows (``add_rows`` three times) as with one."""
+    add_rows()
+    one = {url: _queries(client, url) for url in pages}
+    add_rows()
+    add_rows()
+    assert {url: _queries(client, url) for url in pages} == one

@@ -157,7 +157,7 @@ def test_a_refund_status_we_do_not_know_is_kept_pending(
     assert Invoice.objects.get(pk=invoice.pk).balance == 0
 
 
-def _refund_stripe_did_not_answer(payment, owner, settings, amount="200") -> Refund:
+def _refund_stripe_did_notrefused(payment, owner, settings, amount="200") -> Refund:
     """Our refund, asked for while Stripe did not answer: left pending, no Stripe id."""
     base = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = NOWHERE
@@ -183,7 +183,7 @@ def test_our_refund_that_stripe_made_is_matched_by_its_metadata_not_made_twice(
     payment = paid_by_card(invoice, connected, stripe_on)
     dashboard = stripe_refund(stripe_client, payment, 5000)
     services.payment_refresh(payment=payment, with_refunds=True)  # an earlier refund, recorded
-    ours = _refund_stripe_did_not_answer(payment, owner, settings)
+    ours = _refund_stripe_did_notrefused(payment, owner, settings)
     made = stripe_refund(stripe_client, payment, 20000, services.refund_metadata(ours))
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -211,7 +211,7 @@ def test_a_refund_naming_another_payments_refund_is_recorded_on_its_own_payment(
     """Metadata copied in Stripe's dashboard onto a refund of another payment: our refund on the
     first payment is not settled by it."""
     first = paid_by_card(invoice, connected, stripe_on)
-    ours = _refund_stripe_did_not_answer(first, owner, settings)
+    ours = _refund_stripe_did_notrefused(first, owner, settings)
     other = paid_by_card(InvoiceFactory(customer=customer, job=job), connected, stripe_on)
     made = stripe_refund(stripe_client, other, 20000, services.refund_metadata(ours))
     services.payment_refresh(payment=other, with_refunds=True)
@@ -241,7 +241,7 @@ def test_our_refund_that_stripe_fails_records_why_and_tells_no_customer(
     message,
 ):
     payment = paid_by_card(invoice, connected, stripe_on)
-    ours = _refund_stripe_did_not_answer(payment, owner, settings)
+    ours = _refund_stripe_did_notrefused(payment, owner, settings)
     made = stripe_refund(stripe_client, payment, 20000, services.refund_metadata(ours))
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -1614,26 +1614,16 @@ def test_handing_events_over_marks_only_those_still_waiting(db, clock):
 # lock (``ledger.lock_documents``, taken by ``lock_payment``) is what keeps these apart.
 
 
-def _answer(call):
-    def run():
-        try:
-            return call()
-        except ServiceError as error:
-            return error
-
-    return run
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_refunds_of_one_payment_at_once_never_give_back_more_than_it_paid(invoice, monkeypatch):
     from billing.services import refunds
-    from tests.billing.races import Rendezvous, race
+    from tests.billing.races import Rendezvous, race, refused
 
     paid = PaymentFactory(invoice=invoice, amount="100.00", method=PaymentMethod.ETRANSFER)
     meeting = Rendezvous()
     meeting.hold(monkeypatch, refunds, "quantize_money")  # after the lock, before the check
-    give_back = _answer(
+    give_back = refused(
         lambda: services.refund_create(payment=paid, amount=Decimal("60.00"), actor=Actor.system())
     )
 
@@ -1653,11 +1643,11 @@ def test_two_refunds_of_one_payment_at_once_never_give_back_more_than_it_paid(in
 @pytest.mark.django_db(transaction=True)
 def test_two_payments_recorded_on_one_invoice_at_once_refuse_the_overpayment(invoice, monkeypatch):
     from billing.services import manual
-    from tests.billing.races import Rendezvous, race
+    from tests.billing.races import Rendezvous, race, refused
 
     meeting = Rendezvous()
     meeting.hold(monkeypatch, manual, "_check_manual_fits")
-    record = _answer(
+    record = refused(
         lambda: PaymentFactory(invoice=invoice, amount="1000.00", method=PaymentMethod.CHEQUE)
     )
 

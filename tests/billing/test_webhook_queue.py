@@ -21,7 +21,7 @@ from billing.models import EventStatus, Payment, PaymentStatus, StripeEvent
 from billing.tasks import process_stripe_event, requeue_stripe_events
 from crewcommand.models import Activity, Message
 from documents.models import Invoice, InvoiceStatus
-from tests.billing.conftest import start_checkout
+from tests.billing.conftest import start_checkout, store_event
 from tests.factories import InvoiceFactory
 from tests.worker import spawn_worker, stop_worker, wait_for, worker_env
 
@@ -91,15 +91,7 @@ def test_an_event_a_killed_worker_left_processing_is_processed_after_its_lease(
     invoice, connected, hooks
 ):
     event = _completed(hooks, invoice)
-    pk = services.event_store(
-        event=services.EventIn(
-            id=event["id"],
-            type=event["type"],
-            account=event["account"],
-            created=event["created"],
-            body=json.dumps(event),
-        )
-    )
+    pk = store_event(event)
     assert services.event_claim(event_pk=pk) is not None  # the worker that was killed
     _age(received_at=dt.timedelta(minutes=30), claimed_at=dt.timedelta(minutes=1))
     assert requeue_stripe_events() == 0  # within the lease: the worker may still be at it

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import time
 from decimal import Decimal
@@ -27,7 +26,7 @@ from django.utils import timezone
 
 from billing import services, webhooks
 from billing.models import Payment, PaymentStatus, Refund, StripeAccount, StripeEvent
-from tests.billing.conftest import start_checkout
+from tests.billing.conftest import start_checkout, store_event
 from tests.factories import CompanyFactory, InvoiceFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -342,15 +341,7 @@ def test_an_event_stripe_could_not_answer_is_queued_again_for_its_retry_time_unl
     started = start_checkout(invoice)
     session = stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
     event = stripe_on.build_event("checkout.session.completed", session)
-    pk = services.event_store(
-        event=services.EventIn(
-            id=event["id"],
-            type=event["type"],
-            account=event["account"],
-            created=event["created"],
-            body=json.dumps(event),
-        )
-    )
+    pk = store_event(event)
     stripe_on.api_failure = 500
     with _broker("memory://localhost/") as app:
         _published(app)

@@ -263,26 +263,11 @@ def test_the_invoice_lists_pages_compiled_once_are_the_querysets_pages(
     from django.core.paginator import Paginator
     from django.urls import reverse
 
-    from crewcommand.lib.ids import new_public_id
     from crewcommand.lib.listing import PAGE_SIZE
+    from tests.factories import sent_invoices_in_bulk
 
-    today = timezone.localdate()
     for member, count in ((owner, 2 * PAGE_SIZE + 7), (outsider, 30)):
-        customer = CustomerFactory(company=member.company)
-        Invoice.objects.bulk_create(
-            Invoice(
-                company=member.company,
-                customer=customer,
-                number=n,
-                province="ON",
-                status=InvoiceStatus.SENT,
-                issue_date=today,
-                due_date=today,
-                total=Decimal(n),
-                public_id=new_public_id(),
-            )
-            for n in range(1, count + 1)
-        )
+        sent_invoices_in_bulk(CustomerFactory(company=member.company), count)
     company = owner.company
     pages = documents.InvoicePages(company)
     assert pages.count() == documents.invoice_list(company=company).count() == 2 * PAGE_SIZE + 7

@@ -1106,27 +1106,13 @@ def test_the_job_page_lists_the_jobs_own_estimates_and_invoices_with_their_total
 def test_the_invoice_lists_first_pages_are_compiled_once_and_other_windows_read_the_queryset(
     owner, outsider, monkeypatch, django_assert_num_queries
 ):
-    from crewcommand.lib.ids import new_public_id
     from crewcommand.lib.listing import PAGE_SIZE
+    from tests.factories import sent_invoices_in_bulk
 
-    today = timezone.localdate()
     count = 2 * PAGE_SIZE + 7
     for member, n_rows in ((owner, count), (outsider, 30)):
         theirs = CustomerFactory(company=member.company, name=f"{member.company.name} client")
-        Invoice.objects.bulk_create(
-            Invoice(
-                company=member.company,
-                customer=theirs,
-                number=n,
-                province="ON",
-                status=InvoiceStatus.SENT,
-                issue_date=today,
-                due_date=today,
-                total=Decimal(n),
-                public_id=new_public_id(),
-            )
-            for n in range(1, n_rows + 1)
-        )
+        sent_invoices_in_bulk(theirs, n_rows)
     monkeypatch.setattr(selectors, "_invoice_pages", {})
     compiled = selectors._invoice_pages
     pages = selectors.InvoicePages(owner.company)
