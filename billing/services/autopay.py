@@ -121,25 +121,25 @@ def saved_card_of(*, customer: Customer) -> SavedCard | None:
     return SavedCard.objects.filter(customer=customer, removed_at=None).first()
 
 
-@transaction.atomic
 def autopay_set(*, card: SavedCard, enabled: bool, actor: Actor) -> SavedCard:
-    card = SavedCard.objects.select_for_update().get(pk=card.pk)
-    if card.removed_at is not None:
-        raise ServiceError(_("This card was removed."))
-    if card.autopay != enabled:
-        card.autopay = enabled
-        card.autopay_changed_by = actor.user
-        card.save(update_fields=["autopay", "autopay_changed_by", "updated_at"])
-        from crewcommand.lib import activity
+    with transaction.atomic():
+        card = SavedCard.objects.select_for_update().get(pk=card.pk)
+        if card.removed_at is not None:
+            raise ServiceError(_("This card was removed."))
+        if card.autopay != enabled:
+            card.autopay = enabled
+            card.autopay_changed_by = actor.user
+            card.save(update_fields=["autopay", "autopay_changed_by", "updated_at"])
+            from crewcommand.lib import activity
 
-        activity.record_about(
-            card.customer,
-            "autopay.on" if enabled else "autopay.off",
-            actor,
-            company=card.company,
-            data={"card": card.label},
-        )
-    return card
+            activity.record_about(
+                card.customer,
+                "autopay.on" if enabled else "autopay.off",
+                actor,
+                company=card.company,
+                data={"card": card.label},
+            )
+        return card
 
 
 def card_remove(*, card: SavedCard, actor: Actor) -> SavedCard:

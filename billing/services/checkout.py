@@ -334,7 +334,6 @@ def _document_label(payment: Payment) -> str:
     return _("Invoice %(number)s") % {"number": document.display_number}
 
 
-@transaction.atomic
 def _attempt_create(
     *,
     document: Invoice | Estimate,
@@ -344,41 +343,42 @@ def _attempt_create(
     save_card: bool = False,
     challenge: CodeChallenge | None = None,
 ) -> Payment:
-    is_deposit = isinstance(document, Estimate)
-    locked = lock_documents(
-        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
-        invoice_id=None if is_deposit else document.pk,
-        estimate_id=document.pk if is_deposit else None,
-    )
-    account = stripe_account_for(company=document.company)
-    charge = _charge_amount(_payable_locked(locked, account), amount, pay_again=pay_again)
-    tip_amount = _tip_amount(tip, charge=charge, account=account, is_deposit=is_deposit)
-    doc = locked.document
-    payment = Payment(
-        company=doc.company,
-        customer_id=doc.customer_id,
-        invoice=None if is_deposit else locked.invoice,
-        estimate=locked.estimate if is_deposit else None,
-        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
-        method=PaymentMethod.CARD,
-        status=PaymentStatus.CREATED,
-        amount=charge,
-        tip_amount=tip_amount,
-        save_card=save_card and not is_deposit,
-        stripe_account_id=cast(str, cast(StripeAccount, account).account_id),
-        stripe_expires_at=checkout_expires_at(timezone.now()),
-    )
-    # The amount is part of the key: a replay with another amount must not reuse a session.
-    if not is_deposit and stepup.needed(doc.company, charge):
-        if challenge is None or challenge.purpose != "pay":
-            raise stepup.CodeRefused(_("Enter the code we sent you first."))
-        payment.step_up_verified_at = stepup.code_spend(challenge=challenge)
-        payment.step_up_channel = challenge.channel
-    payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
-    if tip_amount:
-        payment.idempotency_key += f"-tip{to_cents(tip_amount)}"
-    payment.save()
-    return payment
+    with transaction.atomic():
+        is_deposit = isinstance(document, Estimate)
+        locked = lock_documents(
+            purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+            invoice_id=None if is_deposit else document.pk,
+            estimate_id=document.pk if is_deposit else None,
+        )
+        account = stripe_account_for(company=document.company)
+        charge = _charge_amount(_payable_locked(locked, account), amount, pay_again=pay_again)
+        tip_amount = _tip_amount(tip, charge=charge, account=account, is_deposit=is_deposit)
+        doc = locked.document
+        payment = Payment(
+            company=doc.company,
+            customer_id=doc.customer_id,
+            invoice=None if is_deposit else locked.invoice,
+            estimate=locked.estimate if is_deposit else None,
+            purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+            method=PaymentMethod.CARD,
+            status=PaymentStatus.CREATED,
+            amount=charge,
+            tip_amount=tip_amount,
+            save_card=save_card and not is_deposit,
+            stripe_account_id=cast(str, cast(StripeAccount, account).account_id),
+            stripe_expires_at=checkout_expires_at(timezone.now()),
+        )
+        # The amount is part of the key: a replay with another amount must not reuse a session.
+        if not is_deposit and stepup.needed(doc.company, charge):
+            if challenge is None or challenge.purpose != "pay":
+                raise stepup.CodeRefused(_("Enter the code we sent you first."))
+            payment.step_up_verified_at = stepup.code_spend(challenge=challenge)
+            payment.step_up_channel = challenge.channel
+        payment.idempotency_key = f"cc-checkout-{payment.public_id}-{to_cents(charge)}"
+        if tip_amount:
+            payment.idempotency_key += f"-tip{to_cents(tip_amount)}"
+        payment.save()
+        return payment
 
 
 def _tip_amount(
@@ -423,24 +423,24 @@ def _settings_int(name: str) -> int:
     return int(getattr(settings, name))
 
 
-@transaction.atomic
 def _attempt_fail(*, payment_id: int, message: str) -> None:
-    _locked, payment = lock_payment(payment_id)
-    if payment.status != PaymentStatus.CREATED:
-        return
-    payment.status = PaymentStatus.FAILED
-    payment.failure_message = message
-    payment.finished_at = timezone.now()
-    payment.save(update_fields=["status", "failure_message", "finished_at", "updated_at"])
+    with transaction.atomic():
+        _locked, payment = lock_payment(payment_id)
+        if payment.status != PaymentStatus.CREATED:
+            return
+        payment.status = PaymentStatus.FAILED
+        payment.failure_message = message
+        payment.finished_at = timezone.now()
+        payment.save(update_fields=["status", "failure_message", "finished_at", "updated_at"])
 
 
-@transaction.atomic
 def attempt_abandon(*, payment: Payment) -> Payment:
     """An attempt that never got a Checkout Session (Stripe failed or the process died before
     saving it) is cancelled: the customer never had a page to pay on."""
-    _locked, payment = lock_payment(payment.pk)
-    if payment.status == PaymentStatus.CREATED and payment.stripe_session_id is None:
-        payment.status = PaymentStatus.CANCELLED
-        payment.finished_at = timezone.now()
-        payment.save(update_fields=["status", "finished_at", "updated_at"])
-    return payment
+    with transaction.atomic():
+        _locked, payment = lock_payment(payment.pk)
+        if payment.status == PaymentStatus.CREATED and payment.stripe_session_id is None:
+            payment.status = PaymentStatus.CANCELLED
+            payment.finished_at = timezone.now()
+            payment.save(update_fields=["status", "finished_at", "updated_at"])
+        return payment

@@ -45,28 +45,28 @@ def stripe_account_link(*, company: Company, account_id: str, actor: Actor) -> S
     return _account_save(company=company, data=data, actor=actor)
 
 
-@transaction.atomic
 def _account_save(*, company: Company, data: dict[str, Any], actor: Actor) -> StripeAccount:
-    if StripeAccount.objects.filter(account_id=data["id"]).exclude(company=company).exists():
-        raise ServiceError(_("That Stripe account is connected to another business."))
-    account = _account_row(company)
-    new = account.account_id != data["id"]
-    account.account_id = data["id"]
-    account.charges_enabled = bool(data.get("charges_enabled"))
-    account.details_submitted = bool(data.get("details_submitted"))
-    if new:
-        account.connected_at = timezone.now()
-        account.connected_by = actor.user
-    account.save()
-    if new:
-        activity.record(
-            company=company,
-            verb="stripe.connected",
-            actor=actor,
-            target=account,
-            data={"account": account.account_id},
-        )
-    return account
+    with transaction.atomic():
+        if StripeAccount.objects.filter(account_id=data["id"]).exclude(company=company).exists():
+            raise ServiceError(_("That Stripe account is connected to another business."))
+        account = _account_row(company)
+        new = account.account_id != data["id"]
+        account.account_id = data["id"]
+        account.charges_enabled = bool(data.get("charges_enabled"))
+        account.details_submitted = bool(data.get("details_submitted"))
+        if new:
+            account.connected_at = timezone.now()
+            account.connected_by = actor.user
+        account.save()
+        if new:
+            activity.record(
+                company=company,
+                verb="stripe.connected",
+                actor=actor,
+                target=account,
+                data={"account": account.account_id},
+            )
+        return account
 
 
 def stripe_onboarding_start(
@@ -113,34 +113,34 @@ def stripe_account_update(*, account_id: str, data: dict[str, Any]) -> None:
     )
 
 
-@transaction.atomic
 def stripe_disconnect(*, company: Company, actor: Actor) -> None:
-    account = _account_row(company)
-    if not account.account_id:
-        return
-    account.account_id = None
-    account.charges_enabled = account.details_submitted = False
-    account.connected_at = None
-    account.save()
-    activity.record(company=company, verb="stripe.disconnected", actor=actor, target=account)
+    with transaction.atomic():
+        account = _account_row(company)
+        if not account.account_id:
+            return
+        account.account_id = None
+        account.charges_enabled = account.details_submitted = False
+        account.connected_at = None
+        account.save()
+        activity.record(company=company, verb="stripe.disconnected", actor=actor, target=account)
 
 
-@transaction.atomic
 def stripe_options_update(
     *, company: Company, actor: Actor, fields: dict[str, Any]
 ) -> StripeAccount:
-    account = _account_row(company)
-    for name in (
-        "allow_partial_payments",
-        "minimum_partial_amount",
-        "refund_duplicate_payments",
-        "accept_bank_debit",
-        "bank_debit_transaction_type",
-        "tips_enabled",
-    ):
-        if name in fields:
-            setattr(account, name, fields[name])
-    account.full_clean(exclude=["company", "account_id"])
-    account.save()
-    activity.record(company=company, verb="stripe.options_updated", actor=actor, target=account)
-    return account
+    with transaction.atomic():
+        account = _account_row(company)
+        for name in (
+            "allow_partial_payments",
+            "minimum_partial_amount",
+            "refund_duplicate_payments",
+            "accept_bank_debit",
+            "bank_debit_transaction_type",
+            "tips_enabled",
+        ):
+            if name in fields:
+                setattr(account, name, fields[name])
+        account.full_clean(exclude=["company", "account_id"])
+        account.save()
+        activity.record(company=company, verb="stripe.options_updated", actor=actor, target=account)
+        return account

@@ -41,7 +41,6 @@ from documents.models import Estimate, Invoice, InvoiceStatus
 logger = logging.getLogger(__name__)
 
 
-@transaction.atomic
 def payment_record(
     *,
     actor: Actor,
@@ -55,45 +54,46 @@ def payment_record(
 ) -> Payment:
     """Record money the contractor received (cash, cheque, e-Transfer, other) against an
     invoice, or against an accepted estimate's deposit. Refuses an overpayment."""
-    if method not in MANUAL_METHODS:
-        raise ServiceError(_("Choose how the money was received."))
-    if (invoice is None) == (estimate is None):
-        raise ServiceError(_("Choose an invoice or an estimate."))
-    amount = quantize_money(amount)
-    if amount <= 0:
-        raise ServiceError(_("Enter an amount greater than zero."))
-    if received_on > timezone.localdate() + dt.timedelta(days=1):
-        raise ServiceError(_("The date received can't be in the future."))
-    is_deposit = estimate is not None
-    locked = lock_documents(
-        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
-        invoice_id=None if is_deposit else cast(Invoice, invoice).pk,
-        estimate_id=cast(Estimate, estimate).pk if is_deposit else None,
-    )
-    _check_manual_fits(locked, amount)
-    doc = locked.document
-    now = timezone.now()
-    payment = Payment.objects.create(
-        company=doc.company,
-        customer_id=doc.customer_id,
-        invoice=None if is_deposit else locked.invoice,
-        estimate=locked.estimate if is_deposit else None,
-        purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
-        method=method,
-        status=PaymentStatus.SUCCEEDED,
-        applied=True,
-        amount=amount,
-        received_on=received_on,
-        reference=reference.strip()[:100],
-        note=note.strip()[:500],
-        created_by=actor.user,
-        succeeded_at=now,
-        finished_at=now,
-    )
-    recompute_invoice(locked.invoice)
-    log_payment(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
-    enqueue_receipt(payment)
-    return payment
+    with transaction.atomic():
+        if method not in MANUAL_METHODS:
+            raise ServiceError(_("Choose how the money was received."))
+        if (invoice is None) == (estimate is None):
+            raise ServiceError(_("Choose an invoice or an estimate."))
+        amount = quantize_money(amount)
+        if amount <= 0:
+            raise ServiceError(_("Enter an amount greater than zero."))
+        if received_on > timezone.localdate() + dt.timedelta(days=1):
+            raise ServiceError(_("The date received can't be in the future."))
+        is_deposit = estimate is not None
+        locked = lock_documents(
+            purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+            invoice_id=None if is_deposit else cast(Invoice, invoice).pk,
+            estimate_id=cast(Estimate, estimate).pk if is_deposit else None,
+        )
+        _check_manual_fits(locked, amount)
+        doc = locked.document
+        now = timezone.now()
+        payment = Payment.objects.create(
+            company=doc.company,
+            customer_id=doc.customer_id,
+            invoice=None if is_deposit else locked.invoice,
+            estimate=locked.estimate if is_deposit else None,
+            purpose=PaymentPurpose.DEPOSIT if is_deposit else PaymentPurpose.INVOICE,
+            method=method,
+            status=PaymentStatus.SUCCEEDED,
+            applied=True,
+            amount=amount,
+            received_on=received_on,
+            reference=reference.strip()[:100],
+            note=note.strip()[:500],
+            created_by=actor.user,
+            succeeded_at=now,
+            finished_at=now,
+        )
+        recompute_invoice(locked.invoice)
+        log_payment(payment, "payment.recorded", actor, method=str(PaymentMethod(method).label))
+        enqueue_receipt(payment)
+        return payment
 
 
 def _check_manual_fits(locked: Locked, amount: Decimal) -> None:
@@ -117,14 +117,14 @@ def _check_manual_fits(locked: Locked, amount: Decimal) -> None:
         )
 
 
-@transaction.atomic
 def estimate_convert(*, estimate: Estimate, actor: Actor) -> Invoice:
     """Make the invoice from an accepted estimate (``documents.services.estimate_convert``) and
     credit the deposit paid on the estimate to it, in one transaction. Idempotent like the
     conversion: converting again returns the invoice already made, credited when it was made."""
-    return documents_services.estimate_convert(
-        estimate=estimate, actor=actor, on_created=_credit_deposit
-    )
+    with transaction.atomic():
+        return documents_services.estimate_convert(
+            estimate=estimate, actor=actor, on_created=_credit_deposit
+        )
 
 
 def _credit_deposit(invoice: Invoice, estimate: Estimate) -> None:
@@ -201,17 +201,17 @@ def _set_deposit_tax_point(invoice: Invoice, estimate: Estimate) -> None:
     documents_services.totals_refresh(owner=invoice, check_limit=False)
 
 
-@transaction.atomic
 def issue_resolve(*, issue: PaymentIssue, actor: Actor, resolution: str) -> PaymentIssue:
-    issue = PaymentIssue.objects.select_for_update().select_related("payment").get(pk=issue.pk)
-    if issue.resolved_at is not None:
+    with transaction.atomic():
+        issue = PaymentIssue.objects.select_for_update().select_related("payment").get(pk=issue.pk)
+        if issue.resolved_at is not None:
+            return issue
+        issue.resolved_at = timezone.now()
+        issue.resolved_by = actor.user
+        issue.resolution = resolution.strip()[:200] or _("Marked as resolved")
+        issue.save(update_fields=["resolved_at", "resolved_by", "resolution", "updated_at"])
+        payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
+            pk=issue.payment_id
+        )
+        log_payment(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
         return issue
-    issue.resolved_at = timezone.now()
-    issue.resolved_by = actor.user
-    issue.resolution = resolution.strip()[:200] or _("Marked as resolved")
-    issue.save(update_fields=["resolved_at", "resolved_by", "resolution", "updated_at"])
-    payment = Payment.objects.select_related("company", "customer", "invoice", "estimate").get(
-        pk=issue.payment_id
-    )
-    log_payment(payment, "payment_issue.resolved", actor, resolution=issue.resolution)
-    return issue

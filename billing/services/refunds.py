@@ -88,7 +88,6 @@ def refund_idempotency_key(refund: Refund) -> str:
     return f"cc-refund-{refund.public_id}-{to_cents(refund.amount)}"
 
 
-@transaction.atomic
 def _refund_begin(
     *,
     payment: Payment,
@@ -99,70 +98,73 @@ def _refund_begin(
     automatic: bool,
     public_id: str | None,
 ) -> Refund:
-    locked, payment = lock_payment(payment.pk)
-    if public_id:
-        made = Refund.objects.filter(payment=payment, public_id=public_id).first()
-        if made is not None:
-            return made  # the same confirmation posted again
-    if kind not in RefundKind.values:
-        raise ServiceError(_("Choose what the refund does to the balance."))
-    amount = quantize_money(amount)
-    if payment.status != PaymentStatus.SUCCEEDED:
-        raise ServiceError(_("Only a payment that went through can be refunded."))
-    if amount <= 0:
-        raise ServiceError(_("Enter an amount greater than zero."))
-    pending = payment.refunds.filter(status=RefundStatus.PENDING).aggregate(s=Sum("amount"))["s"]
-    left = payment.amount - payment.amount_refunded - (pending or ZERO)
-    if amount > left:
-        raise ServiceError(
-            _("You can refund at most %(left)s on this payment.") % {"left": format_cad(left)}
+    with transaction.atomic():
+        locked, payment = lock_payment(payment.pk)
+        if public_id:
+            made = Refund.objects.filter(payment=payment, public_id=public_id).first()
+            if made is not None:
+                return made  # the same confirmation posted again
+        if kind not in RefundKind.values:
+            raise ServiceError(_("Choose what the refund does to the balance."))
+        amount = quantize_money(amount)
+        if payment.status != PaymentStatus.SUCCEEDED:
+            raise ServiceError(_("Only a payment that went through can be refunded."))
+        if amount <= 0:
+            raise ServiceError(_("Enter an amount greater than zero."))
+        pending = payment.refunds.filter(status=RefundStatus.PENDING).aggregate(s=Sum("amount"))[
+            "s"
+        ]
+        left = payment.amount - payment.amount_refunded - (pending or ZERO)
+        if amount > left:
+            raise ServiceError(
+                _("You can refund at most %(left)s on this payment.") % {"left": format_cad(left)}
+            )
+        is_card = payment.method == PaymentMethod.CARD
+        if is_card and not (payment.stripe_payment_intent_id and stripe_client.is_enabled()):
+            raise ServiceError(_("This card payment can't be refunded from here; use Stripe."))
+        now = timezone.now()
+        refund = Refund(
+            company=payment.company,
+            payment=payment,
+            amount=amount,
+            kind=kind,
+            status=RefundStatus.PENDING if is_card else RefundStatus.SUCCEEDED,
+            reason=reason.strip()[:200],
+            automatic=automatic,
+            created_by=actor.user,
+            succeeded_at=None if is_card else now,
         )
-    is_card = payment.method == PaymentMethod.CARD
-    if is_card and not (payment.stripe_payment_intent_id and stripe_client.is_enabled()):
-        raise ServiceError(_("This card payment can't be refunded from here; use Stripe."))
-    now = timezone.now()
-    refund = Refund(
-        company=payment.company,
-        payment=payment,
-        amount=amount,
-        kind=kind,
-        status=RefundStatus.PENDING if is_card else RefundStatus.SUCCEEDED,
-        reason=reason.strip()[:200],
-        automatic=automatic,
-        created_by=actor.user,
-        succeeded_at=None if is_card else now,
-    )
-    if public_id:
-        refund.public_id = public_id
-    refund.save()
-    if not is_card:
-        recompute_refunds(payment, locked)
-        log_payment(payment, "refund.created", actor, amount=format_cad(amount))
-        enqueue_refund_notice(refund)
-    return refund
+        if public_id:
+            refund.public_id = public_id
+        refund.save()
+        if not is_card:
+            recompute_refunds(payment, locked)
+            log_payment(payment, "refund.created", actor, amount=format_cad(amount))
+            enqueue_refund_notice(refund)
+        return refund
 
 
-@transaction.atomic
 def _refund_finish(
     *, refund_id: int, stripe_id: str | None, status: str, data: dict[str, Any]
 ) -> Refund:
-    payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-    locked, payment = lock_payment(payment_id)
-    refund = Refund.objects.get(pk=refund_id)  # under its payment's document lock
-    if (
-        stripe_id
-        and Refund.objects.filter(stripe_refund_id=stripe_id).exclude(pk=refund.pk).exists()
-    ):
-        stripe_id = None  # already recorded from a webhook under another row: keep one
-    refund_settle(
-        payment,
-        refund,
-        stripe_id=cast(str, stripe_id or refund.stripe_refund_id),
-        status=status,
-        data=data,
-    )
-    recompute_refunds(payment, locked)
-    return refund
+    with transaction.atomic():
+        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        locked, payment = lock_payment(payment_id)
+        refund = Refund.objects.get(pk=refund_id)  # under its payment's document lock
+        if (
+            stripe_id
+            and Refund.objects.filter(stripe_refund_id=stripe_id).exclude(pk=refund.pk).exists()
+        ):
+            stripe_id = None  # already recorded from a webhook under another row: keep one
+        refund_settle(
+            payment,
+            refund,
+            stripe_id=cast(str, stripe_id or refund.stripe_refund_id),
+            status=status,
+            data=data,
+        )
+        recompute_refunds(payment, locked)
+        return refund
 
 
 def refund_retry(*, refund: Refund) -> Refund:

@@ -37,7 +37,6 @@ def move_targets(*, payment: Payment) -> list[Invoice]:
     )
 
 
-@transaction.atomic
 def payment_move(
     *, payment: Payment, to_invoice: Invoice, actor: Actor, reason: str = ""
 ) -> PaymentTransfer:
@@ -46,67 +45,72 @@ def payment_move(
     two moves never deadlock); both are recomputed from the rows; a payment that was not
     applied (a duplicate, a payment on a voided invoice) is applied on the new invoice and its
     issues resolved. Raises ServiceError with a message for the person moving it."""
-    current = Payment.objects.values("invoice_id", "purpose").get(pk=payment.pk)
-    if current["purpose"] != PaymentPurpose.INVOICE or current["invoice_id"] is None:
-        raise ServiceError(_("Only an invoice payment can be moved to another invoice."))
-    ids = sorted({current["invoice_id"], to_invoice.pk})
-    locked = {
-        invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update(of=("self",))
-        .select_related("company")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    }
-    payment = Payment.objects.select_related("company", "customer").get(pk=payment.pk)
-    source, target = locked[cast(int, payment.invoice_id)], locked.get(to_invoice.pk)
-    if target is None or target.company_id != payment.company_id:
-        raise ServiceError(_("Choose one of this customer's open invoices."))
-    if target.pk == source.pk:
-        raise ServiceError(_("The payment is already on that invoice."))
-    if target.customer_id != payment.customer_id:
-        raise ServiceError(_("A payment can only move to another invoice of the same customer."))
-    if payment.status != PaymentStatus.SUCCEEDED:
-        raise ServiceError(_("Only a payment that went through can be moved."))
-    if Refund.objects.filter(payment=payment).exists():
-        raise ServiceError(_("A payment with refunds can't be moved. Refund or record it anew."))
-    if target.status in (InvoiceStatus.VOID, InvoiceStatus.DRAFT):
-        raise ServiceError(_("That invoice is not open: it is a draft or void."))
-    if payment.amount > target.balance:
-        raise ServiceError(
-            _("That invoice has only %(balance)s due, less than the %(amount)s payment.")
-            % {"balance": format_cad(target.balance), "amount": format_cad(payment.amount)}
+    with transaction.atomic():
+        current = Payment.objects.values("invoice_id", "purpose").get(pk=payment.pk)
+        if current["purpose"] != PaymentPurpose.INVOICE or current["invoice_id"] is None:
+            raise ServiceError(_("Only an invoice payment can be moved to another invoice."))
+        ids = sorted({current["invoice_id"], to_invoice.pk})
+        locked = {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.select_for_update(of=("self",))
+            .select_related("company")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        }
+        payment = Payment.objects.select_related("company", "customer").get(pk=payment.pk)
+        source, target = locked[cast(int, payment.invoice_id)], locked.get(to_invoice.pk)
+        if target is None or target.company_id != payment.company_id:
+            raise ServiceError(_("Choose one of this customer's open invoices."))
+        if target.pk == source.pk:
+            raise ServiceError(_("The payment is already on that invoice."))
+        if target.customer_id != payment.customer_id:
+            raise ServiceError(
+                _("A payment can only move to another invoice of the same customer.")
+            )
+        if payment.status != PaymentStatus.SUCCEEDED:
+            raise ServiceError(_("Only a payment that went through can be moved."))
+        if Refund.objects.filter(payment=payment).exists():
+            raise ServiceError(
+                _("A payment with refunds can't be moved. Refund or record it anew.")
+            )
+        if target.status in (InvoiceStatus.VOID, InvoiceStatus.DRAFT):
+            raise ServiceError(_("That invoice is not open: it is a draft or void."))
+        if payment.amount > target.balance:
+            raise ServiceError(
+                _("That invoice has only %(balance)s due, less than the %(amount)s payment.")
+                % {"balance": format_cad(target.balance), "amount": format_cad(payment.amount)}
+            )
+        transfer = PaymentTransfer.objects.create(
+            company=payment.company,
+            payment=payment,
+            from_invoice=source,
+            to_invoice=target,
+            amount=payment.amount,
+            reason=reason.strip()[:200],
+            created_by=actor.user,
         )
-    transfer = PaymentTransfer.objects.create(
-        company=payment.company,
-        payment=payment,
-        from_invoice=source,
-        to_invoice=target,
-        amount=payment.amount,
-        reason=reason.strip()[:200],
-        created_by=actor.user,
-    )
-    was_applied = payment.applied
-    payment.invoice = target
-    payment.applied = True
-    payment.save(update_fields=["invoice", "applied", "updated_at"])
-    recompute_invoice(source)
-    recompute_invoice(target)
-    now = timezone.now()
-    PaymentIssue.objects.filter(payment=payment, resolved_at=None).update(
-        resolved_at=now,
-        resolved_by=actor.user,
-        resolution=(_("Moved to invoice %(number)s") % {"number": target.display_number})[:200],
-        updated_at=now,
-    )
-    data = {
-        "amount": format_cad(payment.amount),
-        "payment": payment.public_id,
-        "from": source.display_number,
-        "to": target.display_number,
-        "applied": "yes" if was_applied else "no",
-    }
-    for document, verb in ((source, "payment.moved_out"), (target, "payment.moved_in")):
-        activity.record_about(
-            document, verb, actor, company=payment.company, customer=payment.customer, data=data
+        was_applied = payment.applied
+        payment.invoice = target
+        payment.applied = True
+        payment.save(update_fields=["invoice", "applied", "updated_at"])
+        recompute_invoice(source)
+        recompute_invoice(target)
+        now = timezone.now()
+        PaymentIssue.objects.filter(payment=payment, resolved_at=None).update(
+            resolved_at=now,
+            resolved_by=actor.user,
+            resolution=(_("Moved to invoice %(number)s") % {"number": target.display_number})[:200],
+            updated_at=now,
         )
-    return transfer
+        data = {
+            "amount": format_cad(payment.amount),
+            "payment": payment.public_id,
+            "from": source.display_number,
+            "to": target.display_number,
+            "applied": "yes" if was_applied else "no",
+        }
+        for document, verb in ((source, "payment.moved_out"), (target, "payment.moved_in")):
+            activity.record_about(
+                document, verb, actor, company=payment.company, customer=payment.customer, data=data
+            )
+        return transfer
