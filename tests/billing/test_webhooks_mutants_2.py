@@ -456,9 +456,7 @@ def test_a_delivered_event_is_stored_with_its_type_account_and_stripes_time(
     assert row.stripe_created == dt.datetime(2025, 11, 30, tzinfo=dt.UTC)
 
 
-def test_a_stored_body_that_is_not_a_stripe_event_is_retried_logged_and_then_skipped(
-    db, caplog
-):
+def test_a_stored_body_that_is_not_a_stripe_event_is_retried_logged_and_then_skipped(db, caplog):
     broken = {
         "id": "evt_broken_body",
         "type": "checkout.session.completed",
