@@ -632,3 +632,25 @@ def test_a_converted_deposits_refund_event_names_its_estimate_and_is_applied(
     status, row = _process(stripe_on.build_event("charge.refunded", charge))
     assert (status, row.last_error) == ("applied", "")
     assert Refund.objects.get().amount == Decimal("100.00")
+
+
+def test_a_charge_event_naming_no_intent_for_an_attempt_without_ids_asks_stripe_nothing(
+    invoice, connected, stripe_on
+):
+    """Our metadata finds the attempt, but neither its session id nor an intent id is known:
+    there is nothing to ask Stripe for (an empty intent id would match any session)."""
+    other = start_checkout(InvoiceFactory(customer=invoice.customer))
+    stripe_on.complete_session(other.payment.stripe_session_id, send_webhook=False)
+    paid = start_checkout(invoice).payment
+    session = stripe_on.complete_session(paid.stripe_session_id, send_webhook=False)
+    _unrecorded(paid)
+    charge = stripe_on.get(stripe_on.get(session["payment_intent"])["latest_charge"])
+    asked = len(stripe_on.requests_to("/v1/checkout/sessions", "GET"))
+    event = stripe_on.build_event(
+        "charge.refunded", {**charge, "payment_intent": None}, account=connected.account_id
+    )
+    status, row = _process(event)
+    assert (status, row.last_error) == ("failed", "no session for this payment intent")
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "GET")) == asked
+    assert Payment.objects.get(pk=paid.pk).status == PaymentStatus.CREATED
+    assert Payment.objects.get(pk=other.payment.pk).status == PaymentStatus.CREATED
