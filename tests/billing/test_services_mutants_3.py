@@ -1673,6 +1673,20 @@ def test_reading_again_without_an_account_asks_stripe_nothing(company, owner, st
     assert stripe_on.requests_to("/v1/accounts") == []
 
 
+def test_stripes_account_update_is_kept_with_the_time_it_came(connected, stripe_on):
+    """``account.updated`` through the webhook worker: the row says what changed and when."""
+    from billing import webhooks
+    from tests.billing.conftest import store_event
+
+    before = StripeAccount.objects.get(pk=connected.pk).updated_at
+    data = {**stripe_on.get(connected.account_id), "charges_enabled": False}
+    pk = store_event(stripe_on.build_event("account.updated", data, account=connected.account_id))
+    assert webhooks.event_process(event_pk=pk) == "applied"
+    row = StripeAccount.objects.get(pk=connected.pk)
+    assert (row.charges_enabled, row.details_submitted) == (False, True)
+    assert row.updated_at > before
+
+
 def test_reading_the_account_again_when_stripe_does_not_answer_says_so(
     company, owner, connected, stripe_on
 ):
