@@ -321,8 +321,12 @@ def _current_state(
         intent_id = (
             str(event.object["id"]) if event.type in INTENT_EVENTS else _intent_id(event.object)
         )
-        found = stripe_client.checkout_session_for_intent(
-            account=account, intent_id=intent_id or ""
+        # No intent id (a charge event naming none): nothing to ask. An empty filter would
+        # match every session on the account, and another attempt's would be applied.
+        found = (
+            stripe_client.checkout_session_for_intent(account=account, intent_id=intent_id)
+            if intent_id
+            else None
         )
         if found is None:
             raise StripeFailure("no session for this payment intent", permanent=True)

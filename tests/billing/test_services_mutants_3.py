@@ -1452,6 +1452,250 @@ def test_checkout_bank_debit_is_offered_with_stripes_automatic_account_verificat
 
 
 # --- billing-state/refunds ---
+# --- billing-refunds (this session) ---
+# ``manual.deposit_credit_apply`` (the deposit credited when an estimate becomes an invoice),
+# what a refund says when Stripe does not answer or refuses at length (``refunds.refund_create``),
+# and reading the company's Stripe account again (``connect.stripe_account_refresh``).
+
+
+def _deposit_by_hand(estimate: Estimate, amount: str, day: dt.date = SIGNED) -> Payment:
+    return services.payment_record(
+        actor=Actor.system(),
+        estimate=estimate,
+        amount=Decimal(amount),
+        method=PaymentMethod.ETRANSFER,
+        received_on=day,
+    )
+
+
+CREDIT_FIELDS = (
+    "amount_paid",
+    "deposit_credit",
+    "status",
+    "updated_at",
+    "prepaid_amount",
+    "prepaid_on",
+    "subtotal",
+    "tax_total",
+    "total",
+)
+
+
+def _as_stored(invoice: Invoice) -> dict:
+    stored = Invoice.objects.get(pk=invoice.pk)
+    return {name: getattr(stored, name) for name in CREDIT_FIELDS}
+
+
+def test_converting_credits_the_deposit_at_its_tax_point_and_returns_the_invoice_as_stored(
+    ns_estimate, customer
+):
+    """$1,000.00 in Nova Scotia; $287.50 deposit received 2025-03-28, at 15 %: $250.00 of work
+    and $37.50 of tax. The invoice (dated today, 14 %) taxes the other $750.00 at 14 %:
+    $105.00. Tax $142.50, total $1,142.50, all of the deposit credited."""
+    paid = _deposit_by_hand(ns_estimate, "287.50")
+    other = signed_ns_estimate(customer)  # another estimate's deposit stays where it is
+    elsewhere = _deposit_by_hand(other, "100.00")
+    before = Payment.objects.get(pk=paid.pk).updated_at
+
+    invoice = services.estimate_convert(estimate=ns_estimate, actor=Actor.system())
+
+    # The object the conversion returns is the stored row, not the one made before the credit.
+    mine = {name: getattr(invoice, name) for name in CREDIT_FIELDS}
+    assert mine == _as_stored(invoice)
+    assert mine["deposit_credit"] == Decimal("287.50")
+    assert (mine["prepaid_amount"], mine["prepaid_on"]) == (Decimal("287.50"), SIGNED)
+    assert (mine["subtotal"], mine["tax_total"], mine["total"]) == (
+        Decimal("1000.00"),
+        Decimal("142.50"),
+        Decimal("1142.50"),
+    )
+    assert (mine["amount_paid"], mine["status"]) == (Decimal("0.00"), "draft")
+    assert invoice.balance == Decimal("855.00")
+
+    paid = Payment.objects.get(pk=paid.pk)
+    assert paid.invoice_id == invoice.pk and paid.updated_at > before
+    assert Payment.objects.get(pk=elsewhere.pk).invoice_id is None
+    (credited,) = timeline("deposit.credited")
+    assert (credited.target_id, credited.actor_kind, credited.actor_user) == (
+        invoice.pk,
+        "system",
+        None,
+    )
+    assert credited.data == {"number": invoice.display_number, "amount": "$287.50"}
+
+
+@pytest.mark.parametrize(("amount", "shown"), [("1.00", "$1.00"), ("0.75", "$0.75")])
+def test_a_deposit_of_a_dollar_or_less_is_credited_and_noted(signed_estimate, amount, shown):
+    from django.utils import timezone
+
+    _deposit_by_hand(signed_estimate, amount, timezone.localdate())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    assert invoice.deposit_credit == Decimal(amount)
+    (credited,) = timeline("deposit.credited")
+    assert credited.data["amount"] == shown
+
+
+def test_no_deposit_no_credit_and_nothing_noted(signed_estimate):
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    assert invoice.deposit_credit == 0
+    assert timeline("deposit.credited") == []
+
+
+def test_crediting_again_brings_the_callers_invoice_up_to_date_and_notes_nothing_new(
+    ns_estimate, owner
+):
+    """``deposit_credit_apply`` recomputes (it does not add) and leaves the invoice object it
+    was given as stored, however old that object was."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    _deposit_by_hand(ns_estimate, "287.50")
+    invoice = services.estimate_convert(estimate=ns_estimate, actor=Actor.system())
+    stale = Invoice.objects.get(pk=invoice.pk)
+    # Since it was read: a line added ($200.00, 14 %: $28.00) and a cheque of $100.00.
+    documents.line_save(
+        doc=Invoice.objects.get(pk=invoice.pk),
+        actor=Actor.member(owner.user),
+        fields={"description": "Railing", "quantity": Decimal("1"), "unit_price": Decimal("200")},
+    )
+    services.payment_record(
+        actor=Actor.system(),
+        invoice=Invoice.objects.get(pk=invoice.pk),
+        amount=Decimal("100.00"),
+        method=PaymentMethod.CHEQUE,
+        received_on=timezone.localdate(),
+    )
+    old = {name: getattr(stale, name) for name in CREDIT_FIELDS}
+    assert (old["subtotal"], old["amount_paid"], old["status"]) == (
+        Decimal("1000.00"),
+        Decimal("0.00"),
+        "draft",
+    )
+    with transaction.atomic():
+        credit = services.deposit_credit_apply(invoice=stale, estimate=ns_estimate)
+    assert credit == Decimal("287.50")
+    now = {name: getattr(stale, name) for name in CREDIT_FIELDS}
+    assert now == _as_stored(stale)
+    assert (now["subtotal"], now["tax_total"], now["total"]) == (
+        Decimal("1200.00"),
+        Decimal("170.50"),
+        Decimal("1370.50"),
+    )
+    assert (now["amount_paid"], now["status"]) == (Decimal("100.00"), "partially_paid")
+    assert (now["prepaid_amount"], now["prepaid_on"]) == (Decimal("287.50"), SIGNED)
+    assert now["updated_at"] > old["updated_at"]
+    assert len(timeline("deposit.credited")) == 1  # the same credit: not noted again
+
+
+def test_the_deposit_is_credited_only_to_the_invoice_its_estimate_became(
+    ns_estimate, signed_estimate
+):
+    """Another estimate's invoice, or the estimate's voided invoice once it was converted
+    again, is refused in words, and nothing is credited."""
+    from django.db import transaction
+
+    from documents.models import InvoiceStatus
+
+    _deposit_by_hand(ns_estimate, "287.50")
+    first = services.estimate_convert(estimate=ns_estimate, actor=Actor.system())
+    Invoice.objects.filter(pk=first.pk).update(status=InvoiceStatus.VOID)
+    second = services.estimate_convert(estimate=ns_estimate, actor=Actor.system())
+    assert second.pk != first.pk and second.deposit_credit == Decimal("287.50")
+    another = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    noted = len(timeline("deposit.credited"))
+    for invoice in (Invoice.objects.get(pk=first.pk), another):
+        with pytest.raises(ServiceError) as refused, transaction.atomic():
+            services.deposit_credit_apply(invoice=invoice, estimate=ns_estimate)
+        assert str(refused.value) == "This invoice was not made from that estimate."
+    assert Payment.objects.get(estimate=ns_estimate).invoice_id == second.pk
+    assert len(timeline("deposit.credited")) == noted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_crediting_a_deposit_outside_a_transaction_is_refused(ns_estimate):
+    invoice = services.estimate_convert(estimate=ns_estimate, actor=Actor.system())
+    with pytest.raises(RuntimeError) as refused:
+        services.deposit_credit_apply(invoice=invoice, estimate=ns_estimate)
+    assert str(refused.value) == (
+        "deposit_credit_apply must run inside the conversion's transaction"
+    )
+
+
+def test_a_refund_stripe_does_not_answer_stays_pending_and_says_so(invoice, connected, stripe_on):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    stripe_on.api_failure = 500
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    assert str(refused.value) == (
+        "Stripe did not answer. The refund will be checked again in a few minutes."
+    )
+    refund = Refund.objects.get()
+    assert (refund.status, refund.stripe_refund_id, refund.amount) == (
+        RefundStatus.PENDING,
+        None,
+        Decimal("10.00"),
+    )
+    assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
+
+
+def test_stripes_refusal_is_cut_to_200_characters_in_the_message(
+    invoice, connected, stripe_on, monkeypatch
+):
+    payment = paid_by_card(invoice, connected, stripe_on)
+    reason = "The bank declined this refund because " + "x" * 200 + " (end)"
+
+    def refuse(**kwargs):
+        raise stripe_client.StripeFailure(reason, permanent=True, code="refund_declined")
+
+    monkeypatch.setattr(stripe_client, "refund_create", refuse)
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    assert str(refused.value) == "Stripe refused the refund: " + reason[:200]
+    assert Refund.objects.get().status == RefundStatus.FAILED
+
+
+def test_reading_the_stripe_account_again_keeps_what_stripe_says_now(company, owner, stripe_on):
+    data = stripe_on.add_account(charges_enabled=False, details_submitted=False)
+    StripeAccount.objects.create(company=company, account_id=data["id"])
+    stripe_on.complete_onboarding(data["id"], send_webhook=False)
+    account = services.stripe_account_refresh(company=company, actor=Actor.member(owner.user))
+    assert account is not None and account.account_id == data["id"]
+    assert account.charges_enabled and account.details_submitted
+    row = StripeAccount.objects.get(company=company)
+    assert row.charges_enabled and row.details_submitted
+
+
+def test_reading_again_without_an_account_asks_stripe_nothing(company, owner, stripe_on):
+    assert services.stripe_account_refresh(company=company, actor=Actor.system()) is None
+    StripeAccount.objects.create(company=company, account_id=None)
+    account = services.stripe_account_refresh(company=company, actor=Actor.system())
+    assert account is not None and account.account_id is None
+    assert stripe_on.requests_to("/v1/accounts") == []
+
+
+def test_stripes_account_update_is_kept_with_the_time_it_came(connected, stripe_on):
+    """``account.updated`` through the webhook worker: the row says what changed and when."""
+    from billing import webhooks
+    from tests.billing.conftest import store_event
+
+    before = StripeAccount.objects.get(pk=connected.pk).updated_at
+    data = {**stripe_on.get(connected.account_id), "charges_enabled": False}
+    pk = store_event(stripe_on.build_event("account.updated", data, account=connected.account_id))
+    assert webhooks.event_process(event_pk=pk) == "applied"
+    row = StripeAccount.objects.get(pk=connected.pk)
+    assert (row.charges_enabled, row.details_submitted) == (False, True)
+    assert row.updated_at > before
+
+
+def test_reading_the_account_again_when_stripe_does_not_answer_says_so(
+    company, owner, connected, stripe_on
+):
+    stripe_on.api_failure = 500
+    with pytest.raises(ServiceError) as refused:
+        services.stripe_account_refresh(company=company, actor=Actor.system())
+    assert str(refused.value) == "Stripe did not answer. Please try again."
+
+
 # What ``scripts/mutation billing-state`` and ``billing-refunds`` left alive: the event queue's
 # clock (``services.events``), the ledger's sums and locks, applying Stripe's state, refunds.
 

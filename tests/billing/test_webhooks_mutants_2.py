@@ -425,3 +425,232 @@ def test_an_intent_event_without_our_metadata_is_found_by_its_intent_id_only(
     assert _answer(hooks.send_event(event)) == (200, "applied")
     assert StripeEvent.objects.get(event_id=event["id"]).payment_id == paid.pk
     assert Payment.objects.get(pk=open_attempt.pk).status == PaymentStatus.CREATED
+
+
+# --- What the worker writes on the row and in the log (event_receive, event_process, _process,
+# _payment_for, _check): each outcome with its reason word for word, a row for each event kept
+# with Stripe's own time, and the log line an operator searches for.
+
+
+def _process(event: dict) -> tuple[str, StripeEvent]:
+    """Store an event as the webhook does and run the worker's task on it (no HTTP)."""
+    pk = store_event(event)
+    assert pk is not None
+    return webhooks.event_process(event_pk=pk), StripeEvent.objects.get(pk=pk)
+
+
+def test_a_delivered_event_is_stored_with_its_type_account_and_stripes_time(
+    invoice, connected, hooks
+):
+    started = start_checkout(invoice)
+    session = hooks.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    event = hooks.build_event("checkout.session.completed", session)
+    event["created"] = 1_764_460_800  # 2025-11-30 00:00:00 UTC
+    assert _answer(hooks.send_event(event)) == (200, "applied")
+    row = StripeEvent.objects.get()
+    assert (row.event_id, row.type, row.account) == (
+        event["id"],
+        "checkout.session.completed",
+        connected.account_id,
+    )
+    assert row.stripe_created == dt.datetime(2025, 11, 30, tzinfo=dt.UTC)
+
+
+def test_a_stored_body_that_is_not_a_stripe_event_is_retried_logged_and_then_skipped(db, caplog):
+    broken = {
+        "id": "evt_broken_body",
+        "type": "checkout.session.completed",
+        "account": "acct_123",
+        "created": 1_764_460_800,
+        "data": {},
+    }
+    with caplog.at_level(logging.WARNING, logger="billing.webhooks"):
+        status, row = _process(broken)
+    assert status == "received"
+    assert (row.status, row.attempts) == ("received", 1)
+    assert row.last_error == "BadWebhook: body is not a Stripe event"
+    assert "stripe event evt_broken_body: processing failed" in logged(caplog)
+    assert abs((row.retry_at - timezone.now()).total_seconds() - 10) < 5
+    # Its retry time has not come: another worker's task leaves it alone.
+    assert webhooks.event_process(event_pk=row.pk) == "skipped"
+    assert StripeEvent.objects.get(pk=row.pk).attempts == 1
+
+
+@pytest.mark.parametrize("object_id", ["ba_123", ""])
+def test_an_account_event_about_no_connected_account_is_ignored_with_the_reason(db, object_id):
+    event = {
+        "id": f"evt_account_{object_id or 'none'}",
+        "type": "account.updated",
+        "account": "",
+        "created": 1_764_460_800,
+        "data": {"object": {"id": object_id, "object": "account", "charges_enabled": False}},
+    }
+    status, row = _process(event)
+    assert status == "ignored"
+    assert (row.status, row.last_error) == ("ignored", "not about a connected account")
+
+
+def test_an_applied_account_event_has_no_error(connected, stripe_on):
+    data = {**stripe_on.get(connected.account_id), "charges_enabled": False}
+    status, row = _process(
+        stripe_on.build_event("account.updated", data, account=connected.account_id)
+    )
+    assert status == "applied"
+    assert (row.status, row.last_error) == ("applied", "")
+    assert not StripeAccount.objects.get(pk=connected.pk).charges_enabled
+
+
+def test_a_stored_event_of_a_type_the_worker_does_not_handle_is_ignored_with_the_reason(db):
+    """The webhook does not store such types; a row stored before a type was dropped is
+    still finished, not left waiting."""
+    event = {
+        "id": "evt_customer_created",
+        "type": "customer.created",
+        "account": "acct_123",
+        "created": 1_764_460_800,
+        "data": {"object": {"id": "cus_1", "object": "customer"}},
+    }
+    status, row = _process(event)
+    assert status == "ignored"
+    assert (row.status, row.last_error) == ("ignored", "event type not handled")
+
+
+def test_an_event_about_nothing_of_ours_is_ignored_with_the_reason(invoice, connected, stripe_on):
+    started = start_checkout(invoice)
+    session = stripe_on.get(started.payment.stripe_session_id)
+    event = stripe_on.build_event(
+        "checkout.session.completed",
+        {**session, "id": "cs_not_ours", "metadata": {}},
+        account=connected.account_id,
+    )
+    status, row = _process(event)
+    assert (status, row.last_error) == ("ignored", "about no payment of ours")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"cc_payment": "pay_no_such_attempt"}, "metadata names no attempt of ours"),
+        ({"cc_estimate": "est_also_named"}, "names another document"),
+        ({"cc_company": "co_someone_else"}, "company differs"),
+    ],
+)
+def test_an_event_naming_what_we_did_not_record_is_rejected_and_logged_with_the_reason(
+    invoice, connected, stripe_on, caplog, change, reason
+):
+    started = start_checkout(invoice)
+    session = stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    forged = {**session, "metadata": {**session["metadata"], **change}}
+    if change.get("cc_payment"):
+        forged["id"] = "cs_not_ours"  # nor found by its session id
+    event = stripe_on.build_event(
+        "checkout.session.completed", forged, account=connected.account_id
+    )
+    with caplog.at_level(logging.WARNING, logger="billing.webhooks"):
+        status, row = _process(event)
+    assert (status, row.status, row.last_error) == ("rejected", "rejected", reason)
+    assert f"stripe event {event['id']} rejected: {reason}" in logged(caplog)
+    assert Payment.objects.get().status == PaymentStatus.CREATED
+
+
+def test_a_session_stripe_no_longer_has_is_failed_and_logged_with_stripes_code(
+    invoice, connected, stripe_on, caplog
+):
+    started = start_checkout(invoice)
+    session = stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    Payment.objects.filter(pk=started.payment.pk).update(stripe_session_id="cs_gone")
+    event = stripe_on.build_event(
+        "checkout.session.completed", {**session, "id": "cs_gone"}, account=connected.account_id
+    )
+    with caplog.at_level(logging.WARNING, logger="billing.webhooks"):
+        status, row = _process(event)
+    assert (status, row.status) == ("failed", "failed")
+    assert f"stripe event {event['id']}: state fetch failed (resource_missing)" in logged(caplog)
+
+
+@pytest.mark.parametrize("metadata", ["absent", None, "not a mapping"])
+def test_a_refund_event_whose_charge_has_no_metadata_mapping_is_found_by_its_intent(
+    invoice, connected, stripe_on, stripe_client, metadata
+):
+    started = start_checkout(invoice)
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get())
+    payment = Payment.objects.get()
+    stripe_client.v1.refunds.create(
+        {"payment_intent": payment.stripe_payment_intent_id, "amount": 12345},
+        options={"stripe_account": connected.account_id},
+    )
+    charge = stripe_on.get(stripe_on.get(payment.stripe_payment_intent_id)["latest_charge"])
+    if metadata == "absent":
+        del charge["metadata"]
+    else:
+        charge["metadata"] = metadata
+    status, row = _process(stripe_on.build_event("charge.refunded", charge))
+    assert (status, row.payment_id) == ("applied", payment.pk)
+    assert Refund.objects.get().amount == Decimal("123.45")
+
+
+def test_a_session_event_is_matched_by_its_session_not_the_intent_its_snapshot_carries(
+    invoice, connected, stripe_on
+):
+    """Stripe's event is a snapshot (one taken before the customer paid names no payment
+    intent): the session id matches ours, and Stripe is asked for the session as it is now."""
+    started = start_checkout(invoice)
+    session = stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get())
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.SUCCEEDED and payment.stripe_payment_intent_id
+    for intent in (None, "pi_an_older_snapshot"):
+        event = stripe_on.build_event(
+            "checkout.session.completed", {**session, "payment_intent": intent}
+        )
+        status, row = _process(event)
+        assert (status, row.last_error, row.payment_id) == ("applied", "", payment.pk)
+    assert Payment.objects.get().stripe_payment_intent_id == payment.stripe_payment_intent_id
+
+
+def test_a_converted_deposits_refund_event_names_its_estimate_and_is_applied(
+    signed_estimate, connected, stripe_on, stripe_client
+):
+    """A deposit paid by card is linked to the invoice its estimate became; Stripe's metadata
+    still names the estimate (and no invoice), which is the deposit's own document."""
+    from crewcommand.lib.activity import Actor
+
+    started = start_checkout(signed_estimate)
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get())
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    payment = Payment.objects.get()
+    assert (payment.purpose, payment.invoice_id) == ("deposit", invoice.pk)
+    stripe_client.v1.refunds.create(
+        {"payment_intent": payment.stripe_payment_intent_id, "amount": 10000},
+        options={"stripe_account": connected.account_id},
+    )
+    charge = stripe_on.get(stripe_on.get(payment.stripe_payment_intent_id)["latest_charge"])
+    assert charge["metadata"]["cc_estimate"] == signed_estimate.public_id
+    assert "cc_invoice" not in charge["metadata"]
+    status, row = _process(stripe_on.build_event("charge.refunded", charge))
+    assert (status, row.last_error) == ("applied", "")
+    assert Refund.objects.get().amount == Decimal("100.00")
+
+
+def test_a_charge_event_naming_no_intent_for_an_attempt_without_ids_asks_stripe_nothing(
+    invoice, connected, stripe_on
+):
+    """Our metadata finds the attempt, but neither its session id nor an intent id is known:
+    there is nothing to ask Stripe for (an empty intent id would match any session)."""
+    other = start_checkout(InvoiceFactory(customer=invoice.customer))
+    stripe_on.complete_session(other.payment.stripe_session_id, send_webhook=False)
+    paid = start_checkout(invoice).payment
+    session = stripe_on.complete_session(paid.stripe_session_id, send_webhook=False)
+    _unrecorded(paid)
+    charge = stripe_on.get(stripe_on.get(session["payment_intent"])["latest_charge"])
+    asked = len(stripe_on.requests_to("/v1/checkout/sessions", "GET"))
+    event = stripe_on.build_event(
+        "charge.refunded", {**charge, "payment_intent": None}, account=connected.account_id
+    )
+    status, row = _process(event)
+    assert (status, row.last_error) == ("failed", "no session for this payment intent")
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "GET")) == asked
+    assert Payment.objects.get(pk=paid.pk).status == PaymentStatus.CREATED
+    assert Payment.objects.get(pk=other.payment.pk).status == PaymentStatus.CREATED
