@@ -2319,3 +2319,44 @@ def test_a_refund_given_no_reason_records_none(invoice):
     refund = services.refund_create(payment=paid, amount=Decimal("1.00"), actor=Actor.system())
     assert Refund.objects.get(pk=refund.pk).reason == ""
     assert (refund.kind, refund.automatic, refund.created_by) == ("reversal", False, None)
+
+
+# --- billing-state: what its mutation run left alive ---------------------------------------------
+# Survivors of ``scripts/mutation billing-state`` (``services.events``, ``stripe_state``,
+# ``ledger``), each answered here by the behaviour it would break.
+
+
+def test_the_sweep_hands_over_at_most_a_thousand_events_at_a_time(db, clock):
+    StripeEvent.objects.bulk_create(
+        StripeEvent(event_id=f"evt_backlog_{n}", type="checkout.session.completed")
+        for n in range(1001)
+    )
+    StripeEvent.objects.update(received_at=T0 - dt.timedelta(hours=1))
+
+    due = services.events_due()
+
+    assert len(due) == 1000 and len(set(due)) == 1000
+    assert set(due) < set(StripeEvent.objects.values_list("pk", flat=True))
+
+
+def test_reconciliation_waits_out_a_slow_stripe_and_leaves_refunds_alone_unless_asked(
+    invoice, connected, stripe_on, stripe_client, settings
+):
+    # Reconciliation is no customer's page: it waits for Stripe as long as the SDK does, and
+    # reads the charge (its refunds) only when asked to.
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    payment = paid_by_card(invoice, connected, stripe_on)
+    stripe_refund(stripe_client, payment, 10000)  # $100.00 given back in Stripe's dashboard
+    charges_read = len(stripe_on.requests_to("/v1/charges"))
+    stripe_on.stall(f"/v1/checkout/sessions/{payment.stripe_session_id}", 2)
+
+    session = services.payment_refresh(payment=payment)
+
+    assert session["id"] == payment.stripe_session_id
+    assert len(stripe_on.requests_to("/v1/charges")) == charges_read
+    assert not Refund.objects.exists()
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("0.00")
+    stripe_on.unstall()
+    services.payment_refresh(payment=payment, with_refunds=True)
+    assert Refund.objects.get().amount == Decimal("100.00")
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("100.00")
