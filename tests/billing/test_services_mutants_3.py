@@ -2360,3 +2360,58 @@ def test_reconciliation_waits_out_a_slow_stripe_and_leaves_refunds_alone_unless_
     services.payment_refresh(payment=payment, with_refunds=True)
     assert Refund.objects.get().amount == Decimal("100.00")
     assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("100.00")
+
+
+def test_refunding_a_flagged_payment_in_full_closes_only_its_own_open_issue(
+    invoice, connected, stripe_on, owner
+):
+    from billing.models import PaymentIssue
+
+    attempts = [start_checkout(invoice).payment for _ in range(3)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    _applied, settled, waiting = (Payment.objects.get(pk=a.pk) for a in attempts)
+    kept = services.issue_resolve(
+        issue=PaymentIssue.objects.get(payment=settled),
+        actor=Actor.member(owner.user),
+        resolution="Kept as a credit",
+    )
+    still_open = PaymentIssue.objects.get(payment=waiting)
+
+    services.refund_create(payment=settled, amount=Decimal("1356.00"), actor=Actor.system())
+
+    after = PaymentIssue.objects.get(pk=kept.pk)
+    assert (after.resolution, after.resolved_at, after.resolved_by) == (
+        "Kept as a credit",
+        kept.resolved_at,
+        owner.user,
+    )
+    assert PaymentIssue.objects.get(pk=still_open.pk).resolved_at is None
+
+    services.refund_create(payment=waiting, amount=Decimal("1356.00"), actor=Actor.system())
+
+    closed = PaymentIssue.objects.get(pk=still_open.pk)
+    assert (closed.resolution, closed.resolved_by) == ("Refunded", None)
+    assert closed.resolved_at is not None and closed.updated_at > still_open.updated_at
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("0.00")
+
+
+def test_money_in_another_currency_is_never_refunded_automatically_and_is_logged(
+    invoice, connected, stripe_on, caplog, django_capture_on_commit_callbacks
+):
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    session["currency"] = "usd"
+
+    logged = caplog.at_level(logging.WARNING, logger="billing.services.stripe_state")
+    with logged, django_capture_on_commit_callbacks(execute=True):
+        services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    assert not Refund.objects.exists() and not stripe_on.requests_to("/v1/refunds")
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "billing.services.stripe_state"
+    ] == [f"payment {payment.public_id} flagged: currency"]
+    assert Payment.objects.get(pk=payment.pk).applied is False
