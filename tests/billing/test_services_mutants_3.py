@@ -2415,3 +2415,37 @@ def test_money_in_another_currency_is_never_refunded_automatically_and_is_logged
         r.getMessage() for r in caplog.records if r.name == "billing.services.stripe_state"
     ] == [f"payment {payment.public_id} flagged: currency"]
     assert Payment.objects.get(pk=payment.pk).applied is False
+
+
+def test_a_payment_the_worker_applies_gets_its_receipt_after_commit_and_logs_its_event_row(
+    invoice, connected, stripe_on, caplog, django_capture_on_commit_callbacks
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    pk = services.event_store(event=_stored("evt_worker", connected.account_id, {"id": "x"}))
+    claim, _row = services.event_claim(event_pk=pk)
+
+    logged = caplog.at_level(logging.INFO, logger="billing.services.stripe_state")
+    with logged, django_capture_on_commit_callbacks() as after_commit:
+        services.stripe_state_apply(
+            payment_id=payment.pk, session=_session_now(payment), event=claim
+        )
+        # Inside the transaction only the money: the receipt is claimed by a task after commit.
+        assert Payment.objects.get(pk=payment.pk).receipt_sent_at is None
+
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "billing.services.stripe_state"
+    ] == [f"stripe event row {pk} applied to payment {payment.public_id}"]
+    for callback in after_commit:
+        callback()
+    assert Payment.objects.get(pk=payment.pk).receipt_sent_at is not None
+
+    # Without an event (reconciliation, the return page) the receipt is claimed at once.
+    other = start_checkout(InvoiceFactory(customer=invoice.customer)).payment
+    stripe_on.complete_session(other.stripe_session_id, send_webhook=False)
+    caplog.clear()
+    logged = caplog.at_level(logging.INFO, logger="billing.services.stripe_state")
+    with logged, django_capture_on_commit_callbacks():
+        services.stripe_state_apply(payment_id=other.pk, session=_session_now(other))
+        assert Payment.objects.get(pk=other.pk).receipt_sent_at is not None
+    assert not [r for r in caplog.records if r.name == "billing.services.stripe_state"]
