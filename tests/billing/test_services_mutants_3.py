@@ -2449,3 +2449,14 @@ def test_a_payment_the_worker_applies_gets_its_receipt_after_commit_and_logs_its
         services.stripe_state_apply(payment_id=other.pk, session=_session_now(other))
         assert Payment.objects.get(pk=other.pk).receipt_sent_at is not None
     assert not [r for r in caplog.records if r.name == "billing.services.stripe_state"]
+
+
+def test_a_payments_timeline_row_states_its_amount_in_one_format_whatever_the_language(
+    invoice, owner
+):
+    from django.utils import translation
+
+    with translation.override("fr-ca"):
+        PaymentFactory(invoice=invoice, amount="1234.50", actor=Actor.member(owner.user))
+    (entry,) = timeline("payment.recorded")
+    assert entry.data["amount"] == "$1,234.50"
