@@ -2460,3 +2460,25 @@ def test_a_payments_timeline_row_states_its_amount_in_one_format_whatever_the_la
         PaymentFactory(invoice=invoice, amount="1234.50", actor=Actor.member(owner.user))
     (entry,) = timeline("payment.recorded")
     assert entry.data["amount"] == "$1,234.50"
+
+
+def test_a_deposit_refund_reaches_the_invoice_made_again_after_the_first_was_voided(
+    signed_estimate,
+):
+    # $2,000.00 + 13 % = $2,260.00; the 25 % deposit: $565.00.
+    paid = PaymentFactory(estimate=signed_estimate, amount="565.00")
+    voided = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    documents.invoice_void(invoice=voided, actor=Actor.system())
+    again = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    assert again.pk != voided.pk
+    assert Invoice.objects.get(pk=again.pk).deposit_credit == Decimal("565.00")
+
+    services.refund_create(payment=paid, amount=Decimal("100.00"), actor=Actor.system())
+
+    again = Invoice.objects.get(pk=again.pk)
+    assert (again.total, again.deposit_credit, again.balance) == (
+        Decimal("2260.00"),
+        Decimal("465.00"),
+        Decimal("1795.00"),
+    )
+    assert Invoice.objects.get(pk=voided.pk).status == "void"
