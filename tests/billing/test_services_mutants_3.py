@@ -2482,3 +2482,34 @@ def test_a_deposit_refund_reaches_the_invoice_made_again_after_the_first_was_voi
         Decimal("1795.00"),
     )
     assert Invoice.objects.get(pk=voided.pk).status == "void"
+
+
+def test_a_card_deposit_paid_after_its_estimate_was_invoiced_is_flagged_not_credited(
+    signed_estimate, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+
+    started = start_checkout(signed_estimate)
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+
+    services.stripe_state_apply(
+        payment_id=started.payment.pk, session=_session_now(started.payment)
+    )
+
+    payment = Payment.objects.get()
+    # Linked to the invoice when it was made (its payment list shows it), but not credited.
+    assert (payment.purpose, payment.estimate_id, payment.invoice_id, payment.applied) == (
+        "deposit",
+        signed_estimate.pk,
+        invoice.pk,
+        False,
+    )
+    assert payment.amount == Decimal("565.00")
+    assert PaymentIssue.objects.get().kind == "closed"
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.deposit_credit, invoice.amount_paid, invoice.balance) == (
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("2260.00"),
+    )
