@@ -2513,3 +2513,23 @@ def test_a_card_deposit_paid_after_its_estimate_was_invoiced_is_flagged_not_cred
         Decimal("0.00"),
         Decimal("2260.00"),
     )
+
+
+def test_the_sweep_puts_back_only_abandoned_claims_never_a_finished_event(db, clock, settings):
+    settings.CELERY_TASK_TIME_LIMIT = 100  # a lease of 160 s
+    long_ago = T0 - dt.timedelta(hours=2)
+    finished = ("applied", "failed", "ignored", "rejected")
+    for status in finished:
+        _queued(
+            f"evt_{status}_long_ago",
+            status=status,
+            received_at=long_ago,
+            claimed_at=long_ago,
+            processed_at=long_ago + dt.timedelta(seconds=1),
+            requeued_at=long_ago,
+        )
+
+    assert services.events_due() == []
+
+    rows = StripeEvent.objects.order_by("event_id").values_list("status", "requeued_at")
+    assert sorted(rows) == [(status, long_ago) for status in sorted(finished)]
