@@ -2533,3 +2533,21 @@ def test_the_sweep_puts_back_only_abandoned_claims_never_a_finished_event(db, cl
 
     rows = StripeEvent.objects.order_by("event_id").values_list("status", "requeued_at")
     assert sorted(rows) == [(status, long_ago) for status in sorted(finished)]
+
+
+def test_a_debit_processing_under_an_intent_another_attempt_holds_does_not_take_it(
+    invoice, connected, stripe_on
+):
+    holder, attempt = start_checkout(invoice).payment, start_checkout(invoice).payment
+    stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False, async_payment=True)
+    session = _session_now(attempt)
+    intent_id = session["payment_intent"]["id"]
+    Payment.objects.filter(pk=holder.pk).update(stripe_payment_intent_id=intent_id)
+
+    services.stripe_state_apply(payment_id=attempt.pk, session=session)
+
+    after = Payment.objects.get(pk=attempt.pk)
+    assert (after.status, after.stripe_payment_intent_id) == (PaymentStatus.PROCESSING, None)
+    assert Payment.objects.get(pk=holder.pk).stripe_payment_intent_id == intent_id
+    (entry,) = timeline("payment.processing")
+    assert entry.data["payment"] == attempt.public_id and entry.actor_kind == "customer"
