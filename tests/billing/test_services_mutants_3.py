@@ -2551,3 +2551,46 @@ def test_a_debit_processing_under_an_intent_another_attempt_holds_does_not_take_
     assert Payment.objects.get(pk=holder.pk).stripe_payment_intent_id == intent_id
     (entry,) = timeline("payment.processing")
     assert entry.data["payment"] == attempt.public_id and entry.actor_kind == "customer"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["invoice", "deposit"])
+def test_a_payments_document_lock_leaves_its_company_row_free(kind, invoice, signed_estimate):
+    """``lock_documents`` locks the document rows only (``of=("self",)``), not the company it
+    reads beside them: the company's settings, or a payment on another of its documents, do not
+    wait for a payment being applied."""
+    import threading
+
+    from django.db import DatabaseError, connections, transaction
+
+    from billing.services.ledger import lock_documents
+    from crewcommand.models import Company
+
+    held, release = threading.Event(), threading.Event()
+
+    def apply_a_payment() -> None:
+        try:
+            with transaction.atomic():
+                lock_documents(
+                    purpose=kind,
+                    invoice_id=invoice.pk if kind == "invoice" else None,
+                    estimate_id=signed_estimate.pk if kind == "deposit" else None,
+                )
+                held.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=apply_a_payment)
+    writer.start()
+    try:
+        assert held.wait(10)
+        with transaction.atomic():
+            try:
+                Company.objects.select_for_update(nowait=True).get(pk=invoice.company_id)
+            except DatabaseError:
+                pytest.fail("the company's row is locked by a payment's document lock")
+    finally:
+        release.set()
+        writer.join(10)
