@@ -2594,3 +2594,29 @@ def test_a_payments_document_lock_leaves_its_company_row_free(kind, invoice, sig
     finally:
         release.set()
         writer.join(10)
+
+
+def test_a_card_payment_seen_processing_that_then_fails_tells_the_customer(
+    invoice, connected, stripe_on, django_capture_on_commit_callbacks
+):
+    # A card needing the bank's confirmation (3-D Secure) is processing a while: if it then
+    # fails, the customer had left Stripe's page believing it paid.
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    session["payment_status"] = "unpaid"
+    session["payment_intent"]["status"] = "requires_action"
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    processing = Payment.objects.get(pk=payment.pk)
+    assert (processing.status, processing.method_type) == (PaymentStatus.PROCESSING, "card")
+    session["payment_intent"]["status"] = "requires_payment_method"
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    failed = Payment.objects.get(pk=payment.pk)
+    assert failed.status == PaymentStatus.FAILED and failed.failure_notified_at is not None
+    to_customer = [m for m in mail.outbox if m.to == [invoice.customer.email]]
+    assert len(to_customer) == 1 and "did not go through" in to_customer[0].subject
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
