@@ -2563,3 +2563,304 @@ def test_a_refund_given_no_reason_records_none(invoice):
     refund = services.refund_create(payment=paid, amount=Decimal("1.00"), actor=Actor.system())
     assert Refund.objects.get(pk=refund.pk).reason == ""
     assert (refund.kind, refund.automatic, refund.created_by) == ("reversal", False, None)
+
+
+# --- billing-state: what its mutation run left alive ---------------------------------------------
+# Survivors of ``scripts/mutation billing-state`` (``services.events``, ``stripe_state``,
+# ``ledger``), each answered here by the behaviour it would break.
+
+
+def test_the_sweep_hands_over_at_most_a_thousand_events_at_a_time(db, clock):
+    StripeEvent.objects.bulk_create(
+        StripeEvent(event_id=f"evt_backlog_{n}", type="checkout.session.completed")
+        for n in range(1001)
+    )
+    StripeEvent.objects.update(received_at=T0 - dt.timedelta(hours=1))
+
+    due = services.events_due()
+
+    assert len(due) == 1000 and len(set(due)) == 1000
+    assert set(due) < set(StripeEvent.objects.values_list("pk", flat=True))
+
+
+def test_reconciliation_waits_out_a_slow_stripe_and_leaves_refunds_alone_unless_asked(
+    invoice, connected, stripe_on, stripe_client, settings
+):
+    # Reconciliation is no customer's page: it waits for Stripe as long as the SDK does, and
+    # reads the charge (its refunds) only when asked to.
+    settings.STRIPE_PAGE_TIMEOUT_SECONDS = 1
+    payment = paid_by_card(invoice, connected, stripe_on)
+    stripe_refund(stripe_client, payment, 10000)  # $100.00 given back in Stripe's dashboard
+    charges_read = len(stripe_on.requests_to("/v1/charges"))
+    stripe_on.stall(f"/v1/checkout/sessions/{payment.stripe_session_id}", 2)
+
+    session = services.payment_refresh(payment=payment)
+
+    assert session["id"] == payment.stripe_session_id
+    assert len(stripe_on.requests_to("/v1/charges")) == charges_read
+    assert not Refund.objects.exists()
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("0.00")
+    stripe_on.unstall()
+    services.payment_refresh(payment=payment, with_refunds=True)
+    assert Refund.objects.get().amount == Decimal("100.00")
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("100.00")
+
+
+def test_refunding_a_flagged_payment_in_full_closes_only_its_own_open_issue(
+    invoice, connected, stripe_on, owner
+):
+    from billing.models import PaymentIssue
+
+    attempts = [start_checkout(invoice).payment for _ in range(3)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    _applied, settled, waiting = (Payment.objects.get(pk=a.pk) for a in attempts)
+    kept = services.issue_resolve(
+        issue=PaymentIssue.objects.get(payment=settled),
+        actor=Actor.member(owner.user),
+        resolution="Kept as a credit",
+    )
+    still_open = PaymentIssue.objects.get(payment=waiting)
+
+    services.refund_create(payment=settled, amount=Decimal("1356.00"), actor=Actor.system())
+
+    after = PaymentIssue.objects.get(pk=kept.pk)
+    assert (after.resolution, after.resolved_at, after.resolved_by) == (
+        "Kept as a credit",
+        kept.resolved_at,
+        owner.user,
+    )
+    assert PaymentIssue.objects.get(pk=still_open.pk).resolved_at is None
+
+    services.refund_create(payment=waiting, amount=Decimal("1356.00"), actor=Actor.system())
+
+    closed = PaymentIssue.objects.get(pk=still_open.pk)
+    assert (closed.resolution, closed.resolved_by) == ("Refunded", None)
+    assert closed.resolved_at is not None and closed.updated_at > still_open.updated_at
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("0.00")
+
+
+def test_money_in_another_currency_is_never_refunded_automatically_and_is_logged(
+    invoice, connected, stripe_on, caplog, django_capture_on_commit_callbacks
+):
+    StripeAccount.objects.filter(pk=connected.pk).update(refund_duplicate_payments=True)
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    session["currency"] = "usd"
+
+    logged = caplog.at_level(logging.WARNING, logger="billing.services.stripe_state")
+    with logged, django_capture_on_commit_callbacks(execute=True):
+        services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    assert not Refund.objects.exists() and not stripe_on.requests_to("/v1/refunds")
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "billing.services.stripe_state"
+    ] == [f"payment {payment.public_id} flagged: currency"]
+    assert Payment.objects.get(pk=payment.pk).applied is False
+
+
+def test_a_payment_the_worker_applies_gets_its_receipt_after_commit_and_logs_its_event_row(
+    invoice, connected, stripe_on, caplog, django_capture_on_commit_callbacks
+):
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    pk = services.event_store(event=_stored("evt_worker", connected.account_id, {"id": "x"}))
+    claim, _row = services.event_claim(event_pk=pk)
+
+    logged = caplog.at_level(logging.INFO, logger="billing.services.stripe_state")
+    with logged, django_capture_on_commit_callbacks() as after_commit:
+        services.stripe_state_apply(
+            payment_id=payment.pk, session=_session_now(payment), event=claim
+        )
+        # Inside the transaction only the money: the receipt is claimed by a task after commit.
+        assert Payment.objects.get(pk=payment.pk).receipt_sent_at is None
+
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "billing.services.stripe_state"
+    ] == [f"stripe event row {pk} applied to payment {payment.public_id}"]
+    for callback in after_commit:
+        callback()
+    assert Payment.objects.get(pk=payment.pk).receipt_sent_at is not None
+
+    # Without an event (reconciliation, the return page) the receipt is claimed at once.
+    other = start_checkout(InvoiceFactory(customer=invoice.customer)).payment
+    stripe_on.complete_session(other.stripe_session_id, send_webhook=False)
+    caplog.clear()
+    logged = caplog.at_level(logging.INFO, logger="billing.services.stripe_state")
+    with logged, django_capture_on_commit_callbacks():
+        services.stripe_state_apply(payment_id=other.pk, session=_session_now(other))
+        assert Payment.objects.get(pk=other.pk).receipt_sent_at is not None
+    assert not [r for r in caplog.records if r.name == "billing.services.stripe_state"]
+
+
+def test_a_payments_timeline_row_states_its_amount_in_one_format_whatever_the_language(
+    invoice, owner
+):
+    from django.utils import translation
+
+    with translation.override("fr-ca"):
+        PaymentFactory(invoice=invoice, amount="1234.50", actor=Actor.member(owner.user))
+    (entry,) = timeline("payment.recorded")
+    assert entry.data["amount"] == "$1,234.50"
+
+
+def test_a_deposit_refund_reaches_the_invoice_made_again_after_the_first_was_voided(
+    signed_estimate,
+):
+    # $2,000.00 + 13 % = $2,260.00; the 25 % deposit: $565.00.
+    paid = PaymentFactory(estimate=signed_estimate, amount="565.00")
+    voided = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    documents.invoice_void(invoice=voided, actor=Actor.system())
+    again = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    assert again.pk != voided.pk
+    assert Invoice.objects.get(pk=again.pk).deposit_credit == Decimal("565.00")
+
+    services.refund_create(payment=paid, amount=Decimal("100.00"), actor=Actor.system())
+
+    again = Invoice.objects.get(pk=again.pk)
+    assert (again.total, again.deposit_credit, again.balance) == (
+        Decimal("2260.00"),
+        Decimal("465.00"),
+        Decimal("1795.00"),
+    )
+    assert Invoice.objects.get(pk=voided.pk).status == "void"
+
+
+def test_a_card_deposit_paid_after_its_estimate_was_invoiced_is_flagged_not_credited(
+    signed_estimate, connected, stripe_on
+):
+    from billing.models import PaymentIssue
+
+    started = start_checkout(signed_estimate)
+    invoice = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+
+    services.stripe_state_apply(
+        payment_id=started.payment.pk, session=_session_now(started.payment)
+    )
+
+    payment = Payment.objects.get()
+    # Linked to the invoice when it was made (its payment list shows it), but not credited.
+    assert (payment.purpose, payment.estimate_id, payment.invoice_id, payment.applied) == (
+        "deposit",
+        signed_estimate.pk,
+        invoice.pk,
+        False,
+    )
+    assert payment.amount == Decimal("565.00")
+    assert PaymentIssue.objects.get().kind == "closed"
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.deposit_credit, invoice.amount_paid, invoice.balance) == (
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("2260.00"),
+    )
+
+
+def test_the_sweep_puts_back_only_abandoned_claims_never_a_finished_event(db, clock, settings):
+    settings.CELERY_TASK_TIME_LIMIT = 100  # a lease of 160 s
+    long_ago = T0 - dt.timedelta(hours=2)
+    finished = ("applied", "failed", "ignored", "rejected")
+    for status in finished:
+        _queued(
+            f"evt_{status}_long_ago",
+            status=status,
+            received_at=long_ago,
+            claimed_at=long_ago,
+            processed_at=long_ago + dt.timedelta(seconds=1),
+            requeued_at=long_ago,
+        )
+
+    assert services.events_due() == []
+
+    rows = StripeEvent.objects.order_by("event_id").values_list("status", "requeued_at")
+    assert sorted(rows) == [(status, long_ago) for status in sorted(finished)]
+
+
+def test_a_debit_processing_under_an_intent_another_attempt_holds_does_not_take_it(
+    invoice, connected, stripe_on
+):
+    holder, attempt = start_checkout(invoice).payment, start_checkout(invoice).payment
+    stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False, async_payment=True)
+    session = _session_now(attempt)
+    intent_id = session["payment_intent"]["id"]
+    Payment.objects.filter(pk=holder.pk).update(stripe_payment_intent_id=intent_id)
+
+    services.stripe_state_apply(payment_id=attempt.pk, session=session)
+
+    after = Payment.objects.get(pk=attempt.pk)
+    assert (after.status, after.stripe_payment_intent_id) == (PaymentStatus.PROCESSING, None)
+    assert Payment.objects.get(pk=holder.pk).stripe_payment_intent_id == intent_id
+    (entry,) = timeline("payment.processing")
+    assert entry.data["payment"] == attempt.public_id and entry.actor_kind == "customer"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["invoice", "deposit"])
+def test_a_payments_document_lock_leaves_its_company_row_free(kind, invoice, signed_estimate):
+    """``lock_documents`` locks the document rows only (``of=("self",)``), not the company it
+    reads beside them: the company's settings, or a payment on another of its documents, do not
+    wait for a payment being applied."""
+    import threading
+
+    from django.db import DatabaseError, connections, transaction
+
+    from billing.services.ledger import lock_documents
+    from crewcommand.models import Company
+
+    held, release = threading.Event(), threading.Event()
+
+    def apply_a_payment() -> None:
+        try:
+            with transaction.atomic():
+                lock_documents(
+                    purpose=kind,
+                    invoice_id=invoice.pk if kind == "invoice" else None,
+                    estimate_id=signed_estimate.pk if kind == "deposit" else None,
+                )
+                held.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=apply_a_payment)
+    writer.start()
+    try:
+        assert held.wait(10)
+        with transaction.atomic():
+            try:
+                Company.objects.select_for_update(nowait=True).get(pk=invoice.company_id)
+            except DatabaseError:
+                pytest.fail("the company's row is locked by a payment's document lock")
+    finally:
+        release.set()
+        writer.join(10)
+
+
+def test_a_card_payment_seen_processing_that_then_fails_tells_the_customer(
+    invoice, connected, stripe_on, django_capture_on_commit_callbacks
+):
+    # A card needing the bank's confirmation (3-D Secure) is processing a while: if it then
+    # fails, the customer had left Stripe's page believing it paid.
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+    session["payment_status"] = "unpaid"
+    session["payment_intent"]["status"] = "requires_action"
+    services.stripe_state_apply(payment_id=payment.pk, session=session)
+    processing = Payment.objects.get(pk=payment.pk)
+    assert (processing.status, processing.method_type) == (PaymentStatus.PROCESSING, "card")
+    session["payment_intent"]["status"] = "requires_payment_method"
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    failed = Payment.objects.get(pk=payment.pk)
+    assert failed.status == PaymentStatus.FAILED and failed.failure_notified_at is not None
+    to_customer = [m for m in mail.outbox if m.to == [invoice.customer.email]]
+    assert len(to_customer) == 1 and "did not go through" in to_customer[0].subject
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
