@@ -1183,3 +1183,40 @@ def _same_queries_for_one_row_and_three(client, pages, add_rows) -> None:
     add_rows()
     add_rows()
     assert {url: _queries(client, url) for url in pages} == one
+
+
+def test_the_payment_page_reads_its_payment_with_everything_it_shows_in_three_queries(
+    invoiced_estimate, owner
+):
+    """The payment page, the refund form and the move form show the payment's customer, its
+    invoice and estimate (a deposit credited on an invoice has both), who recorded it, its
+    issues and its refunds: one query for the row and its relations, one each for the issues
+    and the refunds, and none after."""
+    estimate, invoice = invoiced_estimate
+    deposit = _deposit_row(estimate, "565.00", when=_at(5), invoice=invoice, created_by=owner.user)
+    issue = PaymentIssue.objects.create(
+        company=deposit.company, payment=deposit, kind=IssueKind.OVERPAID
+    )
+    refund = Refund.objects.create(company=deposit.company, payment=deposit, amount=Decimal("5.00"))
+    company = deposit.company
+    with CaptureQueriesContext(connection) as queries:
+        payment = payment_get(company=company, public_id=deposit.public_id)
+    assert len(queries) == 3
+    with CaptureQueriesContext(connection) as after:
+        shown = (
+            payment.customer.name,
+            payment.invoice.display_number,
+            payment.estimate.display_number,
+            payment.created_by.first_name,
+            list(payment.issues.all()),
+            list(payment.refunds.all()),
+        )
+    assert len(after) == 0
+    assert shown == (
+        invoice.customer.name,
+        invoice.display_number,
+        estimate.display_number,
+        "Olivia",
+        [issue],
+        [refund],
+    )
