@@ -1220,3 +1220,23 @@ def test_the_payment_page_reads_its_payment_with_everything_it_shows_in_three_qu
         [issue],
         [refund],
     )
+
+
+def test_receipts_that_went_through_at_the_same_moment_are_in_the_order_they_were_made(invoice):
+    """The customer's receipts, oldest first: bank payments that went through in the same
+    instant come in the order they were made (by id), whatever order they went through in."""
+    made = [
+        _row(
+            invoice,
+            amount,
+            status=PaymentStatus.PROCESSING,
+            method=PaymentMethod.CARD,
+            when=_at(10),
+        )
+        for amount in ("100.00", "200.00", "300.00")
+    ]
+    for payment in reversed(made):
+        Payment.objects.filter(pk=payment.pk).update(
+            status=PaymentStatus.SUCCEEDED, applied=True, succeeded_at=_at(10)
+        )
+    assert document_payments(document=invoice) == made
