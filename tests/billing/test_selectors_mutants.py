@@ -1240,3 +1240,15 @@ def test_receipts_that_went_through_at_the_same_moment_are_in_the_order_they_wer
             status=PaymentStatus.SUCCEEDED, applied=True, succeeded_at=_at(10)
         )
     assert document_payments(document=invoice) == made
+
+
+def test_a_deposit_paid_counts_only_the_deposits_of_its_own_estimate(customer, connected):
+    """Two signed estimates of one customer, each asking $565.00 (25 % of $2,260.00): what
+    one's deposit has received is not the other's, so each still asks for its own rest."""
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    other = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    _record("65.00", estimate=estimate)
+    _record("100.00", estimate=other)
+    mine, theirs = deposit_payable(estimate=estimate), deposit_payable(estimate=other)
+    assert (mine.paid, mine.due) == (Decimal("65.00"), Decimal("500.00"))
+    assert (theirs.paid, theirs.due) == (Decimal("100.00"), Decimal("465.00"))
