@@ -1183,3 +1183,72 @@ def _same_queries_for_one_row_and_three(client, pages, add_rows) -> None:
     add_rows()
     add_rows()
     assert {url: _queries(client, url) for url in pages} == one
+
+
+def test_the_payment_page_reads_its_payment_with_everything_it_shows_in_three_queries(
+    invoiced_estimate, owner
+):
+    """The payment page, the refund form and the move form show the payment's customer, its
+    invoice and estimate (a deposit credited on an invoice has both), who recorded it, its
+    issues and its refunds: one query for the row and its relations, one each for the issues
+    and the refunds, and none after."""
+    estimate, invoice = invoiced_estimate
+    deposit = _deposit_row(estimate, "565.00", when=_at(5), invoice=invoice, created_by=owner.user)
+    issue = PaymentIssue.objects.create(
+        company=deposit.company, payment=deposit, kind=IssueKind.OVERPAID
+    )
+    refund = Refund.objects.create(company=deposit.company, payment=deposit, amount=Decimal("5.00"))
+    company = deposit.company
+    with CaptureQueriesContext(connection) as queries:
+        payment = payment_get(company=company, public_id=deposit.public_id)
+    assert len(queries) == 3
+    with CaptureQueriesContext(connection) as after:
+        shown = (
+            payment.customer.name,
+            payment.invoice.display_number,
+            payment.estimate.display_number,
+            payment.created_by.first_name,
+            list(payment.issues.all()),
+            list(payment.refunds.all()),
+        )
+    assert len(after) == 0
+    assert shown == (
+        invoice.customer.name,
+        invoice.display_number,
+        estimate.display_number,
+        "Olivia",
+        [issue],
+        [refund],
+    )
+
+
+def test_receipts_that_went_through_at_the_same_moment_are_in_the_order_they_were_made(invoice):
+    """The customer's receipts, oldest first: bank payments that went through in the same
+    instant come in the order they were made (by id), whatever order they went through in."""
+    made = [
+        _row(
+            invoice,
+            amount,
+            status=PaymentStatus.PROCESSING,
+            method=PaymentMethod.CARD,
+            when=_at(10),
+        )
+        for amount in ("100.00", "200.00", "300.00")
+    ]
+    for payment in reversed(made):
+        Payment.objects.filter(pk=payment.pk).update(
+            status=PaymentStatus.SUCCEEDED, applied=True, succeeded_at=_at(10)
+        )
+    assert document_payments(document=invoice) == made
+
+
+def test_a_deposit_paid_counts_only_the_deposits_of_its_own_estimate(customer, connected):
+    """Two signed estimates of one customer, each asking $565.00 (25 % of $2,260.00): what
+    one's deposit has received is not the other's, so each still asks for its own rest."""
+    estimate = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    other = SignedEstimateFactory(customer=customer, lines=roof(), revision=asks_deposit())
+    _record("65.00", estimate=estimate)
+    _record("100.00", estimate=other)
+    mine, theirs = deposit_payable(estimate=estimate), deposit_payable(estimate=other)
+    assert (mine.paid, mine.due) == (Decimal("65.00"), Decimal("500.00"))
+    assert (theirs.paid, theirs.due) == (Decimal("100.00"), Decimal("465.00"))

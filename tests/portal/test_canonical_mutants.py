@@ -217,3 +217,48 @@ def test_which_taxes_a_line_carries_is_signed_when_not_all_of_them(customer):
 
     _save(_line(estimate, 0), tax_parts="provincial")
     assert json.loads(snapshot(estimate))["lines"][0]["tax_parts"] == "provincial"
+
+
+def test_the_sent_version_is_signed_with_its_own_deposit_while_the_next_is_drafted(customer):
+    """The customer signs the version they were sent (v1, a 25 % deposit) while the company
+    drafts v2 with a 50 % deposit: the signed deposit is v1's, worked out on v1's total, and
+    the check of a stored signature (``document_content``) reads v1 too."""
+    from crewcommand.lib.activity import Actor
+    from documents import services as documents
+
+    estimate = EstimateFactory(customer=customer)
+    v1 = estimate.current_revision
+    documents.estimate_update(
+        estimate=estimate, actor=Actor.system(), fields={"deposit_value": Decimal("50.00")}
+    )
+    estimate.refresh_from_db()
+    assert estimate.current_revision.number == 2
+    lines = list(v1.lines.all())
+    content = canonical.document_content(
+        estimate=estimate, revision=v1, selection=default_selection(lines)
+    )
+    assert content["revision"]["number"] == 1
+    # ON 13 %: 180 + 380 + 1450 + 165 = 2175.00, total 2457.75; 25 % of it = 614.44 (not
+    # v2's 50 %, 1228.88).
+    assert content["totals"]["total"] == "2457.75"
+    assert content["deposit"] == {"kind": "percent", "value": "25.00", "amount": "614.44"}
+
+
+def test_a_snapshot_is_read_in_the_language_it_was_signed_in(customer):
+    """Version 3 stores the pages' language; a version 1 or 2 snapshot (no language, or an
+    empty one) was signed in English."""
+    estimate = EstimateFactory(customer=customer)
+    revision = estimate.current_revision
+    french = canonical.canonical_content(
+        estimate=estimate,
+        revision=revision,
+        selection=default_selection(list(revision.lines.all())),
+        consent_text=CONSENT,
+        language="fr-ca",
+    )
+    assert canonical.snapshot_language(french) == "fr-ca"
+    assert canonical.snapshot_language(json.loads(canonical.serialize(french))) == "fr-ca"
+    assert canonical.snapshot_language({"format": "crewcommand.estimate.v2"}) == "en-ca"
+    assert canonical.snapshot_language({"language": ""}) == "en-ca"
+    assert canonical.snapshot_language({"language": None}) == "en-ca"
+    assert canonical.LEGACY_LANGUAGE == "en-ca"
