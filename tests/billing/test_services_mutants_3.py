@@ -1549,6 +1549,25 @@ def test_checkout_the_tip_is_a_line_of_its_own_in_canadian_dollars(invoice, conn
     assert items[0]["price_data"]["unit_amount"] == "135600"
 
 
+def test_checkout_each_tip_refusal_tells_the_customer_exactly_why(
+    customer, invoice, signed_estimate, connected, stripe_on
+):
+    def refusal(document, tip: str) -> str:
+        with pytest.raises(ServiceError) as refused:
+            checkout_with_tip(document, tip)
+        return str(refused.value)
+
+    assert refusal(invoice, "5.00") == "This business doesn't take tips online."
+    connected.tips_enabled = True
+    connected.save()
+    assert refusal(signed_estimate, "5.00") == "This business doesn't take tips online."
+    assert refusal(invoice, "-0.01") == "A tip can't be negative."
+    assert refusal(invoice, "1356.01") == "A tip can be at most $1,356.00 here."
+    big = one_line_invoice(customer, "999000.00")
+    assert refusal(big, "1000.00") == "This amount is too large for one card payment."
+    assert not Payment.objects.exists()
+
+
 # --- billing-state/refunds ---
 # What ``scripts/mutation billing-state`` and ``billing-refunds`` left alive: the event queue's
 # clock (``services.events``), the ledger's sums and locks, applying Stripe's state, refunds.
