@@ -1451,6 +1451,123 @@ def test_checkout_bank_debit_is_offered_with_stripes_automatic_account_verificat
     }
 
 
+# Found by the fifth session's run of ``billing-checkout`` (checkout.py).
+
+
+def test_checkout_a_part_of_exactly_stripes_maximum_or_exactly_the_smallest_part_is_taken(
+    customer, connected, stripe_on
+):
+    connected.allow_partial_payments = True
+    connected.minimum_partial_amount = Decimal("100.00")
+    connected.save()
+    big = one_line_invoice(customer, "1000000.01")  # no tax: two cents more than Stripe takes
+    started = start_checkout(big, Decimal("999999.99"))
+    assert started.payment.amount == Decimal("999999.99")
+    assert checkout_form(stripe_on)["line_items"][0]["price_data"]["unit_amount"] == "99999999"
+    small = one_line_invoice(customer, "250.00")
+    started = start_checkout(small, Decimal("100.00"))
+    assert started.payment.amount == Decimal("100.00")
+    assert checkout_form(stripe_on)["line_items"][0]["price_data"]["unit_amount"] == "10000"
+
+
+def test_checkout_while_stripe_cannot_say_what_became_of_an_earlier_attempt_nothing_starts(
+    invoice, connected, stripe_on, caplog
+):
+    earlier = start_checkout(invoice).payment
+    stripe_on.api_failure = 500
+    with (
+        caplog.at_level(logging.WARNING, logger="billing.services.checkout"),
+        pytest.raises(ServiceError) as refused,
+    ):
+        start_checkout(invoice)
+    assert str(refused.value) == (
+        "We couldn't check your earlier payment attempt with our payment processor. "
+        "Please try again in a few minutes."
+    )
+    assert f"recheck of payment {earlier.public_id} failed: transient" in logged(caplog)
+    assert Payment.objects.get() == earlier  # no second attempt
+    assert len(stripe_on.requests_to("/v1/checkout/sessions", "POST")) == 1
+
+
+def test_checkout_the_attempt_is_touched_when_its_session_is_attached(
+    invoice, connected, stripe_on
+):
+    stripe_on.stall("/v1/checkout/sessions", 0.5)  # Stripe takes half a second to answer
+    started = start_checkout(invoice)
+    row = Payment.objects.get()
+    assert row.stripe_session_id == started.payment.stripe_session_id
+    assert row.updated_at - row.created_at >= dt.timedelta(seconds=0.5)
+
+
+def _stripe_refuses(monkeypatch, fake, path: str, message: str) -> None:
+    """The fake answers POSTs to ``path`` with a 400 carrying ``message`` (Stripe's long
+    parameter errors), everything else as usual."""
+    from tests.fakes.stripe_server import StripeError
+
+    answer = fake._call_api
+
+    def refusing(request, path_args, handler):
+        if request.method == "POST" and request.path == path:
+            return StripeError(400, message).response()
+        return answer(request, path_args, handler)
+
+    monkeypatch.setattr(fake, "_call_api", refusing)
+
+
+@pytest.mark.parametrize(
+    ("save_card", "path"), [(False, "/v1/checkout/sessions"), (True, "/v1/customers")]
+)
+def test_checkout_a_long_refusal_from_stripe_is_kept_cut_to_300_characters(
+    invoice, connected, stripe_on, monkeypatch, save_card, path
+):
+    _stripe_refuses(monkeypatch, stripe_on, path, "Invalid request: " + "x" * 400)
+    with pytest.raises(ServiceError) as refused:
+        services.checkout_start(
+            document=invoice, amount=None, return_urls=return_urls, save_card=save_card
+        )
+    assert str(refused.value) == (
+        "Online payment is not available right now. Please try again in a few minutes."
+    )
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.FAILED and payment.stripe_session_id is None
+    assert payment.failure_message == ("Invalid request: " + "x" * 400)[:300]
+
+
+def test_checkout_the_tip_is_a_line_of_its_own_in_canadian_dollars(invoice, connected, stripe_on):
+    connected.tips_enabled = True
+    connected.save()
+    checkout_with_tip(invoice, "20.00")
+    items = checkout_form(stripe_on)["line_items"]
+    assert items[1] == {
+        "price_data": {
+            "currency": "cad",
+            "unit_amount": "2000",
+            "product_data": {"name": "Tip for Maple Plumbing"},
+        },
+        "quantity": "1",
+    }
+    assert items[0]["price_data"]["unit_amount"] == "135600"
+
+
+def test_checkout_each_tip_refusal_tells_the_customer_exactly_why(
+    customer, invoice, signed_estimate, connected, stripe_on
+):
+    def refusal(document, tip: str) -> str:
+        with pytest.raises(ServiceError) as refused:
+            checkout_with_tip(document, tip)
+        return str(refused.value)
+
+    assert refusal(invoice, "5.00") == "This business doesn't take tips online."
+    connected.tips_enabled = True
+    connected.save()
+    assert refusal(signed_estimate, "5.00") == "This business doesn't take tips online."
+    assert refusal(invoice, "-0.01") == "A tip can't be negative."
+    assert refusal(invoice, "1356.01") == "A tip can be at most $1,356.00 here."
+    big = one_line_invoice(customer, "999000.00")
+    assert refusal(big, "1000.00") == "This amount is too large for one card payment."
+    assert not Payment.objects.exists()
+
+
 # --- billing-state/refunds ---
 # --- billing-refunds (this session) ---
 # ``manual.deposit_credit_apply`` (the deposit credited when an estimate becomes an invoice),
