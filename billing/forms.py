@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import (
     MANUAL_METHODS,
+    PAYMENT_OPTION_FIELDS,
     TIP_PRESETS,
     PaymentMethod,
     PaymentStatus,
@@ -154,14 +155,7 @@ class StripeOptionsForm(forms.ModelForm):
 
     class Meta:
         model = StripeAccount
-        fields = [
-            "allow_partial_payments",
-            "minimum_partial_amount",
-            "refund_duplicate_payments",
-            "accept_bank_debit",
-            "bank_debit_transaction_type",
-            "tips_enabled",
-        ]
+        fields = list(PAYMENT_OPTION_FIELDS)
         help_texts = {
             "accept_bank_debit": _(
                 "Stripe's page also offers Canadian pre-authorized debit from a bank account "

@@ -30,6 +30,18 @@ STRIPE_MAXIMUM_CAD = Decimal("999999.99")
 TIP_PRESETS = (10, 15, 20)
 
 
+# The payment options a company sets on its Stripe account row (the settings form edits these,
+# and only these; billing.services.stripe_options_update saves them).
+PAYMENT_OPTION_FIELDS = (
+    "allow_partial_payments",
+    "minimum_partial_amount",
+    "refund_duplicate_payments",
+    "accept_bank_debit",
+    "bank_debit_transaction_type",
+    "tips_enabled",
+)
+
+
 class StripeAccount(models.Model):
     """A company's Stripe Connect account and its payment options. The row may exist before an
     account is connected (``account_id`` null) so the options can be set at any time."""

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from billing import stripe_client
 from billing.models import (
+    PAYMENT_OPTION_FIELDS,
     StripeAccount,
 )
 from billing.selectors import (
@@ -130,14 +131,7 @@ def stripe_options_update(
 ) -> StripeAccount:
     with transaction.atomic():
         account = _account_row(company)
-        for name in (
-            "allow_partial_payments",
-            "minimum_partial_amount",
-            "refund_duplicate_payments",
-            "accept_bank_debit",
-            "bank_debit_transaction_type",
-            "tips_enabled",
-        ):
+        for name in PAYMENT_OPTION_FIELDS:
             if name in fields:
                 setattr(account, name, fields[name])
         account.full_clean(exclude=["company", "account_id"])
