@@ -95,6 +95,8 @@ def test_production_refuses_published_and_placeholder_secret_keys(key):
         "ci-"
         + base64.b64encode(secrets.token_bytes(48)).decode().translate({43: "", 47: "", 61: ""}),
     ],
+    # Named by kind, not by the random value: every pytest-xdist worker must collect the same ids.
+    ids=["token_urlsafe", "token_hex", "ci-base64"],
 )
 def test_random_secret_keys_pass_the_guard(key):
     assert env.secret_key_problem(key) == ""
