@@ -30,6 +30,7 @@ from billing.selectors import (
     Payable,
     PaymentFilters,
     RefundEffect,
+    applied_net,
     customer_payment_state,
     deposit_payable,
     document_payments,
@@ -1252,3 +1253,13 @@ def test_a_deposit_paid_counts_only_the_deposits_of_its_own_estimate(customer, c
     mine, theirs = deposit_payable(estimate=estimate), deposit_payable(estimate=other)
     assert (mine.paid, mine.due) == (Decimal("65.00"), Decimal("500.00"))
     assert (theirs.paid, theirs.due) == (Decimal("100.00"), Decimal("465.00"))
+
+
+def test_money_received_but_not_applied_is_not_in_what_a_document_has_received(invoice):
+    """A payment that succeeded but was not applied (money flagged for the contractor: another
+    currency, more than was due) is kept apart: what the invoice has received is the $100.00
+    applied, not $150.00."""
+    _record("100.00", invoice=invoice)
+    flagged = _record("50.00", invoice=invoice)
+    Payment.objects.filter(pk=flagged.pk).update(applied=False)
+    assert applied_net(Payment.objects.filter(invoice=invoice)) == Decimal("100.00")
