@@ -99,7 +99,12 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "tax": (
         ["documents/tax.py"],
-        ["tests/documents/test_tax.py", "tests/documents/test_tax_mutants.py"],
+        [
+            "tests/documents/test_tax.py",
+            "tests/documents/test_tax_mutants.py",
+            "tests/documents/test_tax_parts.py",
+            "tests/billing/test_tax_point.py",
+        ],
     ),
     "totals": (
         ["documents/totals.py"],
@@ -107,6 +112,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/documents/test_services.py",
             "tests/documents/test_limits.py",
             "tests/documents/test_totals_mutants.py",
+            "tests/documents/test_tax_parts.py",
+            "tests/billing/test_tax_point.py",
         ],
     ),
     "tokens": (
