@@ -24,23 +24,22 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from crewcommand.messaging import channels, outbox, queue
 from crewcommand.models import Message, MessageStatus
 from tests.factories import CompanyFactory
 from tests.worker import ROOT, _database_url, wait_for
+from tests.worker_fork import ForkServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def _start_worker(
-    queue_name: str,
-    mail_dir: Path,
-    log_path: Path,
-    extra_env: dict[str, str] | None = None,
-    concurrency: int = 0,
-) -> subprocess.Popen:
-    env = {
+def _worker_env(
+    queue_name: str, mail_dir: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
         "DATABASE_POOL": "false",
@@ -50,13 +49,26 @@ def _start_worker(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    log = log_path.open("a")
+
+
+def _worker_argv(queue_name: str, concurrency: int = 0) -> list[str]:
     pool = ["--concurrency", str(concurrency)] if concurrency else ["--pool", "solo"]
+    return ["-A", "crewcommand", "worker", "-Q", queue_name, *pool, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+
+
+def _start_worker(
+    queue_name: str,
+    mail_dir: Path,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 0,
+) -> subprocess.Popen:
+    log = log_path.open("a")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crewcommand", "worker", "-Q", queue_name,
-         *pool, "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "celery", *_worker_argv(queue_name, concurrency)],
+        cwd=ROOT, env=_worker_env(queue_name, mail_dir, extra_env),
+        stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     return proc
 
@@ -68,6 +80,15 @@ def _mailbox(mail_dir: Path) -> Counter:
             if raw.strip():
                 ids[email.message_from_string(raw.strip())["Message-ID"]] += 1
     return ids
+
+
+def _wait_out_the_lease() -> None:
+    """Sleep until the lease of the row the killed worker held is over (``requeue_due`` then
+    puts it back in the queue): until then from its claim, not a whole lease from the kill."""
+    held = Message.objects.filter(status=MessageStatus.SENDING).aggregate(Max("claimed_at"))
+    if held["claimed_at__max"] is not None:
+        over = held["claimed_at__max"] + outbox.lease() - timezone.now()
+        time.sleep(max(over.total_seconds(), 0) + 0.05)
 
 
 @pytest.fixture
@@ -84,9 +105,23 @@ def worker_queue():
         app.conf.task_always_eager, app.conf.task_default_queue = previous
 
 
+@pytest.fixture
+def fork_server():
+    """Starts ``tests.worker_fork.ForkServer``s; each stops with its workers at the end."""
+    servers: list[ForkServer] = []
+
+    def start(env: dict[str, str], log_path: Path) -> ForkServer:
+        servers.append(ForkServer(env, log_path))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
 @pytest.mark.parametrize("reply_delay", [0.0, 0.15], ids=["prompt-250", "slow-250"])
 def test_a_worker_killed_20_times_mid_send_sends_every_email_once(
-    worker_queue, settings, fake_smtp, reply_delay
+    worker_queue, fork_server, settings, fake_smtp, reply_delay
 ):
     """Real SMTP (Django's backend on ``crewcommand.messaging.smtp``) to the fake server. With
     the server's ``250`` delayed 150 ms, most kills land after the server has the whole message
@@ -111,8 +146,10 @@ def test_a_worker_killed_20_times_mid_send_sends_every_email_once(
     ids = queue_emails(0, total)
     rng = random.Random(14)
     kills = 0
+    workers = fork_server(_worker_env(worker_queue, mail_dir, smtp_env), log_path)
+    argv = _worker_argv(worker_queue)
     while kills < 20:
-        proc = _start_worker(worker_queue, mail_dir, log_path, smtp_env)
+        proc = workers.spawn(argv, log_path)
         # Wait until it is sending (a row moves), then kill it at a random moment.
         start = Message.objects.exclude(status=MessageStatus.QUEUED).count()
         deadline = time.monotonic() + 60
@@ -127,13 +164,13 @@ def test_a_worker_killed_20_times_mid_send_sends_every_email_once(
         proc.wait()
         kills += 1
         # Beat's job: rows abandoned in "sending" go back to the queue after the lease.
-        time.sleep(settings.MESSAGING_SENDING_LEASE_SECONDS)
+        _wait_out_the_lease()
         outbox.requeue_due()
         if not Message.objects.exclude(status=MessageStatus.SENT).exists():
             # Everything went out before all 20 kills: queue more so each kill is mid-send.
             ids += queue_emails(total, 10)
             total += 10
-    proc = _start_worker(worker_queue, mail_dir, log_path, smtp_env)
+    proc = workers.spawn(argv, log_path)
     try:
 
         def all_sent():
@@ -165,7 +202,7 @@ def test_a_worker_killed_20_times_mid_send_sends_every_email_once(
 
 
 def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
-    worker_queue, settings, fake_twilio
+    worker_queue, fork_server, settings, fake_twilio
 ):
     """Texts have no Message-ID to collapse a repeat, so the outbox asks Twilio first: a row
     whose earlier attempt reached the hand-off (``handed_at``) is looked up in Twilio's list of
@@ -207,8 +244,10 @@ def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
     ids = queue_texts(0, total)
     rng = random.Random(1414)
     kills = 0
+    workers = fork_server(_worker_env(worker_queue, mail_dir, twilio_env), log_path)
+    argv = _worker_argv(worker_queue)
     while kills < 20:
-        proc = _start_worker(worker_queue, mail_dir, log_path, twilio_env)
+        proc = workers.spawn(argv, log_path)
         start = Message.objects.exclude(status=MessageStatus.QUEUED).count()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -219,12 +258,12 @@ def test_a_worker_killed_20_times_mid_text_sends_every_sms_exactly_once(
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
-        time.sleep(settings.MESSAGING_SENDING_LEASE_SECONDS)
+        _wait_out_the_lease()
         outbox.requeue_due()
         if not Message.objects.exclude(status=MessageStatus.SENT).exists():
             ids += queue_texts(total, 10)
             total += 10
-    proc = _start_worker(worker_queue, mail_dir, log_path, twilio_env)
+    proc = workers.spawn(argv, log_path)
     try:
 
         def all_sent():
