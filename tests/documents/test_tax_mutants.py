@@ -222,3 +222,17 @@ def test_the_day_of_a_document_must_be_a_date():
 
     with pytest.raises(TypeError, match=r"^on must be a datetime.date, got datetime$"):
         rates_for("ON", datetime(2026, 1, 1, 12, 0))
+
+
+def test_part_names_reads_the_rate_table_it_is_given():
+    """``part_names(province, rates)`` names the parts from the table passed in, not from the
+    shipped one: a table where Ontario charges GST and a PST (not its real HST) says so."""
+    from documents.tax import part_names
+
+    table = [
+        TaxRate("ON", "GST", "GST", Decimal("5"), date(2020, 1, 1), None),
+        TaxRate("ON", "PST", "PST", Decimal("8"), date(2020, 1, 1), None),
+    ]
+    assert part_names("ON", table) == {"federal": "GST", "provincial": "PST"}
+    assert part_names("ON") == {"federal": "HST"}
+    assert part_names("BC", table) == {}
