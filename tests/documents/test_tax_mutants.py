@@ -236,3 +236,26 @@ def test_part_names_reads_the_rate_table_it_is_given():
     assert part_names("ON", table) == {"federal": "GST", "provincial": "PST"}
     assert part_names("ON") == {"federal": "HST"}
     assert part_names("BC", table) == {}
+
+
+def test_a_prepayment_is_checked_with_messages_that_name_its_fields():
+    """A deposit handed to the tax-point rule is refused with a message naming what is wrong:
+    a float amount, a negative one, one over the money maximum, a day that is not a date."""
+    from documents.tax import Prepayment
+
+    day = date(2025, 3, 28)
+    with pytest.raises(
+        TypeError,
+        match=r"^amount is a float \(1\.5\); money must be Decimal, e\.g\. Decimal\('1\.5'\)$",
+    ):
+        Prepayment(1.5, day)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^a prepayment must be ≥ 0 and ≤ 99999999\.99: -0\.01$"):
+        Prepayment(Decimal("-0.01"), day)
+    with pytest.raises(
+        ValueError, match=r"^a prepayment must be ≥ 0 and ≤ 99999999\.99: 100000000\.00$"
+    ):
+        Prepayment(Decimal("100000000.00"), day)
+    assert Prepayment(Decimal("99999999.99"), day).amount == Decimal("99999999.99")
+    assert Prepayment(Decimal("0"), day).amount == Decimal("0")
+    with pytest.raises(TypeError, match=r"^on must be a datetime\.date, got str$"):
+        Prepayment(Decimal("287.50"), "2025-03-28")  # type: ignore[arg-type]
