@@ -2874,6 +2874,53 @@ def test_a_moved_duplicate_closes_its_own_issue_in_the_movers_name_and_says_it_w
         assert entry.data["applied"] == "no" and entry.customer == customer
 
 
+def test_a_refund_of_a_payment_not_through_or_of_a_card_with_stripe_off_is_refused(
+    invoice, connected, stripe_on, settings
+):
+    pending = start_checkout(invoice).payment
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=pending, amount=Decimal("1.00"), actor=Actor.system())
+    assert str(refused.value) == "Only a payment that went through can be refunded."
+    card = paid_by_card(InvoiceFactory(customer=invoice.customer), connected, stripe_on)
+    assert card.stripe_payment_intent_id
+    settings.STRIPE_SECRET_KEY = ""
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=card, amount=Decimal("1.00"), actor=Actor.system())
+    assert str(refused.value) == "This card payment can't be refunded from here; use Stripe."
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_of_money_received_by_hand_is_stored_as_succeeded_at_once(invoice):
+    paid = PaymentFactory(invoice=invoice, amount="100.00")
+    before = dt.datetime.now(tz=dt.UTC)
+    refund = services.refund_create(payment=paid, amount=Decimal("1.00"), actor=Actor.system())
+    stored = Refund.objects.get(pk=refund.pk)
+    assert stored.status == RefundStatus.SUCCEEDED
+    assert stored.succeeded_at is not None
+    assert before <= stored.succeeded_at <= dt.datetime.now(tz=dt.UTC)
+
+
+def test_a_confirmation_posted_again_returns_only_its_own_payments_refund(invoice):
+    """The confirmation's id finds a refund on this payment only: another payment's refund under
+    that id is never handed back as if it were this one's (the id stays unique)."""
+    from django.db import IntegrityError
+
+    first = PaymentFactory(invoice=invoice, amount="100.00")
+    second = PaymentFactory(invoice=InvoiceFactory(customer=invoice.customer), amount="100.00")
+    made = services.refund_create(
+        payment=first, amount=Decimal("1.00"), actor=Actor.system(), public_id="confirm-1"
+    )
+    again = services.refund_create(
+        payment=first, amount=Decimal("1.00"), actor=Actor.system(), public_id="confirm-1"
+    )
+    assert again.pk == made.pk and Refund.objects.count() == 1
+    with pytest.raises(IntegrityError):
+        services.refund_create(
+            payment=second, amount=Decimal("1.00"), actor=Actor.system(), public_id="confirm-1"
+        )
+    assert not Refund.objects.filter(payment=second).exists()
+
+
 # --- billing-state: what its mutation run left alive ---------------------------------------------
 # Survivors of ``scripts/mutation billing-state`` (``services.events``, ``stripe_state``,
 # ``ledger``), each answered here by the behaviour it would break.
