@@ -2898,6 +2898,8 @@ def test_a_refund_of_money_received_by_hand_is_stored_as_succeeded_at_once(invoi
     assert stored.status == RefundStatus.SUCCEEDED
     assert stored.succeeded_at is not None
     assert before <= stored.succeeded_at <= dt.datetime.now(tz=dt.UTC)
+    (entry,) = timeline("refund.created")
+    assert (entry.data["amount"], entry.target_id) == ("$1.00", invoice.pk)
 
 
 def test_a_confirmation_posted_again_returns_only_its_own_payments_refund(invoice):
