@@ -2682,6 +2682,247 @@ def test_a_refund_given_no_reason_records_none(invoice):
     assert (refund.kind, refund.automatic, refund.created_by) == ("reversal", False, None)
 
 
+# --- billing-refunds (sixth session) ---
+# Connecting, disconnecting and the options of the company's Stripe account (``connect``), a
+# deposit moved like an invoice payment and a move without a reason (``transfers.payment_move``),
+# and a long resolution of a payment issue (``manual.issue_resolve``).
+
+
+def test_an_account_another_business_connected_is_refused_by_name(company, owner, stripe_on):
+    """Another business with a row and no account (options only) does not stand in the way; one
+    that has the account connected does, and is said so."""
+    from tests.factories import CompanyFactory
+
+    StripeAccount.objects.create(company=CompanyFactory(slug="options-only"))
+    taken = stripe_on.add_account()["id"]
+    StripeAccount.objects.create(company=CompanyFactory(slug="taken"), account_id=taken)
+    free = stripe_on.add_account()["id"]
+    row = services.stripe_account_link(
+        company=company, account_id=free, actor=Actor.member(owner.user)
+    )
+    assert StripeAccount.objects.get(company=company).account_id == free == row.account_id
+    with pytest.raises(ServiceError) as refused:
+        services.stripe_account_link(
+            company=company, account_id=taken, actor=Actor.member(owner.user)
+        )
+    assert str(refused.value) == "That Stripe account is connected to another business."
+    assert StripeAccount.objects.get(company=company).account_id == free
+
+
+def test_a_connected_account_records_when_and_names_itself_on_the_timeline(
+    company, owner, stripe_on
+):
+    account_id = stripe_on.add_account()["id"]
+    before = dt.datetime.now(tz=dt.UTC)
+    row = services.stripe_account_link(
+        company=company, account_id=account_id, actor=Actor.member(owner.user)
+    )
+    stored = StripeAccount.objects.get(company=company)
+    assert stored.connected_at is not None
+    assert before <= stored.connected_at <= dt.datetime.now(tz=dt.UTC)
+    (entry,) = timeline("stripe.connected")
+    assert entry.target == stored and entry.target_id == row.pk
+
+
+def test_two_businesses_disconnecting_keep_no_account_and_say_so_on_the_timeline(
+    company, owner, connected, stripe_on
+):
+    from tests.factories import CompanyFactory, MemberFactory
+
+    other = CompanyFactory(slug="other")
+    other_owner = MemberFactory(company=other)
+    StripeAccount.objects.create(
+        company=other,
+        account_id=stripe_on.add_account()["id"],
+        charges_enabled=True,
+        details_submitted=True,
+    )
+    for who, member in ((company, owner), (other, other_owner)):
+        services.stripe_disconnect(company=who, actor=Actor.member(member.user))
+        stored = StripeAccount.objects.get(company=who)
+        assert (stored.account_id, stored.charges_enabled, stored.details_submitted) == (
+            None,
+            False,
+            False,
+        )
+        assert stored.connected_at is None and not stored.is_ready
+    first, second = timeline("stripe.disconnected")
+    assert (first.target_id, first.company) == (connected.pk, company)
+    assert (second.target, second.company) == (StripeAccount.objects.get(company=other), other)
+
+
+def test_changed_payment_options_name_the_account_on_the_timeline(company, owner, connected):
+    row = services.stripe_options_update(
+        company=company, actor=Actor.member(owner.user), fields={"tips_enabled": True}
+    )
+    assert StripeAccount.objects.get(company=company).tips_enabled
+    (entry,) = timeline("stripe.options_updated")
+    assert (entry.target, entry.target_id, entry.actor_user) == (connected, row.pk, owner.user)
+
+
+def test_a_deposit_credited_to_an_invoice_cannot_be_moved_to_another(signed_estimate, invoice):
+    deposit = PaymentFactory(estimate=signed_estimate, amount="565.00")
+    converted = services.estimate_convert(estimate=signed_estimate, actor=Actor.system())
+    deposit = Payment.objects.get(pk=deposit.pk)
+    assert (deposit.purpose, deposit.invoice_id) == (PaymentPurpose.DEPOSIT, converted.pk)
+    with pytest.raises(ServiceError) as refused:
+        services.payment_move(payment=deposit, to_invoice=invoice, actor=Actor.system())
+    assert str(refused.value) == "Only an invoice payment can be moved to another invoice."
+    assert Payment.objects.get(pk=deposit.pk).invoice_id == converted.pk
+    assert Invoice.objects.get(pk=invoice.pk).amount_paid == 0
+
+
+def test_a_payment_moved_without_a_reason_records_none(customer, job):
+    from billing.models import PaymentTransfer
+
+    wrong, right = (
+        InvoiceFactory(customer=customer, job=job),
+        InvoiceFactory(customer=customer, job=job),
+    )
+    payment = PaymentFactory(invoice=wrong, amount="100.00")
+    transfer = services.payment_move(payment=payment, to_invoice=right, actor=Actor.system())
+    assert PaymentTransfer.objects.get(pk=transfer.pk).reason == ""
+
+
+def test_a_long_resolution_of_an_issue_keeps_its_first_200_characters(
+    invoice, connected, stripe_on, owner
+):
+    from billing.models import PaymentIssue
+
+    attempts = [start_checkout(invoice).payment for _ in range(2)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    said = "Refunded by cheque " + "x" * 231  # 250 characters
+    services.issue_resolve(
+        issue=PaymentIssue.objects.get(), actor=Actor.member(owner.user), resolution=said
+    )
+    stored = PaymentIssue.objects.get()
+    assert stored.resolution == said[:200] and len(stored.resolution) == 200
+    assert stored.resolved_by == owner.user
+    (entry,) = timeline("payment_issue.resolved")
+    assert entry.data["resolution"] == said[:200]
+
+
+def test_each_move_that_does_not_fit_is_refused_in_so_many_words(
+    customer, job, connected, stripe_on
+):
+    """A $1,356.00 cheque on one invoice; $1,300.00 already paid on another leaves $56.00."""
+    from billing.models import PaymentTransfer
+    from tests.factories import CompanyFactory, CustomerFactory
+
+    def cheque(invoice, amount="1356.00"):
+        return PaymentFactory(invoice=invoice, amount=amount, method=PaymentMethod.CHEQUE)
+
+    source, refunded_on = (InvoiceFactory(customer=customer, job=job) for _ in range(2))
+    payment = cheque(source)
+    open_ = InvoiceFactory(customer=customer, job=job)
+    elsewhere = InvoiceFactory(customer=CustomerFactory(company=CompanyFactory(slug="elsewhere")))
+    small = InvoiceFactory(customer=customer, job=job)
+    cheque(small, "1300.00")
+    void = InvoiceFactory(customer=customer, job=job)
+    Invoice.objects.filter(pk=void.pk).update(status="void")
+    pending = start_checkout(InvoiceFactory(customer=customer, job=job)).payment
+    refunded = cheque(refunded_on)
+    services.refund_create(payment=refunded, amount=Decimal("1.00"), actor=Actor.system())
+    for moved, target, message in (
+        (payment, elsewhere, "Choose one of this customer's open invoices."),
+        (payment, source, "The payment is already on that invoice."),
+        (pending, open_, "Only a payment that went through can be moved."),
+        (refunded, open_, "A payment with refunds can't be moved. Refund or record it anew."),
+        (
+            payment,
+            Invoice.objects.get(pk=void.pk),
+            "That invoice is not open: it is a draft or void.",
+        ),
+        (
+            payment,
+            small,
+            "That invoice has only $56.00 due, less than the $1,356.00 payment.",
+        ),
+    ):
+        with pytest.raises(ServiceError) as refused:
+            services.payment_move(payment=moved, to_invoice=target, actor=Actor.system())
+        assert str(refused.value) == message
+    assert not PaymentTransfer.objects.exists()
+
+
+def test_a_moved_duplicate_closes_its_own_issue_in_the_movers_name_and_says_it_was_not_applied(
+    customer, job, connected, stripe_on, owner
+):
+    from billing.models import PaymentIssue
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    other = InvoiceFactory(customer=customer, job=job)
+    attempts = [start_checkout(invoice).payment for _ in range(3)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    _applied, moved, left = (Payment.objects.get(pk=a.pk) for a in attempts)
+    assert not moved.applied and not left.applied
+
+    services.payment_move(payment=moved, to_invoice=other, actor=Actor.member(owner.user))
+
+    closed = PaymentIssue.objects.get(payment=moved)
+    assert (closed.resolved_by, closed.resolution) == (
+        owner.user,
+        f"Moved to invoice {other.display_number}",
+    )
+    assert PaymentIssue.objects.get(payment=left).resolved_at is None
+    for verb in ("payment.moved_out", "payment.moved_in"):
+        (entry,) = timeline(verb)
+        assert entry.data["applied"] == "no" and entry.customer == customer
+
+
+def test_a_refund_of_a_payment_not_through_or_of_a_card_with_stripe_off_is_refused(
+    invoice, connected, stripe_on, settings
+):
+    pending = start_checkout(invoice).payment
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=pending, amount=Decimal("1.00"), actor=Actor.system())
+    assert str(refused.value) == "Only a payment that went through can be refunded."
+    card = paid_by_card(InvoiceFactory(customer=invoice.customer), connected, stripe_on)
+    assert card.stripe_payment_intent_id
+    settings.STRIPE_SECRET_KEY = ""
+    with pytest.raises(ServiceError) as refused:
+        services.refund_create(payment=card, amount=Decimal("1.00"), actor=Actor.system())
+    assert str(refused.value) == "This card payment can't be refunded from here; use Stripe."
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_of_money_received_by_hand_is_stored_as_succeeded_at_once(invoice):
+    paid = PaymentFactory(invoice=invoice, amount="100.00")
+    before = dt.datetime.now(tz=dt.UTC)
+    refund = services.refund_create(payment=paid, amount=Decimal("1.00"), actor=Actor.system())
+    stored = Refund.objects.get(pk=refund.pk)
+    assert stored.status == RefundStatus.SUCCEEDED
+    assert stored.succeeded_at is not None
+    assert before <= stored.succeeded_at <= dt.datetime.now(tz=dt.UTC)
+    (entry,) = timeline("refund.created")
+    assert (entry.data["amount"], entry.target_id) == ("$1.00", invoice.pk)
+
+
+def test_a_confirmation_posted_again_returns_only_its_own_payments_refund(invoice):
+    """The confirmation's id finds a refund on this payment only: another payment's refund under
+    that id is never handed back as if it were this one's (the id stays unique)."""
+    from django.db import IntegrityError
+
+    first = PaymentFactory(invoice=invoice, amount="100.00")
+    second = PaymentFactory(invoice=InvoiceFactory(customer=invoice.customer), amount="100.00")
+    made = services.refund_create(
+        payment=first, amount=Decimal("1.00"), actor=Actor.system(), public_id="confirm-1"
+    )
+    again = services.refund_create(
+        payment=first, amount=Decimal("1.00"), actor=Actor.system(), public_id="confirm-1"
+    )
+    assert again.pk == made.pk and Refund.objects.count() == 1
+    with pytest.raises(IntegrityError):
+        services.refund_create(
+            payment=second, amount=Decimal("1.00"), actor=Actor.system(), public_id="confirm-1"
+        )
+    assert not Refund.objects.filter(payment=second).exists()
+
+
 # --- billing-state: what its mutation run left alive ---------------------------------------------
 # Survivors of ``scripts/mutation billing-state`` (``services.events``, ``stripe_state``,
 # ``ledger``), each answered here by the behaviour it would break.
