@@ -2923,6 +2923,32 @@ def test_a_confirmation_posted_again_returns_only_its_own_payments_refund(invoic
     assert not Refund.objects.filter(payment=second).exists()
 
 
+def test_money_received_by_hand_is_refused_in_these_words_and_records_nothing(invoice):
+    """``payment_record``'s refusals, word for word (the dashboard shows them as they are)."""
+    from django.utils import timezone
+
+    def record(**changes):
+        given = {
+            "actor": Actor.system(),
+            "invoice": invoice,
+            "amount": Decimal("10.00"),
+            "method": PaymentMethod.CASH,
+            "received_on": timezone.localdate(),
+            **changes,
+        }
+        with pytest.raises(ServiceError) as refused:
+            services.payment_record(**given)
+        return str(refused.value)
+
+    assert record(method="bitcoin") == "Choose how the money was received."
+    assert record(amount=Decimal("0.004")) == "Enter an amount greater than zero."
+    assert record(amount=Decimal("-5.00")) == "Enter an amount greater than zero."
+    assert record(received_on=timezone.localdate() + dt.timedelta(days=2)) == (
+        "The date received can't be in the future."
+    )
+    assert not Payment.objects.exists()
+
+
 # --- billing-state: what its mutation run left alive ---------------------------------------------
 # Survivors of ``scripts/mutation billing-state`` (``services.events``, ``stripe_state``,
 # ``ledger``), each answered here by the behaviour it would break.
