@@ -259,3 +259,44 @@ def test_a_prepayment_is_checked_with_messages_that_name_its_fields():
     assert Prepayment(Decimal("0"), day).amount == Decimal("0")
     with pytest.raises(TypeError, match=r"^on must be a datetime\.date, got str$"):
         Prepayment(Decimal("287.50"), "2025-03-28")  # type: ignore[arg-type]
+
+
+def test_the_tax_point_reads_the_rate_table_it_is_given_and_ignores_a_zero_deposit():
+    """``compute_totals(..., rates=table, prepaid=...)`` splits at the tax point with the table
+    passed in (its rate on the deposit's day and its total then), not the shipped one. Here
+    Nova Scotia's HST is 13 % until 2025-03-31 and 14 % after (the shipped table says 15 %).
+    $1,000.00 invoiced on 2025-04-02 with $565.00 paid on 2025-03-28: the deposit covers half
+    of the $1,130.00 then, so $500.00 is taxed at 13 % ($65.00) and $500.00 at 14 % ($70.00).
+    A $0.00 deposit covers nothing: one tax line, as with no deposit."""
+    from documents.tax import Prepayment
+
+    table = [
+        TaxRate("NS", "HST", "HST", Decimal("13"), date(2020, 1, 1), date(2025, 3, 31)),
+        TaxRate("NS", "HST", "HST", Decimal("14"), date(2025, 4, 1), None),
+    ]
+    lines = [LineIn(Decimal("1"), Decimal("1000.00"))]
+    paid, on = date(2025, 3, 28), date(2025, 4, 2)
+
+    totals = compute_totals(
+        lines, province="NS", on=on, rates=table, prepaid=Prepayment(Decimal("565.00"), paid)
+    )
+    assert [tax.as_dict() for tax in totals.taxes] == [
+        {
+            "code": "HST",
+            "label": "HST",
+            "rate": "13.000",
+            "base": "500.00",
+            "amount": "65.00",
+            "prepaid_on": "2025-03-28",
+        },
+        {"code": "HST", "label": "HST", "rate": "14.000", "base": "500.00", "amount": "70.00"},
+    ]
+    assert totals.total == Decimal("1135.00")
+
+    nothing = compute_totals(
+        lines, province="NS", on=on, rates=table, prepaid=Prepayment(Decimal("0.00"), paid)
+    )
+    assert [tax.as_dict() for tax in nothing.taxes] == [
+        {"code": "HST", "label": "HST", "rate": "14.000", "base": "1000.00", "amount": "140.00"}
+    ]
+    assert nothing.total == Decimal("1140.00")
