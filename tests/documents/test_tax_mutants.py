@@ -300,3 +300,30 @@ def test_the_tax_point_reads_the_rate_table_it_is_given_and_ignores_a_zero_depos
         {"code": "HST", "label": "HST", "rate": "14.000", "base": "1000.00", "amount": "140.00"}
     ]
     assert nothing.total == Decimal("1140.00")
+
+
+def test_at_the_tax_point_a_tax_whose_rate_did_not_change_keeps_one_line():
+    """Only the tax whose rate changed is split: here British Columbia's PST goes from 7 % to
+    8 % on 2025-04-01 while the GST stays at 5 %. $1,000.00 invoiced on 2025-04-02 with $560.00
+    paid on 2025-03-28 (half of the $1,120.00 then): GST $50.00 on the whole base, PST $35.00
+    on $500.00 at 7 % and $40.00 on $500.00 at 8 %: $1,125.00."""
+    from documents.tax import Prepayment
+
+    table = [
+        TaxRate("BC", "GST", "GST", Decimal("5"), date(2020, 1, 1), None),
+        TaxRate("BC", "PST", "PST", Decimal("7"), date(2020, 1, 1), date(2025, 3, 31)),
+        TaxRate("BC", "PST", "PST", Decimal("8"), date(2025, 4, 1), None),
+    ]
+    totals = compute_totals(
+        [LineIn(Decimal("1"), Decimal("1000.00"))],
+        province="BC",
+        on=date(2025, 4, 2),
+        rates=table,
+        prepaid=Prepayment(Decimal("560.00"), date(2025, 3, 28)),
+    )
+    assert [(t.code, t.rate, t.base, t.amount, t.prepaid_on) for t in totals.taxes] == [
+        ("GST", Decimal("5"), Decimal("1000.00"), Decimal("50.00"), None),
+        ("PST", Decimal("7"), Decimal("500.00"), Decimal("35.00"), date(2025, 3, 28)),
+        ("PST", Decimal("8"), Decimal("500.00"), Decimal("40.00"), None),
+    ]
+    assert totals.total == Decimal("1125.00")
