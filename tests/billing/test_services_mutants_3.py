@@ -2438,6 +2438,16 @@ def _session_now(payment: Payment) -> dict:
     )
 
 
+def _paid_on_stripe(document, stripe_on, count: int) -> list[Payment]:
+    """``count`` card attempts on ``document``, each paid on Stripe's page and applied in turn
+    from the session as Stripe has it (no webhook)."""
+    attempts = [start_checkout(document).payment for _ in range(count)]
+    for attempt in attempts:
+        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
+        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    return attempts
+
+
 def test_a_card_declined_on_stripes_page_is_noted_once_and_the_attempt_stays_open(
     invoice, connected, stripe_on
 ):
@@ -2612,10 +2622,7 @@ def test_a_second_card_deposit_is_flagged_as_an_overpayment_and_the_first_applie
     from billing.models import PaymentIssue
     from billing.selectors import deposit_paid
 
-    attempts = [start_checkout(signed_estimate).payment for _ in range(2)]
-    for attempt in attempts:
-        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
-        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    attempts = _paid_on_stripe(signed_estimate, stripe_on, 2)
     first, second = (Payment.objects.get(pk=a.pk) for a in attempts)
     assert (first.amount, first.applied, second.amount, second.applied) == (
         Decimal("565.00"),
@@ -2789,10 +2796,7 @@ def test_a_long_resolution_of_an_issue_keeps_its_first_200_characters(
 ):
     from billing.models import PaymentIssue
 
-    attempts = [start_checkout(invoice).payment for _ in range(2)]
-    for attempt in attempts:
-        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
-        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    _paid_on_stripe(invoice, stripe_on, 2)  # the second is flagged: one open issue
     said = "Refunded by cheque " + "x" * 231  # 250 characters
     services.issue_resolve(
         issue=PaymentIssue.objects.get(), actor=Actor.member(owner.user), resolution=said
@@ -2854,10 +2858,7 @@ def test_a_moved_duplicate_closes_its_own_issue_in_the_movers_name_and_says_it_w
 
     invoice = InvoiceFactory(customer=customer, job=job)
     other = InvoiceFactory(customer=customer, job=job)
-    attempts = [start_checkout(invoice).payment for _ in range(3)]
-    for attempt in attempts:
-        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
-        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    attempts = _paid_on_stripe(invoice, stripe_on, 3)
     _applied, moved, left = (Payment.objects.get(pk=a.pk) for a in attempts)
     assert not moved.applied and not left.applied
 
@@ -2995,10 +2996,7 @@ def test_refunding_a_flagged_payment_in_full_closes_only_its_own_open_issue(
 ):
     from billing.models import PaymentIssue
 
-    attempts = [start_checkout(invoice).payment for _ in range(3)]
-    for attempt in attempts:
-        stripe_on.complete_session(attempt.stripe_session_id, send_webhook=False)
-        services.stripe_state_apply(payment_id=attempt.pk, session=_session_now(attempt))
+    attempts = _paid_on_stripe(invoice, stripe_on, 3)
     _applied, settled, waiting = (Payment.objects.get(pk=a.pk) for a in attempts)
     kept = services.issue_resolve(
         issue=PaymentIssue.objects.get(payment=settled),
