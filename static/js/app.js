@@ -131,16 +131,24 @@
 
     var remaining = AUTO_DISMISS_MS;
     var started = 0;
+    var held = false;  // under the pointer or holding focus: no timer runs
     function start() {
+      held = false;
       started = Date.now();
       clearTimeout(toast._ccTimer);
       toast._ccTimer = setTimeout(function () { dismissToast(toast); }, remaining);
     }
     function pause() {
+      if (held) return;
+      held = true;
       clearTimeout(toast._ccTimer);
       remaining = Math.max(1500, remaining - (Date.now() - started));
     }
-    toast._ccRestart = function () { remaining = AUTO_DISMISS_MS; start(); };
+    // A repeat gives the toast its full time again, counted from when it is let go if held.
+    toast._ccRestart = function () {
+      remaining = AUTO_DISMISS_MS;
+      if (!held) start();
+    };
     toast.addEventListener("mouseenter", pause);
     toast.addEventListener("focusin", pause);
     toast.addEventListener("mouseleave", start);
