@@ -9,8 +9,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from documents.models import DepositKind, EstimateStatus, LineItem, LineKind
+from documents.tax import TaxLine, Totals
 from documents.totals import (
     MAX_DOCUMENT_TOTAL,
     Selection,
@@ -19,7 +21,9 @@ from documents.totals import (
     estimate_figures,
     exceeds_limit,
     is_selected,
+    line_tax_note,
     selected_lines,
+    tax_split_note,
     validate_selection,
 )
 from tests.factories import FURNACE_LINES, EstimateFactory, InvoiceFactory
@@ -241,3 +245,84 @@ class TestWhichRevisionAndLines:
         assert figures.chosen is False
         assert figures.selection == default_selection(lines)
         assert figures.total == Decimal("2457.75")
+
+
+# --- line_tax_note and tax_split_note (seventh session): what a line and a split tax say ---
+
+
+@pytest.mark.parametrize(
+    ("taxable", "parts", "province", "english", "french"),
+    [
+        (False, "all", "ON", "Tax exempt", "Exonéré de taxes"),
+        (False, "federal", "BC", "Tax exempt", "Exonéré de taxes"),
+        (True, "all", "BC", "", ""),
+        (True, "federal", "BC", "GST only", "TPS seulement"),
+        (True, "provincial", "BC", "PST only", "TVP seulement"),
+        (True, "provincial", "QC", "QST only", "TVQ seulement"),
+        (True, "provincial", "MB", "RST only", "TVD seulement"),
+        # No provincial tax in Ontario (HST) or Alberta (GST alone): nothing applies.
+        (True, "provincial", "ON", "No tax applies", "Aucune taxe ne s\u2019applique"),
+        (True, "provincial", "AB", "No tax applies", "Aucune taxe ne s\u2019applique"),
+        # The one tax of the province is every tax: nothing to say.
+        (True, "federal", "ON", "", ""),
+        (True, "federal", "AB", "", ""),
+    ],
+)
+def test_a_lines_tax_note_in_both_languages(taxable, parts, province, english, french):
+    with translation.override("en"):
+        assert line_tax_note(taxable, parts, province) == english
+    with translation.override("fr-ca"):
+        assert line_tax_note(taxable, parts, province) == french
+
+
+def _split_totals():
+    paid = dt.date(2025, 3, 28)
+    deposit = TaxLine("HST", "HST", Decimal("15"), Decimal("250.00"), Decimal("37.50"), paid)
+    rest = TaxLine("HST", "HST", Decimal("14"), Decimal("750.00"), Decimal("105.00"))
+    other = TaxLine("PST", "PST", Decimal("7"), Decimal("1000.00"), Decimal("70.00"))
+    totals = Totals(
+        (Decimal("1000.00"),),
+        Decimal("1000.00"),
+        Decimal("1000.00"),
+        (deposit, rest, other),
+        Decimal("212.50"),
+        Decimal("1212.50"),
+    )
+    return deposit, rest, other, totals
+
+
+def test_a_split_tax_names_the_deposits_part_and_the_rest_and_no_other_tax():
+    deposit, rest, other, totals = _split_totals()
+    with translation.override("en"):
+        assert tax_split_note(deposit, totals) == (
+            "on $250.00 covered by the deposit paid March 28, 2025"
+        )
+        assert tax_split_note(rest, totals) == "on the other $750.00"
+        # Another tax on the same document is not split because the HST is.
+        assert tax_split_note(other, totals) == ""
+    with translation.override("fr-ca"):
+        assert tax_split_note(deposit, totals) == (
+            "sur 250,00\u00a0$ couverts par l\u2019acompte payé le 28 mars 2025"
+        )
+        assert tax_split_note(rest, totals) == "sur les autres 750,00\u00a0$"
+
+
+def test_a_split_taxs_amounts_follow_the_locale_given_not_the_active_one():
+    deposit, rest, _other, totals = _split_totals()
+    with translation.override("en"):
+        assert tax_split_note(deposit, totals, "fr-CA").startswith("on 250,00\u00a0$ covered")
+        assert tax_split_note(rest, totals, "fr-CA") == "on the other 750,00\u00a0$"
+
+
+def test_no_split_no_note():
+    gst = TaxLine("GST", "GST", Decimal("5"), Decimal("1000.00"), Decimal("50.00"))
+    totals = Totals(
+        (Decimal("1000.00"),),
+        Decimal("1000.00"),
+        Decimal("1000.00"),
+        (gst,),
+        Decimal("50.00"),
+        Decimal("1050.00"),
+    )
+    with translation.override("en"):
+        assert tax_split_note(gst, totals) == ""
