@@ -3246,3 +3246,75 @@ def test_a_card_payment_seen_processing_that_then_fails_tells_the_customer(
     to_customer = [m for m in mail.outbox if m.to == [invoice.customer.email]]
     assert len(to_customer) == 1 and "did not go through" in to_customer[0].subject
     assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", ["invoice", "deposit"])
+def test_a_payments_locked_document_comes_with_its_company_read_in_the_same_query(
+    kind, invoice, signed_estimate, django_assert_num_queries
+):
+    """``lock_documents`` reads the company with the document it locks (receipts, the timeline
+    and the issue checks all read it): no query more per payment applied."""
+    from django.db import transaction
+
+    from billing.services.ledger import lock_documents
+
+    with transaction.atomic():
+        locked = lock_documents(
+            purpose=kind,
+            invoice_id=invoice.pk if kind == "invoice" else None,
+            estimate_id=signed_estimate.pk if kind == "deposit" else None,
+        )
+        document = locked.invoice if kind == "invoice" else locked.estimate
+        assert document is not None
+        with django_assert_num_queries(0):
+            assert document.company.pk == invoice.company_id
+
+
+def test_applying_a_paid_card_session_takes_a_fixed_number_of_queries(
+    invoice, connected, stripe_on, django_assert_num_queries
+):
+    # The constant-queries rule: applying one attempt costs the same queries every time, so a
+    # read more (the payment's row read again by ``lock_payment`` instead of the one
+    # ``stripe_state_apply`` read) is caught here. A first payment on another invoice warms
+    # the caches.
+    (warm,) = _paid_on_stripe(InvoiceFactory(customer=invoice.customer), stripe_on, 1)
+    assert Payment.objects.get(pk=warm.pk).applied
+    payment = start_checkout(invoice).payment
+    stripe_on.complete_session(payment.stripe_session_id, send_webhook=False)
+    session = _session_now(payment)
+
+    with django_assert_num_queries(60):
+        services.stripe_state_apply(payment_id=payment.pk, session=session)
+
+    assert Payment.objects.get(pk=payment.pk).applied
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("0.00")
+
+
+def test_stripes_answer_naming_one_of_our_refunds_settles_that_one_not_the_newest(
+    invoice, connected, stripe_on, monkeypatch
+):
+    # Refunds read newest first (``Refund.Meta.ordering``): the one Stripe names is the older
+    # of the two, so any refund of the payment other than the one named would be the wrong one.
+    payment = paid_by_card(invoice, connected, stripe_on)
+    real = stripe_client.refund_create
+    _stripe_answers_refunds_with(monkeypatch, status="pending")
+    waiting = services.refund_create(payment=payment, amount=Decimal("10.00"), actor=Actor.system())
+    monkeypatch.setattr(stripe_client, "refund_create", real)
+    settled = services.refund_create(payment=payment, amount=Decimal("20.00"), actor=Actor.system())
+    assert list(Refund.objects.filter(payment=payment)) == [settled, waiting]
+    assert Refund.objects.get(pk=waiting.pk).status == RefundStatus.PENDING
+    before = Refund.objects.filter(pk=settled.pk).values().get()
+
+    apply_charge(payment)  # Stripe now says both went through, each naming its refund
+
+    after = Refund.objects.get(pk=waiting.pk)
+    assert (after.status, after.stripe_refund_id) == (
+        RefundStatus.SUCCEEDED,
+        waiting.stripe_refund_id,
+    )
+    assert after.succeeded_at is not None
+    assert Refund.objects.filter(pk=settled.pk).values().get() == before
+    assert Payment.objects.get(pk=payment.pk).amount_refunded == Decimal("30.00")
+    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("30.00")
+    assert [e.data["amount"] for e in timeline("refund.created")] == ["$20.00", "$10.00"]
