@@ -37,7 +37,7 @@ from billing.services.metadata import META_COMPANY, META_INVOICE, META_PAYMENT
 from billing.services.stripe_state import _apply_success, _record_method
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor
-from crewcommand.lib.money import format_cad, to_cents
+from crewcommand.lib.money import to_cents
 from crewcommand.models import Customer
 from documents.models import Invoice, InvoiceStatus
 
@@ -315,12 +315,7 @@ def _charge_apply(*, payment_id: int, intent: dict[str, Any]) -> Payment:
                 )[:300]
                 payment.finished_at = timezone.now()
                 payment.save()
-                log_payment(
-                    payment,
-                    "payment.failed",
-                    Actor.system(),
-                    amount=format_cad(payment.amount),
-                )
+                log_payment(payment, "payment.failed", Actor.system())
                 from billing.tasks import send_payment_failed_notice
 
                 send_payment_failed_notice.delay_on_commit(payment_id=payment.pk)

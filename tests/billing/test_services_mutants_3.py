@@ -3318,3 +3318,308 @@ def test_stripes_answer_naming_one_of_our_refunds_settles_that_one_not_the_newes
     assert Payment.objects.get(pk=payment.pk).amount_refunded == Decimal("30.00")
     assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("30.00")
     assert [e.data["amount"] for e in timeline("refund.created")] == ["$20.00", "$10.00"]
+
+
+# --- billing-checkout: autopay.py (seventh session) ---
+# Saved cards and autopay: a card saved by one customer leaves every other customer's card and
+# autopay alone, autopay's timeline rows name the card, a stale removal does nothing twice, the
+# invoices autopay takes (a replaced card's autopay counts for nothing, 500 a run), the refusals
+# and the log lines word for word, and what Stripe's answer says (or leaves out) about a charge.
+
+
+def _stripe_answers_off_session_charges_with(monkeypatch, **fields) -> None:
+    """Stripe charges the saved card (the fake, through the SDK) and answers with ``fields``
+    set, as in the rarer answers the code is written for."""
+    real = stripe_client.off_session_charge
+
+    def answer(**kwargs):
+        data = real(**kwargs)
+        data.update(fields)
+        return data
+
+    monkeypatch.setattr(stripe_client, "off_session_charge", answer)
+
+
+def test_autopay_a_card_one_customer_saves_leaves_another_customers_card_and_autopay_alone(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard, StripeCustomer
+    from tests.factories import CustomerFactory
+
+    first = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=first.pk).update(autopay=True)
+    neighbour = CustomerFactory(company=customer.company, name="Bob Gagnon")
+    started = services.checkout_start(
+        document=InvoiceFactory(customer=neighbour),
+        amount=None,
+        return_urls=return_urls,
+        save_card=True,
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    services.payment_refresh(payment=Payment.objects.get(pk=started.payment.pk))
+    theirs = SavedCard.objects.get(customer=neighbour)
+    assert (theirs.customer_id, theirs.autopay) == (neighbour.pk, False)
+    # Each on a Stripe Customer of their own, made for them.
+    made = stripe_on.requests_to("/v1/customers", "POST")
+    assert [r.form["email"] for r in made] == [customer.email, neighbour.email]
+    assert (
+        theirs.stripe_customer_id
+        == StripeCustomer.objects.get(customer=neighbour).stripe_customer_id
+    )
+    assert theirs.stripe_customer_id != first.stripe_customer_id
+    kept = SavedCard.objects.get(pk=first.pk)
+    assert (kept.removed_at, kept.autopay) == (None, True)
+    assert SavedCard.objects.filter(removed_at=None).count() == 2
+
+
+def test_autopay_turned_on_and_off_names_the_card_on_the_timeline(
+    customer, job, connected, stripe_on, owner
+):
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    autopay.autopay_set(card=card, enabled=True, actor=Actor.member(owner.user))
+    autopay.autopay_set(card=card, enabled=False, actor=Actor.member(owner.user))
+    for verb in ("autopay.on", "autopay.off"):
+        (entry,) = timeline(verb)
+        assert entry.data == {"card": "Visa ····4242"} and entry.target_id == customer.pk
+
+
+def test_autopay_removing_a_card_says_so_word_for_word_and_a_stale_copy_removes_it_once(
+    customer, job, connected, stripe_on, settings
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    settings.STRIPE_API_BASE = NOWHERE
+    with pytest.raises(ServiceError) as refused:
+        autopay.card_remove(card=card, actor=Actor.system())
+    assert str(refused.value) == (
+        "The card could not be removed right now. Please try again in a few minutes."
+    )
+    settings.STRIPE_API_BASE = stripe_on.url
+
+    stale = SavedCard.objects.get(pk=card.pk)  # read before the removal, as a second tab would
+    before = SavedCard.objects.get(pk=card.pk).updated_at
+    removed = autopay.card_remove(card=card, actor=Actor.system())
+    assert removed.removed_at is not None and removed.updated_at >= removed.removed_at > before
+    # Stripe refuses to detach it again (gone already): ours is left as the first removal left it.
+    again = autopay.card_remove(card=stale, actor=Actor.system())
+    assert (again.removed_at, again.updated_at) == (removed.removed_at, removed.updated_at)
+    assert len(timeline("card.removed")) == 1
+
+
+def test_autopay_a_replaced_cards_autopay_does_not_charge_the_card_that_replaced_it(
+    customer, job, connected, stripe_on, owner
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    first = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=first.pk).update(autopay=True)
+    second = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    assert second.autopay and SavedCard.objects.get(pk=first.pk).autopay  # kept on the old row
+    autopay.autopay_set(card=second, enabled=False, actor=Actor.member(owner.user))
+    invoice = InvoiceFactory(customer=customer, job=job)
+    assert autopay.autopay_due() == 0
+    assert not Payment.objects.filter(invoice=invoice).exists()
+    assert not stripe_on.requests_to("/v1/payment_intents", "POST")
+
+
+def test_autopay_takes_at_most_500_invoices_a_run_the_oldest_due_first(
+    customer, job, connected, stripe_on
+):
+    from django.utils import timezone
+
+    from billing.models import SavedCard
+    from billing.services import autopay
+    from documents.models import InvoiceStatus
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    today = timezone.localdate()
+    last = InvoiceFactory(customer=customer, job=job)  # due today, $1,356.00
+    Invoice.objects.bulk_create(
+        Invoice(
+            company=customer.company,
+            customer=customer,
+            number=10_000 + n,
+            status=InvoiceStatus.SENT,
+            province="ON",
+            issue_date=today - dt.timedelta(days=30),
+            due_date=today - dt.timedelta(days=1),
+        )
+        for n in range(500)
+    )  # 500 sent $0.00 invoices due yesterday: each looked at, nothing to charge
+    assert autopay.autopay_due(today=today) == 0
+    assert not Payment.objects.filter(invoice=last).exists()
+    assert not stripe_on.requests_to("/v1/payment_intents", "POST")
+
+
+def test_autopay_logs_each_invoice_it_skips_and_why(customer, job, connected, stripe_on, caplog):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    StripeAccount.objects.filter(pk=connected.pk).update(charges_enabled=False)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="billing.services.autopay"):
+        assert autopay.autopay_due() == 0
+    assert [r.getMessage() for r in caplog.records if r.name == "billing.services.autopay"] == [
+        f"autopay skipped invoice {invoice.public_id}: "
+        "Online payment is not available for this business."
+    ]
+
+
+def test_autopay_a_charge_stripe_cannot_be_reached_for_is_logged_and_left_for_the_next_run(
+    customer, job, connected, stripe_on, settings, caplog
+):
+    from billing.services import autopay
+
+    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    settings.STRIPE_API_BASE = NOWHERE
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="billing.services.autopay"):
+        waiting = autopay.saved_card_charge(
+            invoice=invoice, actor=Actor.system(), triggered_by="autopay"
+        )
+    assert waiting.status == PaymentStatus.CREATED
+    assert [r.getMessage() for r in caplog.records if r.name == "billing.services.autopay"] == [
+        f"saved card charge {waiting.public_id}: Stripe unreachable"
+    ]
+
+
+def test_autopay_each_refusal_to_charge_a_saved_card_is_worded_exactly(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    def refusal(invoice) -> str:
+        with pytest.raises(ServiceError) as refused:
+            autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="t")
+        return str(refused.value)
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    assert refusal(invoice) == "This customer has no saved card."
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    StripeAccount.objects.filter(pk=connected.pk).update(charges_enabled=False)
+    assert refusal(invoice) == "Online payment is not available for this business."
+    StripeAccount.objects.filter(pk=connected.pk).update(charges_enabled=True)
+    SavedCard.objects.filter(pk=card.pk).update(stripe_account_id="acct_elsewhere")
+    assert refusal(invoice) == "The saved card belongs to another Stripe account."
+    SavedCard.objects.filter(pk=card.pk).update(stripe_account_id=connected.account_id)
+    attempt = start_checkout(invoice).payment
+    Payment.objects.filter(pk=attempt.pk).update(status=PaymentStatus.PROCESSING)
+    assert refusal(invoice) == "A payment on this invoice is still processing."
+    Invoice.objects.filter(pk=invoice.pk).update(status="void")
+    assert refusal(invoice) == "This invoice has nothing to charge."
+
+
+def test_autopay_an_attempt_left_waiting_on_stripe_is_charged_even_beside_a_processing_debit(
+    customer, job, connected, stripe_on, settings
+):
+    """The attempt row came first: the next run asks Stripe again with its key (Stripe may have
+    charged already) instead of refusing because of a debit started since."""
+    from billing.services import autopay
+
+    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    debit = start_checkout(invoice).payment
+    settings.STRIPE_API_BASE = NOWHERE
+    waiting = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert waiting.status == PaymentStatus.CREATED
+    Payment.objects.filter(pk=debit.pk).update(status=PaymentStatus.PROCESSING)
+    settings.STRIPE_API_BASE = stripe_on.url
+    done = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="b")
+    assert (done.pk, done.status) == (waiting.pk, PaymentStatus.SUCCEEDED)
+    assert len(timeline("payment.saved_card_charge")) == 1
+
+
+def test_autopay_stripes_answer_without_the_amount_received_falls_back_to_the_amount(
+    customer, job, connected, stripe_on, monkeypatch
+):
+    from billing.models import PaymentIssue
+    from billing.services import autopay
+
+    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    _stripe_answers_off_session_charges_with(monkeypatch, amount_received=None)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    paid = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert (paid.status, paid.applied, paid.amount) == (
+        PaymentStatus.SUCCEEDED,
+        True,
+        Decimal("1356.00"),
+    )
+    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+
+    # Neither amount said: nothing is known taken; the attempt is flagged, its amount kept.
+    _stripe_answers_off_session_charges_with(monkeypatch, amount_received=None, amount=None)
+    other = InvoiceFactory(customer=customer, job=job)
+    flagged = autopay.saved_card_charge(invoice=other, actor=Actor.system(), triggered_by="a")
+    assert (flagged.status, flagged.applied, flagged.amount) == (
+        PaymentStatus.SUCCEEDED,
+        False,
+        Decimal("1356.00"),
+    )
+    assert PaymentIssue.objects.get(payment=flagged).details["cents"] == 0
+    assert Invoice.objects.get(pk=other.pk).balance == Decimal("1356.00")
+
+
+def test_autopay_a_decline_stripe_gives_no_reason_for_says_the_card_could_not_be_charged(
+    customer, job, connected, stripe_on, monkeypatch
+):
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
+    _stripe_answers_off_session_charges_with(monkeypatch, last_payment_error={"code": "x"})
+    invoice = InvoiceFactory(customer=customer, job=job)
+    failed = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert failed.status == PaymentStatus.FAILED
+    assert failed.failure_message == "The card could not be charged."
+    (entry,) = timeline("payment.failed")
+    assert entry.data["amount"] == "$1,356.00"
+
+
+def test_autopay_a_card_stripe_gives_no_last_four_digits_for_is_kept_without_them(
+    customer, job, connected, stripe_on
+):
+    from billing.services import autopay
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    started = services.checkout_start(
+        document=invoice, amount=None, return_urls=return_urls, save_card=True
+    )
+    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
+    payment = Payment.objects.get()
+    session = stripe_client.checkout_session_retrieve(
+        account=connected.account_id, session_id=payment.stripe_session_id
+    )
+    intent = session["payment_intent"]
+    intent["latest_charge"]["payment_method_details"]["card"]["last4"] = None
+    saved = autopay.card_save_from(payment, intent)
+    assert saved is not None and (saved.brand, saved.last4) == ("visa", "")
+    (entry,) = timeline("card.saved")
+    assert entry.data["card"] == "Visa ····"
+
+
+def test_autopay_a_declined_charges_timeline_row_states_its_amount_in_one_format_in_french(
+    customer, job, connected, stripe_on
+):
+    """Like every payment's row (``log_payment``): en-CA whatever language is active."""
+    from django.utils import translation
+
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
+    invoice = InvoiceFactory(customer=customer, job=job)
+    with translation.override("fr-ca"):
+        autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    (entry,) = timeline("payment.failed")
+    assert entry.data["amount"] == "$1,356.00"
