@@ -18,6 +18,7 @@ import logging
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -182,6 +183,15 @@ def autopay_due(*, today=None) -> int:
     """Charge every sent invoice due today or earlier whose customer has autopay on. Returns the
     number of charges attempted. Safe to run concurrently and repeatedly."""
     today = today or timezone.localdate()
+    # An attempt for the balance as it stands that ended (failed, or anything but "created",
+    # which Stripe never answered and the next run asks again) is never made again, so its
+    # invoice is left out here: otherwise 500 such invoices, the oldest due, would fill every
+    # run and the invoices due after them would never be charged. Nothing due is left out too.
+    ended = Payment.objects.filter(
+        invoice=OuterRef("pk"),
+        autopay_key__isnull=False,
+        amount=OuterRef("total") - OuterRef("deposit_credit") - OuterRef("amount_paid"),
+    ).exclude(status=PaymentStatus.CREATED)
     invoices = (
         Invoice.objects.filter(
             status__in=AUTOPAY_STATUSES,
@@ -189,6 +199,9 @@ def autopay_due(*, today=None) -> int:
             customer__saved_cards__autopay=True,
             customer__saved_cards__removed_at=None,
         )
+        .alias(due=F("total") - F("deposit_credit") - F("amount_paid"))
+        .filter(due__gt=0)
+        .exclude(Exists(ended))
         .select_related("company", "customer")
         .distinct()
         .order_by("due_date", "pk")[:500]

@@ -3427,19 +3427,21 @@ def test_autopay_a_replaced_cards_autopay_does_not_charge_the_card_that_replaced
     assert not stripe_on.requests_to("/v1/payment_intents", "POST")
 
 
-def test_autopay_takes_at_most_500_invoices_a_run_the_oldest_due_first(
+def test_autopay_leaves_out_invoices_with_nothing_due_or_a_charge_that_ended(
     customer, job, connected, stripe_on
 ):
+    """500 invoices with nothing due, and one whose charge for its balance failed, sit ahead of
+    the invoice due today: a run of at most 500 still reaches it (they once filled the batch)."""
     from django.utils import timezone
 
     from billing.models import SavedCard
     from billing.services import autopay
+    from crewcommand.lib.money import to_cents
     from documents.models import InvoiceStatus
 
     card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
     SavedCard.objects.filter(pk=card.pk).update(autopay=True)
     today = timezone.localdate()
-    last = InvoiceFactory(customer=customer, job=job)  # due today, $1,356.00
     Invoice.objects.bulk_create(
         Invoice(
             company=customer.company,
@@ -3448,13 +3450,47 @@ def test_autopay_takes_at_most_500_invoices_a_run_the_oldest_due_first(
             status=InvoiceStatus.SENT,
             province="ON",
             issue_date=today - dt.timedelta(days=30),
-            due_date=today - dt.timedelta(days=1),
+            due_date=today - dt.timedelta(days=2),
         )
         for n in range(500)
-    )  # 500 sent $0.00 invoices due yesterday: each looked at, nothing to charge
-    assert autopay.autopay_due(today=today) == 0
-    assert not Payment.objects.filter(invoice=last).exists()
-    assert not stripe_on.requests_to("/v1/payment_intents", "POST")
+    )  # 500 sent $0.00 invoices, the oldest due
+    declined = InvoiceFactory(customer=customer, job=job, due_date=today - dt.timedelta(days=1))
+    key = f"cc-autopay-{declined.public_id}-{to_cents(declined.balance)}"
+    Payment.objects.create(
+        company=customer.company,
+        customer=customer,
+        invoice=declined,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.FAILED,
+        amount=declined.balance,
+        stripe_account_id=card.stripe_account_id,
+        saved_card=card,
+        autopay_key=key,
+        idempotency_key=key,
+    )
+    last = InvoiceFactory(customer=customer, job=job)  # due today, $1,356.00
+    assert autopay.autopay_due(today=today) == 1
+    assert Payment.objects.get(invoice=last).status == PaymentStatus.SUCCEEDED
+    assert Payment.objects.filter(invoice=declined).count() == 1
+    assert len(stripe_on.requests_to("/v1/payment_intents", "POST")) == 1
+
+
+def test_autopay_takes_at_most_500_invoices_a_run_the_oldest_due_first(
+    customer, job, connected, stripe_on
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.services import autopay
+
+    with CaptureQueriesContext(connection) as queries:
+        assert autopay.autopay_due() == 0
+    batch = [q["sql"] for q in queries.captured_queries if 'FROM "documents_invoice"' in q["sql"]]
+    assert len(batch) == 1
+    assert batch[0].endswith(
+        'ORDER BY "documents_invoice"."due_date" ASC, "documents_invoice"."id" ASC LIMIT 500'
+    )
 
 
 def test_autopay_logs_each_invoice_it_skips_and_why(customer, job, connected, stripe_on, caplog):
