@@ -1569,7 +1569,8 @@ def test_checkout_each_tip_refusal_tells_the_customer_exactly_why(
 
 
 # --- billing-checkout: what its seventh-session run left alive ----------------------------------
-# ``checkout._attempt_fail`` and ``checkout.attempt_abandon``: which attempts are given up on, when,
+# ``checkout._attempt_create`` (the code refusal, one account read) and ``_attempt_fail`` /
+# ``attempt_abandon``: which attempts are given up on, when,
 # and that they write only the fields they change. The return page (``returns._mark_returned``)
 # and checkout's session-id write take no document lock, so they may commit while either holds
 # it between reading the attempt and saving it: a whole-row save would write back what it read.
@@ -1680,6 +1681,37 @@ def test_checkout_abandon_cancels_only_a_waiting_attempt_without_a_session_and_s
         failed.finished_at,
         failed.failure_message,
     )
+
+
+def test_checkout_a_code_asked_for_and_not_given_is_refused_in_words_before_anything_is_written(
+    invoice, connected, stripe_on
+):
+    from portal import stepup
+
+    invoice.company.step_up_required = True
+    invoice.company.save()
+    with pytest.raises(stepup.CodeRefused) as refused:
+        start_checkout(invoice)
+    assert str(refused.value) == "Enter the code we sent you first."
+    assert not Payment.objects.exists()
+    assert not stripe_on.requests_to("/v1/checkout/sessions")
+
+
+def test_checkout_the_stripe_account_read_for_the_charge_serves_for_the_tip_too(
+    invoice, connected, stripe_on
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    document = Invoice.objects.get(pk=invoice.pk)  # its company's account not loaded yet
+    with CaptureQueriesContext(connection) as queries:
+        start_checkout(document)
+    table = StripeAccount._meta.db_table
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and f'"{table}"' in q["sql"]
+    ]
+    # Once for what can be charged (and a tip), once for the bank-debit offer; never again.
+    assert len(reads) == 2, reads
 
 
 # --- billing-state/refunds ---
