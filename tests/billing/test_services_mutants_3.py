@@ -1568,6 +1568,152 @@ def test_checkout_each_tip_refusal_tells_the_customer_exactly_why(
     assert not Payment.objects.exists()
 
 
+# --- billing-checkout: what its seventh-session run left alive ----------------------------------
+# ``checkout._attempt_create`` (the code refusal, one account read) and ``_attempt_fail`` /
+# ``attempt_abandon``: which attempts are given up on, when,
+# and that they write only the fields they change. The return page (``returns._mark_returned``)
+# and checkout's session-id write take no document lock, so they may commit while either holds
+# it between reading the attempt and saving it: a whole-row save would write back what it read.
+
+
+def _return_page_meanwhile(monkeypatch) -> list[str]:
+    """After ``checkout.lock_payment`` has read the attempt (document locked), the customer's
+    return page marks the attempt returned on its own connection and commits, before the
+    locked section goes on. Returns what the return page answered."""
+    import threading
+
+    from django.db import connections
+
+    from billing.services import checkout
+
+    original = checkout.lock_payment
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def return_page(pk: int) -> None:
+        try:
+            answers.append(services.attempt_return(payment=Payment.objects.get(pk=pk)))
+        except BaseException as error:  # handed to the test thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def locked_then_returned(payment_id, **kwargs):
+        result = original(payment_id, **kwargs)
+        thread = threading.Thread(target=return_page, args=(payment_id,))
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the return page waited for the document lock"
+        if errors:
+            raise errors[0]
+        return result
+
+    monkeypatch.setattr(checkout, "lock_payment", locked_then_returned)
+    return answers
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_checkout_failing_an_attempt_keeps_the_return_it_did_not_read(
+    invoice, connected, settings, monkeypatch
+):
+    settings.STRIPE_API_BASE = NOWHERE
+    answers = _return_page_meanwhile(monkeypatch)
+    with pytest.raises(ServiceError) as refused:
+        start_checkout(invoice)
+    assert str(refused.value) == (
+        "Online payment is not available right now. Please try again in a few minutes."
+    )
+    assert answers == [""]  # no session to ask Stripe about: marked returned
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.FAILED and payment.failure_message
+    assert payment.finished_at is not None
+    assert payment.returned_at is not None  # written while the attempt was being failed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_checkout_abandoning_an_attempt_keeps_the_return_it_did_not_read(
+    invoice, connected, monkeypatch
+):
+    started = start_checkout(invoice)
+    Payment.objects.filter(pk=started.payment.pk).update(stripe_session_id=None)  # never saved
+    answers = _return_page_meanwhile(monkeypatch)
+    services.attempt_abandon(payment=Payment.objects.get(pk=started.payment.pk))
+    assert answers == [""]
+    payment = Payment.objects.get(pk=started.payment.pk)
+    assert payment.status == PaymentStatus.CANCELLED and payment.finished_at is not None
+    assert payment.returned_at is not None  # written while the attempt was being abandoned
+
+
+def test_checkout_abandon_cancels_only_a_waiting_attempt_without_a_session_and_stamps_its_end(
+    invoice, connected, stripe_on, settings
+):
+    from django.utils import timezone as django_timezone
+
+    # Waiting, with a session: the customer has a page to pay on.
+    open_ = start_checkout(invoice).payment
+    kept = services.attempt_abandon(payment=open_)
+    assert kept.status == PaymentStatus.CREATED and kept.finished_at is None
+    assert Payment.objects.get(pk=open_.pk).status == PaymentStatus.CREATED
+
+    # Waiting, without a session (the process died before saving it): cancelled, stamped now.
+    Payment.objects.filter(pk=open_.pk).update(stripe_session_id=None)
+    before = django_timezone.now()
+    cancelled = services.attempt_abandon(payment=open_)
+    after = django_timezone.now()
+    stored = Payment.objects.get(pk=open_.pk)
+    assert cancelled.status == stored.status == PaymentStatus.CANCELLED
+    assert stored.finished_at is not None and before <= stored.finished_at <= after
+    assert cancelled.finished_at == stored.finished_at
+
+    # Failed, without a session (Stripe did not answer): it stays failed, as it ended.
+    settings.STRIPE_API_BASE = NOWHERE
+    other = InvoiceFactory(customer=invoice.customer)
+    with pytest.raises(ServiceError):
+        start_checkout(other)
+    failed = Payment.objects.get(invoice=other)
+    assert failed.status == PaymentStatus.FAILED and failed.stripe_session_id is None
+    again = services.attempt_abandon(payment=failed)
+    stored = Payment.objects.get(pk=failed.pk)
+    assert again.status == stored.status == PaymentStatus.FAILED
+    assert (stored.finished_at, stored.failure_message) == (
+        failed.finished_at,
+        failed.failure_message,
+    )
+
+
+def test_checkout_a_code_asked_for_and_not_given_is_refused_in_words_before_anything_is_written(
+    invoice, connected, stripe_on
+):
+    from portal import stepup
+
+    invoice.company.step_up_required = True
+    invoice.company.save()
+    with pytest.raises(stepup.CodeRefused) as refused:
+        start_checkout(invoice)
+    assert str(refused.value) == "Enter the code we sent you first."
+    assert not Payment.objects.exists()
+    assert not stripe_on.requests_to("/v1/checkout/sessions")
+
+
+def test_checkout_the_stripe_account_read_for_the_charge_serves_for_the_tip_too(
+    invoice, connected, stripe_on
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    document = Invoice.objects.get(pk=invoice.pk)  # its company's account not loaded yet
+    with CaptureQueriesContext(connection) as queries:
+        start_checkout(document)
+    table = StripeAccount._meta.db_table
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and f'"{table}"' in q["sql"]
+    ]
+    # Once for what can be charged (and a tip), once for the bank-debit offer; never again.
+    assert len(reads) == 2, reads
+
+
 # --- billing-state/refunds ---
 # --- billing-refunds (this session) ---
 # ``manual.deposit_credit_apply`` (the deposit credited when an estimate becomes an invoice),
