@@ -57,8 +57,9 @@ def test_contrast_ratio(first, second, ratio):
 
 @pytest.mark.parametrize("bad", ["", "#000", "#0000000", "#zzzzzz", "red", "000000", " #000000"])
 def test_luminance_refuses_anything_but_rrggbb(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as refused:
         relative_luminance(bad)
+    assert str(refused.value) == f"not a #rrggbb colour: {bad!r}"
 
 
 @pytest.mark.parametrize(
