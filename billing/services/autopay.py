@@ -202,7 +202,6 @@ def autopay_due(*, today=None) -> int:
         .alias(due=F("total") - F("deposit_credit") - F("amount_paid"))
         .filter(due__gt=0)
         .exclude(Exists(ended))
-        .select_related("company", "customer")
         .distinct()
         .order_by("due_date", "pk")[:500]
     )

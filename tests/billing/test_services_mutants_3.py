@@ -3805,3 +3805,92 @@ def test_autopay_a_declined_charges_timeline_row_states_its_amount_in_one_format
         autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
     (entry,) = timeline("payment.failed")
     assert entry.data["amount"] == "$1,356.00"
+
+
+def test_autopay_charges_a_small_balance_and_leaves_out_only_its_own_ended_charges(
+    customer, job, connected, stripe_on, caplog
+):
+    """What the run's query leaves out, one invoice each: a balance of $1.00 is charged; a
+    failed card payment made on the pay page does not stop autopay; an autopay charge that
+    failed for the balance as it stands (after a deposit's credit) is not tried again; a draft
+    is not looked at."""
+    from billing.models import SavedCard
+    from billing.services import autopay
+    from crewcommand.lib.money import to_cents
+    from documents.models import InvoiceStatus
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    small = InvoiceFactory(customer=customer, job=job)
+    Invoice.objects.filter(pk=small.pk).update(
+        amount_paid=small.total - Decimal("1.00"), status=InvoiceStatus.PARTIALLY_PAID
+    )
+    tried_on_page = InvoiceFactory(customer=customer, job=job)
+    Payment.objects.create(
+        company=customer.company,
+        customer=customer,
+        invoice=tried_on_page,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.FAILED,
+        amount=tried_on_page.balance,
+        stripe_account_id=card.stripe_account_id,
+    )
+    credited = InvoiceFactory(customer=customer, job=job)
+    Invoice.objects.filter(pk=credited.pk).update(deposit_credit=Decimal("300.00"))
+    credited.refresh_from_db()
+    key = f"cc-autopay-{credited.public_id}-{to_cents(credited.balance)}"
+    Payment.objects.create(
+        company=customer.company,
+        customer=customer,
+        invoice=credited,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.FAILED,
+        amount=credited.balance,
+        stripe_account_id=card.stripe_account_id,
+        saved_card=card,
+        autopay_key=key,
+        idempotency_key=key,
+    )
+    InvoiceFactory(customer=customer, job=job, sent=False)  # a draft, due today
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="billing.services.autopay"):
+        assert autopay.autopay_due() == 2
+    assert not [r for r in caplog.records if r.name == "billing.services.autopay"]
+    charged = Payment.objects.filter(autopay_key__isnull=False, status=PaymentStatus.SUCCEEDED)
+    assert sorted((p.invoice_id, p.amount) for p in charged) == sorted(
+        [(small.pk, Decimal("1.00")), (tried_on_page.pk, tried_on_page.balance)]
+    )
+    assert Payment.objects.filter(invoice=credited).count() == 1
+    assert len(stripe_on.requests_to("/v1/payment_intents", "POST")) == 2
+
+
+def test_autopay_a_long_decline_message_is_kept_to_300_characters(
+    customer, job, connected, stripe_on, monkeypatch
+):
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
+    _stripe_answers_off_session_charges_with(
+        monkeypatch, last_payment_error={"message": "Declined. " + "x" * 400}
+    )
+    invoice = InvoiceFactory(customer=customer, job=job)
+    failed = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert failed.status == PaymentStatus.FAILED
+    assert failed.failure_message == ("Declined. " + "x" * 400)[:300]
+
+
+def test_autopay_an_answer_without_a_currency_is_flagged_and_no_currency_made_up(
+    customer, job, connected, stripe_on, monkeypatch
+):
+    from billing.services import autopay
+
+    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    _stripe_answers_off_session_charges_with(monkeypatch, currency=None)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    paid = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    assert paid.status == PaymentStatus.SUCCEEDED
+    assert paid.applied is False  # money in an unknown currency is flagged, not applied
+    assert paid.currency == ""
