@@ -3894,3 +3894,35 @@ def test_autopay_an_answer_without_a_currency_is_flagged_and_no_currency_made_up
     assert paid.status == PaymentStatus.SUCCEEDED
     assert paid.applied is False  # money in an unknown currency is flagged, not applied
     assert paid.currency == ""
+
+
+def test_autopay_a_charge_that_failed_for_an_earlier_balance_does_not_stop_the_next(
+    customer, job, connected, stripe_on
+):
+    """Only an attempt for the balance as it stands is never made again: after a payment by
+    hand changes the balance, the run charges the new one."""
+    from billing.models import SavedCard
+    from billing.services import autopay
+    from crewcommand.lib.money import to_cents
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    SavedCard.objects.filter(pk=card.pk).update(autopay=True)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    earlier = invoice.balance + Decimal("100.00")
+    key = f"cc-autopay-{invoice.public_id}-{to_cents(earlier)}"
+    Payment.objects.create(
+        company=customer.company,
+        customer=customer,
+        invoice=invoice,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.FAILED,
+        amount=earlier,
+        stripe_account_id=card.stripe_account_id,
+        saved_card=card,
+        autopay_key=key,
+        idempotency_key=key,
+    )
+    assert autopay.autopay_due() == 1
+    charged = Payment.objects.get(invoice=invoice, status=PaymentStatus.SUCCEEDED)
+    assert charged.amount == invoice.balance
