@@ -119,3 +119,12 @@ def office_client(office):
 @pytest.fixture
 def outsider_client(outsider):
     return _client_for(outsider)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """pytest-django's own (the xdist worker's suffix), and under mutation testing one test
+    database per running mutant (tests/mutation_order.py)."""
+    from tests.mutation_order import mutation_db_suffix
+
+    mutation_db_suffix()
