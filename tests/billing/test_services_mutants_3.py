@@ -979,13 +979,9 @@ def test_checkout_saving_a_card_makes_one_stripe_customer_and_keeps_the_card_it_
     assert SavedCard.objects.count() == 2 and len(timeline("card.saved")) == 2
 
 
-def test_checkout_a_card_is_kept_only_if_stripe_set_it_up_for_later(
-    customer, job, connected, stripe_on
-):
-    from billing.models import SavedCard
-    from billing.services import autopay
-
-    invoice = InvoiceFactory(customer=customer, job=job)
+def _paid_saving_the_card(invoice, connected, stripe_on):
+    """The customer pays ``invoice`` ticking "save this card"; returns the attempt and Stripe's
+    PaymentIntent for it (read back, not applied)."""
     started = services.checkout_start(
         document=invoice, amount=None, return_urls=return_urls, save_card=True
     )
@@ -994,7 +990,17 @@ def test_checkout_a_card_is_kept_only_if_stripe_set_it_up_for_later(
     session = stripe_client.checkout_session_retrieve(
         account=connected.account_id, session_id=payment.stripe_session_id
     )
-    intent = session["payment_intent"]
+    return payment, session["payment_intent"]
+
+
+def test_checkout_a_card_is_kept_only_if_stripe_set_it_up_for_later(
+    customer, job, connected, stripe_on
+):
+    from billing.models import SavedCard
+    from billing.services import autopay
+
+    invoice = InvoiceFactory(customer=customer, job=job)
+    payment, intent = _paid_saving_the_card(invoice, connected, stripe_on)
     assert intent["setup_future_usage"] == "off_session"
     for changed in (
         {"setup_future_usage": "on_session"},
@@ -3486,6 +3492,26 @@ def _stripe_answers_off_session_charges_with(monkeypatch, **fields) -> None:
     monkeypatch.setattr(stripe_client, "off_session_charge", answer)
 
 
+def _failed_card_attempt(invoice, card, amount, *, autopay=True) -> Payment:
+    """A card attempt on ``invoice`` for ``amount`` that ended failed: an autopay charge (keyed
+    as the service keys it) or, with ``autopay=False``, one made on the pay page."""
+    from crewcommand.lib.money import to_cents
+
+    key = f"cc-autopay-{invoice.public_id}-{to_cents(amount)}"
+    keyed = {"saved_card": card, "autopay_key": key, "idempotency_key": key} if autopay else {}
+    return Payment.objects.create(
+        company=invoice.company,
+        customer=invoice.customer,
+        invoice=invoice,
+        purpose=PaymentPurpose.INVOICE,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.FAILED,
+        amount=amount,
+        stripe_account_id=card.stripe_account_id,
+        **keyed,
+    )
+
+
 def test_autopay_a_card_one_customer_saves_leaves_another_customers_card_and_autopay_alone(
     customer, job, connected, stripe_on
 ):
@@ -3582,7 +3608,6 @@ def test_autopay_leaves_out_invoices_with_nothing_due_or_a_charge_that_ended(
 
     from billing.models import SavedCard
     from billing.services import autopay
-    from crewcommand.lib.money import to_cents
     from documents.models import InvoiceStatus
 
     card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
@@ -3601,20 +3626,7 @@ def test_autopay_leaves_out_invoices_with_nothing_due_or_a_charge_that_ended(
         for n in range(500)
     )  # 500 sent $0.00 invoices, the oldest due
     declined = InvoiceFactory(customer=customer, job=job, due_date=today - dt.timedelta(days=1))
-    key = f"cc-autopay-{declined.public_id}-{to_cents(declined.balance)}"
-    Payment.objects.create(
-        company=customer.company,
-        customer=customer,
-        invoice=declined,
-        purpose=PaymentPurpose.INVOICE,
-        method=PaymentMethod.CARD,
-        status=PaymentStatus.FAILED,
-        amount=declined.balance,
-        stripe_account_id=card.stripe_account_id,
-        saved_card=card,
-        autopay_key=key,
-        idempotency_key=key,
-    )
+    _failed_card_attempt(declined, card, declined.balance)
     last = InvoiceFactory(customer=customer, job=job)  # due today, $1,356.00
     assert autopay.autopay_due(today=today) == 1
     assert Payment.objects.get(invoice=last).status == PaymentStatus.SUCCEEDED
@@ -3774,15 +3786,7 @@ def test_autopay_a_card_stripe_gives_no_last_four_digits_for_is_kept_without_the
     from billing.services import autopay
 
     invoice = InvoiceFactory(customer=customer, job=job)
-    started = services.checkout_start(
-        document=invoice, amount=None, return_urls=return_urls, save_card=True
-    )
-    stripe_on.complete_session(started.payment.stripe_session_id, send_webhook=False)
-    payment = Payment.objects.get()
-    session = stripe_client.checkout_session_retrieve(
-        account=connected.account_id, session_id=payment.stripe_session_id
-    )
-    intent = session["payment_intent"]
+    payment, intent = _paid_saving_the_card(invoice, connected, stripe_on)
     intent["latest_charge"]["payment_method_details"]["card"]["last4"] = None
     saved = autopay.card_save_from(payment, intent)
     assert saved is not None and (saved.brand, saved.last4) == ("visa", "")
@@ -3816,7 +3820,6 @@ def test_autopay_charges_a_small_balance_and_leaves_out_only_its_own_ended_charg
     is not looked at."""
     from billing.models import SavedCard
     from billing.services import autopay
-    from crewcommand.lib.money import to_cents
     from documents.models import InvoiceStatus
 
     card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
@@ -3826,33 +3829,11 @@ def test_autopay_charges_a_small_balance_and_leaves_out_only_its_own_ended_charg
         amount_paid=small.total - Decimal("1.00"), status=InvoiceStatus.PARTIALLY_PAID
     )
     tried_on_page = InvoiceFactory(customer=customer, job=job)
-    Payment.objects.create(
-        company=customer.company,
-        customer=customer,
-        invoice=tried_on_page,
-        purpose=PaymentPurpose.INVOICE,
-        method=PaymentMethod.CARD,
-        status=PaymentStatus.FAILED,
-        amount=tried_on_page.balance,
-        stripe_account_id=card.stripe_account_id,
-    )
+    _failed_card_attempt(tried_on_page, card, tried_on_page.balance, autopay=False)
     credited = InvoiceFactory(customer=customer, job=job)
     Invoice.objects.filter(pk=credited.pk).update(deposit_credit=Decimal("300.00"))
     credited.refresh_from_db()
-    key = f"cc-autopay-{credited.public_id}-{to_cents(credited.balance)}"
-    Payment.objects.create(
-        company=customer.company,
-        customer=customer,
-        invoice=credited,
-        purpose=PaymentPurpose.INVOICE,
-        method=PaymentMethod.CARD,
-        status=PaymentStatus.FAILED,
-        amount=credited.balance,
-        stripe_account_id=card.stripe_account_id,
-        saved_card=card,
-        autopay_key=key,
-        idempotency_key=key,
-    )
+    _failed_card_attempt(credited, card, credited.balance)
     InvoiceFactory(customer=customer, job=job, sent=False)  # a draft, due today
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="billing.services.autopay"):
@@ -3903,26 +3884,12 @@ def test_autopay_a_charge_that_failed_for_an_earlier_balance_does_not_stop_the_n
     hand changes the balance, the run charges the new one."""
     from billing.models import SavedCard
     from billing.services import autopay
-    from crewcommand.lib.money import to_cents
 
     card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
     SavedCard.objects.filter(pk=card.pk).update(autopay=True)
     invoice = InvoiceFactory(customer=customer, job=job)
     earlier = invoice.balance + Decimal("100.00")
-    key = f"cc-autopay-{invoice.public_id}-{to_cents(earlier)}"
-    Payment.objects.create(
-        company=customer.company,
-        customer=customer,
-        invoice=invoice,
-        purpose=PaymentPurpose.INVOICE,
-        method=PaymentMethod.CARD,
-        status=PaymentStatus.FAILED,
-        amount=earlier,
-        stripe_account_id=card.stripe_account_id,
-        saved_card=card,
-        autopay_key=key,
-        idempotency_key=key,
-    )
+    _failed_card_attempt(invoice, card, earlier)
     assert autopay.autopay_due() == 1
     charged = Payment.objects.get(invoice=invoice, status=PaymentStatus.SUCCEEDED)
     assert charged.amount == invoice.balance
