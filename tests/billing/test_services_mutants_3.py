@@ -3492,6 +3492,20 @@ def _stripe_answers_off_session_charges_with(monkeypatch, **fields) -> None:
     monkeypatch.setattr(stripe_client, "off_session_charge", answer)
 
 
+def _charged_with_stripe_answering(
+    customer, job, stripe_on, monkeypatch, *, declined=False, **fields
+):
+    """A saved card charged for a new invoice, Stripe's answer carrying ``fields``."""
+    from billing.services import autopay
+
+    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
+    if declined:
+        stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
+    _stripe_answers_off_session_charges_with(monkeypatch, **fields)
+    invoice = InvoiceFactory(customer=customer, job=job)
+    return autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+
+
 def _failed_card_attempt(invoice, card, amount, *, autopay=True) -> Payment:
     """A card attempt on ``invoice`` for ``amount`` that ended failed: an autopay charge (keyed
     as the service keys it) or, with ``autopay=False``, one made on the pay page."""
@@ -3740,16 +3754,15 @@ def test_autopay_stripes_answer_without_the_amount_received_falls_back_to_the_am
     from billing.models import PaymentIssue
     from billing.services import autopay
 
-    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
-    _stripe_answers_off_session_charges_with(monkeypatch, amount_received=None)
-    invoice = InvoiceFactory(customer=customer, job=job)
-    paid = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    paid = _charged_with_stripe_answering(
+        customer, job, stripe_on, monkeypatch, amount_received=None
+    )
     assert (paid.status, paid.applied, paid.amount) == (
         PaymentStatus.SUCCEEDED,
         True,
         Decimal("1356.00"),
     )
-    assert Invoice.objects.get(pk=invoice.pk).balance == 0
+    assert Invoice.objects.get(pk=paid.invoice_id).balance == 0
 
     # Neither amount said: nothing is known taken; the attempt is flagged, its amount kept.
     _stripe_answers_off_session_charges_with(monkeypatch, amount_received=None, amount=None)
@@ -3767,13 +3780,10 @@ def test_autopay_stripes_answer_without_the_amount_received_falls_back_to_the_am
 def test_autopay_a_decline_stripe_gives_no_reason_for_says_the_card_could_not_be_charged(
     customer, job, connected, stripe_on, monkeypatch
 ):
-    from billing.services import autopay
 
-    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
-    stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
-    _stripe_answers_off_session_charges_with(monkeypatch, last_payment_error={"code": "x"})
-    invoice = InvoiceFactory(customer=customer, job=job)
-    failed = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    failed = _charged_with_stripe_answering(
+        customer, job, stripe_on, monkeypatch, declined=True, last_payment_error={"code": "x"}
+    )
     assert failed.status == PaymentStatus.FAILED
     assert failed.failure_message == "The card could not be charged."
     (entry,) = timeline("payment.failed")
@@ -3850,15 +3860,15 @@ def test_autopay_charges_a_small_balance_and_leaves_out_only_its_own_ended_charg
 def test_autopay_a_long_decline_message_is_kept_to_300_characters(
     customer, job, connected, stripe_on, monkeypatch
 ):
-    from billing.services import autopay
 
-    card = card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
-    stripe_on.off_session_outcomes[card.stripe_payment_method_id] = "card_declined"
-    _stripe_answers_off_session_charges_with(
-        monkeypatch, last_payment_error={"message": "Declined. " + "x" * 400}
+    failed = _charged_with_stripe_answering(
+        customer,
+        job,
+        stripe_on,
+        monkeypatch,
+        declined=True,
+        last_payment_error={"message": "Declined. " + "x" * 400},
     )
-    invoice = InvoiceFactory(customer=customer, job=job)
-    failed = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
     assert failed.status == PaymentStatus.FAILED
     assert failed.failure_message == ("Declined. " + "x" * 400)[:300]
 
@@ -3866,12 +3876,8 @@ def test_autopay_a_long_decline_message_is_kept_to_300_characters(
 def test_autopay_an_answer_without_a_currency_is_flagged_and_no_currency_made_up(
     customer, job, connected, stripe_on, monkeypatch
 ):
-    from billing.services import autopay
 
-    card_saved(InvoiceFactory(customer=customer, job=job), stripe_on)
-    _stripe_answers_off_session_charges_with(monkeypatch, currency=None)
-    invoice = InvoiceFactory(customer=customer, job=job)
-    paid = autopay.saved_card_charge(invoice=invoice, actor=Actor.system(), triggered_by="a")
+    paid = _charged_with_stripe_answering(customer, job, stripe_on, monkeypatch, currency=None)
     assert paid.status == PaymentStatus.SUCCEEDED
     assert paid.applied is False  # money in an unknown currency is flagged, not applied
     assert paid.currency == ""
