@@ -2797,17 +2797,22 @@ def test_a_refund_stripe_refuses_keeps_stripes_reason(invoice, connected, stripe
     assert str(refused.value) == f"Stripe refused the refund: {refund.failure_message}"
 
 
-def _stripe_answers_refunds_with(monkeypatch, **fields) -> None:
-    """Stripe makes the refund (the fake, through the SDK) and answers with ``fields`` set, as
-    it does for a refund it cannot settle at once."""
-    real = stripe_client.refund_create
+def _stripe_answers_with(monkeypatch, call: str, **fields) -> None:
+    """``stripe_client.<call>`` still goes through the SDK to the fake Stripe; its answer then
+    has ``fields`` set, as in the rarer answers the code is written for (a refund Stripe cannot
+    settle at once, a charge without an amount received, ...)."""
+    real = getattr(stripe_client, call)
 
     def answer(**kwargs):
         data = real(**kwargs)
         data.update(fields)
         return data
 
-    monkeypatch.setattr(stripe_client, "refund_create", answer)
+    monkeypatch.setattr(stripe_client, call, answer)
+
+
+def _stripe_answers_refunds_with(monkeypatch, **fields) -> None:
+    _stripe_answers_with(monkeypatch, "refund_create", **fields)
 
 
 @pytest.mark.parametrize("status", ["requires_reauthorization", None])
@@ -3480,16 +3485,7 @@ def test_stripes_answer_naming_one_of_our_refunds_settles_that_one_not_the_newes
 
 
 def _stripe_answers_off_session_charges_with(monkeypatch, **fields) -> None:
-    """Stripe charges the saved card (the fake, through the SDK) and answers with ``fields``
-    set, as in the rarer answers the code is written for."""
-    real = stripe_client.off_session_charge
-
-    def answer(**kwargs):
-        data = real(**kwargs)
-        data.update(fields)
-        return data
-
-    monkeypatch.setattr(stripe_client, "off_session_charge", answer)
+    _stripe_answers_with(monkeypatch, "off_session_charge", **fields)
 
 
 def _charged_with_stripe_answering(
