@@ -84,16 +84,15 @@ def _apply_success(
         if not taken.exists():
             payment.stripe_payment_intent_id = intent_id
     problem = _problem(payment, locked, cents=cents, currency=currency)
+    # What was asked (in cents) stays in an issue, whatever was taken.
+    expected = to_cents(payment.amount + payment.tip_amount)
     if problem is not None and cents > 0:
-        # The row records the money that was actually taken; what was asked stays in the issue.
-        expected = to_cents(payment.amount + payment.tip_amount)
+        # The row records the money that was actually taken.
         received = from_cents(cents)
         if received <= payment.tip_amount:
             payment.tip_amount = ZERO
         payment.amount = received - payment.tip_amount
         payment.currency = currency.lower()[:3]
-    else:
-        expected = cents
     payment.status = PaymentStatus.SUCCEEDED
     payment.succeeded_at = payment.finished_at = now
     payment.failure_message = ""

@@ -112,8 +112,9 @@ def test_a_single_cent_taken_is_recorded_as_one_cent_and_flagged_with_what_was_a
 
 
 # _apply_session mutant 50 and _apply_success mutant 36: an answer without an amount is taken as
-# nothing received: the row keeps the amount asked, the issue says 0 cents (and 0 "expected",
-# the value the code stores when nothing arrived).
+# nothing received: the row keeps the amount asked, the issue says 0 cents and what was asked
+# (it said 0 "expected" before the eighth session: the asked amount was kept only when some
+# money arrived).
 
 
 def test_a_paid_session_without_an_amount_is_flagged_as_nothing_received_and_changes_no_amount(
@@ -130,7 +131,7 @@ def test_a_paid_session_without_an_amount_is_flagged_as_nothing_received_and_cha
         Decimal("1356.00"),
         "cad",
     )
-    assert _issue_of(after) == ("amount", {"cents": 0, "currency": "cad", "expected": 0})
+    assert _issue_of(after) == ("amount", {"cents": 0, "currency": "cad", "expected": 135600})
     assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
 
 
