@@ -5,6 +5,8 @@ Every function is keyword-only, runs in one transaction and writes an activity r
 exist only inside ``IssuedLink`` (created here, shown once, never stored or logged).
 """
 
+# `with transaction.atomic():`, not the decorator: mutmut does not mutate decorated functions.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -130,7 +132,6 @@ def _log_link(link: PortalLink, verb: str, actor: Actor, **data: str) -> None:
 # --- Links -------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def link_create(
     *,
     customer: Customer,
@@ -149,105 +150,106 @@ def link_create(
     makes a link that never expires. A link to a closed document is kept open for the
     company's closed-document period from now (``_closed_window``), or until ``keep_until``
     if that is later."""
-    _check_document(customer, document)
-    window = _closed_window(customer, document)
-    if window is not None:
-        keep_until = max(keep_until, window) if keep_until else window
-    if contact is None:
-        contact = primary_contact(customer)
-    elif contact.customer_id != customer.pk or contact.removed_at is not None:
-        raise ServiceError(_("That contact is not on file for this customer."))
-    token = new_token()
-    for _attempt in range(8):
-        try:
-            with transaction.atomic():
-                link = PortalLink.objects.create(
-                    company=customer.company,
-                    customer=customer,
-                    contact=contact,
-                    estimate=document if isinstance(document, Estimate) else None,
-                    invoice=document if isinstance(document, Invoice) else None,
-                    token_hash=token_hash(token),
-                    reference=new_reference(),
-                    channel=channel,
-                    sent_to=sent_to[:254],
-                    created_by=_member_user(actor),
-                    expires_at=_default_expiry(customer) if expires_at is True else expires_at,
-                    keep_until=keep_until,
-                )
-            break
-        except IntegrityError:  # a reference already used in this company: draw another
-            continue
-    else:
-        raise ServiceError(_("Could not create a link. Please try again."))
-    _log_link(link, "portal_link.created", actor)
-    return IssuedLink(link=link, token=token)
+    with transaction.atomic():
+        _check_document(customer, document)
+        window = _closed_window(customer, document)
+        if window is not None:
+            keep_until = max(keep_until, window) if keep_until else window
+        if contact is None:
+            contact = primary_contact(customer)
+        elif contact.customer_id != customer.pk or contact.removed_at is not None:
+            raise ServiceError(_("That contact is not on file for this customer."))
+        token = new_token()
+        for _attempt in range(8):
+            try:
+                with transaction.atomic():
+                    link = PortalLink.objects.create(
+                        company=customer.company,
+                        customer=customer,
+                        contact=contact,
+                        estimate=document if isinstance(document, Estimate) else None,
+                        invoice=document if isinstance(document, Invoice) else None,
+                        token_hash=token_hash(token),
+                        reference=new_reference(),
+                        channel=channel,
+                        sent_to=sent_to[:254],
+                        created_by=_member_user(actor),
+                        expires_at=_default_expiry(customer) if expires_at is True else expires_at,
+                        keep_until=keep_until,
+                    )
+                break
+            except IntegrityError:  # a reference already used in this company: draw another
+                continue
+        else:
+            raise ServiceError(_("Could not create a link. Please try again."))
+        _log_link(link, "portal_link.created", actor)
+        return IssuedLink(link=link, token=token)
 
 
-@transaction.atomic
 def link_revoke(*, link: PortalLink, actor: Actor) -> PortalLink:
     """Stop a link from working at once. Idempotent."""
-    link = PortalLink.objects.select_for_update().get(pk=link.pk)
-    if link.revoked_at is None:
-        link.revoked_at = timezone.now()
-        link.save(update_fields=["revoked_at", "updated_at"])
-        _log_link(link, "portal_link.revoked", actor)
-    return link
+    with transaction.atomic():
+        link = PortalLink.objects.select_for_update().get(pk=link.pk)
+        if link.revoked_at is None:
+            link.revoked_at = timezone.now()
+            link.save(update_fields=["revoked_at", "updated_at"])
+            _log_link(link, "portal_link.revoked", actor)
+        return link
 
 
 EXTEND_MAX_DAYS = 3650
 
 
-@transaction.atomic
 def link_extend(*, link: PortalLink, until: dt.datetime, actor: Actor) -> PortalLink:
     """Keep the link working until ``until``: past its closed document's expiry
     (``keep_until``) and past its own lifetime (``expires_at``) if that ends sooner. Never
     shortens a link, and never brings back a revoked one (make a new link instead)."""
-    link = (
-        PortalLink.objects.select_for_update(of=("self",))
-        .select_related("company", "customer", "estimate", "invoice")
-        .get(pk=link.pk)
-    )
-    now = timezone.now()
-    if link.revoked_at is not None:
-        raise ServiceError(_("This link was revoked and can't be extended. Create a new link."))
-    if until <= now:
-        raise ServiceError(_("Choose a date after today."))
-    if until > now + dt.timedelta(days=EXTEND_MAX_DAYS):
-        raise ServiceError(_("Choose a date within the next ten years."))
-    fields = ["keep_until", "updated_at"]
-    link.keep_until = max(until, link.keep_until) if link.keep_until else until
-    if link.expires_at is not None and link.expires_at < until:
-        link.expires_at = until
-        fields.append("expires_at")
-    link.save(update_fields=fields)
-    planned = link.planned_expiry
-    _log_link(
-        link,
-        "portal_link.extended",
-        actor,
-        until=date_format(timezone.localtime(planned), "DATE_FORMAT") if planned else "-",
-    )
-    return link
+    with transaction.atomic():
+        link = (
+            PortalLink.objects.select_for_update(of=("self",))
+            .select_related("company", "customer", "estimate", "invoice")
+            .get(pk=link.pk)
+        )
+        now = timezone.now()
+        if link.revoked_at is not None:
+            raise ServiceError(_("This link was revoked and can't be extended. Create a new link."))
+        if until <= now:
+            raise ServiceError(_("Choose a date after today."))
+        if until > now + dt.timedelta(days=EXTEND_MAX_DAYS):
+            raise ServiceError(_("Choose a date within the next ten years."))
+        fields = ["keep_until", "updated_at"]
+        link.keep_until = max(until, link.keep_until) if link.keep_until else until
+        if link.expires_at is not None and link.expires_at < until:
+            link.expires_at = until
+            fields.append("expires_at")
+        link.save(update_fields=fields)
+        planned = link.planned_expiry
+        _log_link(
+            link,
+            "portal_link.extended",
+            actor,
+            until=date_format(timezone.localtime(planned), "DATE_FORMAT") if planned else "-",
+        )
+        return link
 
 
-@transaction.atomic
 def link_regenerate(*, link: PortalLink, actor: Actor) -> IssuedLink:
     """Revoke the link and make a new one with the same customer, scope and recipient."""
-    old = link_revoke(link=link, actor=actor)
-    issued = link_create(
-        customer=old.customer,
-        actor=actor,
-        document=old.document,
-        channel=LinkChannel.MANUAL,
-        sent_to=old.sent_to,
-        keep_until=old.keep_until,
-        contact=old.contact if old.contact and old.contact.removed_at is None else None,
-    )
-    old.replaced_by = issued.link
-    old.save(update_fields=["replaced_by", "updated_at"])
-    _log_link(old, "portal_link.regenerated", actor, new=issued.link.reference)
-    return issued
+    with transaction.atomic():
+        old = link_revoke(link=link, actor=actor)
+        issued = link_create(
+            customer=old.customer,
+            actor=actor,
+            document=old.document,
+            channel=LinkChannel.MANUAL,
+            sent_to=old.sent_to,
+            keep_until=old.keep_until,
+            contact=old.contact if old.contact and old.contact.removed_at is None else None,
+        )
+        old.replaced_by = issued.link
+        old.save(update_fields=["replaced_by", "updated_at"])
+        _log_link(old, "portal_link.regenerated", actor, new=issued.link.reference)
+        return issued
 
 
 # --- One link per Send ------------------------------------------------------------------------
@@ -337,7 +339,6 @@ def contacts_on_file(customer: Customer) -> list[Contact]:
     return list(Contact.objects.filter(customer=customer, removed_at=None))
 
 
-@transaction.atomic
 def share_document(
     *,
     document: Document,
@@ -357,17 +358,20 @@ def share_document(
     not texted twice, and one who prefers texts and was texted that link gets no email of it
     (unless the contractor wrote a note, which only the email carries). Returns the first
     contact's link."""
-    if channel != "email":
-        raise ServiceError(_("Only email delivery is available for now."))
-    customer = document.customer
-    if contacts is None:
-        primary = primary_contact(customer)
-        contacts = [primary] if primary is not None else []
-    scope = _scope_for(document)
-    links = [_share_with(document, customer, contact, actor, note, scope) for contact in contacts]
-    if not links:  # a customer without contacts (made before them): one unaddressed link
-        links.append(_share_with(document, customer, None, actor, note, scope))
-    return links[0]
+    with transaction.atomic():
+        if channel != "email":
+            raise ServiceError(_("Only email delivery is available for now."))
+        customer = document.customer
+        if contacts is None:
+            primary = primary_contact(customer)
+            contacts = [primary] if primary is not None else []
+        scope = _scope_for(document)
+        links = [
+            _share_with(document, customer, contact, actor, note, scope) for contact in contacts
+        ]
+        if not links:  # a customer without contacts (made before them): one unaddressed link
+            links.append(_share_with(document, customer, None, actor, note, scope))
+        return links[0]
 
 
 def _share_with(
@@ -479,7 +483,6 @@ def _check_not_sent_since(document: Document, last_sent: str | None) -> None:
         )
 
 
-@transaction.atomic
 def estimate_deliver(
     *,
     estimate: Estimate,
@@ -492,15 +495,15 @@ def estimate_deliver(
     it with ``note`` (``share_document``), and render its PDF in the background. With
     ``last_sent`` (``sent_stamp`` as the preview saw it), refuses with ``AlreadySent`` when the
     estimate was sent since."""
-    _check_not_sent_since(estimate, last_sent)
-    with _send_scope(estimate, actor):
-        estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
-        share_document(document=estimate, actor=actor, note=note, contacts=contacts)
-    warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
-    return estimate
+    with transaction.atomic():
+        _check_not_sent_since(estimate, last_sent)
+        with _send_scope(estimate, actor):
+            estimate = documents_services.estimate_send(estimate=estimate, actor=actor)
+            share_document(document=estimate, actor=actor, note=note, contacts=contacts)
+        warm_pdf.delay_on_commit(kind="estimate", pk=estimate.pk)
+        return estimate
 
 
-@transaction.atomic
 def invoice_deliver(
     *,
     invoice: Invoice,
@@ -510,12 +513,13 @@ def invoice_deliver(
     contacts: list[Contact] | None = None,
 ) -> Invoice:
     """Send an invoice to its customer, as ``estimate_deliver`` does an estimate."""
-    _check_not_sent_since(invoice, last_sent)
-    with _send_scope(invoice, actor):
-        invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
-        share_document(document=invoice, actor=actor, note=note, contacts=contacts)
-    warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
-    return invoice
+    with transaction.atomic():
+        _check_not_sent_since(invoice, last_sent)
+        with _send_scope(invoice, actor):
+            invoice = documents_services.invoice_send(invoice=invoice, actor=actor)
+            share_document(document=invoice, actor=actor, note=note, contacts=contacts)
+        warm_pdf.delay_on_commit(kind="invoice", pk=invoice.pk)
+        return invoice
 
 
 # --- Fresh links for expired ones ----------------------------------------------------------------
@@ -546,45 +550,47 @@ def fresh_link_queue(*, link_id: int | None, contact: str) -> None:
     send_fresh_link.delay_on_commit(link_id=link_id, sealed_contact=seal(contact))
 
 
-@transaction.atomic
 def fresh_link_request(*, link: PortalLink | None, contact: str) -> bool:
     """Send a fresh link if, and only if, ``link`` is a real link that expired (not revoked)
     and ``contact`` is the email or mobile number of one of the customer's contacts on file.
     The link goes to that contact, at the address on file (never to what was typed, even when
     it differs only in case or spacing), by the channel that matched. Returns whether a link
     was sent; callers must answer the visitor the same way either way."""
-    if link is None or link.revoked_at is not None or link.is_usable():
-        return False
-    customer = link.customer
-    match, channel = None, ""
-    for candidate in contacts_on_file(customer):
-        channel = contact_matches(candidate, contact)
-        if channel:
-            match = candidate
-            break
-    if match is None:
-        return False
-    if channel == Channel.SMS and not match.can_text():
-        channel = Channel.EMAIL
-    if channel == Channel.EMAIL and not match.can_email():
-        return False
-    to = match.phone if channel == Channel.SMS else match.email
-    actor = Actor.customer(match.name)
-    issued = link_create(
-        customer=customer,
-        actor=actor,
-        document=link.document,
-        channel=LinkChannel.FRESH,
-        sent_to=to,
-        contact=match,
-    )
-    PortalLink.objects.filter(pk=link.pk).update(replaced_by=issued.link, updated_at=timezone.now())
-    if channel == Channel.SMS:
-        notifications.queue_link_sms(link=issued.link, url=issued.url)
-    else:
-        notifications.queue_link_email(link=issued.link, url=issued.url)
-    _log_link(link, "portal_link.reissued", actor, new=issued.link.reference)
-    return True
+    with transaction.atomic():
+        if link is None or link.revoked_at is not None or link.is_usable():
+            return False
+        customer = link.customer
+        match, channel = None, ""
+        for candidate in contacts_on_file(customer):
+            channel = contact_matches(candidate, contact)
+            if channel:
+                match = candidate
+                break
+        if match is None:
+            return False
+        if channel == Channel.SMS and not match.can_text():
+            channel = Channel.EMAIL
+        if channel == Channel.EMAIL and not match.can_email():
+            return False
+        to = match.phone if channel == Channel.SMS else match.email
+        actor = Actor.customer(match.name)
+        issued = link_create(
+            customer=customer,
+            actor=actor,
+            document=link.document,
+            channel=LinkChannel.FRESH,
+            sent_to=to,
+            contact=match,
+        )
+        PortalLink.objects.filter(pk=link.pk).update(
+            replaced_by=issued.link, updated_at=timezone.now()
+        )
+        if channel == Channel.SMS:
+            notifications.queue_link_sms(link=issued.link, url=issued.url)
+        else:
+            notifications.queue_link_email(link=issued.link, url=issued.url)
+        _log_link(link, "portal_link.reissued", actor, new=issued.link.reference)
+        return True
 
 
 def contact_removed(row) -> None:
@@ -619,31 +625,31 @@ def link_record_views(
     )
 
 
-@transaction.atomic
 def document_mark_viewed(
     *, document: Document, link: PortalLink, at: dt.datetime | None = None
 ) -> bool:
     """Move a sent document to *viewed* the first time its customer opens it (``at``: when
     they did). Idempotent: a conditional UPDATE, so concurrent first views record one
     activity row."""
-    model = type(document)
-    sent = EstimateStatus.SENT if model is Estimate else InvoiceStatus.SENT
-    viewed = EstimateStatus.VIEWED if model is Estimate else InvoiceStatus.VIEWED
-    now = at or timezone.now()
-    changed = model.objects.filter(pk=document.pk, status=sent).update(
-        status=viewed, viewed_at=now, updated_at=timezone.now()
-    )
-    if changed:
-        document.status, document.viewed_at = viewed, now
-        activity.record(
-            company=link.company,
-            verb=f"{'estimate' if model is Estimate else 'invoice'}.viewed",
-            actor=Actor.customer(link.customer.name),
-            target=document,
-            customer=link.customer,
-            data={"number": document.display_number, "reference": link.reference},
+    with transaction.atomic():
+        model = type(document)
+        sent = EstimateStatus.SENT if model is Estimate else InvoiceStatus.SENT
+        viewed = EstimateStatus.VIEWED if model is Estimate else InvoiceStatus.VIEWED
+        now = at or timezone.now()
+        changed = model.objects.filter(pk=document.pk, status=sent).update(
+            status=viewed, viewed_at=now, updated_at=timezone.now()
         )
-    return bool(changed)
+        if changed:
+            document.status, document.viewed_at = viewed, now
+            activity.record(
+                company=link.company,
+                verb=f"{'estimate' if model is Estimate else 'invoice'}.viewed",
+                actor=Actor.customer(link.customer.name),
+                target=document,
+                customer=link.customer,
+                data={"number": document.display_number, "reference": link.reference},
+            )
+        return bool(changed)
 
 
 # --- Answers to estimates ------------------------------------------------------------------------
@@ -712,7 +718,6 @@ def selection_summary(lines, selection: Selection) -> list[str]:
     return summary
 
 
-@transaction.atomic
 def estimate_accept(
     *,
     estimate: Estimate,
@@ -731,155 +736,162 @@ def estimate_accept(
     Locks the estimate row: of concurrent submissions exactly one signs, the others get a
     ServiceError. Refuses a revision other than the current, sent one (the contractor revised
     it since the customer loaded the page)."""
-    estimate = _lock_answerable(estimate=estimate, link=link)
-    revision = estimate.current_revision
-    if revision.sent_at is None or revision.number != revision_number:
-        raise ServiceError(
-            _(
-                "%(company)s updated this estimate since you opened it. Review the new version, then sign."
+    with transaction.atomic():
+        estimate = _lock_answerable(estimate=estimate, link=link)
+        revision = estimate.current_revision
+        if revision.sent_at is None or revision.number != revision_number:
+            raise ServiceError(
+                _(
+                    "%(company)s updated this estimate since you opened it. Review the new version, then sign."
+                )
+                % {"company": estimate.company.name}
             )
-            % {"company": estimate.company.name}
+        lines = list(revision.lines.all())
+        selection = validate_selection(lines, selection)
+        content = canonical.canonical_json(
+            estimate=estimate,
+            revision=revision,
+            selection=selection,
+            consent_text=signature.consent_text,
+            language=signature.language,
+            lines=lines,
         )
-    lines = list(revision.lines.all())
-    selection = validate_selection(lines, selection)
-    content = canonical.canonical_json(
-        estimate=estimate,
-        revision=revision,
-        selection=selection,
-        consent_text=signature.consent_text,
-        language=signature.language,
-        lines=lines,
-    )
-    from portal import stepup
+        from portal import stepup
 
-    total = revision_totals(revision, selection, lines=lines).total
-    verified_at, verified_by = None, ""
-    if stepup.needed(estimate.company, total) and (
-        challenge is None or challenge.link_id != link.pk or challenge.purpose != "sign"
-    ):
-        raise stepup.CodeRefused(_("Enter the code we sent you first."))
-    if challenge is not None:
-        verified_at, verified_by = stepup.code_spend(challenge=challenge), challenge.channel
-    contact = link.contact
-    now = timezone.now()
-    record = Signature(
-        company=estimate.company,
-        estimate=estimate,
-        revision=revision,
-        link=link,
-        link_reference=link.reference,
-        contact=contact,
-        contact_name=contact.name if contact is not None else "",
-        step_up_channel=verified_by,
-        step_up_verified_at=verified_at,
-        signer_name=signature.signer_name,
-        method=signature.method,
-        image_svg=signature.image_svg,
-        signed_at=now,
-        ip_address=ip,
-        user_agent=user_agent[:500],
-        consent_text=signature.consent_text,
-        selection=selection.as_json(),
-        selection_summary=selection_summary(lines, selection),
-        canonical_version=canonical.CANONICAL_VERSION,
-        canonical_json=content,
-        content_sha256=canonical.sha256_hex(content),
-        sealed_at=now,
-    )
-    record.seal_key_id, record.seal = signature_seal.seal(record)
-    record.save(force_insert=True)
-    estimate.status = EstimateStatus.ACCEPTED
-    estimate.accepted_revision = revision
-    estimate.accepted_selection = selection.as_json()
-    estimate.decided_at = now
-    estimate.changes_message, estimate.changes_requested_at = "", None
-    estimate.save(
-        update_fields=[
-            "status",
-            "accepted_revision",
-            "accepted_selection",
-            "decided_at",
-            "changes_message",
-            "changes_requested_at",
-            "updated_at",
-        ]
-    )
-    activity.record(
-        company=estimate.company,
-        verb="estimate.accepted",
-        actor=Actor.customer(signature.signer_name),
-        target=estimate,
-        customer=estimate.customer,
-        data={
-            "number": estimate.display_number,
-            "revision": revision.number,
-            "reference": link.reference,
-            "sha256": record.content_sha256,
-        },
-    )
-    figures = estimate.figures  # the accepted revision with the customer's choices
-    _notify(
-        estimate,
-        "portal_estimate_accepted",
-        signer=signature.signer_name,
-        # The customer's name again after the signer's reads as a stutter: only when they differ.
-        signed_for=""
-        if signature.signer_name.strip().casefold() == estimate.customer.name.strip().casefold()
-        else estimate.customer.name,
-        total=format_cad(figures.total, "en-CA") if figures else "",
-    )
-    return record
+        total = revision_totals(revision, selection, lines=lines).total
+        verified_at, verified_by = None, ""
+        if stepup.needed(estimate.company, total) and (
+            challenge is None or challenge.link_id != link.pk or challenge.purpose != "sign"
+        ):
+            raise stepup.CodeRefused(_("Enter the code we sent you first."))
+        if challenge is not None:
+            verified_at, verified_by = stepup.code_spend(challenge=challenge), challenge.channel
+        contact = link.contact
+        now = timezone.now()
+        record = Signature(
+            company=estimate.company,
+            estimate=estimate,
+            revision=revision,
+            link=link,
+            link_reference=link.reference,
+            contact=contact,
+            contact_name=contact.name if contact is not None else "",
+            step_up_channel=verified_by,
+            step_up_verified_at=verified_at,
+            signer_name=signature.signer_name,
+            method=signature.method,
+            image_svg=signature.image_svg,
+            signed_at=now,
+            ip_address=ip,
+            user_agent=user_agent[:500],
+            consent_text=signature.consent_text,
+            selection=selection.as_json(),
+            selection_summary=selection_summary(lines, selection),
+            canonical_version=canonical.CANONICAL_VERSION,
+            canonical_json=content,
+            content_sha256=canonical.sha256_hex(content),
+            sealed_at=now,
+        )
+        record.seal_key_id, record.seal = signature_seal.seal(record)
+        record.save(force_insert=True)
+        estimate.status = EstimateStatus.ACCEPTED
+        estimate.accepted_revision = revision
+        estimate.accepted_selection = selection.as_json()
+        estimate.decided_at = now
+        estimate.changes_message, estimate.changes_requested_at = "", None
+        estimate.save(
+            update_fields=[
+                "status",
+                "accepted_revision",
+                "accepted_selection",
+                "decided_at",
+                "changes_message",
+                "changes_requested_at",
+                "updated_at",
+            ]
+        )
+        activity.record(
+            company=estimate.company,
+            verb="estimate.accepted",
+            actor=Actor.customer(signature.signer_name),
+            target=estimate,
+            customer=estimate.customer,
+            data={
+                "number": estimate.display_number,
+                "revision": revision.number,
+                "reference": link.reference,
+                "sha256": record.content_sha256,
+            },
+        )
+        figures = estimate.figures  # the accepted revision with the customer's choices
+        _notify(
+            estimate,
+            "portal_estimate_accepted",
+            signer=signature.signer_name,
+            # The customer's name again after the signer's reads as a stutter: only when they differ.
+            signed_for=""
+            if signature.signer_name.strip().casefold() == estimate.customer.name.strip().casefold()
+            else estimate.customer.name,
+            total=format_cad(figures.total, "en-CA") if figures else "",
+        )
+        return record
 
 
-@transaction.atomic
 def estimate_decline(*, estimate: Estimate, link: PortalLink, reason: str) -> Estimate:
-    estimate = _lock_answerable(estimate=estimate, link=link)
-    estimate.status = EstimateStatus.DECLINED
-    estimate.decline_reason = reason
-    estimate.decided_at = timezone.now()
-    estimate.changes_message, estimate.changes_requested_at = "", None
-    estimate.save(
-        update_fields=[
-            "status",
-            "decline_reason",
-            "decided_at",
-            "changes_message",
-            "changes_requested_at",
-            "updated_at",
-        ]
-    )
-    activity.record(
-        company=estimate.company,
-        verb="estimate.declined",
-        actor=Actor.customer(link.customer.name),
-        target=estimate,
-        customer=estimate.customer,
-        data={"number": estimate.display_number, "reason": reason, "reference": link.reference},
-    )
-    _notify(estimate, "portal_estimate_declined", reason=reason)
-    return estimate
+    with transaction.atomic():
+        estimate = _lock_answerable(estimate=estimate, link=link)
+        estimate.status = EstimateStatus.DECLINED
+        estimate.decline_reason = reason
+        estimate.decided_at = timezone.now()
+        estimate.changes_message, estimate.changes_requested_at = "", None
+        estimate.save(
+            update_fields=[
+                "status",
+                "decline_reason",
+                "decided_at",
+                "changes_message",
+                "changes_requested_at",
+                "updated_at",
+            ]
+        )
+        activity.record(
+            company=estimate.company,
+            verb="estimate.declined",
+            actor=Actor.customer(link.customer.name),
+            target=estimate,
+            customer=estimate.customer,
+            data={"number": estimate.display_number, "reason": reason, "reference": link.reference},
+        )
+        _notify(estimate, "portal_estimate_declined", reason=reason)
+        return estimate
 
 
-@transaction.atomic
 def estimate_request_changes(*, estimate: Estimate, link: PortalLink, message: str) -> Estimate:
     """Pass the customer's message to the contractor and mark the estimate *changes
     requested* until a revised version is sent or the customer answers. The customer may still
     accept or decline the version they have; a later message replaces the open one."""
-    estimate = _lock_answerable(estimate=estimate, link=link)
-    estimate.status = EstimateStatus.CHANGES_REQUESTED
-    estimate.changes_message = message
-    estimate.changes_requested_at = timezone.now()
-    estimate.save(update_fields=["status", "changes_message", "changes_requested_at", "updated_at"])
-    activity.record(
-        company=estimate.company,
-        verb="estimate.changes_requested",
-        actor=Actor.customer(link.customer.name),
-        target=estimate,
-        customer=estimate.customer,
-        data={"number": estimate.display_number, "message": message, "reference": link.reference},
-    )
-    _notify(estimate, "portal_changes_requested", message=message)
-    return estimate
+    with transaction.atomic():
+        estimate = _lock_answerable(estimate=estimate, link=link)
+        estimate.status = EstimateStatus.CHANGES_REQUESTED
+        estimate.changes_message = message
+        estimate.changes_requested_at = timezone.now()
+        estimate.save(
+            update_fields=["status", "changes_message", "changes_requested_at", "updated_at"]
+        )
+        activity.record(
+            company=estimate.company,
+            verb="estimate.changes_requested",
+            actor=Actor.customer(link.customer.name),
+            target=estimate,
+            customer=estimate.customer,
+            data={
+                "number": estimate.display_number,
+                "message": message,
+                "reference": link.reference,
+            },
+        )
+        _notify(estimate, "portal_changes_requested", message=message)
+        return estimate
 
 
 # --- Verification --------------------------------------------------------------------------------
@@ -966,19 +978,19 @@ def signature_verify(*, signature: Signature) -> Verification:
     )
 
 
-@transaction.atomic
 def choose_language(*, link: PortalLink, language: str) -> Customer:
     """The customer picked the language of their pages (and of what we send them next)."""
-    if language not in Language.values:
-        raise ServiceError(_("Choose English or French."))
-    customer = Customer.objects.select_for_update().get(pk=link.customer_id)
-    if customer.language != language:
-        customer.language = language
-        customer.save(update_fields=["language"])
-        activity.record_about(
-            customer,
-            "customer.updated",
-            Actor.customer(customer.name),
-            data={"name": customer.name},
-        )
-    return customer
+    with transaction.atomic():
+        if language not in Language.values:
+            raise ServiceError(_("Choose English or French."))
+        customer = Customer.objects.select_for_update().get(pk=link.customer_id)
+        if customer.language != language:
+            customer.language = language
+            customer.save(update_fields=["language"])
+            activity.record_about(
+                customer,
+                "customer.updated",
+                Actor.customer(customer.name),
+                data={"name": customer.name},
+            )
+        return customer
