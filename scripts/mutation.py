@@ -218,6 +218,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/billing/test_webhook_queue.py",
             "tests/billing/test_webhooks_mutants.py",
             "tests/billing/test_webhooks_mutants_2.py",
+            "tests/billing/test_webhooks_mutants_3.py",
         ],
     ),
     "access": (
