@@ -131,6 +131,10 @@ class InvoiceAdmin(admin.ModelAdmin):
         "total",
         "amount_paid",
         "deposit_credit",
+        # The deposit's tax point, set by billing with the deposit credit (a changed amount or
+        # day would tax the invoice differently from its stored totals).
+        "prepaid_amount",
+        "prepaid_on",
         "created_at",
     ]
     raw_id_fields = ["company", "customer", "job", "estimate"]

@@ -50,15 +50,27 @@ def test_a_one_dollar_deposit_before_the_rate_change_keeps_its_cent_of_hst_at_15
 
 
 # Answers x_invoice_totals__mutmut_7 (`prepaid_on is not None or prepaid_amount > 0`). Billing
-# never stores an amount without its day, but the Django admin's invoice form leaves both fields
-# editable: a deposit amount whose day was cleared there is no tax point, and the invoice (its
-# page, PDF and portal all call invoice_totals) is taxed at the rate of its own date:
+# never stores an amount without its day, and the Django admin shows both fields read-only
+# (until the eighth session it let staff clear the day); a row written otherwise (a data fix in
+# SQL) is no tax point, and the invoice (its page, PDF and portal all call invoice_totals) is
+# taxed at the rate of its own date:
 # 14 % on $1,000.00 = $140.00, total $1,140.00 — not a crash.
 def test_a_deposit_amount_without_its_day_is_no_tax_point(ns_estimate):  # noqa: F811
     PaymentFactory(estimate=ns_estimate, amount="287.50", method="etransfer", received_on=SIGNED)
     invoice = convert_on(ns_estimate, AFTER_THE_CHANGE)
-    Invoice.objects.filter(pk=invoice.pk).update(prepaid_on=None)  # as the admin form saves it
+    Invoice.objects.filter(pk=invoice.pk).update(prepaid_on=None)  # a day cleared outside billing
     invoice.refresh_from_db()
     assert (invoice.prepaid_amount, invoice.prepaid_on) == (Decimal("287.50"), None)
     assert hst_lines(invoice) == [(Decimal("14.000"), Decimal("1000.00"), Decimal("140.00"), None)]
     assert invoice_totals(invoice).total == Decimal("1140.00")
+
+
+# The Django admin shows an invoice's deposit tax point but does not let staff change it: a
+# changed amount or day would tax the invoice differently from the totals stored with it.
+def test_the_admin_shows_the_deposit_tax_point_read_only(ns_estimate, admin_client):  # noqa: F811
+    PaymentFactory(estimate=ns_estimate, amount="287.50", method="etransfer", received_on=SIGNED)
+    invoice = convert_on(ns_estimate, AFTER_THE_CHANGE)
+    page = admin_client.get(f"/admin/documents/invoice/{invoice.pk}/change/").content.decode()
+    assert 'name="prepaid_amount"' not in page
+    assert 'name="prepaid_on"' not in page
+    assert "287.50" in page
