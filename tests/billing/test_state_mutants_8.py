@@ -90,37 +90,21 @@ def test_an_attempt_already_linked_to_its_intent_keeps_that_link_when_stripe_rep
 
 
 # _apply_success mutant 23: a single cent taken for a $1,356.00 invoice is what the row records;
-# the $1,356.00 asked stays in the issue.
-
-
-def test_a_single_cent_taken_is_recorded_as_one_cent_and_flagged_with_what_was_asked(
-    invoice, connected, stripe_on
-):
-    payment, session = _completed_session(invoice, stripe_on, amount_total=1)
-
-    services.stripe_state_apply(payment_id=payment.pk, session=session)
-
-    after = Payment.objects.get(pk=payment.pk)
-    assert (after.status, after.applied, after.amount, after.currency) == (
-        PaymentStatus.SUCCEEDED,
-        False,
-        Decimal("0.01"),
-        "cad",
-    )
-    assert _issue_of(after) == ("amount", {"cents": 1, "currency": "cad", "expected": 135600})
-    assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
-
-
 # _apply_session mutant 50 and _apply_success mutant 36: an answer without an amount is taken as
-# nothing received: the row keeps the amount asked, the issue says 0 cents and what was asked
-# (it said 0 "expected" before the eighth session: the asked amount was kept only when some
-# money arrived).
+# nothing received, and the row keeps the amount asked. Either way the issue says what was
+# taken and the $1,356.00 asked (it said 0 "expected" before the eighth session when nothing
+# arrived: the asked amount was kept only when some money did).
 
 
-def test_a_paid_session_without_an_amount_is_flagged_as_nothing_received_and_changes_no_amount(
-    invoice, connected, stripe_on
+@pytest.mark.parametrize(
+    ("amount_total", "recorded", "cents"),
+    [(1, Decimal("0.01"), 1), (None, Decimal("1356.00"), 0)],
+    ids=["one cent", "no amount"],
+)
+def test_a_paid_session_for_the_wrong_amount_is_flagged_with_what_was_taken_and_asked(
+    invoice, connected, stripe_on, amount_total, recorded, cents
 ):
-    payment, session = _completed_session(invoice, stripe_on, amount_total=None)
+    payment, session = _completed_session(invoice, stripe_on, amount_total=amount_total)
 
     services.stripe_state_apply(payment_id=payment.pk, session=session)
 
@@ -128,10 +112,10 @@ def test_a_paid_session_without_an_amount_is_flagged_as_nothing_received_and_cha
     assert (after.status, after.applied, after.amount, after.currency) == (
         PaymentStatus.SUCCEEDED,
         False,
-        Decimal("1356.00"),
+        recorded,
         "cad",
     )
-    assert _issue_of(after) == ("amount", {"cents": 0, "currency": "cad", "expected": 135600})
+    assert _issue_of(after) == ("amount", {"cents": cents, "currency": "cad", "expected": 135600})
     assert Invoice.objects.get(pk=invoice.pk).balance == Decimal("1356.00")
 
 
