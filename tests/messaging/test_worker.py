@@ -357,7 +357,9 @@ def test_1000_sends_committed_while_the_broker_is_down_are_all_delivered_once_af
             return False
 
         try:
-            wait_for(delivered, timeout=60, interval=0.5)
+            # About 35 s on an idle two-core machine; the bound is for a busy one (857 of 1,000
+            # were through after 60 s at a load average of 20), not a speed target.
+            wait_for(delivered, timeout=120, interval=0.5)
         finally:
             sent = Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count()
             print(
