@@ -222,7 +222,9 @@ def test_changed_accepted_options_are_reported(owner_client, estimate, estimate_
 
 
 def test_an_estimate_no_longer_accepted_is_reported(owner_client, estimate, estimate_link):
-    signature = sign(estimate, estimate_link)
+    """Only that: the signed snapshot is still checked against the signature's own picks (not
+    the defaults an estimate that is not accepted would show)."""
+    signature = _sign_with_picks(estimate, estimate_link)
     Estimate.objects.filter(pk=estimate.pk).update(status=EstimateStatus.SENT)
     assert _problems(owner_client, signature) == [NOT_ACCEPTED]
 
