@@ -192,6 +192,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/portal/test_services_mutants_accept.py",
             "tests/portal/test_services_mutants_sharing.py",
             "tests/portal/test_services_mutants_creating.py",
+            "tests/portal/test_services_mutants_locks.py",
             ORDER_DEPENDENT,
             SLOW_PORTAL_RACE,
         ],
