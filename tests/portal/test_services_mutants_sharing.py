@@ -7,15 +7,19 @@ without an email address gets a link and no message; every delivery is on the ti
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 
 from crewcommand.errors import ServiceError
 from crewcommand.lib.activity import Actor, describe
+from crewcommand.messaging import outbox
 from crewcommand.models import Activity, Contact, Customer, Message
 from documents.models import Estimate
 from portal import services
 from portal.models import LinkChannel, PortalLink
+from portal.tokens import token_hash
 from tests.factories import CustomerFactory, EstimateFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +97,7 @@ def test_by_default_the_primary_contact_gets_the_link_by_text_when_they_asked_fo
 
 
 def test_a_contact_who_prefers_texts_is_texted_their_own_link(
-    estimate, django_capture_on_commit_callbacks
+    owner, estimate, django_capture_on_commit_callbacks
 ):
     customer = estimate.customer
     ben = Contact.objects.create(
@@ -105,14 +109,19 @@ def test_a_contact_who_prefers_texts_is_texted_their_own_link(
         preferred_channel="sms",
         role="spouse",
     )
+    actor = Actor.member(owner.user)
     with django_capture_on_commit_callbacks(execute=True):
-        link = services.share_document(document=estimate, actor=Actor.system(), contacts=[ben])
+        link = services.share_document(document=estimate, actor=actor, contacts=[ben])
     link = PortalLink.objects.get(pk=link.pk)
     assert link.contact == ben
     assert (link.channel, link.sent_to) == (LinkChannel.SMS, BEN_PHONE)
     assert _texts() == [BEN_PHONE] and _emails(estimate) == []
+    # The text carries Ben's own link.
+    text = Message.objects.get(channel="sms", template="portal_link")
+    token = re.search(r"/p/([A-Za-z0-9_-]{43})/", outbox.full_text(text)["body"])
+    assert token and token_hash(token.group(1)) == link.token_hash
     assert _sentences("portal_link.texted") == [
-        f"CrewCommand texted portal link {link.reference} to {BEN_PHONE}"
+        f"{actor.label} texted portal link {link.reference} to {BEN_PHONE}"
     ]
 
 
