@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +193,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/portal/test_services_mutants_accept.py",
             "tests/portal/test_services_mutants_sharing.py",
             "tests/portal/test_services_mutants_creating.py",
+            "tests/portal/test_services_mutants_locks.py",
             ORDER_DEPENDENT,
             SLOW_PORTAL_RACE,
         ],
@@ -311,6 +313,61 @@ def forget_unkilled(work: Path) -> None:
             if code not in KILLED_EXIT_CODES and not (code == 0 and key in equivalent):
                 codes[key] = None
         meta.write_text(json.dumps(data, indent=4))
+
+
+def _pytest_settings(work: Path) -> tuple[list[str], list[str]] | None:
+    """The test arguments and test selection of the module's last run (its ``pyproject.toml``)."""
+    try:
+        mutmut_config = tomllib.loads((work / "pyproject.toml").read_text())["tool"]["mutmut"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return None
+    return mutmut_config["pytest_add_cli_args"], mutmut_config["pytest_add_cli_args_test_selection"]
+
+
+def kills_to_keep(work: Path, before: tuple[list[str], list[str]] | None) -> dict[str, tuple]:
+    """Kills that stay valid when the module's tests only grew: ``{mutant: (code, hash)}``.
+
+    mutmut forgets every result when the test selection changes at all, so adding a test file
+    to a module would re-run all of it. A mutant some test killed is still killed when tests are
+    only added and its function is unchanged: these are put back after the run (``restore``)."""
+    after = _pytest_settings(work)
+    if before is None or after is None or before == after:
+        return {}
+    if before[0] != after[0] or not set(before[1]) <= set(after[1]):
+        return {}  # tests run differently, or some left the selection: everything again
+    kept: dict[str, tuple] = {}
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        hashes = data.get("hash_by_function_name", {})
+        for key, code in data.get("exit_code_by_key", {}).items():
+            function = key.rpartition("__mutmut_")[0].rpartition(".")[2]
+            if code in KILLED_EXIT_CODES and function in hashes:
+                kept[key] = (code, hashes[function])
+    return kept
+
+
+def _mutant_keys(work: Path) -> list[str]:
+    return [
+        key
+        for meta in sorted((work / "mutants").rglob("*.py.meta"))
+        for key in json.loads(meta.read_text()).get("exit_code_by_key", {})
+    ]
+
+
+def restore(work: Path, kept: dict[str, tuple]) -> int:
+    """Put back the kills of ``kills_to_keep`` that mutmut forgot (function unchanged)."""
+    restored = 0
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        hashes = data.get("hash_by_function_name", {})
+        codes = data.get("exit_code_by_key", {})
+        for key, code in codes.items():
+            function = key.rpartition("__mutmut_")[0].rpartition(".")[2]
+            if code is None and key in kept and kept[key][1] == hashes.get(function):
+                codes[key] = kept[key][0]
+                restored += 1
+        meta.write_text(json.dumps(data, indent=4))
+    return restored
 
 
 def _record_path(name: str) -> Path:
@@ -505,17 +562,28 @@ def main() -> int:
     names = args.modules or list(MODULES)
     if not args.score:
         for name in names:
+            before = None if args.fresh else _pytest_settings(WORK / name)
             work = prepare(name, args.fresh)
             print(f"== {name}: mutmut run in {work.relative_to(ROOT)}", flush=True)
             if not args.fresh and (seeded := seed(name, work)):
                 print(f"== {name}: {seeded} results from {_record_path(name).name}", flush=True)
             forget_unkilled(work)
-            run = ["run", "--max-children", str(args.max_children), *args.only]
+            kept = kills_to_keep(work, before)
+            only = args.only
+            if kept:
+                only = only or [key for key in _mutant_keys(work) if key not in kept]
+                print(
+                    f"== {name}: tests only added: {len(kept)} kills kept, {len(only)} to run",
+                    flush=True,
+                )
+            run = ["run", "--max-children", str(args.max_children), *only]
             if mutmut(work, *run, check=False).returncode != 0:
                 # The first run of a module creates its test database, and mutmut's first pass
                 # over the tests (which maps tests to functions) can fail then: try once more.
                 print(f"== {name}: once more", flush=True)
                 mutmut(work, *run, check=False)
+            if kept:
+                print(f"== {name}: {restore(work, kept)} kills put back", flush=True)
     if args.record:
         for name in names:
             if (written := record(name)) is not None:
