@@ -290,17 +290,23 @@ def _scope_for(document: Document | None) -> _Sending | None:
     return scope if same else None
 
 
-def _send_issue(scope: _Sending, document: Document) -> IssuedLink:
+def _send_issue(
+    scope: _Sending,
+    document: Document,
+    channel: str = LinkChannel.EMAIL,
+    sent_to: str | None = None,
+) -> IssuedLink:
     """The Send's link, made on first use from ``document`` (the caller's copy, marked sent:
-    the scope's own copy is from before the Send)."""
+    the scope's own copy is from before the Send), recorded as going where its first user sends
+    it (an automation's text: ``channel`` and ``sent_to``; else the customer's email)."""
     if scope.issued is None:
         customer = document.customer
         scope.issued = link_create(
             customer=customer,
             actor=scope.actor,
             document=document,
-            channel=LinkChannel.EMAIL,
-            sent_to=customer.email,
+            channel=channel,
+            sent_to=customer.email if sent_to is None else sent_to,
         )
     return scope.issued
 
@@ -313,7 +319,7 @@ def send_link(
     Otherwise a new link (``link_create``), made for ``channel`` and ``sent_to``."""
     scope = _scope_for(document)
     if scope is not None and document is not None and document.customer_id == customer.pk:
-        return _send_issue(scope, document)
+        return _send_issue(scope, document, channel, sent_to)
     return link_create(
         customer=customer,
         actor=Actor.system(),

@@ -208,3 +208,28 @@ def test_a_send_texts_the_sends_link_to_a_primary_contact_who_asked_for_texts(
     assert _sentences("portal_link.texted") == [
         f"CrewCommand texted portal link {link.reference} to {ALICE_PHONE}"
     ]
+
+
+def test_a_send_to_another_contact_keeps_the_texted_link_recorded_as_texted(
+    customer, django_capture_on_commit_callbacks
+):
+    """The Send's automation texts the Send's link to the customer's number; the Send itself goes
+    to a second contact only (their own link). The Send's link is on record as texted to that
+    number, not as emailed to an address it never went to."""
+    ben = Contact.objects.create(
+        company=customer.company,
+        customer=customer,
+        name="Ben Tremblay",
+        email="ben@example.com",
+        role="spouse",
+    )
+    customer.phone, customer.preferred_channel = ALICE_PHONE, "sms"
+    customer.save(update_fields=["phone", "preferred_channel"])
+    estimate = EstimateFactory(customer=customer, sent=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.estimate_deliver(estimate=estimate, actor=Actor.system(), contacts=[ben])
+    assert _texts("automation:") == [ALICE_PHONE]
+    texted, bens = PortalLink.objects.filter(estimate=estimate).order_by("id")
+    assert (texted.channel, texted.sent_to) == (LinkChannel.SMS, ALICE_PHONE)
+    assert bens.contact == ben and (bens.channel, bens.sent_to) == (LinkChannel.EMAIL, ben.email)
+    assert _emails(estimate) == [[ben.email]]
