@@ -22,7 +22,7 @@ from typing import Literal, cast
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -625,7 +625,7 @@ def link_record_views(
     called by ``portal.visits.flush`` with what the cache gathered."""
     PortalLink.objects.filter(pk=link_id).update(
         view_count=F("view_count") + count,
-        first_viewed_at=Coalesce(F("first_viewed_at"), first),
+        first_viewed_at=Least(Coalesce(F("first_viewed_at"), first), first),
         last_viewed_at=Greatest(Coalesce(F("last_viewed_at"), last), last),
         last_device=device,
     )

@@ -179,6 +179,8 @@ def test_views_flushed_late_never_move_the_last_time_back(customer, customer_lin
     link = _views(link, 2, noon - dt.timedelta(hours=3), noon - dt.timedelta(hours=2))
     assert link.view_count == 3
     assert link.last_viewed_at == noon
+    # ...and the first view is the earliest one, whichever flush brought it.
+    assert link.first_viewed_at == noon - dt.timedelta(hours=3)
 
 
 # --- The first view marks the document viewed ----------------------------------------------------
