@@ -194,6 +194,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/portal/test_services_mutants_sharing.py",
             "tests/portal/test_services_mutants_creating.py",
             "tests/portal/test_services_mutants_locks.py",
+            "tests/portal/test_views_when_the_cache_is_down.py",
             ORDER_DEPENDENT,
             SLOW_PORTAL_RACE,
         ],
