@@ -1,0 +1,39 @@
+"""Who made a link and what its timeline row says (mutation survivors of portal.services): a
+link a team member makes records them as its maker, a system one records nobody; the
+activity row of a revoked link belongs to the link's customer."""
+
+from __future__ import annotations
+
+import pytest
+
+from crewcommand.lib.activity import Actor
+from crewcommand.models import Activity
+from portal import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_link_made_by_a_member_records_who_made_it(customer, owner):
+    user = owner.user
+    issued = services.link_create(customer=customer, actor=Actor.member(user))
+    issued.link.refresh_from_db()
+    assert issued.link.created_by == user
+
+
+def test_a_link_made_by_the_system_records_no_maker(customer):
+    issued = services.link_create(customer=customer, actor=Actor.system())
+    issued.link.refresh_from_db()
+    assert issued.link.created_by is None
+
+
+def test_revoking_a_link_logs_a_row_on_the_customers_timeline(customer, owner):
+    issued = services.link_create(customer=customer, actor=Actor.member(owner.user))
+    link = services.link_revoke(link=issued.link, actor=Actor.member(owner.user))
+    assert link.revoked_at is not None
+    row = Activity.objects.get(verb="portal_link.revoked")
+    assert row.company_id == customer.company_id
+    assert row.customer_id == customer.pk
+    assert row.target == customer
+    assert row.data == {"reference": link.reference}
+    created = Activity.objects.get(verb="portal_link.created")
+    assert created.customer_id == customer.pk
