@@ -9,8 +9,12 @@ import pytest
 from crewcommand.lib.activity import Actor
 from crewcommand.models import Activity
 from portal import services
+from portal.models import LinkChannel
+from tests.factories import EstimateFactory
 
 pytestmark = pytest.mark.django_db
+
+PHONE = "+14165550123"
 
 
 def test_a_link_made_by_a_member_records_who_made_it(customer, owner):
@@ -37,3 +41,21 @@ def test_revoking_a_link_logs_a_row_on_the_customers_timeline(customer, owner):
     assert row.data == {"reference": link.reference}
     created = Activity.objects.get(verb="portal_link.created")
     assert created.customer_id == customer.pk
+
+
+def test_inside_a_send_a_text_about_another_estimate_gets_its_own_link(customer, owner):
+    """A Send shares its one link only with messages about the document being sent: a text
+    about another estimate of the same customer, queued meanwhile, gets a link to that one."""
+    sending, other = EstimateFactory(customer=customer), EstimateFactory(customer=customer)
+    with services._send_scope(sending, Actor.member(owner.user)):
+        sends = services.send_link(
+            customer=customer, document=sending, channel=LinkChannel.SMS, sent_to=PHONE
+        )
+        another = services.send_link(
+            customer=customer, document=other, channel=LinkChannel.SMS, sent_to=PHONE
+        )
+    assert sends.link.estimate == sending
+    assert another.link.pk != sends.link.pk and another.link.estimate == other
+    assert (another.link.channel, another.link.sent_to) == (LinkChannel.SMS, PHONE)
+    # The Send's link, made by its text, is on record as texted there.
+    assert (sends.link.channel, sends.link.sent_to) == (LinkChannel.SMS, PHONE)
