@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from crewcommand.models import Contact
 from tests.portal.helpers import issue
 
 PHONE_UA = (
@@ -30,3 +31,15 @@ def customer_link(customer):
 def phone():
     """A customer's phone: no session, no login, a mobile browser."""
     return Client(HTTP_USER_AGENT=PHONE_UA)
+
+
+@pytest.fixture
+def ben(customer):
+    return Contact.objects.create(
+        company=customer.company,
+        customer=customer,
+        name="Ben Tremblay",
+        email="ben@example.com",
+        phone="+14165550188",
+        role="spouse",
+    )

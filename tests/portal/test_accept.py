@@ -29,7 +29,7 @@ from portal.models import PortalLink, Signature
 from portal.signatures import typed_svg
 from tests.factories import EstimateFactory
 from tests.portal.conftest import PHONE_UA
-from tests.portal.helpers import accept_data, issue, sign, strokes
+from tests.portal.helpers import accept_data, issue, sign, sign_with_picks, strokes
 
 pytestmark = pytest.mark.django_db
 
@@ -375,28 +375,6 @@ def test_portal_posts_from_another_origin_or_without_the_token_fail_csrf(estimat
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def _signed_with_options(estimate, issued):
-    """Signed through the real service with non-default picks, so selection tampering shows."""
-    lines = _lines(estimate)
-    return services.estimate_accept(
-        estimate=estimate,
-        link=issued.link,
-        revision_number=estimate.current_revision.number,
-        selection=Selection(
-            frozenset({lines["Water softener"].public_id}),
-            {"Water heater": lines["Tankless heater"].public_id},
-        ),
-        signature=services.SignatureIn(
-            signer_name="Alice Tremblay",
-            method="typed",
-            image_svg=typed_svg("Alice Tremblay"),
-            consent_text=str(CONSENT_TEXT),
-        ),
-        ip="203.0.113.9",
-        user_agent="Mozilla/5.0 (iPhone)",
-    )
-
-
 def _tamper_canonical(signature):
     return signature.canonical_json.replace('"2890.00"', '"289.00"')
 
@@ -451,7 +429,7 @@ TAMPERS = {
 def test_tampering_with_any_stored_field_is_a_mismatch(
     owner_client, estimate, estimate_link, capsys, field
 ):
-    signature = _signed_with_options(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link, user_agent="Mozilla/5.0 (iPhone)")
     assert services.signature_verify(signature=signature).ok
     TAMPERS[field](signature)
     fresh = Signature.objects.select_related("estimate", "revision", "link").get(pk=signature.pk)
@@ -468,7 +446,7 @@ def test_tampering_with_any_stored_field_is_a_mismatch(
 def test_a_tamper_rehashed_with_the_public_sha256_is_still_a_mismatch(estimate, estimate_link):
     """Someone with database access rewrites the options everywhere and recomputes the
     unkeyed canonical SHA-256 with the project's own code: only the keyed seal catches it."""
-    signature = _signed_with_options(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link, user_agent="Mozilla/5.0 (iPhone)")
     cheaper = Selection()  # the defaults: $1,450 tank, no softener
     revision = estimate.current_revision
     forged = canonical.canonical_json(
@@ -494,7 +472,7 @@ def test_a_tamper_rehashed_with_the_public_sha256_is_still_a_mismatch(estimate, 
 
 def test_a_seal_made_with_another_key_does_not_verify(estimate, estimate_link, settings):
     settings.SIGNATURE_SEAL_KEY = "attacker-key-" + "a" * 40
-    signature = _signed_with_options(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link, user_agent="Mozilla/5.0 (iPhone)")
     assert services.signature_verify(signature=signature).ok
     settings.SIGNATURE_SEAL_KEY = "the-real-key-" + "b" * 40
     result = services.signature_verify(signature=signature)
@@ -503,14 +481,14 @@ def test_a_seal_made_with_another_key_does_not_verify(estimate, estimate_link, s
 
 def test_rotated_keys_keep_verifying_old_signatures(estimate, estimate_link, settings):
     settings.SIGNATURE_SEAL_KEY = "old-key-" + "c" * 40
-    signature = _signed_with_options(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link, user_agent="Mozilla/5.0 (iPhone)")
     settings.SIGNATURE_SEAL_KEY = "new-key-" + "d" * 40
     settings.SIGNATURE_SEAL_KEY_FALLBACKS = ["old-key-" + "c" * 40]
     assert services.signature_verify(signature=signature).ok
 
 
 def test_the_migration_seals_old_signatures_and_says_so(estimate, estimate_link, owner_client):
-    signature = _signed_with_options(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link, user_agent="Mozilla/5.0 (iPhone)")
     Signature.objects.filter(pk=signature.pk).update(seal="", seal_key_id="", sealed_at=None)
     assert not services.signature_verify(signature=Signature.objects.get(pk=signature.pk)).ok
     migration = importlib.import_module("portal.migrations.0003_seal_existing_signatures")

@@ -24,18 +24,6 @@ from tests.portal.helpers import accept_data, issue
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ben(customer):
-    return Contact.objects.create(
-        company=customer.company,
-        customer=customer,
-        name="Ben Tremblay",
-        email="ben@example.com",
-        phone="+14165550188",
-        role="spouse",
-    )
-
-
 def test_every_customer_has_a_primary_contact_in_step_with_it(company):
     customer = CustomerFactory(company=company, name="Lee", email="lee@example.com")
     [primary] = customer.contacts.all()

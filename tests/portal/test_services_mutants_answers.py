@@ -17,12 +17,9 @@ from django.urls import reverse
 
 from crewcommand.models import Activity
 from documents.models import Estimate, EstimateStatus
-from documents.totals import Selection
 from portal import services
-from portal.forms import CONSENT_TEXT
 from portal.models import PortalLink, Signature
-from portal.signatures import typed_svg
-from tests.portal.helpers import sign
+from tests.portal.helpers import sign, sign_with_picks
 
 pytestmark = pytest.mark.django_db
 
@@ -153,34 +150,8 @@ def test_a_change_request_keeps_the_link_it_came_through_on_record(estimate, est
 # --- The signature panel -------------------------------------------------------------------------
 
 
-def _lines(estimate) -> dict:
-    return {line.description: line for line in estimate.current_revision.lines.all()}
-
-
-def _sign_with_picks(estimate, issued) -> Signature:
-    """Signed with non-default picks: the tankless heater and the softener."""
-    lines = _lines(estimate)
-    return services.estimate_accept(
-        estimate=estimate,
-        link=issued.link,
-        revision_number=estimate.current_revision.number,
-        selection=Selection(
-            frozenset({lines["Water softener"].public_id}),
-            {"Water heater": lines["Tankless heater"].public_id},
-        ),
-        signature=services.SignatureIn(
-            signer_name="Alice Tremblay",
-            method="typed",
-            image_svg=typed_svg("Alice Tremblay"),
-            consent_text=str(CONSENT_TEXT),
-        ),
-        ip="203.0.113.9",
-        user_agent="pytest",
-    )
-
-
 def test_the_signature_lists_only_the_package_option_picked(owner_client, estimate, estimate_link):
-    signature = _sign_with_picks(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link)
     summary = [
         "Water heater: Tankless heater",
         "Not added: Expansion tank",
@@ -210,7 +181,7 @@ def _tamper(signature, **fields) -> Signature:
 
 
 def test_a_signature_with_non_default_picks_verifies(owner_client, estimate, estimate_link):
-    signature = _sign_with_picks(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link)
     assert _problems(owner_client, signature) == []
     assert services.signature_verify(signature=signature).ok
 
@@ -224,7 +195,7 @@ def test_changed_accepted_options_are_reported(owner_client, estimate, estimate_
 def test_an_estimate_no_longer_accepted_is_reported(owner_client, estimate, estimate_link):
     """Only that: the signed snapshot is still checked against the signature's own picks (not
     the defaults an estimate that is not accepted would show)."""
-    signature = _sign_with_picks(estimate, estimate_link)
+    signature = sign_with_picks(estimate, estimate_link)
     Estimate.objects.filter(pk=estimate.pk).update(status=EstimateStatus.SENT)
     assert _problems(owner_client, signature) == [NOT_ACCEPTED]
 

@@ -46,18 +46,6 @@ def _paid(invoice: Invoice, *, days_ago: float) -> Invoice:
 
 
 @pytest.fixture
-def ben(customer):
-    return Contact.objects.create(
-        company=customer.company,
-        customer=customer,
-        name="Ben Tremblay",
-        email="ben@example.com",
-        phone="+14165550188",
-        role="spouse",
-    )
-
-
-@pytest.fixture
 def frozen(monkeypatch):
     """The clock stopped at one moment, so a date can be exactly "now"."""
     moment = timezone.now()
