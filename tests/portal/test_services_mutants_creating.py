@@ -59,3 +59,12 @@ def test_inside_a_send_a_text_about_another_estimate_gets_its_own_link(customer,
     assert (another.link.channel, another.link.sent_to) == (LinkChannel.SMS, PHONE)
     # The Send's link, made by its text, is on record as texted there.
     assert (sends.link.channel, sends.link.sent_to) == (LinkChannel.SMS, PHONE)
+
+
+def test_an_automations_text_outside_a_send_gets_a_link_on_record_as_texted(customer, estimate):
+    issued = services.send_link(
+        customer=customer, document=estimate, channel=LinkChannel.SMS, sent_to=PHONE
+    )
+    issued.link.refresh_from_db()
+    assert issued.link.estimate == estimate and issued.link.created_by is None
+    assert (issued.link.channel, issued.link.sent_to) == (LinkChannel.SMS, PHONE)
