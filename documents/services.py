@@ -31,6 +31,7 @@ from documents.models import (
     LineKind,
     PaymentTerms,
 )
+from documents.tax import Totals
 from documents.totals import (
     MAX_DOCUMENT_TOTAL,
     estimate_figures,
@@ -164,18 +165,25 @@ def totals_refresh(*, owner: EstimateRevision | Invoice, check_limit: bool = Tru
     the lines did not change) after billing sets an invoice's deposit tax point. Refuses, with the
     caller's transaction to roll back, a total past the document limit (``check_limit``) and an
     invoice total below the deposit credited on it."""
-    lines = list(owner.lines.all())
+    totals = totals_check(owner=owner, lines=list(owner.lines.all()), check_limit=check_limit)
+    stamp = ["updated_at"] if isinstance(owner, Invoice) else []  # a revision has none
+    owner.subtotal, owner.tax_total, owner.total = totals.subtotal, totals.tax_total, totals.total
+    owner.save(update_fields=["subtotal", "tax_total", "total", *stamp])
+
+
+def totals_check(
+    *, owner: EstimateRevision | Invoice, lines: list[LineItem], check_limit: bool = True
+) -> Totals:
+    """The totals ``lines`` give ``owner`` (which need not be saved, nor the lines): raises the
+    ``ServiceError`` that ``totals_refresh`` would, so a form can refuse before anything is
+    written (the admin's change forms do)."""
     if check_limit:
         _check_limit(lines, province=owner.province, on=owner.issue_date)
     if isinstance(owner, Invoice):
         totals = invoice_totals(owner, lines)
         _check_deposit_credit(owner, totals.total)
-        stamp = ["updated_at"]
-    else:
-        totals = revision_totals(owner, lines=lines)
-        stamp = []  # a revision has no updated_at
-    owner.subtotal, owner.tax_total, owner.total = totals.subtotal, totals.tax_total, totals.total
-    owner.save(update_fields=["subtotal", "tax_total", "total", *stamp])
+        return totals
+    return revision_totals(owner, lines=lines)
 
 
 def _check_deposit_credit(invoice: Invoice, total: Decimal) -> None:
