@@ -194,6 +194,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/portal/test_services_mutants_sharing.py",
             "tests/portal/test_services_mutants_creating.py",
             "tests/portal/test_services_mutants_locks.py",
+            "tests/portal/test_services_mutants_check.py",
             "tests/portal/test_views_when_the_cache_is_down.py",
             ORDER_DEPENDENT,
             SLOW_PORTAL_RACE,
@@ -330,19 +331,24 @@ def kills_to_keep(work: Path, before: tuple[list[str], list[str]] | None) -> dic
 
     mutmut forgets every result when the test selection changes at all, so adding a test file
     to a module would re-run all of it. A mutant some test killed is still killed when tests are
-    only added and its function is unchanged: these are put back after the run (``restore``)."""
+    only added and its function is unchanged: these are put back after the run (``restore``).
+    So is the survival of a mutant listed as equivalent (no test can kill it: were one added
+    that does, keeping "survived" only under-counts the kills until the module's next --fresh
+    run), so that a run by name (``--only``) need not name the listed ones again."""
     after = _pytest_settings(work)
     if before is None or after is None or before == after:
         return {}
     if before[0] != after[0] or not set(before[1]) <= set(after[1]):
         return {}  # tests run differently, or some left the selection: everything again
     kept: dict[str, tuple] = {}
+    equivalent = equivalent_mutants()
     for meta in (work / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
         hashes = data.get("hash_by_function_name", {})
         for key, code in data.get("exit_code_by_key", {}).items():
             function = key.rpartition("__mutmut_")[0].rpartition(".")[2]
-            if code in KILLED_EXIT_CODES and function in hashes:
+            known = code in KILLED_EXIT_CODES or (code == 0 and key in equivalent)
+            if known and function in hashes:
                 kept[key] = (code, hashes[function])
     return kept
 
@@ -356,7 +362,7 @@ def _mutant_keys(work: Path) -> list[str]:
 
 
 def restore(work: Path, kept: dict[str, tuple]) -> int:
-    """Put back the kills of ``kills_to_keep`` that mutmut forgot (function unchanged)."""
+    """Put back the results of ``kills_to_keep`` that mutmut forgot (function unchanged)."""
     restored = 0
     for meta in (work / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
@@ -574,7 +580,8 @@ def main() -> int:
             if kept:
                 only = only or [key for key in _mutant_keys(work) if key not in kept]
                 print(
-                    f"== {name}: tests only added: {len(kept)} kills kept, {len(only)} to run",
+                    f"== {name}: tests only added: {len(kept)} results kept (kills, listed "
+                    f"equivalents' survival), {len(only)} to run",
                     flush=True,
                 )
             run = ["run", "--max-children", str(args.max_children), *only]
@@ -584,7 +591,7 @@ def main() -> int:
                 print(f"== {name}: once more", flush=True)
                 mutmut(work, *run, check=False)
             if kept:
-                print(f"== {name}: {restore(work, kept)} kills put back", flush=True)
+                print(f"== {name}: {restore(work, kept)} results put back", flush=True)
     if args.record:
         for name in names:
             if (written := record(name)) is not None:
