@@ -170,11 +170,18 @@ class AutomationRun(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # Once per object and occurrence; an event's run has no occurrence (NULL), and NULLs
+            # are distinct in a unique index, so a partial index holds those once too (SQLite,
+            # the laptop default, has no NULLS NOT DISTINCT).
             models.UniqueConstraint(
                 fields=["automation", "object_kind", "object_id", "occurrence"],
-                nulls_distinct=False,
                 name="automation_run_once",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["automation", "object_kind", "object_id"],
+                condition=models.Q(occurrence__isnull=True),
+                name="automation_run_once_per_event",
+            ),
         ]
 
     def __str__(self) -> str:

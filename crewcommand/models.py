@@ -630,11 +630,18 @@ class SmsOptOut(models.Model):
     class Meta:
         verbose_name = _("SMS opt-out")
         constraints = [
+            # One row per company and number, and one per number for the shared sender (no
+            # company: NULL, distinct in a unique index, hence the partial one; SQLite, the
+            # laptop default, has no NULLS NOT DISTINCT).
             models.UniqueConstraint(
                 fields=["company", "phone"],
-                nulls_distinct=False,
                 name="smsoptout_company_phone_unique",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=models.Q(company__isnull=True),
+                name="smsoptout_platform_phone_unique",
+            ),
         ]
         indexes = [models.Index(fields=["phone"])]
 
