@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
+from crewcommand import services
+from crewcommand.errors import ServiceError
 from crewcommand.forms import EmailAdminAuthenticationForm, LogoField
+from crewcommand.lib.activity import Actor
 from crewcommand.models import (
     Activity,
     Company,
@@ -88,11 +92,42 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    """Whose a contact is, which is primary and whether it was taken off change only through the
+    services: the primary contact mirrors the customer (edit the customer), and taking a contact
+    off revokes its portal links (``contact_remove``: the action below)."""
+
     list_display = ["name", "customer", "company", "email", "phone", "role", "is_primary"]
     list_filter = ["role", "is_primary"]
     search_fields = ["name", "email", "phone", "customer__name"]
     list_select_related = ["customer", "company"]
-    raw_id_fields = ["customer", "company"]
+    raw_id_fields = ["customer"]
+    actions = ["take_off"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        fields = ["company", "is_primary", "removed_at"]
+        if obj is not None:
+            fields.append("customer")
+            if obj.is_primary:
+                fields += ["name", "email", "phone"]
+        return fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.company_id = obj.customer.company_id  # a contact is its customer's company's
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Take the selected contacts off their customer (revokes links)"))
+    def take_off(self, request, queryset) -> None:
+        actor = Actor.member(request.user)
+        for contact in queryset:
+            try:
+                services.contact_remove(contact=contact, actor=actor)
+            except ServiceError as error:
+                self.message_user(request, f"{contact}: {error}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("%(name)s was taken off.") % {"name": contact}, messages.SUCCESS
+                )
 
 
 @admin.register(Job)
